@@ -1,0 +1,35 @@
+import nx from '@nx/eslint-plugin';
+
+// Module boundaries: apps import libs only; an agent lib imports core libs, never another agent;
+// contracts import nothing of ours. See docs/architecture.md.
+export default [
+  ...nx.configs['flat/base'],
+  ...nx.configs['flat/typescript'],
+  { ignores: ['**/dist', '**/node_modules', '**/tmp', 'deploy/**', '.nx/**'] },
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: true,
+          allow: [],
+          depConstraints: [
+            { sourceTag: 'scope:app', onlyDependOnLibsWithTags: ['scope:agent', 'scope:core'] },
+            { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:core'] },
+            { sourceTag: 'scope:core', onlyDependOnLibsWithTags: ['scope:core'] },
+            { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent'] },
+            { sourceTag: 'scope:bench', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent', 'scope:testing'] },
+            { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
+          ],
+        },
+      ],
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['**/*.spec.ts', '**/*.test.ts'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+];

@@ -1,0 +1,69 @@
+import { IsISO8601, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Matches, Min } from 'class-validator';
+import { UUID_PATTERN } from './uuid';
+
+/** What every message on the mesh carries. `data` is the typed, validated body. */
+export interface EventEnvelope<TData = unknown> {
+  readonly id: string;
+  readonly type: string;
+  readonly version: number;
+  readonly correlationId: string;
+  readonly causationId?: string;
+  readonly source: string;
+  readonly region: string;
+  readonly occurredAt: string;
+  readonly traceparent?: string;
+  readonly data: TData;
+}
+
+export const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/** The envelope's header fields, validated before the body is looked at. */
+export class EnvelopeHeader {
+  @Matches(UUID_PATTERN, { message: 'id must be a UUID' })
+  id!: string;
+
+  @IsString()
+  @Matches(/^[a-z][a-z0-9]*(\.[a-z][a-z0-9-]*)+$/, { message: 'type must look like "task.completed"' })
+  type!: string;
+
+  @IsInt()
+  @Min(1)
+  version!: number;
+
+  @IsString()
+  @IsNotEmpty()
+  correlationId!: string;
+
+  @IsOptional()
+  @IsString()
+  causationId?: string;
+
+  @IsString()
+  @IsNotEmpty()
+  source!: string;
+
+  @IsString()
+  @IsNotEmpty()
+  region!: string;
+
+  @IsISO8601()
+  occurredAt!: string;
+
+  @IsOptional()
+  @Matches(TRACEPARENT_PATTERN, { message: 'traceparent must be W3C trace context' })
+  traceparent?: string;
+
+  @IsObject()
+  data!: Record<string, unknown>;
+}
+
+/** Property names under which envelope fields are mirrored on the broker message. */
+export const EnvelopeProperties = {
+  eventId: 'mesh.event-id',
+  eventType: 'mesh.event-type',
+  eventVersion: 'mesh.event-version',
+  correlationId: 'mesh.correlation-id',
+  source: 'mesh.source',
+  region: 'mesh.region',
+  traceparent: 'traceparent',
+} as const;

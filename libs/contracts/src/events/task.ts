@@ -1,0 +1,69 @@
+import { Type } from 'class-transformer';
+import { IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
+import { defineEvent } from '../registry';
+import { DocumentInput, SKILL_NAME_PATTERN } from './workflow';
+
+/** Fields every task message carries so any agent can place it without extra lookups. */
+abstract class TaskRef {
+  /** `<workflowId>:<branchIndex>` — stable across redeliveries, the idempotency key of a branch. */
+  @IsString()
+  @IsNotEmpty()
+  taskId!: string;
+
+  @IsInt()
+  @Min(0)
+  branchIndex!: number;
+
+  @IsInt()
+  @Min(1)
+  branchCount!: number;
+
+  @IsString()
+  @Matches(SKILL_NAME_PATTERN)
+  skill!: string;
+}
+
+export class TaskAssigned extends TaskRef {
+  @ValidateNested()
+  @Type(() => DocumentInput)
+  input!: DocumentInput;
+
+  @IsOptional()
+  @IsObject()
+  params?: Record<string, unknown>;
+}
+
+export class TaskCompleted extends TaskRef {
+  @IsString()
+  inputId!: string;
+
+  @IsObject()
+  output!: Record<string, unknown>;
+
+  @IsInt()
+  @Min(0)
+  durationMs!: number;
+
+  @IsString()
+  worker!: string;
+}
+
+export class TaskFailed extends TaskRef {
+  @IsString()
+  inputId!: string;
+
+  @IsString()
+  @IsNotEmpty()
+  error!: string;
+
+  @IsString()
+  worker!: string;
+}
+
+export const TaskAssignedV1 = defineEvent('task.assigned', 1, 'command', TaskAssigned);
+export const TaskCompletedV1 = defineEvent('task.completed', 1, 'event', TaskCompleted);
+export const TaskFailedV1 = defineEvent('task.failed', 1, 'event', TaskFailed);
+
+export function taskIdOf(workflowId: string, branchIndex: number): string {
+  return `${workflowId}:${branchIndex}`;
+}

@@ -1,0 +1,156 @@
+import { EnvelopeHeader, EnvelopeProperties, type EventEnvelope } from './envelope';
+import { uuidv7 } from './uuid';
+import { ContractValidationError, validatePlain, type Constructor } from './validation';
+
+export type EventKind = 'event' | 'command';
+
+/** A versioned event type: its name, schema version and body class. */
+export interface EventDefinition<TData extends object = object> {
+  readonly type: string;
+  readonly version: number;
+  readonly kind: EventKind;
+  readonly data: Constructor<TData>;
+}
+
+export function defineEvent<TData extends object>(
+  type: string,
+  version: number,
+  kind: EventKind,
+  data: Constructor<TData>,
+): EventDefinition<TData> {
+  return { type, version, kind, data };
+}
+
+/** Type of the body of an event definition. */
+export type EventData<D> = D extends EventDefinition<infer T> ? T : never;
+
+export type DecodeFailureCode = 'unparseable' | 'invalid-envelope' | 'unknown-type' | 'invalid-data';
+
+export type DecodeResult =
+  | { readonly ok: true; readonly envelope: EventEnvelope<object>; readonly definition: EventDefinition }
+  | { readonly ok: false; readonly code: DecodeFailureCode; readonly reason: string };
+
+/** Who produces an envelope: stamped on every event it creates. */
+export interface EventOrigin {
+  readonly source: string;
+  readonly region: string;
+}
+
+export interface NewEventOptions {
+  readonly correlationId: string;
+  /** The event this one is a consequence of; its id becomes causationId and its trace is continued. */
+  readonly causedBy?: Pick<EventEnvelope, 'id' | 'traceparent'>;
+  readonly traceparent?: string;
+  readonly id?: string;
+  readonly occurredAt?: Date;
+}
+
+/**
+ * The set of event types a process understands. Decoding checks, in order: JSON, envelope
+ * header, known type and version, body schema — and says which failed and why.
+ */
+export class EventRegistry {
+  private readonly definitions = new Map<string, EventDefinition>();
+
+  constructor(definitions: readonly EventDefinition[] = []) {
+    for (const d of definitions) this.register(d);
+  }
+
+  register(definition: EventDefinition): this {
+    const key = `${definition.type}@${definition.version}`;
+    if (this.definitions.has(key)) throw new Error(`event ${key} is registered twice`);
+    this.definitions.set(key, definition);
+    return this;
+  }
+
+  get(type: string, version: number): EventDefinition | undefined {
+    return this.definitions.get(`${type}@${version}`);
+  }
+
+  list(): EventDefinition[] {
+    return [...this.definitions.values()];
+  }
+
+  /** Builds and validates a new envelope; throws ContractValidationError on a bad body. */
+  create<TData extends object>(
+    definition: EventDefinition<TData>,
+    data: TData,
+    origin: EventOrigin,
+    options: NewEventOptions,
+  ): EventEnvelope<TData> {
+    const envelope: EventEnvelope<TData> = {
+      id: options.id ?? uuidv7(),
+      type: definition.type,
+      version: definition.version,
+      correlationId: options.correlationId,
+      causationId: options.causedBy?.id,
+      source: origin.source,
+      region: origin.region,
+      occurredAt: (options.occurredAt ?? new Date()).toISOString(),
+      traceparent: options.traceparent ?? options.causedBy?.traceparent,
+      data,
+    };
+    this.check(envelope);
+    return envelope;
+  }
+
+  /** Validates an envelope about to be published (header, registration, body). */
+  check(envelope: EventEnvelope<object>): void {
+    const plain = JSON.parse(JSON.stringify(envelope)) as unknown;
+    const result = this.decodePlain(plain);
+    if (!result.ok) {
+      throw new ContractValidationError(`event ${envelope.type}@${envelope.version}`, [
+        { field: result.code, messages: [result.reason] },
+      ]);
+    }
+  }
+
+  encode(envelope: EventEnvelope<object>): Buffer {
+    this.check(envelope);
+    return Buffer.from(JSON.stringify(envelope));
+  }
+
+  decode(payload: Buffer | string): DecodeResult {
+    let plain: unknown;
+    try {
+      plain = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+    } catch (error) {
+      return { ok: false, code: 'unparseable', reason: `payload is not JSON: ${(error as Error).message}` };
+    }
+    return this.decodePlain(plain);
+  }
+
+  private decodePlain(plain: unknown): DecodeResult {
+    let header: EnvelopeHeader;
+    try {
+      header = validatePlain(EnvelopeHeader, plain, 'envelope');
+    } catch (error) {
+      return { ok: false, code: 'invalid-envelope', reason: (error as Error).message };
+    }
+    const definition = this.get(header.type, header.version);
+    if (!definition) {
+      return { ok: false, code: 'unknown-type', reason: `unknown event type ${header.type}@${header.version}` };
+    }
+    let data: object;
+    try {
+      data = validatePlain(definition.data, header.data, `${header.type}@${header.version} data`);
+    } catch (error) {
+      return { ok: false, code: 'invalid-data', reason: (error as Error).message };
+    }
+    return { ok: true, envelope: { ...header, data }, definition };
+  }
+}
+
+/** Broker message properties mirroring the envelope (for broker-side routing and inspection). */
+export function envelopeProperties(envelope: EventEnvelope<object>): Record<string, string> {
+  const props: Record<string, string> = {
+    [EnvelopeProperties.eventId]: envelope.id,
+    [EnvelopeProperties.eventType]: envelope.type,
+    [EnvelopeProperties.eventVersion]: String(envelope.version),
+    [EnvelopeProperties.correlationId]: envelope.correlationId,
+    [EnvelopeProperties.source]: envelope.source,
+    [EnvelopeProperties.region]: envelope.region,
+  };
+  if (envelope.traceparent) props[EnvelopeProperties.traceparent] = envelope.traceparent;
+  return props;
+}

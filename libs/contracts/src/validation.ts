@@ -1,0 +1,48 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+
+export type Constructor<T> = new (...args: never[]) => T;
+
+/** One failed constraint, with the dotted path of the field (e.g. `inputs.2.text`). */
+export interface FieldError {
+  readonly field: string;
+  readonly messages: readonly string[];
+}
+
+export class ContractValidationError extends Error {
+  constructor(
+    readonly subject: string,
+    readonly fieldErrors: readonly FieldError[],
+  ) {
+    super(`${subject} is invalid: ${formatFieldErrors(fieldErrors)}`);
+    this.name = 'ContractValidationError';
+  }
+}
+
+export function formatFieldErrors(errors: readonly FieldError[]): string {
+  return errors.map((e) => `${e.field}: ${e.messages.join('; ')}`).join(', ');
+}
+
+export function flattenValidationErrors(errors: readonly ValidationError[], prefix = ''): FieldError[] {
+  const out: FieldError[] = [];
+  for (const error of errors) {
+    const field = prefix ? `${prefix}.${error.property}` : error.property;
+    if (error.constraints) out.push({ field, messages: Object.values(error.constraints) });
+    if (error.children?.length) out.push(...flattenValidationErrors(error.children, field));
+  }
+  return out;
+}
+
+/**
+ * Builds an instance of `cls` from plain data and validates it. Unknown properties are
+ * rejected so that a typo in a field name is an error rather than silently ignored.
+ */
+export function validatePlain<T extends object>(cls: Constructor<T>, plain: unknown, subject: string): T {
+  if (plain === null || typeof plain !== 'object' || Array.isArray(plain)) {
+    throw new ContractValidationError(subject, [{ field: '(root)', messages: ['must be an object'] }]);
+  }
+  const instance = plainToInstance(cls as unknown as new () => T, plain);
+  const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length > 0) throw new ContractValidationError(subject, flattenValidationErrors(errors));
+  return instance;
+}

@@ -1,0 +1,2 @@
+export { AggregatorModule } from './aggregator.module';
+export { AggregatorController } from './aggregator.controller';

@@ -1,0 +1,1 @@
+export { MarketMakerModule } from './market-maker.module';

@@ -1,0 +1,3 @@
+export { OrchestratorModule } from './orchestrator.module';
+export { OrchestratorService } from './orchestrator.service';
+export type { BranchView, WorkflowStatus, WorkflowView } from './workflow-store';

@@ -1,0 +1,1 @@
+export { SagaCoordinatorModule } from './saga-coordinator.module';

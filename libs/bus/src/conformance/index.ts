@@ -1,0 +1,2 @@
+export { describeBusConformance, type ConformanceTarget } from './bus-conformance';
+export { Inbox, publishTexts, readOrFail, sleep, text, waitFor, type Delivery, type Handling } from './helpers';

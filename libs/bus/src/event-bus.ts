@@ -1,0 +1,146 @@
+/**
+ * The EventBus port. Its semantics are Apache Pulsar's, so that every driver — the in-process
+ * memory driver, Pulsar over WebSocket, the native Pulsar client — behaves the same way and
+ * the conformance suite (./conformance) can hold each of them to it.
+ */
+
+export type SubscriptionType = 'Exclusive' | 'Failover' | 'Shared' | 'Key_Shared';
+
+export type InitialPosition = 'earliest' | 'latest';
+
+/** A message to publish. */
+export interface OutgoingMessage {
+  readonly payload: Buffer | string;
+  /** Partition/ordering key. Key_Shared subscriptions deliver one key to one consumer, in order. */
+  readonly key?: string;
+  readonly properties?: Readonly<Record<string, string>>;
+  /** Application event time, epoch ms. */
+  readonly eventTime?: number;
+  /** Delay delivery by this many ms (Shared and Key_Shared subscriptions only, as in Pulsar). */
+  readonly deliverAfterMs?: number;
+  /** Deliver at this epoch ms (Shared and Key_Shared subscriptions only, as in Pulsar). */
+  readonly deliverAt?: number;
+}
+
+/** A message as a consumer or reader receives it. */
+export interface BusMessage {
+  readonly topic: string;
+  /** Broker-assigned id, unique per topic, usable as a reader start position. */
+  readonly messageId: string;
+  readonly payload: Buffer;
+  readonly key?: string;
+  readonly properties: Readonly<Record<string, string>>;
+  readonly eventTime?: number;
+  /** Epoch ms at which the broker accepted the message. */
+  readonly publishTime: number;
+  /** How many times this message was delivered before this delivery (0 on first delivery). */
+  readonly redeliveryCount: number;
+}
+
+export interface DeadLetterPolicy {
+  /**
+   * Deliveries allowed after the first. A message nacked (or timed out) on its
+   * (maxRedeliverCount+1)-th delivery goes to the dead-letter topic instead of coming back.
+   */
+  readonly maxRedeliverCount: number;
+  /** Defaults to `<topic>-<subscription>-DLQ`, as in Pulsar. */
+  readonly deadLetterTopic?: string;
+}
+
+export interface SubscribeOptions {
+  readonly topic: string;
+  readonly subscription: string;
+  readonly type: SubscriptionType;
+  /** Where a new subscription starts. Default 'latest', as in Pulsar. */
+  readonly initialPosition?: InitialPosition;
+  /** Redeliver a message not acked within this many ms. 0 (default) turns it off. */
+  readonly ackTimeoutMs?: number;
+  /** Delay before a nacked message is redelivered. Default 1000 ms. */
+  readonly nackRedeliveryDelayMs?: number;
+  readonly deadLetter?: DeadLetterPolicy;
+  /** Most messages delivered to this consumer and not yet acked or nacked. Default 100. */
+  readonly receiverQueueSize?: number;
+  /** Shown in stats and used to order Failover consumers. */
+  readonly consumerName?: string;
+}
+
+/** Properties set on a message moved to a dead-letter topic. */
+export const DeadLetterProperties = {
+  reason: 'dlq.reason',
+  originTopic: 'dlq.origin-topic',
+  originMessageId: 'dlq.origin-message-id',
+  subscription: 'dlq.subscription',
+  redeliveryCount: 'dlq.redelivery-count',
+  /** Pulsar's own property names, kept so Pulsar tooling reads our dead letters too. */
+  pulsarRealTopic: 'REAL_TOPIC',
+  pulsarOriginMessageId: 'ORIGIN_MESSAGE_ID',
+} as const;
+
+export interface Consumer {
+  readonly topic: string;
+  readonly subscription: string;
+  ack(message: BusMessage): Promise<void>;
+  /**
+   * Negative ack: redeliver after the nack delay, with redeliveryCount + 1; past
+   * maxRedeliverCount the message goes to the dead-letter topic with `reason`.
+   */
+  nack(message: BusMessage, reason?: string): Promise<void>;
+  /**
+   * Sends the message straight to the dead-letter topic with `reason` and acks it: for
+   * messages that can never succeed (unparseable, unknown type, invalid).
+   */
+  deadLetter(message: BusMessage, reason: string): Promise<void>;
+  /** Stops delivery. Messages delivered and not acked return to the subscription. */
+  close(): Promise<void>;
+}
+
+/** Called for every delivered message; the caller acks or nacks through the consumer. */
+export type MessageListener = (message: BusMessage, consumer: Consumer) => void | Promise<void>;
+
+export interface ReaderOptions {
+  readonly topic: string;
+  /** 'earliest', 'latest', or a messageId from this topic. */
+  readonly startMessageId: InitialPosition | string;
+  /** With a messageId start: include that message. Default false, as in Pulsar. */
+  readonly startMessageIdInclusive?: boolean;
+}
+
+/** A non-durable cursor over a topic, for replay. Sees every message, in publish order. */
+export interface Reader {
+  readonly topic: string;
+  /** The next message, or null if none arrives within timeoutMs. */
+  readNext(timeoutMs?: number): Promise<BusMessage | null>;
+  /** True when a message is available now. */
+  hasMessageAvailable(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface EventBus {
+  /** 'memory', 'pulsar-ws', 'pulsar-native'. */
+  readonly driver: string;
+  /** Publishes and resolves with the broker's message id once the broker has it. */
+  publish(topic: string, message: OutgoingMessage): Promise<string>;
+  /** Attaches a consumer; fails if the subscription type forbids it (second Exclusive consumer). */
+  subscribe(options: SubscribeOptions, listener: MessageListener): Promise<Consumer>;
+  createReader(options: ReaderOptions): Promise<Reader>;
+  /** Closes every producer, consumer and reader of this client. */
+  close(): Promise<void>;
+}
+
+export class BusClosedError extends Error {
+  constructor(what: string) {
+    super(`${what}: the bus client is closed`);
+    this.name = 'BusClosedError';
+  }
+}
+
+export class ConsumerBusyError extends Error {
+  constructor(topic: string, subscription: string) {
+    super(`subscription "${subscription}" on ${topic} is Exclusive and already has a consumer`);
+    this.name = 'ConsumerBusyError';
+  }
+}
+
+export function defaultDeadLetterTopic(topic: string, subscription: string): string {
+  return `${topic}-${subscription}-DLQ`;
+}

@@ -1,0 +1,60 @@
+import { applyDecorators, Catch, UseFilters, type ArgumentsHost, type RpcExceptionFilter } from '@nestjs/common';
+import { EventPattern } from '@nestjs/microservices';
+import type { InitialPosition, SubscriptionType } from '@agent-mesh/bus';
+import type { EventDefinition } from '@agent-mesh/contracts';
+import { throwError, type Observable } from 'rxjs';
+
+/** How a handler's subscription is declared. Topic names are short names from libs/contracts. */
+export interface MeshSubscriptionOptions {
+  /**
+   * Short topic name, e.g. `task.results`. `{variable}` placeholders expand to one
+   * subscription per value of the server's `topicVariables` (e.g. `tasks.{capability}`).
+   */
+  readonly topic: string;
+  readonly subscription: string;
+  /** Default Shared. Key_Shared, Exclusive and Failover handlers run one message per key at a time. */
+  readonly type?: SubscriptionType;
+  /** Deliveries after the first before the message goes to the dead-letter topic. Default 5. */
+  readonly maxRedeliverCount?: number;
+  /** Default: the mesh dead-letter topic (`mesh.dlq`). */
+  readonly deadLetterTopic?: string;
+  /** Redeliver if a handler neither finishes nor fails within this time. Default off. */
+  readonly ackTimeoutMs?: number;
+  /** Delay before a failed message is redelivered. Default 1000 ms. */
+  readonly nackRedeliveryDelayMs?: number;
+  /** Default 'earliest': a new subscription must not miss events published before it existed. */
+  readonly initialPosition?: InitialPosition;
+  /** Most messages handled at once by this consumer. Default 16. */
+  readonly concurrency?: number;
+}
+
+/** What the server reads off each handler (Nest keeps it as the handler's `extras`). */
+export interface MeshHandlerExtras extends MeshSubscriptionOptions {
+  readonly eventType: string;
+  readonly eventVersion?: number;
+}
+
+/**
+ * Keeps the handler's own error (Nest's default filter would replace it with "Internal
+ * server error"), so a nack and a dead letter carry the real reason.
+ */
+@Catch()
+export class KeepOriginalErrorFilter implements RpcExceptionFilter<unknown> {
+  catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
+    return throwError(() => exception);
+  }
+}
+
+/**
+ * Handles one event type from one subscription. Resolving acks the message; throwing nacks it
+ * (redelivered after a delay, then dead-lettered with the error as reason).
+ */
+export function OnMeshEvent(event: string | EventDefinition, options: MeshSubscriptionOptions): MethodDecorator {
+  const eventType = typeof event === 'string' ? event : event.type;
+  const eventVersion = typeof event === 'string' ? undefined : event.version;
+  const extras: MeshHandlerExtras = { ...options, eventType, eventVersion };
+  return applyDecorators(
+    EventPattern({ event: eventType, topic: options.topic, subscription: options.subscription }, extras as unknown as Record<string, unknown>),
+    UseFilters(KeepOriginalErrorFilter),
+  );
+}

@@ -1,0 +1,42 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  envelopeProperties,
+  qualifyTopic,
+  type EventDefinition,
+  type EventEnvelope,
+  type NewEventOptions,
+} from '@agent-mesh/contracts';
+import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from './options';
+import { nextTraceparent } from './trace';
+
+export interface PublishOptions extends NewEventOptions {
+  /** Message key; defaults to the correlation id so one workflow's events stay in order. */
+  readonly key?: string;
+  readonly deliverAfterMs?: number;
+  readonly deliverAt?: number;
+}
+
+/** Builds, validates and publishes events. Invalid data is refused here, before the broker. */
+@Injectable()
+export class MeshPublisher {
+  constructor(@Inject(MESH_TRANSPORT_OPTIONS) private readonly options: MeshTransportOptions) {}
+
+  async publish<TData extends object>(
+    topic: string,
+    definition: EventDefinition<TData>,
+    data: TData,
+    options: PublishOptions,
+  ): Promise<EventEnvelope<TData>> {
+    const traceparent = options.traceparent ?? nextTraceparent(options.causedBy?.traceparent);
+    const envelope = this.options.registry.create(definition, data, this.options.origin, { ...options, traceparent });
+    await this.options.bus.publish(qualifyTopic(this.options.naming, topic), {
+      payload: Buffer.from(JSON.stringify(envelope)),
+      key: options.key ?? envelope.correlationId,
+      properties: envelopeProperties(envelope),
+      eventTime: Date.parse(envelope.occurredAt),
+      deliverAfterMs: options.deliverAfterMs,
+      deliverAt: options.deliverAt,
+    });
+    return envelope;
+  }
+}

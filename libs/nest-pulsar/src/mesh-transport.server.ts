@@ -1,0 +1,219 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
+import { describeError, type BusMessage, type Consumer, type EventBus, type SubscribeOptions } from '@agent-mesh/bus';
+import { qualifyTopic, Topics } from '@agent-mesh/contracts';
+import { lastValueFrom } from 'rxjs';
+import type { MeshHandlerExtras } from './decorators';
+import { MeshContext } from './mesh-context';
+import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from './options';
+
+const DEFAULT_MAX_REDELIVER = 5;
+const DEFAULT_CONCURRENCY = 16;
+const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+
+interface RoutedHandler {
+  readonly handler: MessageHandler;
+  readonly version?: number;
+}
+
+/** One consumer: a topic, a subscription and the handlers that share it. */
+interface SubscriptionGroup {
+  readonly options: SubscribeOptions;
+  readonly ordered: boolean;
+  readonly handlers: Map<string, RoutedHandler>;
+}
+
+/**
+ * The NestJS transport of the mesh: every `@OnMeshEvent` handler becomes a consumer on the
+ * EventBus. Messages are decoded and validated before a handler sees them; the ones that can
+ * never be handled go to the dead-letter topic with the reason. Shutdown stops taking messages,
+ * waits for the in-flight ones, then closes the consumers (whatever was not acked returns to
+ * the subscription for another process).
+ */
+@Injectable()
+export class MeshTransportServer extends Server implements CustomTransportStrategy, BeforeApplicationShutdown {
+  private readonly log = new Logger('MeshTransport');
+  private readonly consumers: Consumer[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly keyChains = new Map<string, Promise<void>>();
+  private closing = false;
+  private closed?: Promise<void>;
+
+  constructor(@Inject(MESH_TRANSPORT_OPTIONS) private readonly options: MeshTransportOptions) {
+    super();
+  }
+
+  listen(callback: (error?: unknown) => void): void {
+    this.start().then(
+      () => callback(),
+      (error: unknown) => callback(error),
+    );
+  }
+
+  /** Subscribes every handler; exposed for tests and for processes without an HTTP app. */
+  async start(): Promise<void> {
+    for (const group of this.groups()) {
+      const consumer = await this.options.bus.subscribe(group.options, (message, c) => this.onMessage(group, message, c));
+      this.consumers.push(consumer);
+      this.log.log(
+        `${group.options.subscription} (${group.options.type}) on ${group.options.topic}: ${[...group.handlers.keys()].join(', ')}`,
+      );
+    }
+  }
+
+  /** Number of messages being handled right now. */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  close(): Promise<void> {
+    this.closed ??= this.drainAndClose();
+    return this.closed;
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.close();
+  }
+
+  on(): void {
+    // The bus reports problems through promise rejections, not an event emitter.
+  }
+
+  unwrap<T>(): T {
+    return this.options.bus as unknown as T;
+  }
+
+  private async drainAndClose(): Promise<void> {
+    this.closing = true;
+    const timeoutMs = this.options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    if (this.inFlight.size > 0) {
+      this.log.log(`draining ${this.inFlight.size} in-flight message(s)`);
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+      const outcome = await Promise.race([Promise.allSettled([...this.inFlight]), timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
+        this.log.warn(`${this.inFlight.size} message(s) still in flight after ${timeoutMs} ms; they will be redelivered`);
+      }
+    }
+    await Promise.allSettled(this.consumers.map((c) => c.close()));
+    this.consumers.length = 0;
+  }
+
+  private groups(): SubscriptionGroup[] {
+    const groups = new Map<string, SubscriptionGroup>();
+    for (const [pattern, handler] of this.getHandlers()) {
+      const extras = handler.extras as MeshHandlerExtras | undefined;
+      if (!extras?.eventType || !extras.topic || !extras.subscription) {
+        throw new Error(`handler for ${pattern} is not a mesh handler: declare it with @OnMeshEvent`);
+      }
+      for (const shortTopic of this.expandTopic(extras.topic)) {
+        const topic = qualifyTopic(this.options.naming, shortTopic);
+        const id = `${topic}|${extras.subscription}`;
+        let group = groups.get(id);
+        const type = extras.type ?? 'Shared';
+        if (!group) {
+          group = {
+            ordered: type !== 'Shared',
+            handlers: new Map(),
+            options: {
+              topic,
+              subscription: extras.subscription,
+              type,
+              initialPosition: extras.initialPosition ?? 'earliest',
+              ackTimeoutMs: extras.ackTimeoutMs,
+              nackRedeliveryDelayMs: extras.nackRedeliveryDelayMs,
+              receiverQueueSize: extras.concurrency ?? DEFAULT_CONCURRENCY,
+              consumerName: `${this.options.origin.source}/${extras.subscription}`,
+              deadLetter: {
+                maxRedeliverCount: extras.maxRedeliverCount ?? DEFAULT_MAX_REDELIVER,
+                deadLetterTopic: qualifyTopic(this.options.naming, extras.deadLetterTopic ?? Topics.deadLetter),
+              },
+            },
+          };
+          groups.set(id, group);
+        } else if (group.options.type !== type) {
+          throw new Error(
+            `subscription "${extras.subscription}" on ${topic} is declared both ${group.options.type} and ${type}`,
+          );
+        }
+        if (group.handlers.has(extras.eventType)) {
+          throw new Error(`two handlers for ${extras.eventType} in subscription "${extras.subscription}" on ${topic}`);
+        }
+        group.handlers.set(extras.eventType, { handler, version: extras.eventVersion });
+      }
+    }
+    return [...groups.values()];
+  }
+
+  private expandTopic(template: string): string[] {
+    let topics = [template];
+    for (const match of template.matchAll(/\{([a-zA-Z]+)\}/g)) {
+      const values = this.options.topicVariables?.[match[1]];
+      if (!values) throw new Error(`topic "${template}" needs topicVariables.${match[1]} in the mesh transport options`);
+      topics = topics.flatMap((t) => values.map((v) => t.replace(match[0], v)));
+    }
+    return topics;
+  }
+
+  private onMessage(group: SubscriptionGroup, message: BusMessage, consumer: Consumer): void {
+    // Not started while closing: left unacked, it returns to the subscription when we close.
+    if (this.closing) return;
+    let task: Promise<void>;
+    if (group.ordered) {
+      // One message per key at a time keeps the per-key order the subscription delivers.
+      const chainKey = `${group.options.topic}|${group.options.subscription}|${message.key ?? ''}`;
+      const previous = this.keyChains.get(chainKey) ?? Promise.resolve();
+      task = previous.then(() => (this.closing ? undefined : this.handle(group, message, consumer)));
+      this.keyChains.set(chainKey, task);
+      void task.finally(() => {
+        if (this.keyChains.get(chainKey) === task) this.keyChains.delete(chainKey);
+      });
+    } else {
+      task = this.handle(group, message, consumer);
+    }
+    this.inFlight.add(task);
+    void task.finally(() => this.inFlight.delete(task));
+  }
+
+  private async handle(group: SubscriptionGroup, message: BusMessage, consumer: Consumer): Promise<void> {
+    const { subscription, topic } = group.options;
+    try {
+      const decoded = this.options.registry.decode(message.payload);
+      if (!decoded.ok) {
+        this.log.warn(`dead-lettering ${message.messageId} from ${topic} (${subscription}): ${decoded.code}: ${decoded.reason}`);
+        await consumer.deadLetter(message, `${decoded.code}: ${decoded.reason}`);
+        return;
+      }
+      const { envelope } = decoded;
+      const route = group.handlers.get(envelope.type);
+      if (!route) {
+        await consumer.ack(message); // a valid event this subscription has no interest in
+        return;
+      }
+      if (route.version !== undefined && route.version !== envelope.version) {
+        await consumer.deadLetter(
+          message,
+          `unsupported-version: ${subscription} handles ${envelope.type}@${route.version}, got @${envelope.version}`,
+        );
+        return;
+      }
+      const context = new MeshContext([message, envelope, subscription]);
+      try {
+        const result: unknown = await route.handler(envelope, context);
+        await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+      } catch (error) {
+        const reason = `handler failed: ${describeError(error)}`;
+        this.log.warn(
+          `${envelope.type} ${envelope.id} in ${subscription} (delivery ${message.redeliveryCount + 1}): ${reason}`,
+        );
+        await consumer.nack(message, reason);
+        return;
+      }
+      await consumer.ack(message);
+    } catch (error) {
+      // The consumer went away (crash, shutdown): the broker redelivers, nothing is lost.
+      this.log.debug(`could not settle ${message.messageId} on ${topic}: ${describeError(error)}`);
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import { Logger } from '@nestjs/common';
+import { MemoryBroker, type EventBus } from '@agent-mesh/bus';
+import type { MeshConfig } from './mesh-config';
+
+/** The broker shared by every agent module of an embedded (single-process) mesh. */
+let processBroker: MemoryBroker | undefined;
+
+export function processMemoryBroker(): MemoryBroker {
+  processBroker ??= new MemoryBroker();
+  return processBroker;
+}
+
+/** Connects the EventBus the configuration asks for, and logs which driver it is. */
+export async function connectEventBus(config: MeshConfig, broker?: MemoryBroker): Promise<EventBus> {
+  const log = new Logger('EventBus');
+  if (config.transport === 'memory') {
+    log.log('MESH_TRANSPORT=memory: in-process bus (agents in this process only)');
+    return (broker ?? processMemoryBroker()).connect();
+  }
+  throw new Error(
+    'MESH_TRANSPORT=pulsar: the Pulsar drivers (pulsar-ws, pulsar-native) are not in this build yet; use MESH_TRANSPORT=memory',
+  );
+}

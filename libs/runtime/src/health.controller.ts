@@ -1,0 +1,41 @@
+import { Controller, Get, HttpException, HttpStatus, Inject } from '@nestjs/common';
+import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from '@agent-mesh/nest-pulsar';
+import type { StateStore } from '@agent-mesh/state';
+import type { MeshConfig } from './mesh-config';
+import { MESH_CONFIG, STATE_STORE } from './tokens';
+import { MESH_ROLE } from './role';
+
+export interface HealthReport {
+  readonly status: 'ok' | 'unavailable';
+  readonly role: string;
+  readonly instance: string;
+  readonly region: string;
+  readonly transport: string;
+  readonly state: { readonly driver: string; readonly ok: boolean };
+}
+
+@Controller('health')
+export class HealthController {
+  constructor(
+    @Inject(MESH_CONFIG) private readonly config: MeshConfig,
+    @Inject(MESH_ROLE) private readonly role: string,
+    @Inject(STATE_STORE) private readonly state: StateStore,
+    @Inject(MESH_TRANSPORT_OPTIONS) private readonly transport: MeshTransportOptions,
+  ) {}
+
+  /** 200 when the agent can do its work, 503 (same body) when a dependency is down. */
+  @Get()
+  async health(): Promise<HealthReport> {
+    const stateOk = await this.state.ping().catch(() => false);
+    const report: HealthReport = {
+      status: stateOk ? 'ok' : 'unavailable',
+      role: this.role,
+      instance: this.config.instanceId,
+      region: this.config.region,
+      transport: this.transport.bus.driver,
+      state: { driver: this.state.driver, ok: stateOk },
+    };
+    if (!stateOk) throw new HttpException(report, HttpStatus.SERVICE_UNAVAILABLE);
+    return report;
+  }
+}

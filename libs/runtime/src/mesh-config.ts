@@ -1,0 +1,174 @@
+import { hostname } from 'node:os';
+import { plainToInstance } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
+import { flattenValidationErrors, type TopicNaming } from '@agent-mesh/contracts';
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
+
+/** The environment every agent process reads (DESIGN.md, "Configuration"). */
+export class MeshEnvironment {
+  @IsOptional()
+  @IsIn(['memory', 'pulsar'], { message: 'MESH_TRANSPORT must be "memory" or "pulsar"' })
+  MESH_TRANSPORT?: string;
+
+  @IsOptional()
+  @IsUrl({ protocols: ['pulsar', 'pulsar+ssl'], require_tld: false, require_protocol: true }, {
+    message: 'PULSAR_SERVICE_URL must be a pulsar:// or pulsar+ssl:// URL',
+  })
+  PULSAR_SERVICE_URL?: string;
+
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true }, {
+    message: 'PULSAR_WEB_URL must be an http:// or https:// URL',
+  })
+  PULSAR_WEB_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  PULSAR_TOKEN?: string;
+
+  @IsOptional()
+  @Matches(NAME, { message: 'PULSAR_TENANT must be letters, digits, _ or -' })
+  PULSAR_TENANT?: string;
+
+  @IsOptional()
+  @Matches(NAME, { message: 'PULSAR_NAMESPACE must be letters, digits, _ or -' })
+  PULSAR_NAMESPACE?: string;
+
+  @IsOptional()
+  @Matches(NAME, { message: 'MESH_REGION must be letters, digits, _ or - (e.g. us-east)' })
+  MESH_REGION?: string;
+
+  @IsOptional()
+  @Matches(NAME, { message: 'MESH_INSTANCE_ID must be letters, digits, _ or -' })
+  MESH_INSTANCE_ID?: string;
+
+  @IsOptional()
+  @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true }, {
+    message: 'REDIS_URL must be a redis:// or rediss:// URL',
+  })
+  REDIS_URL?: string;
+
+  @IsOptional()
+  @IsInt({ message: 'PORT must be an integer' })
+  @Min(0, { message: 'PORT must be between 0 and 65535' })
+  @Max(65535, { message: 'PORT must be between 0 and 65535' })
+  PORT?: number;
+
+  @IsOptional()
+  @Matches(/^[a-z][a-z0-9-]*(,[a-z][a-z0-9-]*)*$/, { message: 'WORKER_SKILLS must be a comma-separated list of skill names' })
+  WORKER_SKILLS?: string;
+
+  @IsOptional()
+  @IsInt({ message: 'TASK_TIMEOUT_MS must be an integer' })
+  @Min(1, { message: 'TASK_TIMEOUT_MS must be positive' })
+  TASK_TIMEOUT_MS?: number;
+
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true }, { message: 'LLM_BASE_URL must be an http(s) URL' })
+  LLM_BASE_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  LLM_MODEL?: string;
+
+  @IsOptional()
+  @IsString()
+  LLM_API_KEY?: string;
+
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true }, {
+    message: 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL',
+  })
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string;
+}
+
+export type MeshTransportKind = 'memory' | 'pulsar';
+
+/** Validated, typed configuration of one agent process. */
+export interface MeshConfig {
+  readonly transport: MeshTransportKind;
+  readonly pulsarServiceUrl?: string;
+  readonly pulsarWebUrl?: string;
+  readonly pulsarToken?: string;
+  readonly naming: TopicNaming;
+  readonly region: string;
+  readonly instanceId: string;
+  readonly redisUrl?: string;
+  readonly port: number;
+  /** Skills this process's worker serves; undefined = every registered skill. */
+  readonly workerSkills?: readonly string[];
+  readonly taskTimeoutMs: number;
+  readonly llm?: { readonly baseUrl: string; readonly model?: string; readonly apiKey?: string };
+  readonly otlpEndpoint?: string;
+}
+
+export class MeshConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'MeshConfigError';
+  }
+}
+
+const INTEGER_SETTINGS = ['PORT', 'TASK_TIMEOUT_MS'] as const;
+
+/**
+ * Validates the environment. Every problem is reported at once, each naming its setting, so a
+ * bad deployment stops at start-up instead of failing later.
+ */
+export function validateMeshEnvironment(env: Readonly<Record<string, unknown>>, defaults: { port?: number } = {}): MeshConfig {
+  const plain: Record<string, unknown> = {};
+  for (const key of MESH_SETTING_NAMES) {
+    const value = env[key];
+    if (value === undefined || value === '') continue;
+    plain[key] = value;
+  }
+  for (const key of INTEGER_SETTINGS) {
+    const value = plain[key];
+    if (typeof value === 'string') plain[key] = /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+  }
+  const parsed = plainToInstance(MeshEnvironment, plain);
+  const errors = flattenValidationErrors(validateSync(parsed));
+  const problems = errors.map((e) => `${e.messages.join('; ')} (got ${JSON.stringify(plain[e.field])})`);
+  if (parsed.MESH_TRANSPORT === 'pulsar' && !parsed.PULSAR_WEB_URL && !parsed.PULSAR_SERVICE_URL) {
+    problems.push('MESH_TRANSPORT=pulsar needs PULSAR_WEB_URL (WebSocket driver) or PULSAR_SERVICE_URL (native driver)');
+  }
+  if (problems.length > 0) throw new MeshConfigError(problems);
+  return {
+    transport: (parsed.MESH_TRANSPORT ?? 'memory') as MeshTransportKind,
+    pulsarServiceUrl: parsed.PULSAR_SERVICE_URL,
+    pulsarWebUrl: parsed.PULSAR_WEB_URL,
+    pulsarToken: parsed.PULSAR_TOKEN,
+    naming: { tenant: parsed.PULSAR_TENANT ?? 'agentmesh', namespace: parsed.PULSAR_NAMESPACE ?? 'mesh' },
+    region: parsed.MESH_REGION ?? 'local',
+    instanceId: parsed.MESH_INSTANCE_ID ?? `${hostname().replace(/[^a-zA-Z0-9_-]/g, '-').slice(0, 40)}-${process.pid}`,
+    redisUrl: parsed.REDIS_URL,
+    port: parsed.PORT ?? defaults.port ?? 3000,
+    workerSkills: parsed.WORKER_SKILLS?.split(','),
+    taskTimeoutMs: parsed.TASK_TIMEOUT_MS ?? 60_000,
+    llm: parsed.LLM_BASE_URL ? { baseUrl: parsed.LLM_BASE_URL, model: parsed.LLM_MODEL, apiKey: parsed.LLM_API_KEY } : undefined,
+    otlpEndpoint: parsed.OTEL_EXPORTER_OTLP_ENDPOINT,
+  };
+}
+
+/** Every setting name, checked against MeshEnvironment by the compiler so the list cannot drift. */
+class MeshEnvironmentKeys implements Record<keyof MeshEnvironment, undefined> {
+  MESH_TRANSPORT = undefined;
+  PULSAR_SERVICE_URL = undefined;
+  PULSAR_WEB_URL = undefined;
+  PULSAR_TOKEN = undefined;
+  PULSAR_TENANT = undefined;
+  PULSAR_NAMESPACE = undefined;
+  MESH_REGION = undefined;
+  MESH_INSTANCE_ID = undefined;
+  REDIS_URL = undefined;
+  PORT = undefined;
+  WORKER_SKILLS = undefined;
+  TASK_TIMEOUT_MS = undefined;
+  LLM_BASE_URL = undefined;
+  LLM_MODEL = undefined;
+  LLM_API_KEY = undefined;
+  OTEL_EXPORTER_OTLP_ENDPOINT = undefined;
+}
+
+export const MESH_SETTING_NAMES: readonly (keyof MeshEnvironment)[] = Object.keys(new MeshEnvironmentKeys()) as (keyof MeshEnvironment)[];

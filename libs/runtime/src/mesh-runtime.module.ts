@@ -1,0 +1,94 @@
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import type { MemoryBroker } from '@agent-mesh/bus';
+import { createMeshEventRegistry } from '@agent-mesh/contracts';
+import { MeshTransportModule, type MeshTransportOptions } from '@agent-mesh/nest-pulsar';
+import { createDefaultSkillRegistry, type SkillRegistry } from '@agent-mesh/skills';
+import { createStateStore, type StateStore } from '@agent-mesh/state';
+import { connectEventBus } from './bus-factory';
+import { HealthController } from './health.controller';
+import { MESH_SETTING_NAMES, validateMeshEnvironment, type MeshConfig } from './mesh-config';
+import { MESH_ROLE } from './role';
+import { MESH_CONFIG, SKILL_REGISTRY, STATE_STORE } from './tokens';
+
+export interface MeshRuntimeOptions {
+  /** The agent role of this process, e.g. 'worker'; 'mesh' for the embedded all-in-one. */
+  readonly role: string;
+  readonly defaultPort?: number;
+  /** Settings that win over process.env (tests run several "processes" in one). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** The memory broker to connect to (default: one per process). */
+  readonly broker?: MemoryBroker;
+  /** A state store to use instead of the one the configuration names. */
+  readonly stateStore?: StateStore;
+  /** Prefix of every Redis key (default `agentmesh:`). */
+  readonly stateKeyPrefix?: string;
+  readonly skills?: SkillRegistry;
+}
+
+@Injectable()
+class StateStoreLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(STATE_STORE) private readonly state: StateStore) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.state.close();
+  }
+}
+
+/**
+ * What every agent process needs: validated configuration, the EventBus and mesh transport,
+ * the state store, the skill registry and `/health`. Agent modules are imported beside it.
+ */
+@Module({})
+export class MeshRuntimeModule {
+  static forRoot(options: MeshRuntimeOptions): DynamicModule {
+    const settings = (config: ConfigService): Record<string, unknown> => {
+      const record: Record<string, unknown> = {};
+      for (const name of MESH_SETTING_NAMES) record[name] = config.get<string>(name);
+      return { ...record, ...options.env };
+    };
+    const providers: Provider[] = [
+      { provide: MESH_ROLE, useValue: options.role },
+      {
+        provide: MESH_CONFIG,
+        inject: [ConfigService],
+        useFactory: (config: ConfigService) => validateMeshEnvironment(settings(config), { port: options.defaultPort }),
+      },
+      {
+        provide: STATE_STORE,
+        inject: [MESH_CONFIG],
+        useFactory: (config: MeshConfig) =>
+          options.stateStore ?? createStateStore({ redisUrl: config.redisUrl, keyPrefix: options.stateKeyPrefix }),
+      },
+      { provide: SKILL_REGISTRY, useFactory: () => options.skills ?? createDefaultSkillRegistry() },
+      StateStoreLifecycle,
+    ];
+    return {
+      module: MeshRuntimeModule,
+      global: true,
+      imports: [
+        ConfigModule.forRoot({
+          ignoreEnvFile: true,
+          // Stops start-up with every bad setting named; the typed config is MESH_CONFIG.
+          validate: (raw) => {
+            validateMeshEnvironment({ ...raw, ...options.env }, { port: options.defaultPort });
+            return raw;
+          },
+        }),
+        MeshTransportModule.forRootAsync({
+          inject: [MESH_CONFIG, SKILL_REGISTRY],
+          useFactory: async (config: MeshConfig, skills: SkillRegistry): Promise<MeshTransportOptions> => ({
+            bus: await connectEventBus(config, options.broker),
+            registry: createMeshEventRegistry(),
+            naming: config.naming,
+            origin: { source: `${options.role}@${config.instanceId}`, region: config.region },
+            topicVariables: { capability: config.workerSkills ?? skills.names() },
+          }),
+        }),
+      ],
+      controllers: [HealthController],
+      providers,
+      exports: [MESH_ROLE, MESH_CONFIG, STATE_STORE, SKILL_REGISTRY],
+    };
+  }
+}

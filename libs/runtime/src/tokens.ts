@@ -1,0 +1,4 @@
+/** DI tokens the runtime provides to agent modules. */
+export const MESH_CONFIG = Symbol('MESH_CONFIG');
+export const STATE_STORE = Symbol('STATE_STORE');
+export const SKILL_REGISTRY = Symbol('SKILL_REGISTRY');

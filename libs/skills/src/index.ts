@@ -1,0 +1,5 @@
+export * from './skill';
+export * from './registry';
+export * from './builtins';
+export { splitSentences, countSyllables, words, type Sentence } from './text/text';
+export { STOPWORDS, isStopword } from './text/stopwords';

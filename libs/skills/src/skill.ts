@@ -1,0 +1,42 @@
+/**
+ * What a worker can do. A skill is a named capability: workers subscribe to `tasks.<name>`
+ * for each skill they have. Built-in skills are deterministic work on text; the LLM skill
+ * calls an OpenAI-compatible endpoint.
+ */
+
+export interface SkillInput {
+  /** Identifies the input within its workflow (a document id). */
+  readonly id: string;
+  readonly text: string;
+  /** Skill-specific options from the workflow request; each skill validates its own. */
+  readonly params?: Readonly<Record<string, unknown>>;
+}
+
+/** JSON-serializable output of one run. */
+export type SkillOutput = Record<string, unknown>;
+
+export interface SkillContext {
+  /** Aborted when the worker shuts down or the task times out; long skills should honour it. */
+  readonly signal: AbortSignal;
+}
+
+export interface Skill {
+  /** Lower-case name, also the capability and the topic suffix: `tasks.<name>`. */
+  readonly name: string;
+  readonly description: string;
+  /** Does the work for one input. Throws SkillInputError for input it cannot handle. */
+  run(input: SkillInput, context: SkillContext): Promise<SkillOutput>;
+  /**
+   * Combines every branch's output into the workflow result (the aggregator calls it with
+   * the outputs in branch order). Must be deterministic for the same outputs.
+   */
+  combine(outputs: readonly { readonly inputId: string; readonly output: SkillOutput }[]): SkillOutput;
+}
+
+/** Input the skill cannot work on: not retried, reported as a failed branch. */
+export class SkillInputError extends Error {
+  constructor(skill: string, message: string) {
+    super(`${skill}: ${message}`);
+    this.name = 'SkillInputError';
+  }
+}

@@ -1,0 +1,17 @@
+import { MemoryStateStore } from './memory/memory-state-store';
+import { RedisStateStore } from './redis/redis-state-store';
+import type { StateStore } from './state-store';
+
+export interface StateStoreConfig {
+  /** Redis when set (non-blank), the in-process memory store otherwise. */
+  readonly redisUrl?: string;
+  /** Redis key prefix (default `agentmesh:`); the memory store has no shared keyspace to prefix. */
+  readonly keyPrefix?: string;
+}
+
+/** Opens the configured store; for Redis, rejects when it does not answer (see RedisStateStore.connect). */
+export async function createStateStore(config: StateStoreConfig): Promise<StateStore> {
+  const url = config.redisUrl?.trim();
+  if (url) return RedisStateStore.connect({ url, keyPrefix: config.keyPrefix });
+  return new MemoryStateStore();
+}

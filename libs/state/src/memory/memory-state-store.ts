@@ -1,0 +1,249 @@
+import type { ApplyOnceResult, StateOp, StateOpResult, StateStore } from '../state-store';
+import { globToRegExp } from '../internal/glob';
+import {
+  DEFAULT_MARKER_TTL_SECONDS,
+  INTEGER_STRING,
+  WRONGTYPE_MESSAGE,
+  assertInteger,
+  assertKey,
+  assertMarker,
+  assertTtl,
+  opErrors,
+  validateOps,
+} from '../internal/validation';
+
+export interface MemoryStateStoreOptions {
+  /** Clock in epoch milliseconds, for marker expiry (tests may inject one). Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+type Entry =
+  | { readonly type: 'string'; value: string }
+  | { readonly type: 'hash'; readonly value: Map<string, string> }
+  | { readonly type: 'list'; readonly value: string[] }
+  | { readonly type: 'set'; readonly value: Set<string> };
+
+type EntryType = Entry['type'];
+type EntryOf<T extends EntryType> = Extract<Entry, { type: T }>;
+
+/** Sweep expired markers at most this often (they are also checked individually on use). */
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * In-process StateStore with the Redis driver's semantics: atomic batches (validated in full
+ * before the first write, so a failing op leaves nothing behind), markers with TTL, Redis
+ * glob matching in `keys`, WRONGTYPE errors, and Redis range semantics in `lrange`.
+ * Not shared between processes or instances: for tests and single-process runs.
+ */
+export class MemoryStateStore implements StateStore {
+  readonly driver = 'memory';
+
+  private readonly data = new Map<string, Entry>();
+  /** marker → expiry (epoch ms). */
+  private readonly markers = new Map<string, number>();
+  private readonly now: () => number;
+  private lastSweep: number;
+  private closed = false;
+
+  constructor(options: MemoryStateStoreOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.lastSweep = this.now();
+  }
+
+  async applyOnce(
+    marker: string,
+    ops: readonly StateOp[],
+    markerTtlSeconds: number = DEFAULT_MARKER_TTL_SECONDS,
+  ): Promise<ApplyOnceResult> {
+    this.assertOpen();
+    assertMarker(marker);
+    assertTtl(markerTtlSeconds);
+    validateOps(ops);
+    const now = this.now();
+    this.sweep(now);
+    const expiresAt = this.markers.get(marker);
+    if (expiresAt !== undefined && expiresAt > now) return { applied: false, results: [] };
+    this.check(ops);
+    this.markers.set(marker, now + markerTtlSeconds * 1000);
+    return { applied: true, results: this.run(ops) };
+  }
+
+  async apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]> {
+    this.assertOpen();
+    validateOps(ops);
+    this.check(ops);
+    return this.run(ops);
+  }
+
+  async get(key: string): Promise<string | null> {
+    this.assertOpen();
+    assertKey(key);
+    return this.read(key, 'string')?.value ?? null;
+  }
+
+  async hget(key: string, field: string): Promise<string | null> {
+    this.assertOpen();
+    assertKey(key);
+    return this.read(key, 'hash')?.value.get(field) ?? null;
+  }
+
+  async hgetall(key: string): Promise<Record<string, string>> {
+    this.assertOpen();
+    assertKey(key);
+    return Object.fromEntries(this.read(key, 'hash')?.value ?? []);
+  }
+
+  async lrange(key: string, start: number, stop: number): Promise<string[]> {
+    this.assertOpen();
+    assertKey(key);
+    assertInteger(start, 'start');
+    assertInteger(stop, 'stop');
+    const list = this.read(key, 'list')?.value ?? [];
+    const from = Math.max(start < 0 ? list.length + start : start, 0);
+    const to = Math.min(stop < 0 ? list.length + stop : stop, list.length - 1);
+    return from > to ? [] : list.slice(from, to + 1);
+  }
+
+  async smembers(key: string): Promise<string[]> {
+    this.assertOpen();
+    assertKey(key);
+    return [...(this.read(key, 'set')?.value ?? [])];
+  }
+
+  async keys(pattern: string): Promise<string[]> {
+    this.assertOpen();
+    if (typeof pattern !== 'string') throw new TypeError('StateStore: keys pattern must be a string');
+    const re = globToRegExp(pattern);
+    return [...this.data.keys()].filter((key) => re.test(key)).sort();
+  }
+
+  async ping(): Promise<boolean> {
+    return !this.closed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('MemoryStateStore is closed');
+  }
+
+  private read<T extends EntryType>(key: string, type: T): EntryOf<T> | undefined {
+    const entry = this.data.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.type !== type) throw new Error(WRONGTYPE_MESSAGE);
+    return entry as EntryOf<T>;
+  }
+
+  /**
+   * Dry run: throws the error Redis's script would raise, before anything is written. Tracks
+   * each key's type, and hash fields written earlier in the batch, as the batch would leave them.
+   */
+  private check(ops: readonly StateOp[]): void {
+    const types = new Map<string, EntryType | 'none'>();
+    const fields = new Map<string, Map<string, string>>();
+    const replaced = new Set<string>();
+    const typeOf = (key: string): EntryType | 'none' => types.get(key) ?? this.data.get(key)?.type ?? 'none';
+    ops.forEach((op, i) => {
+      const index = i + 1;
+      switch (op.op) {
+        case 'set':
+        case 'del':
+          types.set(op.key, op.op === 'set' ? 'string' : 'none');
+          replaced.add(op.key);
+          fields.delete(op.key);
+          return;
+        case 'rpush':
+        case 'sadd': {
+          const want = op.op === 'rpush' ? 'list' : 'set';
+          const actual = typeOf(op.key);
+          if (actual !== 'none' && actual !== want) throw new Error(opErrors.wrongType(index, op.op, actual));
+          types.set(op.key, want);
+          return;
+        }
+        case 'hset':
+        case 'hsetnx':
+        case 'hincrby': {
+          const actual = typeOf(op.key);
+          if (actual !== 'none' && actual !== 'hash') throw new Error(opErrors.wrongType(index, op.op, actual));
+          types.set(op.key, 'hash');
+          let written = fields.get(op.key);
+          if (written === undefined) fields.set(op.key, (written = new Map()));
+          const stored = replaced.has(op.key) ? undefined : this.read(op.key, 'hash')?.value.get(op.field);
+          const current = written.get(op.field) ?? stored;
+          if (op.op === 'hset') written.set(op.field, op.value);
+          else if (op.op === 'hsetnx') {
+            if (current === undefined) written.set(op.field, op.value);
+          } else {
+            written.set(op.field, String(incremented(current, op.by, index)));
+          }
+          return;
+        }
+      }
+    });
+  }
+
+  /** Applies ops that `check` accepted; cannot fail part-way. */
+  private run(ops: readonly StateOp[]): StateOpResult[] {
+    return ops.map((op, i): StateOpResult => {
+      switch (op.op) {
+        case 'set':
+          this.data.set(op.key, { type: 'string', value: op.value });
+          return 'OK';
+        case 'del':
+          return this.data.delete(op.key) ? 1 : 0;
+        case 'hset': {
+          const hash = this.upsert(op.key, 'hash', () => new Map<string, string>());
+          const added = hash.has(op.field) ? 0 : 1;
+          hash.set(op.field, op.value);
+          return added;
+        }
+        case 'hsetnx': {
+          const hash = this.upsert(op.key, 'hash', () => new Map<string, string>());
+          if (hash.has(op.field)) return 0;
+          hash.set(op.field, op.value);
+          return 1;
+        }
+        case 'hincrby': {
+          const hash = this.upsert(op.key, 'hash', () => new Map<string, string>());
+          const next = incremented(hash.get(op.field), op.by, i + 1);
+          hash.set(op.field, String(next));
+          return next;
+        }
+        case 'rpush': {
+          const list = this.upsert(op.key, 'list', () => [] as string[]);
+          return list.push(op.value);
+        }
+        case 'sadd': {
+          const set = this.upsert(op.key, 'set', () => new Set<string>());
+          if (set.has(op.member)) return 0;
+          set.add(op.member);
+          return 1;
+        }
+      }
+    });
+  }
+
+  private upsert<T extends EntryType>(key: string, type: T, create: () => EntryOf<T>['value']): EntryOf<T>['value'] {
+    const existing: Entry | undefined = this.read(key, type);
+    if (existing !== undefined) return existing.value as EntryOf<T>['value'];
+    const value = create();
+    this.data.set(key, { type, value } as Entry);
+    return value;
+  }
+
+  private sweep(now: number): void {
+    if (now - this.lastSweep < SWEEP_INTERVAL_MS) return;
+    this.lastSweep = now;
+    for (const [marker, expiresAt] of this.markers) if (expiresAt <= now) this.markers.delete(marker);
+  }
+}
+
+function incremented(current: string | undefined, by: number, index: number): number {
+  if (current !== undefined && !INTEGER_STRING.test(current)) throw new Error(opErrors.notInteger(index));
+  const base = current === undefined ? 0 : Number(current);
+  const next = base + by;
+  if (!Number.isSafeInteger(base) || !Number.isSafeInteger(next)) throw new Error(opErrors.unsafeInteger(index));
+  return next;
+}

@@ -1,0 +1,147 @@
+import { createServer, type Socket } from 'node:net';
+import type { Redis } from 'ioredis';
+import { DEFAULT_MARKER_TTL_SECONDS } from '../internal/validation';
+import { connectTestStore, deletePrefix, rawClient, REDIS_URL, uniquePrefix } from '../testing/redis-test-env';
+import { RedisStateStore } from './redis-state-store';
+
+/** A local port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+describe('RedisStateStore: connecting', () => {
+  it('fails fast with an error naming the URL when nothing listens', async () => {
+    const url = `redis://127.0.0.1:${await closedPort()}`;
+    const started = Date.now();
+    await expect(RedisStateStore.connect({ url })).rejects.toThrow(
+      new RegExp(`^Redis at ${url.replace(/[.]/g, '\\.')} did not answer: .*ECONNREFUSED`),
+    );
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('masks the password in the error', async () => {
+    const port = await closedPort();
+    const error = await RedisStateStore.connect({ url: `redis://:s3cret@127.0.0.1:${port}` }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toContain(`Redis at redis://:***@127.0.0.1:${port} did not answer`);
+    expect((error as Error).message).not.toContain('s3cret');
+  });
+
+  it('bounds a connect that hangs by connectTimeoutMs', async () => {
+    // Accepts TCP but never speaks RESP: the handshake must time out, not hang.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    try {
+      const started = Date.now();
+      await expect(
+        RedisStateStore.connect({ url: `redis://127.0.0.1:${address.port}`, connectTimeoutMs: 300 }),
+      ).rejects.toThrow(/did not answer/);
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('a lazily built store reports the same error on first use, and ping() is false', async () => {
+    const url = `redis://127.0.0.1:${await closedPort()}`;
+    const store = new RedisStateStore({ url });
+    await expect(store.get('x')).rejects.toThrow(`Redis at ${url} did not answer`);
+    await expect(store.ping()).resolves.toBe(false);
+    await store.close();
+  });
+
+  it('the test harness fails (never skips) when Redis is missing, saying how to start it', async () => {
+    const url = `redis://127.0.0.1:${await closedPort()}`;
+    await expect(connectTestStore({}, url)).rejects.toThrow(
+      new RegExp(`require Redis at ${url.replace(/[.]/g, '\\.')}.*docker run .*redis`),
+    );
+  });
+});
+
+describe('RedisStateStore: against Redis', () => {
+  const prefix = uniquePrefix();
+  let store: RedisStateStore;
+  let raw: Redis;
+
+  beforeAll(async () => {
+    store = await connectTestStore({ keyPrefix: prefix });
+    raw = rawClient();
+    await raw.connect();
+  });
+  afterAll(async () => {
+    if (raw) {
+      await deletePrefix(raw, prefix);
+      expect(await raw.keys(`${prefix}*`)).toEqual([]);
+      await raw.quit();
+    }
+    await store?.close();
+  });
+
+  it('defaults the prefix to agentmesh:', async () => {
+    const s = new RedisStateStore({ url: REDIS_URL });
+    expect(s.keyPrefix).toBe('agentmesh:');
+    await s.close();
+  });
+
+  it('prefixes every key and keeps markers under <prefix>applied: with their TTL', async () => {
+    await store.applyOnce('evt-1', [{ op: 'set', key: 'layout:s', value: 'v' }]);
+    await store.applyOnce('evt-2', [], 60);
+    expect(await raw.get(`${prefix}layout:s`)).toBe('v');
+    expect(await raw.exists(`${prefix}applied:evt-1`)).toBe(1);
+    const ttl = await raw.ttl(`${prefix}applied:evt-1`);
+    expect(ttl).toBeGreaterThan(DEFAULT_MARKER_TTL_SECONDS - 10);
+    expect(ttl).toBeLessThanOrEqual(DEFAULT_MARKER_TTL_SECONDS);
+    expect(await raw.ttl(`${prefix}applied:evt-2`)).toBeGreaterThan(50);
+    expect(await raw.exists('layout:s')).toBe(0);
+  });
+
+  it('applies once across separate connections racing on one marker', async () => {
+    const peers = await Promise.all(Array.from({ length: 5 }, () => connectTestStore({ keyPrefix: prefix })));
+    try {
+      const calls = peers.flatMap((peer) =>
+        Array.from({ length: 10 }, () => peer.applyOnce('race', [{ op: 'hincrby', key: 'race:h', field: 'n', by: 1 }])),
+      );
+      const outcomes = await Promise.all(calls);
+      expect(outcomes.filter((o) => o.applied)).toHaveLength(1);
+      expect(await store.hget('race:h', 'n')).toBe('1');
+    } finally {
+      await Promise.all(peers.map((peer) => peer.close()));
+    }
+  });
+
+  it('keys() only sees its own prefix, even when the prefix holds glob characters', async () => {
+    const globby = `${prefix}[a]*:`;
+    const sibling = `${prefix}a:`;
+    const a = await connectTestStore({ keyPrefix: globby });
+    const b = await connectTestStore({ keyPrefix: sibling });
+    try {
+      await a.apply([{ op: 'set', key: 'k1', value: '1' }]);
+      await b.apply([{ op: 'set', key: 'k2', value: '2' }]);
+      expect(await a.keys('*')).toEqual(['k1']);
+      expect(await b.keys('*')).toEqual(['k2']);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('reloads the script when Redis does not have it (NOSCRIPT → EVAL)', async () => {
+    // A fresh connection has not run EVALSHA yet; the store must not depend on SCRIPT LOAD state.
+    const fresh = await connectTestStore({ keyPrefix: prefix });
+    try {
+      await expect(fresh.apply([{ op: 'rpush', key: 'script:l', value: 'x' }])).resolves.toEqual([1]);
+    } finally {
+      await fresh.close();
+    }
+  });
+});

@@ -1,0 +1,313 @@
+import { Redis } from 'ioredis';
+import type { ApplyOnceResult, StateOp, StateOpResult, StateStore } from '../state-store';
+import { escapeGlob } from '../internal/glob';
+import {
+  DEFAULT_MARKER_TTL_SECONDS,
+  MARKER_NAMESPACE,
+  assertInteger,
+  assertKey,
+  assertMarker,
+  assertTtl,
+  validateOps,
+} from '../internal/validation';
+import { APPLY_SCRIPT, APPLY_SCRIPT_SHA1 } from './apply-script';
+
+export interface RedisStateStoreOptions {
+  /** e.g. `redis://127.0.0.1:6379`, `rediss://user:pass@host:6380/2`. */
+  readonly url: string;
+  /** Prepended to every key, markers included (`<prefix>applied:<marker>`). Default `agentmesh:`. */
+  readonly keyPrefix?: string;
+  /** Bound on connecting (TCP + handshake) and on `ping()`. Default 3000 ms. */
+  readonly connectTimeoutMs?: number;
+  /**
+   * After a connection that was up drops, reconnect at most this many times (backoff 100 ms
+   * doubling to 2 s) before giving up; the next call then connects afresh. Default 10.
+   * There are no retries at start-up: a first connect that fails, fails.
+   */
+  readonly maxReconnectAttempts?: number;
+}
+
+export const DEFAULT_KEY_PREFIX = 'agentmesh:';
+const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
+const DEFAULT_MAX_RECONNECT_ATTEMPTS = 10;
+const SCAN_COUNT = 1000;
+
+type ScriptArg = string;
+
+/**
+ * StateStore over Redis (ioredis). `apply`/`applyOnce` are one Lua script (EVALSHA, EVAL on
+ * NOSCRIPT), so each batch is atomic and a marker is recorded together with its writes.
+ *
+ * Use `RedisStateStore.connect(options)` to fail at start-up when Redis is not there; a store
+ * built with `new` connects on first use. Commands issued while a live connection is being
+ * re-established are queued for at most a few reconnect attempts (maxRetriesPerRequest), then fail.
+ */
+export class RedisStateStore implements StateStore {
+  readonly driver = 'redis';
+  readonly keyPrefix: string;
+  /** The URL with any password masked, for messages and logs. */
+  readonly displayUrl: string;
+
+  private readonly redis: Redis;
+  private readonly connectTimeoutMs: number;
+  private readonly markerPrefix: string;
+  private connecting: Promise<void> | null = null;
+  private everReady = false;
+  private closed = false;
+  private lastError: unknown = undefined;
+
+  constructor(options: RedisStateStoreOptions) {
+    if (typeof options.url !== 'string' || options.url.trim() === '') {
+      throw new TypeError('RedisStateStore: url must be a non-empty string, e.g. redis://127.0.0.1:6379');
+    }
+    const keyPrefix = options.keyPrefix ?? DEFAULT_KEY_PREFIX;
+    if (typeof keyPrefix !== 'string') throw new TypeError('RedisStateStore: keyPrefix must be a string');
+    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    assertInteger(connectTimeoutMs, 'connectTimeoutMs');
+    const maxReconnectAttempts = options.maxReconnectAttempts ?? DEFAULT_MAX_RECONNECT_ATTEMPTS;
+    assertInteger(maxReconnectAttempts, 'maxReconnectAttempts');
+
+    this.keyPrefix = keyPrefix;
+    this.markerPrefix = `${keyPrefix}${MARKER_NAMESPACE}`;
+    this.displayUrl = maskPassword(options.url);
+    this.connectTimeoutMs = Math.max(connectTimeoutMs, 1);
+    this.redis = new Redis(options.url, {
+      lazyConnect: true,
+      connectTimeout: this.connectTimeoutMs,
+      // Only reached while a connection that was up is being re-established (see client()):
+      // queue briefly rather than fail every in-flight handler on a blip.
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: 2,
+      retryStrategy: (attempt: number): number | null =>
+        this.everReady && !this.closed && attempt <= maxReconnectAttempts
+          ? Math.min(100 * 2 ** (attempt - 1), 2000)
+          : null,
+    });
+    this.redis.on('error', (error: unknown) => {
+      this.lastError = error;
+    });
+    this.redis.on('ready', () => {
+      this.everReady = true;
+    });
+  }
+
+  /** Connects and checks that Redis answers; rejects with `Redis at <url> did not answer: ...`. */
+  static async connect(options: RedisStateStoreOptions): Promise<RedisStateStore> {
+    const store = new RedisStateStore(options);
+    try {
+      await store.client();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
+  async applyOnce(
+    marker: string,
+    ops: readonly StateOp[],
+    markerTtlSeconds: number = DEFAULT_MARKER_TTL_SECONDS,
+  ): Promise<ApplyOnceResult> {
+    assertMarker(marker);
+    assertTtl(markerTtlSeconds);
+    validateOps(ops);
+    const reply = await this.runScript('once', `${this.markerPrefix}${marker}`, String(markerTtlSeconds), ops);
+    return reply.applied ? reply : { applied: false, results: [] };
+  }
+
+  async apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]> {
+    validateOps(ops);
+    if (ops.length === 0) return [];
+    return (await this.runScript('apply', null, '', ops)).results;
+  }
+
+  async get(key: string): Promise<string | null> {
+    assertKey(key);
+    return (await this.client()).get(this.k(key));
+  }
+
+  async hget(key: string, field: string): Promise<string | null> {
+    assertKey(key);
+    return (await this.client()).hget(this.k(key), field);
+  }
+
+  async hgetall(key: string): Promise<Record<string, string>> {
+    assertKey(key);
+    return { ...(await (await this.client()).hgetall(this.k(key))) };
+  }
+
+  async lrange(key: string, start: number, stop: number): Promise<string[]> {
+    assertKey(key);
+    assertInteger(start, 'start');
+    assertInteger(stop, 'stop');
+    return (await this.client()).lrange(this.k(key), start, stop);
+  }
+
+  async smembers(key: string): Promise<string[]> {
+    assertKey(key);
+    return (await this.client()).smembers(this.k(key));
+  }
+
+  /** SCAN (never KEYS) under the prefix; markers are not listed. Sorted, without duplicates. */
+  async keys(pattern: string): Promise<string[]> {
+    if (typeof pattern !== 'string') throw new TypeError('StateStore: keys pattern must be a string');
+    const client = await this.client();
+    const match = `${escapeGlob(this.keyPrefix)}${pattern}`;
+    const found = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, batch] = await client.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
+      for (const key of batch) {
+        if (key.startsWith(this.keyPrefix) && !key.startsWith(this.markerPrefix)) {
+          found.add(key.slice(this.keyPrefix.length));
+        }
+      }
+      cursor = next;
+    } while (cursor !== '0');
+    return [...found].sort();
+  }
+
+  /** PING within connectTimeoutMs; false (never a rejection) when Redis does not answer. */
+  async ping(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      const client = await this.client();
+      return (await withTimeout(client.ping(), this.connectTimeoutMs, 'PING')) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  /** QUITs after pending replies arrive (or drops a connection that is not up). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.connecting?.catch(() => undefined);
+    if (this.redis.status === 'ready') {
+      try {
+        await this.redis.quit();
+        return;
+      } catch {
+        // fall through: drop the socket
+      }
+    }
+    this.redis.disconnect();
+  }
+
+  private k(key: string): string {
+    return `${this.keyPrefix}${key}`;
+  }
+
+  /** The connected client: connects on first use, and again after the reconnect budget ran out. */
+  private async client(): Promise<Redis> {
+    if (this.closed) throw new Error(`RedisStateStore (${this.displayUrl}) is closed`);
+    if (this.connecting === null && (this.redis.status === 'wait' || this.redis.status === 'end')) {
+      this.connecting = this.open().finally(() => {
+        this.connecting = null;
+      });
+    }
+    if (this.connecting !== null) await this.connecting;
+    return this.redis;
+  }
+
+  private async open(): Promise<void> {
+    this.lastError = undefined;
+    try {
+      // ioredis bounds the TCP connect; this also bounds the handshake (AUTH, SELECT, ready check).
+      await withTimeout(this.redis.connect(), this.connectTimeoutMs + 250, 'connecting');
+    } catch (error) {
+      this.redis.disconnect();
+      // connect() itself rejects with a generic "Connection is closed."; the error event has the cause.
+      const cause = this.lastError ?? error;
+      throw new Error(`Redis at ${this.displayUrl} did not answer: ${describeError(cause)}`, { cause });
+    }
+  }
+
+  private async runScript(
+    mode: 'once' | 'apply',
+    markerKey: string | null,
+    ttl: string,
+    ops: readonly StateOp[],
+  ): Promise<ApplyOnceResult> {
+    const keys: string[] = markerKey === null ? [] : [markerKey];
+    const args: ScriptArg[] = [mode, ttl];
+    for (const op of ops) {
+      keys.push(this.k(op.key));
+      args.push(...encodeOp(op));
+    }
+    const client = await this.client();
+    let reply: unknown;
+    try {
+      reply = await client.evalsha(APPLY_SCRIPT_SHA1, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!isNoScript(error)) throw error;
+      reply = await client.eval(APPLY_SCRIPT, keys.length, ...keys, ...args);
+    }
+    return parseReply(reply, ops.length);
+  }
+}
+
+function encodeOp(op: StateOp): [string, string, string] {
+  switch (op.op) {
+    case 'set':
+    case 'rpush':
+      return [op.op, op.value, ''];
+    case 'hset':
+    case 'hsetnx':
+      return [op.op, op.field, op.value];
+    case 'hincrby':
+      return [op.op, op.field, String(op.by)];
+    case 'sadd':
+      return [op.op, op.member, ''];
+    case 'del':
+      return [op.op, '', ''];
+  }
+}
+
+function parseReply(reply: unknown, opCount: number): ApplyOnceResult {
+  if (!Array.isArray(reply) || (reply[0] !== 0 && reply[0] !== 1)) {
+    throw new Error(`RedisStateStore: unexpected script reply ${JSON.stringify(reply)}`);
+  }
+  if (reply[0] === 0) return { applied: false, results: [] };
+  const results = reply.slice(1);
+  if (results.length !== opCount || !results.every(isOpResult)) {
+    throw new Error(`RedisStateStore: unexpected script reply ${JSON.stringify(reply)}`);
+  }
+  return { applied: true, results };
+}
+
+function isOpResult(value: unknown): value is StateOpResult {
+  return value === null || typeof value === 'string' || typeof value === 'number';
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function maskPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+/** Realm-independent (errors from Node's net module fail `instanceof Error` under Jest's VM). */
+function describeError(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return String(error);
+  const { message, code, errors } = error as { message?: unknown; code?: unknown; errors?: unknown };
+  if (Array.isArray(errors) && errors.length > 0) return errors.map(describeError).join('; ');
+  if (typeof message === 'string' && message !== '') return message;
+  return typeof code === 'string' ? code : String(error);
+}
+
+function isNoScript(error: unknown): boolean {
+  return describeError(error).startsWith('NOSCRIPT');
+}

@@ -1,0 +1,300 @@
+import type { StateOp, StateStore } from '../state-store';
+
+/** How the shared spec gets a store of one driver. */
+export interface StateStoreHarness {
+  /** Opens a connected store; must reject (never skip) when the backend is unavailable. */
+  open(): Promise<StateStore>;
+  /** Removes everything the run wrote (called once, after all tests). */
+  cleanup?(): Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The StateStore behaviour every driver must show. Call inside a `describe` per driver; each
+ * test works under its own logical key namespace, so one store serves the whole suite.
+ */
+export function stateStoreConformance(harness: StateStoreHarness): void {
+  let store: StateStore;
+  let seq = 0;
+  /** A fresh namespace per test: `t<n>:`. */
+  let ns = '';
+  const k = (name: string): string => `${ns}${name}`;
+
+  beforeAll(async () => {
+    store = await harness.open();
+  });
+  beforeEach(() => {
+    ns = `t${++seq}:`;
+  });
+  afterAll(async () => {
+    try {
+      await harness.cleanup?.();
+    } finally {
+      await store?.close();
+    }
+  });
+
+  it('answers ping', async () => {
+    await expect(store.ping()).resolves.toBe(true);
+  });
+
+  describe('applyOnce', () => {
+    it('applies every op once and returns their results in order', async () => {
+      const ops: StateOp[] = [
+        { op: 'set', key: k('status'), value: 'running' },
+        { op: 'hset', key: k('wf'), field: 'owner', value: 'alice' },
+        { op: 'hincrby', key: k('wf'), field: 'steps', by: 2 },
+        { op: 'rpush', key: k('log'), value: 'started' },
+        { op: 'sadd', key: k('agents'), member: 'worker-1' },
+      ];
+      await expect(store.applyOnce(k('m1'), ops)).resolves.toEqual({ applied: true, results: ['OK', 1, 2, 1, 1] });
+      expect(await store.get(k('status'))).toBe('running');
+      expect(await store.hgetall(k('wf'))).toEqual({ owner: 'alice', steps: '2' });
+      expect(await store.lrange(k('log'), 0, -1)).toEqual(['started']);
+      expect(await store.smembers(k('agents'))).toEqual(['worker-1']);
+    });
+
+    it('does nothing on a second call with the same marker', async () => {
+      const ops: StateOp[] = [
+        { op: 'hincrby', key: k('wf'), field: 'n', by: 1 },
+        { op: 'rpush', key: k('log'), value: 'x' },
+        { op: 'set', key: k('s'), value: 'first' },
+      ];
+      expect((await store.applyOnce(k('m'), ops)).applied).toBe(true);
+      const again = await store.applyOnce(k('m'), [...ops, { op: 'set', key: k('other'), value: 'y' }]);
+      expect(again).toEqual({ applied: false, results: [] });
+      expect(await store.hget(k('wf'), 'n')).toBe('1');
+      expect(await store.lrange(k('log'), 0, -1)).toEqual(['x']);
+      expect(await store.get(k('other'))).toBeNull();
+    });
+
+    it('records a marker for an empty batch', async () => {
+      await expect(store.applyOnce(k('empty'), [])).resolves.toEqual({ applied: true, results: [] });
+      await expect(store.applyOnce(k('empty'), [])).resolves.toEqual({ applied: false, results: [] });
+    });
+
+    it('forgets a marker after its TTL, so the batch applies again', async () => {
+      const ops: StateOp[] = [{ op: 'hincrby', key: k('c'), field: 'n', by: 1 }];
+      expect(await store.applyOnce(k('ttl'), ops, 1)).toEqual({ applied: true, results: [1] });
+      expect((await store.applyOnce(k('ttl'), ops, 1)).applied).toBe(false);
+      await sleep(1150);
+      expect(await store.applyOnce(k('ttl'), ops, 1)).toEqual({ applied: true, results: [2] });
+      expect(await store.hget(k('c'), 'n')).toBe('2');
+    });
+
+    it('applies exactly once under 50 concurrent calls with the same marker', async () => {
+      const ops: StateOp[] = [
+        { op: 'hincrby', key: k('wf'), field: 'count', by: 1 },
+        { op: 'rpush', key: k('log'), value: 'once' },
+      ];
+      const outcomes = await Promise.all(Array.from({ length: 50 }, () => store.applyOnce(k('race'), ops)));
+      expect(outcomes.filter((o) => o.applied)).toEqual([{ applied: true, results: [1, 1] }]);
+      expect(await store.hget(k('wf'), 'count')).toBe('1');
+      expect(await store.lrange(k('log'), 0, -1)).toEqual(['once']);
+    });
+
+    it('is all-or-nothing: a failing op leaves no write and no marker behind', async () => {
+      await store.apply([{ op: 'set', key: k('str'), value: 'plain' }]);
+      const bad: StateOp[] = [
+        { op: 'rpush', key: k('log'), value: 'a' },
+        { op: 'hset', key: k('str'), field: 'f', value: 'v' },
+      ];
+      await expect(store.applyOnce(k('m'), bad)).rejects.toThrow(/WRONGTYPE op #2 \(hset\)/);
+      expect(await store.lrange(k('log'), 0, -1)).toEqual([]);
+      const fixed: StateOp[] = [{ op: 'rpush', key: k('log'), value: 'a' }];
+      await expect(store.applyOnce(k('m'), fixed)).resolves.toEqual({ applied: true, results: [1] });
+    });
+
+    it('rejects invalid markers, TTLs and ops before writing anything', async () => {
+      const ok: StateOp[] = [{ op: 'set', key: k('a'), value: 'v' }];
+      await expect(store.applyOnce('', ok)).rejects.toThrow(/marker/);
+      await expect(store.applyOnce(k('m'), ok, 0)).rejects.toThrow(/markerTtlSeconds/);
+      await expect(store.applyOnce(k('m'), ok, 1.5)).rejects.toThrow(/markerTtlSeconds/);
+      await expect(store.applyOnce(k('m'), [{ op: 'hincrby', key: k('h'), field: 'f', by: 0.5 }])).rejects.toThrow(
+        /op #1 by/,
+      );
+      await expect(store.applyOnce(k('m'), [{ op: 'set', key: 'applied:x', value: 'v' }])).rejects.toThrow(/reserved/);
+      const unknownOp = [{ op: 'lpush', key: k('l'), value: 'v' }] as unknown as StateOp[];
+      await expect(store.applyOnce(k('m'), unknownOp)).rejects.toThrow(/unknown op "lpush"/);
+      expect(await store.get(k('a'))).toBeNull();
+      await expect(store.applyOnce(k('m'), ok)).resolves.toEqual({ applied: true, results: ['OK'] });
+    });
+  });
+
+  describe('op results', () => {
+    it('set: OK, and overwrites', async () => {
+      expect(await store.apply([{ op: 'set', key: k('s'), value: 'a' }])).toEqual(['OK']);
+      expect(await store.apply([{ op: 'set', key: k('s'), value: 'b' }])).toEqual(['OK']);
+      expect(await store.get(k('s'))).toBe('b');
+    });
+
+    it('hset: 1 for a new field, 0 for an update', async () => {
+      const results = await store.apply([
+        { op: 'hset', key: k('h'), field: 'f', value: '1' },
+        { op: 'hset', key: k('h'), field: 'f', value: '2' },
+        { op: 'hset', key: k('h'), field: 'g', value: '3' },
+      ]);
+      expect(results).toEqual([1, 0, 1]);
+      expect(await store.hgetall(k('h'))).toEqual({ f: '2', g: '3' });
+    });
+
+    it('hsetnx: 1 if set, 0 if the field existed (value kept)', async () => {
+      const results = await store.apply([
+        { op: 'hsetnx', key: k('h'), field: 'f', value: 'first' },
+        { op: 'hsetnx', key: k('h'), field: 'f', value: 'second' },
+      ]);
+      expect(results).toEqual([1, 0]);
+      expect(await store.hget(k('h'), 'f')).toBe('first');
+    });
+
+    it('hincrby: the new value, from 0 when absent, negative steps allowed', async () => {
+      const results = await store.apply([
+        { op: 'hincrby', key: k('h'), field: 'n', by: 5 },
+        { op: 'hincrby', key: k('h'), field: 'n', by: -7 },
+        { op: 'hset', key: k('h'), field: 'm', value: '40' },
+        { op: 'hincrby', key: k('h'), field: 'm', by: 2 },
+      ]);
+      expect(results).toEqual([5, -2, 1, 42]);
+      expect(await store.hget(k('h'), 'n')).toBe('-2');
+    });
+
+    it('hincrby: rejects a non-integer field and results beyond safe integers', async () => {
+      await store.apply([{ op: 'hset', key: k('h'), field: 'word', value: 'abc' }]);
+      await expect(store.apply([{ op: 'hincrby', key: k('h'), field: 'word', by: 1 }])).rejects.toThrow(
+        /op #1 \(hincrby\): hash value is not an integer/,
+      );
+      await expect(
+        store.apply([
+          { op: 'hincrby', key: k('h'), field: 'big', by: Number.MAX_SAFE_INTEGER },
+          { op: 'hincrby', key: k('h'), field: 'big', by: 1 },
+        ]),
+      ).rejects.toThrow(/op #2 \(hincrby\): result is outside the safe integer range/);
+      expect(await store.hget(k('h'), 'big')).toBeNull();
+    });
+
+    it('rpush: the new list length', async () => {
+      const results = await store.apply([
+        { op: 'rpush', key: k('l'), value: 'a' },
+        { op: 'rpush', key: k('l'), value: 'b' },
+        { op: 'rpush', key: k('l'), value: 'c' },
+      ]);
+      expect(results).toEqual([1, 2, 3]);
+      expect(await store.lrange(k('l'), 0, -1)).toEqual(['a', 'b', 'c']);
+      expect(await store.lrange(k('l'), 1, 1)).toEqual(['b']);
+      expect(await store.lrange(k('l'), -2, 99)).toEqual(['b', 'c']);
+      expect(await store.lrange(k('l'), 2, 1)).toEqual([]);
+    });
+
+    it('sadd: 1 if added, 0 if already a member', async () => {
+      const results = await store.apply([
+        { op: 'sadd', key: k('set'), member: 'a' },
+        { op: 'sadd', key: k('set'), member: 'a' },
+        { op: 'sadd', key: k('set'), member: 'b' },
+      ]);
+      expect(results).toEqual([1, 0, 1]);
+      expect((await store.smembers(k('set'))).sort()).toEqual(['a', 'b']);
+    });
+
+    it('del: 1 if the key existed, 0 otherwise, for any type', async () => {
+      await store.apply([
+        { op: 'set', key: k('s'), value: 'v' },
+        { op: 'rpush', key: k('l'), value: 'v' },
+      ]);
+      const results = await store.apply([
+        { op: 'del', key: k('s') },
+        { op: 'del', key: k('s') },
+        { op: 'del', key: k('l') },
+        { op: 'del', key: k('never') },
+      ]);
+      expect(results).toEqual([1, 0, 1, 0]);
+      expect(await store.get(k('s'))).toBeNull();
+      expect(await store.lrange(k('l'), 0, -1)).toEqual([]);
+    });
+
+    it('sees earlier ops of the same batch (del then re-create as another type)', async () => {
+      await store.apply([{ op: 'set', key: k('x'), value: 'string' }]);
+      const results = await store.apply([
+        { op: 'del', key: k('x') },
+        { op: 'hset', key: k('x'), field: 'f', value: '1' },
+        { op: 'hincrby', key: k('x'), field: 'f', by: 1 },
+      ]);
+      expect(results).toEqual([1, 1, 2]);
+      expect(await store.hgetall(k('x'))).toEqual({ f: '2' });
+    });
+
+    it('apply with no ops returns no results', async () => {
+      expect(await store.apply([])).toEqual([]);
+    });
+  });
+
+  describe('reads', () => {
+    it('return empty values for missing keys', async () => {
+      expect(await store.get(k('none'))).toBeNull();
+      expect(await store.hget(k('none'), 'f')).toBeNull();
+      expect(await store.hgetall(k('none'))).toEqual({});
+      expect(await store.lrange(k('none'), 0, -1)).toEqual([]);
+      expect(await store.smembers(k('none'))).toEqual([]);
+    });
+
+    it('reject a read against a key of another type', async () => {
+      await store.apply([{ op: 'rpush', key: k('l'), value: 'v' }]);
+      await expect(store.get(k('l'))).rejects.toThrow(/WRONGTYPE/);
+      await expect(store.hgetall(k('l'))).rejects.toThrow(/WRONGTYPE/);
+    });
+  });
+
+  describe('keys', () => {
+    beforeEach(async () => {
+      await store.apply(
+        ['g:alpha', 'g:beta', 'g:b1', 'g:b22', 'g:a*b', 'other:x'].map((key): StateOp => ({ op: 'set', key: k(key), value: '1' })),
+      );
+      await store.applyOnce(k('g:marker'), [{ op: 'sadd', key: k('g:set'), member: 'm' }]);
+    });
+
+    it('matches * and ? and strips the prefix', async () => {
+      expect(await store.keys(k('g:*'))).toEqual([k('g:a*b'), k('g:alpha'), k('g:b1'), k('g:b22'), k('g:beta'), k('g:set')]);
+      expect(await store.keys(k('g:b?'))).toEqual([k('g:b1')]);
+      expect(await store.keys(k('g:b??'))).toEqual([k('g:b22')]);
+      expect(await store.keys(k('*:x'))).toEqual([k('other:x')]);
+      expect(await store.keys(k('g:nothing*'))).toEqual([]);
+    });
+
+    it('matches classes and escapes like Redis', async () => {
+      expect(await store.keys(k('g:b[0-9]'))).toEqual([k('g:b1')]);
+      expect(await store.keys(k('g:[^ab]*'))).toEqual([k('g:set')]);
+      expect(await store.keys(k('g:a\\*b'))).toEqual([k('g:a*b')]);
+    });
+
+    it('does not list idempotency markers', async () => {
+      const all = await store.keys('*');
+      expect(all).toContain(k('g:set'));
+      expect(all.some((key) => key.includes('marker'))).toBe(false);
+    });
+  });
+
+  it('round-trips unicode keys, fields, members and values', async () => {
+    const value = 'héllo wörld — 日本語 🚀 \u0000 end';
+    const results = await store.applyOnce(k('ünïcode-marker-🔑'), [
+      { op: 'set', key: k('ключ'), value },
+      { op: 'hset', key: k('表'), field: 'поле 🌍', value },
+      { op: 'rpush', key: k('список'), value: '🚀' },
+      { op: 'sadd', key: k('集合'), member: 'ä' },
+    ]);
+    expect(results).toEqual({ applied: true, results: ['OK', 1, 1, 1] });
+    expect(await store.get(k('ключ'))).toBe(value);
+    expect(await store.hgetall(k('表'))).toEqual({ 'поле 🌍': value });
+    expect(await store.lrange(k('список'), 0, -1)).toEqual(['🚀']);
+    expect(await store.smembers(k('集合'))).toEqual(['ä']);
+    expect(await store.keys(k('*'))).toEqual([k('ключ'), k('список'), k('表'), k('集合')].sort());
+    expect((await store.applyOnce(k('ünïcode-marker-🔑'), [])).applied).toBe(false);
+  });
+
+  it('after close, ping is false and calls reject', async () => {
+    const other = await harness.open();
+    await other.close();
+    await expect(other.ping()).resolves.toBe(false);
+    await expect(other.get(k('x'))).rejects.toThrow(/closed/);
+    await expect(other.close()).resolves.toBeUndefined();
+  });
+}

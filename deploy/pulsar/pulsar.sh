@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034  # C1_*/C2_* are read indirectly by cluster_field
 # Agent Mesh — local Apache Pulsar standalone broker(s), resolved from Maven Central.
 #
 #   bash deploy/pulsar/pulsar.sh up [--clusters 1|2] [--wipe]
@@ -34,7 +35,7 @@ RETENTION_MINUTES="${PULSAR_RETENTION_MINUTES:--1}"  # -1 = keep forever (replay
 RETENTION_SIZE_MB="${PULSAR_RETENTION_SIZE_MB:--1}"
 DEDUPLICATION="${PULSAR_DEDUPLICATION:-true}"
 
-# cluster 1 / cluster 2: name, broker port, web port, bookie port
+# cluster 1 / cluster 2: name, broker port, web port, bookie port (read via cluster_field)
 C1_NAME="${PULSAR_CLUSTER_NAME:-us-east}"
 C1_BROKER="${PULSAR_BROKER_PORT:-6650}"
 C1_WEB="${PULSAR_WEB_PORT:-8080}"
@@ -52,7 +53,7 @@ warn() { printf '[pulsar] WARN: %s\n' "$*" >&2; }
 die()  { printf '[pulsar] ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '3,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # cluster_field <index 1|2> <name|broker|web|bookie>
@@ -139,11 +140,15 @@ ensure_lib() {
   log "resolving Pulsar $PULSAR_VERSION from Maven Central into $LIB_DIR (first run downloads ~250 MB to ~/.m2) ..."
   rm -rf "$LIB_DIR"
   mkdir -p "$LIB_DIR"
+  local mvn_log
+  mvn_log="$(mktemp)"
   if ! mvn -q -B -f "$PULSAR_HOME_DIR/pom.xml" -Dpulsar.version="$PULSAR_VERSION" \
-        -Dpulsar.lib.dir="$LIB_DIR" dependency:copy-dependencies; then
-    rm -rf "$LIB_DIR"
-    die "maven could not resolve Pulsar $PULSAR_VERSION (see output above)"
+        -Dpulsar.lib.dir="$LIB_DIR" dependency:copy-dependencies >"$mvn_log" 2>&1; then
+    cat "$mvn_log" >&2
+    rm -rf "$LIB_DIR" "$mvn_log"
+    die "maven could not resolve Pulsar $PULSAR_VERSION (output above)"
   fi
+  rm -f "$mvn_log"
   printf '%s' "$want" >"$stamp_file"
   log "lib ready: $(find "$LIB_DIR" -name '*.jar' | wc -l) jars, $(du -sh "$LIB_DIR" | cut -f1)"
 }
@@ -151,19 +156,19 @@ ensure_lib() {
 # write data/<cluster>/conf/standalone.conf from the template + per-cluster overrides
 render_conf() {
   local name="$1" broker="$2" web="$3" out="$4"
-  local -A over=(
-    [clusterName]="$name"
-    [brokerServicePort]="$broker"
-    [webServicePort]="$web"
-    [advertisedAddress]="$ADVERTISED_ADDRESS"
-    [bindAddress]="$BIND_ADDRESS"
-  )
-  # PULSAR_PREFIX_<key>=<value> overrides any key (Docker image convention)
+  local -A over=()
+  # PULSAR_PREFIX_<key>=<value> overrides any key (Docker image convention) ...
   local var key
   while IFS= read -r var; do
     key="${var#PULSAR_PREFIX_}"
     over[$key]="${!var}"
   done < <(compgen -e | grep '^PULSAR_PREFIX_' || true)
+  # ... except the per-cluster keys, which come from the cluster settings
+  over[clusterName]="$name"
+  over[brokerServicePort]="$broker"
+  over[webServicePort]="$web"
+  over[advertisedAddress]="$ADVERTISED_ADDRESS"
+  over[bindAddress]="$BIND_ADDRESS"
 
   local tmp="$out.tmp" line k
   local -A seen=()
@@ -398,10 +403,21 @@ cmd_down() {
   (( any )) || log "nothing running"
 }
 
+# conf_value <cluster> <key> <default>: value from the cluster's generated standalone.conf
+conf_value() {
+  local f v
+  f="$(cluster_dir "$1")/conf/standalone.conf"
+  v=""
+  if [[ -f "$f" ]]; then v="$(sed -n "s/^$2=//p" "$f" | tail -n 1)"; fi
+  printf '%s' "${v:-$3}"
+}
+
 cmd_status() {
-  local name pid web idx rc=0 found=0
+  local name pid web broker idx rc=0 found=0
   for idx in 1 2; do
-    name="$(cluster_field "$idx" name)"; web="$(cluster_field "$idx" web)"
+    name="$(cluster_field "$idx" name)"
+    web="$(conf_value "$name" webServicePort "$(cluster_field "$idx" web)")"
+    broker="$(conf_value "$name" brokerServicePort "$(cluster_field "$idx" broker)")"
     pid="$(running_pid "$name")"
     if [[ -z "$pid" ]]; then
       [[ -d "$(cluster_dir "$name")" ]] && log "$name: stopped (data $(cluster_dir "$name"))"
@@ -411,7 +427,7 @@ cmd_status() {
     local rss health
     rss="$(ps -o rss= -p "$pid" 2>/dev/null | awk '{printf "%.0f MiB", $1/1024}')"
     if health_ok "$web"; then health=healthy; else health=UNHEALTHY; rc=1; fi
-    log "$name: running pid $pid, $health, RSS $rss, pulsar://127.0.0.1:$(cluster_field "$idx" broker) http://127.0.0.1:$web ws://127.0.0.1:$web/ws/v2/, log $(log_file "$name")"
+    log "$name: running pid $pid, $health, RSS $rss, pulsar://127.0.0.1:$broker http://127.0.0.1:$web ws://127.0.0.1:$web/ws/v2/, log $(log_file "$name")"
   done
   (( found )) || { log "no broker running"; rc=3; }
   return "$rc"

@@ -9,7 +9,7 @@ import { MeshAppModule } from './app.module';
 
 /** `npm start`: the embedded mesh runs the demo and exits; `--serve` keeps it running. */
 async function demo(): Promise<number> {
-  const app = await bootstrapAgent(MeshAppModule, { port: 0 });
+  const app = await bootstrapAgent(MeshAppModule, { port: 0, logLevels: ['error', 'warn'] });
   try {
     const state = app.get<StateStore>(STATE_STORE);
     const transport = app.get<MeshTransportOptions>(MESH_TRANSPORT_OPTIONS);

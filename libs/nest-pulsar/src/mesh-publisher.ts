@@ -21,6 +21,21 @@ export interface PublishOptions extends NewEventOptions {
 export class MeshPublisher {
   constructor(@Inject(MESH_TRANSPORT_OPTIONS) private readonly options: MeshTransportOptions) {}
 
+  /** `<role>@<instance>` this publisher stamps as the events' source. */
+  get source(): string {
+    return this.options.origin.source;
+  }
+
+  /**
+   * A publisher that signs events as `role` (same instance): in the embedded mesh every role
+   * shares one process, and the timeline should still say which agent did what.
+   */
+  as(role: string): MeshPublisher {
+    const at = this.options.origin.source.indexOf('@');
+    const instance = at >= 0 ? this.options.origin.source.slice(at + 1) : this.options.origin.source;
+    return new MeshPublisher({ ...this.options, origin: { ...this.options.origin, source: `${role}@${instance}` } });
+  }
+
   async publish<TData extends object>(
     topic: string,
     definition: EventDefinition<TData>,

@@ -1,4 +1,4 @@
-import { Logger, type INestApplication, type Type } from '@nestjs/common';
+import { Logger, type INestApplication, type LogLevel, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MeshTransportServer } from '@agent-mesh/nest-pulsar';
 import type { MeshConfig } from './mesh-config';
@@ -7,6 +7,8 @@ import { MESH_CONFIG } from './tokens';
 export interface BootstrapOptions {
   /** Listen on this port instead of the configured one (0 = any free port). */
   readonly port?: number;
+  /** Nest log levels; default all. */
+  readonly logLevels?: LogLevel[];
 }
 
 /**
@@ -14,7 +16,10 @@ export interface BootstrapOptions {
  * shutdown hooks so SIGTERM drains in-flight messages before the process exits.
  */
 export async function bootstrapAgent(rootModule: Type<unknown>, options: BootstrapOptions = {}): Promise<INestApplication> {
-  const app = await NestFactory.create(rootModule, { abortOnError: false });
+  const app = await NestFactory.create(rootModule, {
+    abortOnError: false,
+    ...(options.logLevels ? { logger: options.logLevels } : {}),
+  });
   app.enableShutdownHooks();
   app.connectMicroservice({ strategy: app.get(MeshTransportServer) }, { inheritAppConfig: true });
   await app.startAllMicroservices();

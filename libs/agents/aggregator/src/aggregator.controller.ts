@@ -1,4 +1,5 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
 import {
   TaskCompletedV1,
   TaskFailedV1,
@@ -35,19 +36,23 @@ const branchesKey = (workflowId: string) => `aggregator:join:${workflowId}:branc
 export class AggregatorController {
   private readonly log = new Logger('Aggregator');
 
+  private readonly publisher: MeshPublisher;
+
   constructor(
-    private readonly publisher: MeshPublisher,
+    publisher: MeshPublisher,
     @Inject(STATE_STORE) private readonly state: StateStore,
     @Inject(SKILL_REGISTRY) private readonly skills: SkillRegistry,
-  ) {}
+  ) {
+    this.publisher = publisher.as('aggregator');
+  }
 
   @OnMeshEvent(TaskCompletedV1, { topic: Topics.taskResults, subscription: SUBSCRIPTION, type: 'Key_Shared' })
-  async onCompleted(event: EventEnvelope<TaskCompleted>): Promise<void> {
+  async onCompleted(@Payload() event: EventEnvelope<TaskCompleted>): Promise<void> {
     await this.join(event, { inputId: event.data.inputId, output: event.data.output });
   }
 
   @OnMeshEvent(TaskFailedV1, { topic: Topics.taskResults, subscription: SUBSCRIPTION, type: 'Key_Shared' })
-  async onFailed(event: EventEnvelope<TaskFailed>): Promise<void> {
+  async onFailed(@Payload() event: EventEnvelope<TaskFailed>): Promise<void> {
     await this.join(event, { inputId: event.data.inputId, error: event.data.error });
   }
 

@@ -1,4 +1,5 @@
 import { Controller } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
 import {
   TaskCompletedV1,
   TaskFailedV1,
@@ -24,27 +25,27 @@ export class OrchestratorEventsController {
   constructor(private readonly orchestrator: OrchestratorService) {}
 
   @OnMeshEvent(WorkflowRequestedV1, { topic: Topics.workflowEvents, subscription: SUBSCRIPTION, type: 'Key_Shared' })
-  onRequested(event: EventEnvelope<FanOutWorkflowRequest>): Promise<void> {
+  onRequested(@Payload() event: EventEnvelope<FanOutWorkflowRequest>): Promise<void> {
     return this.orchestrator.onRequested(event);
   }
 
   @OnMeshEvent(TaskCompletedV1, { topic: Topics.taskResults, subscription: SUBSCRIPTION, type: 'Key_Shared' })
-  onTaskCompleted(event: EventEnvelope<TaskCompleted>): Promise<void> {
+  onTaskCompleted(@Payload() event: EventEnvelope<TaskCompleted>): Promise<void> {
     return this.orchestrator.onTaskCompleted(event);
   }
 
   @OnMeshEvent(TaskFailedV1, { topic: Topics.taskResults, subscription: SUBSCRIPTION, type: 'Key_Shared' })
-  onTaskFailed(event: EventEnvelope<TaskFailed>): Promise<void> {
+  onTaskFailed(@Payload() event: EventEnvelope<TaskFailed>): Promise<void> {
     return this.orchestrator.onTaskFailed(event);
   }
 
   @OnMeshEvent(WorkflowCompletedV1, { topic: Topics.workflowEvents, subscription: SUBSCRIPTION, type: 'Key_Shared' })
-  onCompleted(event: EventEnvelope<WorkflowCompleted>): Promise<void> {
+  onCompleted(@Payload() event: EventEnvelope<WorkflowCompleted>): Promise<void> {
     return this.orchestrator.onCompleted(event);
   }
 
   @OnMeshEvent(WorkflowFailedV1, { topic: Topics.workflowEvents, subscription: SUBSCRIPTION, type: 'Key_Shared' })
-  onFailed(event: EventEnvelope<WorkflowFailed>): Promise<void> {
+  onFailed(@Payload() event: EventEnvelope<WorkflowFailed>): Promise<void> {
     return this.orchestrator.onFailed(event);
   }
 }

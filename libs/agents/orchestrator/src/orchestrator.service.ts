@@ -27,10 +27,10 @@ export class OrchestratorService {
   private readonly log = new Logger('Orchestrator');
   private readonly workflows: WorkflowStore;
 
-  constructor(
-    private readonly publisher: MeshPublisher,
-    @Inject(STATE_STORE) state: StateStore,
-  ) {
+  private readonly publisher: MeshPublisher;
+
+  constructor(publisher: MeshPublisher, @Inject(STATE_STORE) state: StateStore) {
+    this.publisher = publisher.as('orchestrator');
     this.workflows = new WorkflowStore(state);
   }
 

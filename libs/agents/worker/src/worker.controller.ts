@@ -1,4 +1,5 @@
 import { Controller, Inject, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Ctx, Payload } from '@nestjs/microservices';
 import { describeError } from '@agent-mesh/bus';
 import {
   TaskAssignedV1,
@@ -8,7 +9,7 @@ import {
   type EventEnvelope,
   type TaskAssigned,
 } from '@agent-mesh/contracts';
-import { MeshContext, MeshPublisher, OnMeshEvent, MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from '@agent-mesh/nest-pulsar';
+import { MeshContext, MeshPublisher, OnMeshEvent } from '@agent-mesh/nest-pulsar';
 import { MESH_CONFIG, SKILL_REGISTRY, type MeshConfig } from '@agent-mesh/runtime';
 import { SkillInputError, type SkillRegistry } from '@agent-mesh/skills';
 
@@ -32,12 +33,15 @@ export class WorkerController implements OnApplicationShutdown {
   private readonly log = new Logger('Worker');
   private readonly shutdown = new AbortController();
 
+  private readonly publisher: MeshPublisher;
+
   constructor(
-    private readonly publisher: MeshPublisher,
+    publisher: MeshPublisher,
     @Inject(SKILL_REGISTRY) private readonly skills: SkillRegistry,
     @Inject(MESH_CONFIG) private readonly config: MeshConfig,
-    @Inject(MESH_TRANSPORT_OPTIONS) private readonly transport: MeshTransportOptions,
-  ) {}
+  ) {
+    this.publisher = publisher.as('worker');
+  }
 
   onApplicationShutdown(): void {
     this.shutdown.abort();
@@ -50,9 +54,9 @@ export class WorkerController implements OnApplicationShutdown {
     maxRedeliverCount: WORKER_MAX_REDELIVER,
     concurrency: 4,
   })
-  async onTask(event: EventEnvelope<TaskAssigned>, context: MeshContext): Promise<void> {
+  async onTask(@Payload() event: EventEnvelope<TaskAssigned>, @Ctx() context: MeshContext): Promise<void> {
     const task = event.data;
-    const worker = this.transport.origin.source;
+    const worker = this.publisher.source;
     const ref = { taskId: task.taskId, branchIndex: task.branchIndex, branchCount: task.branchCount, skill: task.skill };
     const started = Date.now();
     try {

@@ -1,0 +1,148 @@
+import { AggregatorModule } from '@agent-mesh/agents/aggregator';
+import { OrchestratorModule } from '@agent-mesh/agents/orchestrator';
+import { WorkerModule } from '@agent-mesh/agents/worker';
+import { DeadLetterProperties } from '@agent-mesh/bus';
+import { Topics } from '@agent-mesh/contracts';
+import { createDefaultSkillRegistry } from '@agent-mesh/skills';
+import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
+
+interface WorkflowBody {
+  status: string;
+  skill: string;
+  branchCount: number;
+  branches: { index: number; inputId: string; status: string; worker?: string; output?: Record<string, unknown> }[];
+  result?: Record<string, unknown>;
+  reason?: string;
+}
+
+const documents = [
+  { id: 'tides', text: 'The tide rose quickly. Fishermen hauled their boats above the tide line before the storm.' },
+  { id: 'orchard', text: 'Apple trees need pruning in winter. Pruned trees give larger apples and healthier branches.' },
+  { id: 'library', text: 'The new library opened downtown. Readers praised the quiet rooms and the friendly staff.' },
+];
+
+async function postWorkflow(orchestrator: AgentProcess, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${orchestrator.url}/workflows`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+async function finished(orchestrator: AgentProcess, id: string): Promise<WorkflowBody> {
+  return eventually(`workflow ${id} to finish`, async () => {
+    const response = await fetch(`${orchestrator.url}/workflows/${id}`);
+    const body = (await response.json()) as WorkflowBody;
+    return body.status === 'completed' || body.status === 'failed' ? body : undefined;
+  });
+}
+
+describe('fan-out workflow across agent processes (memory bus)', () => {
+  let mesh: InProcessMesh;
+  let orchestrator: AgentProcess;
+
+  beforeEach(async () => {
+    mesh = new InProcessMesh();
+    orchestrator = await mesh.start({ role: 'orchestrator', modules: [OrchestratorModule] });
+    await mesh.start({ role: 'aggregator', modules: [AggregatorModule] });
+    await mesh.start({ role: 'worker', modules: [WorkerModule] });
+    await mesh.start({ role: 'worker', modules: [WorkerModule] });
+  });
+
+  afterEach(() => mesh.stopAll());
+
+  it('runs every branch on a worker and aggregates with the skill’s own combine', async () => {
+    const { status, json } = await postWorkflow(orchestrator, { skill: 'keywords', inputs: documents, params: { top: 5 } });
+    expect(status).toBe(202);
+    const workflow = await finished(orchestrator, String(json['workflowId']));
+
+    expect(workflow.status).toBe('completed');
+    expect(workflow.branches.map((b) => [b.inputId, b.status])).toEqual(documents.map((d) => [d.id, 'completed']));
+    expect(workflow.branches.every((b) => b.worker?.startsWith('worker@worker-'))).toBe(true);
+
+    // The expected aggregate is computed here by running the skill directly, not written down.
+    const skill = createDefaultSkillRegistry().require('keywords');
+    const signal = new AbortController().signal;
+    const outputs = await Promise.all(
+      documents.map(async (d) => ({ inputId: d.id, output: await skill.run({ id: d.id, text: d.text, params: { top: 5 } }, { signal }) })),
+    );
+    expect(workflow.branches.map((b) => b.output)).toEqual(outputs.map((o) => o.output));
+    expect(workflow.result).toEqual(skill.combine(outputs));
+  });
+
+  it('answers 400 naming each bad field, and 404 for an unknown workflow', async () => {
+    const cases: [unknown, string][] = [
+      [{ inputs: documents }, 'skill'],
+      [{ skill: 'keywords', inputs: [] }, 'inputs'],
+      [{ skill: 'keywords', inputs: [{ id: 'a', text: 'fine' }, { id: 'b', text: '' }] }, 'inputs.1.text'],
+      [{ skill: 'keywords', inputs: documents, colour: 'blue' }, 'colour'],
+      [{ skill: 'no-such-skill', inputs: documents }, 'skill'],
+    ];
+    for (const [body, field] of cases) {
+      const { status, json } = await postWorkflow(orchestrator, body);
+      expect(status).toBe(400);
+      const fields = (json['errors'] as { field: string }[]).map((e) => e.field);
+      expect(fields).toContain(field);
+    }
+    const missing = await fetch(`${orchestrator.url}/workflows/01a1fdc7-0000-7000-8000-000000000000`);
+    expect(missing.status).toBe(404);
+  });
+
+  it('reports a failed branch as a failed workflow with the reason', async () => {
+    // readability refuses text without sentences of words: a SkillInputError, not a crash.
+    const { json } = await postWorkflow(orchestrator, {
+      skill: 'readability',
+      inputs: [documents[0], { id: 'numbers', text: '123 456 789.' }],
+    });
+    const workflow = await finished(orchestrator, String(json['workflowId']));
+    expect(workflow.status).toBe('failed');
+    expect(workflow.reason).toContain('numbers');
+    expect(workflow.branches.find((b) => b.inputId === 'numbers')?.status).toBe('failed');
+    expect(workflow.branches.find((b) => b.inputId === 'tides')?.status).toBe('completed');
+  });
+
+  it('dead-letters unparseable, unknown and invalid events with a reason and keeps serving', async () => {
+    await mesh.publishRaw(Topics.tasks('keywords'), '{"this is": not json');
+    await mesh.publishRaw(
+      Topics.workflowEvents,
+      JSON.stringify({
+        id: '01a1fdc7-0000-7000-8000-000000000001',
+        type: 'workflow.teleported',
+        version: 1,
+        correlationId: 'wf-x',
+        source: 'test',
+        region: 'test',
+        occurredAt: new Date().toISOString(),
+        data: {},
+      }),
+    );
+    await mesh.publishRaw(
+      Topics.tasks('keywords'),
+      JSON.stringify({
+        id: '01a1fdc7-0000-7000-8000-000000000002',
+        type: 'task.assigned',
+        version: 1,
+        correlationId: 'wf-y',
+        source: 'test',
+        region: 'test',
+        occurredAt: new Date().toISOString(),
+        data: { taskId: 'wf-y:0', branchIndex: -1, branchCount: 1, skill: 'keywords', input: { id: 'a' } },
+      }),
+    );
+
+    const letters = await eventually('three dead letters', async () => {
+      const all = await mesh.deadLetters();
+      return all.length >= 3 ? all : undefined;
+    });
+    const reasons = letters.map((m) => m.properties[DeadLetterProperties.reason]);
+    expect(reasons.some((r) => r.startsWith('unparseable:'))).toBe(true);
+    expect(reasons.some((r) => r.startsWith('unknown-type:') && r.includes('workflow.teleported@1'))).toBe(true);
+    expect(reasons.some((r) => r.startsWith('invalid-data:') && r.includes('branchIndex') && r.includes('input.text'))).toBe(true);
+    expect(letters.every((m) => m.properties[DeadLetterProperties.originTopic])).toBe(true);
+
+    // And the agents still serve.
+    const { json } = await postWorkflow(orchestrator, { skill: 'sentiment', inputs: documents });
+    expect((await finished(orchestrator, String(json['workflowId']))).status).toBe('completed');
+  });
+});

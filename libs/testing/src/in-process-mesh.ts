@@ -60,7 +60,7 @@ export class InProcessMesh {
     })
     class AgentProcessModule {}
 
-    const app = await bootstrapAgent(AgentProcessModule, { port: 0, logLevels: ['error', 'warn'] });
+    const app = await bootstrapAgent(AgentProcessModule, { port: 0, logLevels: ['error'] });
     const transport = app.get<MeshTransportOptions>(MESH_TRANSPORT_OPTIONS);
     const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     let closed = false;

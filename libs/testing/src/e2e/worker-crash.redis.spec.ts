@@ -1,0 +1,130 @@
+import { AggregatorModule } from '@agent-mesh/agents/aggregator';
+import { OrchestratorModule } from '@agent-mesh/agents/orchestrator';
+import { WorkerModule } from '@agent-mesh/agents/worker';
+import { TaskCompletedV1, Topics, type EventEnvelope, type TaskCompleted } from '@agent-mesh/contracts';
+import { MeshPublisher } from '@agent-mesh/nest-pulsar';
+import { createDefaultSkillRegistry, type Skill, type SkillInput, type SkillOutput } from '@agent-mesh/skills';
+import type { StateStore } from '@agent-mesh/state';
+import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
+import { RedisFixture } from '../redis-fixture';
+
+/** Counts words, but only once its gate opens: lets the test hold tasks in flight on a worker. */
+class GatedWordCount implements Skill {
+  readonly name = 'gated';
+  readonly description = 'word count behind a gate (test only)';
+  started = 0;
+  private open!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
+
+  constructor(initiallyOpen: boolean) {
+    if (initiallyOpen) this.open();
+  }
+
+  release(): void {
+    this.open();
+  }
+
+  async run(input: SkillInput): Promise<SkillOutput> {
+    this.started++;
+    await this.gate;
+    return { words: input.text.split(/\s+/).filter(Boolean).length };
+  }
+
+  combine(outputs: readonly { inputId: string; output: SkillOutput }[]): SkillOutput {
+    return { inputs: outputs.map((o) => o.inputId), words: outputs.reduce((sum, o) => sum + Number(o.output['words']), 0) };
+  }
+}
+
+function registryWith(skill: Skill) {
+  return createDefaultSkillRegistry().register(skill);
+}
+
+describe('a worker killed mid-task (real Redis)', () => {
+  const redis = new RedisFixture();
+  const mesh = new InProcessMesh();
+  const stuck = new GatedWordCount(false);
+  let orchestrator: AgentProcess;
+  let state: StateStore;
+
+  afterAll(async () => {
+    stuck.release(); // the dead worker's handlers wake up and find their connection gone
+    await mesh.stopAll();
+    await redis.cleanup();
+  });
+
+  it('redelivers its tasks to another worker and counts every branch exactly once', async () => {
+    state = await redis.connect();
+    orchestrator = await mesh.start({
+      role: 'orchestrator',
+      modules: [OrchestratorModule],
+      stateStore: await redis.connect(),
+      skills: registryWith(new GatedWordCount(true)),
+    });
+    await mesh.start({
+      role: 'aggregator',
+      modules: [AggregatorModule],
+      stateStore: await redis.connect(),
+      skills: registryWith(new GatedWordCount(true)),
+    });
+    const doomed = await mesh.start({
+      role: 'worker',
+      instanceId: 'doomed',
+      modules: [WorkerModule],
+      stateStore: await redis.connect(),
+      skills: registryWith(stuck),
+    });
+
+    const inputs = Array.from({ length: 6 }, (_, i) => ({ id: `doc-${i}`, text: 'word '.repeat(i + 1).trim() }));
+    const response = await fetch(`${orchestrator.url}/workflows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ skill: 'gated', inputs }),
+    });
+    const { workflowId } = (await response.json()) as { workflowId: string };
+
+    // The doomed worker is the only one: it takes tasks and holds them, unacked.
+    await eventually('tasks in flight on the doomed worker', async () => (stuck.started >= 4 ? true : undefined));
+    const survivor = await mesh.start({
+      role: 'worker',
+      instanceId: 'survivor',
+      modules: [WorkerModule],
+      stateStore: await redis.connect(),
+      skills: registryWith(new GatedWordCount(true)),
+    });
+    await doomed.crash();
+
+    const workflow = await eventually('the workflow to complete', async () => {
+      const body = (await (await fetch(`${orchestrator.url}/workflows/${workflowId}`)).json()) as {
+        status: string;
+        result?: { inputs: string[]; words: number };
+        branches: { worker?: string }[];
+      };
+      return body.status === 'completed' ? body : undefined;
+    });
+
+    expect(workflow.result).toEqual({ inputs: inputs.map((i) => i.id), words: 1 + 2 + 3 + 4 + 5 + 6 });
+    expect(workflow.branches.map((b) => b.worker)).toEqual(inputs.map(() => 'worker@survivor'));
+    expect(await state.hget(`aggregator:join:${workflowId}`, 'done')).toBe('6');
+
+    // A result delivered twice (a worker that published, then died before its ack) is counted once.
+    const results = (await mesh.readAll(Topics.taskResults)).map((m) => JSON.parse(m.payload.toString()) as EventEnvelope<TaskCompleted>);
+    const first = results.find((e) => e.correlationId === workflowId && e.type === 'task.completed');
+    expect(first).toBeDefined();
+    await survivor.app
+      .get(MeshPublisher)
+      .as('worker')
+      .publish(Topics.taskResults, TaskCompletedV1, first!.data, { correlationId: workflowId });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await state.hget(`aggregator:join:${workflowId}`, 'done')).toBe('6');
+    const completions = (await mesh.readAll(Topics.workflowEvents))
+      .map((m) => JSON.parse(m.payload.toString()) as EventEnvelope)
+      .filter((e) => e.correlationId === workflowId && e.type === 'workflow.completed');
+    expect(completions).toHaveLength(1);
+
+    // The dead worker, woken up, cannot publish: nothing of it appears on the results topic.
+    stuck.release();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const fromDoomed = (await mesh.readAll(Topics.taskResults)).filter((m) => m.properties['mesh.source'] === 'worker@doomed');
+    expect(fromDoomed).toHaveLength(0);
+  });
+});

@@ -54,7 +54,10 @@ export function OnMeshEvent(event: string | EventDefinition, options: MeshSubscr
   const eventVersion = typeof event === 'string' ? undefined : event.version;
   const extras: MeshHandlerExtras = { ...options, eventType, eventVersion };
   return applyDecorators(
-    EventPattern({ event: eventType, topic: options.topic, subscription: options.subscription }, extras as unknown as Record<string, unknown>),
+    EventPattern(
+      { event: eventType, version: eventVersion ?? '*', topic: options.topic, subscription: options.subscription },
+      extras as unknown as Record<string, unknown>,
+    ),
     UseFilters(KeepOriginalErrorFilter),
   );
 }

@@ -6,7 +6,7 @@ import { OnMeshEvent } from './decorators';
 import { MeshClientProxy, type MeshEmit } from './mesh-client.proxy';
 import { MeshContext } from './mesh-context';
 import { MeshPublisher } from './mesh-publisher';
-import { MeshHarness, Ping, PingV1, PingV2, readTopic, testRegistry, topicOf, waitFor } from './testing/mesh-test-kit';
+import { MeshHarness, Ping, PingV2, readTopic, testRegistry, topicOf, waitFor } from './testing/mesh-test-kit';
 
 describe('MeshClientProxy (memory bus)', () => {
   let h: MeshHarness;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
-import { describeError, type BusMessage, type Consumer, type EventBus, type SubscribeOptions } from '@agent-mesh/bus';
+import { describeError, type BusMessage, type Consumer, type SubscribeOptions } from '@agent-mesh/bus';
 import { qualifyTopic, Topics } from '@agent-mesh/contracts';
 import { lastValueFrom } from 'rxjs';
 import type { MeshHandlerExtras } from './decorators';
@@ -11,17 +11,26 @@ const DEFAULT_MAX_REDELIVER = 5;
 const DEFAULT_CONCURRENCY = 16;
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
-interface RoutedHandler {
-  readonly handler: MessageHandler;
-  readonly version?: number;
-}
-
 /** One consumer: a topic, a subscription and the handlers that share it. */
 interface SubscriptionGroup {
   readonly options: SubscribeOptions;
   readonly ordered: boolean;
-  readonly handlers: Map<string, RoutedHandler>;
+  /** Keyed `type@version`, or `type@*` for a handler of every version of a type. */
+  readonly handlers: Map<string, MessageHandler>;
+  /** The declaration the group was created from, to detect conflicting ones. */
+  readonly declared: MeshHandlerExtras;
 }
+
+/** Options that must agree between handlers sharing one consumer. */
+const SHARED_OPTIONS = [
+  'type',
+  'maxRedeliverCount',
+  'deadLetterTopic',
+  'ackTimeoutMs',
+  'nackRedeliveryDelayMs',
+  'initialPosition',
+  'concurrency',
+] as const;
 
 /**
  * The NestJS transport of the mesh: every `@OnMeshEvent` handler becomes a consumer on the
@@ -52,12 +61,19 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
 
   /** Subscribes every handler; exposed for tests and for processes without an HTTP app. */
   async start(): Promise<void> {
-    for (const group of this.groups()) {
-      const consumer = await this.options.bus.subscribe(group.options, (message, c) => this.onMessage(group, message, c));
-      this.consumers.push(consumer);
-      this.log.log(
-        `${group.options.subscription} (${group.options.type}) on ${group.options.topic}: ${[...group.handlers.keys()].join(', ')}`,
-      );
+    try {
+      for (const group of this.groups()) {
+        const consumer = await this.options.bus.subscribe(group.options, (message, c) => this.onMessage(group, message, c));
+        this.consumers.push(consumer);
+        this.log.log(
+          `${group.options.subscription} (${group.options.type}) on ${group.options.topic}: ${[...group.handlers.keys()].join(', ')}`,
+        );
+      }
+    } catch (error) {
+      // A process that failed to start must not keep consuming through the consumers it made.
+      await Promise.allSettled(this.consumers.map((c) => c.close()));
+      this.consumers.length = 0;
+      throw error;
     }
   }
 
@@ -107,6 +123,12 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
       if (!extras?.eventType || !extras.topic || !extras.subscription) {
         throw new Error(`handler for ${pattern} is not a mesh handler: declare it with @OnMeshEvent`);
       }
+      if (handler.next) {
+        // Nest chains handlers declared with the same pattern; on the mesh that is a mistake.
+        throw new Error(
+          `two handlers for ${extras.eventType} in subscription "${extras.subscription}" on ${extras.topic}`,
+        );
+      }
       for (const shortTopic of this.expandTopic(extras.topic)) {
         const topic = qualifyTopic(this.options.naming, shortTopic);
         const id = `${topic}|${extras.subscription}`;
@@ -116,6 +138,7 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
           group = {
             ordered: type !== 'Shared',
             handlers: new Map(),
+            declared: extras,
             options: {
               topic,
               subscription: extras.subscription,
@@ -132,15 +155,21 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
             },
           };
           groups.set(id, group);
-        } else if (group.options.type !== type) {
-          throw new Error(
-            `subscription "${extras.subscription}" on ${topic} is declared both ${group.options.type} and ${type}`,
-          );
+        } else {
+          for (const option of SHARED_OPTIONS) {
+            const [first, other] = [group.declared[option] ?? (option === 'type' ? 'Shared' : undefined), extras[option] ?? (option === 'type' ? 'Shared' : undefined)];
+            if (first !== other) {
+              throw new Error(
+                `subscription "${extras.subscription}" on ${topic} is declared with ${option} ${String(first)} and ${String(other)}; handlers sharing a subscription must agree`,
+              );
+            }
+          }
         }
-        if (group.handlers.has(extras.eventType)) {
+        const routeKey = `${extras.eventType}@${extras.eventVersion ?? '*'}`;
+        if (group.handlers.has(routeKey)) {
           throw new Error(`two handlers for ${extras.eventType} in subscription "${extras.subscription}" on ${topic}`);
         }
-        group.handlers.set(extras.eventType, { handler, version: extras.eventVersion });
+        group.handlers.set(routeKey, handler);
       }
     }
     return [...groups.values()];
@@ -150,8 +179,10 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
     let topics = [template];
     for (const match of template.matchAll(/\{([a-zA-Z]+)\}/g)) {
       const values = this.options.topicVariables?.[match[1]];
-      if (!values) throw new Error(`topic "${template}" needs topicVariables.${match[1]} in the mesh transport options`);
-      topics = topics.flatMap((t) => values.map((v) => t.replace(match[0], v)));
+      if (!values?.length) {
+        throw new Error(`topic "${template}" needs topicVariables.${match[1]} (one value at least) in the mesh transport options`);
+      }
+      topics = topics.flatMap((t) => (t.includes(match[0]) ? values.map((v) => t.replaceAll(match[0], v)) : [t]));
     }
     return topics;
   }
@@ -186,21 +217,23 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
         return;
       }
       const { envelope } = decoded;
-      const route = group.handlers.get(envelope.type);
-      if (!route) {
-        await consumer.ack(message); // a valid event this subscription has no interest in
-        return;
-      }
-      if (route.version !== undefined && route.version !== envelope.version) {
+      const handler =
+        group.handlers.get(`${envelope.type}@${envelope.version}`) ?? group.handlers.get(`${envelope.type}@*`);
+      if (!handler) {
+        const versions = [...group.handlers.keys()].filter((k) => k.startsWith(`${envelope.type}@`));
+        if (versions.length === 0) {
+          await consumer.ack(message); // a valid event this subscription has no interest in
+          return;
+        }
         await consumer.deadLetter(
           message,
-          `unsupported-version: ${subscription} handles ${envelope.type}@${route.version}, got @${envelope.version}`,
+          `unsupported-version: ${subscription} handles ${versions.join(', ')}, got ${envelope.type}@${envelope.version}`,
         );
         return;
       }
       const context = new MeshContext([message, envelope, subscription]);
       try {
-        const result: unknown = await route.handler(envelope, context);
+        const result: unknown = await handler(envelope, context);
         await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
       } catch (error) {
         const reason = `handler failed: ${describeError(error)}`;

@@ -172,12 +172,7 @@ describe('MeshTransportServer start-up and topic templates (memory bus)', () => 
     expect(seen.sort()).toEqual(['ping', 'pong']);
   });
 
-  // KNOWN BUG (decorators.ts OnMeshEvent): the Nest pattern is { event, topic, subscription } without the
-  // version, so handlers of two versions of one type in one subscription collapse into one Nest pattern.
-  // Nest chains the second as `handler.next` and runs both for every message; the server keeps only
-  // the first's version. Today: a v1 event runs BOTH handlers, a v2 event is dead-lettered as
-  // "unsupported-version". `it.failing` passes while the bug exists; drop `.failing` once fixed.
-  it.failing('routes each version of one type to the handler declared for it', async () => {
+  it('routes each version of one type to the handler declared for it', async () => {
     const seen: string[] = [];
 
     @Controller()
@@ -204,11 +199,7 @@ describe('MeshTransportServer start-up and topic templates (memory bus)', () => 
     expect(await readTopic(h.external, MESH_DLQ)).toHaveLength(0);
   });
 
-  // KNOWN BUG (mesh-transport.server.ts groups()): the "two handlers for <type> in subscription" check
-  // never fires for two methods with identical @OnMeshEvent declarations, because Nest's
-  // Server.addHandler chains same-pattern event handlers (`handler.next`) instead of adding a second
-  // entry; both methods then run for every event. `it.failing` passes while the bug exists.
-  it.failing('fails start-up when one type is handled twice in the same subscription', async () => {
+  it('fails start-up when one type is handled twice in the same subscription', async () => {
     @Controller()
     class DuplicateController {
       @OnMeshEvent(PingV1, { topic: 'dup.topic', subscription: 'dup' })
@@ -224,5 +215,39 @@ describe('MeshTransportServer start-up and topic templates (memory bus)', () => 
 
     const { app } = await h.create({ controllers: [DuplicateController] });
     await expect(app.startAllMicroservices()).rejects.toThrow(/two handlers for test\.ping in subscription "dup"/);
+  });
+
+  it('consumes nothing when start-up fails on a later subscription', async () => {
+    const leaked: number[] = [];
+
+    @Controller()
+    class ExclusiveOwner {
+      @OnMeshEvent(PingV1, { topic: 'excl.topic', subscription: 'excl', type: 'Exclusive' })
+      onPing(): void {
+        // holds the Exclusive subscription
+      }
+    }
+
+    @Controller()
+    class SecondProcess {
+      @OnMeshEvent(PingV1, { topic: 'leak.topic', subscription: 'leak' })
+      onLeak(@Payload() envelope: EventEnvelope<Ping>): void {
+        leaked.push(envelope.data.n);
+      }
+
+      @OnMeshEvent(PingV1, { topic: 'excl.topic', subscription: 'excl', type: 'Exclusive' })
+      onExclusive(): void {
+        // never called: the subscription is taken
+      }
+    }
+
+    await h.start({ controllers: [ExclusiveOwner] });
+    const second = await h.create({ controllers: [SecondProcess] });
+    await expect(second.app.startAllMicroservices()).rejects.toThrow(/Exclusive and already has a consumer/);
+
+    await h.publisher.publish('leak.topic', PingV1, { n: 1 }, { correlationId: 'c' });
+    await sleep(100);
+    expect(leaked).toEqual([]);
+    expect(h.backlog('leak.topic', 'leak')).toBe(1);
   });
 });

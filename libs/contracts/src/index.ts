@@ -1,3 +1,5 @@
+// class-validator and class-transformer decorators need the Reflect metadata API.
+import 'reflect-metadata';
 export * from './envelope';
 export * from './events';
 export * from './registry';

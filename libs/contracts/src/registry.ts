@@ -1,6 +1,6 @@
 import { EnvelopeHeader, EnvelopeProperties, type EventEnvelope } from './envelope';
 import { uuidv7 } from './uuid';
-import { ContractValidationError, validatePlain, type Constructor } from './validation';
+import { ContractValidationError, validatePlain, type Constructor, type FieldError } from './validation';
 
 export type EventKind = 'event' | 'command';
 
@@ -28,7 +28,13 @@ export type DecodeFailureCode = 'unparseable' | 'invalid-envelope' | 'unknown-ty
 
 export type DecodeResult =
   | { readonly ok: true; readonly envelope: EventEnvelope<object>; readonly definition: EventDefinition }
-  | { readonly ok: false; readonly code: DecodeFailureCode; readonly reason: string };
+  | {
+      readonly ok: false;
+      readonly code: DecodeFailureCode;
+      readonly reason: string;
+      /** The failed fields, with dotted paths, for validation failures. */
+      readonly fieldErrors?: readonly FieldError[];
+    };
 
 /** Who produces an envelope: stamped on every event it creates. */
 export interface EventOrigin {
@@ -99,9 +105,10 @@ export class EventRegistry {
     const plain = JSON.parse(JSON.stringify(envelope)) as unknown;
     const result = this.decodePlain(plain);
     if (!result.ok) {
-      throw new ContractValidationError(`event ${envelope.type}@${envelope.version}`, [
-        { field: result.code, messages: [result.reason] },
-      ]);
+      throw new ContractValidationError(
+        `event ${envelope.type}@${envelope.version}`,
+        result.fieldErrors ?? [{ field: result.code, messages: [result.reason] }],
+      );
     }
   }
 
@@ -125,7 +132,7 @@ export class EventRegistry {
     try {
       header = validatePlain(EnvelopeHeader, plain, 'envelope');
     } catch (error) {
-      return { ok: false, code: 'invalid-envelope', reason: (error as Error).message };
+      return { ok: false, code: 'invalid-envelope', reason: (error as Error).message, fieldErrors: fieldErrorsOf(error) };
     }
     const definition = this.get(header.type, header.version);
     if (!definition) {
@@ -135,7 +142,8 @@ export class EventRegistry {
     try {
       data = validatePlain(definition.data, header.data, `${header.type}@${header.version} data`);
     } catch (error) {
-      return { ok: false, code: 'invalid-data', reason: (error as Error).message };
+      const fieldErrors = fieldErrorsOf(error)?.map((e) => ({ ...e, field: `data.${e.field}` }));
+      return { ok: false, code: 'invalid-data', reason: (error as Error).message, fieldErrors };
     }
     return { ok: true, envelope: { ...header, data }, definition };
   }
@@ -153,4 +161,8 @@ export function envelopeProperties(envelope: EventEnvelope<object>): Record<stri
   };
   if (envelope.traceparent) props[EnvelopeProperties.traceparent] = envelope.traceparent;
   return props;
+}
+
+function fieldErrorsOf(error: unknown): readonly FieldError[] | undefined {
+  return error instanceof ContractValidationError ? error.fieldErrors : undefined;
 }

@@ -1,22 +1,41 @@
 import { randomBytes } from 'node:crypto';
 
-let lastMs = 0;
-let counter = 0;
+/** Millisecond + 12-bit counter state: ids from one state never go backwards. */
+class Uuid7Clock {
+  private lastMs = -1;
+  private counter = 0;
+
+  constructor(private readonly clamp: boolean) {}
+
+  next(now: number): [ms: number, counter: number] {
+    // Same millisecond (or, for the system clock, one that went back): stay and count; on
+    // counter overflow borrow the next millisecond (RFC 9562 §6.2, method 1).
+    if (now === this.lastMs || (this.clamp && now < this.lastMs)) {
+      if (++this.counter > 0xfff) {
+        this.lastMs++;
+        this.counter = 0;
+      }
+    } else {
+      this.lastMs = now;
+      this.counter = randomBytes(2).readUInt16BE(0) & 0x7ff; // headroom before overflow
+    }
+    return [this.lastMs, this.counter];
+  }
+}
+
+const systemClock = new Uuid7Clock(true);
+const explicitClock = new Uuid7Clock(false);
 
 /**
- * UUID v7 (RFC 9562): 48-bit Unix ms timestamp, then random bits. Ids sort by creation time,
- * which keeps event logs and Redis keys readable. A 12-bit counter keeps ids created in the
- * same millisecond in order within this process.
+ * UUID v7 (RFC 9562): 48-bit Unix ms timestamp, a 12-bit counter, then random bits. Ids sort
+ * by creation time, which keeps event logs and Redis keys readable. An explicit `at` is
+ * encoded as given (tests, imported historical events) and does not disturb the system clock's
+ * ordering.
  */
-export function uuidv7(now: number = Date.now()): string {
-  if (now === lastMs) {
-    counter = (counter + 1) & 0xfff;
-  } else {
-    lastMs = now;
-    counter = randomBytes(2).readUInt16BE(0) & 0x7ff; // leave headroom before wrap-around
-  }
+export function uuidv7(at?: number): string {
+  const [ms, counter] = at === undefined ? systemClock.next(Date.now()) : explicitClock.next(at);
   const bytes = randomBytes(16);
-  bytes.writeUIntBE(now, 0, 6);
+  bytes.writeUIntBE(ms, 0, 6);
   bytes[6] = 0x70 | (counter >> 8);
   bytes[7] = counter & 0xff;
   bytes[8] = (bytes[8] & 0x3f) | 0x80;

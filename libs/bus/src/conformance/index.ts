@@ -1,2 +1,3 @@
 export { describeBusConformance, type ConformanceTarget } from './bus-conformance';
 export { Inbox, publishTexts, readOrFail, sleep, text, waitFor, type Delivery, type Handling } from './helpers';
+export * from './pulsar-environment';

@@ -1,0 +1,273 @@
+import { Module, type INestApplication } from '@nestjs/common';
+import { MemoryBroker, type BusMessage, type EventBus } from '@agent-mesh/bus';
+import {
+  createMeshEventRegistry,
+  envelopeProperties,
+  qualifyTopic,
+  TaskAssignedV1,
+  Topics,
+  type EventEnvelope,
+  type EventRegistry,
+  type TaskAssigned,
+  type TaskCompleted,
+  type TaskFailed,
+  type TopicNaming,
+} from '@agent-mesh/contracts';
+import { bootstrapAgent, MeshRuntimeModule } from '@agent-mesh/runtime';
+import {
+  createDefaultSkillRegistry,
+  KeywordsSkill,
+  SkillInputError,
+  type Skill,
+  type SkillContext,
+  type SkillInput,
+  type SkillOutput,
+} from '@agent-mesh/skills';
+import { WORKER_MAX_REDELIVER } from './worker.controller';
+import { WorkerModule } from './worker.module';
+
+const naming: TopicNaming = { tenant: 'agentmesh', namespace: 'mesh' };
+const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
+const TRACEPARENT = `00-${TRACE_ID}-b7ad6b7169203331-01`;
+const origin = { source: 'orchestrator@test', region: 'test' };
+
+/** A test skill whose run is supplied per test; counts its runs. */
+class ScriptedSkill implements Skill {
+  readonly description = 'test skill';
+  readonly inputs: SkillInput[] = [];
+
+  constructor(
+    readonly name: string,
+    private readonly behaviour: (input: SkillInput, context: SkillContext, call: number) => Promise<SkillOutput>,
+  ) {}
+
+  get calls(): number {
+    return this.inputs.length;
+  }
+
+  run(input: SkillInput, context: SkillContext): Promise<SkillOutput> {
+    this.inputs.push(input);
+    return this.behaviour(input, context, this.inputs.length);
+  }
+
+  combine(outputs: readonly { readonly inputId: string; readonly output: SkillOutput }[]): SkillOutput {
+    return { count: outputs.length };
+  }
+}
+
+async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 8000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+interface Harness {
+  readonly broker: MemoryBroker;
+  readonly client: EventBus;
+  readonly app: INestApplication;
+  readonly registry: EventRegistry;
+}
+
+async function startWorker(instance: string, skills: readonly Skill[], env: Record<string, string> = {}): Promise<Harness> {
+  const broker = new MemoryBroker();
+  const registry = createMeshEventRegistry();
+  const skillRegistry = createDefaultSkillRegistry();
+  for (const skill of skills) skillRegistry.register(skill);
+  @Module({
+    imports: [
+      MeshRuntimeModule.forRoot({
+        role: 'worker',
+        broker,
+        skills: skillRegistry,
+        env: { MESH_TRANSPORT: 'memory', MESH_INSTANCE_ID: instance, MESH_REGION: 'test', REDIS_URL: '', ...env },
+      }),
+      WorkerModule,
+    ],
+  })
+  class AppModule {}
+  const app = await bootstrapAgent(AppModule, { port: 0, logLevels: ['error'] });
+  return { broker, client: broker.connect(), app, registry };
+}
+
+async function stopWorker(h: Harness | undefined): Promise<void> {
+  if (!h) return;
+  await h.app.close();
+  await h.client.close();
+  h.broker.shutdown();
+}
+
+async function readAll(h: Harness, shortTopic: string): Promise<BusMessage[]> {
+  const reader = await h.client.createReader({ topic: qualifyTopic(naming, shortTopic), startMessageId: 'earliest' });
+  const out: BusMessage[] = [];
+  while (await reader.hasMessageAvailable()) {
+    const message = await reader.readNext(100);
+    if (message) out.push(message);
+  }
+  await reader.close();
+  return out;
+}
+
+async function results(h: Harness): Promise<EventEnvelope<TaskCompleted | TaskFailed>[]> {
+  return (await readAll(h, Topics.taskResults)).map((message) => {
+    const decoded = h.registry.decode(message.payload);
+    if (!decoded.ok) throw new Error(`undecodable result: ${decoded.reason}`);
+    return decoded.envelope as EventEnvelope<TaskCompleted | TaskFailed>;
+  });
+}
+
+function firstResult(h: Harness): Promise<EventEnvelope<TaskCompleted | TaskFailed>> {
+  return eventually('a task result', async () => (await results(h))[0]);
+}
+
+async function assign(h: Harness, task: TaskAssigned, correlationId: string): Promise<EventEnvelope<TaskAssigned>> {
+  const envelope = h.registry.create(TaskAssignedV1, task, origin, { correlationId, traceparent: TRACEPARENT });
+  await h.client.publish(qualifyTopic(naming, Topics.tasks(task.skill)), {
+    payload: h.registry.encode(envelope),
+    key: correlationId,
+    properties: envelopeProperties(envelope),
+  });
+  return envelope;
+}
+
+function task(skill: string, text: string, params?: Record<string, unknown>): TaskAssigned {
+  return { taskId: 'wf-1:2', branchIndex: 2, branchCount: 3, skill, input: { id: 'doc-7', text }, params };
+}
+
+function settled(h: Harness, shortTopic: string): Promise<true> {
+  return eventually(`workers to settle ${shortTopic}`, async () =>
+    h.broker.backlog(qualifyTopic(naming, shortTopic), 'workers') === 0 ? true : undefined,
+  );
+}
+
+describe('WorkerModule on a memory bus', () => {
+  let h: Harness | undefined;
+
+  afterEach(async () => {
+    await stopWorker(h);
+    h = undefined;
+  });
+
+  it('runs the keywords skill on a task.assigned and publishes task.completed with the skill’s own output', async () => {
+    h = await startWorker('w-7', []);
+    const text = 'Apple trees need pruning in winter. Pruned apple trees give larger apples and healthier apple trees.';
+    const params = { top: 3 };
+    const sent = await assign(h, task('keywords', text, params), 'wf-1');
+
+    const result = await firstResult(h);
+    const expected = await new KeywordsSkill().run({ id: 'doc-7', text, params }, { signal: new AbortController().signal });
+
+    expect(result.type).toBe('task.completed');
+    const data = result.data as TaskCompleted;
+    expect(data.output).toEqual(expected);
+    expect(data).toMatchObject({ taskId: 'wf-1:2', branchIndex: 2, branchCount: 3, skill: 'keywords', inputId: 'doc-7', worker: 'worker@w-7' });
+    expect(Number.isInteger(data.durationMs) && data.durationMs >= 0).toBe(true);
+    expect(result.source).toBe('worker@w-7');
+    expect(result.correlationId).toBe('wf-1');
+    expect(result.causationId).toBe(sent.id);
+    expect(result.traceparent?.split('-')[1]).toBe(TRACE_ID);
+    expect(result.traceparent).not.toBe(TRACEPARENT);
+    expect(result.id).not.toBe(sent.id);
+
+    await settled(h, Topics.tasks('keywords'));
+    expect(await results(h)).toHaveLength(1);
+    expect((await readAll(h, Topics.taskResults))[0].key).toBe('wf-1');
+  });
+
+  it('reports a SkillInputError as task.failed at once, without a retry', async () => {
+    const skill = new ScriptedSkill('picky', async (input) => {
+      throw new SkillInputError('picky', `input ${input.id}: not today`);
+    });
+    h = await startWorker('w-1', [skill]);
+    const sent = await assign(h, task('picky', 'anything'), 'wf-2');
+
+    const result = await firstResult(h);
+    expect(result.type).toBe('task.failed');
+    const data = result.data as TaskFailed;
+    expect(data).toMatchObject({ taskId: 'wf-1:2', branchIndex: 2, branchCount: 3, skill: 'picky', inputId: 'doc-7', worker: 'worker@w-1' });
+    expect(data.error).toContain('SkillInputError');
+    expect(data.error).toContain('not today');
+    expect(result.causationId).toBe(sent.id);
+    expect(result.traceparent?.split('-')[1]).toBe(TRACE_ID);
+
+    // acked: nothing left to redeliver, and the skill ran once
+    await settled(h, Topics.tasks('picky'));
+    expect(skill.calls).toBe(1);
+    expect(await readAll(h, Topics.deadLetter)).toEqual([]);
+  });
+
+  it('retries a skill that throws, and recovers when a later delivery succeeds', async () => {
+    const skill = new ScriptedSkill('flaky', async (_input, _context, call) => {
+      if (call < 2) throw new Error(`transient failure ${call}`);
+      return { ok: true, call };
+    });
+    h = await startWorker('w-2', [skill]);
+    await assign(h, task('flaky', 'text'), 'wf-3');
+    const result = await firstResult(h);
+    expect(result.type).toBe('task.completed');
+    expect((result.data as TaskCompleted).output).toEqual({ ok: true, call: 2 });
+    expect(skill.calls).toBe(2);
+  });
+
+  it('retries a skill that keeps throwing, then reports task.failed on the last allowed delivery', async () => {
+    const skill = new ScriptedSkill('broken', async (_input, _context, call) => {
+      throw new Error(`broken on call ${call}`);
+    });
+    h = await startWorker('w-3', [skill]);
+    const sent = await assign(h, task('broken', 'text'), 'wf-4');
+
+    const result = await firstResult(h);
+    expect(result.type).toBe('task.failed');
+    const data = result.data as TaskFailed;
+    // one first delivery + WORKER_MAX_REDELIVER redeliveries, the last one reported
+    expect(skill.calls).toBe(WORKER_MAX_REDELIVER + 1);
+    expect(data.error).toContain(`broken on call ${WORKER_MAX_REDELIVER + 1}`);
+    expect(result.causationId).toBe(sent.id);
+
+    await settled(h, Topics.tasks('broken'));
+    expect(await results(h)).toHaveLength(1);
+    // reported, so not dead-lettered silently
+    expect(await readAll(h, Topics.deadLetter)).toEqual([]);
+    expect(skill.calls).toBe(WORKER_MAX_REDELIVER + 1);
+  });
+
+  it('fails a task that exceeds TASK_TIMEOUT_MS (after its retries), aborting the skill’s signal', async () => {
+    const TIMEOUT_MS = 60;
+    const aborts: unknown[] = [];
+    const skill = new ScriptedSkill('sleepy', (_input, context) => {
+      context.signal.addEventListener('abort', () => aborts.push(context.signal.reason), { once: true });
+      return new Promise<SkillOutput>(() => undefined); // never settles
+    });
+    h = await startWorker('w-4', [skill], { TASK_TIMEOUT_MS: String(TIMEOUT_MS) });
+    const started = Date.now();
+    await assign(h, task('sleepy', 'text'), 'wf-5');
+
+    const result = await firstResult(h);
+    expect(result.type).toBe('task.failed');
+    const data = result.data as TaskFailed;
+    expect(data.error).toContain('TASK_TIMEOUT_MS');
+    expect(data.error).toContain(String(TIMEOUT_MS));
+    expect(skill.calls).toBe(WORKER_MAX_REDELIVER + 1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual((WORKER_MAX_REDELIVER + 1) * TIMEOUT_MS);
+    expect(aborts).toHaveLength(WORKER_MAX_REDELIVER + 1);
+    expect(aborts.every((reason) => reason instanceof Error && reason.message.includes('TASK_TIMEOUT_MS'))).toBe(true);
+    await settled(h, Topics.tasks('sleepy'));
+    expect(await readAll(h, Topics.deadLetter)).toEqual([]);
+  });
+
+  it('subscribes only to the skills in WORKER_SKILLS', async () => {
+    h = await startWorker('w-5', [], { WORKER_SKILLS: 'sentiment' });
+    await assign(h, task('keywords', 'Nobody serves this topic here.'), 'wf-6');
+    const sent = await assign(h, task('sentiment', 'What a wonderful, happy day.'), 'wf-7');
+    const result = await firstResult(h);
+    expect(result.causationId).toBe(sent.id);
+    expect(result.data.skill).toBe('sentiment');
+    await settled(h, Topics.tasks('sentiment'));
+    // give an (unwanted) keywords consumer time to answer too
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect((await results(h)).map((r) => r.data.skill)).toEqual(['sentiment']);
+  });
+});

@@ -1,0 +1,483 @@
+import {
+  BusClosedError,
+  ConsumerBusyError,
+  defaultDeadLetterTopic,
+  type BusMessage,
+  type Consumer,
+  type EventBus,
+  type MessageListener,
+  type OutgoingMessage,
+  type Reader,
+  type ReaderOptions,
+  type SubscribeOptions,
+} from '../event-bus';
+import { deadLetterMessage, describeError } from '../dead-letter';
+import { comparePositions, decodeMessageId, encodeMessageId, type MessagePosition } from './message-id';
+import { DEFAULT_RECONNECT, UpgradeRefusedError, WsSession, type ReconnectPolicy } from './ws-session';
+
+export interface PulsarWsOptions {
+  /** The broker's web service, e.g. http://127.0.0.1:8080 (WebSocket API under /ws/v2). */
+  readonly webUrl: string;
+  /** JWT for brokers with token authentication. */
+  readonly token?: string;
+  /** How long the first connection of a producer, consumer or reader may take. Default 10 s. */
+  readonly connectTimeoutMs?: number;
+  /** How long a publish waits for the broker (across reconnects) before failing. Default 30 s. */
+  readonly sendTimeoutMs?: number;
+  readonly reconnect?: ReconnectPolicy;
+}
+
+const DEFAULT_RECEIVER_QUEUE_SIZE = 100;
+const DEFAULT_NACK_DELAY_MS = 1000;
+
+interface WireMessage {
+  readonly messageId: string;
+  readonly payload: string;
+  readonly properties?: Record<string, string>;
+  readonly publishTime: string;
+  readonly eventTime?: string;
+  readonly redeliveryCount?: number;
+  readonly key?: string;
+}
+
+interface ProducerReply {
+  readonly result: string;
+  readonly messageId?: string;
+  readonly errorMsg?: string;
+  readonly context?: string;
+}
+
+function topicPath(topic: string): string {
+  const match = /^(persistent|non-persistent):\/\/([^/]+)\/([^/]+)\/(.+)$/.exec(topic);
+  if (!match) throw new Error(`pulsar-ws needs a fully qualified topic (persistent://tenant/namespace/name), got "${topic}"`);
+  return `${match[1]}/${match[2]}/${match[3]}/${encodeURIComponent(match[4])}`;
+}
+
+function toBusMessage(topic: string, wire: WireMessage): BusMessage {
+  return {
+    topic,
+    messageId: wire.messageId,
+    payload: Buffer.from(wire.payload, 'base64'),
+    key: wire.key || undefined,
+    properties: wire.properties ?? {},
+    eventTime: wire.eventTime ? Date.parse(wire.eventTime) : undefined,
+    publishTime: Date.parse(wire.publishTime),
+    redeliveryCount: wire.redeliveryCount ?? 0,
+  };
+}
+
+/**
+ * EventBus over Pulsar's WebSocket API. Everything the WebSocket API cannot say is done here,
+ * the same way for every subscription:
+ * - dead-lettering is client-side (like the Java client's): on the last allowed nack, or on
+ *   receipt of a message past maxRedeliverCount, the message is published to the dead-letter
+ *   topic with `dlq.reason` and acked — the broker's own DLQ could not carry the reason;
+ * - ack timeout is a client-side timer that nacks (the WebSocket consumer takes no sub-second
+ *   ack timeouts);
+ * - an inclusive reader start begins at the entry before the given one;
+ * - producers, consumers and readers reconnect with backoff; unconfirmed publishes are resent
+ *   (at-least-once: consumers dedupe by event id), unacked messages come back from the broker.
+ */
+export class PulsarWsEventBus implements EventBus {
+  readonly driver = 'pulsar-ws';
+  private readonly producers = new Map<string, Promise<WsProducer>>();
+  private readonly consumers = new Set<WsConsumer>();
+  private readonly readers = new Set<WsReader>();
+  private closed = false;
+  readonly wsBase: string;
+
+  constructor(readonly options: PulsarWsOptions) {
+    const url = new URL(options.webUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(`PULSAR_WEB_URL must be http(s)://host:port, got "${options.webUrl}"`);
+    }
+    this.wsBase = `${url.protocol === 'https:' ? 'wss' : 'ws'}://${url.host}/ws/v2`;
+  }
+
+  get headers(): Record<string, string> {
+    return this.options.token ? { Authorization: `Bearer ${this.options.token}` } : {};
+  }
+
+  get reconnectPolicy(): ReconnectPolicy {
+    return this.options.reconnect ?? DEFAULT_RECONNECT;
+  }
+
+  get connectTimeoutMs(): number {
+    return this.options.connectTimeoutMs ?? 10_000;
+  }
+
+  async publish(topic: string, message: OutgoingMessage): Promise<string> {
+    if (this.closed) throw new BusClosedError(`publish to ${topic}`);
+    let producer = this.producers.get(topic);
+    if (!producer) {
+      producer = WsProducer.open(this, topic);
+      this.producers.set(topic, producer);
+      producer.catch(() => this.producers.delete(topic));
+    }
+    return (await producer).send(message);
+  }
+
+  async subscribe(options: SubscribeOptions, listener: MessageListener): Promise<Consumer> {
+    if (this.closed) throw new BusClosedError(`subscribe to ${options.topic}`);
+    const consumer = new WsConsumer(this, options, listener);
+    await consumer.open();
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  async createReader(options: ReaderOptions): Promise<Reader> {
+    if (this.closed) throw new BusClosedError(`createReader on ${options.topic}`);
+    const reader = new WsReader(this, options);
+    await reader.open();
+    this.readers.add(reader);
+    return reader;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.consumers].map((c) => c.close()));
+    await Promise.allSettled([...this.readers].map((r) => r.close()));
+    const producers = await Promise.allSettled([...this.producers.values()]);
+    await Promise.allSettled(producers.map((p) => (p.status === 'fulfilled' ? p.value.close() : undefined)));
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** @internal */
+  forget(resource: WsConsumer | WsReader): void {
+    if (resource instanceof WsConsumer) this.consumers.delete(resource);
+    else this.readers.delete(resource);
+  }
+
+  /** @internal Last message id of a topic from the admin API, or undefined for an empty topic. */
+  async lastMessagePosition(topic: string): Promise<MessagePosition | undefined> {
+    const response = await fetch(`${this.options.webUrl.replace(/\/$/, '')}/admin/v2/${topicPath(topic)}/lastMessageId`, {
+      headers: this.headers,
+    });
+    if (!response.ok) throw new Error(`lastMessageId of ${topic}: HTTP ${response.status} ${await response.text()}`);
+    const body = (await response.json()) as { ledgerId: number; entryId: number; batchIndex?: number };
+    if (body.ledgerId < 0 || body.entryId < 0) return undefined;
+    return { ledgerId: BigInt(body.ledgerId), entryId: BigInt(body.entryId), batchIndex: BigInt(body.batchIndex ?? -1) };
+  }
+}
+
+interface PendingSend {
+  readonly frame: string;
+  readonly resolve: (messageId: string) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+class WsProducer {
+  private readonly pending = new Map<string, PendingSend>();
+  private sequence = 0;
+  private session!: WsSession;
+
+  private constructor(
+    private readonly bus: PulsarWsEventBus,
+    private readonly topic: string,
+  ) {}
+
+  static async open(bus: PulsarWsEventBus, topic: string): Promise<WsProducer> {
+    const producer = new WsProducer(bus, topic);
+    producer.session = new WsSession(
+      `${bus.wsBase}/producer/${topicPath(topic)}`,
+      bus.headers,
+      {
+        // After a reconnect, everything not confirmed is sent again, in order.
+        onOpen: (socket, reconnected) => {
+          if (reconnected) for (const send of producer.pending.values()) socket.send(send.frame);
+        },
+        onMessage: (data) => producer.onReply(data),
+      },
+      bus.reconnectPolicy,
+    );
+    await producer.session.open(bus.connectTimeoutMs);
+    return producer;
+  }
+
+  send(message: OutgoingMessage): Promise<string> {
+    const context = String(++this.sequence);
+    const payload = Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(message.payload, 'utf8');
+    const frame = JSON.stringify({
+      payload: payload.toString('base64'),
+      properties: message.properties ?? {},
+      context,
+      key: message.key,
+      eventTime: message.eventTime !== undefined ? new Date(message.eventTime).toISOString() : undefined,
+      deliverAt: message.deliverAt,
+      deliverAfterMs: message.deliverAfterMs,
+    });
+    const timeoutMs = this.bus.options.sendTimeoutMs ?? 30_000;
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(context);
+        reject(new Error(`publish to ${this.topic} not confirmed within ${timeoutMs} ms (broker at ${this.bus.options.webUrl})`));
+      }, timeoutMs);
+      this.pending.set(context, { frame, resolve, reject, timer });
+      this.session.send(frame); // if the socket is down, onOpen resends it
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.session.close();
+    for (const send of this.pending.values()) {
+      clearTimeout(send.timer);
+      send.reject(new BusClosedError(`publish to ${this.topic}`));
+    }
+    this.pending.clear();
+  }
+
+  private onReply(data: string): void {
+    const reply = JSON.parse(data) as ProducerReply;
+    const send = reply.context ? this.pending.get(reply.context) : undefined;
+    if (!send) return;
+    this.pending.delete(reply.context as string);
+    clearTimeout(send.timer);
+    if (reply.result === 'ok' && reply.messageId) send.resolve(reply.messageId);
+    else send.reject(new Error(`publish to ${this.topic} failed: ${reply.result} ${reply.errorMsg ?? ''}`.trim()));
+  }
+}
+
+class WsConsumer implements Consumer {
+  private session!: WsSession;
+  private closed = false;
+  private readonly ackTimers = new Map<string, NodeJS.Timeout>();
+  /** Why the last delivery of a message failed, for the dead-letter reason. */
+  private readonly lastFailure = new Map<string, string>();
+  /** Acks made while the socket was down, sent on reconnect. */
+  private readonly unsentFrames: string[] = [];
+
+  constructor(
+    private readonly bus: PulsarWsEventBus,
+    readonly options: SubscribeOptions,
+    private readonly listener: MessageListener,
+  ) {}
+
+  get topic(): string {
+    return this.options.topic;
+  }
+
+  get subscription(): string {
+    return this.options.subscription;
+  }
+
+  async open(): Promise<void> {
+    const params = new URLSearchParams({
+      subscriptionType: this.options.type,
+      receiverQueueSize: String(this.options.receiverQueueSize ?? DEFAULT_RECEIVER_QUEUE_SIZE),
+      negativeAckRedeliveryDelay: String(this.options.nackRedeliveryDelayMs ?? DEFAULT_NACK_DELAY_MS),
+      subscriptionInitialPosition: this.options.initialPosition === 'earliest' ? 'Earliest' : 'Latest',
+    });
+    if (this.options.consumerName) params.set('consumerName', this.options.consumerName);
+    const url = `${this.bus.wsBase}/consumer/${topicPath(this.options.topic)}/${encodeURIComponent(this.options.subscription)}?${params}`;
+    this.session = new WsSession(
+      url,
+      this.bus.headers,
+      {
+        onOpen: () => {
+          for (const frame of this.unsentFrames.splice(0)) this.session.send(frame);
+        },
+        onMessage: (data) => this.onMessage(JSON.parse(data) as WireMessage),
+        // The broker redelivers whatever was unacked; local timers for those deliveries are void.
+        onDrop: () => this.clearAckTimers(),
+      },
+      this.bus.reconnectPolicy,
+    );
+    try {
+      await this.session.open(this.bus.connectTimeoutMs);
+    } catch (error) {
+      if (error instanceof UpgradeRefusedError && error.status === 409 && this.options.type === 'Exclusive') {
+        throw new ConsumerBusyError(this.options.topic, this.options.subscription);
+      }
+      throw error;
+    }
+  }
+
+  async ack(message: BusMessage): Promise<void> {
+    this.assertOpen('ack');
+    this.settle(message);
+    this.sendFrame(JSON.stringify({ messageId: message.messageId }));
+  }
+
+  async nack(message: BusMessage, reason = 'negative acknowledgement'): Promise<void> {
+    this.assertOpen('nack');
+    this.settle(message);
+    const policy = this.options.deadLetter;
+    if (policy && message.redeliveryCount >= policy.maxRedeliverCount) {
+      await this.sendToDeadLetter(message, reason);
+      return;
+    }
+    this.lastFailure.set(message.messageId, reason);
+    this.sendFrame(JSON.stringify({ type: 'negativeAcknowledge', messageId: message.messageId }));
+  }
+
+  async deadLetter(message: BusMessage, reason: string): Promise<void> {
+    this.assertOpen('deadLetter');
+    this.settle(message);
+    await this.sendToDeadLetter(message, reason);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.clearAckTimers();
+    await this.session.close();
+    this.bus.forget(this);
+  }
+
+  private onMessage(wire: WireMessage): void {
+    if (this.closed) return;
+    const message = toBusMessage(this.options.topic, wire);
+    const policy = this.options.deadLetter;
+    if (policy && message.redeliveryCount > policy.maxRedeliverCount) {
+      // Redelivered past the limit by an ack timeout or a consumer that died mid-message.
+      const reason = this.lastFailure.get(message.messageId) ?? `exceeded maxRedeliverCount (${policy.maxRedeliverCount})`;
+      void this.sendToDeadLetter(message, reason).catch(() => undefined);
+      return;
+    }
+    const ackTimeout = this.options.ackTimeoutMs ?? 0;
+    if (ackTimeout > 0) {
+      const timer = setTimeout(() => {
+        this.ackTimers.delete(message.messageId);
+        if (!this.closed) void this.nack(message, `ack timeout: not acknowledged within ${ackTimeout} ms`).catch(() => undefined);
+      }, ackTimeout);
+      timer.unref();
+      this.ackTimers.set(message.messageId, timer);
+    }
+    void Promise.resolve()
+      .then(() => this.listener(message, this))
+      .catch((error: unknown) => {
+        if (!this.closed) void this.nack(message, `listener threw: ${describeError(error)}`).catch(() => undefined);
+      });
+  }
+
+  private async sendToDeadLetter(message: BusMessage, reason: string): Promise<void> {
+    const topic = this.options.deadLetter?.deadLetterTopic ?? defaultDeadLetterTopic(this.options.topic, this.options.subscription);
+    await this.bus.publish(topic, deadLetterMessage(message, this.options.subscription, reason));
+    this.lastFailure.delete(message.messageId);
+    this.sendFrame(JSON.stringify({ messageId: message.messageId }));
+  }
+
+  private settle(message: BusMessage): void {
+    const timer = this.ackTimers.get(message.messageId);
+    if (timer) {
+      clearTimeout(timer);
+      this.ackTimers.delete(message.messageId);
+    }
+  }
+
+  private sendFrame(frame: string): void {
+    if (!this.session.send(frame)) this.unsentFrames.push(frame);
+  }
+
+  private clearAckTimers(): void {
+    for (const timer of this.ackTimers.values()) clearTimeout(timer);
+    this.ackTimers.clear();
+  }
+
+  private assertOpen(what: string): void {
+    if (this.closed || this.bus.isClosed) throw new BusClosedError(`${what} on ${this.options.topic}`);
+  }
+}
+
+class WsReader implements Reader {
+  private session!: WsSession;
+  private closed = false;
+  private readonly buffer: BusMessage[] = [];
+  private waiter?: () => void;
+  private lastSeen?: MessagePosition;
+  /** Inclusive start at the first entry of a ledger: skip what precedes the start id. */
+  private skipBefore?: MessagePosition;
+
+  constructor(
+    private readonly bus: PulsarWsEventBus,
+    private readonly options: ReaderOptions,
+  ) {}
+
+  get topic(): string {
+    return this.options.topic;
+  }
+
+  async open(): Promise<void> {
+    const start = this.startPosition();
+    // After a reconnect the reader resumes after the last message it received, not at its start.
+    const url = () =>
+      `${this.bus.wsBase}/reader/${topicPath(this.options.topic)}?${new URLSearchParams({
+        messageId: this.lastSeen ? encodeMessageId(this.lastSeen.ledgerId, this.lastSeen.entryId) : start,
+        receiverQueueSize: '1000',
+      })}`;
+    this.session = new WsSession(
+      url,
+      this.bus.headers,
+      { onOpen: () => undefined, onMessage: (data) => this.onMessage(JSON.parse(data) as WireMessage) },
+      this.bus.reconnectPolicy,
+    );
+    await this.session.open(this.bus.connectTimeoutMs);
+  }
+
+  async hasMessageAvailable(): Promise<boolean> {
+    if (this.buffer.length > 0) return true;
+    // entryId -1 means "the current ledger is empty", not "the topic is empty" (after a ledger
+    // roll-over the last message sits in an older ledger): then only waiting tells.
+    const last = await this.bus.lastMessagePosition(this.options.topic);
+    if (this.buffer.length > 0) return true; // arrived while we asked
+    if (!last) return this.lastSeen ? false : (await this.waitForMessage(500)) !== undefined;
+    if (this.lastSeen && comparePositions(this.lastSeen, last) >= 0) return false;
+    // From 'latest', messages published before the reader existed do not count.
+    return (await this.waitForMessage(this.options.startMessageId === 'latest' && !this.lastSeen ? 200 : 2000)) !== undefined;
+  }
+
+  async readNext(timeoutMs = 30_000): Promise<BusMessage | null> {
+    if (this.closed || this.bus.isClosed) throw new BusClosedError(`readNext on ${this.options.topic}`);
+    const message = this.buffer.shift() ?? (await this.waitForMessage(timeoutMs), this.buffer.shift());
+    return message ?? null;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.session.close();
+    this.waiter?.();
+    this.bus.forget(this);
+  }
+
+  private startPosition(): string {
+    const start = this.options.startMessageId;
+    if (start === 'earliest' || start === 'latest') return start;
+    if (!this.options.startMessageIdInclusive) return start;
+    const position = decodeMessageId(start);
+    if (position.entryId > 0n) return encodeMessageId(position.ledgerId, position.entryId - 1n);
+    this.skipBefore = position;
+    return 'earliest';
+  }
+
+  private waitForMessage(timeoutMs: number): Promise<BusMessage | undefined> {
+    if (this.buffer.length > 0) return Promise.resolve(this.buffer[0]);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        resolve(undefined);
+      }, timeoutMs);
+      this.waiter = () => {
+        clearTimeout(timer);
+        this.waiter = undefined;
+        resolve(this.buffer[0]);
+      };
+    });
+  }
+
+  private onMessage(wire: WireMessage): void {
+    // The reader's acks are flow control only: they tell the proxy to send more.
+    this.session.send(JSON.stringify({ messageId: wire.messageId }));
+    const position = decodeMessageId(wire.messageId);
+    if (this.skipBefore && comparePositions(position, this.skipBefore) < 0) return;
+    this.skipBefore = undefined;
+    this.lastSeen = position;
+    this.buffer.push({ ...toBusMessage(this.options.topic, wire), redeliveryCount: 0 });
+    this.waiter?.();
+  }
+}

@@ -1,0 +1,136 @@
+import WebSocket from 'ws';
+
+export interface ReconnectPolicy {
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RECONNECT: ReconnectPolicy = { initialDelayMs: 100, maxDelayMs: 5000 };
+
+/** The broker refused the WebSocket upgrade (e.g. 409 for a busy Exclusive subscription). */
+export class UpgradeRefusedError extends Error {
+  constructor(
+    readonly url: string,
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`Pulsar refused ${url}: HTTP ${status}${body ? ` ${body.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 300)}` : ''}`);
+    this.name = 'UpgradeRefusedError';
+  }
+}
+
+export interface WsSessionHandlers {
+  /** Every (re)connection: resend what the broker has not confirmed. */
+  readonly onOpen: (socket: WebSocket, reconnected: boolean) => void;
+  readonly onMessage: (data: string) => void;
+  /** The connection dropped; a reconnect follows unless the session is closed. */
+  readonly onDrop?: (reason: string) => void;
+}
+
+/**
+ * One WebSocket to the broker that comes back after the broker goes away: reconnects with
+ * exponential backoff until closed. The first connection's failure is reported to the caller
+ * (so a wrong URL or a refused subscription fails fast); later drops are retried.
+ */
+export class WsSession {
+  private socket?: WebSocket;
+  private closed = false;
+  private attempt = 0;
+  private reconnectTimer?: NodeJS.Timeout;
+  private everOpen = false;
+
+  constructor(
+    /** A function for URLs that change between reconnects (a reader resumes after its last message). */
+    private readonly target: string | (() => string),
+    private readonly headers: Record<string, string>,
+    private readonly handlers: WsSessionHandlers,
+    private readonly reconnect: ReconnectPolicy = DEFAULT_RECONNECT,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.socket?.readyState === WebSocket.OPEN;
+  }
+
+  /** Resolves on the first open; rejects if that first attempt fails. */
+  open(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.connect(resolve, reject, timeoutMs);
+    });
+  }
+
+  send(frame: string): boolean {
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(frame);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    const socket = this.socket;
+    if (!socket || socket.readyState === WebSocket.CLOSED) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        socket.terminate();
+        resolve();
+      }, 2000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
+      else socket.close();
+    });
+  }
+
+  private get url(): string {
+    return typeof this.target === 'string' ? this.target : this.target();
+  }
+
+  private connect(onFirstOpen?: () => void, onFirstError?: (error: Error) => void, timeoutMs = 10_000): void {
+    if (this.closed) return;
+    const socket = new WebSocket(this.url, { headers: this.headers, handshakeTimeout: timeoutMs });
+    this.socket = socket;
+    let settled = false;
+    const fail = (error: Error) => {
+      if (settled) return;
+      settled = true;
+      if (!this.everOpen && onFirstError) {
+        this.closed = true;
+        socket.terminate();
+        onFirstError(error);
+      }
+    };
+    socket.on('unexpected-response', (_request, response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      response.on('end', () => fail(new UpgradeRefusedError(this.url, response.statusCode ?? 0, body)));
+      response.on('error', () => fail(new UpgradeRefusedError(this.url, response.statusCode ?? 0, body)));
+    });
+    socket.on('open', () => {
+      settled = true;
+      const reconnected = this.everOpen;
+      this.everOpen = true;
+      this.attempt = 0;
+      this.handlers.onOpen(socket, reconnected);
+      onFirstOpen?.();
+    });
+    socket.on('message', (data: WebSocket.RawData) => this.handlers.onMessage(data.toString()));
+    socket.on('error', (error: Error) => fail(new Error(`Pulsar WebSocket ${this.url}: ${error.message}`)));
+    socket.on('close', (code: number, reason: Buffer) => {
+      if (this.socket !== socket) return;
+      if (!this.everOpen && !settled) fail(new Error(`Pulsar WebSocket ${this.url} closed (${code})`));
+      if (this.closed) return;
+      this.handlers.onDrop?.(`closed with ${code} ${reason.toString()}`.trim());
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || !this.everOpen) return;
+    const delay = Math.min(this.reconnect.maxDelayMs, this.reconnect.initialDelayMs * 2 ** this.attempt++);
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    this.reconnectTimer.unref();
+  }
+}

@@ -1,4 +1,4 @@
-import type { Consumer, EventBus } from '@agent-mesh/bus';
+import type { BusMessage, EventBus, Reader } from '@agent-mesh/bus';
 import { qualifyTopic, type EventRegistry, type TopicNaming } from '@agent-mesh/contracts';
 
 export interface TimelineEntry {
@@ -11,12 +11,14 @@ export interface TimelineEntry {
 }
 
 /**
- * Records every event on the given topics through its own Exclusive subscriptions — an
- * observer like any other agent, not a hook inside them.
+ * Records every event on the given topics through readers — an observer outside the agents,
+ * and non-durable, so it leaves no subscription (and no backlog) behind on the broker.
  */
 export class EventTimeline {
   readonly entries: TimelineEntry[] = [];
-  private readonly consumers: Consumer[] = [];
+  private readonly readers: Reader[] = [];
+  private readonly loops: Promise<void>[] = [];
+  private stopped = false;
 
   constructor(
     private readonly bus: EventBus,
@@ -26,35 +28,48 @@ export class EventTimeline {
 
   async watch(topics: readonly string[]): Promise<void> {
     for (const short of topics) {
-      const topic = qualifyTopic(this.naming, short);
-      const consumer = await this.bus.subscribe(
-        { topic, subscription: `timeline-${process.pid}`, type: 'Exclusive', initialPosition: 'latest', receiverQueueSize: 1000 },
-        async (message, c) => {
-          const decoded = this.registry.decode(message.payload);
-          if (decoded.ok) {
-            const { envelope } = decoded;
-            const data = envelope.data as { branchIndex?: unknown };
-            this.entries.push({
-              at: message.publishTime,
-              source: envelope.source,
-              type: envelope.type,
-              correlationId: envelope.correlationId,
-              topic: short,
-              detail: typeof data.branchIndex === 'number' ? `branch ${data.branchIndex}` : undefined,
-            });
-          }
-          await c.ack(message);
-        },
-      );
-      this.consumers.push(consumer);
+      const reader = await this.bus.createReader({ topic: qualifyTopic(this.naming, short), startMessageId: 'latest' });
+      this.readers.push(reader);
+      this.loops.push(this.follow(reader, short));
     }
+  }
+
+  private async follow(reader: Reader, topic: string): Promise<void> {
+    while (!this.stopped) {
+      let message: BusMessage | null;
+      try {
+        message = await reader.readNext(200);
+      } catch {
+        return; // closed
+      }
+      if (message) this.record(message, topic);
+    }
+  }
+
+  private record(message: BusMessage, topic: string): void {
+    const decoded = this.registry.decode(message.payload);
+    if (!decoded.ok) return;
+    const { envelope } = decoded;
+    const data = envelope.data as { branchIndex?: unknown };
+    this.entries.push({
+      at: message.publishTime,
+      source: envelope.source,
+      type: envelope.type,
+      correlationId: envelope.correlationId,
+      topic,
+      detail: typeof data.branchIndex === 'number' ? `branch ${data.branchIndex}` : undefined,
+    });
   }
 
   forWorkflow(correlationId: string): TimelineEntry[] {
     return this.entries.filter((e) => e.correlationId === correlationId).sort((a, b) => a.at - b.at);
   }
 
+  /** Reads what is still in flight, then closes the readers. */
   async close(): Promise<void> {
-    await Promise.all(this.consumers.map((c) => c.close()));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    this.stopped = true;
+    await Promise.allSettled(this.loops);
+    await Promise.allSettled(this.readers.map((r) => r.close()));
   }
 }

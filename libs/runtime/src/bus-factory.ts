@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { MemoryBroker, type EventBus } from '@agent-mesh/bus';
+import { MemoryBroker, PulsarWsEventBus, type EventBus } from '@agent-mesh/bus';
 import type { MeshConfig } from './mesh-config';
 
 /** The broker shared by every agent module of an embedded (single-process) mesh. */
@@ -17,7 +17,9 @@ export async function connectEventBus(config: MeshConfig, broker?: MemoryBroker)
     log.log('MESH_TRANSPORT=memory: in-process bus (agents in this process only)');
     return (broker ?? processMemoryBroker()).connect();
   }
-  throw new Error(
-    'MESH_TRANSPORT=pulsar: the Pulsar drivers (pulsar-ws, pulsar-native) are not in this build yet; use MESH_TRANSPORT=memory',
-  );
+  if (!config.pulsarWebUrl) {
+    throw new Error('MESH_TRANSPORT=pulsar: the native driver is not available, so PULSAR_WEB_URL is needed for the WebSocket driver');
+  }
+  log.log(`MESH_TRANSPORT=pulsar: pulsar-ws driver (WebSocket API at ${config.pulsarWebUrl})`);
+  return new PulsarWsEventBus({ webUrl: config.pulsarWebUrl, token: config.pulsarToken });
 }

@@ -213,6 +213,11 @@ start_cluster() {
     return 0
   fi
   local p
+  if port_in_use "$web" && health_ok "$web"; then
+    # A broker this checkout did not start (another clone, a developer's own): use it.
+    log "$name: a healthy Pulsar broker already answers on :$web; using it (this script will not stop it)"
+    return 0
+  fi
   for p in "$broker" "$web" "$bookie"; do
     if port_in_use "$p"; then
       die "port $p (cluster $name) is already in use by another process; free it or override PULSAR*_BROKER_PORT / PULSAR*_WEB_PORT / PULSAR*_BOOKIE_PORT"

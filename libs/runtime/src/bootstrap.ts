@@ -12,15 +12,14 @@ export interface BootstrapOptions {
 }
 
 /**
- * Starts one agent process: the Nest app, the mesh transport (consumers), HTTP on PORT, and
- * shutdown hooks so SIGTERM drains in-flight messages before the process exits.
+ * Starts one agent: the Nest app, the mesh transport (consumers) and HTTP on PORT. Closing the
+ * app drains in-flight messages first; `runAgent` wires that to SIGTERM/SIGINT.
  */
 export async function bootstrapAgent(rootModule: Type<unknown>, options: BootstrapOptions = {}): Promise<INestApplication> {
   const app = await NestFactory.create(rootModule, {
     abortOnError: false,
     ...(options.logLevels ? { logger: options.logLevels } : {}),
   });
-  app.enableShutdownHooks();
   app.connectMicroservice({ strategy: app.get(MeshTransportServer) }, { inheritAppConfig: true });
   await app.startAllMicroservices();
   const config = app.get<MeshConfig>(MESH_CONFIG);
@@ -28,12 +27,36 @@ export async function bootstrapAgent(rootModule: Type<unknown>, options: Bootstr
   return app;
 }
 
-/** `main.ts` of an agent app: start, or print why not and exit 1. */
+/**
+ * `main.ts` of an agent app: start, or print why not and exit 1. SIGTERM or SIGINT stops
+ * consuming, waits for in-flight handlers, closes, and exits 0; a second signal exits at once.
+ */
 export function runAgent(rootModule: Type<unknown>, role: string): void {
+  const log = new Logger(role);
   bootstrapAgent(rootModule).then(
-    async (app) => new Logger(role).log(`${role} listening on ${await app.getUrl()}`),
+    async (app) => {
+      log.log(`${role} listening on ${await app.getUrl()}`);
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          log.warn(`${signal} again: exiting without waiting`);
+          process.exit(1);
+        }
+        stopping = true;
+        log.log(`${signal}: draining in-flight messages, then closing`);
+        app.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            log.error(`shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    },
     (error: unknown) => {
-      new Logger(role).error(error instanceof Error ? error.message : String(error));
+      log.error(error instanceof Error ? error.message : String(error));
       process.exit(1);
     },
   );

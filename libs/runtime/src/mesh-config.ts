@@ -50,6 +50,10 @@ export class MeshEnvironment {
   REDIS_URL?: string;
 
   @IsOptional()
+  @Matches(/^[A-Za-z0-9:_-]{1,64}$/, { message: 'REDIS_KEY_PREFIX must be 1-64 letters, digits, :, _ or -' })
+  REDIS_KEY_PREFIX?: string;
+
+  @IsOptional()
   @IsInt({ message: 'PORT must be an integer' })
   @Min(0, { message: 'PORT must be between 0 and 65535' })
   @Max(65535, { message: 'PORT must be between 0 and 65535' })
@@ -95,6 +99,8 @@ export interface MeshConfig {
   readonly region: string;
   readonly instanceId: string;
   readonly redisUrl?: string;
+  /** Prefix of every Redis key; default `agentmesh:`. */
+  readonly redisKeyPrefix?: string;
   readonly port: number;
   /** Skills this process's worker serves; undefined = every registered skill. */
   readonly workerSkills?: readonly string[];
@@ -143,6 +149,7 @@ export function validateMeshEnvironment(env: Readonly<Record<string, unknown>>, 
     region: parsed.MESH_REGION ?? 'local',
     instanceId: parsed.MESH_INSTANCE_ID ?? `${hostname().replace(/[^a-zA-Z0-9_-]/g, '-').slice(0, 40)}-${process.pid}`,
     redisUrl: parsed.REDIS_URL,
+    redisKeyPrefix: parsed.REDIS_KEY_PREFIX,
     port: parsed.PORT ?? defaults.port ?? 3000,
     workerSkills: parsed.WORKER_SKILLS?.split(','),
     taskTimeoutMs: parsed.TASK_TIMEOUT_MS ?? 60_000,
@@ -162,6 +169,7 @@ class MeshEnvironmentKeys implements Record<keyof MeshEnvironment, undefined> {
   MESH_REGION = undefined;
   MESH_INSTANCE_ID = undefined;
   REDIS_URL = undefined;
+  REDIS_KEY_PREFIX = undefined;
   PORT = undefined;
   WORKER_SKILLS = undefined;
   TASK_TIMEOUT_MS = undefined;

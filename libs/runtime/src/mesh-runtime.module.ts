@@ -58,7 +58,8 @@ export class MeshRuntimeModule {
         provide: STATE_STORE,
         inject: [MESH_CONFIG],
         useFactory: (config: MeshConfig) =>
-          options.stateStore ?? createStateStore({ redisUrl: config.redisUrl, keyPrefix: options.stateKeyPrefix }),
+          options.stateStore ??
+          createStateStore({ redisUrl: config.redisUrl, keyPrefix: options.stateKeyPrefix ?? config.redisKeyPrefix }),
       },
       { provide: SKILL_REGISTRY, useFactory: () => options.skills ?? createDefaultSkillRegistry() },
       StateStoreLifecycle,

@@ -1,0 +1,542 @@
+import {
+  BusClosedError,
+  ConsumerBusyError,
+  defaultDeadLetterTopic,
+  type BusMessage,
+  type Consumer,
+  type EventBus,
+  type MessageListener,
+  type OutgoingMessage,
+  type Reader,
+  type ReaderOptions,
+  type SubscribeOptions,
+  type SubscriptionType,
+} from '../event-bus';
+import { deadLetterMessage, describeError } from '../dead-letter';
+import { comparePositions, decodeMessageId, encodeMessageId, type MessagePosition } from '../pulsar-ws/message-id';
+import {
+  loadPulsarClient,
+  type PulsarClient,
+  type PulsarClientModule,
+  type PulsarConsumer,
+  type PulsarMessage,
+  type PulsarMessageId,
+  type PulsarProducer,
+  type PulsarProducerMessage,
+  type PulsarReader,
+  type PulsarSubscriptionType,
+} from './load';
+
+export interface PulsarNativeOptions {
+  /** The broker's binary protocol endpoint, e.g. pulsar://127.0.0.1:6650. */
+  readonly serviceUrl: string;
+  /** JWT for brokers with token authentication. */
+  readonly token?: string;
+  /** Timeout of lookups, producer/consumer/reader creation and other broker operations. Default 30 s. */
+  readonly operationTimeoutSeconds?: number;
+  /** How long a publish waits for the broker (the client reconnects meanwhile) before failing. Default 30 s. */
+  readonly sendTimeoutMs?: number;
+}
+
+const DEFAULT_RECEIVER_QUEUE_SIZE = 100;
+const DEFAULT_NACK_DELAY_MS = 1000;
+
+const SUBSCRIPTION_TYPES: Readonly<Record<SubscriptionType, PulsarSubscriptionType>> = {
+  Exclusive: 'Exclusive',
+  Failover: 'Failover',
+  Shared: 'Shared',
+  Key_Shared: 'KeyShared',
+};
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The addon rejects with plain messages ending in pulsar-client-cpp's strResult() (lib/Result.cc). */
+const isConsumerBusy = (error: unknown): boolean => /\bConsumerBusy\b/.test(errorText(error));
+const isTimeout = (error: unknown): boolean => /\bTime[Oo]ut\b/.test(errorText(error));
+const isAlreadyClosed = (error: unknown): boolean => /\bAlreadyClosed\b/.test(errorText(error));
+
+function assertTopic(topic: string): void {
+  if (!/^(persistent|non-persistent):\/\/[^/]+\/[^/]+\/.+$/.test(topic)) {
+    throw new Error(`pulsar-native needs a fully qualified topic (persistent://tenant/namespace/name), got "${topic}"`);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/** base64 of MessageIdData: the encoding the WebSocket API uses, so ids look the same on every Pulsar driver. */
+function encodeId(id: PulsarMessageId): string {
+  return id.serialize().toString('base64');
+}
+
+function toBusMessage(topic: string, message: PulsarMessage): BusMessage {
+  const eventTime = message.getEventTimestamp();
+  // An Array with string keys in some versions (src/Message.cc): copy into a plain object.
+  const properties: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.getProperties() ?? {})) properties[name] = String(value);
+  return {
+    topic,
+    messageId: encodeId(message.getMessageId()),
+    payload: message.getData(),
+    key: message.getPartitionKey() || undefined,
+    properties,
+    // 0 means "not set" (pulsar-client-cpp): an event time of exactly the epoch is not representable.
+    eventTime: eventTime > 0 ? eventTime : undefined,
+    publishTime: message.getPublishTimestamp(),
+    redeliveryCount: message.getRedeliveryCount(),
+  };
+}
+
+function toProducerMessage(message: OutgoingMessage): PulsarProducerMessage {
+  const out: PulsarProducerMessage = {
+    data: Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(message.payload, 'utf8'),
+    properties: { ...(message.properties ?? {}) },
+  };
+  if (message.key !== undefined) out.partitionKey = message.key;
+  if (message.eventTime !== undefined) out.eventTimestamp = message.eventTime;
+  if (message.deliverAfterMs !== undefined) out.deliverAfter = message.deliverAfterMs;
+  if (message.deliverAt !== undefined) out.deliverAt = message.deliverAt;
+  return out;
+}
+
+/**
+ * EventBus over the official native client (`pulsar-client`, C++ addon). Behaves exactly like the
+ * pulsar-ws driver, which is why it deliberately does some things client-side that the native
+ * client could do itself:
+ * - dead-lettering is client-side: on the last allowed nack, or on receipt of a message past
+ *   maxRedeliverCount, the message is published to the dead-letter topic with `dlq.reason` and
+ *   acked (the client's deadLetterPolicy cannot carry the reason);
+ * - ack timeout is a client-side timer that nacks (the native client rejects ack timeouts < 10 s);
+ * - receiverQueueSize bounds the messages handed to the listener and not yet settled: the driver
+ *   receives only while fewer are in flight (the native client alone refills its queue on
+ *   receipt, not on ack);
+ * - an inclusive reader start begins at the entry before the given one (the Node client's reader
+ *   has no startMessageIdInclusive: src/ReaderConfig.cc reads no such key);
+ * - batching is off, so one message is one id.
+ * The native client reconnects producers, consumers and readers itself.
+ */
+export class PulsarNativeEventBus implements EventBus {
+  readonly driver = 'pulsar-native';
+  /** @internal */
+  readonly client: PulsarClient;
+  private readonly producers = new Map<string, Promise<PulsarProducer>>();
+  private readonly consumers = new Set<NativeConsumer>();
+  private readonly readers = new Set<NativeReader>();
+  private closed = false;
+
+  /** Prefer `create`; this takes the already-loaded module (tests can pass a stand-in). */
+  constructor(
+    readonly options: PulsarNativeOptions,
+    /** @internal */ readonly pulsar: PulsarClientModule,
+  ) {
+    if (!/^pulsar(\+ssl)?:\/\//.test(options.serviceUrl)) {
+      throw new Error(`PULSAR_SERVICE_URL must be pulsar://host:port or pulsar+ssl://host:port, got "${options.serviceUrl}"`);
+    }
+    this.client = new pulsar.Client({
+      serviceUrl: options.serviceUrl,
+      operationTimeoutSeconds: options.operationTimeoutSeconds ?? 30,
+      ...(options.token ? { authentication: new pulsar.AuthenticationToken({ token: options.token }) } : {}),
+    });
+  }
+
+  /** Connects through `pulsar-client`; throws, naming the package, when it cannot be loaded. */
+  static create(options: PulsarNativeOptions): PulsarNativeEventBus {
+    const loaded = loadPulsarClient();
+    if (!loaded.ok) {
+      throw new Error(
+        `The pulsar-native bus driver needs the optional package "pulsar-client" (the native Pulsar client), ` +
+          `which cannot be loaded: ${loaded.reason}. Install it (npm install pulsar-client; it downloads a prebuilt ` +
+          `binary) or use the pulsar-ws driver.`,
+      );
+    }
+    return new PulsarNativeEventBus(options, loaded.module);
+  }
+
+  async publish(topic: string, message: OutgoingMessage): Promise<string> {
+    if (this.closed) throw new BusClosedError(`publish to ${topic}`);
+    assertTopic(topic);
+    let producer = this.producers.get(topic);
+    if (!producer) {
+      const created = this.client.createProducer({
+        topic,
+        batchingEnabled: false,
+        sendTimeoutMs: this.options.sendTimeoutMs ?? 30_000,
+      });
+      producer = created;
+      this.producers.set(topic, created);
+      created.catch(() => {
+        if (this.producers.get(topic) === created) this.producers.delete(topic);
+      });
+    }
+    try {
+      return encodeId(await (await producer).send(toProducerMessage(message)));
+    } catch (error) {
+      if (this.closed) throw new BusClosedError(`publish to ${topic}`);
+      throw new Error(`publish to ${topic} failed: ${errorText(error)} (broker at ${this.options.serviceUrl})`);
+    }
+  }
+
+  async subscribe(options: SubscribeOptions, listener: MessageListener): Promise<Consumer> {
+    if (this.closed) throw new BusClosedError(`subscribe to ${options.topic}`);
+    assertTopic(options.topic);
+    const consumer = new NativeConsumer(this, options, listener);
+    await consumer.open();
+    if (this.closed) {
+      await consumer.close();
+      throw new BusClosedError(`subscribe to ${options.topic}`);
+    }
+    this.consumers.add(consumer);
+    return consumer;
+  }
+
+  async createReader(options: ReaderOptions): Promise<Reader> {
+    if (this.closed) throw new BusClosedError(`createReader on ${options.topic}`);
+    assertTopic(options.topic);
+    const reader = new NativeReader(this, options);
+    await reader.open();
+    if (this.closed) {
+      await reader.close();
+      throw new BusClosedError(`createReader on ${options.topic}`);
+    }
+    this.readers.add(reader);
+    return reader;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.allSettled([...this.consumers].map((c) => c.close()));
+    await Promise.allSettled([...this.readers].map((r) => r.close()));
+    const producers = await Promise.allSettled([...this.producers.values()]);
+    await Promise.allSettled(producers.map((p) => (p.status === 'fulfilled' ? p.value.close() : undefined)));
+    this.producers.clear();
+    // src/Client.js of some versions drops the promise of close(): resolve whatever comes back.
+    await Promise.resolve()
+      .then(() => this.client.close())
+      .catch(() => undefined);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** @internal */
+  forget(resource: NativeConsumer | NativeReader): void {
+    if (resource instanceof NativeConsumer) this.consumers.delete(resource);
+    else this.readers.delete(resource);
+  }
+
+  /** @internal A native MessageId from one of our ids (base64 MessageIdData). */
+  nativeMessageId(messageId: string): PulsarMessageId {
+    return this.pulsar.MessageId.deserialize(Buffer.from(messageId, 'base64'));
+  }
+}
+
+interface InFlight {
+  readonly native: PulsarMessage;
+  timer?: NodeJS.Timeout;
+}
+
+class NativeConsumer implements Consumer {
+  private native!: PulsarConsumer;
+  private closed = false;
+  /** Delivered to the listener and not yet acked, nacked or dead-lettered, by messageId. */
+  private readonly inFlight = new Map<string, InFlight>();
+  /** Why the last delivery of a message failed, for the dead-letter reason. */
+  private readonly lastFailure = new Map<string, string>();
+  private wakePump?: () => void;
+  private readonly maxInFlight: number;
+
+  constructor(
+    private readonly bus: PulsarNativeEventBus,
+    readonly options: SubscribeOptions,
+    private readonly listener: MessageListener,
+  ) {
+    this.maxInFlight = Math.max(1, options.receiverQueueSize ?? DEFAULT_RECEIVER_QUEUE_SIZE);
+  }
+
+  get topic(): string {
+    return this.options.topic;
+  }
+
+  get subscription(): string {
+    return this.options.subscription;
+  }
+
+  async open(): Promise<void> {
+    try {
+      this.native = await this.bus.client.subscribe({
+        topic: this.options.topic,
+        subscription: this.options.subscription,
+        subscriptionType: SUBSCRIPTION_TYPES[this.options.type],
+        subscriptionInitialPosition: this.options.initialPosition === 'earliest' ? 'Earliest' : 'Latest',
+        // The native queue prefetches; the in-flight bound itself is enforced in pump().
+        receiverQueueSize: this.maxInFlight,
+        nAckRedeliverTimeoutMs: this.options.nackRedeliveryDelayMs ?? DEFAULT_NACK_DELAY_MS,
+        // No ackTimeoutMs (client-side timers) and no deadLetterPolicy (client-side dead letters).
+        ...(this.options.consumerName ? { consumerName: this.options.consumerName } : {}),
+      });
+    } catch (error) {
+      // "Failed to create consumer: ConsumerBusy" (src/Consumer.cc + strResult).
+      if (this.options.type === 'Exclusive' && isConsumerBusy(error)) {
+        throw new ConsumerBusyError(this.options.topic, this.options.subscription);
+      }
+      if (this.bus.isClosed) throw new BusClosedError(`subscribe to ${this.options.topic}`);
+      throw new Error(`subscribe to ${this.options.topic} (${this.options.subscription}) failed: ${errorText(error)}`);
+    }
+    void this.pump();
+  }
+
+  async ack(message: BusMessage): Promise<void> {
+    this.assertOpen('ack');
+    await this.acknowledge(message, this.settle(message));
+  }
+
+  async nack(message: BusMessage, reason = 'negative acknowledgement'): Promise<void> {
+    this.assertOpen('nack');
+    const native = this.settle(message);
+    const policy = this.options.deadLetter;
+    if (policy && message.redeliveryCount >= policy.maxRedeliverCount) {
+      await this.sendToDeadLetter(message, reason, native);
+      return;
+    }
+    this.lastFailure.set(message.messageId, reason);
+    try {
+      // Synchronous in the addon; redelivery follows after nAckRedeliverTimeoutMs.
+      if (native) this.native.negativeAcknowledge(native);
+      else this.native.negativeAcknowledgeId(this.bus.nativeMessageId(message.messageId));
+    } catch (error) {
+      if (this.closed || this.bus.isClosed) return; // unacked: it comes back to the subscription anyway
+      throw new Error(`nack on ${this.options.topic} failed: ${errorText(error)}`);
+    }
+  }
+
+  async deadLetter(message: BusMessage, reason: string): Promise<void> {
+    this.assertOpen('deadLetter');
+    await this.sendToDeadLetter(message, reason, this.settle(message));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const entry of this.inFlight.values()) if (entry.timer) clearTimeout(entry.timer);
+    this.inFlight.clear();
+    this.wake();
+    try {
+      // Unacked messages, prefetched ones included, go back to the subscription.
+      await this.native.close();
+    } catch {
+      // Already closed along with its client.
+    }
+    this.bus.forget(this);
+  }
+
+  /**
+   * Receives one message at a time while fewer than receiverQueueSize are in flight.
+   * `receive()` without a timeout uses pulsar_consumer_receive_async (src/Consumer.cc); with a
+   * timeout the addon would park a libuv pool thread per consumer, so none is passed.
+   */
+  private async pump(): Promise<void> {
+    let failures = 0;
+    while (!this.closed) {
+      if (this.inFlight.size >= this.maxInFlight) {
+        await new Promise<void>((resolve) => (this.wakePump = resolve));
+        continue;
+      }
+      let received: PulsarMessage;
+      try {
+        received = await this.native.receive();
+        failures = 0;
+      } catch (error) {
+        if (this.closed || this.bus.isClosed || isAlreadyClosed(error)) return;
+        failures++;
+        await sleep(Math.min(100 * 2 ** failures, 5000));
+        continue;
+      }
+      // After close() a message received here is simply not acked: the broker redelivers it.
+      if (this.closed) return;
+      this.onMessage(received);
+    }
+  }
+
+  private wake(): void {
+    const wake = this.wakePump;
+    this.wakePump = undefined;
+    wake?.();
+  }
+
+  private onMessage(native: PulsarMessage): void {
+    const message = toBusMessage(this.options.topic, native);
+    const policy = this.options.deadLetter;
+    if (policy && message.redeliveryCount > policy.maxRedeliverCount) {
+      // Redelivered past the limit by an ack timeout or a consumer that died mid-message.
+      const reason = this.lastFailure.get(message.messageId) ?? `exceeded maxRedeliverCount (${policy.maxRedeliverCount})`;
+      void this.sendToDeadLetter(message, reason, native).catch(() => undefined);
+      return;
+    }
+    // A redelivery of a message still held (after a reconnect, or Exclusive/Failover redelivering
+    // everything unacked on a nack) replaces the earlier delivery.
+    const earlier = this.inFlight.get(message.messageId);
+    if (earlier?.timer) clearTimeout(earlier.timer);
+    const entry: InFlight = { native };
+    this.inFlight.set(message.messageId, entry);
+    const ackTimeout = this.options.ackTimeoutMs ?? 0;
+    if (ackTimeout > 0) {
+      entry.timer = setTimeout(() => {
+        entry.timer = undefined;
+        if (!this.closed && this.inFlight.get(message.messageId) === entry) {
+          void this.nack(message, `ack timeout: not acknowledged within ${ackTimeout} ms`).catch(() => undefined);
+        }
+      }, ackTimeout);
+      entry.timer.unref();
+    }
+    void Promise.resolve()
+      .then(() => this.listener(message, this))
+      .catch((error: unknown) => {
+        if (!this.closed) void this.nack(message, `listener threw: ${describeError(error)}`).catch(() => undefined);
+      });
+  }
+
+  private async sendToDeadLetter(message: BusMessage, reason: string, native: PulsarMessage | undefined): Promise<void> {
+    const topic = this.options.deadLetter?.deadLetterTopic ?? defaultDeadLetterTopic(this.options.topic, this.options.subscription);
+    await this.bus.publish(topic, deadLetterMessage(message, this.options.subscription, reason));
+    this.lastFailure.delete(message.messageId);
+    await this.acknowledge(message, native);
+  }
+
+  private async acknowledge(message: BusMessage, native: PulsarMessage | undefined): Promise<void> {
+    try {
+      if (native) await this.native.acknowledge(native);
+      else await this.native.acknowledgeId(this.bus.nativeMessageId(message.messageId));
+    } catch (error) {
+      // Closed meanwhile: the message is unacked and returns to the subscription, as documented.
+      if (this.closed || this.bus.isClosed) return;
+      throw new Error(`ack on ${this.options.topic} failed: ${errorText(error)}`);
+    }
+  }
+
+  /** Ends a delivery: stops its ack timer, frees its in-flight slot; returns the native message. */
+  private settle(message: BusMessage): PulsarMessage | undefined {
+    const entry = this.inFlight.get(message.messageId);
+    if (!entry) return undefined;
+    if (entry.timer) clearTimeout(entry.timer);
+    this.inFlight.delete(message.messageId);
+    this.wake();
+    return entry.native;
+  }
+
+  private assertOpen(what: string): void {
+    if (this.closed || this.bus.isClosed) throw new BusClosedError(`${what} on ${this.options.topic}`);
+  }
+}
+
+class NativeReader implements Reader {
+  private native!: PulsarReader;
+  private closed = false;
+  private readonly buffer: BusMessage[] = [];
+  /** Inclusive start at the first entry of a ledger: skip what precedes the start id. */
+  private skipBefore?: MessagePosition;
+
+  constructor(
+    private readonly bus: PulsarNativeEventBus,
+    private readonly options: ReaderOptions,
+  ) {}
+
+  get topic(): string {
+    return this.options.topic;
+  }
+
+  async open(): Promise<void> {
+    const startMessageId = this.startPosition();
+    try {
+      this.native = await this.bus.client.createReader({ topic: this.options.topic, startMessageId, receiverQueueSize: 1000 });
+    } catch (error) {
+      if (this.bus.isClosed) throw new BusClosedError(`createReader on ${this.options.topic}`);
+      throw new Error(`createReader on ${this.options.topic} failed: ${errorText(error)}`);
+    }
+  }
+
+  async hasMessageAvailable(): Promise<boolean> {
+    this.assertOpen('hasMessageAvailable');
+    if (this.buffer.length > 0) return true;
+    // Entries before an inclusive start at entry 0 do not count: read past them first.
+    while (this.skipBefore && this.hasNext()) {
+      const message = await this.readRaw(2000);
+      if (!message) return false;
+      if (comparePositions(decodeMessageId(message.messageId), this.skipBefore) < 0) continue;
+      this.skipBefore = undefined;
+      this.buffer.push(message);
+      return true;
+    }
+    return this.skipBefore ? false : this.hasNext();
+  }
+
+  async readNext(timeoutMs = 30_000): Promise<BusMessage | null> {
+    this.assertOpen('readNext');
+    const buffered = this.buffer.shift();
+    if (buffered) return buffered;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const message = await this.readRaw(deadline - Date.now());
+      if (!message) return null;
+      if (this.skipBefore && comparePositions(decodeMessageId(message.messageId), this.skipBefore) < 0) continue;
+      this.skipBefore = undefined;
+      return message;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.native.close();
+    } catch {
+      // Already closed along with its client.
+    }
+    this.bus.forget(this);
+  }
+
+  private startPosition(): PulsarMessageId {
+    const { MessageId } = this.bus.pulsar;
+    const start = this.options.startMessageId;
+    if (start === 'earliest') return MessageId.earliest();
+    if (start === 'latest') return MessageId.latest();
+    const position = decodeMessageId(start); // rejects what is not a Pulsar id before the addon sees it
+    if (!this.options.startMessageIdInclusive) return this.bus.nativeMessageId(start);
+    if (position.entryId > 0n) return this.bus.nativeMessageId(encodeMessageId(position.ledgerId, position.entryId - 1n));
+    this.skipBefore = position;
+    return MessageId.earliest();
+  }
+
+  /** Synchronous in the addon (pulsar_reader_has_message_available; may ask the broker for its last id). */
+  private hasNext(): boolean {
+    try {
+      return this.native.hasNext();
+    } catch (error) {
+      if (this.closed || this.bus.isClosed) throw new BusClosedError(`hasMessageAvailable on ${this.options.topic}`);
+      throw new Error(`hasMessageAvailable on ${this.options.topic} failed: ${errorText(error)}`);
+    }
+  }
+
+  /**
+   * The next message within timeoutMs, or null. The addon rejects a timed-out readNext with
+   * "Failed to received message TimeOut" (src/Reader.cc); a timeout of 0 or none would wait
+   * forever, so at least 1 ms is passed. Each wait holds a libuv pool thread (ReaderReadNextWorker).
+   */
+  private async readRaw(timeoutMs: number): Promise<BusMessage | null> {
+    if (timeoutMs <= 0) return null;
+    try {
+      const message = await this.native.readNext(Math.max(1, Math.ceil(timeoutMs)));
+      return { ...toBusMessage(this.options.topic, message), redeliveryCount: 0 };
+    } catch (error) {
+      if (isTimeout(error) || this.closed) return null;
+      if (this.bus.isClosed) throw new BusClosedError(`readNext on ${this.options.topic}`);
+      throw new Error(`readNext on ${this.options.topic} failed: ${errorText(error)}`);
+    }
+  }
+
+  private assertOpen(what: string): void {
+    if (this.closed || this.bus.isClosed) throw new BusClosedError(`${what} on ${this.options.topic}`);
+  }
+}

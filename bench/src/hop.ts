@@ -471,10 +471,10 @@ export async function runHop(options: HopOptions): Promise<number> {
   const run = randomBytes(4).toString('hex');
   const topic = `bench-hop-${run}`;
   const rawTopic = `bench-hop-${run}-raw`;
-  const machine = { cores: availableParallelism(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown' };
+  const machine = { cores: availableParallelism(), node: process.version, cpuModel: cpus()[0]?.model ?? 'unknown' };
   process.stdout.write(
     `hop: one event, publish -> handler invoked, closed loop; n=${options.n} per bus after ${options.warmup} warm-up\n` +
-      `machine: ${machine.cores} cores, ${machine.cpu}, node ${machine.node}; topics ${topic}, ${rawTopic}\n\n`,
+      `machine: ${machine.cores} cores, ${machine.cpuModel}, node ${machine.node}; topics ${topic}, ${rawTopic}\n\n`,
   );
 
   const rows: Row[] = [];

@@ -181,8 +181,9 @@ export function loadPulsarClient(): PulsarClientLoadResult {
       cached = { ok: false, reason: checkShape(loaded) ?? 'pulsar-client has an unexpected shape' };
     }
   } catch (error) {
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    cached = { ok: false, reason: message };
+    // Not `instanceof Error`: errors thrown by a test runner's module registry may come from another realm.
+    const message = isObject(error) && typeof error['message'] === 'string' ? error['message'] : String(error);
+    cached = { ok: false, reason: message.split('\n')[0] };
   }
   return cached;
 }

@@ -285,7 +285,7 @@ class NativeConsumer implements Consumer {
       if (this.bus.isClosed) throw new BusClosedError(`subscribe to ${this.options.topic}`);
       throw new Error(`subscribe to ${this.options.topic} (${this.options.subscription}) failed: ${errorText(error)}`);
     }
-    void this.pump();
+    void this.pump().catch(() => undefined);
   }
 
   async ack(message: BusMessage): Promise<void> {
@@ -356,7 +356,16 @@ class NativeConsumer implements Consumer {
       }
       // After close() a message received here is simply not acked: the broker redelivers it.
       if (this.closed) return;
-      this.onMessage(received);
+      try {
+        this.onMessage(received);
+      } catch {
+        // Unreadable (getters failed): hand it back rather than lose it.
+        try {
+          this.native.negativeAcknowledge(received);
+        } catch {
+          // closing
+        }
+      }
     }
   }
 
@@ -480,7 +489,10 @@ class NativeReader implements Reader {
     for (;;) {
       const message = await this.readRaw(deadline - Date.now());
       if (!message) return null;
-      if (this.skipBefore && comparePositions(decodeMessageId(message.messageId), this.skipBefore) < 0) continue;
+      if (this.skipBefore && comparePositions(decodeMessageId(message.messageId), this.skipBefore) < 0) {
+        if (Date.now() >= deadline) return null;
+        continue;
+      }
       this.skipBefore = undefined;
       return message;
     }
@@ -525,7 +537,6 @@ class NativeReader implements Reader {
    * forever, so at least 1 ms is passed. Each wait holds a libuv pool thread (ReaderReadNextWorker).
    */
   private async readRaw(timeoutMs: number): Promise<BusMessage | null> {
-    if (timeoutMs <= 0) return null;
     try {
       const message = await this.native.readNext(Math.max(1, Math.ceil(timeoutMs)));
       return { ...toBusMessage(this.options.topic, message), redeliveryCount: 0 };

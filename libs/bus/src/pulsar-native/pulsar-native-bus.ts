@@ -335,7 +335,12 @@ class NativeConsumer implements Consumer {
   /**
    * Receives one message at a time while fewer than receiverQueueSize are in flight.
    * `receive()` without a timeout uses pulsar_consumer_receive_async (src/Consumer.cc); with a
-   * timeout the addon would park a libuv pool thread per consumer, so none is passed.
+   * timeout the addon would park a libuv pool thread per consumer, so none is passed. (Old addon
+   * releases ran the no-timeout receive on a pool thread too — apache/pulsar-client-node#131 —
+   * where more than UV_THREADPOOL_SIZE consumers starve Node's pool; ^1.18 does not.)
+   * Not the addon's `listener` option: newer releases block the client's single listener thread
+   * until a returned promise settles (so one full consumer would stall the others), older ones
+   * ignore the promise (so nothing bounds delivery).
    */
   private async pump(): Promise<void> {
     let failures = 0;

@@ -33,6 +33,8 @@ export interface HopOptions {
   readonly webUrl: string;
   /** Events per block when mesh-on-pulsar and raw alternate. */
   readonly block: number;
+  /** Idle time before each event (think time), outside the measurement. 0 = back to back. */
+  readonly gapMs: number;
   /** Where hop.json goes. */
   readonly resultsDir: string;
 }
@@ -339,8 +341,19 @@ function newSamples(): Samples {
   return { latencies: [], loopNs: 0n, seq: 0 };
 }
 
-async function hops(target: HopTarget, count: number, samples: Samples | undefined, seqFrom: { seq: number }): Promise<void> {
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function hops(
+  target: HopTarget,
+  count: number,
+  samples: Samples | undefined,
+  seqFrom: { seq: number },
+  gapMs: number,
+): Promise<void> {
   for (let i = 0; i < count; i++) {
+    if (gapMs > 0) await sleep(gapMs);
     const seq = seqFrom.seq++;
     const send = target.prepare(seq);
     const handled = target.probe.expect(seq, target.name);
@@ -374,11 +387,11 @@ function rowOf(target: HopTarget, samples: Samples): Row {
 /** Warm-up, then `n` measured hops; with several targets, in alternating blocks. */
 async function measure(targets: readonly HopTarget[], options: HopOptions): Promise<Row[]> {
   const counters = targets.map(() => ({ seq: 0 }));
-  for (let t = 0; t < targets.length; t++) await hops(targets[t], options.warmup, undefined, counters[t]);
+  for (let t = 0; t < targets.length; t++) await hops(targets[t], options.warmup, undefined, counters[t], options.gapMs);
   const samples = targets.map(() => newSamples());
   for (let done = 0; done < options.n; done += options.block) {
     const count = Math.min(options.block, options.n - done);
-    for (let t = 0; t < targets.length; t++) await hops(targets[t], count, samples[t], counters[t]);
+    for (let t = 0; t < targets.length; t++) await hops(targets[t], count, samples[t], counters[t], options.gapMs);
   }
   return targets.map((target, t) => rowOf(target, samples[t]));
 }
@@ -445,8 +458,9 @@ function round(value: number, digits: number): number {
   return Math.round(value * scale) / scale;
 }
 
-function figuresOf(rows: readonly Row[], ratio?: { p50: number; p99: number }): Figure[] {
+function figuresOf(rows: readonly Row[], gapMs: number, ratio?: { p50: number; p99: number }): Figure[] {
   const figures: Figure[] = [];
+  if (gapMs > 0) figures.push({ name: 'hop.gap', value: gapMs, unit: 'ms' });
   for (const r of rows) {
     figures.push(
       { name: `hop.${r.name}.n`, value: r.summary.n, unit: 'events' },
@@ -473,7 +487,8 @@ export async function runHop(options: HopOptions): Promise<number> {
   const rawTopic = `bench-hop-${run}-raw`;
   const machine = { cores: availableParallelism(), node: process.version, cpuModel: cpus()[0]?.model ?? 'unknown' };
   process.stdout.write(
-    `hop: one event, publish -> handler invoked, closed loop; n=${options.n} per bus after ${options.warmup} warm-up\n` +
+    `hop: one event, publish -> handler invoked, closed loop; n=${options.n} per bus after ${options.warmup} warm-up` +
+      `${options.gapMs > 0 ? `, ${options.gapMs} ms idle before each event` : ''}\n` +
       `machine: ${machine.cores} cores, ${machine.cpuModel}, node ${machine.node}; topics ${topic}, ${rawTopic}\n\n`,
   );
 
@@ -521,7 +536,7 @@ export async function runHop(options: HopOptions): Promise<number> {
 
   mkdirSync(options.resultsDir, { recursive: true });
   const file = join(options.resultsDir, 'hop.json');
-  writeFileSync(file, `${JSON.stringify({ machine, figures: figuresOf(rows, ratio) }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ machine, figures: figuresOf(rows, options.gapMs, ratio) }, null, 2)}\n`);
   process.stdout.write(`\nwrote ${relative(process.cwd(), file)}\n`);
   return 0;
 }

@@ -12,6 +12,7 @@ options (hop):
   --n <count>        measured events per bus (default 2000, at least 2000 recommended)
   --warmup <count>   unmeasured events per bus first (default 300)
   --block <count>    events per block when pulsar-ws and raw alternate (default 250)
+  --gap-ms <ms>      idle time before each event, outside the measurement (default 0)
   --web-url <url>    Pulsar web service (default $PULSAR_WEB_URL or http://127.0.0.1:8080)
 `;
 
@@ -23,11 +24,11 @@ function flag(args: readonly string[], name: string): string | undefined {
   return value;
 }
 
-function count(args: readonly string[], name: string, fallback: number): number {
+function count(args: readonly string[], name: string, fallback: number, min = 1): number {
   const text = flag(args, name);
   if (text === undefined) return fallback;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got "${text}"`);
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be an integer >= ${min}, got "${text}"`);
   return value;
 }
 
@@ -39,6 +40,7 @@ async function main(argv: readonly string[]): Promise<number> {
         n: count(args, '--n', 2000),
         warmup: count(args, '--warmup', 300),
         block: count(args, '--block', 250),
+        gapMs: count(args, '--gap-ms', 0, 0),
         webUrl: (flag(args, '--web-url') ?? process.env['PULSAR_WEB_URL'] ?? 'http://127.0.0.1:8080').replace(/\/$/, ''),
         resultsDir: join(__dirname, '..', 'results'),
       });

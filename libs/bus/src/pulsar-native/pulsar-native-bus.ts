@@ -337,7 +337,7 @@ class NativeConsumer implements Consumer {
    * `receive()` without a timeout uses pulsar_consumer_receive_async (src/Consumer.cc); with a
    * timeout the addon would park a libuv pool thread per consumer, so none is passed. (Old addon
    * releases ran the no-timeout receive on a pool thread too — apache/pulsar-client-node#131 —
-   * where more than UV_THREADPOOL_SIZE consumers starve Node's pool; ^1.18 does not.)
+   * where more than UV_THREADPOOL_SIZE consumers starve Node's pool; current sources do not.)
    * Not the addon's `listener` option: newer releases block the client's single listener thread
    * until a returned promise settles (so one full consumer would stall the others), older ones
    * ignore the promise (so nothing bounds delivery).

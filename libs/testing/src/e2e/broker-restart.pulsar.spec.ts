@@ -58,6 +58,19 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** `promise`, or a failure naming what did not happen within `ms`. */
+async function within<T>(what: string, promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** What the handler saw, shared between the Nest controller and the test. */
 class ProbeLog {
   deliveries = 0;
@@ -219,7 +232,7 @@ describeWithPulsar('broker restart mid-stream (pulsar-ws, own broker, real Redis
 
     // Restart once a third is out and both held handlers are in flight; publishing goes on.
     await eventually('a third of the events to be published', async () => (published >= RESTART_AFTER ? true : undefined), 60_000);
-    await Promise.all([probe.holdApplyEntered.promise, probe.holdFailEntered.promise]);
+    await within('both held handlers to be in flight', Promise.all([probe.holdApplyEntered.promise, probe.holdFailEntered.promise]), 30_000);
     const downAt = Date.now();
     const publishedBeforeDown = published;
     const handledBeforeDown = probe.appliedIds.size;
@@ -258,16 +271,20 @@ describeWithPulsar('broker restart mid-stream (pulsar-ws, own broker, real Redis
 
     // Issued while no broker process existed: held by the driver, sent after the reconnect.
     const heldOutcomes = results.filter((r) => r.issuedAt >= downDoneAt && r.issuedAt < upAt);
+    const duringShutdown = results.filter((r) => r.issuedAt >= downAt && r.issuedAt < downDoneAt);
+    const confirmedInShutdown = duringShutdown.filter((r) => r.settledAt < downDoneAt).length;
     console.log(
       [
         `broker restart: ${EVENTS} events, one every ${PUBLISH_EVERY_MS} ms; restart after ${publishedBeforeDown} published, ${handledBeforeDown} handled`,
         `  down ${down.durationMs} ms + up ${up.durationMs} ms = outage ${upAt - downAt} ms`,
-        `  publishes issued during the outage: ${publishedDuringOutage} (${heldOutcomes.length} with the broker process gone), all confirmed ${confirmedAt - upAt} ms after the broker was back (failed: ${failed.length})`,
+        `  publishes issued during the outage: ${publishedDuringOutage} — ${duringShutdown.length} during the graceful shutdown ` +
+          `(${confirmedInShutdown} confirmed before the process exited), ${heldOutcomes.length} with no broker process; ` +
+          `failed: ${failed.length}; the last confirmed ${confirmedAt - downDoneAt} ms after \`up\` began`,
         `  messages stored on the topic: ${onTopic.length} (${onTopic.length - EVENTS} resent copies)`,
         `  deliveries: ${probe.deliveries} (${probe.deliveries - EVENTS} more than events; ${probe.redeliveries} with redeliveryCount > 0), ` +
           `duplicates skipped by applyOnce: ${probe.duplicates}`,
         `  held-apply event delivered ${probe.deliveriesById.get(probe.holdApplyId ?? '')}x, held-fail event ${probe.deliveriesById.get(probe.holdFailId ?? '')}x`,
-        `  all handled ${handledAt - upAt} ms after the broker was back; backlog ${backlog}; dead letters ${deadLetters.length}`,
+        `  all handled ${handledAt - downDoneAt} ms after \`up\` began; backlog ${backlog}; dead letters ${deadLetters.length}`,
       ].join('\n'),
     );
 

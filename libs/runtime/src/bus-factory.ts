@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { MemoryBroker, PulsarWsEventBus, type EventBus } from '@agent-mesh/bus';
+import { loadPulsarClient, MemoryBroker, PulsarNativeEventBus, PulsarWsEventBus, type EventBus } from '@agent-mesh/bus';
 import type { MeshConfig } from './mesh-config';
 
 /** The broker shared by every agent module of an embedded (single-process) mesh. */
@@ -17,9 +17,16 @@ export async function connectEventBus(config: MeshConfig, broker?: MemoryBroker)
     log.log('MESH_TRANSPORT=memory: in-process bus (agents in this process only)');
     return (broker ?? processMemoryBroker()).connect();
   }
-  if (!config.pulsarWebUrl) {
-    throw new Error('MESH_TRANSPORT=pulsar: the native driver is not available, so PULSAR_WEB_URL is needed for the WebSocket driver');
+  // The native client is the fast path; the WebSocket driver runs wherever Node runs.
+  const native = loadPulsarClient();
+  if (native.ok && config.pulsarServiceUrl) {
+    log.log(`MESH_TRANSPORT=pulsar: pulsar-native driver (pulsar-client, ${config.pulsarServiceUrl})`);
+    return PulsarNativeEventBus.create({ serviceUrl: config.pulsarServiceUrl, token: config.pulsarToken });
   }
-  log.log(`MESH_TRANSPORT=pulsar: pulsar-ws driver (WebSocket API at ${config.pulsarWebUrl})`);
+  const why = native.ok ? 'PULSAR_SERVICE_URL is not set' : `pulsar-client is not loadable: ${native.reason.split('\n')[0]}`;
+  if (!config.pulsarWebUrl) {
+    throw new Error(`MESH_TRANSPORT=pulsar: the native driver cannot be used (${why}) and PULSAR_WEB_URL is not set for the WebSocket driver`);
+  }
+  log.log(`MESH_TRANSPORT=pulsar: pulsar-ws driver (WebSocket API at ${config.pulsarWebUrl}; native not used: ${why})`);
   return new PulsarWsEventBus({ webUrl: config.pulsarWebUrl, token: config.pulsarToken });
 }

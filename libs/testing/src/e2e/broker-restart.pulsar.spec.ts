@@ -213,7 +213,6 @@ describeWithPulsar('broker restart mid-stream (pulsar-ws, own broker, real Redis
       origin: { source: 'restart-publisher@1', region: 'test' },
     });
 
-    const t0 = Date.now();
     const outcomes: Promise<PublishOutcome>[] = [];
     let published = 0;
     const publishing = (async () => {

@@ -16,7 +16,6 @@ import {
   createMeshEventRegistry,
   defineEvent,
   DEFAULT_TOPIC_NAMING,
-  qualifyTopic,
   uuidv7,
   type EventEnvelope,
   type EventOrigin,

@@ -284,6 +284,10 @@ wait_healthy() {
   while :; do
     pid="$(running_pid "$name")"
     if [[ -z "$pid" ]]; then
+      if health_ok "$web"; then
+        log "$name: using the broker already answering on :$web (not started here)"
+        return 0
+      fi
       print_failure "$name"
       die "$name: broker process exited during startup"
     fi

@@ -89,7 +89,9 @@ export class WsSession {
 
   private connect(onFirstOpen?: () => void, onFirstError?: (error: Error) => void, timeoutMs = 10_000): void {
     if (this.closed) return;
-    const socket = new WebSocket(this.url, { headers: this.headers, handshakeTimeout: timeoutMs });
+    // No per-message deflate: mesh frames are ~1 KB of JSON on loopback or a LAN, where
+    // compressing them costs more CPU and latency than it saves.
+    const socket = new WebSocket(this.url, { headers: this.headers, handshakeTimeout: timeoutMs, perMessageDeflate: false });
     this.socket = socket;
     let settled = false;
     const fail = (error: Error) => {

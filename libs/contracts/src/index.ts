@@ -6,3 +6,4 @@ export * from './registry';
 export * from './topics';
 export * from './uuid';
 export * from './validation';
+export * from './workflow-spec';

@@ -54,7 +54,7 @@ export abstract class StepSpecBase {
 
 /** One task on a worker with the skill. */
 export class TaskStepSpec extends StepSpecBase {
-  override kind!: 'task';
+  declare kind: 'task';
 
   @Matches(SKILL_NAME_PATTERN, { message: 'skill must be a lower-case skill name such as "keywords"' })
   skill!: string;
@@ -120,7 +120,7 @@ export class AggregationStrategySpec {
 
 /** Scatter-gather: the skill over every input in parallel; the aggregator joins them. */
 export class FanOutStepSpec extends StepSpecBase {
-  override kind!: 'fan-out';
+  declare kind: 'fan-out';
 
   @Matches(SKILL_NAME_PATTERN, { message: 'skill must be a lower-case skill name such as "keywords"' })
   skill!: string;
@@ -207,7 +207,7 @@ export class ChainStageSpec {
 
 /** Event chaining: each stage starts from the previous stage's completion. */
 export class ChainStepSpec extends StepSpecBase {
-  override kind!: 'chain';
+  declare kind: 'chain';
 
   @IsArray()
   @ArrayMinSize(1)
@@ -222,7 +222,7 @@ export class ChainStepSpec extends StepSpecBase {
  * rolls their results up: it holds its own children's results, never its grandchildren's.
  */
 export class SupervisorStepSpec extends StepSpecBase {
-  override kind!: 'supervisor';
+  declare kind: 'supervisor';
 
   @IsArray()
   @ArrayMinSize(1)
@@ -271,7 +271,7 @@ export class SagaStepItemSpec {
 
 /** Ordered steps with compensations, run by the saga coordinator. */
 export class SagaStepSpec extends StepSpecBase {
-  override kind!: 'saga';
+  declare kind: 'saga';
 
   @IsArray()
   @ArrayMinSize(1)

@@ -395,7 +395,10 @@ cmd_up() {
   for ((i = 1; i <= clusters; i++)); do start_cluster "$i"; done
   for ((i = 1; i <= clusters; i++)); do wait_healthy "$i"; done
   for ((i = 1; i <= clusters; i++)); do
-    provision "$i" || { print_failure "$(cluster_field "$i" name)"; die "provisioning failed"; }
+    # A broker that has just become healthy can still answer a metadata write with 500
+    # (BadVersionException); provisioning is idempotent, so try it again before giving up.
+    provision "$i" || { sleep 2; provision "$i"; } || { sleep 5; provision "$i"; } ||
+      { print_failure "$(cluster_field "$i" name)"; die "provisioning failed"; }
   done
   log "up in $(( $(date +%s) - t0 ))s"
 }

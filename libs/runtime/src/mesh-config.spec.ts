@@ -31,6 +31,7 @@ describe('validateMeshEnvironment', () => {
       WORKER_SKILLS: 'keywords,sentiment',
       TASK_TIMEOUT_MS: '2500',
       LLM_BASE_URL: 'http://127.0.0.1:11434/v1',
+      LLM_MODEL: 'tiny',
     });
     expect(config).toMatchObject({
       transport: 'pulsar',
@@ -42,7 +43,7 @@ describe('validateMeshEnvironment', () => {
       port: 4000,
       workerSkills: ['keywords', 'sentiment'],
       taskTimeoutMs: 2500,
-      llm: { baseUrl: 'http://127.0.0.1:11434/v1' },
+      llm: { baseUrl: 'http://127.0.0.1:11434/v1', model: 'tiny' },
     });
   });
 
@@ -55,6 +56,7 @@ describe('validateMeshEnvironment', () => {
     [{ WORKER_SKILLS: 'Keywords;x' }, 'WORKER_SKILLS'],
     [{ PULSAR_WEB_URL: 'ftp://x' }, 'PULSAR_WEB_URL'],
     [{ MESH_TRANSPORT: 'pulsar' }, 'PULSAR_WEB_URL'],
+    [{ LLM_BASE_URL: 'http://127.0.0.1:1/v1' }, 'LLM_MODEL'],
   ])('rejects %j naming %s', (env, setting) => {
     expect(() => validateMeshEnvironment(env)).toThrow(MeshConfigError);
     expect(() => validateMeshEnvironment(env)).toThrow(setting);

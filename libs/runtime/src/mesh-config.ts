@@ -139,6 +139,9 @@ export function validateMeshEnvironment(env: Readonly<Record<string, unknown>>, 
   if (parsed.MESH_TRANSPORT === 'pulsar' && !parsed.PULSAR_WEB_URL && !parsed.PULSAR_SERVICE_URL) {
     problems.push('MESH_TRANSPORT=pulsar needs PULSAR_WEB_URL (WebSocket driver) or PULSAR_SERVICE_URL (native driver)');
   }
+  if (parsed.LLM_BASE_URL && !parsed.LLM_MODEL) {
+    problems.push('LLM_MODEL is required when LLM_BASE_URL is set (the model name the endpoint serves)');
+  }
   if (problems.length > 0) throw new MeshConfigError(problems);
   return {
     transport: (parsed.MESH_TRANSPORT ?? 'memory') as MeshTransportKind,

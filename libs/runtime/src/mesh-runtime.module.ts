@@ -3,7 +3,7 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import type { MemoryBroker } from '@agent-mesh/bus';
 import { createMeshEventRegistry } from '@agent-mesh/contracts';
 import { MeshTransportModule, type MeshTransportOptions } from '@agent-mesh/nest-pulsar';
-import { createDefaultSkillRegistry, type SkillRegistry } from '@agent-mesh/skills';
+import { createDefaultSkillRegistry, LlmSkill, type SkillRegistry } from '@agent-mesh/skills';
 import { createStateStore, type StateStore } from '@agent-mesh/state';
 import { connectEventBus } from './bus-factory';
 import { HealthController } from './health.controller';
@@ -61,7 +61,18 @@ export class MeshRuntimeModule {
           options.stateStore ??
           createStateStore({ redisUrl: config.redisUrl, keyPrefix: options.stateKeyPrefix ?? config.redisKeyPrefix }),
       },
-      { provide: SKILL_REGISTRY, useFactory: () => options.skills ?? createDefaultSkillRegistry() },
+      {
+        provide: SKILL_REGISTRY,
+        inject: [MESH_CONFIG],
+        useFactory: (config: MeshConfig) => {
+          const registry = options.skills ?? createDefaultSkillRegistry();
+          // The LLM skill joins when an endpoint is configured (LLM_BASE_URL, LLM_MODEL, LLM_API_KEY).
+          if (config.llm?.model && !registry.get('llm')) {
+            registry.register(new LlmSkill({ baseUrl: config.llm.baseUrl, model: config.llm.model, apiKey: config.llm.apiKey }));
+          }
+          return registry;
+        },
+      },
       StateStoreLifecycle,
     ];
     return {

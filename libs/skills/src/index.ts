@@ -3,3 +3,4 @@ export * from './registry';
 export * from './builtins';
 export { splitSentences, countSyllables, words, type Sentence } from './text/text';
 export { STOPWORDS, isStopword } from './text/stopwords';
+export * from './llm';

@@ -24,6 +24,17 @@ export interface ScriptRun {
   readonly output: string;
 }
 
+/** pulsar.sh exited non-zero (or timed out); `output` is what it printed. */
+export class ScriptError extends Error {
+  constructor(
+    message: string,
+    readonly output: string,
+  ) {
+    super(`${message}\n${output}`);
+    this.name = 'ScriptError';
+  }
+}
+
 function isPortInUse(port: number): Promise<boolean> {
   return new Promise((done) => {
     const socket = connect({ host: '127.0.0.1', port });
@@ -66,11 +77,6 @@ export class PulsarBrokerFixture {
     return `http://127.0.0.1:${this.webPort}`;
   }
 
-  /** The broker log, for a failing test to point at. */
-  get logFile(): string | undefined {
-    return this.dataDir ? join(this.dataDir, this.clusterName, 'logs', 'pulsar-standalone.log') : undefined;
-  }
-
   /** Creates the data dir and starts the broker (tenant `agentmesh`, namespace `agentmesh/mesh`). */
   async start(): Promise<ScriptRun> {
     if (this.dataDir) throw new Error('PulsarBrokerFixture already started');
@@ -88,14 +94,37 @@ export class PulsarBrokerFixture {
     return this.up();
   }
 
-  /** `pulsar.sh up` on the existing data dir. */
-  up(): Promise<ScriptRun> {
-    return this.run('up');
+  /**
+   * `pulsar.sh up` on the existing data dir. A fresh standalone sometimes answers the tenant
+   * PUT of the provisioning step with HTTP 500 (metadata BadVersionException); `up` is
+   * idempotent (a running broker is left alone and provisioned again), so that is retried.
+   */
+  async up(): Promise<ScriptRun> {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const run = await this.run('up');
+        return { durationMs: Date.now() - started, output: run.output };
+      } catch (error) {
+        if (attempt >= 3 || !(error instanceof ScriptError) || !error.output.includes('provisioning failed')) throw error;
+      }
+    }
   }
 
-  /** `pulsar.sh down` (SIGTERM, SIGKILL after 30 s); the data dir stays. */
-  down(): Promise<ScriptRun> {
-    return this.run('down');
+  /**
+   * `pulsar.sh down` (SIGTERM, SIGKILL after 30 s); the data dir stays. Fails unless the ports
+   * are free afterwards: a restart that silently kept the broker running would prove nothing.
+   */
+  async down(): Promise<ScriptRun> {
+    const run = await this.run('down');
+    const deadline = Date.now() + 10_000;
+    for (const port of [this.webPort, this.brokerPort]) {
+      while (await isPortInUse(port)) {
+        if (Date.now() > deadline) throw new ScriptError(`pulsar.sh down returned, but port ${port} still answers`, run.output);
+        await new Promise((done) => setTimeout(done, 200));
+      }
+    }
+    return run;
   }
 
   /** Down, then up on the same data dir. */
@@ -137,7 +166,8 @@ export class PulsarBrokerFixture {
         (error, stdout, stderr) => {
           const output = `${stdout}${stderr}`;
           if (error) {
-            fail(new Error(`pulsar.sh ${command} (data ${dataDir}) failed: ${error.message}\n${output}`));
+            const how = error.killed ? `killed after ${this.commandTimeoutMs} ms` : `exit ${String(error.code)}`;
+            fail(new ScriptError(`pulsar.sh ${command} (data ${dataDir}) failed (${how})`, output));
             return;
           }
           done({ durationMs: Date.now() - started, output });

@@ -105,9 +105,15 @@ export class WsSession {
     };
     socket.on('unexpected-response', (_request, response) => {
       let body = '';
+      // With this listener, ws leaves the socket CONNECTING: terminate it so 'close' fires and a
+      // reconnect follows (a broker starting or stopping answers 503 for a moment).
+      const refused = () => {
+        fail(new UpgradeRefusedError(this.url, response.statusCode ?? 0, body));
+        if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
+      };
       response.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      response.on('end', () => fail(new UpgradeRefusedError(this.url, response.statusCode ?? 0, body)));
-      response.on('error', () => fail(new UpgradeRefusedError(this.url, response.statusCode ?? 0, body)));
+      response.on('end', refused);
+      response.on('error', refused);
     });
     socket.on('open', () => {
       settled = true;

@@ -1,0 +1,111 @@
+import { inBranchOrder, label } from './branches';
+import type { BranchResult, Decision, FailurePolicy } from './types';
+import { validateFailurePolicy } from './validate';
+
+/** Attempts made so far per branch index (a branch not listed has made 1 attempt). */
+export type Attempts = Readonly<Record<number, number>>;
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+function describeFailures(failed: readonly BranchResult[]): string {
+  return failed.map((b) => (b.error ? `${label(b)}: ${b.error}` : label(b))).join('; ');
+}
+
+/**
+ * Decides what a fan-out does next given its branches' states. Pure: call it after every branch
+ * event with the current picture.
+ *
+ * - `fail-fast`: any failed branch → `failed` now; else `pending` until all completed → `completed`.
+ * - `retry-branch`: a failed branch with attempts < maxRetries + 1 → `retry` (listing them); a
+ *   failed branch with its attempts used up → `failed` (even if others could still retry);
+ *   else as fail-fast.
+ * - `proceed-with-partial`: `pending` while any branch is pending; then `completed` with the
+ *   completed branches if there is at least one, else `failed`.
+ * - `quorum` k: `completed` once k branches completed (pending ones are not waited for; every
+ *   branch completed so far is used); `failed` once completed + pending < k.
+ *
+ * `used` lists the branches whose outputs feed the strategy (only for `completed`); `branches`
+ * lists what the outcome is about (to retry, that failed, still pending). Throws on an invalid
+ * policy for this many branches, an empty or inconsistent branch list, or bad attempt counts.
+ */
+export function decide(policy: FailurePolicy, branches: readonly BranchResult[], attempts: Attempts = {}): Decision {
+  const ordered = inBranchOrder(branches);
+  if (ordered.length === 0) throw new Error('decide: a fan-out has at least one branch');
+  validateFailurePolicy(policy, ordered.length);
+  const completed = ordered.filter((b) => b.status === 'completed');
+  const failed = ordered.filter((b) => b.status === 'failed');
+  const pending = ordered.filter((b) => b.status === 'pending');
+  const indexes = (list: readonly BranchResult[]) => list.map((b) => b.branchIndex);
+  const waiting = (name: string): Decision => ({
+    outcome: 'pending',
+    branches: indexes(pending),
+    reason: `${name}: waiting for ${plural(pending.length, 'branch', 'branches')}`,
+    used: [],
+  });
+  const allCompleted = (name: string): Decision => ({
+    outcome: 'completed',
+    reason: `${name}: all ${ordered.length} completed`,
+    used: indexes(completed),
+  });
+
+  switch (policy.type) {
+    case 'fail-fast': {
+      if (failed.length > 0) {
+        return { outcome: 'failed', branches: indexes(failed), reason: `fail-fast: ${failed.length} failed: ${describeFailures(failed)}`, used: [] };
+      }
+      return pending.length > 0 ? waiting('fail-fast') : allCompleted('fail-fast');
+    }
+    case 'retry-branch': {
+      const limit = policy.maxRetries + 1;
+      const attemptsOf = (b: BranchResult) => {
+        const n = attempts[b.branchIndex] ?? 1;
+        if (!Number.isSafeInteger(n) || n < 1) throw new Error(`decide: attempts[${b.branchIndex}] must be a positive integer (got ${String(n)})`);
+        return n;
+      };
+      const exhausted = failed.filter((b) => attemptsOf(b) >= limit);
+      if (exhausted.length > 0) {
+        return {
+          outcome: 'failed',
+          branches: indexes(exhausted),
+          reason: `retry-branch: ${exhausted.length} failed after ${plural(limit, 'attempt', 'attempts')} (maxRetries ${policy.maxRetries}): ${describeFailures(exhausted)}`,
+          used: [],
+        };
+      }
+      if (failed.length > 0) {
+        const next = failed.map((b) => `${label(b)} attempt ${attemptsOf(b) + 1} of ${limit}`).join('; ');
+        return { outcome: 'retry', branches: indexes(failed), reason: `retry-branch: ${next}`, used: [] };
+      }
+      return pending.length > 0 ? waiting('retry-branch') : allCompleted('retry-branch');
+    }
+    case 'proceed-with-partial': {
+      if (pending.length > 0) return waiting('proceed-with-partial');
+      if (completed.length === 0) {
+        return { outcome: 'failed', branches: indexes(failed), reason: `proceed-with-partial: all ${ordered.length} failed: ${describeFailures(failed)}`, used: [] };
+      }
+      return {
+        outcome: 'completed',
+        reason: `proceed-with-partial: ${completed.length} of ${ordered.length} completed, ${failed.length} failed`,
+        used: indexes(completed),
+      };
+    }
+    case 'quorum': {
+      const { k } = policy;
+      if (completed.length >= k) {
+        return {
+          outcome: 'completed',
+          reason: `quorum: ${completed.length} of ${ordered.length} completed (k=${k}), ${pending.length} pending, ${failed.length} failed`,
+          used: indexes(completed),
+        };
+      }
+      if (completed.length + pending.length < k) {
+        return {
+          outcome: 'failed',
+          branches: indexes(failed),
+          reason: `quorum: k=${k} is out of reach: ${completed.length} completed + ${pending.length} pending < ${k} (${failed.length} failed: ${describeFailures(failed)})`,
+          used: [],
+        };
+      }
+      return waiting('quorum');
+    }
+  }
+}

@@ -1,0 +1,3 @@
+export { OrderBook, crosses, isExpired, fillIdOf } from './order-book';
+export { OrderBooks, type MarketExpiryReport } from './order-books';
+export type { Ask, Bid, BookSnapshot, ExpiryReport, Fill, RestingAsk, RestingBid } from './types';

@@ -57,7 +57,14 @@ export class WorkerController implements OnApplicationShutdown {
   async onTask(@Payload() event: EventEnvelope<TaskAssigned>, @Ctx() context: MeshContext): Promise<void> {
     const task = event.data;
     const worker = this.publisher.source;
-    const ref = { taskId: task.taskId, branchIndex: task.branchIndex, branchCount: task.branchCount, skill: task.skill };
+    const ref = {
+      taskId: task.taskId,
+      branchIndex: task.branchIndex,
+      branchCount: task.branchCount,
+      skill: task.skill,
+      stepPath: task.stepPath,
+      attempt: task.attempt,
+    };
     const started = Date.now();
     try {
       const skill = this.skills.require(task.skill);

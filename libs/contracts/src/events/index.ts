@@ -1,7 +1,21 @@
 import { EventRegistry } from '../registry';
+import {
+  FanOutCompletedV1,
+  FanOutFailedV1,
+  FanOutRetryV1,
+  FanOutStartedV1,
+  StageFailedV1,
+  StageValidatedV1,
+  StepCompletedV1,
+  StepFailedV1,
+  StepStartedV1,
+  WorkflowCancelRequestedV1,
+  WorkflowSubmittedV1,
+} from './steps';
 import { TaskAssignedV1, TaskCompletedV1, TaskFailedV1 } from './task';
 import { WorkflowCompletedV1, WorkflowFailedV1, WorkflowRequestedV1, WorkflowStartedV1 } from './workflow';
 
+export * from './steps';
 export * from './task';
 export * from './workflow';
 
@@ -14,6 +28,17 @@ export const MESH_EVENT_DEFINITIONS = [
   TaskAssignedV1,
   TaskCompletedV1,
   TaskFailedV1,
+  WorkflowSubmittedV1,
+  WorkflowCancelRequestedV1,
+  StepStartedV1,
+  StepCompletedV1,
+  StepFailedV1,
+  StageValidatedV1,
+  StageFailedV1,
+  FanOutStartedV1,
+  FanOutCompletedV1,
+  FanOutFailedV1,
+  FanOutRetryV1,
 ] as const;
 
 export function createMeshEventRegistry(): EventRegistry {

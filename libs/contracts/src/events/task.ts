@@ -2,6 +2,7 @@ import { Type } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
 import { defineEvent } from '../registry';
 import { DocumentInput, SKILL_NAME_PATTERN } from './workflow';
+import { STEP_PATH_PATTERN } from './steps';
 
 /** Fields every task message carries so any agent can place it without extra lookups. */
 abstract class TaskRef {
@@ -21,6 +22,18 @@ abstract class TaskRef {
   @IsString()
   @Matches(SKILL_NAME_PATTERN)
   skill!: string;
+
+  /** The workflow step this task belongs to (workflow specs); absent for plain fan-outs. */
+  @IsOptional()
+  @IsString()
+  @Matches(STEP_PATH_PATTERN)
+  stepPath?: string;
+
+  /** 1 for the first run of a branch, 2 for its first retry, ... */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  attempt?: number;
 }
 
 export class TaskAssigned extends TaskRef {

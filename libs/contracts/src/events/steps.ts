@@ -1,0 +1,143 @@
+import { Type } from 'class-transformer';
+import { IsArray, IsDefined, IsIn, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
+import { defineEvent } from '../registry';
+import { AggregationStrategySpec, FanOutPolicySpec, STEP_KINDS, WorkflowSpec, type StepKind } from '../workflow-spec';
+
+/** A step's place in its workflow's tree: `root`, `root.0`, `root.0.stages.1`, ... */
+export const STEP_PATH_PATTERN = /^root(\.[a-z]+|\.\d+)*$/;
+
+/** Submit a workflow spec (validated on the HTTP edge with validateWorkflowSpec). */
+export class WorkflowSubmitted {
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => WorkflowSpec)
+  spec!: WorkflowSpec;
+}
+
+export class WorkflowCancelRequested {
+  @IsString()
+  @IsNotEmpty()
+  reason!: string;
+}
+
+abstract class StepRef {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  @IsIn(STEP_KINDS)
+  kind!: StepKind;
+}
+
+export class StepStarted extends StepRef {
+  @IsOptional()
+  @IsString()
+  name?: string;
+}
+
+export class StepCompleted extends StepRef {
+  @IsObject()
+  output!: Record<string, unknown>;
+}
+
+export class StepFailed extends StepRef {
+  @IsString()
+  @IsNotEmpty()
+  reason!: string;
+}
+
+/** A chain stage's gate passed (stage.validated) or failed (stage.failed) on its output. */
+export class StageValidated {
+  @Matches(STEP_PATH_PATTERN)
+  chainPath!: string;
+
+  @IsInt()
+  @Min(0)
+  stage!: number;
+}
+
+export class StageFailed extends StageValidated {
+  @IsString()
+  @IsNotEmpty()
+  reason!: string;
+
+  /** What the chain does about it: retry, recover, fail. */
+  @IsIn(['retry', 'recover', 'fail'])
+  action!: 'retry' | 'recover' | 'fail';
+}
+
+/** Tells the aggregator how to join a fan-out; published on task.results before its tasks. */
+export class FanOutStarted {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  @IsString()
+  skill!: string;
+
+  @IsInt()
+  @Min(1)
+  branchCount!: number;
+
+  @ValidateNested()
+  @Type(() => FanOutPolicySpec)
+  policy!: FanOutPolicySpec;
+
+  @ValidateNested()
+  @Type(() => AggregationStrategySpec)
+  strategy!: AggregationStrategySpec;
+}
+
+export class FanOutCompleted {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  @IsObject()
+  output!: Record<string, unknown>;
+
+  /** Branches whose outputs made the result. */
+  @IsArray()
+  @IsInt({ each: true })
+  used!: number[];
+
+  @IsArray()
+  @IsInt({ each: true })
+  failed!: number[];
+}
+
+export class FanOutFailed {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  @IsString()
+  @IsNotEmpty()
+  reason!: string;
+
+  @IsArray()
+  @IsInt({ each: true })
+  failed!: number[];
+}
+
+/** retry-branch: run these branches again (attempt is the new attempt number). */
+export class FanOutRetry {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  @IsArray()
+  @IsInt({ each: true })
+  branches!: number[];
+
+  @IsInt()
+  @Min(2)
+  attempt!: number;
+}
+
+export const WorkflowSubmittedV1 = defineEvent('workflow.submitted', 1, 'command', WorkflowSubmitted);
+export const WorkflowCancelRequestedV1 = defineEvent('workflow.cancel-requested', 1, 'command', WorkflowCancelRequested);
+export const StepStartedV1 = defineEvent('step.started', 1, 'event', StepStarted);
+export const StepCompletedV1 = defineEvent('step.completed', 1, 'event', StepCompleted);
+export const StepFailedV1 = defineEvent('step.failed', 1, 'event', StepFailed);
+export const StageValidatedV1 = defineEvent('stage.validated', 1, 'event', StageValidated);
+export const StageFailedV1 = defineEvent('stage.failed', 1, 'event', StageFailed);
+export const FanOutStartedV1 = defineEvent('fanout.started', 1, 'command', FanOutStarted);
+export const FanOutCompletedV1 = defineEvent('fanout.completed', 1, 'event', FanOutCompleted);
+export const FanOutFailedV1 = defineEvent('fanout.failed', 1, 'event', FanOutFailed);
+export const FanOutRetryV1 = defineEvent('fanout.retry', 1, 'command', FanOutRetry);

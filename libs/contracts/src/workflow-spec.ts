@@ -368,6 +368,9 @@ export function validateWorkflowSpec(plain: unknown): WorkflowSpec {
           if (onFail?.action === 'retry' && onFail.maxRetries === undefined) {
             errors.push({ field: `${path}.stages.${i}.gate.onFail.maxRetries`, messages: ['retry needs maxRetries (1-10)'] });
           }
+          if (onFail?.action === 'retry' && stage.step.kind !== 'task') {
+            errors.push({ field: `${path}.stages.${i}.gate.onFail.action`, messages: ['retry re-runs task stages only; use recover for other stages'] });
+          }
         });
         break;
       case 'supervisor':

@@ -1,41 +1,68 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import {
+  FanOutCompletedV1,
+  FanOutFailedV1,
+  FanOutRetryV1,
+  FanOutStartedV1,
   TaskCompletedV1,
   TaskFailedV1,
   Topics,
-  WorkflowCompletedV1,
-  WorkflowFailedV1,
+  type AggregationStrategySpec,
   type EventEnvelope,
+  type FanOutPolicySpec,
+  type FanOutStarted,
   type TaskCompleted,
   type TaskFailed,
 } from '@agent-mesh/contracts';
-import { MeshPublisher, OnMeshEvent } from '@agent-mesh/nest-pulsar';
+import { MeshPublisher, OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
 import { SKILL_REGISTRY, STATE_STORE } from '@agent-mesh/runtime';
-import type { SkillOutput, SkillRegistry } from '@agent-mesh/skills';
+import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
+import { aggregate, decide, selectBranches, type Attempts, type BranchResult, type FailurePolicy } from './strategies';
 
-const SUBSCRIPTION = 'aggregator';
+const RESULTS: MeshSubscriptionOptions = { topic: Topics.taskResults, subscription: 'aggregator', type: 'Key_Shared' };
+
+interface JoinSpec {
+  readonly skill: string;
+  readonly branchCount: number;
+  readonly policy: FanOutPolicySpec;
+  readonly strategy: AggregationStrategySpec;
+}
 
 interface BranchRecord {
   readonly inputId: string;
-  readonly output?: SkillOutput;
+  readonly status: 'pending' | 'completed' | 'failed';
+  readonly attempt: number;
+  readonly output?: Record<string, unknown>;
   readonly error?: string;
+  /** Arrival order within the join (last-writer-wins). */
+  readonly seq?: number;
 }
 
-const joinKey = (workflowId: string) => `aggregator:join:${workflowId}`;
-const branchesKey = (workflowId: string) => `aggregator:join:${workflowId}:branches`;
+const joinKey = (workflowId: string, stepPath: string) => `aggregator:join:${workflowId}:${stepPath}`;
+const branchesKey = (workflowId: string, stepPath: string) => `aggregator:join:${workflowId}:${stepPath}:branches`;
+
+function failurePolicy(policy: FanOutPolicySpec): FailurePolicy {
+  switch (policy.type) {
+    case 'retry-branch':
+      return { type: 'retry-branch', maxRetries: policy.maxRetries ?? 1 };
+    case 'quorum':
+      return { type: 'quorum', k: policy.k ?? 1 };
+    default:
+      return { type: policy.type };
+  }
+}
 
 /**
- * The aggregator role: joins every branch of a fan-out and publishes the workflow's result.
- * Each branch is counted once however often its result is delivered (the marker is the task
- * id, not the event id, so a task re-run after a worker crash is not counted twice).
+ * The aggregator role: joins the branches of each fan-out by its declared failure policy
+ * (fail-fast, retry-branch, proceed-with-partial, quorum) and aggregation strategy (the skill's
+ * combine, all, last-writer-wins, majority vote, ranked fusion). A branch result is counted once
+ * per task attempt (the marker is the task id), and a join is decided once.
  */
-/* A controller: Nest routes mesh events, like HTTP requests, to controllers. */
 @Controller()
 export class AggregatorController {
   private readonly log = new Logger('Aggregator');
-
   private readonly publisher: MeshPublisher;
 
   constructor(
@@ -46,58 +73,100 @@ export class AggregatorController {
     this.publisher = publisher.as('aggregator');
   }
 
-  @OnMeshEvent(TaskCompletedV1, { topic: Topics.taskResults, subscription: SUBSCRIPTION, type: 'Key_Shared' })
-  async onCompleted(@Payload() event: EventEnvelope<TaskCompleted>): Promise<void> {
-    await this.join(event, { inputId: event.data.inputId, output: event.data.output });
+  @OnMeshEvent(FanOutStartedV1, RESULTS)
+  async onStarted(@Payload() event: EventEnvelope<FanOutStarted>): Promise<void> {
+    const { stepPath, skill, branchCount, policy, strategy } = event.data;
+    await this.state.applyOnce(`aggregator:started:${event.correlationId}:${stepPath}`, [
+      { op: 'hset', key: joinKey(event.correlationId, stepPath), field: 'spec', value: JSON.stringify({ skill, branchCount, policy, strategy } satisfies JoinSpec) },
+    ]);
   }
 
-  @OnMeshEvent(TaskFailedV1, { topic: Topics.taskResults, subscription: SUBSCRIPTION, type: 'Key_Shared' })
+  @OnMeshEvent(TaskCompletedV1, RESULTS)
+  async onCompleted(@Payload() event: EventEnvelope<TaskCompleted>): Promise<void> {
+    await this.join(event, { inputId: event.data.inputId, status: 'completed', attempt: event.data.attempt ?? 1, output: event.data.output });
+  }
+
+  @OnMeshEvent(TaskFailedV1, RESULTS)
   async onFailed(@Payload() event: EventEnvelope<TaskFailed>): Promise<void> {
-    await this.join(event, { inputId: event.data.inputId, error: event.data.error });
+    await this.join(event, { inputId: event.data.inputId, status: 'failed', attempt: event.data.attempt ?? 1, error: event.data.error });
   }
 
   private async join(event: EventEnvelope<TaskCompleted | TaskFailed>, record: BranchRecord): Promise<void> {
     const workflowId = event.correlationId;
-    const { taskId, branchIndex, branchCount, skill } = event.data;
-    await this.state.applyOnce(`aggregator:branch:${taskId}`, [
-      { op: 'hset', key: branchesKey(workflowId), field: String(branchIndex), value: JSON.stringify(record) },
-      { op: 'hincrby', key: joinKey(workflowId), field: 'done', by: 1 },
-      { op: 'hincrby', key: joinKey(workflowId), field: 'failed', by: record.error ? 1 : 0 },
-    ]);
-    // Checked on every delivery (not only when the count changed) so a crash between the
-    // count and the publish is finished by the redelivery.
-    const join = await this.state.hgetall(joinKey(workflowId));
-    if (Number(join.done) < branchCount || join.published === '1') return;
-    await this.publishOutcome(event, skill, branchCount);
-    await this.state.apply([{ op: 'hset', key: joinKey(workflowId), field: 'published', value: '1' }]);
+    const { stepPath, taskId, branchIndex } = event.data;
+    if (!stepPath) return;
+    const raw = await this.state.hget(joinKey(workflowId, stepPath), 'spec');
+    if (!raw) return; // a single task step's result: not a fan-out
+    const spec = JSON.parse(raw) as JoinSpec;
+    const current = await this.state.hget(branchesKey(workflowId, stepPath), String(branchIndex));
+    // A late result of an attempt that a retry has replaced is not counted.
+    if (!current || (JSON.parse(current) as BranchRecord).attempt <= record.attempt) {
+      await this.state.applyOnce(`aggregator:branch:${taskId}`, [
+        { op: 'hincrby', key: joinKey(workflowId, stepPath), field: 'seq', by: 1 },
+        { op: 'hset', key: branchesKey(workflowId, stepPath), field: String(branchIndex), value: JSON.stringify(record) },
+      ]);
+    }
+    // Decided on every delivery (not only when something changed), so a crash between the
+    // record and the publish is finished by the redelivery.
+    if ((await this.state.hget(joinKey(workflowId, stepPath), 'decided')) === '1') return;
+    await this.decide(event, spec, stepPath);
   }
 
-  private async publishOutcome(event: EventEnvelope<TaskCompleted | TaskFailed>, skill: string, branchCount: number): Promise<void> {
-    const workflowId = event.correlationId;
-    const raw = await this.state.hgetall(branchesKey(workflowId));
-    const branches = Array.from({ length: branchCount }, (_, i) => JSON.parse(raw[String(i)]) as BranchRecord);
-    const failed = branches.flatMap((b, i) => (b.error ? [`${i}:${b.inputId}`] : []));
-    const options = { correlationId: workflowId, causedBy: event };
-    if (failed.length > 0) {
-      const reasons = branches.filter((b) => b.error).map((b) => `${b.inputId}: ${b.error}`);
-      await this.publisher.publish(
-        Topics.workflowEvents,
-        WorkflowFailedV1,
-        { reason: `${failed.length} of ${branchCount} branch(es) failed: ${reasons.join('; ')}`, failedBranches: failed },
-        options,
-      );
-      this.log.warn(`workflow ${workflowId} failed: ${failed.length}/${branchCount} branches failed`);
-      return;
+  private async decide(cause: EventEnvelope, spec: JoinSpec, stepPath: string): Promise<void> {
+    const workflowId = cause.correlationId;
+    const stored = await this.state.hgetall(branchesKey(workflowId, stepPath));
+    const records = new Map<number, BranchRecord>();
+    for (const [index, json] of Object.entries(stored)) records.set(Number(index), JSON.parse(json) as BranchRecord);
+    const branches: BranchResult[] = Array.from({ length: spec.branchCount }, (_, i) => {
+      const r = records.get(i);
+      return { branchIndex: i, inputId: r?.inputId, status: r?.status ?? 'pending', output: r?.output, error: r?.error, completedAt: r?.seq };
+    });
+    const attempts: Attempts = Object.fromEntries([...records].map(([i, r]) => [i, r.attempt]));
+    const decision = decide(failurePolicy(spec.policy), branches, attempts);
+    const options = { correlationId: workflowId, causedBy: cause };
+    switch (decision.outcome) {
+      case 'pending':
+        return;
+      case 'retry': {
+        const retried = decision.branches ?? [];
+        const byAttempt = new Map<number, number[]>();
+        for (const i of retried) {
+          const next = (records.get(i)?.attempt ?? 1) + 1;
+          const { applied } = await this.state.applyOnce(`aggregator:retry:${workflowId}:${stepPath}:${i}:${next}`, [
+            { op: 'hset', key: branchesKey(workflowId, stepPath), field: String(i), value: JSON.stringify({ inputId: records.get(i)?.inputId ?? '', status: 'pending', attempt: next } satisfies BranchRecord) },
+          ]);
+          if (applied) byAttempt.set(next, [...(byAttempt.get(next) ?? []), i]);
+        }
+        for (const [attempt, list] of byAttempt) {
+          await this.publisher.publish(Topics.workflowEvents, FanOutRetryV1, { stepPath, branches: list, attempt }, options);
+        }
+        return;
+      }
+      case 'failed':
+        await this.publisher.publish(
+          Topics.workflowEvents,
+          FanOutFailedV1,
+          { stepPath, reason: decision.reason ?? 'fan-out failed', failed: branches.filter((b) => b.status === 'failed').map((b) => b.branchIndex) },
+          options,
+        );
+        this.log.warn(`fan-out ${workflowId} ${stepPath} failed: ${decision.reason}`);
+        break;
+      case 'completed': {
+        const used = selectBranches(branches, decision.used);
+        const output =
+          spec.strategy.type === 'combine'
+            ? this.skills.require(spec.skill).combine(used.map((b) => ({ inputId: b.inputId ?? String(b.branchIndex), output: b.output ?? {} })))
+            : { ...aggregate(spec.strategy as Parameters<typeof aggregate>[0], used) };
+        await this.publisher.publish(
+          Topics.workflowEvents,
+          FanOutCompletedV1,
+          { stepPath, output, used: decision.used, failed: branches.filter((b) => b.status === 'failed').map((b) => b.branchIndex) },
+          options,
+        );
+        this.log.log(`fan-out ${workflowId} ${stepPath} completed from ${decision.used.length}/${spec.branchCount} branches`);
+        break;
+      }
     }
-    const result = this.skills
-      .require(skill)
-      .combine(branches.map((b) => ({ inputId: b.inputId, output: b.output ?? {} })));
-    await this.publisher.publish(
-      Topics.workflowEvents,
-      WorkflowCompletedV1,
-      { skill, branchCount, succeeded: branchCount, failed: 0, result },
-      options,
-    );
-    this.log.log(`workflow ${workflowId} completed: ${branchCount} branch(es) joined`);
+    await this.state.apply([{ op: 'hset', key: joinKey(workflowId, stepPath), field: 'decided', value: '1' }]);
   }
 }

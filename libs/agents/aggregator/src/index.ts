@@ -1,2 +1,3 @@
 export { AggregatorModule } from './aggregator.module';
 export { AggregatorController } from './aggregator.controller';
+export * from './strategies';

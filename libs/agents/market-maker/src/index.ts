@@ -1,1 +1,2 @@
 export { MarketMakerModule } from './market-maker.module';
+export * from './order-book';

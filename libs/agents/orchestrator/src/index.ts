@@ -1,3 +1,3 @@
 export { OrchestratorModule } from './orchestrator.module';
-export { OrchestratorService } from './orchestrator.service';
-export type { BranchView, WorkflowStatus, WorkflowView } from './workflow-store';
+export { OrchestratorService, fanOutSpec } from './orchestrator.service';
+export type { BranchView, StepState, TimelineEntry, WorkflowStatus, WorkflowSummary, WorkflowView } from './engine/workflow-state';

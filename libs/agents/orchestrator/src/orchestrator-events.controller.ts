@@ -1,51 +1,188 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import {
+  FanOutCompletedV1,
+  FanOutFailedV1,
+  FanOutRetryV1,
+  FanOutStartedV1,
+  StageFailedV1,
+  StageValidatedV1,
+  StepCompletedV1,
+  StepFailedV1,
+  StepStartedV1,
   TaskCompletedV1,
   TaskFailedV1,
   Topics,
+  WorkflowCancelRequestedV1,
   WorkflowCompletedV1,
   WorkflowFailedV1,
   WorkflowRequestedV1,
+  WorkflowSubmittedV1,
   type EventEnvelope,
+  type FanOutCompleted,
+  type FanOutFailed,
+  type FanOutRetry,
+  type FanOutStarted,
+  type FanOutStepSpec,
   type FanOutWorkflowRequest,
+  type StageFailed,
+  type StageValidated,
+  type StepCompleted,
+  type StepFailed,
+  type StepStarted,
   type TaskCompleted,
   type TaskFailed,
-  type WorkflowCompleted,
-  type WorkflowFailed,
+  type WorkflowCancelRequested,
+  type WorkflowSubmitted,
 } from '@agent-mesh/contracts';
-import { OnMeshEvent } from '@agent-mesh/nest-pulsar';
-import { OrchestratorService } from './orchestrator.service';
+import { OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
+import { stepAt } from './engine/step-tree';
+import { fanOutSpec, OrchestratorService } from './orchestrator.service';
 
-const SUBSCRIPTION = 'orchestrator';
+const EVENTS: MeshSubscriptionOptions = { topic: Topics.workflowEvents, subscription: 'orchestrator', type: 'Key_Shared' };
+const RESULTS: MeshSubscriptionOptions = { topic: Topics.taskResults, subscription: 'orchestrator', type: 'Key_Shared' };
 
-/** The orchestrator's event handlers; Key_Shared by workflow id, so one workflow's events stay in order. */
+/**
+ * The orchestrator's event handlers, Key_Shared by workflow id so one workflow's events are
+ * handled in order. Each consumed event also lands on the workflow's timeline.
+ */
 @Controller()
 export class OrchestratorEventsController {
   constructor(private readonly orchestrator: OrchestratorService) {}
 
-  @OnMeshEvent(WorkflowRequestedV1, { topic: Topics.workflowEvents, subscription: SUBSCRIPTION, type: 'Key_Shared' })
-  onRequested(@Payload() event: EventEnvelope<FanOutWorkflowRequest>): Promise<void> {
-    return this.orchestrator.onRequested(event);
+  private get engine() {
+    return this.orchestrator.engine;
   }
 
-  @OnMeshEvent(TaskCompletedV1, { topic: Topics.taskResults, subscription: SUBSCRIPTION, type: 'Key_Shared' })
-  onTaskCompleted(@Payload() event: EventEnvelope<TaskCompleted>): Promise<void> {
-    return this.orchestrator.onTaskCompleted(event);
+  private get workflows() {
+    return this.orchestrator.workflows;
   }
 
-  @OnMeshEvent(TaskFailedV1, { topic: Topics.taskResults, subscription: SUBSCRIPTION, type: 'Key_Shared' })
-  onTaskFailed(@Payload() event: EventEnvelope<TaskFailed>): Promise<void> {
-    return this.orchestrator.onTaskFailed(event);
+  private track(event: EventEnvelope, stepPath?: string, detail?: string): Promise<void> {
+    return this.workflows.record(event.correlationId, event.id, {
+      at: event.occurredAt,
+      type: event.type,
+      source: event.source,
+      stepPath,
+      detail,
+    });
   }
 
-  @OnMeshEvent(WorkflowCompletedV1, { topic: Topics.workflowEvents, subscription: SUBSCRIPTION, type: 'Key_Shared' })
-  onCompleted(@Payload() event: EventEnvelope<WorkflowCompleted>): Promise<void> {
-    return this.orchestrator.onCompleted(event);
+  @OnMeshEvent(WorkflowSubmittedV1, EVENTS)
+  async onSubmitted(@Payload() event: EventEnvelope<WorkflowSubmitted>): Promise<void> {
+    await this.track(event, 'root', event.data.spec.name);
+    await this.engine.begin(event.correlationId, event.data.spec, event);
   }
 
-  @OnMeshEvent(WorkflowFailedV1, { topic: Topics.workflowEvents, subscription: SUBSCRIPTION, type: 'Key_Shared' })
-  onFailed(@Payload() event: EventEnvelope<WorkflowFailed>): Promise<void> {
-    return this.orchestrator.onFailed(event);
+  /** The plain fan-out command, run as a one-step workflow. */
+  @OnMeshEvent(WorkflowRequestedV1, EVENTS)
+  async onRequested(@Payload() event: EventEnvelope<FanOutWorkflowRequest>): Promise<void> {
+    await this.track(event, 'root');
+    await this.engine.begin(event.correlationId, fanOutSpec(event.data), event);
+  }
+
+  @OnMeshEvent(WorkflowCancelRequestedV1, EVENTS)
+  async onCancel(@Payload() event: EventEnvelope<WorkflowCancelRequested>): Promise<void> {
+    await this.track(event, 'root', event.data.reason);
+    const status = await this.workflows.status(event.correlationId);
+    if (status === 'running' || status === 'accepted') {
+      await this.workflows.finish(event.correlationId, 'cancelled', event.occurredAt, { reason: `cancelled: ${event.data.reason}`, status: 'cancelled' });
+    }
+  }
+
+  @OnMeshEvent(StepStartedV1, EVENTS)
+  async onStepStarted(@Payload() event: EventEnvelope<StepStarted>): Promise<void> {
+    await this.track(event, event.data.stepPath, event.data.kind);
+  }
+
+  @OnMeshEvent(StepCompletedV1, EVENTS)
+  async onStepCompleted(@Payload() event: EventEnvelope<StepCompleted>): Promise<void> {
+    await this.track(event, event.data.stepPath, event.data.kind);
+    await this.engine.onStepCompleted(event.correlationId, event.data.stepPath, event.data.attempt, event.data.output, event);
+  }
+
+  @OnMeshEvent(StepFailedV1, EVENTS)
+  async onStepFailed(@Payload() event: EventEnvelope<StepFailed>): Promise<void> {
+    await this.track(event, event.data.stepPath, event.data.reason);
+    await this.engine.onStepFailed(event.correlationId, event.data.stepPath, event.data.reason, event);
+  }
+
+  @OnMeshEvent(StageValidatedV1, EVENTS)
+  async onStageValidated(@Payload() event: EventEnvelope<StageValidated>): Promise<void> {
+    await this.track(event, `${event.data.chainPath}.stages.${event.data.stage}`);
+  }
+
+  @OnMeshEvent(StageFailedV1, EVENTS)
+  async onStageFailed(@Payload() event: EventEnvelope<StageFailed>): Promise<void> {
+    await this.track(event, `${event.data.chainPath}.stages.${event.data.stage}`, `${event.data.action}: ${event.data.reason}`);
+  }
+
+  @OnMeshEvent(FanOutCompletedV1, EVENTS)
+  async onFanOutCompleted(@Payload() event: EventEnvelope<FanOutCompleted>): Promise<void> {
+    await this.track(event, event.data.stepPath, `used branches ${event.data.used.join(',')}`);
+    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
+    if (state?.status === 'running') await this.engine.completeStep(event.correlationId, state.path, state.attempt, event.data.output, event);
+  }
+
+  @OnMeshEvent(FanOutFailedV1, EVENTS)
+  async onFanOutFailed(@Payload() event: EventEnvelope<FanOutFailed>): Promise<void> {
+    await this.track(event, event.data.stepPath, event.data.reason);
+    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
+    if (state?.status === 'running') await this.engine.failStep(event.correlationId, state, event.data.reason, event);
+  }
+
+  @OnMeshEvent(FanOutRetryV1, EVENTS)
+  async onFanOutRetry(@Payload() event: EventEnvelope<FanOutRetry>): Promise<void> {
+    await this.track(event, event.data.stepPath, `branches ${event.data.branches.join(',')} attempt ${event.data.attempt}`);
+    const spec = await this.workflows.spec(event.correlationId);
+    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
+    if (!spec || state?.status !== 'running') return;
+    const step = stepAt(spec, event.data.stepPath) as FanOutStepSpec;
+    for (const branch of event.data.branches) {
+      await this.engine.assignBranch(event.correlationId, step, event.data.stepPath, branch, event.data.attempt, event);
+    }
+  }
+
+  @OnMeshEvent(WorkflowCompletedV1, EVENTS)
+  async onCompleted(@Payload() event: EventEnvelope): Promise<void> {
+    await this.track(event, 'root');
+  }
+
+  @OnMeshEvent(WorkflowFailedV1, EVENTS)
+  async onFailed(@Payload() event: EventEnvelope): Promise<void> {
+    await this.track(event, 'root');
+  }
+
+  @OnMeshEvent(FanOutStartedV1, RESULTS)
+  async onFanOutStarted(@Payload() event: EventEnvelope<FanOutStarted>): Promise<void> {
+    await this.track(event, event.data.stepPath, `${event.data.branchCount} branches, ${event.data.policy.type}, ${event.data.strategy.type}`);
+  }
+
+  @OnMeshEvent(TaskCompletedV1, RESULTS)
+  async onTaskCompleted(@Payload() event: EventEnvelope<TaskCompleted>): Promise<void> {
+    const { stepPath, branchIndex, inputId, worker, durationMs, output } = event.data;
+    await this.track(event, stepPath, `${inputId} by ${worker}`);
+    if (!stepPath) return;
+    const attempt = event.data.attempt ?? 1;
+    const state = await this.workflows.step(event.correlationId, stepPath);
+    if (state?.kind === 'fan-out') {
+      await this.workflows.recordBranch(event.correlationId, event.id, { stepPath, index: branchIndex, inputId, status: 'completed', attempt, worker, durationMs, output });
+    } else if (state?.kind === 'task' && state.status === 'running') {
+      await this.engine.completeStep(event.correlationId, stepPath, attempt, output, event);
+    }
+  }
+
+  @OnMeshEvent(TaskFailedV1, RESULTS)
+  async onTaskFailed(@Payload() event: EventEnvelope<TaskFailed>): Promise<void> {
+    const { stepPath, branchIndex, inputId, worker, error } = event.data;
+    await this.track(event, stepPath, `${inputId}: ${error}`);
+    if (!stepPath) return;
+    const attempt = event.data.attempt ?? 1;
+    const state = await this.workflows.step(event.correlationId, stepPath);
+    if (state?.kind === 'fan-out') {
+      await this.workflows.recordBranch(event.correlationId, event.id, { stepPath, index: branchIndex, inputId, status: 'failed', attempt, worker, error });
+    } else if (state?.kind === 'task' && state.status === 'running' && state.attempt === attempt) {
+      await this.engine.failStep(event.correlationId, state, `${inputId}: ${error}`, event);
+    }
   }
 }

@@ -1,106 +1,56 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import {
-  TaskAssignedV1,
-  taskIdOf,
   Topics,
   uuidv7,
-  WorkflowRequestedV1,
-  WorkflowStartedV1,
-  type EventEnvelope,
+  WorkflowCancelRequestedV1,
+  WorkflowSubmittedV1,
   type FanOutWorkflowRequest,
-  type TaskCompleted,
-  type TaskFailed,
-  type WorkflowCompleted,
-  type WorkflowFailed,
+  type WorkflowSpec,
 } from '@agent-mesh/contracts';
 import { MeshPublisher } from '@agent-mesh/nest-pulsar';
-import { STATE_STORE } from '@agent-mesh/runtime';
+import { SKILL_REGISTRY, STATE_STORE } from '@agent-mesh/runtime';
+import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
-import { WorkflowStore, type WorkflowView } from './workflow-store';
+import { WorkflowEngine } from './engine/workflow-engine';
+import { WorkflowState, type WorkflowStatus, type WorkflowSummary, type WorkflowView } from './engine/workflow-state';
+
+/** The plain fan-out request (`{ skill, inputs }`) as a workflow spec. */
+export function fanOutSpec(request: FanOutWorkflowRequest): WorkflowSpec {
+  return { step: { kind: 'fan-out', skill: request.skill, inputs: request.inputs, params: request.params } } as WorkflowSpec;
+}
 
 /**
- * Accepts workflows, fans their tasks out keyed by workflow id, and keeps a projection of
- * each workflow's progress for the HTTP API.
+ * Accepts workflows and answers for them. A submission is recorded and published as
+ * `workflow.submitted`; everything after that happens by consuming events (WorkflowEngine).
  */
 @Injectable()
 export class OrchestratorService {
-  private readonly log = new Logger('Orchestrator');
-  private readonly workflows: WorkflowStore;
+  readonly workflows: WorkflowState;
+  readonly engine: WorkflowEngine;
+  readonly publisher: MeshPublisher;
 
-  private readonly publisher: MeshPublisher;
-
-  constructor(publisher: MeshPublisher, @Inject(STATE_STORE) state: StateStore) {
+  constructor(publisher: MeshPublisher, @Inject(STATE_STORE) state: StateStore, @Inject(SKILL_REGISTRY) skills: SkillRegistry) {
     this.publisher = publisher.as('orchestrator');
-    this.workflows = new WorkflowStore(state);
+    this.workflows = new WorkflowState(state);
+    this.engine = new WorkflowEngine(this.workflows, this.publisher, skills);
   }
 
-  /** Records the workflow and publishes the request; the fan-out happens when it is consumed. */
-  async submit(request: FanOutWorkflowRequest): Promise<string> {
+  async submit(spec: WorkflowSpec): Promise<string> {
     const workflowId = uuidv7();
-    await this.workflows.accept(workflowId, request, new Date());
-    await this.publisher.publish(Topics.workflowEvents, WorkflowRequestedV1, request, { correlationId: workflowId });
+    await this.workflows.accept(workflowId, spec, new Date().toISOString());
+    await this.publisher.publish(Topics.workflowEvents, WorkflowSubmittedV1, { spec }, { correlationId: workflowId });
     return workflowId;
   }
 
   get(workflowId: string): Promise<WorkflowView | undefined> {
-    return this.workflows.get(workflowId);
+    return this.workflows.view(workflowId);
   }
 
-  async onRequested(event: EventEnvelope<FanOutWorkflowRequest>): Promise<void> {
-    const workflowId = event.correlationId;
-    const request = event.data;
-    if (!(await this.workflows.start(event.id, workflowId, request, event.occurredAt))) return;
-    const branchCount = request.inputs.length;
-    // Redelivery before markDispatched re-publishes tasks; task ids are stable, so the
-    // aggregator still counts each branch once.
-    await Promise.all(
-      request.inputs.map((input, branchIndex) =>
-        this.publisher.publish(
-          Topics.tasks(request.skill),
-          TaskAssignedV1,
-          { taskId: taskIdOf(workflowId, branchIndex), branchIndex, branchCount, skill: request.skill, input, params: request.params },
-          { correlationId: workflowId, causedBy: event },
-        ),
-      ),
-    );
-    await this.publisher.publish(
-      Topics.workflowEvents,
-      WorkflowStartedV1,
-      { skill: request.skill, branchCount },
-      { correlationId: workflowId, causedBy: event },
-    );
-    await this.workflows.markDispatched(workflowId);
-    this.log.log(`workflow ${workflowId}: ${branchCount} task(s) on ${Topics.tasks(request.skill)}`);
+  list(status?: WorkflowStatus, limit?: number): Promise<WorkflowSummary[]> {
+    return this.workflows.list(status, limit);
   }
 
-  async onTaskCompleted(event: EventEnvelope<TaskCompleted>): Promise<void> {
-    const { branchIndex, inputId, worker, durationMs, output } = event.data;
-    await this.workflows.recordBranch(event.id, event.correlationId, {
-      index: branchIndex,
-      inputId,
-      status: 'completed',
-      worker,
-      durationMs,
-      output,
-    });
-  }
-
-  async onTaskFailed(event: EventEnvelope<TaskFailed>): Promise<void> {
-    const { branchIndex, inputId, worker, error } = event.data;
-    await this.workflows.recordBranch(event.id, event.correlationId, {
-      index: branchIndex,
-      inputId,
-      status: 'failed',
-      worker,
-      error,
-    });
-  }
-
-  async onCompleted(event: EventEnvelope<WorkflowCompleted>): Promise<void> {
-    await this.workflows.finish(event.id, event.correlationId, event.occurredAt, { completed: event.data });
-  }
-
-  async onFailed(event: EventEnvelope<WorkflowFailed>): Promise<void> {
-    await this.workflows.finish(event.id, event.correlationId, event.occurredAt, { failed: event.data });
+  async cancel(workflowId: string, reason: string): Promise<void> {
+    await this.publisher.publish(Topics.workflowEvents, WorkflowCancelRequestedV1, { reason }, { correlationId: workflowId });
   }
 }

@@ -8,23 +8,32 @@ import {
   NotFoundException,
   Param,
   Post,
-  ValidationPipe,
+  Query,
 } from '@nestjs/common';
-import { flattenValidationErrors, FanOutWorkflowRequest } from '@agent-mesh/contracts';
+import {
+  ContractValidationError,
+  FanOutWorkflowRequest,
+  validatePlain,
+  validateWorkflowSpec,
+  type FieldError,
+  type StepSpec,
+  type WorkflowSpec,
+} from '@agent-mesh/contracts';
 import { SKILL_REGISTRY } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
-import { OrchestratorService } from './orchestrator.service';
-import type { WorkflowView } from './workflow-store';
+import type { WorkflowStatus, WorkflowSummary, WorkflowView } from './engine/workflow-state';
+import { fanOutSpec, OrchestratorService } from './orchestrator.service';
 
-/** 400 body: `{ message, errors: [{ field, messages }] }`, each error naming its field. */
-const requestValidation = new ValidationPipe({
-  whitelist: true,
-  forbidNonWhitelisted: true,
-  transform: true,
-  exceptionFactory: (errors) =>
-    new BadRequestException({ message: 'invalid workflow request', errors: flattenValidationErrors(errors) }),
-});
+const STATUSES: readonly WorkflowStatus[] = ['accepted', 'running', 'completed', 'failed', 'cancelled'];
 
+function invalid(errors: readonly FieldError[]): BadRequestException {
+  return new BadRequestException({ message: 'invalid workflow request', errors });
+}
+
+/**
+ * `POST /workflows` takes a workflow spec (`{ name?, step }`, docs/patterns.md) or the plain
+ * fan-out `{ skill, inputs, params? }`; a bad body is 400 with every bad field named.
+ */
 @Controller('workflows')
 export class WorkflowsController {
   constructor(
@@ -34,15 +43,20 @@ export class WorkflowsController {
 
   @Post()
   @HttpCode(202)
-  async submit(@Body(requestValidation) request: FanOutWorkflowRequest): Promise<{ workflowId: string; status: string }> {
-    if (!this.skills.get(request.skill)) {
-      throw new BadRequestException({
-        message: 'invalid workflow request',
-        errors: [{ field: 'skill', messages: [`unknown skill "${request.skill}"; known: ${this.skills.names().join(', ')}`] }],
-      });
-    }
-    const workflowId = await this.orchestrator.submit(request);
+  async submit(@Body() body: unknown): Promise<{ workflowId: string; status: string }> {
+    const spec = this.parse(body);
+    const workflowId = await this.orchestrator.submit(spec);
     return { workflowId, status: 'accepted' };
+  }
+
+  @Get()
+  async list(@Query('status') status?: string, @Query('limit') limit?: string): Promise<WorkflowSummary[]> {
+    if (status !== undefined && !STATUSES.includes(status as WorkflowStatus)) {
+      throw invalid([{ field: 'status', messages: [`status must be one of ${STATUSES.join(', ')}`] }]);
+    }
+    const max = limit === undefined ? 100 : Number(limit);
+    if (!Number.isInteger(max) || max < 1 || max > 1000) throw invalid([{ field: 'limit', messages: ['limit must be 1-1000'] }]);
+    return this.orchestrator.list(status as WorkflowStatus | undefined, max);
   }
 
   @Get(':id')
@@ -50,5 +64,57 @@ export class WorkflowsController {
     const workflow = await this.orchestrator.get(id);
     if (!workflow) throw new NotFoundException({ message: `no workflow ${id}` });
     return workflow;
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(202)
+  async cancel(@Param('id') id: string, @Body() body: { reason?: unknown } = {}): Promise<{ workflowId: string; status: string }> {
+    const workflow = await this.orchestrator.get(id);
+    if (!workflow) throw new NotFoundException({ message: `no workflow ${id}` });
+    if (workflow.status !== 'running' && workflow.status !== 'accepted') {
+      throw new BadRequestException({ message: `workflow ${id} is ${workflow.status}; only a running workflow can be cancelled` });
+    }
+    await this.orchestrator.cancel(id, typeof body?.reason === 'string' ? body.reason : 'cancelled over HTTP');
+    return { workflowId: id, status: 'cancelling' };
+  }
+
+  private parse(body: unknown): WorkflowSpec {
+    let spec: WorkflowSpec;
+    try {
+      const isSpec = typeof body === 'object' && body !== null && 'step' in body;
+      spec = isSpec ? validateWorkflowSpec(body) : fanOutSpec(validatePlain(FanOutWorkflowRequest, body, 'workflow request'));
+    } catch (error) {
+      if (error instanceof ContractValidationError) throw invalid(error.fieldErrors);
+      throw error;
+    }
+    const errors: FieldError[] = [];
+    this.checkSteps(spec.step, 'step', errors);
+    if (errors.length > 0) throw invalid(errors.map((e) => (spec.step.kind === 'fan-out' && !('step' in (body as object)) ? { ...e, field: e.field.replace(/^step\./, '') } : e)));
+    return spec;
+  }
+
+  /** What only the running mesh knows: which skills exist, which step kinds this build runs. */
+  private checkSteps(step: StepSpec, path: string, errors: FieldError[]): void {
+    const unknownSkill = (skill: string, field: string) => {
+      if (!this.skills.get(skill)) errors.push({ field, messages: [`unknown skill "${skill}"; known: ${this.skills.names().join(', ')}`] });
+    };
+    switch (step.kind) {
+      case 'task':
+      case 'fan-out':
+        unknownSkill(step.skill, `${path}.skill`);
+        return;
+      case 'chain':
+        step.stages.forEach((stage, i) => {
+          this.checkSteps(stage.step, `${path}.stages.${i}.step`, errors);
+          if (stage.gate?.onFail.recovery) this.checkSteps(stage.gate.onFail.recovery, `${path}.stages.${i}.gate.onFail.recovery`, errors);
+        });
+        return;
+      case 'supervisor':
+        step.children.forEach((child, i) => this.checkSteps(child, `${path}.children.${i}`, errors));
+        return;
+      case 'saga':
+        errors.push({ field: `${path}.kind`, messages: ['saga steps need the saga coordinator, which this build does not run yet'] });
+        return;
+    }
   }
 }

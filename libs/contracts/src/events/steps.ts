@@ -26,6 +26,11 @@ abstract class StepRef {
 
   @IsIn(STEP_KINDS)
   kind!: StepKind;
+
+  /** Which run of the step (a chain stage retried by its gate runs again with attempt + 1). */
+  @IsInt()
+  @Min(1)
+  attempt!: number;
 }
 
 export class StepStarted extends StepRef {

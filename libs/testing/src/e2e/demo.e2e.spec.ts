@@ -28,9 +28,11 @@ describe('the embedded demo', () => {
       expect(lines.filter((l) => l.includes(`branch `) && l.includes(doc.id))).toHaveLength(2);
     }
     expect(lines.filter((l) => l.startsWith('  aggregate: '))).toHaveLength(2);
-    // Each workflow's timeline: request, one assignment and one completion per document, start, completion.
+    // Each workflow's timeline: submitted, step.started, fanout.started, one assignment and one
+    // result per document, fanout.completed, step.completed, workflow.completed.
     const timelineHeaders = lines.filter((l) => l.startsWith('  timeline ('));
-    expect(timelineHeaders).toEqual(Array(2).fill(`  timeline (${3 + 2 * documents.length} events):`));
-    expect(lines.some((l) => /\+\s*\d+ ms\s+aggregator@\S+\s+workflow\.completed/.test(l))).toBe(true);
+    expect(timelineHeaders).toEqual(Array(2).fill(`  timeline (${6 + 2 * documents.length} events):`));
+    expect(lines.some((l) => /\+\s*\d+ ms\s+aggregator@\S+\s+fanout\.completed/.test(l))).toBe(true);
+    expect(lines.some((l) => /\+\s*\d+ ms\s+orchestrator@\S+\s+workflow\.completed/.test(l))).toBe(true);
   });
 });

@@ -104,7 +104,9 @@ describe('a worker killed mid-task (real Redis)', () => {
 
     expect(workflow.result).toEqual({ inputs: inputs.map((i) => i.id), words: 1 + 2 + 3 + 4 + 5 + 6 });
     expect(workflow.branches.map((b) => b.worker)).toEqual(inputs.map(() => 'worker@survivor'));
-    expect(await state.hget(`aggregator:join:${workflowId}`, 'done')).toBe('6');
+    // Each branch counted once: six results recorded in the join, one per task.
+    expect(await state.hget(`aggregator:join:${workflowId}:root`, 'seq')).toBe('6');
+    expect(Object.keys(await state.hgetall(`aggregator:join:${workflowId}:root:branches`))).toHaveLength(6);
 
     // A result delivered twice (a worker that published, then died before its ack) is counted once.
     const results = (await mesh.readAll(Topics.taskResults)).map((m) => JSON.parse(m.payload.toString()) as EventEnvelope<TaskCompleted>);
@@ -115,7 +117,7 @@ describe('a worker killed mid-task (real Redis)', () => {
       .as('worker')
       .publish(Topics.taskResults, TaskCompletedV1, first!.data, { correlationId: workflowId });
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(await state.hget(`aggregator:join:${workflowId}`, 'done')).toBe('6');
+    expect(await state.hget(`aggregator:join:${workflowId}:root`, 'seq')).toBe('6');
     const completions = (await mesh.readAll(Topics.workflowEvents))
       .map((m) => JSON.parse(m.payload.toString()) as EventEnvelope)
       .filter((e) => e.correlationId === workflowId && e.type === 'workflow.completed');

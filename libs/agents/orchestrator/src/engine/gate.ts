@@ -1,0 +1,40 @@
+import type { GateCheckSpec, GateSpec } from '@agent-mesh/contracts';
+import { fieldOf } from './step-tree';
+
+export type GateVerdict = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+function sizeOf(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' || Array.isArray(value)) return value.length;
+  return undefined;
+}
+
+function check(output: Record<string, unknown>, rule: GateCheckSpec): string | undefined {
+  const value = fieldOf(output, rule.field);
+  const shown = JSON.stringify(value)?.slice(0, 80) ?? 'undefined';
+  switch (rule.op) {
+    case 'exists':
+      return value === undefined || value === null || value === '' ? `${rule.field} is missing` : undefined;
+    case 'min':
+    case 'max': {
+      const size = sizeOf(value);
+      const bound = Number(rule.value);
+      if (size === undefined) return `${rule.field} (${shown}) has no size to compare`;
+      if (rule.op === 'min' && size < bound) return `${rule.field} is ${size}, below the minimum ${bound}`;
+      if (rule.op === 'max' && size > bound) return `${rule.field} is ${size}, above the maximum ${bound}`;
+      return undefined;
+    }
+    case 'equals':
+      return JSON.stringify(value) === JSON.stringify(rule.value) ? undefined : `${rule.field} is ${shown}, not ${JSON.stringify(rule.value)}`;
+    case 'matches':
+      return typeof value === 'string' && new RegExp(String(rule.value)).test(value)
+        ? undefined
+        : `${rule.field} (${shown}) does not match /${String(rule.value)}/`;
+  }
+}
+
+/** A validation gate: every check must hold on the stage's output. */
+export function evaluateGate(gate: GateSpec, output: Record<string, unknown>): GateVerdict {
+  const failures = gate.checks.map((rule) => check(output, rule)).filter((f): f is string => f !== undefined);
+  return failures.length === 0 ? { ok: true } : { ok: false, reason: failures.join('; ') };
+}

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
-import { runDemo } from '@agent-mesh/demo';
+import { demoWorkflows, loadDocuments, runDemo } from '@agent-mesh/demo';
 import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from '@agent-mesh/nest-pulsar';
 import { bootstrapAgent, runAgent, STATE_STORE } from '@agent-mesh/runtime';
 import type { StateStore } from '@agent-mesh/state';
@@ -9,16 +9,16 @@ import { MeshAppModule } from './app.module';
 
 /** `npm start`: the embedded mesh runs the demo and exits; `--serve` keeps it running. */
 async function demo(): Promise<number> {
-  const app = await bootstrapAgent(MeshAppModule, { port: 0, logLevels: ['error', 'warn'] });
+  const app = await bootstrapAgent(MeshAppModule, { port: 0, logLevels: ['error'] });
   try {
     const state = app.get<StateStore>(STATE_STORE);
     const transport = app.get<MeshTransportOptions>(MESH_TRANSPORT_OPTIONS);
     process.stdout.write(`Agent Mesh embedded demo — bus: ${transport.bus.driver}, state: ${state.driver}\n`);
+    const documents = loadDocuments(join(__dirname, '../../../data/documents'));
+    process.stdout.write(`documents: ${documents.map((d) => d.id).join(', ')}\n`);
     const summary = await runDemo({
       baseUrl: (await app.getUrl()).replace('[::1]', '127.0.0.1'),
-      transport,
-      documentsDir: join(__dirname, '../../../data/documents'),
-      skills: ['keywords', 'summarize', 'sentiment'],
+      workflows: demoWorkflows(documents),
     });
     return summary.failed === 0 ? 0 : 1;
   } finally {

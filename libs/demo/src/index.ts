@@ -1,2 +1,1 @@
-export { loadDocuments, runDemo, type DemoOptions, type DemoSummary } from './run-demo';
-export { EventTimeline, type TimelineEntry } from './timeline';
+export { demoWorkflows, loadDocuments, runDemo, type DemoOptions, type DemoSummary, type DemoWorkflow } from './run-demo';

@@ -1,15 +1,15 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Topics, type DocumentInput, type FanOutWorkflowRequest } from '@agent-mesh/contracts';
-import type { MeshTransportOptions } from '@agent-mesh/nest-pulsar';
-import { EventTimeline } from './timeline';
+import type { DocumentInput } from '@agent-mesh/contracts';
 
-/** The workflow view the orchestrator's `GET /workflows/:id` returns (the fields we print). */
+/** What `GET /workflows/:id` returns (the fields the demo prints). */
 interface WorkflowResponse {
   readonly id: string;
-  readonly status: 'accepted' | 'running' | 'completed' | 'failed';
-  readonly skill: string;
+  readonly name?: string;
+  readonly status: 'accepted' | 'running' | 'completed' | 'failed' | 'cancelled';
+  readonly steps: { readonly path: string; readonly kind: string; readonly status: string; readonly attempt: number; readonly error?: string }[];
   readonly branches: {
+    readonly stepPath: string;
     readonly index: number;
     readonly inputId: string;
     readonly status: string;
@@ -20,19 +20,28 @@ interface WorkflowResponse {
   }[];
   readonly result?: Record<string, unknown>;
   readonly reason?: string;
+  readonly timeline: { readonly at: string; readonly type: string; readonly source: string; readonly stepPath?: string; readonly detail?: string }[];
+}
+
+export interface DemoWorkflow {
+  /** What the workflow shows, printed above its outcome. */
+  readonly title: string;
+  /** A workflow spec (`{ name, step }`) or a plain fan-out (`{ skill, inputs }`). */
+  readonly body: Record<string, unknown>;
+  /** The outcome the demo means to show (a failure can be the point). */
+  readonly expect: 'completed' | 'failed';
 }
 
 export interface DemoOptions {
   /** Base URL of a running orchestrator API, e.g. http://127.0.0.1:3000. */
   readonly baseUrl: string;
-  readonly transport: MeshTransportOptions;
-  readonly documentsDir: string;
-  readonly skills: readonly string[];
+  readonly workflows: readonly DemoWorkflow[];
   readonly timeoutMs?: number;
   readonly print?: (line: string) => void;
 }
 
 export interface DemoSummary {
+  /** Workflows that ended as the demo meant them to. */
   readonly completed: number;
   readonly failed: number;
   readonly workflows: readonly WorkflowResponse[];
@@ -44,61 +53,136 @@ export function loadDocuments(dir: string): DocumentInput[] {
   return files.map((file) => ({ id: basename(file, '.txt'), text: readFileSync(join(dir, file), 'utf8').trim() }));
 }
 
+/** The demo's workflows over the shipped documents: one per pattern this build runs. */
+export function demoWorkflows(documents: readonly DocumentInput[]): DemoWorkflow[] {
+  const [first] = documents;
+  return [
+    {
+      title: 'fan-out: keywords over every document, joined by the skill’s own combine',
+      body: { skill: 'keywords', inputs: documents },
+      expect: 'completed',
+    },
+    {
+      title: 'fan-out with quorum and majority vote: sentiment of each document, done at 3 answers',
+      body: {
+        name: 'sentiment-vote',
+        step: {
+          kind: 'fan-out',
+          skill: 'sentiment',
+          inputs: documents,
+          policy: { type: 'quorum', k: Math.min(3, documents.length) },
+          strategy: { type: 'majority-vote', field: 'label' },
+        },
+      },
+      expect: 'completed',
+    },
+    {
+      title: 'event chain with a validation gate: summarize, check the summary, then extract its keywords',
+      body: {
+        name: 'summary-then-keywords',
+        step: {
+          kind: 'chain',
+          stages: [
+            {
+              step: { kind: 'task', skill: 'summarize', input: first, params: { sentences: 2 } },
+              gate: { checks: [{ field: 'summary', op: 'min', value: 40 }], onFail: { action: 'fail' } },
+            },
+            { step: { kind: 'task', skill: 'keywords', inputFrom: { source: 'previous', field: 'summary' }, params: { top: 5 } } },
+          ],
+        },
+      },
+      expect: 'completed',
+    },
+    {
+      title: 'event chain whose gate rejects a stage: the recovery stage runs instead, the bad output goes no further',
+      body: {
+        name: 'gate-recovery',
+        step: {
+          kind: 'chain',
+          stages: [
+            {
+              step: { kind: 'task', skill: 'summarize', input: first, params: { sentences: 1 } },
+              gate: {
+                checks: [{ field: 'summary', op: 'min', value: 5000 }],
+                onFail: { action: 'recover', recovery: { kind: 'task', skill: 'summarize', input: first, params: { sentences: 3 } } },
+              },
+            },
+            { step: { kind: 'task', skill: 'readability', inputFrom: { source: 'previous', field: 'summary' } } },
+          ],
+        },
+      },
+      expect: 'completed',
+    },
+    {
+      title: 'supervisor tree: a supervisor per half of the documents, rolled up level by level',
+      body: {
+        name: 'supervisor-tree',
+        step: {
+          kind: 'supervisor',
+          children: [documents.slice(0, Math.ceil(documents.length / 2)), documents.slice(Math.ceil(documents.length / 2))]
+            .filter((half) => half.length > 0)
+            .map((half) => ({ kind: 'supervisor', children: half.map((d) => ({ kind: 'task', skill: 'keywords', input: d, params: { top: 5 } })) })),
+        },
+      },
+      expect: 'completed',
+    },
+    {
+      title: 'fan-out that must fail: one input the skill refuses, fail-fast',
+      body: { skill: 'readability', inputs: [first, { id: 'numbers-only', text: '123 456 789.' }] },
+      expect: 'failed',
+    },
+  ];
+}
+
 /**
- * Submits one fan-out workflow per skill over the shipped documents through the HTTP API,
- * waits for each, and prints branch results, the aggregate and the event timeline.
+ * Submits each workflow through the HTTP API, waits for it, and prints its steps, branches,
+ * result and timeline (agent, event type, time since the workflow started).
  */
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const documents = loadDocuments(options.documentsDir);
-  const { bus, registry, naming } = options.transport;
-  const timeline = new EventTimeline(bus, registry, naming);
-  await timeline.watch([Topics.workflowEvents, Topics.taskResults, ...options.skills.map((s) => Topics.tasks(s))]);
-
+  const ids = await Promise.all(options.workflows.map((w) => submit(options.baseUrl, w.body)));
   const workflows: WorkflowResponse[] = [];
-  try {
-    print(`submitting ${options.skills.length} fan-out workflow(s) over ${documents.length} documents: ${documents.map((d) => d.id).join(', ')}`);
-    const ids = await Promise.all(
-      options.skills.map((skill) => submit(options.baseUrl, { skill, inputs: documents })),
-    );
-    for (const id of ids) workflows.push(await waitForEnd(options.baseUrl, id, options.timeoutMs ?? 30_000));
-  } finally {
-    await timeline.close();
-  }
+  for (const id of ids) workflows.push(await waitForEnd(options.baseUrl, id, options.timeoutMs ?? 30_000));
 
-  for (const workflow of workflows) {
+  let asMeant = 0;
+  workflows.forEach((workflow, i) => {
+    const demo = options.workflows[i];
+    const ok = workflow.status === demo.expect;
+    if (ok) asMeant++;
     print('');
-    print(`== workflow ${workflow.id} · ${workflow.skill} · ${workflow.status.toUpperCase()}`);
+    print(`== ${demo.title}`);
+    print(`   workflow ${workflow.id} · ${workflow.status.toUpperCase()}${demo.expect === 'failed' && ok ? ' (as intended)' : ''}`);
+    for (const step of workflow.steps) {
+      print(`   step ${step.path.padEnd(28)} ${step.kind.padEnd(10)} ${step.status}${step.attempt > 1 ? ` (attempt ${step.attempt})` : ''}${step.error ? `: ${brief(step.error, 90)}` : ''}`);
+    }
     for (const branch of workflow.branches) {
-      const outcome = branch.status === 'completed' ? brief(branch.output) : `FAILED: ${branch.error ?? branch.status}`;
-      print(`  branch ${branch.index} ${branch.inputId.padEnd(20)} ${(branch.worker ?? '-').padEnd(28)} ${String(branch.durationMs ?? '-').padStart(4)} ms  ${outcome}`);
+      const outcome = branch.status === 'completed' ? brief(branch.output) : `${branch.status.toUpperCase()}${branch.error ? `: ${brief(branch.error, 80)}` : ''}`;
+      print(`   branch ${branch.stepPath}#${branch.index} ${branch.inputId.padEnd(18)} ${(branch.worker ?? '-').padEnd(26)} ${String(branch.durationMs ?? '-').padStart(4)} ms  ${outcome}`);
     }
-    print(workflow.status === 'completed' ? `  aggregate: ${brief(workflow.result, 400)}` : `  reason: ${workflow.reason}`);
-    const events = timeline.forWorkflow(workflow.id);
-    const start = events[0]?.at ?? 0;
-    print(`  timeline (${events.length} events):`);
-    for (const e of events) {
-      print(`    +${String(e.at - start).padStart(4)} ms  ${e.source.padEnd(28)} ${e.type.padEnd(20)} ${e.topic}${e.detail ? ` (${e.detail})` : ''}`);
+    print(workflow.status === 'completed' ? `   result: ${brief(workflow.result, 300)}` : `   reason: ${brief(workflow.reason, 300)}`);
+    const start = Date.parse(workflow.timeline[0]?.at ?? new Date().toISOString());
+    print(`   timeline (${workflow.timeline.length} events):`);
+    for (const e of workflow.timeline) {
+      print(`     +${String(Date.parse(e.at) - start).padStart(4)} ms  ${e.source.padEnd(26)} ${e.type.padEnd(20)} ${e.stepPath ?? ''}${e.detail ? `  ${brief(e.detail, 60)}` : ''}`);
     }
-  }
-  const completed = workflows.filter((w) => w.status === 'completed').length;
-  const failed = workflows.length - completed;
+  });
+  const failed = workflows.length - asMeant;
   print('');
-  print(`demo: ${completed} completed, ${failed} failed`);
-  return { completed, failed, workflows };
+  print(`demo: ${asMeant} completed, ${failed} failed` + (options.workflows.some((w) => w.expect === 'failed') ? ' (a workflow meant to fail counts as completed when it fails as intended)' : ''));
+  return { completed: asMeant, failed, workflows };
 }
 
-async function submit(baseUrl: string, request: FanOutWorkflowRequest): Promise<string> {
+async function submit(baseUrl: string, body: Record<string, unknown>): Promise<string> {
   const response = await fetch(`${baseUrl}/workflows`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(request),
+    body: JSON.stringify(body),
   });
-  const body = (await response.json()) as { workflowId?: string };
-  if (response.status !== 202 || !body.workflowId) {
-    throw new Error(`POST /workflows answered ${response.status}: ${JSON.stringify(body)}`);
+  const answer = (await response.json()) as { workflowId?: string };
+  if (response.status !== 202 || !answer.workflowId) {
+    throw new Error(`POST /workflows answered ${response.status}: ${JSON.stringify(answer)}`);
   }
-  return body.workflowId;
+  return answer.workflowId;
 }
 
 async function waitForEnd(baseUrl: string, id: string, timeoutMs: number): Promise<WorkflowResponse> {
@@ -107,7 +191,11 @@ async function waitForEnd(baseUrl: string, id: string, timeoutMs: number): Promi
     const response = await fetch(`${baseUrl}/workflows/${id}`);
     if (response.ok) {
       const workflow = (await response.json()) as WorkflowResponse;
-      if (workflow.status === 'completed' || workflow.status === 'failed') return workflow;
+      if (workflow.status === 'completed' || workflow.status === 'failed' || workflow.status === 'cancelled') {
+        // The last events may still be landing on the timeline.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return (await (await fetch(`${baseUrl}/workflows/${id}`)).json()) as WorkflowResponse;
+      }
       if (Date.now() > deadline) return { ...workflow, status: 'failed', reason: `not finished after ${timeoutMs} ms` };
     } else if (Date.now() > deadline) {
       throw new Error(`GET /workflows/${id} answered ${response.status}`);
@@ -117,6 +205,6 @@ async function waitForEnd(baseUrl: string, id: string, timeoutMs: number): Promi
 }
 
 function brief(value: unknown, max = 110): string {
-  const text = JSON.stringify(value) ?? '';
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? '');
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }

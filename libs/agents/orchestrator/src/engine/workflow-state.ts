@@ -223,7 +223,10 @@ export class WorkflowState {
       steps,
       result: wf.result ? (JSON.parse(wf.result) as Record<string, unknown>) : undefined,
       reason: wf.reason,
-      timeline: (await this.state.lrange(timelineKey(id), 0, -1)).map((raw) => JSON.parse(raw) as TimelineEntry),
+      // In order of occurrence (events reach the orchestrator over two topics, not in that order).
+      timeline: (await this.state.lrange(timelineKey(id), 0, -1))
+        .map((raw) => JSON.parse(raw) as TimelineEntry)
+        .sort((a, b) => Date.parse(a.at) - Date.parse(b.at)),
     };
   }
 }

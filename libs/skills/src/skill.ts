@@ -18,6 +18,12 @@ export type SkillOutput = Record<string, unknown>;
 export interface SkillContext {
   /** Aborted when the worker shuts down or the task times out; long skills should honour it. */
   readonly signal: AbortSignal;
+  /**
+   * The task's id: the same on every redelivery and re-publication of the task. A skill with an
+   * effect outside the mesh (a payment, an email) passes it on as the idempotency key, so a task
+   * run twice has its effect once.
+   */
+  readonly taskId?: string;
 }
 
 export interface Skill {

@@ -5,6 +5,11 @@ import {
   FanOutFailedV1,
   FanOutRetryV1,
   FanOutStartedV1,
+  SagaAbortV1,
+  SagaCompensatedV1,
+  SagaCompletedV1,
+  SagaFailedV1,
+  SagaStepEventV1,
   StageFailedV1,
   StageValidatedV1,
   StepCompletedV1,
@@ -24,6 +29,10 @@ import {
   type FanOutRetry,
   type FanOutStarted,
   type FanOutStepSpec,
+  type SagaCompensated,
+  type SagaCompleted,
+  type SagaFailed,
+  type SagaStepEvent,
   type FanOutWorkflowRequest,
   type StageFailed,
   type StageValidated,
@@ -40,6 +49,7 @@ import { stepAt } from './engine/step-tree';
 import { fanOutSpec, OrchestratorService } from './orchestrator.service';
 
 const EVENTS: MeshSubscriptionOptions = { topic: Topics.workflowEvents, subscription: 'orchestrator', type: 'Key_Shared' };
+const SAGAS: MeshSubscriptionOptions = { topic: Topics.sagaEvents, subscription: 'orchestrator', type: 'Key_Shared' };
 const RESULTS: MeshSubscriptionOptions = { topic: Topics.taskResults, subscription: 'orchestrator', type: 'Key_Shared' };
 
 /**
@@ -85,9 +95,22 @@ export class OrchestratorEventsController {
   async onCancel(@Payload() event: EventEnvelope<WorkflowCancelRequested>): Promise<void> {
     await this.track(event, 'root', event.data.reason);
     const status = await this.workflows.status(event.correlationId);
-    if (status === 'running' || status === 'accepted') {
-      await this.workflows.finish(event.correlationId, 'cancelled', event.occurredAt, { reason: `cancelled: ${event.data.reason}`, status: 'cancelled' });
+    if (status !== 'running' && status !== 'accepted') return;
+    const view = await this.workflows.view(event.correlationId);
+    const sagas = (view?.steps ?? []).filter((s) => s.kind === 'saga' && s.status === 'running');
+    if (sagas.length > 0) {
+      // A running saga is undone, not abandoned: the workflow ends when its compensation does.
+      for (const saga of sagas) {
+        await this.orchestrator.publisher.publish(
+          Topics.sagaCommands,
+          SagaAbortV1,
+          { stepPath: saga.path, reason: event.data.reason },
+          { correlationId: event.correlationId, causedBy: event },
+        );
+      }
+      return;
     }
+    await this.workflows.finish(event.correlationId, 'cancelled', event.occurredAt, { reason: `cancelled: ${event.data.reason}`, status: 'cancelled' });
   }
 
   @OnMeshEvent(StepStartedV1, EVENTS)
@@ -104,7 +127,7 @@ export class OrchestratorEventsController {
   @OnMeshEvent(StepFailedV1, EVENTS)
   async onStepFailed(@Payload() event: EventEnvelope<StepFailed>): Promise<void> {
     await this.track(event, event.data.stepPath, event.data.reason);
-    await this.engine.onStepFailed(event.correlationId, event.data.stepPath, event.data.reason, event);
+    await this.engine.onStepFailed(event.correlationId, event.data.stepPath, event.data.reason, event, event.data.compensated === true);
   }
 
   @OnMeshEvent(StageValidatedV1, EVENTS)
@@ -151,6 +174,33 @@ export class OrchestratorEventsController {
   @OnMeshEvent(WorkflowFailedV1, EVENTS)
   async onFailed(@Payload() event: EventEnvelope): Promise<void> {
     await this.track(event, 'root');
+  }
+
+  @OnMeshEvent(SagaStepEventV1, SAGAS)
+  async onSagaStep(@Payload() event: EventEnvelope<SagaStepEvent>): Promise<void> {
+    await this.track(event, event.data.stepPath, `${event.data.name} ${event.data.phase}: ${event.data.detail}`);
+  }
+
+  @OnMeshEvent(SagaCompletedV1, SAGAS)
+  async onSagaCompleted(@Payload() event: EventEnvelope<SagaCompleted>): Promise<void> {
+    await this.track(event, event.data.stepPath);
+    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
+    if (state?.status === 'running') await this.engine.completeStep(event.correlationId, state.path, state.attempt, { outputs: event.data.outputs }, event);
+  }
+
+  @OnMeshEvent(SagaCompensatedV1, SAGAS)
+  async onSagaCompensated(@Payload() event: EventEnvelope<SagaCompensated>): Promise<void> {
+    await this.track(event, event.data.stepPath, `undone: ${event.data.compensated.join(', ') || 'nothing'}`);
+    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
+    const undone = event.data.compensated.length > 0 ? `; compensated ${event.data.compensated.join(' then ')}` : '; nothing to compensate';
+    if (state?.status === 'running') await this.engine.failStep(event.correlationId, state, `${event.data.reason}${undone}`, event, true);
+  }
+
+  @OnMeshEvent(SagaFailedV1, SAGAS)
+  async onSagaFailed(@Payload() event: EventEnvelope<SagaFailed>): Promise<void> {
+    await this.track(event, event.data.stepPath, event.data.reason);
+    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
+    if (state?.status === 'running') await this.engine.failStep(event.correlationId, state, event.data.reason, event);
   }
 
   @OnMeshEvent(FanOutStartedV1, RESULTS)

@@ -24,7 +24,7 @@ import type { SkillRegistry } from '@agent-mesh/skills';
 import type { WorkflowStatus, WorkflowSummary, WorkflowView } from './engine/workflow-state';
 import { fanOutSpec, OrchestratorService } from './orchestrator.service';
 
-const STATUSES: readonly WorkflowStatus[] = ['accepted', 'running', 'completed', 'failed', 'cancelled'];
+const STATUSES: readonly WorkflowStatus[] = ['accepted', 'running', 'completed', 'failed', 'compensated', 'cancelled'];
 
 function invalid(errors: readonly FieldError[]): BadRequestException {
   return new BadRequestException({ message: 'invalid workflow request', errors });
@@ -113,7 +113,10 @@ export class WorkflowsController {
         step.children.forEach((child, i) => this.checkSteps(child, `${path}.children.${i}`, errors));
         return;
       case 'saga':
-        errors.push({ field: `${path}.kind`, messages: ['saga steps need the saga coordinator, which this build does not run yet'] });
+        step.steps.forEach((item, i) => {
+          unknownSkill(item.action.skill, `${path}.steps.${i}.action.skill`);
+          unknownSkill(item.compensation.skill, `${path}.steps.${i}.compensation.skill`);
+        });
         return;
     }
   }

@@ -1,1 +1,2 @@
 export { SagaCoordinatorModule } from './saga-coordinator.module';
+export { SagaCoordinatorController } from './saga-coordinator.controller';

@@ -1,9 +1,9 @@
 import { Module } from '@nestjs/common';
+import { SagaCoordinatorController } from './saga-coordinator.controller';
 
 /**
- * The saga-coordinator role. It boots, connects to the bus and serves /health; sagas with
- * compensation (`saga.commands`, `saga.events`, deadlines on `timers`) arrive with the
- * coordination-patterns work.
+ * The saga-coordinator role: runs sagas (`saga.commands`), their steps as tasks with deadlines
+ * (`timers`), and compensations in reverse order; announces outcomes on `saga.events`.
  */
-@Module({})
+@Module({ controllers: [SagaCoordinatorController] })
 export class SagaCoordinatorModule {}

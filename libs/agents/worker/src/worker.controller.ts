@@ -69,7 +69,7 @@ export class WorkerController implements OnApplicationShutdown {
     try {
       const skill = this.skills.require(task.skill);
       const output = await this.withTimeout((signal) =>
-        skill.run({ id: task.input.id, text: task.input.text, params: task.params }, { signal }),
+        skill.run({ id: task.input.id, text: task.input.text, params: task.params }, { signal, taskId: task.taskId }),
       );
       await this.publisher.publish(
         Topics.taskResults,

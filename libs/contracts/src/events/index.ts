@@ -12,9 +12,19 @@ import {
   WorkflowCancelRequestedV1,
   WorkflowSubmittedV1,
 } from './steps';
+import {
+  SagaAbortV1,
+  SagaCompensatedV1,
+  SagaCompletedV1,
+  SagaDeadlineV1,
+  SagaFailedV1,
+  SagaStartV1,
+  SagaStepEventV1,
+} from './saga';
 import { TaskAssignedV1, TaskCompletedV1, TaskFailedV1 } from './task';
 import { WorkflowCompletedV1, WorkflowFailedV1, WorkflowRequestedV1, WorkflowStartedV1 } from './workflow';
 
+export * from './saga';
 export * from './steps';
 export * from './task';
 export * from './workflow';
@@ -39,6 +49,13 @@ export const MESH_EVENT_DEFINITIONS = [
   FanOutCompletedV1,
   FanOutFailedV1,
   FanOutRetryV1,
+  SagaStartV1,
+  SagaAbortV1,
+  SagaDeadlineV1,
+  SagaStepEventV1,
+  SagaCompletedV1,
+  SagaCompensatedV1,
+  SagaFailedV1,
 ] as const;
 
 export function createMeshEventRegistry(): EventRegistry {

@@ -1,5 +1,5 @@
 import { Type } from 'class-transformer';
-import { IsArray, IsDefined, IsIn, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
+import { IsArray, IsBoolean, IsDefined, IsIn, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
 import { defineEvent } from '../registry';
 import { AggregationStrategySpec, FanOutPolicySpec, STEP_KINDS, WorkflowSpec, type StepKind } from '../workflow-spec';
 
@@ -48,6 +48,11 @@ export class StepFailed extends StepRef {
   @IsString()
   @IsNotEmpty()
   reason!: string;
+
+  /** The step undid what it had done (a compensated saga): the workflow ends `compensated`. */
+  @IsOptional()
+  @IsBoolean()
+  compensated?: boolean;
 }
 
 /** A chain stage's gate passed (stage.validated) or failed (stage.failed) on its output. */

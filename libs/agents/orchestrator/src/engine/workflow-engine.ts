@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import {
   FanOutStartedV1,
+  SagaStartV1,
   StageFailedV1,
   StageValidatedV1,
   StepCompletedV1,
@@ -13,6 +14,7 @@ import {
   type ChainStepSpec,
   type EventEnvelope,
   type FanOutStepSpec,
+  type SagaStepSpec,
   type StepSpec,
   type SupervisorStepSpec,
   type TaskStepSpec,
@@ -85,7 +87,8 @@ export class WorkflowEngine {
         );
         return;
       case 'saga':
-        return this.failStep(workflowId, state, 'saga steps are run by the saga coordinator, which is not part of this build', cause);
+        await this.publisher.publish(Topics.sagaCommands, SagaStartV1, { stepPath: path, steps: (step as SagaStepSpec).steps }, options);
+        return;
     }
   }
 
@@ -196,13 +199,13 @@ export class WorkflowEngine {
     );
   }
 
-  async failStep(workflowId: string, state: StepState, reason: string, cause: Cause): Promise<void> {
+  async failStep(workflowId: string, state: StepState, reason: string, cause: Cause, compensated = false): Promise<void> {
     const finished: StepState = { ...state, status: 'failed', error: reason, finishedAt: new Date().toISOString() };
     await this.workflows.finishStep(workflowId, finished);
     await this.publisher.publish(
       Topics.workflowEvents,
       StepFailedV1,
-      { stepPath: state.path, kind: state.kind, attempt: state.attempt, reason },
+      { stepPath: state.path, kind: state.kind, attempt: state.attempt, reason, compensated: compensated || undefined },
       { correlationId: workflowId, causedBy: cause },
     );
   }
@@ -252,11 +255,12 @@ export class WorkflowEngine {
   }
 
   /** Consumes step.failed: a failed child fails its parent (chains and supervisors), up to the workflow. */
-  async onStepFailed(workflowId: string, path: string, reason: string, cause: EventEnvelope): Promise<void> {
+  async onStepFailed(workflowId: string, path: string, reason: string, cause: EventEnvelope, compensated = false): Promise<void> {
     if (!(await this.isLive(workflowId))) return;
     const parent = parentOf(path);
     if (parent.kind === 'root') {
-      if (await this.workflows.finish(workflowId, 'root:failed', cause.occurredAt, { reason })) {
+      const status = compensated ? 'compensated' : 'failed';
+      if (await this.workflows.finish(workflowId, 'root:failed', cause.occurredAt, { reason, status })) {
         await this.publisher.publish(
           Topics.workflowEvents,
           WorkflowFailedV1,
@@ -270,7 +274,7 @@ export class WorkflowEngine {
     const parentPath = parent.kind === 'supervisor-child' ? parent.supervisorPath : parent.chainPath;
     const parentState = await this.workflows.step(workflowId, parentPath);
     if (!parentState || parentState.status !== 'running') return;
-    await this.failStep(workflowId, parentState, `${path} failed: ${reason}`, cause);
+    await this.failStep(workflowId, parentState, `${path} failed: ${reason}`, cause, compensated);
   }
 
   private async onGateFailed(

@@ -2,7 +2,7 @@ import type { StepKind, WorkflowSpec } from '@agent-mesh/contracts';
 import { validateWorkflowSpec } from '@agent-mesh/contracts';
 import type { StateOp, StateStore } from '@agent-mesh/state';
 
-export type WorkflowStatus = 'accepted' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type WorkflowStatus = 'accepted' | 'running' | 'completed' | 'failed' | 'compensated' | 'cancelled';
 export type StepStatus = 'running' | 'completed' | 'failed';
 export type BranchStatus = 'pending' | 'completed' | 'failed';
 
@@ -99,7 +99,7 @@ export class WorkflowState {
       { op: 'sadd', key: INDEX_KEY, member: id },
     ]);
     const status = await this.state.hget(wfKey(id), 'status');
-    if (status === 'completed' || status === 'failed' || status === 'cancelled') return false;
+    if (status === 'completed' || status === 'failed' || status === 'compensated' || status === 'cancelled') return false;
     await this.state.apply([{ op: 'hset', key: wfKey(id), field: 'status', value: 'running' }]);
     return true;
   }
@@ -149,7 +149,7 @@ export class WorkflowState {
     return Number(await this.state.hget(wfKey(id), `done:${supervisorPath}`));
   }
 
-  async finish(id: string, eventId: string, at: string, outcome: { result: Record<string, unknown> } | { reason: string; status?: 'failed' | 'cancelled' }): Promise<boolean> {
+  async finish(id: string, eventId: string, at: string, outcome: { result: Record<string, unknown> } | { reason: string; status?: 'failed' | 'compensated' | 'cancelled' }): Promise<boolean> {
     const fields: Record<string, string> =
       'result' in outcome
         ? { status: 'completed', result: JSON.stringify(outcome.result) }

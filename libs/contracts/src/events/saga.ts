@@ -1,0 +1,101 @@
+import { Type } from 'class-transformer';
+import { IsArray, IsIn, IsInt, IsNotEmpty, IsObject, IsString, Matches, Min, ValidateNested } from 'class-validator';
+import { defineEvent } from '../registry';
+import { SagaStepItemSpec } from '../workflow-spec';
+import { STEP_PATH_PATTERN } from './steps';
+
+/** Run a saga (orchestrator → saga coordinator, on saga.commands). */
+export class SagaStart {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => SagaStepItemSpec)
+  steps!: SagaStepItemSpec[];
+}
+
+/** Stop a running saga and compensate what it did (a cancelled workflow). */
+export class SagaAbort {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  @IsString()
+  @IsNotEmpty()
+  reason!: string;
+}
+
+/** A step's deadline, delivered late on `timers` (delayed delivery). */
+export class SagaDeadline {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  @IsInt()
+  @Min(0)
+  index!: number;
+
+  @IsInt()
+  @Min(1)
+  deadlineMs!: number;
+}
+
+/** One step of a saga changed state (for the timeline and observers). */
+export class SagaStepEvent {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  @IsInt()
+  @Min(0)
+  index!: number;
+
+  @IsString()
+  name!: string;
+
+  @IsIn(['started', 'completed', 'failed', 'compensating', 'compensated'])
+  phase!: 'started' | 'completed' | 'failed' | 'compensating' | 'compensated';
+
+  @IsString()
+  detail!: string;
+}
+
+export class SagaCompleted {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  /** Each step's output, by step name. */
+  @IsObject()
+  outputs!: Record<string, unknown>;
+}
+
+/** A step failed (or timed out, or the saga was aborted) and every completed step was undone. */
+export class SagaCompensated {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  @IsString()
+  @IsNotEmpty()
+  reason!: string;
+
+  /** The steps compensated, in the order they were undone. */
+  @IsArray()
+  @IsString({ each: true })
+  compensated!: string[];
+}
+
+/** A compensation itself failed: the saga cannot undo itself and needs an operator. */
+export class SagaFailed {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  @IsString()
+  @IsNotEmpty()
+  reason!: string;
+}
+
+export const SagaStartV1 = defineEvent('saga.start', 1, 'command', SagaStart);
+export const SagaAbortV1 = defineEvent('saga.abort', 1, 'command', SagaAbort);
+export const SagaDeadlineV1 = defineEvent('saga.deadline', 1, 'event', SagaDeadline);
+export const SagaStepEventV1 = defineEvent('saga.step', 1, 'event', SagaStepEvent);
+export const SagaCompletedV1 = defineEvent('saga.completed', 1, 'event', SagaCompleted);
+export const SagaCompensatedV1 = defineEvent('saga.compensated', 1, 'event', SagaCompensated);
+export const SagaFailedV1 = defineEvent('saga.failed', 1, 'event', SagaFailed);

@@ -359,6 +359,19 @@ export function validateWorkflowSpec(plain: unknown): WorkflowSpec {
         break;
       case 'chain':
         step.stages.forEach((stage, i) => {
+          stage.gate?.checks.forEach((check, c) => {
+            const field = `${path}.stages.${i}.gate.checks.${c}.value`;
+            if ((check.op === 'min' || check.op === 'max') && typeof check.value !== 'number') {
+              errors.push({ field, messages: [`${check.op} needs a number`] });
+            }
+            if (check.op === 'matches') {
+              try {
+                new RegExp(String(check.value));
+              } catch (error) {
+                errors.push({ field, messages: [`not a regular expression: ${(error as Error).message}`] });
+              }
+            }
+          });
           visit(stage.step, `${path}.stages.${i}.step`, depth + 1, hasPrevious || i > 0);
           const onFail = stage.gate?.onFail;
           if (onFail?.action === 'recover') {

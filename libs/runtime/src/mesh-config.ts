@@ -64,6 +64,11 @@ export class MeshEnvironment {
   WORKER_SKILLS?: string;
 
   @IsOptional()
+  @IsInt({ message: 'DRAIN_TIMEOUT_MS must be an integer' })
+  @Min(0, { message: 'DRAIN_TIMEOUT_MS must be 0 or more' })
+  DRAIN_TIMEOUT_MS?: number;
+
+  @IsOptional()
   @IsInt({ message: 'TASK_TIMEOUT_MS must be an integer' })
   @Min(1, { message: 'TASK_TIMEOUT_MS must be positive' })
   TASK_TIMEOUT_MS?: number;
@@ -105,6 +110,8 @@ export interface MeshConfig {
   /** Skills this process's worker serves; undefined = every registered skill. */
   readonly workerSkills?: readonly string[];
   readonly taskTimeoutMs: number;
+  /** How long shutdown waits for in-flight handlers before closing anyway. */
+  readonly drainTimeoutMs: number;
   readonly llm?: { readonly baseUrl: string; readonly model?: string; readonly apiKey?: string };
   readonly otlpEndpoint?: string;
 }
@@ -116,7 +123,7 @@ export class MeshConfigError extends Error {
   }
 }
 
-const INTEGER_SETTINGS = ['PORT', 'TASK_TIMEOUT_MS'] as const;
+const INTEGER_SETTINGS = ['PORT', 'TASK_TIMEOUT_MS', 'DRAIN_TIMEOUT_MS'] as const;
 
 /**
  * Validates the environment. Every problem is reported at once, each naming its setting, so a
@@ -156,6 +163,7 @@ export function validateMeshEnvironment(env: Readonly<Record<string, unknown>>, 
     port: parsed.PORT ?? defaults.port ?? 3000,
     workerSkills: parsed.WORKER_SKILLS?.split(','),
     taskTimeoutMs: parsed.TASK_TIMEOUT_MS ?? 60_000,
+    drainTimeoutMs: parsed.DRAIN_TIMEOUT_MS ?? 30_000,
     llm: parsed.LLM_BASE_URL ? { baseUrl: parsed.LLM_BASE_URL, model: parsed.LLM_MODEL, apiKey: parsed.LLM_API_KEY } : undefined,
     otlpEndpoint: parsed.OTEL_EXPORTER_OTLP_ENDPOINT,
   };
@@ -176,6 +184,7 @@ class MeshEnvironmentKeys implements Record<keyof MeshEnvironment, undefined> {
   PORT = undefined;
   WORKER_SKILLS = undefined;
   TASK_TIMEOUT_MS = undefined;
+  DRAIN_TIMEOUT_MS = undefined;
   LLM_BASE_URL = undefined;
   LLM_MODEL = undefined;
   LLM_API_KEY = undefined;

@@ -95,6 +95,7 @@ export class MeshRuntimeModule {
             naming: config.naming,
             origin: { source: `${options.role}@${config.instanceId}`, region: config.region },
             topicVariables: { capability: config.workerSkills ?? skills.names() },
+            drainTimeoutMs: config.drainTimeoutMs,
           }),
         }),
       ],

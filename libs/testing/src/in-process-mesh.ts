@@ -53,7 +53,7 @@ export class InProcessMesh {
           broker: this.broker,
           stateStore: options.stateStore,
           skills: options.skills,
-          env: { MESH_TRANSPORT: 'memory', MESH_INSTANCE_ID: instanceId, MESH_REGION: 'test', REDIS_URL: '', ...options.env },
+          env: { MESH_TRANSPORT: 'memory', MESH_INSTANCE_ID: instanceId, MESH_REGION: 'test', REDIS_URL: '', DRAIN_TIMEOUT_MS: '1000', ...options.env },
         }),
         ...options.modules,
       ],

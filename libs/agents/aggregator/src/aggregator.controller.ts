@@ -36,7 +36,7 @@ interface BranchRecord {
   readonly attempt: number;
   readonly output?: Record<string, unknown>;
   readonly error?: string;
-  /** Arrival order within the join (last-writer-wins). */
+  /** When the result was produced, epoch ms (last-writer-wins). */
   readonly seq?: number;
 }
 
@@ -103,7 +103,8 @@ export class AggregatorController {
     if (!current || (JSON.parse(current) as BranchRecord).attempt <= record.attempt) {
       await this.state.applyOnce(`aggregator:branch:${taskId}`, [
         { op: 'hincrby', key: joinKey(workflowId, stepPath), field: 'seq', by: 1 },
-        { op: 'hset', key: branchesKey(workflowId, stepPath), field: String(branchIndex), value: JSON.stringify(record) },
+        // The result's own time orders branches for last-writer-wins (stable across redeliveries).
+        { op: 'hset', key: branchesKey(workflowId, stepPath), field: String(branchIndex), value: JSON.stringify({ ...record, seq: Date.parse(event.occurredAt) }) },
       ]);
     }
     // Decided on every delivery (not only when something changed), so a crash between the

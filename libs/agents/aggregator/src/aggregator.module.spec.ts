@@ -3,32 +3,50 @@ import { MemoryBroker, type BusMessage, type EventBus } from '@agent-mesh/bus';
 import {
   createMeshEventRegistry,
   envelopeProperties,
+  FanOutStartedV1,
   qualifyTopic,
   TaskCompletedV1,
   TaskFailedV1,
   Topics,
+  type AggregationStrategySpec,
   type EventEnvelope,
   type EventRegistry,
+  type FanOutCompleted,
+  type FanOutFailed,
+  type FanOutPolicySpec,
+  type FanOutRetry,
+  type FanOutStarted,
   type TaskCompleted,
   type TaskFailed,
   type TopicNaming,
-  type WorkflowCompleted,
-  type WorkflowFailed,
 } from '@agent-mesh/contracts';
 import { bootstrapAgent, MeshRuntimeModule } from '@agent-mesh/runtime';
 import { createDefaultSkillRegistry, type SkillOutput } from '@agent-mesh/skills';
 import { MemoryStateStore } from '@agent-mesh/state';
 import { AggregatorModule } from './aggregator.module';
 
+/*
+ * The aggregator's protocol: the orchestrator announces a join with `fanout.started` on
+ * task.results ahead of its tasks; workers' task.completed / task.failed (carrying stepPath and
+ * attempt) follow on the same topic; the aggregator answers on workflow.events with
+ * fanout.completed, fanout.failed or fanout.retry. Driven here with hand-made events.
+ */
+
 const naming: TopicNaming = { tenant: 'agentmesh', namespace: 'mesh' };
 const origin = { source: 'worker@test', region: 'test' };
+const orchestratorOrigin = { source: 'orchestrator@test', region: 'test' };
 const TRACE_ID = '5bf92f3577b34da6a3ce929d0e0e4736';
+const STEP = 'root.stages.1';
 
 const documents = [
   { id: 'tides', text: 'The tide rose quickly. Fishermen hauled their boats above the tide line before the storm tide.' },
   { id: 'orchard', text: 'Apple trees need pruning in winter. Pruned apple trees give larger apples and healthier branches.' },
   { id: 'library', text: 'The new library opened downtown. Readers praised the quiet library rooms and the friendly staff.' },
+  { id: 'harbour', text: 'Ferries left the harbour at dawn. The harbour master counted every ferry twice.' },
+  { id: 'garden', text: 'The community garden grew beans and tomatoes. Neighbours shared the garden tools.' },
 ];
+
+type Outcome = EventEnvelope<FanOutCompleted | FanOutFailed | FanOutRetry>;
 
 async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -40,6 +58,7 @@ async function eventually<T>(what: string, check: () => Promise<T | undefined>, 
   }
 }
 
+/** What the keywords skill itself says for each document (the expected values are computed, not copied). */
 async function keywordsOutputs(): Promise<{ inputId: string; output: SkillOutput }[]> {
   const skill = createDefaultSkillRegistry().require('keywords');
   const signal = new AbortController().signal;
@@ -48,12 +67,21 @@ async function keywordsOutputs(): Promise<{ inputId: string; output: SkillOutput
   );
 }
 
+function combineOf(outputs: readonly { inputId: string; output: SkillOutput }[]): SkillOutput {
+  return createDefaultSkillRegistry().require('keywords').combine(outputs);
+}
+
 describe('AggregatorModule on a memory bus', () => {
   let broker: MemoryBroker;
   let client: EventBus;
   let state: MemoryStateStore;
   let app: INestApplication;
   let registry: EventRegistry;
+  let outputs: { inputId: string; output: SkillOutput }[];
+
+  beforeAll(async () => {
+    outputs = await keywordsOutputs();
+  });
 
   beforeEach(async () => {
     broker = new MemoryBroker();
@@ -92,17 +120,22 @@ describe('AggregatorModule on a memory bus', () => {
     return out;
   }
 
-  async function outcomes(workflowId: string): Promise<EventEnvelope<WorkflowCompleted | WorkflowFailed>[]> {
-    const out: EventEnvelope<WorkflowCompleted | WorkflowFailed>[] = [];
+  /** Everything the aggregator published on workflow.events for the workflow. */
+  async function outcomes(workflowId: string): Promise<Outcome[]> {
+    const out: Outcome[] = [];
     for (const message of await readAll(Topics.workflowEvents)) {
       const decoded = registry.decode(message.payload);
       if (!decoded.ok) throw new Error(`undecodable: ${decoded.reason}`);
-      if (decoded.envelope.correlationId === workflowId) out.push(decoded.envelope as EventEnvelope<WorkflowCompleted | WorkflowFailed>);
+      if (decoded.envelope.correlationId === workflowId) out.push(decoded.envelope as Outcome);
     }
     return out;
   }
 
-  async function publishResult(envelope: EventEnvelope<TaskCompleted | TaskFailed>): Promise<void> {
+  async function first(workflowId: string, type: string): Promise<Outcome> {
+    return eventually(type, async () => (await outcomes(workflowId)).find((e) => e.type === type));
+  }
+
+  async function publish(envelope: EventEnvelope<object>): Promise<void> {
     await client.publish(qualifyTopic(naming, Topics.taskResults), {
       payload: registry.encode(envelope),
       key: envelope.correlationId,
@@ -110,35 +143,61 @@ describe('AggregatorModule on a memory bus', () => {
     });
   }
 
-  function completed(workflowId: string, index: number, output: SkillOutput, worker = 'worker@w-1'): EventEnvelope<TaskCompleted> {
+  function started(
+    workflowId: string,
+    branchCount: number,
+    policy: FanOutPolicySpec,
+    strategy: AggregationStrategySpec = { type: 'combine' },
+  ): EventEnvelope<FanOutStarted> {
+    return registry.create(FanOutStartedV1, { stepPath: STEP, skill: 'keywords', branchCount, policy, strategy }, orchestratorOrigin, {
+      correlationId: workflowId,
+    });
+  }
+
+  interface ResultOptions {
+    readonly attempt?: number;
+    readonly branchCount?: number;
+    readonly taskId?: string;
+    readonly worker?: string;
+  }
+
+  const taskIdOf = (workflowId: string, index: number, attempt: number) => `${workflowId}:${STEP}:${index}:${attempt}`;
+
+  function completed(workflowId: string, index: number, output: SkillOutput, options: ResultOptions = {}): EventEnvelope<TaskCompleted> {
+    const attempt = options.attempt ?? 1;
     return registry.create(
       TaskCompletedV1,
       {
-        taskId: `${workflowId}:${index}`,
+        taskId: options.taskId ?? taskIdOf(workflowId, index, attempt),
         branchIndex: index,
-        branchCount: documents.length,
+        branchCount: options.branchCount ?? 3,
         skill: 'keywords',
+        stepPath: STEP,
+        attempt,
         inputId: documents[index].id,
         output,
         durationMs: 5,
-        worker,
+        worker: options.worker ?? 'worker@w-1',
       },
       origin,
       { correlationId: workflowId, traceparent: `00-${TRACE_ID}-${String(index + 1).padStart(16, '0')}-01` },
     );
   }
 
-  function failed(workflowId: string, index: number, error: string): EventEnvelope<TaskFailed> {
+  function failed(workflowId: string, index: number, error: string, options: ResultOptions = {}): EventEnvelope<TaskFailed> {
+    const attempt = options.attempt ?? 1;
     return registry.create(
       TaskFailedV1,
       {
-        taskId: `${workflowId}:${index}`,
+        taskId: options.taskId ?? taskIdOf(workflowId, index, attempt),
         branchIndex: index,
-        branchCount: documents.length,
+        branchCount: options.branchCount ?? 3,
         skill: 'keywords',
+        stepPath: STEP,
+        attempt,
         inputId: documents[index].id,
         error,
-        worker: 'worker@w-2',
+        worker: options.worker ?? 'worker@w-2',
       },
       origin,
       { correlationId: workflowId },
@@ -151,113 +210,162 @@ describe('AggregatorModule on a memory bus', () => {
     );
   }
 
-  it('joins branches arriving out of order, counts a re-run branch once, and publishes one workflow.completed', async () => {
+  it('completes with the skill’s combine in branch order, counting a duplicate result (same task id) once', async () => {
     const workflowId = 'wf-join-1';
-    const outputs = await keywordsOutputs();
-    const skill = createDefaultSkillRegistry().require('keywords');
-    const expected = skill.combine(outputs); // in branch order
-
-    // order 2, 0, (0 again: a re-run after a worker crash, new event id and a different output), 1
+    await publish(started(workflowId, 3, { type: 'fail-fast' }));
+    // arrival 2, 0, (0 again: same task id, new event id, another worker and output), 1
     const sequence = [
       completed(workflowId, 2, outputs[2].output),
       completed(workflowId, 0, outputs[0].output),
-      completed(workflowId, 0, { keywords: [{ term: 'duplicate', score: 1 }] }, 'worker@w-9'),
+      completed(workflowId, 0, { keywords: [{ term: 'duplicate', score: 1 }] }, { worker: 'worker@w-9' }),
       completed(workflowId, 1, outputs[1].output),
     ];
     expect(new Set(sequence.map((e) => e.id)).size).toBe(sequence.length);
-    for (const event of sequence) await publishResult(event);
+    for (const event of sequence) await publish(event);
 
-    const [outcome] = await eventually('workflow.completed', async () => {
-      const found = await outcomes(workflowId);
-      return found.length > 0 ? found : undefined;
-    });
+    const outcome = (await first(workflowId, 'fanout.completed')) as EventEnvelope<FanOutCompleted>;
     // one more duplicate after the join must not publish again
-    await publishResult(completed(workflowId, 1, outputs[1].output));
-    await settled();
-
-    const all = await outcomes(workflowId);
-    expect(all).toHaveLength(1);
-    expect(outcome.type).toBe('workflow.completed');
-    expect(outcome.data).toEqual({ skill: 'keywords', branchCount: 3, succeeded: 3, failed: 0, result: expected });
-    expect(outcome.source).toBe('aggregator@agg-1');
-    expect(outcome.correlationId).toBe(workflowId);
-    // caused by the result that completed the join, continuing its trace
-    expect(outcome.causationId).toBe(sequence[3].id);
-    expect(outcome.traceparent?.split('-')[1]).toBe(TRACE_ID);
-    expect(await readAll(Topics.deadLetter)).toEqual([]);
-  });
-
-  it('publishes nothing until every branch has reported', async () => {
-    const workflowId = 'wf-partial';
-    const outputs = await keywordsOutputs();
-    await publishResult(completed(workflowId, 0, outputs[0].output));
-    await publishResult(completed(workflowId, 2, outputs[2].output));
-    await publishResult(completed(workflowId, 2, outputs[2].output));
-    await settled();
-    expect(await outcomes(workflowId)).toEqual([]);
-  });
-
-  it('reports a failed branch as one workflow.failed listing the branch and its reason', async () => {
-    const workflowId = 'wf-fail-1';
-    const outputs = await keywordsOutputs();
-    const error = 'SkillInputError: keywords: input orchard: text is empty';
-    await publishResult(completed(workflowId, 2, outputs[2].output));
-    await publishResult(failed(workflowId, 1, error));
-    await publishResult(completed(workflowId, 0, outputs[0].output));
-
-    const [outcome] = await eventually('workflow.failed', async () => {
-      const found = await outcomes(workflowId);
-      return found.length > 0 ? found : undefined;
-    });
-    // a late success for the failed branch (a duplicate task id) changes nothing
-    await publishResult(completed(workflowId, 1, outputs[1].output));
+    await publish(completed(workflowId, 1, outputs[1].output));
     await settled();
 
     expect(await outcomes(workflowId)).toHaveLength(1);
-    expect(outcome.type).toBe('workflow.failed');
-    const data = outcome.data as WorkflowFailed;
-    expect(data.failedBranches).toHaveLength(1);
-    expect(data.failedBranches[0]).toContain(documents[1].id);
-    expect(data.failedBranches[0]).toContain('1');
-    expect(data.failedBranches.some((b) => b.includes(documents[0].id) || b.includes(documents[2].id))).toBe(false);
-    expect(data.reason).toContain(documents[1].id);
-    expect(data.reason).toContain(error);
-    expect(data.reason).toContain(`1 of ${documents.length}`);
+    expect(outcome.data).toEqual({ stepPath: STEP, output: combineOf(outputs.slice(0, 3)), used: [0, 1, 2], failed: [] });
+    expect(outcome.source).toBe('aggregator@agg-1');
+    // caused by the result that completed the join, continuing its trace
+    expect(outcome.causationId).toBe(sequence[3].id);
+    expect(outcome.traceparent?.split('-')[1]).toBe(TRACE_ID);
+    // three results counted, not four (or five)
+    expect(await state.hget(`aggregator:join:${workflowId}:${STEP}`, 'seq')).toBe('3');
+    expect(await readAll(Topics.deadLetter)).toEqual([]);
   });
 
-  it('lists every failed branch in branch order', async () => {
-    const workflowId = 'wf-fail-2';
-    const outputs = await keywordsOutputs();
-    await publishResult(failed(workflowId, 2, 'Error: boom two'));
-    await publishResult(completed(workflowId, 1, outputs[1].output));
-    await publishResult(failed(workflowId, 0, 'Error: boom zero'));
-    const [outcome] = await eventually('workflow.failed', async () => {
-      const found = await outcomes(workflowId);
-      return found.length > 0 ? found : undefined;
+  it('publishes nothing while branches are missing, nor for results of a step it was never told to join', async () => {
+    await publish(started('wf-wait', 3, { type: 'fail-fast' }));
+    await publish(completed('wf-wait', 0, outputs[0].output));
+    await publish(completed('wf-wait', 2, outputs[2].output));
+    // a task step's result: no fanout.started for it
+    await publish(completed('wf-task', 0, outputs[0].output, { branchCount: 1 }));
+    await settled();
+    expect(await outcomes('wf-wait')).toEqual([]);
+    expect(await outcomes('wf-task')).toEqual([]);
+  });
+
+  it('fail-fast: one failed branch fails the fan-out, naming it', async () => {
+    const workflowId = 'wf-ff';
+    await publish(started(workflowId, 3, { type: 'fail-fast' }));
+    await publish(completed(workflowId, 0, outputs[0].output));
+    await publish(failed(workflowId, 1, 'SkillInputError: keywords: input orchard: text is empty'));
+    const outcome = (await first(workflowId, 'fanout.failed')) as EventEnvelope<FanOutFailed>;
+    await publish(completed(workflowId, 2, outputs[2].output));
+    await settled();
+    expect(await outcomes(workflowId)).toHaveLength(1);
+    expect(outcome.data.stepPath).toBe(STEP);
+    expect(outcome.data.failed).toEqual([1]);
+    expect(outcome.data.reason).toContain('orchard');
+    expect(outcome.data.reason).toContain('text is empty');
+  });
+
+  it('quorum 3 of 5: completes from the first 3 completed branches, without waiting for the rest', async () => {
+    const workflowId = 'wf-quorum';
+    await publish(started(workflowId, 5, { type: 'quorum', k: 3 }));
+    await publish(completed(workflowId, 0, outputs[0].output, { branchCount: 5 }));
+    await publish(failed(workflowId, 1, 'Error: boom', { branchCount: 5 }));
+    await publish(completed(workflowId, 3, outputs[3].output, { branchCount: 5 }));
+    await settled();
+    expect(await outcomes(workflowId)).toEqual([]); // 2 completed < k
+
+    await publish(completed(workflowId, 4, outputs[4].output, { branchCount: 5 }));
+    const outcome = (await first(workflowId, 'fanout.completed')) as EventEnvelope<FanOutCompleted>;
+    await publish(completed(workflowId, 2, outputs[2].output, { branchCount: 5 })); // late: already decided
+    await settled();
+    expect(await outcomes(workflowId)).toHaveLength(1);
+    expect(outcome.data).toEqual({
+      stepPath: STEP,
+      output: combineOf([outputs[0], outputs[3], outputs[4]]),
+      used: [0, 3, 4],
+      failed: [1],
     });
-    const data = outcome.data as WorkflowFailed;
-    expect(data.failedBranches).toHaveLength(2);
-    expect(data.failedBranches[0]).toContain(documents[0].id);
-    expect(data.failedBranches[1]).toContain(documents[2].id);
-    expect(data.reason).toContain('boom zero');
-    expect(data.reason).toContain('boom two');
+  });
+
+  it('quorum out of reach: fails once completed + pending < k', async () => {
+    const workflowId = 'wf-quorum-x';
+    await publish(started(workflowId, 5, { type: 'quorum', k: 3 }));
+    await publish(failed(workflowId, 0, 'Error: zero', { branchCount: 5 }));
+    await publish(completed(workflowId, 1, outputs[1].output, { branchCount: 5 }));
+    await publish(failed(workflowId, 2, 'Error: two', { branchCount: 5 }));
+    await settled();
+    expect(await outcomes(workflowId)).toEqual([]); // 1 completed + 2 pending = 3: still reachable
+    await publish(failed(workflowId, 4, 'Error: four', { branchCount: 5 }));
+    const outcome = (await first(workflowId, 'fanout.failed')) as EventEnvelope<FanOutFailed>;
+    expect(outcome.data.failed).toEqual([0, 2, 4]);
+    expect(outcome.data.reason).toContain('k=3');
+  });
+
+  it('retry-branch: publishes the retry decision once, even when the failure is delivered twice, then completes', async () => {
+    const workflowId = 'wf-retry';
+    await publish(started(workflowId, 2, { type: 'retry-branch', maxRetries: 2 }));
+    await publish(completed(workflowId, 0, outputs[0].output, { branchCount: 2 }));
+    const failure = failed(workflowId, 1, 'Error: flaky', { branchCount: 2 });
+    await publish(failure);
+    await first(workflowId, 'fanout.retry');
+    // the same failure again (a redelivery: same task id, new event id)
+    await publish(failed(workflowId, 1, 'Error: flaky', { branchCount: 2 }));
+    await settled();
+    const retries = (await outcomes(workflowId)).filter((e) => e.type === 'fanout.retry');
+    expect(retries).toHaveLength(1);
+    expect(retries[0].data).toEqual({ stepPath: STEP, branches: [1], attempt: 2 });
+    expect(retries[0].causationId).toBe(failure.id);
+
+    await publish(completed(workflowId, 1, outputs[1].output, { branchCount: 2, attempt: 2 }));
+    const outcome = (await first(workflowId, 'fanout.completed')) as EventEnvelope<FanOutCompleted>;
+    expect(outcome.data).toEqual({ stepPath: STEP, output: combineOf(outputs.slice(0, 2)), used: [0, 1], failed: [] });
+  });
+
+  it('ignores a late result of an attempt a retry has replaced', async () => {
+    const workflowId = 'wf-late';
+    await publish(started(workflowId, 2, { type: 'retry-branch', maxRetries: 1 }));
+    await publish(completed(workflowId, 0, outputs[0].output, { branchCount: 2 }));
+    await publish(failed(workflowId, 1, 'Error: slow worker gave up', { branchCount: 2 }));
+    await first(workflowId, 'fanout.retry');
+
+    // attempt 1 answers after all: under its own task id, and under another one
+    const stale = { keywords: [{ term: 'stale', score: 1 }] };
+    await publish(completed(workflowId, 1, stale, { branchCount: 2, attempt: 1 }));
+    await publish(completed(workflowId, 1, stale, { branchCount: 2, attempt: 1, taskId: `${taskIdOf(workflowId, 1, 1)}:late` }));
+    await settled();
+    expect((await outcomes(workflowId)).map((e) => e.type)).toEqual(['fanout.retry']); // branch 1 still waits for attempt 2
+
+    await publish(completed(workflowId, 1, outputs[1].output, { branchCount: 2, attempt: 2 }));
+    const outcome = (await first(workflowId, 'fanout.completed')) as EventEnvelope<FanOutCompleted>;
+    expect(outcome.data.output).toEqual(combineOf(outputs.slice(0, 2)));
+    expect(JSON.stringify(outcome.data.output)).not.toContain('stale');
+  });
+
+  it('retry-branch exhausted: fails after maxRetries + 1 attempts', async () => {
+    const workflowId = 'wf-exhausted';
+    await publish(started(workflowId, 2, { type: 'retry-branch', maxRetries: 1 }));
+    await publish(completed(workflowId, 0, outputs[0].output, { branchCount: 2 }));
+    await publish(failed(workflowId, 1, 'Error: once', { branchCount: 2 }));
+    await first(workflowId, 'fanout.retry');
+    await publish(failed(workflowId, 1, 'Error: twice', { branchCount: 2, attempt: 2 }));
+    const outcome = (await first(workflowId, 'fanout.failed')) as EventEnvelope<FanOutFailed>;
+    await settled();
+    expect((await outcomes(workflowId)).map((e) => e.type)).toEqual(['fanout.retry', 'fanout.failed']);
+    expect(outcome.data.failed).toEqual([1]);
+    expect(outcome.data.reason).toContain('2 attempts');
+    expect(outcome.data.reason).toContain('twice');
   });
 
   it('joins interleaved workflows independently', async () => {
-    const outputs = await keywordsOutputs();
-    const skill = createDefaultSkillRegistry().require('keywords');
+    await publish(started('wf-x', 3, { type: 'fail-fast' }));
+    await publish(started('wf-y', 3, { type: 'fail-fast' }));
     for (const index of [1, 0, 2]) {
-      await publishResult(completed('wf-x', index, outputs[index].output));
-      await publishResult(completed('wf-y', 2 - index, outputs[2 - index].output));
+      await publish(completed('wf-x', index, outputs[index].output));
+      await publish(completed('wf-y', 2 - index, outputs[2 - index].output));
     }
-    const done = await eventually('both workflows', async () => {
-      const x = await outcomes('wf-x');
-      const y = await outcomes('wf-y');
-      return x.length > 0 && y.length > 0 ? [x, y] : undefined;
-    });
-    for (const list of done) {
-      expect(list).toHaveLength(1);
-      expect((list[0].data as WorkflowCompleted).result).toEqual(skill.combine(outputs));
-    }
+    const x = (await first('wf-x', 'fanout.completed')) as EventEnvelope<FanOutCompleted>;
+    const y = (await first('wf-y', 'fanout.completed')) as EventEnvelope<FanOutCompleted>;
+    expect(x.data.output).toEqual(combineOf(outputs.slice(0, 3)));
+    expect(y.data.output).toEqual(combineOf(outputs.slice(0, 3)));
   });
 });

@@ -35,6 +35,14 @@ function check(output: Record<string, unknown>, rule: GateCheckSpec): string | u
 
 /** A validation gate: every check must hold on the stage's output. */
 export function evaluateGate(gate: GateSpec, output: Record<string, unknown>): GateVerdict {
-  const failures = gate.checks.map((rule) => check(output, rule)).filter((f): f is string => f !== undefined);
+  const failures = gate.checks
+    .map((rule) => {
+      try {
+        return check(output, rule);
+      } catch (error) {
+        return `${rule.field}: the check could not run (${(error as Error).message})`;
+      }
+    })
+    .filter((f): f is string => f !== undefined);
   return failures.length === 0 ? { ok: true } : { ok: false, reason: failures.join('; ') };
 }

@@ -24,7 +24,7 @@ import type { MeshPublisher } from '@agent-mesh/nest-pulsar';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import { evaluateGate } from './gate';
 import { fieldOf, parentOf, ROOT, stepAt } from './step-tree';
-import type { StepState, WorkflowState } from './workflow-state';
+import type { BranchView, StepState, WorkflowState } from './workflow-state';
 
 type Cause = Pick<EventEnvelope, 'id' | 'traceparent'>;
 
@@ -219,7 +219,8 @@ export class WorkflowEngine {
     switch (parent.kind) {
       case 'root':
         if (await this.workflows.finish(workflowId, `root:${attempt}`, cause.occurredAt, { result: output })) {
-          await this.publisher.publish(Topics.workflowEvents, WorkflowCompletedV1, this.completedBody(spec, output), options);
+          const branches = (await this.workflows.view(workflowId))?.branches.filter((b) => b.stepPath === ROOT) ?? [];
+          await this.publisher.publish(Topics.workflowEvents, WorkflowCompletedV1, this.completedBody(spec, output, branches), options);
           this.log.log(`workflow ${workflowId} completed`);
         }
         return;
@@ -318,10 +319,12 @@ export class WorkflowEngine {
     return { children: children.map((c, i) => ({ name: c?.name ?? `child-${i}`, output: c?.output ?? {} })) };
   }
 
-  private completedBody(spec: WorkflowSpec, result: Record<string, unknown>) {
+  private completedBody(spec: WorkflowSpec, result: Record<string, unknown>, rootBranches: readonly BranchView[]) {
     const root = spec.step;
-    const branchCount = root.kind === 'fan-out' ? root.inputs.length : 1;
-    return { skill: skillOf(root) ?? root.kind, branchCount, succeeded: branchCount, failed: 0, result };
+    if (root.kind !== 'fan-out') return { skill: skillOf(root) ?? root.kind, branchCount: 1, succeeded: 1, failed: 0, result };
+    const succeeded = rootBranches.filter((b) => b.status === 'completed').length;
+    const failed = rootBranches.filter((b) => b.status === 'failed').length;
+    return { skill: root.skill, branchCount: root.inputs.length, succeeded, failed, result };
   }
 
   private async isLive(workflowId: string): Promise<boolean> {
@@ -332,7 +335,9 @@ export class WorkflowEngine {
 
 /** The skill a step's output is shaped by (fan-outs and tasks; supervisors of one skill). */
 function skillOf(step: StepSpec): string | undefined {
-  if (step.kind === 'task' || step.kind === 'fan-out') return step.skill;
+  if (step.kind === 'task') return step.skill;
+  // A fan-out's output has its skill's shape only when joined by the skill's own combine.
+  if (step.kind === 'fan-out') return (step.strategy?.type ?? 'combine') === 'combine' ? step.skill : undefined;
   if (step.kind === 'supervisor') {
     const skills = new Set(step.children.map(skillOf));
     return skills.size === 1 ? [...skills][0] : undefined;

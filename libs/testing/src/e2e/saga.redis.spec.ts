@@ -1,0 +1,169 @@
+import { AggregatorModule } from '@agent-mesh/agents/aggregator';
+import { OrchestratorModule } from '@agent-mesh/agents/orchestrator';
+import { SagaCoordinatorModule } from '@agent-mesh/agents/saga-coordinator';
+import { WorkerModule } from '@agent-mesh/agents/worker';
+import { createDefaultSkillRegistry, SkillInputError, type Skill, type SkillContext, type SkillInput, type SkillOutput } from '@agent-mesh/skills';
+import type { StateStore } from '@agent-mesh/state';
+import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
+import { RedisFixture } from '../redis-fixture';
+
+/**
+ * A ledger with effects outside the mesh: each run applies its effect once per task id (the
+ * idempotency key the worker passes), and remembers every call, so the test can tell effects
+ * from deliveries.
+ */
+class LedgerSkill implements Skill {
+  readonly name = 'ledger';
+  readonly description = 'reserve / release entries in a ledger (test only)';
+  readonly calls: string[] = [];
+  private readonly gates = new Map<string, Promise<void>>();
+
+  constructor(private readonly store: () => StateStore, private readonly effectsKey: string) {}
+
+  /** Holds runs of `op:id` until released. */
+  hold(what: string): () => void {
+    let release!: () => void;
+    this.gates.set(what, new Promise<void>((resolve) => (release = resolve)));
+    return () => release();
+  }
+
+  async run(input: SkillInput, context: SkillContext): Promise<SkillOutput> {
+    const op = String(input.params?.['op']);
+    const what = `${op}:${input.id}`;
+    this.calls.push(what);
+    if (op === 'fail') throw new SkillInputError('ledger', `cannot ${input.text}`);
+    if (op === 'hang') await new Promise(() => undefined);
+    await this.gates.get(what);
+    await this.store().applyOnce(`ledger:${context.taskId}`, [{ op: 'rpush', key: this.effectsKey, value: what }]);
+    return { done: what };
+  }
+
+  combine(outputs: readonly { inputId: string; output: SkillOutput }[]): SkillOutput {
+    return { done: outputs.map((o) => o.output['done']) };
+  }
+}
+
+const step = (name: string, id: string, op: string, deadlineMs = 10_000) => ({
+  name,
+  action: { skill: 'ledger', input: { id, text: `${op} ${id}` }, params: { op } },
+  compensation: { skill: 'ledger', input: { id, text: `release ${id}` }, params: { op: 'release' } },
+  deadlineMs,
+});
+
+interface SagaView {
+  status: string;
+  reason?: string;
+  result?: { outputs: Record<string, unknown> };
+  timeline: { type: string; detail?: string }[];
+}
+
+describe('sagas (memory bus, state in the real Redis)', () => {
+  const redis = new RedisFixture();
+  let mesh: InProcessMesh;
+  let effectsStore: StateStore;
+  let ledger: LedgerSkill;
+  let orchestrator: AgentProcess;
+  const effectsKey = 'ledger:effects';
+
+  const registry = () => createDefaultSkillRegistry().register(ledger);
+  const startCoordinator = async (instanceId: string) =>
+    mesh.start({ role: 'saga-coordinator', instanceId, modules: [SagaCoordinatorModule], stateStore: await redis.connect(), skills: registry() });
+
+  const submit = async (steps: object[]): Promise<string> => {
+    const response = await fetch(`${orchestrator.url}/workflows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'order', step: { kind: 'saga', steps } }),
+    });
+    const body = (await response.json()) as { workflowId?: string };
+    if (response.status !== 202) throw new Error(`POST answered ${response.status}: ${JSON.stringify(body)}`);
+    return String(body.workflowId);
+  };
+  const view = async (id: string) => (await (await fetch(`${orchestrator.url}/workflows/${id}`)).json()) as SagaView;
+  const finished = (id: string) =>
+    eventually(`workflow ${id} to end`, async () => {
+      const v = await view(id);
+      return ['completed', 'failed', 'compensated', 'cancelled'].includes(v.status) ? v : undefined;
+    });
+  const effects = () => effectsStore.lrange(effectsKey, 0, -1);
+
+  beforeEach(async () => {
+    mesh = new InProcessMesh();
+    effectsStore = await redis.connect();
+    await effectsStore.apply([{ op: 'del', key: effectsKey }]);
+    ledger = new LedgerSkill(() => effectsStore, effectsKey);
+    orchestrator = await mesh.start({ role: 'orchestrator', modules: [OrchestratorModule], stateStore: await redis.connect(), skills: registry() });
+    await mesh.start({ role: 'aggregator', modules: [AggregatorModule], stateStore: await redis.connect(), skills: registry() });
+    await mesh.start({ role: 'worker', modules: [WorkerModule], skills: registry() });
+  });
+
+  afterEach(() => mesh.stopAll());
+  afterAll(() => redis.cleanup());
+
+  it('runs every step in order and completes with their outputs', async () => {
+    await startCoordinator('saga-1');
+    const id = await submit([step('reserve-stock', 'a', 'reserve'), step('charge-card', 'b', 'charge')]);
+    const saga = await finished(id);
+    expect(saga.status).toBe('completed');
+    expect(saga.result?.outputs).toEqual({ 'reserve-stock': { done: 'reserve:a' }, 'charge-card': { done: 'charge:b' } });
+    expect(await effects()).toEqual(['reserve:a', 'charge:b']);
+  });
+
+  it('compensates steps 2 then 1, each once, when step 3 of 4 fails — even with the coordinator killed between the compensations', async () => {
+    const doomed = await startCoordinator('saga-doomed');
+    const releaseB = ledger.hold('release:b'); // the first compensation waits until the coordinator is dead
+    const id = await submit([step('one', 'a', 'reserve'), step('two', 'b', 'reserve'), step('three', 'c', 'fail'), step('four', 'd', 'reserve')]);
+
+    await eventually('the compensation of step two to start', async () => (ledger.calls.includes('release:b') ? true : undefined));
+    await doomed.crash();
+    releaseB(); // step two's compensation finishes while no coordinator runs
+    await startCoordinator('saga-successor');
+
+    const saga = await finished(id);
+    expect(saga.status).toBe('compensated');
+    expect(saga.reason).toContain('step three failed');
+    expect(saga.reason).toContain('compensated two then one');
+    // Effects: two reservations, then their releases in reverse order, each exactly once.
+    expect(await effects()).toEqual(['reserve:a', 'reserve:b', 'release:b', 'release:a']);
+    expect(ledger.calls).not.toContain('reserve:d');
+    expect(ledger.calls.filter((c) => c === 'release:a')).toHaveLength(1);
+  });
+
+  it('compensates when a step misses its deadline (a delayed message on timers)', async () => {
+    await startCoordinator('saga-1');
+    const id = await submit([step('one', 'a', 'reserve'), step('slow', 'b', 'hang', 300)]);
+    const saga = await finished(id);
+    expect(saga.status).toBe('compensated');
+    expect(saga.reason).toContain('slow missed its deadline of 300 ms');
+    expect(await effects()).toEqual(['reserve:a', 'release:a']);
+    expect(saga.timeline.map((e) => e.type)).toContain('saga.compensated');
+  });
+
+  it('compensates a running saga that is cancelled over HTTP', async () => {
+    await startCoordinator('saga-1');
+    const id = await submit([step('one', 'a', 'reserve'), step('waits', 'b', 'hang')]);
+    await eventually('step one done', async () => ((await effects()).includes('reserve:a') ? true : undefined));
+    const cancel = await fetch(`${orchestrator.url}/workflows/${id}/cancel`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'customer changed their mind' }),
+    });
+    expect(cancel.status).toBe(202);
+    const saga = await finished(id);
+    expect(saga.status).toBe('compensated');
+    expect(saga.reason).toContain('customer changed their mind');
+    expect(await effects()).toEqual(['reserve:a', 'release:a']);
+  });
+
+  it('refuses a saga step without a compensation at submission', async () => {
+    await startCoordinator('saga-1');
+    const response = await fetch(`${orchestrator.url}/workflows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ step: { kind: 'saga', steps: [{ name: 'one', action: { skill: 'ledger', input: { id: 'a', text: 'x' } }, deadlineMs: 1000 }] } }),
+    });
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { errors: { field: string; messages: string[] }[] };
+    expect(body.errors.map((e) => e.field)).toContain('step.steps.0.compensation');
+  });
+});

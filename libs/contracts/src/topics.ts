@@ -14,6 +14,8 @@ export const Topics = {
   marketAsks: 'market.asks',
   marketBids: 'market.bids',
   marketFills: 'market.fills',
+  /** Solver rounds run by the market maker. */
+  marketRounds: 'market.rounds',
   sagaCommands: 'saga.commands',
   sagaEvents: 'saga.events',
   blackboard: (board: string): string => `blackboard.${board}`,

@@ -6,6 +6,8 @@ import {
   IsDefined,
   IsIn,
   IsInt,
+  IsNotEmpty,
+  IsNumber,
   IsObject,
   IsOptional,
   IsString,
@@ -15,7 +17,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { DocumentInput, MAX_FAN_OUT, SKILL_NAME_PATTERN } from './events/workflow';
+import { DocumentInput, MAX_FAN_OUT, MAX_INPUT_TEXT, SKILL_NAME_PATTERN } from './events/workflow';
 import { ContractValidationError, validatePlain, type FieldError } from './validation';
 
 /**
@@ -24,7 +26,7 @@ import { ContractValidationError, validatePlain, type FieldError } from './valid
  * bad spec is refused with the field named, never discovered half-way through a run.
  */
 
-export const STEP_KINDS = ['task', 'fan-out', 'chain', 'supervisor', 'saga'] as const;
+export const STEP_KINDS = ['task', 'fan-out', 'chain', 'supervisor', 'saga', 'market', 'solver-rounds', 'blackboard'] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 export const MAX_STEP_DEPTH = 8;
 export const MAX_STEPS = 5000;
@@ -281,7 +283,191 @@ export class SagaStepSpec extends StepSpecBase {
   steps!: SagaStepItemSpec[];
 }
 
-export type StepSpec = TaskStepSpec | FanOutStepSpec | ChainStepSpec | SupervisorStepSpec | SagaStepSpec;
+/** How an unfilled ask is re-priced when it expires. */
+export class RepriceSpec {
+  /** New budget = old budget × factor, capped at maxBudget. */
+  @IsNumber()
+  @Min(1.01)
+  @Max(10)
+  factor!: number;
+
+  @IsNumber()
+  @Min(0)
+  maxBudget!: number;
+
+  /** Re-pricings before the step fails. */
+  @IsInt()
+  @Min(1)
+  @Max(5)
+  times!: number;
+}
+
+/**
+ * Market-based allocation: the task is put up as an ask (budget and constraints) on
+ * `market.asks`; workers bid from their own load and the task's size; the market maker matches
+ * by price-time priority and publishes the fill; the winning worker does the work.
+ */
+export class MarketStepSpec extends StepSpecBase {
+  declare kind: 'market';
+
+  @Matches(SKILL_NAME_PATTERN, { message: 'skill must be a lower-case skill name such as "keywords"' })
+  skill!: string;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => DocumentInput)
+  input!: DocumentInput;
+
+  @IsOptional()
+  @IsObject()
+  params?: Record<string, unknown>;
+
+  /** The most the owner pays. */
+  @IsNumber()
+  @Min(0)
+  budget!: number;
+
+  /** Bids promising a longer run are not considered. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  maxEstimatedMs?: number;
+
+  /** How long the ask stays open without a fill. */
+  @IsInt()
+  @Min(10)
+  @Max(86_400_000)
+  expireAfterMs!: number;
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => RepriceSpec)
+  reprice?: RepriceSpec;
+}
+
+/**
+ * Solver rounds: `solvers` agents answer, see each other's answers, and refine for a fixed
+ * number of rounds (run by the market maker); the aggregator compiles the last round's answers.
+ */
+export class SolverRoundsStepSpec extends StepSpecBase {
+  declare kind: 'solver-rounds';
+
+  @Matches(SKILL_NAME_PATTERN, { message: 'skill must be a lower-case skill name such as "keywords"' })
+  skill!: string;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => DocumentInput)
+  input!: DocumentInput;
+
+  @IsOptional()
+  @IsObject()
+  params?: Record<string, unknown>;
+
+  @IsInt()
+  @Min(2)
+  @Max(20)
+  solvers!: number;
+
+  @IsInt()
+  @Min(1)
+  @Max(10)
+  rounds!: number;
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => AggregationStrategySpec)
+  strategy!: AggregationStrategySpec;
+}
+
+export class BoardEntrySpec {
+  @Matches(/^[a-z][a-z0-9-]{0,62}$/, { message: 'kind must be a lower-case entry kind' })
+  kind!: string;
+
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(MAX_INPUT_TEXT)
+  text!: string;
+}
+
+/** A knowledge source: when an entry of kind `on` is posted, run `skill` on it and post the result as `produces`. */
+export class KnowledgeSourceSpec {
+  @Matches(/^[a-z][a-z0-9-]{0,62}$/)
+  name!: string;
+
+  @Matches(SKILL_NAME_PATTERN)
+  skill!: string;
+
+  @Matches(/^[a-z][a-z0-9-]{0,62}$/)
+  on!: string;
+
+  @Matches(/^[a-z][a-z0-9-]{0,62}$/)
+  produces!: string;
+
+  /** The output field posted as the new entry's text (default: the whole output as JSON). */
+  @IsOptional()
+  @IsString()
+  field?: string;
+
+  @IsOptional()
+  @IsObject()
+  params?: Record<string, unknown>;
+}
+
+export class BoardEndSpec {
+  /** Done when this many entries of this kind are on the board. */
+  @Matches(/^[a-z][a-z0-9-]{0,62}$/)
+  kind!: string;
+
+  @IsInt()
+  @Min(1)
+  count!: number;
+}
+
+/**
+ * Blackboard: a board (topic `blackboard.<board>`) where agents post entries and react to
+ * what is posted; the controller ends the step when `until` holds. The board is materialized in
+ * Redis and can be rebuilt from its topic.
+ */
+export class BlackboardStepSpec extends StepSpecBase {
+  declare kind: 'blackboard';
+
+  @Matches(/^[a-z][a-z0-9-]{0,62}$/, { message: 'board must be a lower-case board name' })
+  board!: string;
+
+  @IsArray()
+  @ArrayMinSize(1)
+  @ValidateNested({ each: true })
+  @Type(() => BoardEntrySpec)
+  seed!: BoardEntrySpec[];
+
+  @IsArray()
+  @ArrayMinSize(1)
+  @ValidateNested({ each: true })
+  @Type(() => KnowledgeSourceSpec)
+  sources!: KnowledgeSourceSpec[];
+
+  @IsDefined()
+  @ValidateNested()
+  @Type(() => BoardEndSpec)
+  until!: BoardEndSpec;
+
+  /** A safety stop: the step fails if the board grows past this without meeting `until`. */
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  maxEntries!: number;
+}
+
+export type StepSpec =
+  | TaskStepSpec
+  | FanOutStepSpec
+  | ChainStepSpec
+  | SupervisorStepSpec
+  | SagaStepSpec
+  | MarketStepSpec
+  | SolverRoundsStepSpec
+  | BlackboardStepSpec;
 
 /** class-transformer picks the step class by `kind`; the list is read lazily (classes nest). */
 function stepDiscriminator() {
@@ -295,6 +481,9 @@ function stepDiscriminator() {
           { value: ChainStepSpec, name: 'chain' },
           { value: SupervisorStepSpec, name: 'supervisor' },
           { value: SagaStepSpec, name: 'saga' },
+          { value: MarketStepSpec, name: 'market' },
+          { value: SolverRoundsStepSpec, name: 'solver-rounds' },
+          { value: BlackboardStepSpec, name: 'blackboard' },
         ];
       },
     },
@@ -389,6 +578,26 @@ export function validateWorkflowSpec(plain: unknown): WorkflowSpec {
       case 'supervisor':
         step.children.forEach((child, i) => visit(child, `${path}.children.${i}`, depth + 1, hasPrevious));
         break;
+      case 'market':
+        if (step.reprice && step.reprice.maxBudget < step.budget) {
+          errors.push({ field: `${path}.reprice.maxBudget`, messages: ['maxBudget must be at least the starting budget'] });
+        }
+        break;
+      case 'solver-rounds':
+        if ((step.strategy.type === 'majority-vote' || step.strategy.type === 'ranked-fusion') && !step.strategy.field) {
+          errors.push({ field: `${path}.strategy.field`, messages: [`${step.strategy.type} needs the output field to use`] });
+        }
+        break;
+      case 'blackboard': {
+        const kinds = new Set([...step.seed.map((e) => e.kind), ...step.sources.map((src) => src.produces)]);
+        if (!kinds.has(step.until.kind)) {
+          errors.push({ field: `${path}.until.kind`, messages: [`no seed entry or source produces "${step.until.kind}": the board could never end`] });
+        }
+        step.sources.forEach((src, i) => {
+          if (!kinds.has(src.on)) errors.push({ field: `${path}.sources.${i}.on`, messages: [`nothing posts "${src.on}" entries`] });
+        });
+        break;
+      }
       case 'saga': {
         const names = new Set<string>();
         step.steps.forEach((item, i) => {

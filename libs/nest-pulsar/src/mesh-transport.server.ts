@@ -129,9 +129,10 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
           `two handlers for ${extras.eventType} in subscription "${extras.subscription}" on ${extras.topic}`,
         );
       }
+      const subscription = this.expandSubscription(extras.subscription);
       for (const shortTopic of this.expandTopic(extras.topic)) {
         const topic = qualifyTopic(this.options.naming, shortTopic);
-        const id = `${topic}|${extras.subscription}`;
+        const id = `${topic}|${subscription}`;
         let group = groups.get(id);
         const type = extras.type ?? 'Shared';
         if (!group) {
@@ -141,13 +142,13 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
             declared: extras,
             options: {
               topic,
-              subscription: extras.subscription,
+              subscription,
               type,
               initialPosition: extras.initialPosition ?? 'earliest',
               ackTimeoutMs: extras.ackTimeoutMs,
               nackRedeliveryDelayMs: extras.nackRedeliveryDelayMs,
               receiverQueueSize: extras.concurrency ?? DEFAULT_CONCURRENCY,
-              consumerName: `${this.options.origin.source}/${extras.subscription}`,
+              consumerName: `${this.options.origin.source}/${subscription}`,
               deadLetter: {
                 maxRedeliverCount: extras.maxRedeliverCount ?? DEFAULT_MAX_REDELIVER,
                 deadLetterTopic: qualifyTopic(this.options.naming, extras.deadLetterTopic ?? Topics.deadLetter),
@@ -173,6 +174,17 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
       }
     }
     return [...groups.values()];
+  }
+
+  /** `bidder-{instance}`: a subscription of this process's own (every instance sees every message). */
+  private expandSubscription(template: string): string {
+    return template.replace(/\{([a-zA-Z]+)\}/g, (whole, name: string) => {
+      const values = this.options.topicVariables?.[name];
+      if (values?.length !== 1) {
+        throw new Error(`subscription "${template}" needs exactly one value of topicVariables.${name} in the mesh transport options`);
+      }
+      return values[0];
+    });
   }
 
   private expandTopic(template: string): string[] {

@@ -64,6 +64,10 @@ export class MeshEnvironment {
   WORKER_SKILLS?: string;
 
   @IsOptional()
+  @Matches(/^[a-z][a-z0-9-]*(,[a-z][a-z0-9-]*)*$/, { message: 'MESH_BOARDS must be a comma-separated list of board names' })
+  MESH_BOARDS?: string;
+
+  @IsOptional()
   @IsInt({ message: 'DRAIN_TIMEOUT_MS must be an integer' })
   @Min(0, { message: 'DRAIN_TIMEOUT_MS must be 0 or more' })
   DRAIN_TIMEOUT_MS?: number;
@@ -110,6 +114,8 @@ export interface MeshConfig {
   /** Skills this process's worker serves; undefined = every registered skill. */
   readonly workerSkills?: readonly string[];
   readonly taskTimeoutMs: number;
+  /** Blackboards this mesh serves (topics `blackboard.<board>`). */
+  readonly boards: readonly string[];
   /** How long shutdown waits for in-flight handlers before closing anyway. */
   readonly drainTimeoutMs: number;
   readonly llm?: { readonly baseUrl: string; readonly model?: string; readonly apiKey?: string };
@@ -164,6 +170,7 @@ export function validateMeshEnvironment(env: Readonly<Record<string, unknown>>, 
     workerSkills: parsed.WORKER_SKILLS?.split(','),
     taskTimeoutMs: parsed.TASK_TIMEOUT_MS ?? 60_000,
     drainTimeoutMs: parsed.DRAIN_TIMEOUT_MS ?? 30_000,
+    boards: parsed.MESH_BOARDS?.split(',') ?? ['default'],
     llm: parsed.LLM_BASE_URL ? { baseUrl: parsed.LLM_BASE_URL, model: parsed.LLM_MODEL, apiKey: parsed.LLM_API_KEY } : undefined,
     otlpEndpoint: parsed.OTEL_EXPORTER_OTLP_ENDPOINT,
   };
@@ -185,6 +192,7 @@ class MeshEnvironmentKeys implements Record<keyof MeshEnvironment, undefined> {
   WORKER_SKILLS = undefined;
   TASK_TIMEOUT_MS = undefined;
   DRAIN_TIMEOUT_MS = undefined;
+  MESH_BOARDS = undefined;
   LLM_BASE_URL = undefined;
   LLM_MODEL = undefined;
   LLM_API_KEY = undefined;

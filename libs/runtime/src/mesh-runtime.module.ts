@@ -94,7 +94,7 @@ export class MeshRuntimeModule {
             registry: createMeshEventRegistry(),
             naming: config.naming,
             origin: { source: `${options.role}@${config.instanceId}`, region: config.region },
-            topicVariables: { capability: config.workerSkills ?? skills.names() },
+            topicVariables: { capability: config.workerSkills ?? skills.names(), board: config.boards, instance: [config.instanceId] },
             drainTimeoutMs: config.drainTimeoutMs,
           }),
         }),

@@ -5,6 +5,11 @@ import {
   FanOutFailedV1,
   FanOutRetryV1,
   FanOutStartedV1,
+  MarketAskExpiredV1,
+  MarketFillV1,
+  SolverCompletedV1,
+  SolverFailedV1,
+  SolverRoundCompletedV1,
   SagaAbortV1,
   SagaCompensatedV1,
   SagaCompletedV1,
@@ -29,6 +34,12 @@ import {
   type FanOutRetry,
   type FanOutStarted,
   type FanOutStepSpec,
+  type MarketAskExpired,
+  type MarketFill,
+  type MarketStepSpec,
+  type SolverCompleted,
+  type SolverFailed,
+  type SolverRoundCompleted,
   type SagaCompensated,
   type SagaCompleted,
   type SagaFailed,
@@ -50,6 +61,8 @@ import { fanOutSpec, OrchestratorService } from './orchestrator.service';
 
 const EVENTS: MeshSubscriptionOptions = { topic: Topics.workflowEvents, subscription: 'orchestrator', type: 'Key_Shared' };
 const SAGAS: MeshSubscriptionOptions = { topic: Topics.sagaEvents, subscription: 'orchestrator', type: 'Key_Shared' };
+const FILLS: MeshSubscriptionOptions = { topic: Topics.marketFills, subscription: 'orchestrator', type: 'Key_Shared' };
+const ROUNDS: MeshSubscriptionOptions = { topic: Topics.marketRounds, subscription: 'orchestrator', type: 'Key_Shared' };
 const RESULTS: MeshSubscriptionOptions = { topic: Topics.taskResults, subscription: 'orchestrator', type: 'Key_Shared' };
 
 /**
@@ -203,6 +216,49 @@ export class OrchestratorEventsController {
     if (state?.status === 'running') await this.engine.failStep(event.correlationId, state, event.data.reason, event);
   }
 
+  @OnMeshEvent(MarketFillV1, FILLS)
+  async onFill(@Payload() event: EventEnvelope<MarketFill>): Promise<void> {
+    await this.track(event, event.data.stepPath, `${event.data.workerId} at ${event.data.price}`);
+  }
+
+  /** An ask nobody filled in time: re-price it if the spec allows, else the step fails. */
+  @OnMeshEvent(MarketAskExpiredV1, FILLS)
+  async onAskExpired(@Payload() event: EventEnvelope<MarketAskExpired>): Promise<void> {
+    const { stepPath, askId, budget } = event.data;
+    await this.track(event, stepPath, `${askId} at budget ${budget}`);
+    const spec = await this.workflows.spec(event.correlationId);
+    const state = await this.workflows.step(event.correlationId, stepPath);
+    if (!spec || state?.status !== 'running') return;
+    const step = stepAt(spec, stepPath) as MarketStepSpec;
+    const round = Number(/ask-(\d+)$/.exec(askId)?.[1] ?? '1');
+    const reprice = step.reprice;
+    if (reprice && round <= reprice.times && budget < reprice.maxBudget) {
+      const next = Math.min(reprice.maxBudget, Math.round(budget * reprice.factor * 100) / 100);
+      await this.engine.publishAsk(event.correlationId, stepPath, step, round + 1, next, event);
+      return;
+    }
+    await this.engine.failStep(event.correlationId, state, `no bid within budget ${budget} before the ask expired (${round} ask${round > 1 ? 's' : ''})`, event);
+  }
+
+  @OnMeshEvent(SolverRoundCompletedV1, ROUNDS)
+  async onRound(@Payload() event: EventEnvelope<SolverRoundCompleted>): Promise<void> {
+    await this.track(event, event.data.stepPath, `round ${event.data.round}: ${event.data.answers.length} answers`);
+  }
+
+  @OnMeshEvent(SolverCompletedV1, EVENTS)
+  async onSolverCompleted(@Payload() event: EventEnvelope<SolverCompleted>): Promise<void> {
+    await this.track(event, event.data.stepPath);
+    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
+    if (state?.status === 'running') await this.engine.completeStep(event.correlationId, state.path, state.attempt, event.data.output, event);
+  }
+
+  @OnMeshEvent(SolverFailedV1, EVENTS)
+  async onSolverFailed(@Payload() event: EventEnvelope<SolverFailed>): Promise<void> {
+    await this.track(event, event.data.stepPath, event.data.reason);
+    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
+    if (state?.status === 'running') await this.engine.failStep(event.correlationId, state, event.data.reason, event);
+  }
+
   @OnMeshEvent(FanOutStartedV1, RESULTS)
   async onFanOutStarted(@Payload() event: EventEnvelope<FanOutStarted>): Promise<void> {
     await this.track(event, event.data.stepPath, `${event.data.branchCount} branches, ${event.data.policy.type}, ${event.data.strategy.type}`);
@@ -217,7 +273,7 @@ export class OrchestratorEventsController {
     const state = await this.workflows.step(event.correlationId, stepPath);
     if (state?.kind === 'fan-out') {
       await this.workflows.recordBranch(event.correlationId, event.id, { stepPath, index: branchIndex, inputId, status: 'completed', attempt, worker, durationMs, output });
-    } else if (state?.kind === 'task' && state.status === 'running') {
+    } else if ((state?.kind === 'task' || state?.kind === 'market') && state.status === 'running') {
       await this.engine.completeStep(event.correlationId, stepPath, attempt, output, event);
     }
   }
@@ -231,7 +287,7 @@ export class OrchestratorEventsController {
     const state = await this.workflows.step(event.correlationId, stepPath);
     if (state?.kind === 'fan-out') {
       await this.workflows.recordBranch(event.correlationId, event.id, { stepPath, index: branchIndex, inputId, status: 'failed', attempt, worker, error });
-    } else if (state?.kind === 'task' && state.status === 'running' && state.attempt === attempt) {
+    } else if ((state?.kind === 'task' || state?.kind === 'market') && state.status === 'running' && state.attempt === attempt) {
       await this.engine.failStep(event.correlationId, state, `${inputId}: ${error}`, event);
     }
   }

@@ -19,7 +19,7 @@ import {
   type StepSpec,
   type WorkflowSpec,
 } from '@agent-mesh/contracts';
-import { SKILL_REGISTRY } from '@agent-mesh/runtime';
+import { MESH_CONFIG, SKILL_REGISTRY, type MeshConfig } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import type { WorkflowStatus, WorkflowSummary, WorkflowView } from './engine/workflow-state';
 import { fanOutSpec, OrchestratorService } from './orchestrator.service';
@@ -39,6 +39,7 @@ export class WorkflowsController {
   constructor(
     private readonly orchestrator: OrchestratorService,
     @Inject(SKILL_REGISTRY) private readonly skills: SkillRegistry,
+    @Inject(MESH_CONFIG) private readonly config: MeshConfig,
   ) {}
 
   @Post()
@@ -111,6 +112,16 @@ export class WorkflowsController {
         return;
       case 'supervisor':
         step.children.forEach((child, i) => this.checkSteps(child, `${path}.children.${i}`, errors));
+        return;
+      case 'market':
+      case 'solver-rounds':
+        unknownSkill(step.skill, `${path}.skill`);
+        return;
+      case 'blackboard':
+        step.sources.forEach((src, i) => unknownSkill(src.skill, `${path}.sources.${i}.skill`));
+        if (!this.config.boards.includes(step.board)) {
+          errors.push({ field: `${path}.board`, messages: [`unknown board "${step.board}"; this mesh serves boards: ${this.config.boards.join(', ')} (MESH_BOARDS)`] });
+        }
         return;
       case 'saga':
         step.steps.forEach((item, i) => {

@@ -12,6 +12,19 @@ import {
   WorkflowCancelRequestedV1,
   WorkflowSubmittedV1,
 } from './steps';
+import { BoardEntryPostedV1 } from './blackboard';
+import {
+  MarketAskExpiredV1,
+  MarketAskV1,
+  MarketBidV1,
+  MarketExpiryCheckV1,
+  MarketFillV1,
+  SolverAnswersV1,
+  SolverCompletedV1,
+  SolverFailedV1,
+  SolverRoundCompletedV1,
+  SolverStartV1,
+} from './market';
 import {
   SagaAbortV1,
   SagaCompensatedV1,
@@ -24,6 +37,8 @@ import {
 import { TaskAssignedV1, TaskCompletedV1, TaskFailedV1 } from './task';
 import { WorkflowCompletedV1, WorkflowFailedV1, WorkflowRequestedV1, WorkflowStartedV1 } from './workflow';
 
+export * from './blackboard';
+export * from './market';
 export * from './saga';
 export * from './steps';
 export * from './task';
@@ -56,6 +71,17 @@ export const MESH_EVENT_DEFINITIONS = [
   SagaCompletedV1,
   SagaCompensatedV1,
   SagaFailedV1,
+  MarketAskV1,
+  MarketBidV1,
+  MarketFillV1,
+  MarketAskExpiredV1,
+  MarketExpiryCheckV1,
+  SolverStartV1,
+  SolverRoundCompletedV1,
+  SolverAnswersV1,
+  SolverCompletedV1,
+  SolverFailedV1,
+  BoardEntryPostedV1,
 ] as const;
 
 export function createMeshEventRegistry(): EventRegistry {

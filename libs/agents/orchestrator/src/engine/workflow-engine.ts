@@ -1,7 +1,10 @@
 import { Logger } from '@nestjs/common';
 import {
+  BoardEntryPostedV1,
   FanOutStartedV1,
+  MarketAskV1,
   SagaStartV1,
+  SolverStartV1,
   StageFailedV1,
   StageValidatedV1,
   StepCompletedV1,
@@ -13,8 +16,11 @@ import {
   WorkflowFailedV1,
   type ChainStepSpec,
   type EventEnvelope,
+  type BlackboardStepSpec,
   type FanOutStepSpec,
+  type MarketStepSpec,
   type SagaStepSpec,
+  type SolverRoundsStepSpec,
   type StepSpec,
   type SupervisorStepSpec,
   type TaskStepSpec,
@@ -89,6 +95,40 @@ export class WorkflowEngine {
       case 'saga':
         await this.publisher.publish(Topics.sagaCommands, SagaStartV1, { stepPath: path, steps: (step as SagaStepSpec).steps }, options);
         return;
+      case 'market': {
+        const market = step as MarketStepSpec;
+        return this.publishAsk(workflowId, path, market, 1, market.budget, cause);
+      }
+      case 'solver-rounds': {
+        const rounds = step as SolverRoundsStepSpec;
+        await this.publisher.publish(
+          Topics.marketRounds,
+          SolverStartV1,
+          {
+            stepPath: path,
+            skill: rounds.skill,
+            input: rounds.input,
+            params: rounds.params,
+            solvers: rounds.solvers,
+            rounds: rounds.rounds,
+            strategy: rounds.strategy,
+          },
+          options,
+        );
+        return;
+      }
+      case 'blackboard': {
+        const board = step as BlackboardStepSpec;
+        for (const [i, entry] of board.seed.entries()) {
+          await this.publisher.publish(
+            Topics.blackboard(board.board),
+            BoardEntryPostedV1,
+            { stepPath: path, board: board.board, entryId: `seed-${i}`, kind: entry.kind, text: entry.text, postedBy: 'seed' },
+            options,
+          );
+        }
+        return;
+      }
     }
   }
 
@@ -137,6 +177,27 @@ export class WorkflowEngine {
   /** Events published to topics the orchestrator does not consume still belong on its timeline. */
   private async recordPublished(workflowId: string, event: EventEnvelope, stepPath: string, detail: string): Promise<void> {
     await this.workflows.record(workflowId, event.id, { at: event.occurredAt, type: event.type, source: event.source, stepPath, detail });
+  }
+
+  /** Puts the task up for bids; `round` counts re-pricings (the ask id says which). */
+  async publishAsk(workflowId: string, path: string, step: MarketStepSpec, round: number, budget: number, cause: Cause): Promise<void> {
+    const ask = await this.publisher.publish(
+      Topics.marketAsks,
+      MarketAskV1,
+      {
+        stepPath: path,
+        askId: `${workflowId}:${path}:ask-${round}`,
+        market: step.skill,
+        budget,
+        maxEstimatedMs: step.maxEstimatedMs,
+        expiresAt: Date.now() + step.expireAfterMs,
+        input: step.input,
+        params: step.params,
+      },
+      // Keyed by market: one market's orders reach the market maker in order.
+      { correlationId: workflowId, causedBy: cause, key: step.skill },
+    );
+    await this.recordPublished(workflowId, ask, path, `ask ${round} for ${step.skill}, budget ${budget}`);
   }
 
   private async startFanOut(workflowId: string, step: FanOutStepSpec, path: string, cause: Cause): Promise<void> {

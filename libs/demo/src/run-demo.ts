@@ -6,7 +6,7 @@ import type { DocumentInput } from '@agent-mesh/contracts';
 interface WorkflowResponse {
   readonly id: string;
   readonly name?: string;
-  readonly status: 'accepted' | 'running' | 'completed' | 'failed' | 'cancelled';
+  readonly status: 'accepted' | 'running' | 'completed' | 'failed' | 'compensated' | 'cancelled';
   readonly steps: { readonly path: string; readonly kind: string; readonly status: string; readonly attempt: number; readonly error?: string }[];
   readonly branches: {
     readonly stepPath: string;
@@ -28,8 +28,8 @@ export interface DemoWorkflow {
   readonly title: string;
   /** A workflow spec (`{ name, step }`) or a plain fan-out (`{ skill, inputs }`). */
   readonly body: Record<string, unknown>;
-  /** The outcome the demo means to show (a failure can be the point). */
-  readonly expect: 'completed' | 'failed';
+  /** The outcome the demo means to show (a failure, or a saga undoing itself, can be the point). */
+  readonly expect: 'completed' | 'failed' | 'compensated';
 }
 
 export interface DemoOptions {
@@ -127,11 +127,36 @@ export function demoWorkflows(documents: readonly DocumentInput[]): DemoWorkflow
       expect: 'completed',
     },
     {
+      title: 'saga that fails at step 3 of 4: the coordinator compensates step 2, then step 1',
+      body: {
+        name: 'order-saga',
+        step: {
+          kind: 'saga',
+          steps: [
+            sagaStep('reserve', first, 'summarize', 'release reservation'),
+            sagaStep('charge', first, 'keywords', 'refund charge'),
+            sagaStep('ship', { id: 'no-words', text: '404 500 503.' }, 'readability', 'cancel shipment'),
+            sagaStep('notify', first, 'sentiment', 'retract notice'),
+          ],
+        },
+      },
+      expect: 'compensated',
+    },
+    {
       title: 'fan-out that must fail: one input the skill refuses, fail-fast',
       body: { skill: 'readability', inputs: [first, { id: 'numbers-only', text: '123 456 789.' }] },
       expect: 'failed',
     },
   ];
+}
+
+function sagaStep(name: string, input: DocumentInput, skill: string, undo: string) {
+  return {
+    name,
+    action: { skill, input },
+    compensation: { skill: 'sentiment', input: { id: `${name}-undo`, text: undo } },
+    deadlineMs: 10_000,
+  };
 }
 
 /**
@@ -151,7 +176,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     if (ok) asMeant++;
     print('');
     print(`== ${demo.title}`);
-    print(`   workflow ${workflow.id} · ${workflow.status.toUpperCase()}${demo.expect === 'failed' && ok ? ' (as intended)' : ''}`);
+    const intended = ok && demo.expect === 'compensated' ? ' (as intended: completed with compensation)' : ok && demo.expect === 'failed' ? ' (as intended)' : '';
+    print(`   workflow ${workflow.id} · ${workflow.status.toUpperCase()}${intended}`);
     for (const step of workflow.steps) {
       print(`   step ${step.path.padEnd(28)} ${step.kind.padEnd(10)} ${step.status}${step.attempt > 1 ? ` (attempt ${step.attempt})` : ''}${step.error ? `: ${brief(step.error, 90)}` : ''}`);
     }
@@ -168,7 +194,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   });
   const failed = workflows.length - asMeant;
   print('');
-  print(`demo: ${asMeant} completed, ${failed} failed` + (options.workflows.some((w) => w.expect === 'failed') ? ' (a workflow meant to fail counts as completed when it fails as intended)' : ''));
+  print(
+    `demo: ${asMeant} completed, ${failed} failed` +
+      (options.workflows.some((w) => w.expect !== 'completed')
+        ? ' (a workflow meant to fail, or a saga meant to compensate, counts as completed when it ends as intended)'
+        : ''),
+  );
   return { completed: asMeant, failed, workflows };
 }
 
@@ -191,7 +222,7 @@ async function waitForEnd(baseUrl: string, id: string, timeoutMs: number): Promi
     const response = await fetch(`${baseUrl}/workflows/${id}`);
     if (response.ok) {
       const workflow = (await response.json()) as WorkflowResponse;
-      if (workflow.status === 'completed' || workflow.status === 'failed' || workflow.status === 'cancelled') {
+      if (['completed', 'failed', 'compensated', 'cancelled'].includes(workflow.status)) {
         // The last events may still be landing on the timeline.
         await new Promise((resolve) => setTimeout(resolve, 50));
         return (await (await fetch(`${baseUrl}/workflows/${id}`)).json()) as WorkflowResponse;

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { AggregatorModule } from '@agent-mesh/agents/aggregator';
 import { OrchestratorModule } from '@agent-mesh/agents/orchestrator';
+import { SagaCoordinatorModule } from '@agent-mesh/agents/saga-coordinator';
 import { WorkerModule } from '@agent-mesh/agents/worker';
 import { demoWorkflows, loadDocuments, runDemo } from '@agent-mesh/demo';
 import { InProcessMesh } from '../in-process-mesh';
@@ -10,7 +11,7 @@ describe('the embedded demo', () => {
   afterAll(() => mesh.stopAll());
 
   it('runs a workflow per pattern over the shipped documents and prints steps, branches, results and timelines', async () => {
-    const app = await mesh.start({ role: 'mesh', modules: [OrchestratorModule, WorkerModule, AggregatorModule] });
+    const app = await mesh.start({ role: 'mesh', modules: [OrchestratorModule, WorkerModule, AggregatorModule, SagaCoordinatorModule] });
     const lines: string[] = [];
     const documents = loadDocuments(join(__dirname, '../../../../data/documents'));
     const workflows = demoWorkflows(documents);
@@ -29,5 +30,9 @@ describe('the embedded demo', () => {
     // The gate that rejects its stage: stage.failed, then the recovery step.
     expect(lines.some((l) => l.includes('stage.failed') && l.includes('recover'))).toBe(true);
     expect(lines.some((l) => l.includes('step root.stages.0.recovery'))).toBe(true);
+    // The saga: compensations of charge then reserve, in that order.
+    const undo = lines.filter((l) => /saga\.step .*compensated/.test(l)).map((l) => (l.includes('charge') ? 'charge' : l.includes('reserve') ? 'reserve' : '?'));
+    expect(undo).toEqual(['charge', 'reserve']);
+    expect(lines.some((l) => l.includes('COMPENSATED (as intended: completed with compensation)'))).toBe(true);
   });
 });

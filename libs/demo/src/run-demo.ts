@@ -127,6 +127,40 @@ export function demoWorkflows(documents: readonly DocumentInput[]): DemoWorkflow
       expect: 'completed',
     },
     {
+      title: 'market: the summary is put up for bids; workers price it from their load and its size; the best bid wins',
+      body: {
+        name: 'market-summary',
+        step: { kind: 'market', skill: 'summarize', input: first, params: { sentences: 1 }, budget: 20, expireAfterMs: 5000 },
+      },
+      expect: 'completed',
+    },
+    {
+      title: 'solver rounds: 3 solvers estimate the length, see each other’s answers and refine for 3 rounds; the aggregator takes the median',
+      body: {
+        name: 'estimate-rounds',
+        step: { kind: 'solver-rounds', skill: 'estimate', input: first, solvers: 3, rounds: 3, strategy: { type: 'combine' } },
+      },
+      expect: 'completed',
+    },
+    {
+      title: 'blackboard: a question is posted; a summarizer reacts with a summary, an indexer with its keywords',
+      body: {
+        name: 'board',
+        step: {
+          kind: 'blackboard',
+          board: 'default',
+          seed: [{ kind: 'question', text: first.text }],
+          sources: [
+            { name: 'summarizer', skill: 'summarize', on: 'question', produces: 'summary', field: 'summary', params: { sentences: 2 } },
+            { name: 'indexer', skill: 'keywords', on: 'summary', produces: 'keywords', params: { top: 5 } },
+          ],
+          until: { kind: 'keywords', count: 1 },
+          maxEntries: 10,
+        },
+      },
+      expect: 'completed',
+    },
+    {
       title: 'saga that fails at step 3 of 4: the coordinator compensates step 2, then step 1',
       body: {
         name: 'order-saga',

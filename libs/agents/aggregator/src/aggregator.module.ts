@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AggregatorController } from './aggregator.controller';
+import { SolverAnswersController } from './rounds';
 
-/** The aggregator role: joins fan-out branches into a workflow result. */
-@Module({ controllers: [AggregatorController] })
+/** The aggregator role: joins fan-out branches, and compiles the last round of solver rounds. */
+@Module({ controllers: [AggregatorController, SolverAnswersController] })
 export class AggregatorModule {}

@@ -56,6 +56,7 @@ import {
   type WorkflowSubmitted,
 } from '@agent-mesh/contracts';
 import { OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
+import { BlackboardService } from './blackboard';
 import { stepAt } from './engine/step-tree';
 import { fanOutSpec, OrchestratorService } from './orchestrator.service';
 
@@ -71,7 +72,10 @@ const RESULTS: MeshSubscriptionOptions = { topic: Topics.taskResults, subscripti
  */
 @Controller()
 export class OrchestratorEventsController {
-  constructor(private readonly orchestrator: OrchestratorService) {}
+  constructor(
+    private readonly orchestrator: OrchestratorService,
+    private readonly blackboard: BlackboardService,
+  ) {}
 
   private get engine() {
     return this.orchestrator.engine;
@@ -275,6 +279,8 @@ export class OrchestratorEventsController {
       await this.workflows.recordBranch(event.correlationId, event.id, { stepPath, index: branchIndex, inputId, status: 'completed', attempt, worker, durationMs, output });
     } else if ((state?.kind === 'task' || state?.kind === 'market') && state.status === 'running') {
       await this.engine.completeStep(event.correlationId, stepPath, attempt, output, event);
+    } else if (state?.kind === 'blackboard') {
+      await this.blackboard.onSourceCompleted(event.correlationId, state, event.data, event);
     }
   }
 
@@ -289,6 +295,8 @@ export class OrchestratorEventsController {
       await this.workflows.recordBranch(event.correlationId, event.id, { stepPath, index: branchIndex, inputId, status: 'failed', attempt, worker, error });
     } else if ((state?.kind === 'task' || state?.kind === 'market') && state.status === 'running' && state.attempt === attempt) {
       await this.engine.failStep(event.correlationId, state, `${inputId}: ${error}`, event);
+    } else if (state?.kind === 'blackboard') {
+      await this.blackboard.onSourceFailed(event.correlationId, state, event.data, event);
     }
   }
 }

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
+import { BlackboardController, BlackboardService, BoardsController } from './blackboard';
 import { OrchestratorEventsController } from './orchestrator-events.controller';
 import { OrchestratorService } from './orchestrator.service';
 import { WorkflowsController } from './workflows.controller';
 
 /** The orchestrator role: the workflow HTTP API and the fan-out of tasks. */
 @Module({
-  controllers: [WorkflowsController, OrchestratorEventsController],
-  providers: [OrchestratorService],
-  exports: [OrchestratorService],
+  controllers: [WorkflowsController, OrchestratorEventsController, BlackboardController, BoardsController],
+  providers: [OrchestratorService, BlackboardService],
+  exports: [OrchestratorService, BlackboardService],
 })
 export class OrchestratorModule {}

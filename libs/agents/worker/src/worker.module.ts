@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
+import { BiddingController } from './bidding';
 import { WorkerController } from './worker.controller';
 
-/** The worker role: runs skills on the tasks of `tasks.<skill>` topics. */
-@Module({ controllers: [WorkerController] })
+/** The worker role: runs skills on the tasks of `tasks.<skill>` topics, and bids on market asks. */
+@Module({ controllers: [WorkerController, BiddingController] })
 export class WorkerModule {}

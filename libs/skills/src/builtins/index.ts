@@ -1,4 +1,5 @@
 import type { Skill } from '../skill';
+import { EstimateSkill } from '../solver/estimate.skill';
 import { KeywordsSkill } from './keywords.skill';
 import { ReadabilitySkill } from './readability.skill';
 import { SentimentSkill } from './sentiment.skill';
@@ -12,5 +13,5 @@ export type { BranchOutput } from './common';
 
 /** Fresh instances of every deterministic built-in skill, sorted by name. */
 export function createBuiltInSkills(): Skill[] {
-  return [new KeywordsSkill(), new ReadabilitySkill(), new SentimentSkill(), new SummarizeSkill()];
+  return [new EstimateSkill(), new KeywordsSkill(), new ReadabilitySkill(), new SentimentSkill(), new SummarizeSkill()];
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { AggregatorModule } from '@agent-mesh/agents/aggregator';
+import { MarketMakerModule } from '@agent-mesh/agents/market-maker';
 import { OrchestratorModule } from '@agent-mesh/agents/orchestrator';
 import { SagaCoordinatorModule } from '@agent-mesh/agents/saga-coordinator';
 import { WorkerModule } from '@agent-mesh/agents/worker';
@@ -11,7 +12,7 @@ describe('the embedded demo', () => {
   afterAll(() => mesh.stopAll());
 
   it('runs a workflow per pattern over the shipped documents and prints steps, branches, results and timelines', async () => {
-    const app = await mesh.start({ role: 'mesh', modules: [OrchestratorModule, WorkerModule, AggregatorModule, SagaCoordinatorModule] });
+    const app = await mesh.start({ role: 'mesh', modules: [OrchestratorModule, WorkerModule, AggregatorModule, SagaCoordinatorModule, MarketMakerModule] });
     const lines: string[] = [];
     const documents = loadDocuments(join(__dirname, '../../../../data/documents'));
     const workflows = demoWorkflows(documents);
@@ -34,5 +35,9 @@ describe('the embedded demo', () => {
     const undo = lines.filter((l) => /saga\.step .*compensated/.test(l)).map((l) => (l.includes('charge') ? 'charge' : l.includes('reserve') ? 'reserve' : '?'));
     expect(undo).toEqual(['charge', 'reserve']);
     expect(lines.some((l) => l.includes('COMPENSATED (as intended: completed with compensation)'))).toBe(true);
+    // The market, the solver rounds and the blackboard show their own events.
+    expect(lines.some((l) => /market\.fill\s/.test(l))).toBe(true);
+    expect(lines.filter((l) => /solver\.round-completed/.test(l))).toHaveLength(3);
+    expect(lines.some((l) => /board\.entry-posted .*keywords/.test(l))).toBe(true);
   });
 });

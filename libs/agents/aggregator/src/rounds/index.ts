@@ -1,0 +1,1 @@
+export { SolverAnswersController } from './solver-answers.controller';

@@ -1,0 +1,1 @@
+export { MarketController } from './market.controller';

@@ -1,0 +1,1 @@
+export { SolverRoundsController, solverTaskId } from './solver-rounds.controller';

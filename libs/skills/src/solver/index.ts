@@ -1,0 +1,11 @@
+export {
+  EstimateSkill,
+  estimateLabel,
+  median,
+  ownEstimate,
+  MEDIUM_BELOW,
+  SHORT_BELOW,
+  type CombinedEstimateOutput,
+  type EstimateLabel,
+  type EstimateOutput,
+} from './estimate.skill';

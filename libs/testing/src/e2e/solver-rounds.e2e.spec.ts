@@ -1,0 +1,178 @@
+import { AggregatorModule } from '@agent-mesh/agents/aggregator';
+import { MarketMakerModule } from '@agent-mesh/agents/market-maker';
+import { OrchestratorModule, type TimelineEntry, type WorkflowView } from '@agent-mesh/agents/orchestrator';
+import { WorkerModule } from '@agent-mesh/agents/worker';
+import { createMeshEventRegistry, Topics, type EventEnvelope, type SolverRoundCompleted } from '@agent-mesh/contracts';
+import {
+  createDefaultSkillRegistry,
+  EstimateSkill,
+  SkillInputError,
+  type Skill,
+  type SkillContext,
+  type SkillInput,
+  type SkillOutput,
+  type SkillRegistry,
+} from '@agent-mesh/skills';
+import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
+
+/*
+ * Solver rounds end to end on the memory bus: orchestrator, market maker (runs the rounds),
+ * aggregator (compiles the last round) and two workers (run the solvers' tasks).
+ *
+ * The `estimate` skill's documented formula, computed here by hand for TEXT, whose six
+ * sentences have 3, 9, 5, 7, 1 and 11 words:
+ *   own(i)   = mean word count of sentences 0, i+1, 2(i+1), … × 6
+ *   round 1  = own(i)
+ *   round r  = round2((own(i) + median(the other solvers' answers of round r-1)) / 2)
+ *   combine  = median of the last round's answers
+ */
+const TEXT =
+  'Cats sleep often. The old grey cat sleeps on the warm mat. Dogs bark at the mailman. ' +
+  'Birds sing loudly in the early morning. Quiet. Fish swim slowly around the small glass bowl all day long.';
+const SENTENCE_WORDS = [3, 9, 5, 7, 1, 11];
+
+const round2 = (x: number) => Math.round(x * 100 + 1e-9) / 100;
+const med = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const own = (solver: number) => {
+  const sample = SENTENCE_WORDS.filter((_, i) => i % (solver + 1) === 0);
+  return round2((sample.reduce((a, b) => a + b, 0) / sample.length) * SENTENCE_WORDS.length);
+};
+/** The rounds computed independently; `drop` leaves a solver's answer out of a round (it failed). */
+function expectedRounds(solvers: number, rounds: number, drop: { round: number; solver: number }[] = []): Map<number, number>[] {
+  const out: Map<number, number>[] = [];
+  for (let r = 1; r <= rounds; r++) {
+    const answers = new Map<number, number>();
+    for (let i = 0; i < solvers; i++) {
+      if (drop.some((d) => d.round === r && d.solver === i)) continue;
+      const peers = r === 1 ? [] : [...out[r - 2]].filter(([s]) => s !== i).map(([, a]) => a);
+      answers.set(i, peers.length === 0 ? own(i) : round2((own(i) + med(peers)) / 2));
+    }
+    out.push(answers);
+  }
+  return out;
+}
+
+/** The estimate skill, except that solver 1 refuses its task in round 2. */
+class PickySkill implements Skill {
+  readonly name = 'picky';
+  readonly description = 'estimate, with one refusing solver (test)';
+  private readonly inner = new EstimateSkill();
+  async run(input: SkillInput, context: SkillContext): Promise<SkillOutput> {
+    if (input.params?.['solver'] === 1 && input.params['round'] === 2) throw new SkillInputError(this.name, 'solver 1 sits out round 2');
+    return this.inner.run(input, context);
+  }
+  combine(outputs: readonly { readonly inputId: string; readonly output: SkillOutput }[]): SkillOutput {
+    return this.inner.combine(outputs);
+  }
+}
+
+describe('solver rounds: the market maker runs the rounds, the aggregator compiles (memory bus)', () => {
+  const mesh = new InProcessMesh();
+  const registry = createMeshEventRegistry();
+  let orchestrator: AgentProcess;
+  const skills = (): SkillRegistry => createDefaultSkillRegistry().register(new PickySkill());
+
+  beforeAll(async () => {
+    orchestrator = await mesh.start({ role: 'orchestrator', modules: [OrchestratorModule], skills: skills() });
+    await mesh.start({ role: 'market-maker', modules: [MarketMakerModule], skills: skills() });
+    await mesh.start({ role: 'aggregator', modules: [AggregatorModule], skills: skills() });
+    await mesh.start({ role: 'worker', modules: [WorkerModule], skills: skills() });
+    await mesh.start({ role: 'worker', modules: [WorkerModule], skills: skills() });
+  });
+
+  afterAll(() => mesh.stopAll());
+
+  async function run(step: Record<string, unknown>): Promise<{ id: string; workflow: WorkflowView }> {
+    const response = await fetch(`${orchestrator.url}/workflows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ step: { kind: 'solver-rounds', input: { id: 'q', text: TEXT }, ...step } }),
+    });
+    const json = (await response.json()) as Record<string, unknown>;
+    if (response.status !== 202) throw new Error(`submission refused (${response.status}): ${JSON.stringify(json)}`);
+    const id = String(json['workflowId']);
+    const workflow = await eventually(`workflow ${id} to finish`, async () => {
+      const v = (await (await fetch(`${orchestrator.url}/workflows/${id}`)).json()) as WorkflowView;
+      return v.status === 'completed' || v.status === 'failed' ? v : undefined;
+    });
+    return { id, workflow };
+  }
+
+  const timeline = async (id: string, type: string, n: number): Promise<TimelineEntry[]> =>
+    eventually(`${n} ${type} on the timeline of ${id}`, async () => {
+      const v = (await (await fetch(`${orchestrator.url}/workflows/${id}`)).json()) as WorkflowView;
+      const found = v.timeline.filter((e) => e.type === type);
+      return found.length === n ? found : undefined;
+    });
+
+  async function roundsOf(id: string): Promise<Map<number, number>[]> {
+    const events = (await mesh.readAll(Topics.marketRounds))
+      .map((m) => registry.decode(m.payload))
+      .flatMap((d) => (d.ok && d.envelope.type === 'solver.round-completed' && d.envelope.correlationId === id ? [d.envelope as EventEnvelope<SolverRoundCompleted>] : []))
+      .sort((a, b) => a.data.round - b.data.round);
+    return events.map((e) => new Map(e.data.answers.map((a) => [a.solver, Number(a.output['answer'])])));
+  }
+
+  it('3 solvers × 3 rounds: each round refines toward the others, and the result is the compile of round 3', async () => {
+    const expected = expectedRounds(3, 3);
+    // Written out: round 1 [36, 18, 30]; round 2 [30, 25.5, 28.5]; round 3 [31.5, 23.63, 28.88]; median 28.88
+    expect(expected.map((m) => [...m.values()])).toEqual([
+      [36, 18, 30],
+      [30, 25.5, 28.5],
+      [31.5, 23.63, 28.88],
+    ]);
+
+    const { id, workflow } = await run({ skill: 'estimate', solvers: 3, rounds: 3, strategy: { type: 'combine' } });
+    expect(workflow.status).toBe('completed');
+    expect(workflow.result).toEqual({ answer: 28.88, label: 'short', count: 3 });
+    expect(workflow.steps[0]).toMatchObject({ path: 'root', kind: 'solver-rounds', status: 'completed', output: workflow.result });
+
+    expect(await roundsOf(id)).toEqual(expected);
+    const rounds = await timeline(id, 'solver.round-completed', 3);
+    expect(rounds.map((e) => e.detail)).toEqual(['round 1: 3 answers', 'round 2: 3 answers', 'round 3: 3 answers']);
+    expect(rounds.every((e) => e.stepPath === 'root' && e.source.startsWith('market-maker@'))).toBe(true);
+    const completed = await timeline(id, 'solver.completed', 1);
+    expect(completed[0].source.startsWith('aggregator@')).toBe(true);
+    await timeline(id, 'task.completed', 9); // 3 solvers × 3 rounds, each once
+  });
+
+  it('compiles with a declared fan-out strategy: majority vote on the label', async () => {
+    const { workflow } = await run({ skill: 'estimate', solvers: 3, rounds: 2, strategy: { type: 'majority-vote', field: 'label' } });
+    expect(workflow.status).toBe('completed');
+    // round 2 [30, 25.5, 28.5]: all below 100 words → 'short' three times
+    expect(workflow.result).toEqual({ type: 'majority-vote', winner: 'short', votes: { '"short"': 3 }, total: 3, abstained: 0 });
+  });
+
+  it('leaves a failed solver out of its round; the next round refines from the answers there are', async () => {
+    const expected = expectedRounds(3, 3, [{ round: 2, solver: 1 }]);
+    // round 2 [30, –, 28.5]; round 3: s0 (36 + 28.5)/2 = 32.25, s1 (18 + 29.25)/2 = 23.63, s2 (30 + 30)/2 = 30; median 30
+    expect(expected.map((m) => [...m.entries()])).toEqual([
+      [[0, 36], [1, 18], [2, 30]],
+      [[0, 30], [2, 28.5]],
+      [[0, 32.25], [1, 23.63], [2, 30]],
+    ]);
+    const { id, workflow } = await run({ skill: 'picky', solvers: 3, rounds: 3, strategy: { type: 'combine' } });
+    expect(workflow.status).toBe('completed');
+    expect(workflow.result).toEqual({ answer: 30, label: 'short', count: 3 });
+    expect(await roundsOf(id)).toEqual(expected);
+    expect((await timeline(id, 'solver.round-completed', 3)).map((e) => e.detail)).toEqual([
+      'round 1: 3 answers',
+      'round 2: 2 answers',
+      'round 3: 3 answers',
+    ]);
+  });
+
+  it('fails the step when every solver of a round fails', async () => {
+    const { id, workflow } = await run({ skill: 'estimate', input: { id: 'q', text: '... !!! ???' }, solvers: 3, rounds: 3, strategy: { type: 'combine' } });
+    expect(workflow.status).toBe('failed');
+    expect(workflow.reason).toContain('every solver failed in round 1 of 3');
+    expect(workflow.reason).toContain('text has no words');
+    expect(workflow.steps[0]).toMatchObject({ path: 'root', status: 'failed' });
+    await timeline(id, 'task.failed', 3);
+    expect(await roundsOf(id)).toEqual([]);
+  });
+});

@@ -1,34 +1,24 @@
-import { Controller, Inject, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
-import { describeError } from '@agent-mesh/bus';
 import {
   MarketAskV1,
   MarketBidV1,
   MarketFillV1,
-  TaskCompletedV1,
-  TaskFailedV1,
   Topics,
   type EventEnvelope,
   type MarketAsk,
   type MarketFill,
 } from '@agent-mesh/contracts';
-import { MeshContext, MeshPublisher, OnMeshEvent } from '@agent-mesh/nest-pulsar';
+import { MeshContext, OnMeshEvent, type MeshPublisher } from '@agent-mesh/nest-pulsar';
 import { MESH_CONFIG, SKILL_REGISTRY, type MeshConfig } from '@agent-mesh/runtime';
-import { SkillInputError, type SkillRegistry } from '@agent-mesh/skills';
-import { WORKER_MAX_REDELIVER } from '../worker.controller';
+import type { SkillRegistry } from '@agent-mesh/skills';
+import { TaskRunner, WORKER_MAX_REDELIVER } from '../task-runner';
 import { bidPriceFactor, quoteBid } from './bid-pricing';
 
 /** Per-process subscriptions: every worker sees every ask and every fill, from when it started. */
 const BIDDER = 'bidder-{instance}';
 /** Fill ids this worker finished, remembered to drop a re-published fill (bounded). */
 const REMEMBERED_FILLS = 1000;
-
-class MarketTaskTimeoutError extends Error {
-  constructor(ms: number) {
-    super(`task did not finish within ${ms} ms (TASK_TIMEOUT_MS)`);
-    this.name = 'TaskTimeoutError';
-  }
-}
 
 /**
  * The worker's side of the market: it bids on every ask for a skill it has, pricing from its
@@ -40,9 +30,7 @@ class MarketTaskTimeoutError extends Error {
  * WorkerController are not counted.
  */
 @Controller()
-export class BiddingController implements OnApplicationShutdown {
-  private readonly log = new Logger('Bidder');
-  private readonly shutdown = new AbortController();
+export class BiddingController {
   private readonly publisher: MeshPublisher;
   private readonly factor: number;
   private readonly capabilities: ReadonlySet<string>;
@@ -51,11 +39,11 @@ export class BiddingController implements OnApplicationShutdown {
   private inFlight = 0;
 
   constructor(
-    publisher: MeshPublisher,
-    @Inject(SKILL_REGISTRY) private readonly skills: SkillRegistry,
-    @Inject(MESH_CONFIG) private readonly config: MeshConfig,
+    private readonly runner: TaskRunner,
+    @Inject(SKILL_REGISTRY) skills: SkillRegistry,
+    @Inject(MESH_CONFIG) config: MeshConfig,
   ) {
-    this.publisher = publisher.as('worker');
+    this.publisher = runner.publisher;
     this.factor = bidPriceFactor(process.env['BID_PRICE_FACTOR']);
     this.capabilities = new Set((config.workerSkills ?? skills.names()).filter((name) => skills.has(name)));
   }
@@ -68,10 +56,6 @@ export class BiddingController implements OnApplicationShutdown {
   /** Market tasks running now. */
   get load(): number {
     return this.inFlight;
-  }
-
-  onApplicationShutdown(): void {
-    this.shutdown.abort();
   }
 
   @OnMeshEvent(MarketAskV1, { topic: Topics.marketAsks, subscription: BIDDER, type: 'Exclusive', initialPosition: 'latest' })
@@ -123,31 +107,7 @@ export class BiddingController implements OnApplicationShutdown {
   private async work(event: EventEnvelope<MarketFill>, context: MeshContext): Promise<void> {
     const fill = event.data;
     const ref = { taskId: `${fill.askId}:fill`, branchIndex: 0, branchCount: 1, skill: fill.market, stepPath: fill.stepPath, attempt: 1 };
-    const options = { correlationId: event.correlationId, causedBy: event };
-    const started = Date.now();
-    try {
-      const skill = this.skills.require(fill.market);
-      const output = await this.withTimeout((signal) =>
-        skill.run({ id: fill.input.id, text: fill.input.text, params: fill.params }, { signal, taskId: ref.taskId }),
-      );
-      await this.publisher.publish(
-        Topics.taskResults,
-        TaskCompletedV1,
-        { ...ref, inputId: fill.input.id, output, durationMs: Date.now() - started, worker: this.workerId },
-        options,
-      );
-    } catch (error) {
-      // The WorkerController's rule: bad input never succeeds; other errors retry until the last delivery.
-      const lastDelivery = context.getRedeliveryCount() >= WORKER_MAX_REDELIVER;
-      if (!(error instanceof SkillInputError) && !lastDelivery) throw error;
-      this.log.warn(`market task ${ref.taskId} failed: ${describeError(error)}`);
-      await this.publisher.publish(
-        Topics.taskResults,
-        TaskFailedV1,
-        { ...ref, inputId: fill.input.id, error: describeError(error), worker: this.workerId },
-        options,
-      );
-    }
+    await this.runner.run(ref, fill.input, fill.params, event, context.getRedeliveryCount());
   }
 
   private remember(fillId: string): void {
@@ -155,29 +115,6 @@ export class BiddingController implements OnApplicationShutdown {
     if (this.finished.size > REMEMBERED_FILLS) {
       const oldest = this.finished.values().next();
       if (!oldest.done) this.finished.delete(oldest.value);
-    }
-  }
-
-  private async withTimeout<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const timeoutMs = this.config.taskTimeoutMs;
-    const controller = new AbortController();
-    const onShutdown = () => controller.abort(this.shutdown.signal.reason);
-    this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        work(controller.signal),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            const error = new MarketTaskTimeoutError(timeoutMs);
-            controller.abort(error);
-            reject(error);
-          }, timeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-      this.shutdown.signal.removeEventListener('abort', onShutdown);
     }
   }
 }

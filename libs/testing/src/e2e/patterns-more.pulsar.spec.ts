@@ -1,0 +1,825 @@
+import { randomBytes } from 'node:crypto';
+import { AggregatorModule } from '@agent-mesh/agents/aggregator';
+import { MarketMakerModule } from '@agent-mesh/agents/market-maker';
+import { OrchestratorModule, type StepState, type TimelineEntry, type WorkflowView } from '@agent-mesh/agents/orchestrator';
+import { SagaCoordinatorModule } from '@agent-mesh/agents/saga-coordinator';
+import { WorkerModule } from '@agent-mesh/agents/worker';
+import { PulsarWsEventBus, type BusMessage } from '@agent-mesh/bus';
+import { assertPulsarAnswers, describeWithPulsar } from '@agent-mesh/bus/testing';
+import {
+  createMeshEventRegistry,
+  qualifyTopic,
+  Topics,
+  type EventEnvelope,
+  type MarketBid,
+  type MarketFill,
+  type SolverRoundCompleted,
+  type TopicNaming,
+} from '@agent-mesh/contracts';
+import { PulsarAdmin } from '@agent-mesh/pulsar-admin';
+import { STATE_STORE } from '@agent-mesh/runtime';
+import {
+  createDefaultSkillRegistry,
+  SkillInputError,
+  type Skill,
+  type SkillContext,
+  type SkillInput,
+  type SkillOutput,
+  type SkillRegistry,
+} from '@agent-mesh/skills';
+import type { StateStore } from '@agent-mesh/state';
+import { eventually, InProcessMesh, type AgentProcess, type AgentProcessOptions } from '../in-process-mesh';
+import { RedisFixture } from '../redis-fixture';
+
+/*
+ * The rest of the coordination patterns and failure modes on the real broker (pulsar-ws), each
+ * ported from its memory-bus suite (patterns.e2e, saga.redis, market.e2e, solver-rounds.e2e,
+ * blackboard.e2e): an orchestrator, an aggregator, a market maker, a saga coordinator and two
+ * workers, each its own Nest app with its own pulsar-ws connection, in a namespace of their own;
+ * the stateful roles keep their state in the real Redis. Every expected value is computed by
+ * hand (or by running a skill directly), never read back from the mesh.
+ *
+ * On Pulsar a bidder's subscriptions start at 'latest': every process starts before the first
+ * workflow is submitted.
+ */
+
+type Outputs = readonly { readonly inputId: string; readonly output: SkillOutput }[];
+
+const wordCount = (text: string): number => text.split(/\s+/).filter(Boolean).length;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const round2 = (x: number) => Math.round(x * 100 + 1e-9) / 100;
+
+function sumWords(outputs: Outputs): SkillOutput {
+  return { words: outputs.reduce((sum, o) => sum + Number(o.output['words']), 0), inputs: outputs.map((o) => o.inputId) };
+}
+
+/** A promise that rejects when the task is aborted (the worker stops or times it out). */
+const aborted = (context: SkillContext) =>
+  new Promise<never>((_, reject) => context.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+
+/** Word count; fails on "broken …" always and on "flaky …" at the first run of that input id. */
+class FlakySkill implements Skill {
+  readonly name = 'flaky';
+  readonly description = 'fails on purpose (test)';
+  readonly calls = new Map<string, number>();
+  async run(input: SkillInput): Promise<SkillOutput> {
+    const n = (this.calls.get(input.id) ?? 0) + 1;
+    this.calls.set(input.id, n);
+    if (input.text.startsWith('broken')) throw new SkillInputError(this.name, `input ${input.id} is broken (run ${n})`);
+    if (input.text.startsWith('flaky') && n === 1) throw new SkillInputError(this.name, `input ${input.id} fails its first run`);
+    return { words: wordCount(input.text) };
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return sumWords(outputs);
+  }
+}
+
+/** `{ label }` from the text. */
+class LabelSkill implements Skill {
+  readonly name = 'label';
+  readonly description = 'labels (test)';
+  async run(input: SkillInput): Promise<SkillOutput> {
+    return { label: input.text.trim() };
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return { labels: outputs.map((o) => o.output['label']) };
+  }
+}
+
+/** `{ ranking }` from comma-separated ids. */
+class RankSkill implements Skill {
+  readonly name = 'rank';
+  readonly description = 'ranked lists (test)';
+  async run(input: SkillInput): Promise<SkillOutput> {
+    return { ranking: input.text.split(',').map((id) => id.trim()) };
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return { rankings: outputs.map((o) => o.output['ranking']) };
+  }
+}
+
+/** `{ text: "<input> <params.word>", words }`. */
+class AppendSkill implements Skill {
+  readonly name = 'append';
+  readonly description = 'appends a word (test)';
+  readonly inputs: string[] = [];
+  async run(input: SkillInput): Promise<SkillOutput> {
+    this.inputs.push(input.text);
+    const text = `${input.text} ${String(input.params?.['word'] ?? '')}`.trim();
+    return { text, words: wordCount(text) };
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return { texts: outputs.map((o) => o.output['text']) };
+  }
+}
+
+/** A draft scored 1 (bad) or 9 (good): "improves …" is good from its second run on, anything else never. */
+class DraftSkill implements Skill {
+  readonly name = 'draft';
+  readonly description = 'drafts that need a second try (test)';
+  readonly calls = new Map<string, number>();
+  async run(input: SkillInput): Promise<SkillOutput> {
+    const n = (this.calls.get(input.id) ?? 0) + 1;
+    this.calls.set(input.id, n);
+    const good = input.text.startsWith('improves') && n >= 2;
+    return { text: `${input.text} v${n}`, score: good ? 9 : 1 };
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return { texts: outputs.map((o) => o.output['text']) };
+  }
+}
+
+/** A later stage that must never see a rejected output. */
+class SinkSkill implements Skill {
+  readonly name = 'sink';
+  readonly description = 'records what reaches it (test)';
+  readonly inputs: string[] = [];
+  async run(input: SkillInput): Promise<SkillOutput> {
+    this.inputs.push(input.text);
+    return { text: input.text };
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return { texts: outputs.map((o) => o.output['text']) };
+  }
+}
+
+/** The market's work: a word count; its bids are priced at the default base price 1. */
+class CountSkill implements Skill {
+  readonly name = 'count';
+  readonly description = 'word count (test)';
+  readonly runs: string[] = [];
+  async run(input: SkillInput): Promise<SkillOutput> {
+    this.runs.push(input.id);
+    return { words: wordCount(input.text) };
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return sumWords(outputs);
+  }
+}
+
+/**
+ * A ledger with effects outside the mesh (Redis list `params.effects`): each run applies its
+ * effect once per task id, and every call is remembered, so effects can be told from deliveries.
+ */
+class LedgerSkill implements Skill {
+  readonly name = 'ledger';
+  readonly description = 'reserve / release entries in a ledger (test)';
+  readonly calls: string[] = [];
+  private readonly gates = new Map<string, Promise<void>>();
+  store?: StateStore;
+
+  /** Holds runs of `op:id` until released. */
+  hold(what: string): () => void {
+    let release!: () => void;
+    this.gates.set(what, new Promise<void>((resolve) => (release = resolve)));
+    return () => release();
+  }
+
+  async run(input: SkillInput, context: SkillContext): Promise<SkillOutput> {
+    const op = String(input.params?.['op']);
+    const what = `${op}:${input.id}`;
+    this.calls.push(what);
+    if (op === 'fail') throw new SkillInputError(this.name, `cannot ${input.text}`);
+    if (op === 'hang') await aborted(context);
+    await this.gates.get(what);
+    if (!this.store) throw new Error('ledger without a store');
+    await this.store.applyOnce(`ledger:${String(context.taskId)}`, [{ op: 'rpush', key: String(input.params?.['effects']), value: what }]);
+    return { done: what };
+  }
+
+  combine(outputs: Outputs): SkillOutput {
+    return { done: outputs.map((o) => o.output['done']) };
+  }
+}
+
+const flaky = new FlakySkill();
+const label = new LabelSkill();
+const rank = new RankSkill();
+const append = new AppendSkill();
+const draft = new DraftSkill();
+const sink = new SinkSkill();
+const count = new CountSkill();
+const ledger = new LedgerSkill();
+
+/** Each process its own registry (like separate processes), holding the same test skills and the built-ins. */
+function registry(): SkillRegistry {
+  const skills = createDefaultSkillRegistry();
+  for (const skill of [flaky, label, rank, append, draft, sink, count, ledger]) skills.register(skill);
+  return skills;
+}
+
+/** What a built-in skill answers when run directly, outside the mesh. */
+async function runDirectly(skill: string, id: string, text: string): Promise<SkillOutput> {
+  return createDefaultSkillRegistry().require(skill).run({ id, text }, { signal: new AbortController().signal });
+}
+
+const doc = (id: string, text: string) => ({ id, text });
+const events = createMeshEventRegistry();
+
+function decodeAll<T>(messages: readonly BusMessage[], type: string): EventEnvelope<T>[] {
+  return messages
+    .map((m) => events.decode(m.payload))
+    .flatMap((d) => (d.ok && d.envelope.type === type ? [d.envelope as EventEnvelope<T>] : []));
+}
+
+/*
+ * Market prices, from the documented formula
+ *   price = round2(base × BID_PRICE_FACTOR × (1 + textLength / 1000) × (1 + load)), base 1 for `count`.
+ * MARKET_TEXT has 200 characters: size 1.2.
+ *   worker@cheap (factor 0.5), idle: 0.5 × 1.2 = 0.6      worker@dear (factor 0.8), idle: 0.8 × 1.2 = 0.96
+ */
+const MARKET_TEXT = 'abcd '.repeat(40); // 200 characters, 40 words
+const CHEAP = 'worker@cheap';
+const DEAR = 'worker@dear';
+
+/*
+ * Solver rounds: the `estimate` skill's documented formula for SOLVER_TEXT, whose six sentences
+ * have 3, 9, 5, 7, 1 and 11 words:
+ *   own(i)  = mean word count of sentences 0, i+1, 2(i+1), … × 6
+ *   round 1 = own(i); round r = round2((own(i) + median(the other solvers' answers of round r-1)) / 2)
+ *   combine = median of the last round's answers
+ */
+const SOLVER_TEXT =
+  'Cats sleep often. The old grey cat sleeps on the warm mat. Dogs bark at the mailman. ' +
+  'Birds sing loudly in the early morning. Quiet. Fish swim slowly around the small glass bowl all day long.';
+const SENTENCE_WORDS = [3, 9, 5, 7, 1, 11];
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const own = (solver: number) => {
+  const sample = SENTENCE_WORDS.filter((_, i) => i % (solver + 1) === 0);
+  return round2((sample.reduce((a, b) => a + b, 0) / sample.length) * SENTENCE_WORDS.length);
+};
+function expectedRounds(solvers: number, rounds: number): Map<number, number>[] {
+  const out: Map<number, number>[] = [];
+  for (let r = 1; r <= rounds; r++) {
+    const answers = new Map<number, number>();
+    for (let i = 0; i < solvers; i++) {
+      const peers = r === 1 ? [] : [...out[r - 2]].filter(([s]) => s !== i).map(([, a]) => a);
+      answers.set(i, peers.length === 0 ? own(i) : round2((own(i) + median(peers)) / 2));
+    }
+    out.push(answers);
+  }
+  return out;
+}
+
+const QUESTION =
+  'Blackboards let independent agents cooperate through a shared board. ' +
+  'Each agent watches the board and posts what it knows when an entry of its kind appears. ' +
+  'The weather was pleasant that day. ' +
+  'A controller decides when the board holds an answer and the agents stop.';
+const summarizeThenIndex = {
+  kind: 'blackboard',
+  board: 'ideas',
+  seed: [{ kind: 'question', text: QUESTION }],
+  sources: [
+    { name: 'summarizer', skill: 'summarize', on: 'question', produces: 'summary', field: 'summary' },
+    { name: 'indexer', skill: 'keywords', on: 'summary', produces: 'keywords' },
+  ],
+  until: { kind: 'keywords', count: 1 },
+  maxEntries: 10,
+};
+
+interface BoardEntry {
+  sequence: number;
+  entryId: string;
+  kind: string;
+  text: string;
+  postedBy: string;
+}
+
+interface Board {
+  workflowId: string;
+  stepPath: string;
+  board: string;
+  entries: BoardEntry[];
+  counts: Record<string, number>;
+}
+
+describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)', (env) => {
+  const namespace = `patterns-more-${randomBytes(4).toString('hex')}`;
+  const naming: TopicNaming = { tenant: env.tenant, namespace };
+  const admin = new PulsarAdmin({ webUrl: env.webUrl });
+  const redis = new RedisFixture();
+  const mesh = new InProcessMesh();
+  let observer: PulsarWsEventBus;
+  let orchestrator: AgentProcess;
+  let coordinator: AgentProcess;
+  /** The processes started by beforeAll. */
+  const agents: AgentProcess[] = [];
+
+  interface StartOptions {
+    readonly instanceId?: string;
+    readonly redis?: boolean;
+    /** BID_PRICE_FACTOR of a worker: read from process.env when its bidder is built. */
+    readonly factor?: string;
+  }
+
+  const start = async (role: string, modules: AgentProcessOptions['modules'], options: StartOptions = {}): Promise<AgentProcess> => {
+    const previous = process.env['BID_PRICE_FACTOR'];
+    if (options.factor !== undefined) process.env['BID_PRICE_FACTOR'] = options.factor;
+    try {
+      return await mesh.start({
+        role,
+        instanceId: options.instanceId,
+        modules,
+        skills: registry(),
+        stateStore: options.redis ? await redis.connect() : undefined,
+        env: {
+          MESH_TRANSPORT: 'pulsar',
+          PULSAR_WEB_URL: env.webUrl,
+          // blank: never the native driver, whatever the environment says
+          PULSAR_SERVICE_URL: '',
+          PULSAR_TENANT: env.tenant,
+          PULSAR_NAMESPACE: namespace,
+          MESH_BOARDS: 'default,ideas',
+        },
+      });
+    } finally {
+      if (previous === undefined) delete process.env['BID_PRICE_FACTOR'];
+      else process.env['BID_PRICE_FACTOR'] = previous;
+    }
+  };
+  const startCoordinator = (instanceId: string) => start('saga-coordinator', [SagaCoordinatorModule], { instanceId, redis: true });
+
+  beforeAll(async () => {
+    await assertPulsarAnswers(env);
+    ledger.store = await redis.connect(); // fails clearly when Redis is absent
+    await admin.ensureNamespace(env.tenant, namespace, { retention: { minutes: 60, sizeMB: 100 } });
+    observer = new PulsarWsEventBus({ webUrl: env.webUrl });
+    orchestrator = await start('orchestrator', [OrchestratorModule], { redis: true });
+    coordinator = await startCoordinator('saga-1');
+    agents.push(
+      orchestrator,
+      coordinator,
+      await start('aggregator', [AggregatorModule], { redis: true }),
+      await start('market-maker', [MarketMakerModule], { instanceId: 'mm-1', redis: true }),
+      await start('worker', [WorkerModule], { instanceId: 'cheap', factor: '0.5' }),
+      await start('worker', [WorkerModule], { instanceId: 'dear', factor: '0.8' }),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await mesh.stopAll();
+    await observer?.close();
+    await admin.deleteNamespace(env.tenant, namespace, { force: true }).catch(() => undefined);
+    await redis.cleanup();
+  }, 60_000);
+
+  async function http<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: T }> {
+    const response = await fetch(`${orchestrator.url}${path}`, {
+      method,
+      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: response.status, json: (await response.json()) as T };
+  }
+
+  async function submit(step: unknown): Promise<string> {
+    const { status, json } = await http<Record<string, unknown>>('POST', '/workflows', { step });
+    if (status !== 202) throw new Error(`submission refused (${status}): ${JSON.stringify(json)}`);
+    return String(json['workflowId']);
+  }
+
+  async function view(id: string): Promise<WorkflowView> {
+    const { status, json } = await http<WorkflowView>('GET', `/workflows/${id}`);
+    if (status !== 200) throw new Error(`GET /workflows/${id} answered ${status}`);
+    return json;
+  }
+
+  const finished = (id: string, timeoutMs = 30_000): Promise<WorkflowView> =>
+    eventually(
+      `workflow ${id} to finish`,
+      async () => {
+        const workflow = await view(id);
+        return ['completed', 'failed', 'compensated', 'cancelled'].includes(workflow.status) ? workflow : undefined;
+      },
+      timeoutMs,
+    );
+
+  const run = async (step: unknown): Promise<WorkflowView> => finished(await submit(step));
+
+  function stepAt(workflow: WorkflowView, path: string): StepState {
+    const found = workflow.steps.find((s) => s.path === path);
+    if (!found) throw new Error(`no step ${path} in ${workflow.steps.map((s) => s.path).join(', ')}`);
+    return found;
+  }
+
+  const entries = (workflow: WorkflowView, type: string, stepPath?: string): TimelineEntry[] =>
+    workflow.timeline.filter((e) => e.type === type && (stepPath === undefined || e.stepPath === stepPath));
+
+  /** `n` entries of a type on the timeline (the projection follows its topics on its own). */
+  const timelineOf = (id: string, type: string, n: number): Promise<TimelineEntry[]> =>
+    eventually(
+      `${n} ${type} on the timeline of ${id}`,
+      async () => {
+        const found = entries(await view(id), type);
+        return found.length === n ? found : undefined;
+      },
+      30_000,
+    );
+
+  /** Every message on a topic of this namespace so far, read from the broker. */
+  async function readAll(shortTopic: string): Promise<BusMessage[]> {
+    const reader = await observer.createReader({ topic: qualifyTopic(naming, shortTopic), startMessageId: 'earliest' });
+    const messages: BusMessage[] = [];
+    try {
+      while (await reader.hasMessageAvailable()) {
+        const message = await reader.readNext(2000);
+        if (message) messages.push(message);
+      }
+    } finally {
+      await reader.close();
+    }
+    return messages;
+  }
+
+  const ms = (entry: TimelineEntry | undefined): number => {
+    if (!entry) throw new Error('no such timeline entry');
+    return Date.parse(entry.at);
+  };
+
+  it('runs every agent on the pulsar-ws driver', async () => {
+    const started = agents.map((a) => a.role);
+    expect(started.sort()).toEqual(['aggregator', 'market-maker', 'orchestrator', 'saga-coordinator', 'worker', 'worker']);
+    for (const agent of agents) {
+      const health = (await (await fetch(`${agent.url}/health`)).json()) as { status: string; role: string; transport: string };
+      expect(health).toMatchObject({ status: 'ok', role: agent.role, transport: 'pulsar-ws' });
+    }
+  });
+
+  describe('fan-out', () => {
+    it('retry-branch: a branch failing its first attempt is re-run, and the workflow completes', async () => {
+      const id = await submit({
+        kind: 'fan-out',
+        skill: 'flaky',
+        inputs: [doc('rb-a', 'alpha beta'), doc('rb-b', 'flaky gamma delta epsilon'), doc('rb-c', 'zeta')],
+        policy: { type: 'retry-branch', maxRetries: 2 },
+      });
+      const workflow = await finished(id);
+      expect(workflow.status).toBe('completed');
+      // 2 + 4 + 1 words, in branch order
+      expect(workflow.result).toEqual({ words: 7, inputs: ['rb-a', 'rb-b', 'rb-c'] });
+      expect(flaky.calls.get('rb-a')).toBe(1);
+      expect(flaky.calls.get('rb-b')).toBe(2);
+      expect(flaky.calls.get('rb-c')).toBe(1);
+      expect(entries(workflow, 'fanout.retry', 'root').map((e) => e.detail)).toEqual(['branches 1 attempt 2']);
+      const branches = await eventually(
+        'branch 1 at attempt 2',
+        async () => {
+          const b = (await view(id)).branches;
+          return b[1]?.attempt === 2 && b[1].status === 'completed' ? b : undefined;
+        },
+        30_000,
+      );
+      expect(branches.map((b) => [b.index, b.status, b.attempt])).toEqual([
+        [0, 'completed', 1],
+        [1, 'completed', 2],
+        [2, 'completed', 1],
+      ]);
+    }, 60_000);
+
+    it('proceed-with-partial: 1 of 3 fails, the workflow completes from the 2 good ones', async () => {
+      const workflow = await run({
+        kind: 'fan-out',
+        skill: 'flaky',
+        inputs: [doc('pp-0', 'a b c'), doc('pp-1', 'broken d e'), doc('pp-2', 'f g')],
+        policy: { type: 'proceed-with-partial' },
+      });
+      expect(workflow.status).toBe('completed');
+      // branches 0 and 2: 3 + 2 words
+      expect(workflow.result).toEqual({ words: 5, inputs: ['pp-0', 'pp-2'] });
+      expect(entries(workflow, 'fanout.completed', 'root').map((e) => e.detail)).toEqual(['used branches 0,2']);
+      expect(flaky.calls.get('pp-1')).toBe(1); // bad input: not retried
+    }, 60_000);
+
+    it('majority-vote: 3 × cat, 2 × dog → cat wins with its votes', async () => {
+      const workflow = await run({
+        kind: 'fan-out',
+        skill: 'label',
+        inputs: ['cat', 'dog', 'cat', 'dog', 'cat'].map((text, i) => doc(`mv-${i}`, text)),
+        strategy: { type: 'majority-vote', field: 'label' },
+      });
+      expect(workflow.status).toBe('completed');
+      // votes keyed by the canonical JSON of the value
+      expect(workflow.result).toEqual({ type: 'majority-vote', winner: 'cat', votes: { '"cat"': 3, '"dog"': 2 }, total: 5, abstained: 0 });
+    }, 60_000);
+
+    it('ranked-fusion: [a,b,c], [b,a,d], [c,b,a] with k=60 → b, a, c, d', async () => {
+      const workflow = await run({
+        kind: 'fan-out',
+        skill: 'rank',
+        inputs: [doc('rf-0', 'a,b,c'), doc('rf-1', 'b,a,d'), doc('rf-2', 'c,b,a')],
+        strategy: { type: 'ranked-fusion', field: 'ranking', k: 60 },
+      });
+      expect(workflow.status).toBe('completed');
+      // score = Σ 1/(60 + rank):
+      //   a: ranks 1, 2, 3 → 1/61 + 1/62 + 1/63    b: ranks 2, 1, 2 → 1/61 + 2/62
+      //   c: ranks 3, -, 1 → 1/61 + 1/63           d: ranks -, 3, - → 1/63
+      const expected = [
+        { id: 'b', score: 1 / 61 + 2 / 62 },
+        { id: 'a', score: 1 / 61 + 1 / 62 + 1 / 63 },
+        { id: 'c', score: 1 / 61 + 1 / 63 },
+        { id: 'd', score: 1 / 63 },
+      ];
+      const result = workflow.result as { type: string; ranking: { id: string; score: number }[] };
+      expect(result.type).toBe('ranked-fusion');
+      expect(result.ranking.map((r) => r.id)).toEqual(['b', 'a', 'c', 'd']);
+      expect(result.ranking).toHaveLength(4);
+      result.ranking.forEach((r, i) => expect(r.score).toBeCloseTo(expected[i].score, 12));
+    }, 60_000);
+  });
+
+  describe('chain gates', () => {
+    it('gate fails with onFail retry: the stage runs again and the chain continues from the good output', async () => {
+      const workflow = await run({
+        kind: 'chain',
+        stages: [
+          {
+            step: { kind: 'task', skill: 'draft', input: doc('gr-1', 'improves slowly') },
+            gate: { checks: [{ field: 'score', op: 'min', value: 5 }], onFail: { action: 'retry', maxRetries: 2 } },
+          },
+          { step: { kind: 'task', skill: 'append', inputFrom: { source: 'previous', field: 'text' }, params: { word: 'done' } } },
+        ],
+      });
+      expect(workflow.status).toBe('completed');
+      // run 1: "improves slowly v1", score 1 → rejected; run 2: "improves slowly v2", score 9 → passes
+      expect(draft.calls.get('gr-1')).toBe(2);
+      expect(stepAt(workflow, 'root.stages.0')).toMatchObject({ status: 'completed', attempt: 2, output: { text: 'improves slowly v2', score: 9 } });
+      expect(workflow.result).toEqual({ text: 'improves slowly v2 done', words: 4 });
+      const failed = entries(workflow, 'stage.failed', 'root.stages.0');
+      expect(failed).toHaveLength(1);
+      expect(failed[0].detail).toMatch(/^retry: score is 1, below the minimum 5/);
+      expect(entries(workflow, 'stage.validated', 'root.stages.0')).toHaveLength(1);
+      expect(append.inputs).toContain('improves slowly v2');
+      expect(append.inputs).not.toContain('improves slowly v1');
+    }, 60_000);
+
+    it('gate fails with onFail fail: the workflow fails, the next stage never runs', async () => {
+      const workflow = await run({
+        kind: 'chain',
+        stages: [
+          {
+            step: { kind: 'task', skill: 'draft', input: doc('gf-1', 'never ever') },
+            gate: { checks: [{ field: 'score', op: 'equals', value: 9 }], onFail: { action: 'fail' } },
+          },
+          { step: { kind: 'task', skill: 'sink', inputFrom: { source: 'previous', field: 'text' } } },
+        ],
+      });
+      expect(workflow.status).toBe('failed');
+      expect(workflow.reason).toContain('gate of stage 0 failed: score is 1, not 9');
+      expect(stepAt(workflow, 'root')).toMatchObject({ kind: 'chain', status: 'failed' });
+      expect(draft.calls.get('gf-1')).toBe(1);
+      await sleep(500);
+      expect(sink.inputs).not.toContain('never ever v1');
+      expect(sink.inputs).toHaveLength(0);
+      expect(workflow.steps.map((s) => s.path)).not.toContain('root.stages.1');
+    }, 60_000);
+  });
+
+  describe('sagas (state in the real Redis)', () => {
+    const sagaStep = (effects: string, name: string, id: string, op: string, deadlineMs = 15_000) => ({
+      name,
+      action: { skill: 'ledger', input: { id, text: `${op} ${id}` }, params: { op, effects } },
+      compensation: { skill: 'ledger', input: { id, text: `release ${id}` }, params: { op: 'release', effects } },
+      deadlineMs,
+    });
+    const effectsOf = (key: string) => {
+      if (!ledger.store) throw new Error('no ledger store');
+      return ledger.store.lrange(key, 0, -1);
+    };
+    const sagaSteps = (workflow: WorkflowView) => entries(workflow, 'saga.step');
+
+    it('runs every step in order and completes with their outputs', async () => {
+      const fx = 'fx:saga-ok';
+      const workflow = await run({ kind: 'saga', steps: [sagaStep(fx, 'reserve-stock', 'ok-a', 'reserve'), sagaStep(fx, 'charge-card', 'ok-b', 'charge')] });
+      expect(workflow.status).toBe('completed');
+      expect(workflow.result).toEqual({ outputs: { 'reserve-stock': { done: 'reserve:ok-a' }, 'charge-card': { done: 'charge:ok-b' } } });
+      expect(await effectsOf(fx)).toEqual(['reserve:ok-a', 'charge:ok-b']);
+      expect(ledger.calls.filter((c) => c.endsWith(':ok-a') || c.endsWith(':ok-b'))).toEqual(['reserve:ok-a', 'charge:ok-b']);
+    }, 60_000);
+
+    it('compensates 2 then 1, each once, when step 3 of 4 fails — with the coordinator crashed between the compensations', async () => {
+      const fx = 'fx:saga-crash';
+      const doomed = coordinator;
+      const releaseB = ledger.hold('release:cr-b'); // the first compensation waits until the coordinator is dead
+      const id = await submit({
+        kind: 'saga',
+        steps: [sagaStep(fx, 'one', 'cr-a', 'reserve'), sagaStep(fx, 'two', 'cr-b', 'reserve'), sagaStep(fx, 'three', 'cr-c', 'fail'), sagaStep(fx, 'four', 'cr-d', 'reserve')],
+      });
+
+      await eventually('the compensation of step two to start', async () => (ledger.calls.includes('release:cr-b') ? true : undefined), 30_000);
+      await doomed.crash(); // its pulsar-ws client closes: whatever it has not acked goes back to the broker
+      releaseB(); // step two's compensation finishes while no coordinator runs
+      await eventually('the effect of the first compensation', async () => ((await effectsOf(fx)).includes('release:cr-b') ? true : undefined), 30_000);
+      expect(ledger.calls).not.toContain('release:cr-a'); // nobody to start the next one yet
+      coordinator = await startCoordinator('saga-2');
+
+      const workflow = await finished(id, 45_000);
+      expect(workflow.status).toBe('compensated');
+      expect(workflow.reason).toContain('step three failed');
+      expect(workflow.reason).toContain('compensated two then one');
+      // two reservations, then their releases in reverse order, each exactly once
+      expect(await effectsOf(fx)).toEqual(['reserve:cr-a', 'reserve:cr-b', 'release:cr-b', 'release:cr-a']);
+      expect(ledger.calls).not.toContain('reserve:cr-d');
+      expect(ledger.calls.filter((c) => c === 'release:cr-a')).toHaveLength(1);
+      expect(ledger.calls.filter((c) => c === 'release:cr-b')).toHaveLength(1);
+      // who did what: the doomed coordinator started the undo of two, its successor finished it and undid one
+      const steps = await eventually(
+        'the saga step events on the timeline',
+        async () => {
+          const found = sagaSteps(await view(id));
+          return found.some((e) => e.detail?.startsWith('one compensated')) ? found : undefined;
+        },
+        30_000,
+      );
+      const by = (prefix: string) => steps.filter((e) => e.detail?.startsWith(prefix)).map((e) => e.source);
+      expect(by('two compensating')).toEqual(['saga-coordinator@saga-1']);
+      expect(by('two compensated')).toEqual(['saga-coordinator@saga-2']);
+      expect(by('one compensating')).toEqual(['saga-coordinator@saga-2']);
+      expect(by('one compensated')).toEqual(['saga-coordinator@saga-2']);
+      expect(by('four started')).toEqual([]);
+    }, 90_000);
+
+    it('compensates when a step misses its deadline: a message delivered late by the broker on timers', async () => {
+      const fx = 'fx:saga-deadline';
+      const deadlineMs = 1500;
+      const workflow = await run({ kind: 'saga', steps: [sagaStep(fx, 'one', 'dl-a', 'reserve'), sagaStep(fx, 'slow', 'dl-b', 'hang', deadlineMs)] });
+      expect(workflow.status).toBe('compensated');
+      expect(workflow.reason).toContain(`slow missed its deadline of ${deadlineMs} ms`);
+      expect(await effectsOf(fx)).toEqual(['reserve:dl-a', 'release:dl-a']);
+      expect(ledger.calls).toContain('hang:dl-b');
+      // The deadline came from the broker's delayed delivery: not before deadlineMs after the step started
+      // (the timer is published just before the step's "started" event).
+      const steps = sagaSteps(workflow);
+      const started = ms(steps.find((e) => e.detail?.startsWith('slow started')));
+      const missed = ms(steps.find((e) => e.detail?.startsWith('slow failed')));
+      expect(missed - started).toBeGreaterThanOrEqual(deadlineMs - 100);
+      expect(missed - started).toBeLessThan(deadlineMs + 10_000);
+    }, 60_000);
+
+    it('compensates a running saga that is cancelled over HTTP', async () => {
+      const fx = 'fx:saga-cancel';
+      const id = await submit({ kind: 'saga', steps: [sagaStep(fx, 'one', 'cc-a', 'reserve'), sagaStep(fx, 'waits', 'cc-b', 'hang')] });
+      await eventually('step one done and step two running', async () => (ledger.calls.includes('hang:cc-b') ? true : undefined), 30_000);
+      const cancel = await http('POST', `/workflows/${id}/cancel`, { reason: 'customer changed their mind' });
+      expect(cancel.status).toBe(202);
+      const workflow = await finished(id);
+      expect(workflow.status).toBe('compensated');
+      expect(workflow.reason).toContain('customer changed their mind');
+      expect(await effectsOf(fx)).toEqual(['reserve:cc-a', 'release:cc-a']);
+    }, 60_000);
+  });
+
+  describe('market', () => {
+    const bidsFor = async (askId: string) => decodeAll<MarketBid>(await readAll(Topics.marketBids), 'market.bid').filter((b) => b.data.askId === askId);
+    const fillsFor = async (askId: string) => decodeAll<MarketFill>(await readAll(Topics.marketFills), 'market.fill').filter((f) => f.data.askId === askId);
+    const priceOf = (bids: EventEnvelope<MarketBid>[], workerId: string) => bids.find((b) => b.data.workerId === workerId)?.data.price;
+    const marketStep = (inputId: string, extra: Record<string, unknown>) => ({ kind: 'market', skill: 'count', input: doc(inputId, MARKET_TEXT), ...extra });
+
+    it('the cheaper worker wins (the dearer bid does not cross the budget) and does the work', async () => {
+      const id = await submit(marketStep('mk-1', { budget: 0.7, expireAfterMs: 10_000 }));
+      const workflow = await finished(id);
+      const askId = `${id}:root:ask-1`;
+      expect(workflow.status).toBe('completed');
+      expect(workflow.result).toEqual({ words: 40 });
+      expect(count.runs.filter((r) => r === 'mk-1')).toHaveLength(1);
+
+      // both workers bid, each from its own factor: 0.5 × 1.2 and 0.8 × 1.2
+      const bids = await eventually('both bids', async () => {
+        const found = await bidsFor(askId);
+        return found.length === 2 ? found : undefined;
+      });
+      expect(priceOf(bids, CHEAP)).toBe(0.6);
+      expect(priceOf(bids, DEAR)).toBe(0.96);
+      const fills = await fillsFor(askId);
+      expect(fills.map((f) => [f.data.workerId, f.data.price, f.source])).toEqual([[CHEAP, 0.6, 'market-maker@mm-1']]);
+
+      expect(entries(workflow, 'market.fill')).toEqual([expect.objectContaining({ stepPath: 'root', detail: `${CHEAP} at 0.6` })]);
+      expect(entries(workflow, 'market.ask-expired')).toHaveLength(0);
+      const done = await timelineOf(id, 'task.completed', 1);
+      expect(done[0].detail).toBe(`mk-1 by ${CHEAP}`);
+    }, 60_000);
+
+    it('an ask no bid crosses expires (a late timer on the broker), is re-priced, and the re-priced ask fills', async () => {
+      // ask 1 at 0.5: nobody crosses (0.6, 0.96). ask 2 at round2(0.5 × 1.5) = 0.75: 0.6 crosses.
+      const expireAfterMs = 1500;
+      const id = await submit(marketStep('mk-2', { budget: 0.5, expireAfterMs, reprice: { factor: 1.5, maxBudget: 5, times: 2 } }));
+      const workflow = await finished(id);
+      expect(workflow.status).toBe('completed');
+      expect(workflow.result).toEqual({ words: 40 });
+      const asks = entries(workflow, 'market.ask');
+      expect(asks.map((e) => e.detail)).toEqual(['ask 1 for count, budget 0.5', 'ask 2 for count, budget 0.75']);
+      const expired = entries(workflow, 'market.ask-expired');
+      expect(expired.map((e) => e.detail)).toEqual([`${id}:root:ask-1 at budget 0.5`]);
+      // the expiry check is delivered by the broker at the ask's expiry, not at once
+      expect(ms(expired[0]) - ms(asks[0])).toBeGreaterThanOrEqual(expireAfterMs - 100);
+      expect(await fillsFor(`${id}:root:ask-1`)).toHaveLength(0);
+      expect((await bidsFor(`${id}:root:ask-1`)).map((b) => b.data.price).sort()).toEqual([0.6, 0.96]);
+      expect((await fillsFor(`${id}:root:ask-2`)).map((f) => [f.data.workerId, f.data.price])).toEqual([[CHEAP, 0.6]]);
+      expect(entries(workflow, 'market.fill')).toHaveLength(1);
+    }, 60_000);
+
+    it('an ask that never fills fails the step: no bid within budget', async () => {
+      const id = await submit(marketStep('mk-3', { budget: 0.3, expireAfterMs: 1000 }));
+      const workflow = await finished(id);
+      expect(workflow.status).toBe('failed');
+      expect(workflow.reason).toContain('no bid within budget 0.3 before the ask expired (1 ask)');
+      expect(entries(workflow, 'market.fill')).toHaveLength(0);
+      expect(entries(workflow, 'market.ask-expired')).toHaveLength(1);
+      expect(count.runs).not.toContain('mk-3');
+    }, 60_000);
+  });
+
+  it('solver rounds: 3 solvers × 3 rounds refine toward each other; the result is the compile of round 3', async () => {
+    const expected = expectedRounds(3, 3);
+    // Written out: round 1 [36, 18, 30]; round 2 [30, 25.5, 28.5]; round 3 [31.5, 23.63, 28.88]; median 28.88
+    expect(expected.map((m) => [...m.values()])).toEqual([
+      [36, 18, 30],
+      [30, 25.5, 28.5],
+      [31.5, 23.63, 28.88],
+    ]);
+    const id = await submit({ kind: 'solver-rounds', skill: 'estimate', input: doc('q', SOLVER_TEXT), solvers: 3, rounds: 3, strategy: { type: 'combine' } });
+    const workflow = await finished(id);
+    expect(workflow.status).toBe('completed');
+    expect(workflow.result).toEqual({ answer: 28.88, label: 'short', count: 3 });
+    expect(workflow.steps[0]).toMatchObject({ path: 'root', kind: 'solver-rounds', status: 'completed', output: workflow.result });
+
+    const rounds = decodeAll<SolverRoundCompleted>(await readAll(Topics.marketRounds), 'solver.round-completed')
+      .filter((e) => e.correlationId === id)
+      .sort((a, b) => a.data.round - b.data.round)
+      .map((e) => new Map(e.data.answers.map((a) => [a.solver, Number(a.output['answer'])])));
+    expect(rounds).toEqual(expected);
+    const completed = await timelineOf(id, 'solver.round-completed', 3);
+    expect(completed.map((e) => e.detail)).toEqual(['round 1: 3 answers', 'round 2: 3 answers', 'round 3: 3 answers']);
+    expect(completed.every((e) => e.source === 'market-maker@mm-1')).toBe(true);
+    await timelineOf(id, 'task.completed', 9); // 3 solvers × 3 rounds, each once
+  }, 60_000);
+
+  describe('blackboard', () => {
+    const board = async (id: string, stepPath = 'root'): Promise<Board> => {
+      const { status, json } = await http<Board>('GET', `/workflows/${id}/boards/${stepPath}`);
+      if (status !== 200) throw new Error(`GET board answered ${status}: ${JSON.stringify(json)}`);
+      return json;
+    };
+
+    it('question → summary → keywords: sources react until `until` holds; a lost board is rebuilt from the topic', async () => {
+      const id = await submit(summarizeThenIndex);
+      const workflow = await finished(id);
+      expect(workflow.status).toBe('completed');
+
+      const summary = String((await runDirectly('summarize', 'seed-0', QUESTION))['summary']);
+      const keywords = JSON.stringify(await runDirectly('keywords', 'summarizer:seed-0', summary));
+      expect(summary.length).toBeGreaterThan(0);
+      expect(summary).not.toBe(QUESTION);
+      const expected = [
+        { sequence: 1, entryId: 'seed-0', kind: 'question', text: QUESTION, postedBy: 'seed' },
+        { sequence: 2, entryId: 'summarizer:seed-0', kind: 'summary', text: summary, postedBy: 'summarizer' },
+        { sequence: 3, entryId: 'indexer:summarizer:seed-0', kind: 'keywords', text: keywords, postedBy: 'indexer' },
+      ];
+      expect(workflow.result).toEqual({ entries: expected, matched: [expected[2]] });
+      const original = await board(id);
+      expect(original).toEqual({ workflowId: id, stepPath: 'root', board: 'ideas', entries: expected, counts: { question: 1, summary: 1, keywords: 1 } });
+      expect(entries(workflow, 'task.assigned').map((e) => e.detail)).toEqual([
+        'source summarizer (summarize) on seed-0',
+        'source indexer (keywords) on summarizer:seed-0',
+      ]);
+
+      // the orchestrator loses the board; it is read back from blackboard.ideas on the broker
+      const state = orchestrator.app.get<StateStore>(STATE_STORE);
+      const keys = await state.keys(`orchestrator:board:${id}:*`);
+      expect(keys.length).toBeGreaterThanOrEqual(3);
+      await state.apply(keys.map((key) => ({ op: 'del' as const, key })));
+      expect(await board(id)).toEqual({ ...original, entries: [], counts: {} });
+      const { status, json: rebuilt } = await http<Board>('POST', `/workflows/${id}/boards/root/rebuild`);
+      expect(status).toBe(200);
+      expect(rebuilt).toEqual(original);
+      expect(await board(id)).toEqual(original);
+    }, 60_000);
+
+    it('fails a board that grows past maxEntries without meeting `until`', async () => {
+      // forth: x → y, back: y → x, forever; nothing ever posts the `answer` that would end it.
+      const id = await submit({
+        kind: 'blackboard',
+        board: 'ideas',
+        seed: [{ kind: 'x', text: 'Ping pong never ends.' }],
+        sources: [
+          { name: 'forth', skill: 'summarize', on: 'x', produces: 'y', field: 'summary' },
+          { name: 'back', skill: 'summarize', on: 'y', produces: 'x', field: 'summary' },
+          { name: 'never', skill: 'summarize', on: 'answer', produces: 'answer', field: 'summary' },
+        ],
+        until: { kind: 'answer', count: 1 },
+        maxEntries: 4,
+      });
+      const workflow = await finished(id);
+      expect(workflow.status).toBe('failed');
+      expect(stepAt(workflow, 'root').error).toBe('board ideas has 5 entries, more than maxEntries 4, with 0 of 1 "answer" entry');
+      await sleep(500); // no task of the failed board posts anything more
+      const { entries: posted, counts } = await board(id);
+      expect(posted.map((e) => e.entryId)).toEqual(['seed-0', 'forth:seed-0', 'back:forth:seed-0', 'forth:back:forth:seed-0', 'back:forth:back:forth:seed-0']);
+      expect(counts).toEqual({ x: 3, y: 2 });
+    }, 60_000);
+  });
+});

@@ -1,5 +1,5 @@
 import { Controller } from '@nestjs/common';
-import { Payload } from '@nestjs/microservices';
+import { Ctx, Payload } from '@nestjs/microservices';
 import {
   FanOutCompletedV1,
   FanOutFailedV1,
@@ -55,10 +55,17 @@ import {
   type WorkflowCancelRequested,
   type WorkflowSubmitted,
 } from '@agent-mesh/contracts';
-import { OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
+import { MeshContext, OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
 import { BlackboardService } from './blackboard';
 import { stepAt } from './engine/step-tree';
 import { fanOutSpec, OrchestratorService } from './orchestrator.service';
+
+/** Redeliveries of fanout.completed spent waiting for branch results to be projected. */
+const PROJECTION_WAITS = 3;
+
+class ProjectionBehindError extends Error {
+  override readonly name = 'ProjectionBehindError';
+}
 
 const EVENTS: MeshSubscriptionOptions = { topic: Topics.workflowEvents, subscription: 'orchestrator', type: 'Key_Shared' };
 const SAGAS: MeshSubscriptionOptions = { topic: Topics.sagaEvents, subscription: 'orchestrator', type: 'Key_Shared' };
@@ -158,10 +165,22 @@ export class OrchestratorEventsController {
   }
 
   @OnMeshEvent(FanOutCompletedV1, EVENTS)
-  async onFanOutCompleted(@Payload() event: EventEnvelope<FanOutCompleted>): Promise<void> {
-    await this.track(event, event.data.stepPath, `used branches ${event.data.used.join(',')}`);
+  async onFanOutCompleted(@Payload() event: EventEnvelope<FanOutCompleted>, @Ctx() context: MeshContext): Promise<void> {
     const state = await this.workflows.step(event.correlationId, event.data.stepPath);
-    if (state?.status === 'running') await this.engine.completeStep(event.correlationId, state.path, state.attempt, event.data.output, event);
+    if (state?.status !== 'running') return;
+    // The branch results reach this projection on task.results, which can trail this event:
+    // wait (a redelivery, a second apart) so the step never shows completed with branches
+    // still pending. After a few tries it completes anyway: the projection catches up.
+    const view = await this.workflows.view(event.correlationId);
+    const recorded = new Set(
+      (view?.branches ?? []).filter((b) => b.stepPath === event.data.stepPath && b.status !== 'pending').map((b) => b.index),
+    );
+    const missing = event.data.used.filter((i) => !recorded.has(i));
+    if (missing.length > 0 && context.getRedeliveryCount() < PROJECTION_WAITS) {
+      throw new ProjectionBehindError(`branch results ${missing.join(',')} of ${event.data.stepPath} not projected yet`);
+    }
+    await this.track(event, event.data.stepPath, `used branches ${event.data.used.join(',')}`);
+    await this.engine.completeStep(event.correlationId, state.path, state.attempt, event.data.output, event);
   }
 
   @OnMeshEvent(FanOutFailedV1, EVENTS)

@@ -1,10 +1,10 @@
-import { AggregatorModule } from '@agent-mesh/agents/aggregator';
-import { OrchestratorModule, type StepState, type TimelineEntry, type WorkflowView } from '@agent-mesh/agents/orchestrator';
-import { WorkerModule } from '@agent-mesh/agents/worker';
+import type { StepState, TimelineEntry, WorkflowView } from '@agent-mesh/agents/orchestrator';
 import { STATE_STORE } from '@agent-mesh/runtime';
 import { createDefaultSkillRegistry, type SkillOutput } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
-import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
+import { startAgents, WORKFLOW_ROLES } from '../agent-roles';
+import { InProcessMesh, type AgentProcess } from '../in-process-mesh';
+import { WorkflowClient } from '../workflow-client';
 
 /*
  * Blackboard steps end to end: an orchestrator (the board's controller), an aggregator and two
@@ -56,46 +56,19 @@ const summarizeThenIndex = {
 describe('blackboard steps (memory bus)', () => {
   const mesh = new InProcessMesh();
   let orchestrator: AgentProcess;
+  let client: WorkflowClient;
 
   beforeAll(async () => {
-    orchestrator = await mesh.start({ role: 'orchestrator', modules: [OrchestratorModule], env: ENV });
-    await mesh.start({ role: 'aggregator', modules: [AggregatorModule], env: ENV });
-    await mesh.start({ role: 'worker', modules: [WorkerModule], env: ENV });
-    await mesh.start({ role: 'worker', modules: [WorkerModule], env: ENV });
+    [orchestrator] = await startAgents(mesh, WORKFLOW_ROLES, () => ({ env: ENV }));
+    client = new WorkflowClient(orchestrator.url);
   });
 
   afterAll(() => mesh.stopAll());
 
-  async function http<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: T }> {
-    const response = await fetch(`${orchestrator.url}${path}`, {
-      method,
-      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, json: (await response.json()) as T };
-  }
-
-  async function submit(step: unknown): Promise<string> {
-    const { status, json } = await http<Record<string, unknown>>('POST', '/workflows', { step });
-    if (status !== 202) throw new Error(`submission refused (${status}): ${JSON.stringify(json)}`);
-    return String(json['workflowId']);
-  }
-
-  async function view(id: string): Promise<WorkflowView> {
-    const { status, json } = await http<WorkflowView>('GET', `/workflows/${id}`);
-    if (status !== 200) throw new Error(`GET /workflows/${id} answered ${status}`);
-    return json;
-  }
-
-  function finished(id: string): Promise<WorkflowView> {
-    return eventually(`workflow ${id} to finish`, async () => {
-      const workflow = await view(id);
-      return workflow.status === 'completed' || workflow.status === 'failed' ? workflow : undefined;
-    });
-  }
+  const submit = (step: unknown): Promise<string> => client.submit({ step });
 
   async function board(id: string, stepPath = 'root'): Promise<Board> {
-    const { status, json } = await http<Board>('GET', `/workflows/${id}/boards/${stepPath}`);
+    const { status, json } = await client.request<Board>('GET', `/workflows/${id}/boards/${stepPath}`);
     if (status !== 200) throw new Error(`GET board answered ${status}: ${JSON.stringify(json)}`);
     return json;
   }
@@ -110,7 +83,7 @@ describe('blackboard steps (memory bus)', () => {
 
   it('sources react to what is posted until `until` holds; the step’s output is the board in order', async () => {
     const id = await submit(summarizeThenIndex);
-    const workflow = await finished(id);
+    const workflow = await client.finished(id);
     expect(workflow.status).toBe('completed');
 
     const summary = String((await runDirectly('summarize', 'seed-0', QUESTION))['summary']);
@@ -127,10 +100,7 @@ describe('blackboard steps (memory bus)', () => {
 
     // The materialized board holds the same, and the timeline shows each entry and each reaction.
     expect(await board(id)).toEqual({ workflowId: id, stepPath: 'root', board: 'ideas', entries: expected, counts: { question: 1, summary: 1, keywords: 1 } });
-    const posted = await eventually('three entries on the timeline', async () => {
-      const entries = timeline(await view(id), 'board.entry-posted');
-      return entries.length === 3 ? entries : undefined;
-    });
+    const posted = await client.timeline(id, 'board.entry-posted', 3);
     expect(posted.map((e) => e.detail)).toEqual([
       'question seed-0 by seed (#1)',
       'summary summarizer:seed-0 by summarizer (#2)',
@@ -150,12 +120,12 @@ describe('blackboard steps (memory bus)', () => {
         { step: { kind: 'task', skill: 'keywords', inputFrom: { source: 'previous', field: 'matched.0.text' } } },
       ],
     });
-    const workflow = await finished(id);
+    const workflow = await client.finished(id);
     expect(workflow.status).toBe('completed');
     const summary = String((await runDirectly('summarize', 'seed-0', QUESTION))['summary']);
     expect(workflow.result).toEqual(await runDirectly('keywords', 'x', summary));
     expect((await board(id, 'root.stages.0')).entries.map((e) => e.entryId)).toEqual(['seed-0', 'summarizer:seed-0']);
-    expect((await http('GET', `/workflows/${id}/boards/root.stages.1`)).status).toBe(404);
+    expect((await client.request('GET', `/workflows/${id}/boards/root.stages.1`)).status).toBe(404);
   });
 
   it('fails a board that grows past maxEntries without meeting `until`, and reacts no further', async () => {
@@ -172,7 +142,7 @@ describe('blackboard steps (memory bus)', () => {
       until: { kind: 'answer', count: 1 },
       maxEntries: 4,
     });
-    const workflow = await finished(id);
+    const workflow = await client.finished(id);
     expect(workflow.status).toBe('failed');
     expect(step(workflow, 'root').error).toBe('board ideas has 5 entries, more than maxEntries 4, with 0 of 1 "answer" entry');
     expect(workflow.reason).toContain('more than maxEntries 4');
@@ -186,12 +156,12 @@ describe('blackboard steps (memory bus)', () => {
       'back:forth:back:forth:seed-0',
     ]);
     expect(counts).toEqual({ x: 3, y: 2 });
-    expect(timeline(await view(id), 'task.assigned')).toHaveLength(4);
+    expect(timeline(await client.get(id), 'task.assigned')).toHaveLength(4);
   });
 
   it('fails a board that goes quiet before `until` holds', async () => {
     const id = await submit({ ...summarizeThenIndex, until: { kind: 'keywords', count: 2 } });
-    const workflow = await finished(id);
+    const workflow = await client.finished(id);
     expect(workflow.status).toBe('failed');
     expect(step(workflow, 'root').error).toBe('board ideas went quiet with 1 of 2 "keywords" entries: no knowledge source has work left');
     expect((await board(id)).entries.map((e) => e.kind)).toEqual(['question', 'summary', 'keywords']);
@@ -202,16 +172,13 @@ describe('blackboard steps (memory bus)', () => {
       ...summarizeThenIndex,
       sources: [{ ...summarizeThenIndex.sources[0], params: { sentences: 0 } }, summarizeThenIndex.sources[1]],
     });
-    const workflow = await finished(id);
+    const workflow = await client.finished(id);
     expect(workflow.status).toBe('failed');
     const error = String(step(workflow, 'root').error);
     expect(error).toMatch(/^source summarizer \(summarize\) failed on entry seed-0: /);
     expect(error).toContain('param "sentences" must be an integer from 1 to 20, got 0');
     expect(workflow.reason).toContain('param "sentences"');
-    const failed = await eventually('the failed task on the timeline', async () => {
-      const entries = timeline(await view(id), 'task.failed');
-      return entries.length === 1 ? entries : undefined;
-    });
+    const failed = await client.timeline(id, 'task.failed', 1);
     expect(failed[0].stepPath).toBe('root');
     await sleep(100);
     expect((await board(id)).entries.map((e) => e.entryId)).toEqual(['seed-0']);
@@ -220,8 +187,8 @@ describe('blackboard steps (memory bus)', () => {
   it('rebuilds a lost board from its topic: only this workflow’s entries of this step, in order', async () => {
     // Two workflows on the same board at once: their entries interleave on the topic.
     const [id, other] = await Promise.all([submit(summarizeThenIndex), submit(summarizeThenIndex)]);
-    expect((await finished(id)).status).toBe('completed');
-    expect((await finished(other)).status).toBe('completed');
+    expect((await client.finished(id)).status).toBe('completed');
+    expect((await client.finished(other)).status).toBe('completed');
     const original = await board(id);
     expect(original.entries).toHaveLength(3);
 
@@ -231,12 +198,12 @@ describe('blackboard steps (memory bus)', () => {
     await state.apply(keys.map((key) => ({ op: 'del' as const, key })));
     expect(await board(id)).toEqual({ ...original, entries: [], counts: {} });
 
-    const { status, json: rebuilt } = await http<Board>('POST', `/workflows/${id}/boards/root/rebuild`);
+    const { status, json: rebuilt } = await client.request<Board>('POST', `/workflows/${id}/boards/root/rebuild`);
     expect(status).toBe(200);
     expect(rebuilt).toEqual(original);
     expect(await board(id)).toEqual(original);
     expect(await board(other)).toEqual({ ...original, workflowId: other }); // untouched, and the same texts
 
-    expect((await http('POST', `/workflows/${id}/boards/root.stages.0/rebuild`)).status).toBe(404);
+    expect((await client.request('POST', `/workflows/${id}/boards/root.stages.0/rebuild`)).status).toBe(404);
   });
 });

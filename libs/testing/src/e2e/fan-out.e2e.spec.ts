@@ -1,10 +1,9 @@
-import { AggregatorModule } from '@agent-mesh/agents/aggregator';
-import { OrchestratorModule } from '@agent-mesh/agents/orchestrator';
-import { WorkerModule } from '@agent-mesh/agents/worker';
 import { DeadLetterProperties } from '@agent-mesh/bus';
 import { Topics } from '@agent-mesh/contracts';
 import { createDefaultSkillRegistry } from '@agent-mesh/skills';
-import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
+import { startAgents, WORKFLOW_ROLES } from '../agent-roles';
+import { eventually, InProcessMesh } from '../in-process-mesh';
+import { WorkflowClient } from '../workflow-client';
 
 interface WorkflowBody {
   status: string;
@@ -21,41 +20,22 @@ const documents = [
   { id: 'library', text: 'The new library opened downtown. Readers praised the quiet rooms and the friendly staff.' },
 ];
 
-async function postWorkflow(orchestrator: AgentProcess, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(`${orchestrator.url}/workflows`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
-}
-
-async function finished(orchestrator: AgentProcess, id: string): Promise<WorkflowBody> {
-  return eventually(`workflow ${id} to finish`, async () => {
-    const response = await fetch(`${orchestrator.url}/workflows/${id}`);
-    const body = (await response.json()) as WorkflowBody;
-    return body.status === 'completed' || body.status === 'failed' ? body : undefined;
-  });
-}
-
 describe('fan-out workflow across agent processes (memory bus)', () => {
   let mesh: InProcessMesh;
-  let orchestrator: AgentProcess;
+  let client: WorkflowClient;
 
   beforeEach(async () => {
     mesh = new InProcessMesh();
-    orchestrator = await mesh.start({ role: 'orchestrator', modules: [OrchestratorModule] });
-    await mesh.start({ role: 'aggregator', modules: [AggregatorModule] });
-    await mesh.start({ role: 'worker', modules: [WorkerModule] });
-    await mesh.start({ role: 'worker', modules: [WorkerModule] });
+    const [orchestrator] = await startAgents(mesh, WORKFLOW_ROLES);
+    client = new WorkflowClient(orchestrator.url);
   });
 
   afterEach(() => mesh.stopAll());
 
   it('runs every branch on a worker and aggregates with the skill’s own combine', async () => {
-    const { status, json } = await postWorkflow(orchestrator, { skill: 'keywords', inputs: documents, params: { top: 5 } });
+    const { status, json } = await client.post({ skill: 'keywords', inputs: documents, params: { top: 5 } });
     expect(status).toBe(202);
-    const workflow = await finished(orchestrator, String(json['workflowId']));
+    const workflow = await client.finished<WorkflowBody>(String(json['workflowId']));
 
     expect(workflow.status).toBe('completed');
     expect(workflow.branches.map((b) => [b.inputId, b.status])).toEqual(documents.map((d) => [d.id, 'completed']));
@@ -80,22 +60,22 @@ describe('fan-out workflow across agent processes (memory bus)', () => {
       [{ skill: 'no-such-skill', inputs: documents }, 'skill'],
     ];
     for (const [body, field] of cases) {
-      const { status, json } = await postWorkflow(orchestrator, body);
+      const { status, json } = await client.post(body);
       expect(status).toBe(400);
       const fields = (json['errors'] as { field: string }[]).map((e) => e.field);
       expect(fields).toContain(field);
     }
-    const missing = await fetch(`${orchestrator.url}/workflows/01a1fdc7-0000-7000-8000-000000000000`);
+    const missing = await client.request('GET', '/workflows/01a1fdc7-0000-7000-8000-000000000000');
     expect(missing.status).toBe(404);
   });
 
   it('reports a failed branch as a failed workflow with the reason', async () => {
     // readability refuses text without sentences of words: a SkillInputError, not a crash.
-    const { json } = await postWorkflow(orchestrator, {
+    const { json } = await client.post({
       skill: 'readability',
       inputs: [documents[0], { id: 'numbers', text: '123 456 789.' }],
     });
-    const workflow = await finished(orchestrator, String(json['workflowId']));
+    const workflow = await client.finished<WorkflowBody>(String(json['workflowId']));
     expect(workflow.status).toBe('failed');
     expect(workflow.reason).toContain('numbers');
     expect(workflow.branches.find((b) => b.inputId === 'numbers')?.status).toBe('failed');
@@ -142,7 +122,7 @@ describe('fan-out workflow across agent processes (memory bus)', () => {
     expect(letters.every((m) => m.properties[DeadLetterProperties.originTopic])).toBe(true);
 
     // And the agents still serve.
-    const { json } = await postWorkflow(orchestrator, { skill: 'sentiment', inputs: documents });
-    expect((await finished(orchestrator, String(json['workflowId']))).status).toBe('completed');
+    const { json } = await client.post({ skill: 'sentiment', inputs: documents });
+    expect((await client.finished<WorkflowBody>(String(json['workflowId']))).status).toBe('completed');
   });
 });

@@ -1,6 +1,5 @@
 import { MarketMakerModule } from '@agent-mesh/agents/market-maker';
-import { OrchestratorModule, type TimelineEntry, type WorkflowView } from '@agent-mesh/agents/orchestrator';
-import { WorkerModule } from '@agent-mesh/agents/worker';
+import type { TimelineEntry, WorkflowView } from '@agent-mesh/agents/orchestrator';
 import type { EventBus } from '@agent-mesh/bus';
 import {
   createMeshEventRegistry,
@@ -26,7 +25,9 @@ import {
   type SkillRegistry,
 } from '@agent-mesh/skills';
 import { MemoryStateStore, type StateStore } from '@agent-mesh/state';
-import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
+import { startAgents } from '../agent-roles';
+import { eventually, InProcessMesh } from '../in-process-mesh';
+import { WorkflowClient } from '../workflow-client';
 
 /*
  * Market-based allocation end to end on the memory bus: an orchestrator, a market maker and two
@@ -102,7 +103,7 @@ describe('market: workers bid, the market maker fills, the winner works (memory 
   const count = new CountSkill();
   const hold = new HoldSkill();
   const broken = new BrokenSkill();
-  let orchestrator: AgentProcess;
+  let client: WorkflowClient;
 
   /** Each process its own registry (like separate processes), holding the same test skills. */
   const skills = (): SkillRegistry => {
@@ -111,23 +112,19 @@ describe('market: workers bid, the market maker fills, the winner works (memory 
     return r;
   };
 
-  /** BID_PRICE_FACTOR is read when the worker starts: set only around the start of one worker. */
-  async function startWorker(instanceId: string, factor: string): Promise<void> {
-    const previous = process.env['BID_PRICE_FACTOR'];
-    process.env['BID_PRICE_FACTOR'] = factor;
-    try {
-      await mesh.start({ role: 'worker', instanceId, modules: [WorkerModule], skills: skills() });
-    } finally {
-      if (previous === undefined) delete process.env['BID_PRICE_FACTOR'];
-      else process.env['BID_PRICE_FACTOR'] = previous;
-    }
-  }
-
   beforeAll(async () => {
-    orchestrator = await mesh.start({ role: 'orchestrator', modules: [OrchestratorModule], skills: skills() });
-    await mesh.start({ role: 'market-maker', instanceId: 'mm-1', modules: [MarketMakerModule], skills: skills() });
-    await startWorker('cheap', '0.5');
-    await startWorker('dear', '0.8');
+    const [orchestrator] = await startAgents(
+      mesh,
+      [
+        'orchestrator',
+        { role: 'market-maker', instanceId: 'mm-1' },
+        // BID_PRICE_FACTOR is read when the worker starts: set only around the start of one worker.
+        { role: 'worker', instanceId: 'cheap', processEnv: { BID_PRICE_FACTOR: '0.5' } },
+        { role: 'worker', instanceId: 'dear', processEnv: { BID_PRICE_FACTOR: '0.8' } },
+      ],
+      () => ({ skills: skills() }),
+    );
+    client = new WorkflowClient(orchestrator.url);
   });
 
   afterAll(async () => {
@@ -136,23 +133,7 @@ describe('market: workers bid, the market maker fills, the winner works (memory 
     await mesh.stopAll();
   });
 
-  async function submit(step: Record<string, unknown>): Promise<string> {
-    const response = await fetch(`${orchestrator.url}/workflows`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ step: { kind: 'market', input: { id: 'doc-1', text: TEXT }, ...step } }),
-    });
-    const json = (await response.json()) as Record<string, unknown>;
-    if (response.status !== 202) throw new Error(`submission refused (${response.status}): ${JSON.stringify(json)}`);
-    return String(json['workflowId']);
-  }
-
-  const view = async (id: string) => (await (await fetch(`${orchestrator.url}/workflows/${id}`)).json()) as WorkflowView;
-  const finished = (id: string) =>
-    eventually(`workflow ${id} to finish`, async () => {
-      const v = await view(id);
-      return v.status === 'completed' || v.status === 'failed' ? v : undefined;
-    });
+  const submit = (step: Record<string, unknown>): Promise<string> => client.submit({ step: { kind: 'market', input: { id: 'doc-1', text: TEXT }, ...step } });
   const entries = (v: WorkflowView, type: string): TimelineEntry[] => v.timeline.filter((e) => e.type === type);
 
   const bidsFor = async (askId: string) => decodeAll<MarketBid>(await mesh.readAll(Topics.marketBids), 'market.bid').filter((b) => b.data.askId === askId);
@@ -163,7 +144,7 @@ describe('market: workers bid, the market maker fills, the winner works (memory 
 
   it('the cheaper worker wins (the dearer bid does not cross the budget) and does the work', async () => {
     const id = await submit({ skill: 'count', budget: 0.7, expireAfterMs: 5000 });
-    const workflow = await finished(id);
+    const workflow = await client.finished(id);
     const askId = `${id}:root:ask-1`;
 
     expect(workflow.status).toBe('completed');
@@ -197,7 +178,7 @@ describe('market: workers bid, the market maker fills, the winner works (memory 
     expect(heldFill.data).toMatchObject({ workerId: CHEAP, price: 0.6 });
 
     const id = await submit({ skill: 'count', budget: 1, expireAfterMs: 5000 });
-    const workflow = await finished(id);
+    const workflow = await client.finished(id);
     const askId = `${id}:root:ask-1`;
     expect(workflow.status).toBe('completed');
     expect(workflow.result).toEqual({ words: 40 });
@@ -208,7 +189,7 @@ describe('market: workers bid, the market maker fills, the winner works (memory 
     expect((await resultsOf(id))[0].data.worker).toBe(DEAR);
 
     hold.release();
-    const first = await finished(held);
+    const first = await client.finished(held);
     expect(first.status).toBe('completed');
     expect(first.result).toEqual({ held: true });
     expect((await resultsOf(held))[0].data.worker).toBe(CHEAP);
@@ -217,7 +198,7 @@ describe('market: workers bid, the market maker fills, the winner works (memory 
   it('an ask no bid crosses expires, is re-priced, and the re-priced ask fills', async () => {
     // ask 1 at 0.5: nobody crosses (0.6, 0.96). ask 2 at round2(0.5 × 1.5) = 0.75: 0.6 crosses.
     const id = await submit({ skill: 'count', budget: 0.5, expireAfterMs: 300, reprice: { factor: 1.5, maxBudget: 5, times: 2 } });
-    const workflow = await finished(id);
+    const workflow = await client.finished(id);
     expect(workflow.status).toBe('completed');
     expect(workflow.result).toEqual({ words: 40 });
     expect(entries(workflow, 'market.ask').map((e) => e.detail)).toEqual(['ask 1 for count, budget 0.5', 'ask 2 for count, budget 0.75']);
@@ -229,7 +210,7 @@ describe('market: workers bid, the market maker fills, the winner works (memory 
 
   it('an ask that never fills fails the step: no bid within budget', async () => {
     const id = await submit({ skill: 'count', budget: 0.3, expireAfterMs: 200 });
-    const workflow = await finished(id);
+    const workflow = await client.finished(id);
     expect(workflow.status).toBe('failed');
     expect(workflow.reason).toContain('no bid within budget 0.3 before the ask expired (1 ask)');
     expect(workflow.steps[0]).toMatchObject({ path: 'root', status: 'failed' });
@@ -240,7 +221,7 @@ describe('market: workers bid, the market maker fills, the winner works (memory 
 
   it('the winner’s failure fails the step with the skill’s error', async () => {
     const id = await submit({ skill: 'broken', budget: 0.7, expireAfterMs: 5000 });
-    const workflow = await finished(id);
+    const workflow = await client.finished(id);
     expect(workflow.status).toBe('failed');
     expect(workflow.reason).toContain('cannot work on doc-1');
     expect((await fillsFor(`${id}:root:ask-1`)).map((f) => f.data.workerId)).toEqual([CHEAP]);

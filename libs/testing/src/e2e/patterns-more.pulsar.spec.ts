@@ -1,9 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { AggregatorModule } from '@agent-mesh/agents/aggregator';
-import { MarketMakerModule } from '@agent-mesh/agents/market-maker';
-import { OrchestratorModule, type StepState, type TimelineEntry, type WorkflowView } from '@agent-mesh/agents/orchestrator';
-import { SagaCoordinatorModule } from '@agent-mesh/agents/saga-coordinator';
-import { WorkerModule } from '@agent-mesh/agents/worker';
+import type { StepState, TimelineEntry, WorkflowView } from '@agent-mesh/agents/orchestrator';
 import { PulsarWsEventBus, type BusMessage } from '@agent-mesh/bus';
 import { assertPulsarAnswers, describeWithPulsar } from '@agent-mesh/bus/testing';
 import {
@@ -14,9 +9,7 @@ import {
   type MarketBid,
   type MarketFill,
   type SolverRoundCompleted,
-  type TopicNaming,
 } from '@agent-mesh/contracts';
-import { PulsarAdmin } from '@agent-mesh/pulsar-admin';
 import { STATE_STORE } from '@agent-mesh/runtime';
 import {
   createDefaultSkillRegistry,
@@ -28,8 +21,11 @@ import {
   type SkillRegistry,
 } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
-import { eventually, InProcessMesh, type AgentProcess, type AgentProcessOptions } from '../in-process-mesh';
+import { startAgent, type AgentRole } from '../agent-roles';
+import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
+import { PulsarNamespace } from '../pulsar-namespace';
 import { RedisFixture } from '../redis-fixture';
+import { WorkflowClient } from '../workflow-client';
 
 /*
  * The rest of the coordination patterns and failure modes on the real broker (pulsar-ws), each
@@ -299,13 +295,12 @@ interface Board {
 }
 
 describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)', (env) => {
-  const namespace = `patterns-more-${randomBytes(4).toString('hex')}`;
-  const naming: TopicNaming = { tenant: env.tenant, namespace };
-  const admin = new PulsarAdmin({ webUrl: env.webUrl });
+  const namespace = new PulsarNamespace(env, 'patterns-more');
   const redis = new RedisFixture();
   const mesh = new InProcessMesh();
   let observer: PulsarWsEventBus;
   let orchestrator: AgentProcess;
+  let client: WorkflowClient;
   let coordinator: AgentProcess;
   /** The processes started by beforeAll. */
   const agents: AgentProcess[] = [];
@@ -317,89 +312,45 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
     readonly factor?: string;
   }
 
-  const start = async (role: string, modules: AgentProcessOptions['modules'], options: StartOptions = {}): Promise<AgentProcess> => {
-    const previous = process.env['BID_PRICE_FACTOR'];
-    if (options.factor !== undefined) process.env['BID_PRICE_FACTOR'] = options.factor;
-    try {
-      return await mesh.start({
-        role,
-        instanceId: options.instanceId,
-        modules,
-        skills: registry(),
-        stateStore: options.redis ? await redis.connect() : undefined,
-        env: {
-          MESH_TRANSPORT: 'pulsar',
-          PULSAR_WEB_URL: env.webUrl,
-          // blank: never the native driver, whatever the environment says
-          PULSAR_SERVICE_URL: '',
-          PULSAR_TENANT: env.tenant,
-          PULSAR_NAMESPACE: namespace,
-          MESH_BOARDS: 'default,ideas',
-        },
-      });
-    } finally {
-      if (previous === undefined) delete process.env['BID_PRICE_FACTOR'];
-      else process.env['BID_PRICE_FACTOR'] = previous;
-    }
-  };
-  const startCoordinator = (instanceId: string) => start('saga-coordinator', [SagaCoordinatorModule], { instanceId, redis: true });
+  const start = async (role: AgentRole, options: StartOptions = {}): Promise<AgentProcess> =>
+    startAgent(mesh, {
+      role,
+      instanceId: options.instanceId,
+      skills: registry(),
+      stateStore: options.redis ? await redis.connect() : undefined,
+      // PULSAR_SERVICE_URL blank: never the native driver, whatever the environment says
+      env: { ...namespace.meshEnv(), PULSAR_SERVICE_URL: '', MESH_BOARDS: 'default,ideas' },
+      processEnv: options.factor === undefined ? undefined : { BID_PRICE_FACTOR: options.factor },
+    });
+  const startCoordinator = (instanceId: string) => start('saga-coordinator', { instanceId, redis: true });
 
   beforeAll(async () => {
     await assertPulsarAnswers(env);
     ledger.store = await redis.connect(); // fails clearly when Redis is absent
-    await admin.ensureNamespace(env.tenant, namespace, { retention: { minutes: 60, sizeMB: 100 } });
+    await namespace.create();
     observer = new PulsarWsEventBus({ webUrl: env.webUrl });
-    orchestrator = await start('orchestrator', [OrchestratorModule], { redis: true });
+    orchestrator = await start('orchestrator', { redis: true });
+    client = new WorkflowClient(orchestrator.url, { timeoutMs: 30_000 });
     coordinator = await startCoordinator('saga-1');
     agents.push(
       orchestrator,
       coordinator,
-      await start('aggregator', [AggregatorModule], { redis: true }),
-      await start('market-maker', [MarketMakerModule], { instanceId: 'mm-1', redis: true }),
-      await start('worker', [WorkerModule], { instanceId: 'cheap', factor: '0.5' }),
-      await start('worker', [WorkerModule], { instanceId: 'dear', factor: '0.8' }),
+      await start('aggregator', { redis: true }),
+      await start('market-maker', { instanceId: 'mm-1', redis: true }),
+      await start('worker', { instanceId: 'cheap', factor: '0.5' }),
+      await start('worker', { instanceId: 'dear', factor: '0.8' }),
     );
   }, 60_000);
 
   afterAll(async () => {
     await mesh.stopAll();
     await observer?.close();
-    await admin.deleteNamespace(env.tenant, namespace, { force: true }).catch(() => undefined);
+    await namespace.delete();
     await redis.cleanup();
   }, 60_000);
 
-  async function http<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: T }> {
-    const response = await fetch(`${orchestrator.url}${path}`, {
-      method,
-      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return { status: response.status, json: (await response.json()) as T };
-  }
-
-  async function submit(step: unknown): Promise<string> {
-    const { status, json } = await http<Record<string, unknown>>('POST', '/workflows', { step });
-    if (status !== 202) throw new Error(`submission refused (${status}): ${JSON.stringify(json)}`);
-    return String(json['workflowId']);
-  }
-
-  async function view(id: string): Promise<WorkflowView> {
-    const { status, json } = await http<WorkflowView>('GET', `/workflows/${id}`);
-    if (status !== 200) throw new Error(`GET /workflows/${id} answered ${status}`);
-    return json;
-  }
-
-  const finished = (id: string, timeoutMs = 30_000): Promise<WorkflowView> =>
-    eventually(
-      `workflow ${id} to finish`,
-      async () => {
-        const workflow = await view(id);
-        return ['completed', 'failed', 'compensated', 'cancelled'].includes(workflow.status) ? workflow : undefined;
-      },
-      timeoutMs,
-    );
-
-  const run = async (step: unknown): Promise<WorkflowView> => finished(await submit(step));
+  const submit = (step: unknown): Promise<string> => client.submit({ step });
+  const run = (step: unknown): Promise<WorkflowView> => client.run({ step });
 
   function stepAt(workflow: WorkflowView, path: string): StepState {
     const found = workflow.steps.find((s) => s.path === path);
@@ -410,20 +361,9 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
   const entries = (workflow: WorkflowView, type: string, stepPath?: string): TimelineEntry[] =>
     workflow.timeline.filter((e) => e.type === type && (stepPath === undefined || e.stepPath === stepPath));
 
-  /** `n` entries of a type on the timeline (the projection follows its topics on its own). */
-  const timelineOf = (id: string, type: string, n: number): Promise<TimelineEntry[]> =>
-    eventually(
-      `${n} ${type} on the timeline of ${id}`,
-      async () => {
-        const found = entries(await view(id), type);
-        return found.length === n ? found : undefined;
-      },
-      30_000,
-    );
-
   /** Every message on a topic of this namespace so far, read from the broker. */
   async function readAll(shortTopic: string): Promise<BusMessage[]> {
-    const reader = await observer.createReader({ topic: qualifyTopic(naming, shortTopic), startMessageId: 'earliest' });
+    const reader = await observer.createReader({ topic: qualifyTopic(namespace.naming, shortTopic), startMessageId: 'earliest' });
     const messages: BusMessage[] = [];
     try {
       while (await reader.hasMessageAvailable()) {
@@ -458,7 +398,7 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
         inputs: [doc('rb-a', 'alpha beta'), doc('rb-b', 'flaky gamma delta epsilon'), doc('rb-c', 'zeta')],
         policy: { type: 'retry-branch', maxRetries: 2 },
       });
-      const workflow = await finished(id);
+      const workflow = await client.finished(id);
       expect(workflow.status).toBe('completed');
       // 2 + 4 + 1 words, in branch order
       expect(workflow.result).toEqual({ words: 7, inputs: ['rb-a', 'rb-b', 'rb-c'] });
@@ -469,7 +409,7 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       const branches = await eventually(
         'branch 1 at attempt 2',
         async () => {
-          const b = (await view(id)).branches;
+          const b = (await client.get(id)).branches;
           return b[1]?.attempt === 2 && b[1].status === 'completed' ? b : undefined;
         },
         30_000,
@@ -617,7 +557,7 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       expect(ledger.calls).not.toContain('release:cr-a'); // nobody to start the next one yet
       coordinator = await startCoordinator('saga-2');
 
-      const workflow = await finished(id, 45_000);
+      const workflow = await client.finished(id, 45_000);
       expect(workflow.status).toBe('compensated');
       expect(workflow.reason).toContain('step three failed');
       expect(workflow.reason).toContain('compensated two then one');
@@ -630,7 +570,7 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       const steps = await eventually(
         'the saga step events on the timeline',
         async () => {
-          const found = sagaSteps(await view(id));
+          const found = sagaSteps(await client.get(id));
           return found.some((e) => e.detail?.startsWith('one compensated')) ? found : undefined;
         },
         30_000,
@@ -664,9 +604,9 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       const fx = 'fx:saga-cancel';
       const id = await submit({ kind: 'saga', steps: [sagaStep(fx, 'one', 'cc-a', 'reserve'), sagaStep(fx, 'waits', 'cc-b', 'hang')] });
       await eventually('step one done and step two running', async () => (ledger.calls.includes('hang:cc-b') ? true : undefined), 30_000);
-      const cancel = await http('POST', `/workflows/${id}/cancel`, { reason: 'customer changed their mind' });
+      const cancel = await client.cancel(id, 'customer changed their mind');
       expect(cancel.status).toBe(202);
-      const workflow = await finished(id);
+      const workflow = await client.finished(id);
       expect(workflow.status).toBe('compensated');
       expect(workflow.reason).toContain('customer changed their mind');
       expect(await effectsOf(fx)).toEqual(['reserve:cc-a', 'release:cc-a']);
@@ -681,7 +621,7 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
 
     it('the cheaper worker wins (the dearer bid does not cross the budget) and does the work', async () => {
       const id = await submit(marketStep('mk-1', { budget: 0.7, expireAfterMs: 10_000 }));
-      const workflow = await finished(id);
+      const workflow = await client.finished(id);
       const askId = `${id}:root:ask-1`;
       expect(workflow.status).toBe('completed');
       expect(workflow.result).toEqual({ words: 40 });
@@ -699,7 +639,7 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
 
       expect(entries(workflow, 'market.fill')).toEqual([expect.objectContaining({ stepPath: 'root', detail: `${CHEAP} at 0.6` })]);
       expect(entries(workflow, 'market.ask-expired')).toHaveLength(0);
-      const done = await timelineOf(id, 'task.completed', 1);
+      const done = await client.timeline(id, 'task.completed', 1);
       expect(done[0].detail).toBe(`mk-1 by ${CHEAP}`);
     }, 60_000);
 
@@ -707,7 +647,7 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       // ask 1 at 0.5: nobody crosses (0.6, 0.96). ask 2 at round2(0.5 × 1.5) = 0.75: 0.6 crosses.
       const expireAfterMs = 1500;
       const id = await submit(marketStep('mk-2', { budget: 0.5, expireAfterMs, reprice: { factor: 1.5, maxBudget: 5, times: 2 } }));
-      const workflow = await finished(id);
+      const workflow = await client.finished(id);
       expect(workflow.status).toBe('completed');
       expect(workflow.result).toEqual({ words: 40 });
       const asks = entries(workflow, 'market.ask');
@@ -724,7 +664,7 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
 
     it('an ask that never fills fails the step: no bid within budget', async () => {
       const id = await submit(marketStep('mk-3', { budget: 0.3, expireAfterMs: 1000 }));
-      const workflow = await finished(id);
+      const workflow = await client.finished(id);
       expect(workflow.status).toBe('failed');
       expect(workflow.reason).toContain('no bid within budget 0.3 before the ask expired (1 ask)');
       expect(entries(workflow, 'market.fill')).toHaveLength(0);
@@ -742,7 +682,7 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       [31.5, 23.63, 28.88],
     ]);
     const id = await submit({ kind: 'solver-rounds', skill: 'estimate', input: doc('q', SOLVER_TEXT), solvers: 3, rounds: 3, strategy: { type: 'combine' } });
-    const workflow = await finished(id);
+    const workflow = await client.finished(id);
     expect(workflow.status).toBe('completed');
     expect(workflow.result).toEqual({ answer: 28.88, label: 'short', count: 3 });
     expect(workflow.steps[0]).toMatchObject({ path: 'root', kind: 'solver-rounds', status: 'completed', output: workflow.result });
@@ -752,22 +692,22 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       .sort((a, b) => a.data.round - b.data.round)
       .map((e) => new Map(e.data.answers.map((a) => [a.solver, Number(a.output['answer'])])));
     expect(rounds).toEqual(expected);
-    const completed = await timelineOf(id, 'solver.round-completed', 3);
+    const completed = await client.timeline(id, 'solver.round-completed', 3);
     expect(completed.map((e) => e.detail)).toEqual(['round 1: 3 answers', 'round 2: 3 answers', 'round 3: 3 answers']);
     expect(completed.every((e) => e.source === 'market-maker@mm-1')).toBe(true);
-    await timelineOf(id, 'task.completed', 9); // 3 solvers × 3 rounds, each once
+    await client.timeline(id, 'task.completed', 9); // 3 solvers × 3 rounds, each once
   }, 60_000);
 
   describe('blackboard', () => {
     const board = async (id: string, stepPath = 'root'): Promise<Board> => {
-      const { status, json } = await http<Board>('GET', `/workflows/${id}/boards/${stepPath}`);
+      const { status, json } = await client.request<Board>('GET', `/workflows/${id}/boards/${stepPath}`);
       if (status !== 200) throw new Error(`GET board answered ${status}: ${JSON.stringify(json)}`);
       return json;
     };
 
     it('question → summary → keywords: sources react until `until` holds; a lost board is rebuilt from the topic', async () => {
       const id = await submit(summarizeThenIndex);
-      const workflow = await finished(id);
+      const workflow = await client.finished(id);
       expect(workflow.status).toBe('completed');
 
       const summary = String((await runDirectly('summarize', 'seed-0', QUESTION))['summary']);
@@ -793,7 +733,7 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       expect(keys.length).toBeGreaterThanOrEqual(3);
       await state.apply(keys.map((key) => ({ op: 'del' as const, key })));
       expect(await board(id)).toEqual({ ...original, entries: [], counts: {} });
-      const { status, json: rebuilt } = await http<Board>('POST', `/workflows/${id}/boards/root/rebuild`);
+      const { status, json: rebuilt } = await client.request<Board>('POST', `/workflows/${id}/boards/root/rebuild`);
       expect(status).toBe(200);
       expect(rebuilt).toEqual(original);
       expect(await board(id)).toEqual(original);
@@ -813,7 +753,7 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
         until: { kind: 'answer', count: 1 },
         maxEntries: 4,
       });
-      const workflow = await finished(id);
+      const workflow = await client.finished(id);
       expect(workflow.status).toBe('failed');
       expect(stepAt(workflow, 'root').error).toBe('board ideas has 5 entries, more than maxEntries 4, with 0 of 1 "answer" entry');
       await sleep(500); // no task of the failed board posts anything more

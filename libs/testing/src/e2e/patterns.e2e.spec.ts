@@ -1,6 +1,4 @@
-import { AggregatorModule } from '@agent-mesh/agents/aggregator';
-import { OrchestratorModule, type StepState, type TimelineEntry, type WorkflowView } from '@agent-mesh/agents/orchestrator';
-import { WorkerModule } from '@agent-mesh/agents/worker';
+import type { StepState, TimelineEntry, WorkflowView } from '@agent-mesh/agents/orchestrator';
 import {
   createDefaultSkillRegistry,
   SkillInputError,
@@ -10,7 +8,9 @@ import {
   type SkillOutput,
   type SkillRegistry,
 } from '@agent-mesh/skills';
-import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
+import { startAgents, WORKFLOW_ROLES } from '../agent-roles';
+import { eventually, InProcessMesh } from '../in-process-mesh';
+import { WorkflowClient } from '../workflow-client';
 
 /*
  * Every coordination pattern of the workflow engine (docs/patterns.md) end to end: an
@@ -190,20 +190,13 @@ function registry(): SkillRegistry {
   return skills;
 }
 
-interface Posted {
-  readonly status: number;
-  readonly json: Record<string, unknown>;
-}
-
 describe('workflow patterns across agent processes (memory bus)', () => {
   const mesh = new InProcessMesh();
-  let orchestrator: AgentProcess;
+  let client: WorkflowClient;
 
   beforeAll(async () => {
-    orchestrator = await mesh.start({ role: 'orchestrator', modules: [OrchestratorModule], skills: registry() });
-    await mesh.start({ role: 'aggregator', modules: [AggregatorModule], skills: registry() });
-    await mesh.start({ role: 'worker', modules: [WorkerModule], skills: registry() });
-    await mesh.start({ role: 'worker', modules: [WorkerModule], skills: registry() });
+    const [orchestrator] = await startAgents(mesh, WORKFLOW_ROLES, () => ({ skills: registry() }));
+    client = new WorkflowClient(orchestrator.url, { timeoutMs: 10_000 });
   });
 
   afterAll(async () => {
@@ -212,41 +205,8 @@ describe('workflow patterns across agent processes (memory bus)', () => {
     await mesh.stopAll();
   });
 
-  async function post(path: string, body: unknown): Promise<Posted> {
-    const response = await fetch(`${orchestrator.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return { status: response.status, json: (await response.json()) as Record<string, unknown> };
-  }
-
-  async function submit(step: unknown, name?: string): Promise<string> {
-    const { status, json } = await post('/workflows', { name, step });
-    if (status !== 202) throw new Error(`submission refused (${status}): ${JSON.stringify(json)}`);
-    return String(json['workflowId']);
-  }
-
-  async function view(id: string): Promise<WorkflowView> {
-    const response = await fetch(`${orchestrator.url}/workflows/${id}`);
-    if (response.status !== 200) throw new Error(`GET /workflows/${id} answered ${response.status}`);
-    return (await response.json()) as WorkflowView;
-  }
-
-  function finished(id: string, timeoutMs = 10_000): Promise<WorkflowView> {
-    return eventually(
-      `workflow ${id} to finish`,
-      async () => {
-        const body = await view(id);
-        return body.status === 'completed' || body.status === 'failed' || body.status === 'cancelled' ? body : undefined;
-      },
-      timeoutMs,
-    );
-  }
-
-  async function run(step: unknown): Promise<WorkflowView> {
-    return finished(await submit(step));
-  }
+  const submit = (step: unknown, name?: string): Promise<string> => client.submit({ name, step });
+  const run = (step: unknown): Promise<WorkflowView> => client.run({ step });
 
   function stepAt(workflow: WorkflowView, path: string): StepState {
     const found = workflow.steps.find((s) => s.path === path);
@@ -295,7 +255,7 @@ describe('workflow patterns across agent processes (memory bus)', () => {
         inputs: [doc('rb-a', 'alpha beta'), doc('rb-b', 'flaky gamma delta epsilon'), doc('rb-c', 'zeta')],
         policy: { type: 'retry-branch', maxRetries: 2 },
       });
-      const workflow = await finished(id);
+      const workflow = await client.finished(id);
       expect(workflow.status).toBe('completed');
       // 2 + 4 + 1 words, in branch order
       expect(workflow.result).toEqual({ words: 7, inputs: ['rb-a', 'rb-b', 'rb-c'] });
@@ -306,7 +266,7 @@ describe('workflow patterns across agent processes (memory bus)', () => {
       expect(retries[0].detail).toBe('branches 1 attempt 2');
       // the branch projection follows task.results on its own subscription: eventually attempt 2
       const branches = await eventually('branch 1 at attempt 2', async () => {
-        const b = (await view(id)).branches;
+        const b = (await client.get(id)).branches;
         return b[1]?.attempt === 2 && b[1].status === 'completed' ? b : undefined;
       });
       expect(branches.map((b) => [b.index, b.status, b.attempt])).toEqual([
@@ -352,7 +312,7 @@ describe('workflow patterns across agent processes (memory bus)', () => {
         inputs: [doc('q-0', 'one'), doc('q-1', 'hang one two'), doc('q-2', 'two words'), doc('q-3', 'hang x'), doc('q-4', 'three more words')],
         policy: { type: 'quorum', k: 3 },
       });
-      const workflow = await finished(id);
+      const workflow = await client.finished(id);
       expect(workflow.status).toBe('completed');
       // branches 0, 2, 4: 1 + 2 + 3 words
       expect(workflow.result).toEqual({ words: 6, inputs: ['q-0', 'q-2', 'q-4'] });
@@ -360,7 +320,7 @@ describe('workflow patterns across agent processes (memory bus)', () => {
       // the two hanging branches were running, are still running, and were not waited for
       expect([...hang.hanging].filter((h) => h.startsWith('q-')).sort()).toEqual(['q-1', 'q-3']);
       expect(hang.released).toBe(false);
-      const pending = (await view(id)).branches.filter((b) => b.status === 'pending').map((b) => b.index);
+      const pending = (await client.get(id)).branches.filter((b) => b.status === 'pending').map((b) => b.index);
       expect(pending).toEqual([1, 3]);
     });
 
@@ -592,7 +552,7 @@ describe('workflow patterns across agent processes (memory bus)', () => {
       })),
     };
     const calls = count.calls;
-    const workflow = await finished(await submit(step, 'three-level tree'), 20_000);
+    const workflow = await client.finished(await submit(step, 'three-level tree'), 20_000);
     expect(workflow.status).toBe('completed');
     // mid m: Σ_{l<n} (m + l + 1) = n·m + n(n+1)/2
     //   mid-0: 13·0 + 91 = 91   mid-1: 14·1 + 105 = 119   mid-2: 13·2 + 91 = 117   mid-3: 14·3 + 105 = 147
@@ -649,7 +609,7 @@ describe('workflow patterns across agent processes (memory bus)', () => {
         ],
       ];
       for (const [what, body, field] of cases) {
-        const { status, json } = await post('/workflows', body);
+        const { status, json } = await client.post(body);
         expect([what, status]).toEqual([what, 400]);
         const fields = ((json['errors'] ?? []) as { field: string }[]).map((e) => e.field);
         expect([what, fields]).toEqual([what, expect.arrayContaining([field])]);
@@ -661,34 +621,34 @@ describe('workflow patterns across agent processes (memory bus)', () => {
       const failed = await run({ kind: 'task', skill: 'flaky', input: doc('ls-2', 'broken listing') });
       expect([done.status, failed.status]).toEqual(['completed', 'failed']);
       const list = async (status: string) => {
-        const response = await fetch(`${orchestrator.url}/workflows?status=${status}`);
+        const response = await client.request<{ id: string; status: string }[]>('GET', `/workflows?status=${status}`);
         expect(response.status).toBe(200);
-        return ((await response.json()) as { id: string; status: string }[]);
+        return response.json;
       };
       const completed = await list('completed');
       expect(completed.map((w) => w.id)).toContain(done.id);
       expect(completed.map((w) => w.id)).not.toContain(failed.id);
       expect(completed.every((w) => w.status === 'completed')).toBe(true);
       expect((await list('failed')).map((w) => w.id)).toContain(failed.id);
-      expect((await fetch(`${orchestrator.url}/workflows?status=sideways`)).status).toBe(400);
+      expect((await client.request('GET', '/workflows?status=sideways')).status).toBe(400);
     });
 
     it('cancels a running workflow; a finished one cannot be cancelled', async () => {
       const id = await submit({ kind: 'task', skill: 'hang', input: doc('cx-1', 'hang until cancelled') });
       await eventually('the task to hang on a worker', async () => (hang.hanging.has('cx-1') ? true : undefined));
-      expect((await view(id)).status).toBe('running');
+      expect((await client.get(id)).status).toBe('running');
 
-      const cancel = await post(`/workflows/${id}/cancel`, { reason: 'test says stop' });
+      const cancel = await client.cancel(id, 'test says stop');
       expect(cancel.status).toBe(202);
-      const workflow = await finished(id);
+      const workflow = await client.finished(id);
       expect(workflow.status).toBe('cancelled');
       expect(workflow.reason).toContain('test says stop');
 
-      expect((await post(`/workflows/${id}/cancel`, {})).status).toBe(400);
+      expect((await client.cancel(id)).status).toBe(400);
       const completed = await run({ kind: 'task', skill: 'count', input: doc('cx-2', 'already done') });
       expect(completed.status).toBe('completed');
-      expect((await post(`/workflows/${completed.id}/cancel`, {})).status).toBe(400);
-      expect((await post('/workflows/01a1fdc7-0000-7000-8000-000000000000/cancel', {})).status).toBe(404);
+      expect((await client.cancel(completed.id)).status).toBe(400);
+      expect((await client.cancel('01a1fdc7-0000-7000-8000-000000000000')).status).toBe(404);
     });
   });
 });

@@ -1,9 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { AggregatorModule } from '@agent-mesh/agents/aggregator';
-import { OrchestratorModule, type StepState, type TimelineEntry, type WorkflowView } from '@agent-mesh/agents/orchestrator';
-import { WorkerModule } from '@agent-mesh/agents/worker';
+import type { StepState, TimelineEntry, WorkflowView } from '@agent-mesh/agents/orchestrator';
 import { assertPulsarAnswers, describeWithPulsar } from '@agent-mesh/bus/testing';
-import { PulsarAdmin } from '@agent-mesh/pulsar-admin';
 import {
   createDefaultSkillRegistry,
   SkillInputError,
@@ -13,7 +9,10 @@ import {
   type SkillOutput,
   type SkillRegistry,
 } from '@agent-mesh/skills';
-import { eventually, InProcessMesh, type AgentProcess, type AgentProcessOptions } from '../in-process-mesh';
+import { startAgents, WORKFLOW_ROLES } from '../agent-roles';
+import { InProcessMesh, type AgentProcess } from '../in-process-mesh';
+import { PulsarNamespace } from '../pulsar-namespace';
+import { WorkflowClient } from '../workflow-client';
 
 /*
  * The workflow engine's patterns on the real broker: the same agent modules as the memory-bus
@@ -116,72 +115,33 @@ function registry(): SkillRegistry {
 const doc = (id: string, text: string) => ({ id, text });
 
 describeWithPulsar('workflow patterns on a real Pulsar broker (pulsar-ws)', (env) => {
-  const namespace = `patterns-${randomBytes(4).toString('hex')}`;
-  const admin = new PulsarAdmin({ webUrl: env.webUrl });
+  const namespace = new PulsarNamespace(env, 'patterns');
   const mesh = new InProcessMesh();
   const agents: AgentProcess[] = [];
-  let orchestrator: AgentProcess;
-
-  const start = async (role: string, modules: AgentProcessOptions['modules']) => {
-    const agent = await mesh.start({
-      role,
-      modules,
-      skills: registry(),
-      env: {
-        MESH_TRANSPORT: 'pulsar',
-        PULSAR_WEB_URL: env.webUrl,
-        // blank: never the native driver, whatever the environment says
-        PULSAR_SERVICE_URL: '',
-        PULSAR_TENANT: env.tenant,
-        PULSAR_NAMESPACE: namespace,
-      },
-    });
-    agents.push(agent);
-    return agent;
-  };
+  let client: WorkflowClient;
 
   beforeAll(async () => {
     await assertPulsarAnswers(env);
-    await admin.ensureNamespace(env.tenant, namespace, { retention: { minutes: 60, sizeMB: 100 } });
-    orchestrator = await start('orchestrator', [OrchestratorModule]);
-    await start('aggregator', [AggregatorModule]);
-    await start('worker', [WorkerModule]);
-    await start('worker', [WorkerModule]);
+    await namespace.create();
+    agents.push(
+      ...(await startAgents(mesh, WORKFLOW_ROLES, () => ({
+        skills: registry(),
+        // PULSAR_SERVICE_URL blank: never the native driver, whatever the environment says
+        env: { ...namespace.meshEnv(), PULSAR_SERVICE_URL: '' },
+      }))),
+    );
+    const [orchestrator] = agents;
+    client = new WorkflowClient(orchestrator.url, { timeoutMs: 30_000 });
   }, 60_000);
 
   afterAll(async () => {
     count.release();
     await sleep(200);
     await mesh.stopAll();
-    await admin.deleteNamespace(env.tenant, namespace, { force: true }).catch(() => undefined);
+    await namespace.delete();
   }, 60_000);
 
-  async function submit(step: unknown): Promise<string> {
-    const response = await fetch(`${orchestrator.url}/workflows`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ step }),
-    });
-    const json = (await response.json()) as Record<string, unknown>;
-    if (response.status !== 202) throw new Error(`submission refused (${response.status}): ${JSON.stringify(json)}`);
-    return String(json['workflowId']);
-  }
-
-  async function view(id: string): Promise<WorkflowView> {
-    return (await (await fetch(`${orchestrator.url}/workflows/${id}`)).json()) as WorkflowView;
-  }
-
-  async function run(step: unknown): Promise<WorkflowView> {
-    const id = await submit(step);
-    return eventually(
-      `workflow ${id} to finish`,
-      async () => {
-        const body = await view(id);
-        return body.status === 'completed' || body.status === 'failed' ? body : undefined;
-      },
-      30_000,
-    );
-  }
+  const run = (step: unknown): Promise<WorkflowView> => client.run({ step });
 
   const stepAt = (workflow: WorkflowView, path: string): StepState | undefined => workflow.steps.find((s) => s.path === path);
   const entries = (workflow: WorkflowView, type: string, stepPath?: string): TimelineEntry[] =>
@@ -219,20 +179,12 @@ describeWithPulsar('workflow patterns on a real Pulsar broker (pulsar-ws)', (env
   }, 60_000);
 
   it('fan-out quorum 3 of 5 completes while 2 branches hang', async () => {
-    const id = await submit({
+    const workflow = await run({
       kind: 'fan-out',
       skill: 'count',
       inputs: [doc('pq-0', 'one'), doc('pq-1', 'hang here'), doc('pq-2', 'two words'), doc('pq-3', 'hang there'), doc('pq-4', 'three more words')],
       policy: { type: 'quorum', k: 3 },
     });
-    const workflow = await eventually(
-      `workflow ${id} to finish`,
-      async () => {
-        const body = await view(id);
-        return body.status === 'completed' || body.status === 'failed' ? body : undefined;
-      },
-      30_000,
-    );
     expect(workflow.status).toBe('completed');
     // branches 0, 2, 4: 1 + 2 + 3 words
     expect(workflow.result).toEqual({ words: 6, inputs: ['pq-0', 'pq-2', 'pq-4'] });

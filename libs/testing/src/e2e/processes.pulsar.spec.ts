@@ -1,17 +1,18 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { assertPulsarAnswers, describeWithPulsar } from '@agent-mesh/bus/testing';
-import { PulsarAdmin } from '@agent-mesh/pulsar-admin';
 import { createDefaultSkillRegistry } from '@agent-mesh/skills';
 import { spawnAgent, type SpawnedAgent } from '../agent-process';
-import { eventually } from '../in-process-mesh';
+import { PulsarNamespace } from '../pulsar-namespace';
 import { RedisFixture } from '../redis-fixture';
+import { eventually } from '../in-process-mesh';
+import { WorkflowClient } from '../workflow-client';
 
 const WORKSPACE = join(__dirname, '../../../..');
 const ROLES = ['orchestrator', 'aggregator', 'market-maker', 'saga-coordinator', 'worker'] as const;
 
 interface WorkflowBody {
+  id: string;
   status: string;
   result?: Record<string, unknown>;
   branches: { inputId: string; worker?: string; output?: Record<string, unknown> }[];
@@ -26,17 +27,13 @@ const texts = [
 
 describeWithPulsar('agents as separate processes on a real Pulsar broker and Redis', (env) => {
   const redis = new RedisFixture();
-  const namespace = `e2e-${randomBytes(4).toString('hex')}`;
-  const admin = new PulsarAdmin({ webUrl: env.webUrl });
+  const namespace = new PulsarNamespace(env, 'e2e');
   const agents: SpawnedAgent[] = [];
-  let orchestrator: SpawnedAgent;
+  let client: WorkflowClient;
 
   const start = async (app: string, instance: string) => {
     const agent = await spawnAgent(app, {
-      MESH_TRANSPORT: 'pulsar',
-      PULSAR_WEB_URL: env.webUrl,
-      PULSAR_TENANT: env.tenant,
-      PULSAR_NAMESPACE: namespace,
+      ...namespace.meshEnv(),
       MESH_REGION: 'e2e',
       MESH_INSTANCE_ID: instance,
       REDIS_URL: redis.url,
@@ -47,36 +44,26 @@ describeWithPulsar('agents as separate processes on a real Pulsar broker and Red
   };
 
   const submit = async (skill: string, inputs: { id: string; text: string }[]): Promise<WorkflowBody> => {
-    const response = await fetch(`${orchestrator.url}/workflows`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ skill, inputs }),
-    });
-    expect(response.status).toBe(202);
-    const { workflowId } = (await response.json()) as { workflowId: string };
-    return eventually(
-      `workflow ${workflowId} to complete`,
-      async () => {
-        const body = (await (await fetch(`${orchestrator.url}/workflows/${workflowId}`)).json()) as WorkflowBody;
-        if (body.status === 'failed') throw new Error(`workflow failed: ${JSON.stringify(body)}`);
-        return body.status === 'completed' ? body : undefined;
-      },
-      60_000,
-    );
+    const { status, json } = await client.post({ skill, inputs });
+    expect(status).toBe(202);
+    const workflow = await client.finished<WorkflowBody>(String(json['workflowId']), 60_000);
+    if (workflow.status !== 'completed') throw new Error(`workflow ${workflow.status}: ${JSON.stringify(workflow)}`);
+    return workflow;
   };
 
   beforeAll(async () => {
     await assertPulsarAnswers(env);
     await redis.connect(); // fails clearly when Redis is absent
     for (const app of ROLES) execFileSync(process.execPath, ['tools/build-app.js', app], { cwd: WORKSPACE, stdio: 'pipe' });
-    await admin.ensureNamespace(env.tenant, namespace, { retention: { minutes: 60, sizeMB: 100 } });
-    orchestrator = await start('orchestrator', 'orch-1');
+    await namespace.create();
+    const orchestrator = await start('orchestrator', 'orch-1');
+    client = new WorkflowClient(orchestrator.url);
     await Promise.all([start('aggregator', 'agg-1'), start('market-maker', 'mm-1'), start('saga-coordinator', 'saga-1'), start('worker', 'w1')]);
   }, 120_000);
 
   afterAll(async () => {
     await Promise.allSettled(agents.map((a) => a.stop()));
-    await admin.deleteNamespace(env.tenant, namespace, { force: true }).catch(() => undefined);
+    await namespace.delete();
     await redis.cleanup();
   }, 120_000);
 
@@ -100,7 +87,13 @@ describeWithPulsar('agents as separate processes on a real Pulsar broker and Red
   it('shares the tasks between two worker processes', async () => {
     await start('worker', 'w2');
     const inputs = Array.from({ length: 40 }, (_, i) => ({ id: `n-${i}`, text: `${texts[i % texts.length]} Item ${i}.` }));
-    const workflow = await submit('sentiment', inputs);
+    const done = await submit('sentiment', inputs);
+    // Branch results reach the orchestrator's projection on task.results, which may trail the
+    // completion on workflow.events by a moment: wait until every branch shows its worker.
+    const workflow = await eventually('every branch to show its worker', async () => {
+      const view = await client.get<WorkflowBody>(done.id);
+      return view.branches.length === 40 && view.branches.every((b) => b.worker) ? view : undefined;
+    });
     const perWorker = new Map<string, number>();
     for (const b of workflow.branches) perWorker.set(String(b.worker), (perWorker.get(String(b.worker)) ?? 0) + 1);
     expect([...perWorker.keys()].sort()).toEqual(['worker@w1', 'worker@w2']);

@@ -1,11 +1,9 @@
-import { AggregatorModule } from '@agent-mesh/agents/aggregator';
-import { OrchestratorModule } from '@agent-mesh/agents/orchestrator';
-import { SagaCoordinatorModule } from '@agent-mesh/agents/saga-coordinator';
-import { WorkerModule } from '@agent-mesh/agents/worker';
 import { createDefaultSkillRegistry, SkillInputError, type Skill, type SkillContext, type SkillInput, type SkillOutput } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
-import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
+import { startAgent, startAgents } from '../agent-roles';
+import { eventually, InProcessMesh } from '../in-process-mesh';
 import { RedisFixture } from '../redis-fixture';
+import { WorkflowClient } from '../workflow-client';
 
 /**
  * A ledger with effects outside the mesh: each run applies its effect once per task id (the
@@ -62,29 +60,15 @@ describe('sagas (memory bus, state in the real Redis)', () => {
   let mesh: InProcessMesh;
   let effectsStore: StateStore;
   let ledger: LedgerSkill;
-  let orchestrator: AgentProcess;
+  let client: WorkflowClient;
   const effectsKey = 'ledger:effects';
 
   const registry = () => createDefaultSkillRegistry().register(ledger);
   const startCoordinator = async (instanceId: string) =>
-    mesh.start({ role: 'saga-coordinator', instanceId, modules: [SagaCoordinatorModule], stateStore: await redis.connect(), skills: registry() });
+    startAgent(mesh, { role: 'saga-coordinator', instanceId, stateStore: await redis.connect(), skills: registry() });
 
-  const submit = async (steps: object[]): Promise<string> => {
-    const response = await fetch(`${orchestrator.url}/workflows`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'order', step: { kind: 'saga', steps } }),
-    });
-    const body = (await response.json()) as { workflowId?: string };
-    if (response.status !== 202) throw new Error(`POST answered ${response.status}: ${JSON.stringify(body)}`);
-    return String(body.workflowId);
-  };
-  const view = async (id: string) => (await (await fetch(`${orchestrator.url}/workflows/${id}`)).json()) as SagaView;
-  const finished = (id: string) =>
-    eventually(`workflow ${id} to end`, async () => {
-      const v = await view(id);
-      return ['completed', 'failed', 'compensated', 'cancelled'].includes(v.status) ? v : undefined;
-    });
+  const submit = (steps: object[]): Promise<string> => client.submit({ name: 'order', step: { kind: 'saga', steps } });
+  const finished = (id: string) => client.finished<SagaView>(id);
   const effects = () => effectsStore.lrange(effectsKey, 0, -1);
 
   beforeEach(async () => {
@@ -92,9 +76,11 @@ describe('sagas (memory bus, state in the real Redis)', () => {
     effectsStore = await redis.connect();
     await effectsStore.apply([{ op: 'del', key: effectsKey }]);
     ledger = new LedgerSkill(() => effectsStore, effectsKey);
-    orchestrator = await mesh.start({ role: 'orchestrator', modules: [OrchestratorModule], stateStore: await redis.connect(), skills: registry() });
-    await mesh.start({ role: 'aggregator', modules: [AggregatorModule], stateStore: await redis.connect(), skills: registry() });
-    await mesh.start({ role: 'worker', modules: [WorkerModule], skills: registry() });
+    const [orchestrator] = await startAgents(mesh, ['orchestrator', 'aggregator', 'worker'], async (role) => ({
+      stateStore: role === 'worker' ? undefined : await redis.connect(),
+      skills: registry(),
+    }));
+    client = new WorkflowClient(orchestrator.url);
   });
 
   afterEach(() => mesh.stopAll());
@@ -143,11 +129,7 @@ describe('sagas (memory bus, state in the real Redis)', () => {
     await startCoordinator('saga-1');
     const id = await submit([step('one', 'a', 'reserve'), step('waits', 'b', 'hang')]);
     await eventually('step one done', async () => ((await effects()).includes('reserve:a') ? true : undefined));
-    const cancel = await fetch(`${orchestrator.url}/workflows/${id}/cancel`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ reason: 'customer changed their mind' }),
-    });
+    const cancel = await client.cancel(id, 'customer changed their mind');
     expect(cancel.status).toBe(202);
     const saga = await finished(id);
     expect(saga.status).toBe('compensated');
@@ -157,13 +139,10 @@ describe('sagas (memory bus, state in the real Redis)', () => {
 
   it('refuses a saga step without a compensation at submission', async () => {
     await startCoordinator('saga-1');
-    const response = await fetch(`${orchestrator.url}/workflows`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ step: { kind: 'saga', steps: [{ name: 'one', action: { skill: 'ledger', input: { id: 'a', text: 'x' } }, deadlineMs: 1000 }] } }),
+    const response = await client.post<{ errors: { field: string; messages: string[] }[] }>({
+      step: { kind: 'saga', steps: [{ name: 'one', action: { skill: 'ledger', input: { id: 'a', text: 'x' } }, deadlineMs: 1000 }] },
     });
     expect(response.status).toBe(400);
-    const body = (await response.json()) as { errors: { field: string; messages: string[] }[] };
-    expect(body.errors.map((e) => e.field)).toContain('step.steps.0.compensation');
+    expect(response.json.errors.map((e) => e.field)).toContain('step.steps.0.compensation');
   });
 });

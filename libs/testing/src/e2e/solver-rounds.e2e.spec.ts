@@ -1,7 +1,4 @@
-import { AggregatorModule } from '@agent-mesh/agents/aggregator';
-import { MarketMakerModule } from '@agent-mesh/agents/market-maker';
-import { OrchestratorModule, type TimelineEntry, type WorkflowView } from '@agent-mesh/agents/orchestrator';
-import { WorkerModule } from '@agent-mesh/agents/worker';
+import type { WorkflowView } from '@agent-mesh/agents/orchestrator';
 import { createMeshEventRegistry, Topics, type EventEnvelope, type SolverRoundCompleted } from '@agent-mesh/contracts';
 import {
   createDefaultSkillRegistry,
@@ -13,7 +10,9 @@ import {
   type SkillOutput,
   type SkillRegistry,
 } from '@agent-mesh/skills';
-import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
+import { startAgents } from '../agent-roles';
+import { InProcessMesh } from '../in-process-mesh';
+import { WorkflowClient } from '../workflow-client';
 
 /*
  * Solver rounds end to end on the memory bus: orchestrator, market maker (runs the rounds),
@@ -73,41 +72,20 @@ class PickySkill implements Skill {
 describe('solver rounds: the market maker runs the rounds, the aggregator compiles (memory bus)', () => {
   const mesh = new InProcessMesh();
   const registry = createMeshEventRegistry();
-  let orchestrator: AgentProcess;
+  let client: WorkflowClient;
   const skills = (): SkillRegistry => createDefaultSkillRegistry().register(new PickySkill());
 
   beforeAll(async () => {
-    orchestrator = await mesh.start({ role: 'orchestrator', modules: [OrchestratorModule], skills: skills() });
-    await mesh.start({ role: 'market-maker', modules: [MarketMakerModule], skills: skills() });
-    await mesh.start({ role: 'aggregator', modules: [AggregatorModule], skills: skills() });
-    await mesh.start({ role: 'worker', modules: [WorkerModule], skills: skills() });
-    await mesh.start({ role: 'worker', modules: [WorkerModule], skills: skills() });
+    const [orchestrator] = await startAgents(mesh, ['orchestrator', 'market-maker', 'aggregator', 'worker', 'worker'], () => ({ skills: skills() }));
+    client = new WorkflowClient(orchestrator.url);
   });
 
   afterAll(() => mesh.stopAll());
 
   async function run(step: Record<string, unknown>): Promise<{ id: string; workflow: WorkflowView }> {
-    const response = await fetch(`${orchestrator.url}/workflows`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ step: { kind: 'solver-rounds', input: { id: 'q', text: TEXT }, ...step } }),
-    });
-    const json = (await response.json()) as Record<string, unknown>;
-    if (response.status !== 202) throw new Error(`submission refused (${response.status}): ${JSON.stringify(json)}`);
-    const id = String(json['workflowId']);
-    const workflow = await eventually(`workflow ${id} to finish`, async () => {
-      const v = (await (await fetch(`${orchestrator.url}/workflows/${id}`)).json()) as WorkflowView;
-      return v.status === 'completed' || v.status === 'failed' ? v : undefined;
-    });
-    return { id, workflow };
+    const id = await client.submit({ step: { kind: 'solver-rounds', input: { id: 'q', text: TEXT }, ...step } });
+    return { id, workflow: await client.finished(id) };
   }
-
-  const timeline = async (id: string, type: string, n: number): Promise<TimelineEntry[]> =>
-    eventually(`${n} ${type} on the timeline of ${id}`, async () => {
-      const v = (await (await fetch(`${orchestrator.url}/workflows/${id}`)).json()) as WorkflowView;
-      const found = v.timeline.filter((e) => e.type === type);
-      return found.length === n ? found : undefined;
-    });
 
   async function roundsOf(id: string): Promise<Map<number, number>[]> {
     const events = (await mesh.readAll(Topics.marketRounds))
@@ -132,12 +110,12 @@ describe('solver rounds: the market maker runs the rounds, the aggregator compil
     expect(workflow.steps[0]).toMatchObject({ path: 'root', kind: 'solver-rounds', status: 'completed', output: workflow.result });
 
     expect(await roundsOf(id)).toEqual(expected);
-    const rounds = await timeline(id, 'solver.round-completed', 3);
+    const rounds = await client.timeline(id, 'solver.round-completed', 3);
     expect(rounds.map((e) => e.detail)).toEqual(['round 1: 3 answers', 'round 2: 3 answers', 'round 3: 3 answers']);
     expect(rounds.every((e) => e.stepPath === 'root' && e.source.startsWith('market-maker@'))).toBe(true);
-    const completed = await timeline(id, 'solver.completed', 1);
+    const completed = await client.timeline(id, 'solver.completed', 1);
     expect(completed[0].source.startsWith('aggregator@')).toBe(true);
-    await timeline(id, 'task.completed', 9); // 3 solvers × 3 rounds, each once
+    await client.timeline(id, 'task.completed', 9); // 3 solvers × 3 rounds, each once
   });
 
   it('compiles with a declared fan-out strategy: majority vote on the label', async () => {
@@ -159,7 +137,7 @@ describe('solver rounds: the market maker runs the rounds, the aggregator compil
     expect(workflow.status).toBe('completed');
     expect(workflow.result).toEqual({ answer: 30, label: 'short', count: 3 });
     expect(await roundsOf(id)).toEqual(expected);
-    expect((await timeline(id, 'solver.round-completed', 3)).map((e) => e.detail)).toEqual([
+    expect((await client.timeline(id, 'solver.round-completed', 3)).map((e) => e.detail)).toEqual([
       'round 1: 3 answers',
       'round 2: 2 answers',
       'round 3: 3 answers',
@@ -172,7 +150,7 @@ describe('solver rounds: the market maker runs the rounds, the aggregator compil
     expect(workflow.reason).toContain('every solver failed in round 1 of 3');
     expect(workflow.reason).toContain('text has no words');
     expect(workflow.steps[0]).toMatchObject({ path: 'root', status: 'failed' });
-    await timeline(id, 'task.failed', 3);
+    await client.timeline(id, 'task.failed', 3);
     expect(await roundsOf(id)).toEqual([]);
   });
 });

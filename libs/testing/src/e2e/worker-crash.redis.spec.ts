@@ -1,12 +1,11 @@
-import { AggregatorModule } from '@agent-mesh/agents/aggregator';
-import { OrchestratorModule } from '@agent-mesh/agents/orchestrator';
-import { WorkerModule } from '@agent-mesh/agents/worker';
 import { TaskCompletedV1, Topics, type EventEnvelope, type TaskCompleted } from '@agent-mesh/contracts';
 import { MeshPublisher } from '@agent-mesh/nest-pulsar';
 import { createDefaultSkillRegistry, type Skill, type SkillInput, type SkillOutput } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
-import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
+import { startAgent, startAgents } from '../agent-roles';
+import { eventually, InProcessMesh } from '../in-process-mesh';
 import { RedisFixture } from '../redis-fixture';
+import { WorkflowClient } from '../workflow-client';
 
 /** Counts words, but only once its gate opens: lets the test hold tasks in flight on a worker. */
 class GatedWordCount implements Skill {
@@ -39,11 +38,16 @@ function registryWith(skill: Skill) {
   return createDefaultSkillRegistry().register(skill);
 }
 
+interface WorkflowBody {
+  status: string;
+  result?: { inputs: string[]; words: number };
+  branches: { worker?: string }[];
+}
+
 describe('a worker killed mid-task (real Redis)', () => {
   const redis = new RedisFixture();
   const mesh = new InProcessMesh();
   const stuck = new GatedWordCount(false);
-  let orchestrator: AgentProcess;
   let state: StateStore;
 
   afterAll(async () => {
@@ -54,54 +58,28 @@ describe('a worker killed mid-task (real Redis)', () => {
 
   it('redelivers its tasks to another worker and counts every branch exactly once', async () => {
     state = await redis.connect();
-    orchestrator = await mesh.start({
-      role: 'orchestrator',
-      modules: [OrchestratorModule],
-      stateStore: await redis.connect(),
-      skills: registryWith(new GatedWordCount(true)),
-    });
-    await mesh.start({
-      role: 'aggregator',
-      modules: [AggregatorModule],
-      stateStore: await redis.connect(),
-      skills: registryWith(new GatedWordCount(true)),
-    });
-    const doomed = await mesh.start({
-      role: 'worker',
-      instanceId: 'doomed',
-      modules: [WorkerModule],
-      stateStore: await redis.connect(),
-      skills: registryWith(stuck),
-    });
+    const [orchestrator, , doomed] = await startAgents(
+      mesh,
+      ['orchestrator', 'aggregator', { role: 'worker', instanceId: 'doomed', skills: registryWith(stuck) }],
+      async () => ({ stateStore: await redis.connect(), skills: registryWith(new GatedWordCount(true)) }),
+    );
+    const client = new WorkflowClient(orchestrator.url);
 
     const inputs = Array.from({ length: 6 }, (_, i) => ({ id: `doc-${i}`, text: 'word '.repeat(i + 1).trim() }));
-    const response = await fetch(`${orchestrator.url}/workflows`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ skill: 'gated', inputs }),
-    });
-    const { workflowId } = (await response.json()) as { workflowId: string };
+    const workflowId = await client.submit({ skill: 'gated', inputs });
 
     // The doomed worker is the only one: it takes tasks and holds them, unacked.
     await eventually('tasks in flight on the doomed worker', async () => (stuck.started >= 4 ? true : undefined));
-    const survivor = await mesh.start({
+    const survivor = await startAgent(mesh, {
       role: 'worker',
       instanceId: 'survivor',
-      modules: [WorkerModule],
       stateStore: await redis.connect(),
       skills: registryWith(new GatedWordCount(true)),
     });
     await doomed.crash();
 
-    const workflow = await eventually('the workflow to complete', async () => {
-      const body = (await (await fetch(`${orchestrator.url}/workflows/${workflowId}`)).json()) as {
-        status: string;
-        result?: { inputs: string[]; words: number };
-        branches: { worker?: string }[];
-      };
-      return body.status === 'completed' ? body : undefined;
-    });
-
+    const workflow = await client.finished<WorkflowBody>(workflowId);
+    expect(workflow.status).toBe('completed');
     expect(workflow.result).toEqual({ inputs: inputs.map((i) => i.id), words: 1 + 2 + 3 + 4 + 5 + 6 });
     expect(workflow.branches.map((b) => b.worker)).toEqual(inputs.map(() => 'worker@survivor'));
     // Each branch counted once: six results recorded in the join, one per task.

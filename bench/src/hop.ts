@@ -2,30 +2,34 @@
  * The hop benchmark: latency of one event hop, publish → handler invoked, in a closed loop
  * (publish, wait for the handler and the broker's receipt, next). See bench/README.md.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, availableParallelism } from 'node:os';
-import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Controller, Inject, Module, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Payload } from '@nestjs/microservices';
 import { ArrayMaxSize, IsArray, IsIn, IsInt, IsISO8601, IsString, Length, MaxLength, Min } from 'class-validator';
 import WebSocket from 'ws';
-import { MemoryBroker, PulsarWsEventBus, type EventBus } from '@agent-mesh/bus';
+import { loadPulsarClient, MemoryBroker, PulsarNativeEventBus, PulsarWsEventBus, type EventBus } from '@agent-mesh/bus';
 import {
   createMeshEventRegistry,
   defineEvent,
+  EnvelopeProperties,
   DEFAULT_TOPIC_NAMING,
   uuidv7,
   type EventEnvelope,
   type EventOrigin,
 } from '@agent-mesh/contracts';
 import { MeshPublisher, MeshTransportModule, MeshTransportServer, nextTraceparent, OnMeshEvent } from '@agent-mesh/nest-pulsar';
-import { summarize, type LatencySummary } from './stats';
+import type { Report } from './report';
+import { closeSocket, openSocket } from './raw-ws';
+import { median, summarize, type LatencySummary } from './stats';
 
 export interface HopOptions {
-  /** Measured events per bus. */
+  /** Measured events per bus and repeat. */
   readonly n: number;
+  /** Repeats; each figure is the median of the repeats' values. */
+  readonly repeats: number;
+  /** Native driver (pulsar-client), when it loads. */
+  readonly serviceUrl: string;
   /** Unmeasured events per bus before measuring. */
   readonly warmup: number;
   /** Broker web service, e.g. http://127.0.0.1:8080. */
@@ -34,8 +38,6 @@ export interface HopOptions {
   readonly block: number;
   /** Idle time before each event (think time), outside the measurement. 0 = back to back. */
   readonly gapMs: number;
-  /** Where hop.json goes. */
-  readonly resultsDir: string;
 }
 
 const SUBSCRIPTION = 'bench-hop';
@@ -160,7 +162,7 @@ class MeshTarget implements HopTarget {
   readonly probe = new HopProbe();
   private app?: INestApplication;
   private publisher?: MeshPublisher;
-  private lastBytes = 0;
+  private last?: EventEnvelope<HopBody>;
 
   constructor(
     readonly name: string,
@@ -193,13 +195,13 @@ class MeshTarget implements HopTarget {
     const correlationId = uuidv7();
     return async () => {
       const envelope = await publisher.publish(this.topic, HopV1, data, { correlationId });
-      this.lastBytes = Buffer.byteLength(JSON.stringify(envelope));
+      this.last = envelope; // measured later: serializing it here would run inside the loop
       return envelope;
     };
   }
 
   payloadBytes(): number {
-    return this.lastBytes;
+    return this.last ? Buffer.byteLength(JSON.stringify(this.last)) : 0;
   }
 
   async close(): Promise<void> {
@@ -231,36 +233,12 @@ interface RawEvent {
   readonly data: HopBody;
 }
 
-function openSocket(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, { handshakeTimeout: 5000 });
-    socket.once('open', () => resolve(socket));
-    socket.once('error', (error: Error) => reject(new Error(`${url}: ${error.message}`)));
-    socket.once('unexpected-response', (_request, response) => {
-      socket.terminate();
-      reject(new Error(`${url}: HTTP ${response.statusCode ?? 0}`));
-    });
-  });
-}
-
-function closeSocket(socket: WebSocket): Promise<void> {
-  if (socket.readyState === WebSocket.CLOSED) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      socket.terminate();
-      resolve();
-    }, 2000);
-    socket.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    socket.close();
-  });
-}
-
-/** The baseline: a `ws` producer and a Shared consumer on Pulsar's WebSocket API, nothing else. */
+/**
+ * The baseline: a `ws` producer and a Shared consumer on Pulsar's WebSocket API, nothing else.
+ * Without per-message deflate, like the mesh's driver (the broker accepts it when offered, and
+ * compressing ~1 KB frames costs more than it saves).
+ */
 class RawTarget implements HopTarget {
-  readonly name = 'raw';
   readonly probe = new HopProbe();
   private producer?: WebSocket;
   private consumer?: WebSocket;
@@ -268,10 +246,20 @@ class RawTarget implements HopTarget {
   private readonly receipts = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
   private lastBytes = 0;
 
+  /**
+   * @param withMetadata also send what the mesh puts beside the payload (the envelope's
+   *   properties, the key, the event time), to tell the broker's cost of that metadata from the
+   *   client-side cost of the framework
+   */
   constructor(
     private readonly wsBase: string,
     private readonly topic: string,
+    private readonly withMetadata = false,
   ) {}
+
+  get name(): string {
+    return this.withMetadata ? 'raw-meta' : 'raw';
+  }
 
   async start(): Promise<void> {
     const path = `persistent/${DEFAULT_TOPIC_NAMING.tenant}/${DEFAULT_TOPIC_NAMING.namespace}/${this.topic}`;
@@ -307,13 +295,28 @@ class RawTarget implements HopTarget {
       traceparent: nextTraceparent(),
       data: hopBody(seq),
     };
+    const metadata = this.withMetadata
+      ? {
+          properties: {
+            [EnvelopeProperties.eventId]: event.id,
+            [EnvelopeProperties.eventType]: event.type,
+            [EnvelopeProperties.eventVersion]: String(event.version),
+            [EnvelopeProperties.correlationId]: event.correlationId,
+            [EnvelopeProperties.source]: event.source,
+            [EnvelopeProperties.region]: event.region,
+            [EnvelopeProperties.traceparent]: event.traceparent,
+          },
+          key: event.correlationId,
+          eventTime: event.occurredAt,
+        }
+      : {};
     return () => {
       const payload = Buffer.from(JSON.stringify(event));
       this.lastBytes = payload.length;
       const context = String(++this.context);
       return new Promise<void>((resolve, reject) => {
         this.receipts.set(context, { resolve, reject });
-        producer.send(JSON.stringify({ payload: payload.toString('base64'), context }));
+        producer.send(JSON.stringify({ payload: payload.toString('base64'), ...metadata, context }));
       });
     };
   }
@@ -383,10 +386,13 @@ function rowOf(target: HopTarget, samples: Samples): Row {
   };
 }
 
-/** Warm-up, then `n` measured hops; with several targets, in alternating blocks. */
-async function measure(targets: readonly HopTarget[], options: HopOptions): Promise<Row[]> {
-  const counters = targets.map(() => ({ seq: 0 }));
+/** Unmeasured hops on every target (JIT, connections, broker caches). */
+async function warmUp(targets: readonly HopTarget[], counters: { seq: number }[], options: HopOptions): Promise<void> {
   for (let t = 0; t < targets.length; t++) await hops(targets[t], options.warmup, undefined, counters[t], options.gapMs);
+}
+
+/** `n` measured hops per target; with several targets, in alternating blocks. */
+async function measure(targets: readonly HopTarget[], counters: { seq: number }[], options: HopOptions): Promise<Row[]> {
   const samples = targets.map(() => newSamples());
   for (let done = 0; done < options.n; done += options.block) {
     const count = Math.min(options.block, options.n - done);
@@ -396,18 +402,6 @@ async function measure(targets: readonly HopTarget[], options: HopOptions): Prom
 }
 
 // ----------------------------------------------------------------------------- broker
-
-async function brokerAnswers(webUrl: string): Promise<string | undefined> {
-  const { tenant, namespace } = DEFAULT_TOPIC_NAMING;
-  try {
-    const response = await fetch(`${webUrl}/admin/v2/namespaces/${tenant}/${namespace}`, { signal: AbortSignal.timeout(3000) });
-    if (!response.ok) return `namespace ${tenant}/${namespace}: HTTP ${response.status}`;
-    return undefined;
-  } catch (error) {
-    const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
-    return `${error instanceof Error ? error.message : String(error)}${cause}`;
-  }
-}
 
 /** Best effort: a benchmark should not leave its topics in the namespace. */
 async function deleteTopics(webUrl: string, topics: readonly string[]): Promise<void> {
@@ -423,12 +417,6 @@ async function deleteTopics(webUrl: string, topics: readonly string[]): Promise<
 }
 
 // ----------------------------------------------------------------------------- output
-
-interface Figure {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: string;
-}
 
 function fixed(value: number, digits: number): string {
   return Number.isFinite(value) ? value.toFixed(digits) : '-';
@@ -452,90 +440,133 @@ function printTable(rows: readonly Row[]): void {
   for (const line of lines) process.stdout.write(`${format(line)}\n`);
 }
 
-function round(value: number, digits: number): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
-}
-
-function figuresOf(rows: readonly Row[], gapMs: number, ratio?: { p50: number; p99: number }): Figure[] {
-  const figures: Figure[] = [];
-  if (gapMs > 0) figures.push({ name: 'hop.gap', value: gapMs, unit: 'ms' });
-  for (const r of rows) {
-    figures.push(
-      { name: `hop.${r.name}.n`, value: r.summary.n, unit: 'events' },
-      { name: `hop.${r.name}.p50`, value: round(r.summary.p50Ms, 4), unit: 'ms' },
-      { name: `hop.${r.name}.p99`, value: round(r.summary.p99Ms, 4), unit: 'ms' },
-      { name: `hop.${r.name}.mean`, value: round(r.summary.meanMs, 4), unit: 'ms' },
-      { name: `hop.${r.name}.throughput`, value: round(r.eventsPerSecond, 1), unit: 'events/s' },
-      { name: `hop.${r.name}.payload`, value: r.payloadBytes, unit: 'bytes' },
-    );
-  }
-  if (ratio) {
-    figures.push({ name: 'hop.ratio.p50', value: round(ratio.p50, 3), unit: 'x' });
-    figures.push({ name: 'hop.ratio.p99', value: round(ratio.p99, 3), unit: 'x' });
-  }
-  return figures;
-}
-
 // ----------------------------------------------------------------------------- entry
 
-/** Runs the hop benchmark; returns the process exit code. */
-export async function runHop(options: HopOptions): Promise<number> {
+/** The targets of one bus family, started once and measured in every repeat. */
+interface Group {
+  readonly targets: HopTarget[];
+  readonly counters: { seq: number }[];
+}
+
+/**
+ * Runs the hop benchmark: warm-up once, then `repeats` rounds of `n` hops per bus (pulsar-ws,
+ * raw and native in alternating blocks). Each figure is the median of the rounds' values; the
+ * ratio mesh/raw is taken per round, then the median.
+ */
+export async function runHop(report: Report, options: HopOptions): Promise<void> {
   const run = randomBytes(4).toString('hex');
   const topic = `bench-hop-${run}`;
   const rawTopic = `bench-hop-${run}-raw`;
-  const machine = { cores: availableParallelism(), node: process.version, cpuModel: cpus()[0]?.model ?? 'unknown' };
+  const nativeTopic = `bench-hop-${run}-native`;
   process.stdout.write(
-    `hop: one event, publish -> handler invoked, closed loop; n=${options.n} per bus after ${options.warmup} warm-up` +
-      `${options.gapMs > 0 ? `, ${options.gapMs} ms idle before each event` : ''}\n` +
-      `machine: ${machine.cores} cores, ${machine.cpuModel}, node ${machine.node}; topics ${topic}, ${rawTopic}\n\n`,
+    `\nhop: one event, publish -> handler invoked, closed loop; ${options.repeats} x ${options.n} per bus after ${options.warmup} warm-up` +
+      `${options.gapMs > 0 ? `, ${options.gapMs} ms idle before each event` : ''}; topics ${topic}, ${rawTopic}\n`,
   );
 
-  const rows: Row[] = [];
-
-  // 1. the mesh on the memory bus
   const broker = new MemoryBroker();
   const memory = new MeshTarget('memory', broker.connect(), topic);
+  const groups: Group[] = [];
+  const toClose: HopTarget[] = [memory];
+  const topics: string[] = [];
+  let pulsar = false;
   try {
     await memory.start();
-    rows.push(...(await measure([memory], options)));
-  } finally {
-    await memory.close();
-    broker.shutdown();
-  }
+    groups.push({ targets: [memory], counters: [{ seq: 0 }] });
 
-  // 2 + 3. the mesh on pulsar-ws and the raw pair, same broker, alternating blocks
-  let ratio: { p50: number; p99: number } | undefined;
-  const unreachable = await brokerAnswers(options.webUrl);
-  if (unreachable) {
-    process.stdout.write(
-      `Pulsar broker at ${options.webUrl} did not answer (${unreachable}).\n` +
-        `Skipping pulsar-ws and raw; start it with: bash deploy/pulsar/pulsar.sh up\n\n`,
-    );
-  } else {
-    const bus = new PulsarWsEventBus({ webUrl: options.webUrl });
-    const mesh = new MeshTarget('pulsar-ws', bus, topic);
-    const raw = new RawTarget(bus.wsBase, rawTopic);
-    try {
+    const unreachable = await brokerAnswers(options.webUrl);
+    if (unreachable) {
+      report.skip('hop.pulsar-ws', `Pulsar broker at ${options.webUrl} did not answer (${unreachable}); start it with: bash deploy/pulsar/pulsar.sh up`);
+    } else {
+      const bus = new PulsarWsEventBus({ webUrl: options.webUrl });
+      const mesh = new MeshTarget('pulsar-ws', bus, topic);
+      const raw = new RawTarget(bus.wsBase, rawTopic);
+      const rawMeta = new RawTarget(bus.wsBase, `${rawTopic}-meta`, true);
+      toClose.push(mesh, raw, rawMeta);
+      topics.push(topic, rawTopic, `${rawTopic}-meta`);
       await mesh.start();
       await raw.start();
-      const [meshRow, rawRow] = await measure([mesh, raw], options);
-      rows.push(meshRow, rawRow);
-      ratio = { p50: meshRow.summary.p50Ms / rawRow.summary.p50Ms, p99: meshRow.summary.p99Ms / rawRow.summary.p99Ms };
-      const strays = mesh.probe.strays + raw.probe.strays;
-      if (strays > 0) process.stdout.write(`note: ${strays} redelivered/late event(s) ignored\n`);
-    } finally {
-      await Promise.allSettled([mesh.close(), raw.close()]);
-      await deleteTopics(options.webUrl, [topic, rawTopic]);
+      await rawMeta.start();
+      const targets: HopTarget[] = [mesh, raw, rawMeta];
+      const native = loadPulsarClient();
+      if (!native.ok) {
+        report.skip('hop.native', `pulsar-client is not loadable: ${native.reason.split('\n')[0]}`);
+      } else {
+        try {
+          const nativeBus = PulsarNativeEventBus.create({ serviceUrl: options.serviceUrl });
+          const nativeTarget = new MeshTarget('native', nativeBus, nativeTopic);
+          toClose.push(nativeTarget);
+          topics.push(nativeTopic);
+          await nativeTarget.start();
+          targets.push(nativeTarget);
+        } catch (error) {
+          report.skip('hop.native', `native driver at ${options.serviceUrl}: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+      groups.push({ targets, counters: targets.map(() => ({ seq: 0 })) });
+      pulsar = true;
     }
+
+    for (const group of groups) await warmUp(group.targets, group.counters, options);
+    const rounds: Row[][] = [];
+    for (let r = 0; r < options.repeats; r++) {
+      const rows: Row[] = [];
+      for (const group of groups) rows.push(...(await measure(group.targets, group.counters, options)));
+      process.stdout.write(`round ${r + 1}/${options.repeats}\n`);
+      printTable(rows);
+      rounds.push(rows);
+    }
+    const strays = toClose.reduce((sum, t) => sum + t.probe.strays, 0);
+    if (strays > 0) report.note(`hop: ${strays} redelivered or late event(s) ignored`);
+
+    const names = rounds[0].map((row) => row.name);
+    const of = (name: string, pick: (row: Row) => number) => rounds.map((rows) => pick(rows.find((x) => x.name === name) as Row));
+    for (const name of names) {
+      const base = name === 'pulsar-ws' || name === 'native' ? { baseline: 'hop.raw.p50' } : {};
+      const what =
+        name === 'memory'
+          ? 'mesh on the memory bus (envelope, validation both ends, Nest routing)'
+          : name === 'raw'
+            ? 'raw ws producer/consumer pair on the same broker, no framework'
+            : name === 'raw-meta'
+              ? "raw pair also sending the mesh's message metadata (7 properties, key, event time)"
+              : `mesh on ${name} against the broker`;
+      report.addMedian('hop', `hop.${name}.p50`, of(name, (x) => x.summary.p50Ms), 'ms', { label: `${what}, p50`, ...base });
+      report.addMedian('hop', `hop.${name}.p99`, of(name, (x) => x.summary.p99Ms), 'ms', {
+        label: `${what}, p99`,
+        ...(name === 'pulsar-ws' || name === 'native' ? { baseline: 'hop.raw.p99' } : {}),
+      });
+    }
+    if (pulsar) {
+      const ratio = (target: string, q: (row: Row) => number) =>
+        rounds.map((rows) => q(rows.find((x) => x.name === target) as Row) / q(rows.find((x) => x.name === 'raw') as Row));
+      report.addMedian('hop', 'hop.ratio.p50', ratio('pulsar-ws', (x) => x.summary.p50Ms), 'x', { label: 'mesh/raw on Pulsar, p50 (per round, median)' });
+      report.addMedian('hop', 'hop.ratio.p99', ratio('pulsar-ws', (x) => x.summary.p99Ms), 'x', { label: 'mesh/raw on Pulsar, p99' });
+      if (names.includes('native')) {
+        report.addMedian('hop', 'hop.native.ratio.p50', ratio('native', (x) => x.summary.p50Ms), 'x', { label: 'mesh on native / raw ws pair, p50' });
+      }
+      report.add('hop', 'hop.payload', rounds[0].find((x) => x.name === 'pulsar-ws')?.payloadBytes ?? Number.NaN, 'bytes', {
+        label: 'serialized envelope of one hop event',
+      });
+    }
+    report.add('hop', 'hop.memory.loop.eps', median(of('memory', (x) => x.eventsPerSecond)), 'events/s', {
+      label: 'memory bus closed loop (one in flight)',
+    });
+  } finally {
+    await Promise.allSettled(toClose.map((t) => t.close()));
+    broker.shutdown();
+    if (topics.length > 0) await deleteTopics(options.webUrl, topics);
   }
+}
 
-  printTable(rows);
-  if (ratio) process.stdout.write(`\nmesh/raw (pulsar-ws vs raw): p50 x${fixed(ratio.p50, 2)}  p99 x${fixed(ratio.p99, 2)}\n`);
-
-  mkdirSync(options.resultsDir, { recursive: true });
-  const file = join(options.resultsDir, 'hop.json');
-  writeFileSync(file, `${JSON.stringify({ machine, figures: figuresOf(rows, options.gapMs, ratio) }, null, 2)}\n`);
-  process.stdout.write(`\nwrote ${relative(process.cwd(), file)}\n`);
-  return 0;
+/** Why the broker's namespace cannot be used, or undefined. */
+async function brokerAnswers(webUrl: string): Promise<string | undefined> {
+  const { tenant, namespace } = DEFAULT_TOPIC_NAMING;
+  try {
+    const response = await fetch(`${webUrl}/admin/v2/namespaces/${tenant}/${namespace}`, { signal: AbortSignal.timeout(3000) });
+    if (!response.ok) return `namespace ${tenant}/${namespace}: HTTP ${response.status}`;
+    return undefined;
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    return `${error instanceof Error ? error.message : String(error)}${cause}`;
+  }
 }

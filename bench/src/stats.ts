@@ -40,3 +40,17 @@ export function summarize(samplesNs: readonly bigint[]): LatencySummary {
     maxMs: ms[ms.length - 1] ?? Number.NaN,
   };
 }
+
+/** Median of the values (the mean of the middle two for an even count); NaN when empty. */
+export function median(values: readonly number[]): number {
+  const finite = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (finite.length === 0) return Number.NaN;
+  const mid = finite.length >> 1;
+  return finite.length % 2 === 1 ? finite[mid] : (finite[mid - 1] + finite[mid]) / 2;
+}
+
+/** Percentile (nearest rank) of samples in ns, in ms. */
+export function percentileMs(samplesNs: readonly bigint[], q: number): number {
+  const ms = samplesNs.map((ns) => Number(ns) / NS_PER_MS).sort((a, b) => a - b);
+  return percentile(ms, q);
+}

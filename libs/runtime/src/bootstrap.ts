@@ -1,8 +1,12 @@
 import { Logger, type INestApplication, type LogLevel, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { MeshTransportServer } from '@agent-mesh/nest-pulsar';
 import type { MeshConfig } from './mesh-config';
 import { MESH_CONFIG } from './tokens';
+
+/** The largest HTTP request body an agent accepts. */
+export const MAX_REQUEST_BODY = '20mb';
 
 export interface BootstrapOptions {
   /** Listen on this port instead of the configured one (0 = any free port). */
@@ -16,10 +20,12 @@ export interface BootstrapOptions {
  * app drains in-flight messages first; `runAgent` wires that to SIGTERM/SIGINT.
  */
 export async function bootstrapAgent(rootModule: Type<unknown>, options: BootstrapOptions = {}): Promise<INestApplication> {
-  const app = await NestFactory.create(rootModule, {
+  const app = await NestFactory.create<NestExpressApplication>(rootModule, {
     abortOnError: false,
     ...(options.logLevels ? { logger: options.logLevels } : {}),
   });
+  // Express's 100 kB default refuses fan-outs the contracts allow (up to 1,000 inputs).
+  app.useBodyParser('json', { limit: MAX_REQUEST_BODY });
   app.connectMicroservice({ strategy: app.get(MeshTransportServer) }, { inheritAppConfig: true });
   await app.startAllMicroservices();
   const config = app.get<MeshConfig>(MESH_CONFIG);

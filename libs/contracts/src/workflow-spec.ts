@@ -302,14 +302,8 @@ export class RepriceSpec {
   times!: number;
 }
 
-/**
- * Market-based allocation: the task is put up as an ask (budget and constraints) on
- * `market.asks`; workers bid from their own load and the task's size; the market maker matches
- * by price-time priority and publishes the fill; the winning worker does the work.
- */
-export class MarketStepSpec extends StepSpecBase {
-  declare kind: 'market';
-
+/** A step that runs one skill on one given input (market and solver rounds). */
+export abstract class SkillOnInputStepSpec extends StepSpecBase {
   @Matches(SKILL_NAME_PATTERN, { message: 'skill must be a lower-case skill name such as "keywords"' })
   skill!: string;
 
@@ -321,6 +315,15 @@ export class MarketStepSpec extends StepSpecBase {
   @IsOptional()
   @IsObject()
   params?: Record<string, unknown>;
+}
+
+/**
+ * Market-based allocation: the task is put up as an ask (budget and constraints) on
+ * `market.asks`; workers bid from their own load and the task's size; the market maker matches
+ * by price-time priority and publishes the fill; the winning worker does the work.
+ */
+export class MarketStepSpec extends SkillOnInputStepSpec {
+  declare kind: 'market';
 
   /** The most the owner pays. */
   @IsNumber()
@@ -349,20 +352,8 @@ export class MarketStepSpec extends StepSpecBase {
  * Solver rounds: `solvers` agents answer, see each other's answers, and refine for a fixed
  * number of rounds (run by the market maker); the aggregator compiles the last round's answers.
  */
-export class SolverRoundsStepSpec extends StepSpecBase {
+export class SolverRoundsStepSpec extends SkillOnInputStepSpec {
   declare kind: 'solver-rounds';
-
-  @Matches(SKILL_NAME_PATTERN, { message: 'skill must be a lower-case skill name such as "keywords"' })
-  skill!: string;
-
-  @IsDefined()
-  @ValidateNested()
-  @Type(() => DocumentInput)
-  input!: DocumentInput;
-
-  @IsOptional()
-  @IsObject()
-  params?: Record<string, unknown>;
 
   @IsInt()
   @Min(2)

@@ -120,8 +120,7 @@ export class OrchestratorEventsController {
     await this.track(event, 'root', event.data.reason);
     const status = await this.workflows.status(event.correlationId);
     if (status !== 'running' && status !== 'accepted') return;
-    const view = await this.workflows.view(event.correlationId);
-    const sagas = (view?.steps ?? []).filter((s) => s.kind === 'saga' && s.status === 'running');
+    const sagas = (await this.workflows.steps(event.correlationId)).filter((s) => s.kind === 'saga' && s.status === 'running');
     if (sagas.length > 0) {
       // A running saga is undone, not abandoned: the workflow ends when its compensation does.
       for (const saga of sagas) {
@@ -171,10 +170,8 @@ export class OrchestratorEventsController {
     // The branch results reach this projection on task.results, which can trail this event:
     // wait (a redelivery, a second apart) so the step never shows completed with branches
     // still pending. After a few tries it completes anyway: the projection catches up.
-    const view = await this.workflows.view(event.correlationId);
-    const recorded = new Set(
-      (view?.branches ?? []).filter((b) => b.stepPath === event.data.stepPath && b.status !== 'pending').map((b) => b.index),
-    );
+    const branches = await this.workflows.branches(event.correlationId, event.data.stepPath);
+    const recorded = new Set(branches.filter((b) => b.status !== 'pending').map((b) => b.index));
     const missing = event.data.used.filter((i) => !recorded.has(i));
     if (missing.length > 0 && context.getRedeliveryCount() < PROJECTION_WAITS) {
       throw new ProjectionBehindError(`branch results ${missing.join(',')} of ${event.data.stepPath} not projected yet`);

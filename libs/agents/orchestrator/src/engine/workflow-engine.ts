@@ -280,7 +280,7 @@ export class WorkflowEngine {
     switch (parent.kind) {
       case 'root':
         if (await this.workflows.finish(workflowId, `root:${attempt}`, cause.occurredAt, { result: output })) {
-          const branches = (await this.workflows.view(workflowId))?.branches.filter((b) => b.stepPath === ROOT) ?? [];
+          const branches = spec.step.kind === 'fan-out' ? await this.workflows.branches(workflowId, ROOT) : [];
           await this.publisher.publish(Topics.workflowEvents, WorkflowCompletedV1, this.completedBody(spec, output, branches), options);
           this.log.log(`workflow ${workflowId} completed`);
         }

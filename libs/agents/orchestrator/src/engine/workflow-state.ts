@@ -200,16 +200,27 @@ export class WorkflowState {
     return out;
   }
 
+  /** Every step's state, in path order. */
+  async steps(id: string): Promise<StepState[]> {
+    return Object.values(await this.state.hgetall(stepsKey(id)))
+      .map((raw) => JSON.parse(raw) as StepState)
+      .sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
+  }
+
+  /** Branch projections of every fan-out, or of one step's. */
+  async branches(id: string, stepPath?: string): Promise<BranchView[]> {
+    return Object.values(await this.state.hgetall(branchesKey(id)))
+      .map((raw) => JSON.parse(raw) as BranchView)
+      .filter((b) => stepPath === undefined || b.stepPath === stepPath)
+      .sort((a, b) => a.stepPath.localeCompare(b.stepPath) || a.index - b.index);
+  }
+
   async view(id: string): Promise<WorkflowView | undefined> {
     const wf = await this.state.hgetall(wfKey(id));
     if (!wf.status && !wf.spec) return undefined;
     const spec = wf.spec ? (JSON.parse(wf.spec) as WorkflowSpec) : undefined;
-    const steps = Object.values(await this.state.hgetall(stepsKey(id)))
-      .map((raw) => JSON.parse(raw) as StepState)
-      .sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
-    const allBranches = Object.values(await this.state.hgetall(branchesKey(id)))
-      .map((raw) => JSON.parse(raw) as BranchView)
-      .sort((a, b) => a.stepPath.localeCompare(b.stepPath) || a.index - b.index);
+    const steps = await this.steps(id);
+    const allBranches = await this.branches(id);
     const rootFanOut = spec?.step.kind === 'fan-out' ? spec.step : undefined;
     return {
       id,

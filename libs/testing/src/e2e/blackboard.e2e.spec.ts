@@ -1,10 +1,11 @@
 import type { StepState, TimelineEntry, WorkflowView } from '@agent-mesh/agents/orchestrator';
 import { STATE_STORE } from '@agent-mesh/runtime';
-import { createDefaultSkillRegistry, type SkillOutput } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
 import { startAgents, WORKFLOW_ROLES } from '../agent-roles';
 import { InProcessMesh, type AgentProcess } from '../in-process-mesh';
 import { WorkflowClient } from '../workflow-client';
+import { expectedBoardEntries, QUESTION, runDirectly, summarizeThenIndex, type Board } from './support/expectations';
+import { sleep } from './support/test-skills';
 
 /*
  * Blackboard steps end to end: an orchestrator (the board's controller), an aggregator and two
@@ -12,46 +13,7 @@ import { WorkflowClient } from '../workflow-client';
  * process is configured with (MESH_BOARDS), so entries travel on topic `blackboard.ideas`.
  */
 
-interface BoardEntry {
-  sequence: number;
-  entryId: string;
-  kind: string;
-  text: string;
-  postedBy: string;
-}
-
-interface Board {
-  workflowId: string;
-  stepPath: string;
-  board: string;
-  entries: BoardEntry[];
-  counts: Record<string, number>;
-}
-
 const ENV = { MESH_BOARDS: 'default,ideas' };
-const QUESTION =
-  'Blackboards let independent agents cooperate through a shared board. ' +
-  'Each agent watches the board and posts what it knows when an entry of its kind appears. ' +
-  'The weather was pleasant that day. ' +
-  'A controller decides when the board holds an answer and the agents stop.';
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** What the built-in skills answer when run directly, outside the mesh. */
-async function runDirectly(skill: string, id: string, text: string): Promise<SkillOutput> {
-  return createDefaultSkillRegistry().require(skill).run({ id, text }, { signal: new AbortController().signal });
-}
-
-const summarizeThenIndex = {
-  kind: 'blackboard',
-  board: 'ideas',
-  seed: [{ kind: 'question', text: QUESTION }],
-  sources: [
-    { name: 'summarizer', skill: 'summarize', on: 'question', produces: 'summary', field: 'summary' },
-    { name: 'indexer', skill: 'keywords', on: 'summary', produces: 'keywords' },
-  ],
-  until: { kind: 'keywords', count: 1 },
-  maxEntries: 10,
-};
 
 describe('blackboard steps (memory bus)', () => {
   const mesh = new InProcessMesh();
@@ -90,11 +52,7 @@ describe('blackboard steps (memory bus)', () => {
     const keywords = JSON.stringify(await runDirectly('keywords', 'summarizer:seed-0', summary));
     expect(summary.length).toBeGreaterThan(0);
     expect(summary).not.toBe(QUESTION); // the summary is a real step: two sentences of four
-    const expected = [
-      { sequence: 1, entryId: 'seed-0', kind: 'question', text: QUESTION, postedBy: 'seed' },
-      { sequence: 2, entryId: 'summarizer:seed-0', kind: 'summary', text: summary, postedBy: 'summarizer' },
-      { sequence: 3, entryId: 'indexer:summarizer:seed-0', kind: 'keywords', text: keywords, postedBy: 'indexer' },
-    ];
+    const expected = expectedBoardEntries(summary, keywords);
     expect(workflow.result).toEqual({ entries: expected, matched: [expected[2]] });
     expect(step(workflow, 'root')).toMatchObject({ kind: 'blackboard', status: 'completed' });
 

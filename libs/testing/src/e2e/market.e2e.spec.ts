@@ -28,6 +28,8 @@ import { MemoryStateStore, type StateStore } from '@agent-mesh/state';
 import { startAgents } from '../agent-roles';
 import { eventually, InProcessMesh } from '../in-process-mesh';
 import { WorkflowClient } from '../workflow-client';
+import { CHEAP, decodeAll, DEAR, MARKET_TEXT } from './support/expectations';
+import { CountSkill, sleep, type Outputs } from './support/test-skills';
 
 /*
  * Market-based allocation end to end on the memory bus: an orchestrator, a market maker and two
@@ -39,25 +41,7 @@ import { WorkflowClient } from '../workflow-client';
  *   worker@cheap (factor 0.5): idle 0.5 × 1.2 = 0.6, busy with one task 0.6 × 2 = 1.2
  *   worker@dear  (factor 0.8): idle 0.8 × 1.2 = 0.96
  */
-const TEXT = 'abcd '.repeat(40); // 200 characters, 40 words
-const CHEAP = 'worker@cheap';
-const DEAR = 'worker@dear';
-
-type Outputs = readonly { readonly inputId: string; readonly output: SkillOutput }[];
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-class CountSkill implements Skill {
-  readonly name = 'count';
-  readonly description = 'word count (test)';
-  readonly runs: string[] = [];
-  async run(input: SkillInput): Promise<SkillOutput> {
-    this.runs.push(input.id);
-    return { words: input.text.split(/\s+/).filter(Boolean).length };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { outputs: outputs.length };
-  }
-}
+const TEXT = MARKET_TEXT; // 200 characters, 40 words
 
 /** Holds every run until released: the worker running it is busy (load 1) meanwhile. */
 class HoldSkill implements Skill {
@@ -92,15 +76,9 @@ class BrokenSkill implements Skill {
 
 const registry = createMeshEventRegistry();
 
-function decodeAll<T>(messages: readonly { payload: Buffer | string }[], type: string): EventEnvelope<T>[] {
-  return messages
-    .map((m) => registry.decode(m.payload))
-    .flatMap((d) => (d.ok && d.envelope.type === type ? [d.envelope as EventEnvelope<T>] : []));
-}
-
 describe('market: workers bid, the market maker fills, the winner works (memory bus)', () => {
   const mesh = new InProcessMesh();
-  const count = new CountSkill();
+  const count = new CountSkill((outputs) => ({ outputs: outputs.length }));
   const hold = new HoldSkill();
   const broken = new BrokenSkill();
   let client: WorkflowClient;

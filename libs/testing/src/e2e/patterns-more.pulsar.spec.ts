@@ -2,7 +2,6 @@ import type { StepState, TimelineEntry, WorkflowView } from '@agent-mesh/agents/
 import { PulsarWsEventBus, type BusMessage } from '@agent-mesh/bus';
 import { assertPulsarAnswers, describeWithPulsar } from '@agent-mesh/bus/testing';
 import {
-  createMeshEventRegistry,
   qualifyTopic,
   Topics,
   type EventEnvelope,
@@ -13,9 +12,7 @@ import {
 import { STATE_STORE } from '@agent-mesh/runtime';
 import {
   createDefaultSkillRegistry,
-  SkillInputError,
   type Skill,
-  type SkillContext,
   type SkillInput,
   type SkillOutput,
   type SkillRegistry,
@@ -26,6 +23,30 @@ import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh
 import { PulsarNamespace } from '../pulsar-namespace';
 import { RedisFixture } from '../redis-fixture';
 import { WorkflowClient } from '../workflow-client';
+import {
+  CHEAP,
+  decodeAll,
+  DEAR,
+  expectedBoardEntries,
+  expectedRounds,
+  MARKET_TEXT,
+  SOLVER_TEXT,
+  QUESTION,
+  runDirectly,
+  summarizeThenIndex,
+  type Board,
+} from './support/expectations';
+import {
+  AppendSkill,
+  CountSkill,
+  DraftSkill,
+  FlakySkill,
+  LedgerSkill,
+  RankSkill,
+  SinkSkill,
+  sleep,
+  type Outputs,
+} from './support/test-skills';
 
 /*
  * The rest of the coordination patterns and failure modes on the real broker (pulsar-ws), each
@@ -39,37 +60,6 @@ import { WorkflowClient } from '../workflow-client';
  * workflow is submitted.
  */
 
-type Outputs = readonly { readonly inputId: string; readonly output: SkillOutput }[];
-
-const wordCount = (text: string): number => text.split(/\s+/).filter(Boolean).length;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const round2 = (x: number) => Math.round(x * 100 + 1e-9) / 100;
-
-function sumWords(outputs: Outputs): SkillOutput {
-  return { words: outputs.reduce((sum, o) => sum + Number(o.output['words']), 0), inputs: outputs.map((o) => o.inputId) };
-}
-
-/** A promise that rejects when the task is aborted (the worker stops or times it out). */
-const aborted = (context: SkillContext) =>
-  new Promise<never>((_, reject) => context.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
-
-/** Word count; fails on "broken …" always and on "flaky …" at the first run of that input id. */
-class FlakySkill implements Skill {
-  readonly name = 'flaky';
-  readonly description = 'fails on purpose (test)';
-  readonly calls = new Map<string, number>();
-  async run(input: SkillInput): Promise<SkillOutput> {
-    const n = (this.calls.get(input.id) ?? 0) + 1;
-    this.calls.set(input.id, n);
-    if (input.text.startsWith('broken')) throw new SkillInputError(this.name, `input ${input.id} is broken (run ${n})`);
-    if (input.text.startsWith('flaky') && n === 1) throw new SkillInputError(this.name, `input ${input.id} fails its first run`);
-    return { words: wordCount(input.text) };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return sumWords(outputs);
-  }
-}
-
 /** `{ label }` from the text. */
 class LabelSkill implements Skill {
   readonly name = 'label';
@@ -82,112 +72,6 @@ class LabelSkill implements Skill {
   }
 }
 
-/** `{ ranking }` from comma-separated ids. */
-class RankSkill implements Skill {
-  readonly name = 'rank';
-  readonly description = 'ranked lists (test)';
-  async run(input: SkillInput): Promise<SkillOutput> {
-    return { ranking: input.text.split(',').map((id) => id.trim()) };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { rankings: outputs.map((o) => o.output['ranking']) };
-  }
-}
-
-/** `{ text: "<input> <params.word>", words }`. */
-class AppendSkill implements Skill {
-  readonly name = 'append';
-  readonly description = 'appends a word (test)';
-  readonly inputs: string[] = [];
-  async run(input: SkillInput): Promise<SkillOutput> {
-    this.inputs.push(input.text);
-    const text = `${input.text} ${String(input.params?.['word'] ?? '')}`.trim();
-    return { text, words: wordCount(text) };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { texts: outputs.map((o) => o.output['text']) };
-  }
-}
-
-/** A draft scored 1 (bad) or 9 (good): "improves …" is good from its second run on, anything else never. */
-class DraftSkill implements Skill {
-  readonly name = 'draft';
-  readonly description = 'drafts that need a second try (test)';
-  readonly calls = new Map<string, number>();
-  async run(input: SkillInput): Promise<SkillOutput> {
-    const n = (this.calls.get(input.id) ?? 0) + 1;
-    this.calls.set(input.id, n);
-    const good = input.text.startsWith('improves') && n >= 2;
-    return { text: `${input.text} v${n}`, score: good ? 9 : 1 };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { texts: outputs.map((o) => o.output['text']) };
-  }
-}
-
-/** A later stage that must never see a rejected output. */
-class SinkSkill implements Skill {
-  readonly name = 'sink';
-  readonly description = 'records what reaches it (test)';
-  readonly inputs: string[] = [];
-  async run(input: SkillInput): Promise<SkillOutput> {
-    this.inputs.push(input.text);
-    return { text: input.text };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { texts: outputs.map((o) => o.output['text']) };
-  }
-}
-
-/** The market's work: a word count; its bids are priced at the default base price 1. */
-class CountSkill implements Skill {
-  readonly name = 'count';
-  readonly description = 'word count (test)';
-  readonly runs: string[] = [];
-  async run(input: SkillInput): Promise<SkillOutput> {
-    this.runs.push(input.id);
-    return { words: wordCount(input.text) };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return sumWords(outputs);
-  }
-}
-
-/**
- * A ledger with effects outside the mesh (Redis list `params.effects`): each run applies its
- * effect once per task id, and every call is remembered, so effects can be told from deliveries.
- */
-class LedgerSkill implements Skill {
-  readonly name = 'ledger';
-  readonly description = 'reserve / release entries in a ledger (test)';
-  readonly calls: string[] = [];
-  private readonly gates = new Map<string, Promise<void>>();
-  store?: StateStore;
-
-  /** Holds runs of `op:id` until released. */
-  hold(what: string): () => void {
-    let release!: () => void;
-    this.gates.set(what, new Promise<void>((resolve) => (release = resolve)));
-    return () => release();
-  }
-
-  async run(input: SkillInput, context: SkillContext): Promise<SkillOutput> {
-    const op = String(input.params?.['op']);
-    const what = `${op}:${input.id}`;
-    this.calls.push(what);
-    if (op === 'fail') throw new SkillInputError(this.name, `cannot ${input.text}`);
-    if (op === 'hang') await aborted(context);
-    await this.gates.get(what);
-    if (!this.store) throw new Error('ledger without a store');
-    await this.store.applyOnce(`ledger:${String(context.taskId)}`, [{ op: 'rpush', key: String(input.params?.['effects']), value: what }]);
-    return { done: what };
-  }
-
-  combine(outputs: Outputs): SkillOutput {
-    return { done: outputs.map((o) => o.output['done']) };
-  }
-}
-
 const flaky = new FlakySkill();
 const label = new LabelSkill();
 const rank = new RankSkill();
@@ -195,7 +79,8 @@ const append = new AppendSkill();
 const draft = new DraftSkill();
 const sink = new SinkSkill();
 const count = new CountSkill();
-const ledger = new LedgerSkill();
+let ledgerStore: StateStore | undefined;
+const ledger = new LedgerSkill({ store: () => ledgerStore });
 
 /** Each process its own registry (like separate processes), holding the same test skills and the built-ins. */
 function registry(): SkillRegistry {
@@ -204,95 +89,12 @@ function registry(): SkillRegistry {
   return skills;
 }
 
-/** What a built-in skill answers when run directly, outside the mesh. */
-async function runDirectly(skill: string, id: string, text: string): Promise<SkillOutput> {
-  return createDefaultSkillRegistry().require(skill).run({ id, text }, { signal: new AbortController().signal });
-}
-
 const doc = (id: string, text: string) => ({ id, text });
-const events = createMeshEventRegistry();
-
-function decodeAll<T>(messages: readonly BusMessage[], type: string): EventEnvelope<T>[] {
-  return messages
-    .map((m) => events.decode(m.payload))
-    .flatMap((d) => (d.ok && d.envelope.type === type ? [d.envelope as EventEnvelope<T>] : []));
-}
 
 /*
- * Market prices, from the documented formula
- *   price = round2(base × BID_PRICE_FACTOR × (1 + textLength / 1000) × (1 + load)), base 1 for `count`.
- * MARKET_TEXT has 200 characters: size 1.2.
- *   worker@cheap (factor 0.5), idle: 0.5 × 1.2 = 0.6      worker@dear (factor 0.8), idle: 0.8 × 1.2 = 0.96
+ * Market prices, solver rounds and blackboard entries are computed by hand in ./support/expectations
+ * (the same formulas as market.e2e, solver-rounds.e2e and blackboard.e2e).
  */
-const MARKET_TEXT = 'abcd '.repeat(40); // 200 characters, 40 words
-const CHEAP = 'worker@cheap';
-const DEAR = 'worker@dear';
-
-/*
- * Solver rounds: the `estimate` skill's documented formula for SOLVER_TEXT, whose six sentences
- * have 3, 9, 5, 7, 1 and 11 words:
- *   own(i)  = mean word count of sentences 0, i+1, 2(i+1), … × 6
- *   round 1 = own(i); round r = round2((own(i) + median(the other solvers' answers of round r-1)) / 2)
- *   combine = median of the last round's answers
- */
-const SOLVER_TEXT =
-  'Cats sleep often. The old grey cat sleeps on the warm mat. Dogs bark at the mailman. ' +
-  'Birds sing loudly in the early morning. Quiet. Fish swim slowly around the small glass bowl all day long.';
-const SENTENCE_WORDS = [3, 9, 5, 7, 1, 11];
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const own = (solver: number) => {
-  const sample = SENTENCE_WORDS.filter((_, i) => i % (solver + 1) === 0);
-  return round2((sample.reduce((a, b) => a + b, 0) / sample.length) * SENTENCE_WORDS.length);
-};
-function expectedRounds(solvers: number, rounds: number): Map<number, number>[] {
-  const out: Map<number, number>[] = [];
-  for (let r = 1; r <= rounds; r++) {
-    const answers = new Map<number, number>();
-    for (let i = 0; i < solvers; i++) {
-      const peers = r === 1 ? [] : [...out[r - 2]].filter(([s]) => s !== i).map(([, a]) => a);
-      answers.set(i, peers.length === 0 ? own(i) : round2((own(i) + median(peers)) / 2));
-    }
-    out.push(answers);
-  }
-  return out;
-}
-
-const QUESTION =
-  'Blackboards let independent agents cooperate through a shared board. ' +
-  'Each agent watches the board and posts what it knows when an entry of its kind appears. ' +
-  'The weather was pleasant that day. ' +
-  'A controller decides when the board holds an answer and the agents stop.';
-const summarizeThenIndex = {
-  kind: 'blackboard',
-  board: 'ideas',
-  seed: [{ kind: 'question', text: QUESTION }],
-  sources: [
-    { name: 'summarizer', skill: 'summarize', on: 'question', produces: 'summary', field: 'summary' },
-    { name: 'indexer', skill: 'keywords', on: 'summary', produces: 'keywords' },
-  ],
-  until: { kind: 'keywords', count: 1 },
-  maxEntries: 10,
-};
-
-interface BoardEntry {
-  sequence: number;
-  entryId: string;
-  kind: string;
-  text: string;
-  postedBy: string;
-}
-
-interface Board {
-  workflowId: string;
-  stepPath: string;
-  board: string;
-  entries: BoardEntry[];
-  counts: Record<string, number>;
-}
 
 describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)', (env) => {
   const namespace = new PulsarNamespace(env, 'patterns-more');
@@ -326,7 +128,7 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
 
   beforeAll(async () => {
     await assertPulsarAnswers(env);
-    ledger.store = await redis.connect(); // fails clearly when Redis is absent
+    ledgerStore = await redis.connect(); // fails clearly when Redis is absent
     await namespace.create();
     observer = new PulsarWsEventBus({ webUrl: env.webUrl });
     orchestrator = await start('orchestrator', { redis: true });
@@ -527,8 +329,8 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       deadlineMs,
     });
     const effectsOf = (key: string) => {
-      if (!ledger.store) throw new Error('no ledger store');
-      return ledger.store.lrange(key, 0, -1);
+      if (!ledgerStore) throw new Error('no ledger store');
+      return ledgerStore.lrange(key, 0, -1);
     };
     const sagaSteps = (workflow: WorkflowView) => entries(workflow, 'saga.step');
 
@@ -714,11 +516,7 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       const keywords = JSON.stringify(await runDirectly('keywords', 'summarizer:seed-0', summary));
       expect(summary.length).toBeGreaterThan(0);
       expect(summary).not.toBe(QUESTION);
-      const expected = [
-        { sequence: 1, entryId: 'seed-0', kind: 'question', text: QUESTION, postedBy: 'seed' },
-        { sequence: 2, entryId: 'summarizer:seed-0', kind: 'summary', text: summary, postedBy: 'summarizer' },
-        { sequence: 3, entryId: 'indexer:summarizer:seed-0', kind: 'keywords', text: keywords, postedBy: 'indexer' },
-      ];
+      const expected = expectedBoardEntries(summary, keywords);
       expect(workflow.result).toEqual({ entries: expected, matched: [expected[2]] });
       const original = await board(id);
       expect(original).toEqual({ workflowId: id, stepPath: 'root', board: 'ideas', entries: expected, counts: { question: 1, summary: 1, keywords: 1 } });

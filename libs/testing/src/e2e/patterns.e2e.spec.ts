@@ -11,6 +11,19 @@ import {
 import { startAgents, WORKFLOW_ROLES } from '../agent-roles';
 import { eventually, InProcessMesh } from '../in-process-mesh';
 import { WorkflowClient } from '../workflow-client';
+import {
+  AppendSkill,
+  CountSkill,
+  DraftSkill,
+  FixSkill,
+  FlakySkill,
+  RankSkill,
+  SinkSkill,
+  sleep,
+  sumWords,
+  wordCount,
+  type Outputs,
+} from './support/test-skills';
 
 /*
  * Every coordination pattern of the workflow engine (docs/patterns.md) end to end: an
@@ -18,47 +31,6 @@ import { WorkflowClient } from '../workflow-client';
  * driven over HTTP only. The skills are test skills with outputs simple enough to compute by
  * hand; every expected value below is written down from that hand computation.
  */
-
-type Outputs = readonly { readonly inputId: string; readonly output: SkillOutput }[];
-
-const wordCount = (text: string): number => text.split(/\s+/).filter(Boolean).length;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** combine shared by the counting skills: sums `words`, lists what it summed (in the order given). */
-function sumWords(outputs: Outputs): SkillOutput {
-  return { words: outputs.reduce((sum, o) => sum + Number(o.output['words']), 0), inputs: outputs.map((o) => o.inputId) };
-}
-
-/** Word count; combine sums, so a combine of combines is still a sum (supervisor roll-ups). */
-class CountSkill implements Skill {
-  readonly name = 'count';
-  readonly description = 'word count (test)';
-  calls = 0;
-  async run(input: SkillInput): Promise<SkillOutput> {
-    this.calls++;
-    return { words: wordCount(input.text) };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return sumWords(outputs);
-  }
-}
-
-/** Word count that fails on "broken …" always and on "flaky …" at the first run of that input id. */
-class FlakySkill implements Skill {
-  readonly name = 'flaky';
-  readonly description = 'fails on purpose (test)';
-  readonly calls = new Map<string, number>();
-  async run(input: SkillInput): Promise<SkillOutput> {
-    const n = (this.calls.get(input.id) ?? 0) + 1;
-    this.calls.set(input.id, n);
-    if (input.text.startsWith('broken')) throw new SkillInputError(this.name, `input ${input.id} is broken (run ${n})`);
-    if (input.text.startsWith('flaky') && n === 1) throw new SkillInputError(this.name, `input ${input.id} fails its first run`);
-    return { words: wordCount(input.text) };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return sumWords(outputs);
-  }
-}
 
 /** Word count, except that "hang …" inputs never finish until the test releases them (or the worker stops). */
 class HangSkill implements Skill {
@@ -99,77 +71,6 @@ class LabelSkill implements Skill {
   }
   combine(outputs: Outputs): SkillOutput {
     return { labels: outputs.map((o) => o.output['label']) };
-  }
-}
-
-/** `{ ranking }` from comma-separated ids. */
-class RankSkill implements Skill {
-  readonly name = 'rank';
-  readonly description = 'ranked lists (test)';
-  async run(input: SkillInput): Promise<SkillOutput> {
-    return { ranking: input.text.split(',').map((id) => id.trim()) };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { rankings: outputs.map((o) => o.output['ranking']) };
-  }
-}
-
-/** `{ text: "<input> <params.word>", words }`: each chain stage visibly adds to its input. */
-class AppendSkill implements Skill {
-  readonly name = 'append';
-  readonly description = 'appends a word (test)';
-  readonly inputs: string[] = [];
-  async run(input: SkillInput): Promise<SkillOutput> {
-    this.inputs.push(input.text);
-    const text = `${input.text} ${String(input.params?.['word'] ?? '')}`.trim();
-    return { text, words: wordCount(text) };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { texts: outputs.map((o) => o.output['text']) };
-  }
-}
-
-/** A draft scored 1 (bad) or 9 (good): "improves …" is good from its second run on, anything else never. */
-class DraftSkill implements Skill {
-  readonly name = 'draft';
-  readonly description = 'drafts that need a second try (test)';
-  readonly calls = new Map<string, number>();
-  async run(input: SkillInput): Promise<SkillOutput> {
-    const n = (this.calls.get(input.id) ?? 0) + 1;
-    this.calls.set(input.id, n);
-    const good = input.text.startsWith('improves') && n >= 2;
-    return { text: `${input.text} v${n}`, score: good ? 9 : 1 };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { texts: outputs.map((o) => o.output['text']) };
-  }
-}
-
-/** The recovery step: repairs a rejected draft. */
-class FixSkill implements Skill {
-  readonly name = 'fix';
-  readonly description = 'repairs a draft (test)';
-  readonly inputs: string[] = [];
-  async run(input: SkillInput): Promise<SkillOutput> {
-    this.inputs.push(input.text);
-    return { text: `fixed(${input.text})`, score: 10 };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { texts: outputs.map((o) => o.output['text']) };
-  }
-}
-
-/** A later stage that must never see a rejected output: counts its runs. */
-class SinkSkill implements Skill {
-  readonly name = 'sink';
-  readonly description = 'records what reaches it (test)';
-  readonly inputs: string[] = [];
-  async run(input: SkillInput): Promise<SkillOutput> {
-    this.inputs.push(input.text);
-    return { text: input.text };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { texts: outputs.map((o) => o.output['text']) };
   }
 }
 

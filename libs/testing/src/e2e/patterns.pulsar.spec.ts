@@ -13,6 +13,7 @@ import { startAgents, WORKFLOW_ROLES } from '../agent-roles';
 import { InProcessMesh, type AgentProcess } from '../in-process-mesh';
 import { PulsarNamespace } from '../pulsar-namespace';
 import { WorkflowClient } from '../workflow-client';
+import { AppendSkill, FixSkill, sleep, sumWords, wordCount, type Outputs } from './support/test-skills';
 
 /*
  * The workflow engine's patterns on the real broker: the same agent modules as the memory-bus
@@ -20,15 +21,6 @@ import { WorkflowClient } from '../workflow-client';
  * namespace of their own. MeshRuntimeModule's env override selects the transport; the harness's
  * memory broker is passed too and must be ignored (connectEventBus uses it for memory only).
  */
-
-type Outputs = readonly { readonly inputId: string; readonly output: SkillOutput }[];
-
-const wordCount = (text: string): number => text.split(/\s+/).filter(Boolean).length;
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function sumWords(outputs: Outputs): SkillOutput {
-  return { words: outputs.reduce((sum, o) => sum + Number(o.output['words']), 0), inputs: outputs.map((o) => o.inputId) };
-}
 
 /** Word count; "broken …" inputs fail (bad input, not retried by the worker); "hang …" waits for release. */
 class CountSkill implements Skill {
@@ -68,33 +60,6 @@ class DraftSkill implements Skill {
   async run(input: SkillInput): Promise<SkillOutput> {
     this.calls++;
     return { text: `${input.text} v${this.calls}`, score: 1 };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { texts: outputs.map((o) => o.output['text']) };
-  }
-}
-
-class FixSkill implements Skill {
-  readonly name = 'fix';
-  readonly description = 'repairs a draft (test)';
-  readonly inputs: string[] = [];
-  async run(input: SkillInput): Promise<SkillOutput> {
-    this.inputs.push(input.text);
-    return { text: `fixed(${input.text})`, score: 10 };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { texts: outputs.map((o) => o.output['text']) };
-  }
-}
-
-class AppendSkill implements Skill {
-  readonly name = 'append';
-  readonly description = 'appends a word (test)';
-  readonly inputs: string[] = [];
-  async run(input: SkillInput): Promise<SkillOutput> {
-    this.inputs.push(input.text);
-    const text = `${input.text} ${String(input.params?.['word'] ?? '')}`.trim();
-    return { text, words: wordCount(text) };
   }
   combine(outputs: Outputs): SkillOutput {
     return { texts: outputs.map((o) => o.output['text']) };

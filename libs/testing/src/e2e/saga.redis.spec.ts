@@ -1,45 +1,10 @@
-import { createDefaultSkillRegistry, SkillInputError, type Skill, type SkillContext, type SkillInput, type SkillOutput } from '@agent-mesh/skills';
+import { createDefaultSkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
 import { startAgent, startAgents } from '../agent-roles';
 import { eventually, InProcessMesh } from '../in-process-mesh';
 import { RedisFixture } from '../redis-fixture';
 import { WorkflowClient } from '../workflow-client';
-
-/**
- * A ledger with effects outside the mesh: each run applies its effect once per task id (the
- * idempotency key the worker passes), and remembers every call, so the test can tell effects
- * from deliveries.
- */
-class LedgerSkill implements Skill {
-  readonly name = 'ledger';
-  readonly description = 'reserve / release entries in a ledger (test only)';
-  readonly calls: string[] = [];
-  private readonly gates = new Map<string, Promise<void>>();
-
-  constructor(private readonly store: () => StateStore, private readonly effectsKey: string) {}
-
-  /** Holds runs of `op:id` until released. */
-  hold(what: string): () => void {
-    let release!: () => void;
-    this.gates.set(what, new Promise<void>((resolve) => (release = resolve)));
-    return () => release();
-  }
-
-  async run(input: SkillInput, context: SkillContext): Promise<SkillOutput> {
-    const op = String(input.params?.['op']);
-    const what = `${op}:${input.id}`;
-    this.calls.push(what);
-    if (op === 'fail') throw new SkillInputError('ledger', `cannot ${input.text}`);
-    if (op === 'hang') await new Promise(() => undefined);
-    await this.gates.get(what);
-    await this.store().applyOnce(`ledger:${context.taskId}`, [{ op: 'rpush', key: this.effectsKey, value: what }]);
-    return { done: what };
-  }
-
-  combine(outputs: readonly { inputId: string; output: SkillOutput }[]): SkillOutput {
-    return { done: outputs.map((o) => o.output['done']) };
-  }
-}
+import { LedgerSkill } from './support/test-skills';
 
 const step = (name: string, id: string, op: string, deadlineMs = 10_000) => ({
   name,
@@ -75,7 +40,13 @@ describe('sagas (memory bus, state in the real Redis)', () => {
     mesh = new InProcessMesh();
     effectsStore = await redis.connect();
     await effectsStore.apply([{ op: 'del', key: effectsKey }]);
-    ledger = new LedgerSkill(() => effectsStore, effectsKey);
+    // a ledger whose 'hang' never finishes, not even when its task is aborted
+    ledger = new LedgerSkill({
+      store: () => effectsStore,
+      effectsKey,
+      hang: 'forever',
+      description: 'reserve / release entries in a ledger (test only)',
+    });
     const [orchestrator] = await startAgents(mesh, ['orchestrator', 'aggregator', 'worker'], async (role) => ({
       stateStore: role === 'worker' ? undefined : await redis.connect(),
       skills: registry(),

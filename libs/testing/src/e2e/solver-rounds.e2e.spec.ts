@@ -13,47 +13,16 @@ import {
 import { startAgents } from '../agent-roles';
 import { InProcessMesh } from '../in-process-mesh';
 import { WorkflowClient } from '../workflow-client';
+import { expectedRounds, SOLVER_TEXT } from './support/expectations';
 
 /*
  * Solver rounds end to end on the memory bus: orchestrator, market maker (runs the rounds),
  * aggregator (compiles the last round) and two workers (run the solvers' tasks).
  *
- * The `estimate` skill's documented formula, computed here by hand for TEXT, whose six
- * sentences have 3, 9, 5, 7, 1 and 11 words:
- *   own(i)   = mean word count of sentences 0, i+1, 2(i+1), … × 6
- *   round 1  = own(i)
- *   round r  = round2((own(i) + median(the other solvers' answers of round r-1)) / 2)
- *   combine  = median of the last round's answers
+ * The `estimate` skill's documented formula is computed by hand for TEXT (SOLVER_TEXT) in
+ * ./support/expectations (expectedRounds).
  */
-const TEXT =
-  'Cats sleep often. The old grey cat sleeps on the warm mat. Dogs bark at the mailman. ' +
-  'Birds sing loudly in the early morning. Quiet. Fish swim slowly around the small glass bowl all day long.';
-const SENTENCE_WORDS = [3, 9, 5, 7, 1, 11];
-
-const round2 = (x: number) => Math.round(x * 100 + 1e-9) / 100;
-const med = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const own = (solver: number) => {
-  const sample = SENTENCE_WORDS.filter((_, i) => i % (solver + 1) === 0);
-  return round2((sample.reduce((a, b) => a + b, 0) / sample.length) * SENTENCE_WORDS.length);
-};
-/** The rounds computed independently; `drop` leaves a solver's answer out of a round (it failed). */
-function expectedRounds(solvers: number, rounds: number, drop: { round: number; solver: number }[] = []): Map<number, number>[] {
-  const out: Map<number, number>[] = [];
-  for (let r = 1; r <= rounds; r++) {
-    const answers = new Map<number, number>();
-    for (let i = 0; i < solvers; i++) {
-      if (drop.some((d) => d.round === r && d.solver === i)) continue;
-      const peers = r === 1 ? [] : [...out[r - 2]].filter(([s]) => s !== i).map(([, a]) => a);
-      answers.set(i, peers.length === 0 ? own(i) : round2((own(i) + med(peers)) / 2));
-    }
-    out.push(answers);
-  }
-  return out;
-}
+const TEXT = SOLVER_TEXT;
 
 /** The estimate skill, except that solver 1 refuses its task in round 2. */
 class PickySkill implements Skill {

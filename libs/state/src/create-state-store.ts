@@ -7,11 +7,13 @@ export interface StateStoreConfig {
   readonly redisUrl?: string;
   /** Redis key prefix (default `agentmesh:`); the memory store has no shared keyspace to prefix. */
   readonly keyPrefix?: string;
+  /** Redis: send the commands of one event-loop turn in one write (default true; see RedisStateStoreOptions). */
+  readonly autoPipelining?: boolean;
 }
 
 /** Opens the configured store; for Redis, rejects when it does not answer (see RedisStateStore.connect). */
 export async function createStateStore(config: StateStoreConfig): Promise<StateStore> {
   const url = config.redisUrl?.trim();
-  if (url) return RedisStateStore.connect({ url, keyPrefix: config.keyPrefix });
+  if (url) return RedisStateStore.connect({ url, keyPrefix: config.keyPrefix, autoPipelining: config.autoPipelining });
   return new MemoryStateStore();
 }

@@ -7,23 +7,28 @@ const memory: StateStoreHarness = {
   open: async (): Promise<StateStore> => new MemoryStateStore(),
 };
 
-const redisPrefix = uniquePrefix();
-const redis: StateStoreHarness = {
-  open: () => connectTestStore({ keyPrefix: redisPrefix }),
-  cleanup: async () => {
-    const client = rawClient();
-    try {
-      await client.connect();
-      await deletePrefix(client, redisPrefix);
-    } finally {
-      client.disconnect();
-    }
-  },
-};
+/** A Redis store under a prefix of its own, deleted after the suite. */
+function redisHarness(options: { readonly autoPipelining?: boolean } = {}): StateStoreHarness {
+  const prefix = uniquePrefix();
+  return {
+    open: () => connectTestStore({ keyPrefix: prefix, ...options }),
+    cleanup: async () => {
+      const client = rawClient();
+      try {
+        await client.connect();
+        await deletePrefix(client, prefix);
+      } finally {
+        client.disconnect();
+      }
+    },
+  };
+}
 
 describe.each([
   ['memory', memory],
-  ['redis', redis],
+  ['redis', redisHarness()],
+  // auto-pipelining is the default; the suite also holds without it
+  ['redis without auto-pipelining', redisHarness({ autoPipelining: false })],
 ])('StateStore conformance: %s', (_driver, harness) => {
   stateStoreConformance(harness);
 });

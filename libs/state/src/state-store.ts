@@ -30,6 +30,53 @@ export interface ApplyOnceResult {
   readonly results: readonly StateOpResult[];
 }
 
+/** One field of a hash. */
+export interface HashField {
+  readonly key: string;
+  readonly field: string;
+}
+
+/**
+ * `recordSlot`: records the state of one slot of a set of slots (e.g. the branches of a join)
+ * once, and keeps the number of slots in each state beside them, so a caller learns where the
+ * whole set stands in one round trip without reading every slot.
+ */
+export interface SlotWrite {
+  /** Idempotency marker, as for applyOnce: a write whose marker exists changes nothing. */
+  readonly marker: string;
+  /** Hash of the slots' states: field = slot, value = `<version>:<state>`. */
+  readonly slotsKey: string;
+  /** Hash of the number of slots in each state: field = state, value = count. */
+  readonly countsKey: string;
+  readonly slot: string;
+  /** A non-negative integer. A write older than the slot's version is stale and changes nothing; an equal one replaces it. */
+  readonly version: number;
+  readonly state: string;
+  /** Written in the same atomic step as the slot, only when it is recorded (as applyOnce's ops). */
+  readonly ops?: readonly StateOp[];
+  /** Nothing is checked or written unless this hash field exists (outcome `missing`). */
+  readonly requires?: HashField;
+  /** Hash fields read in the same atomic step, after any write. */
+  readonly reads?: readonly HashField[];
+  /** Default 7 days, as for applyOnce. */
+  readonly markerTtlSeconds?: number;
+}
+
+export interface SlotWriteResult {
+  /**
+   * `recorded`: the slot, its count and the ops were written. `duplicate`: the marker existed.
+   * `stale`: the slot holds a newer version. `missing`: `requires` does not exist. Only
+   * `recorded` writes anything (and records the marker).
+   */
+  readonly outcome: 'recorded' | 'duplicate' | 'stale' | 'missing';
+  /** Slots per state after the step (a state that had slots and has none left reads 0). */
+  readonly counts: Readonly<Record<string, number>>;
+  /** The values of `reads`, in order (null when absent). */
+  readonly values: readonly (string | null)[];
+  /** One result per op when recorded, else empty. */
+  readonly results: readonly StateOpResult[];
+}
+
 export interface StateStore {
   /** 'redis' or 'memory'. */
   readonly driver: string;
@@ -38,6 +85,13 @@ export interface StateStore {
    * nothing. Markers live for `markerTtlSeconds` (default 7 days).
    */
   applyOnce(marker: string, ops: readonly StateOp[], markerTtlSeconds?: number): Promise<ApplyOnceResult>;
+  /**
+   * Atomically, in one round trip: unless `requires` is absent, the slot holds a newer version or
+   * the marker exists, records the marker, sets the slot to `<version>:<state>`, moves one count
+   * from its previous state to the new one, and runs `ops`; then reads `countsKey` and `reads`.
+   * Ops are validated before anything is written, as in applyOnce.
+   */
+  recordSlot(write: SlotWrite): Promise<SlotWriteResult>;
   /** Runs ops atomically without a marker (for writes that are idempotent by themselves). */
   apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]>;
   get(key: string): Promise<string | null>;

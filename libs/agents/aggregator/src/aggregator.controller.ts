@@ -18,8 +18,8 @@ import {
 import { MeshPublisher, OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
 import { SKILL_REGISTRY, STATE_STORE } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
-import type { StateStore } from '@agent-mesh/state';
-import { aggregate, decide, selectBranches, type Attempts, type BranchResult, type FailurePolicy } from './strategies';
+import type { SlotWriteResult, StateOp, StateStore } from '@agent-mesh/state';
+import { aggregate, canDecide, decide, selectBranches, type Attempts, type BranchResult, type FailurePolicy } from './strategies';
 
 const RESULTS: MeshSubscriptionOptions = { topic: Topics.taskResults, subscription: 'aggregator', type: 'Key_Shared' };
 
@@ -28,6 +28,12 @@ interface JoinSpec {
   readonly branchCount: number;
   readonly policy: FanOutPolicySpec;
   readonly strategy: AggregationStrategySpec;
+  /**
+   * The branches' states are counted (`…:states`, `…:counts`), so a result reads every branch
+   * only when the counts say the policy can decide. Absent in joins announced before the counts
+   * existed: those are decided on every result, as they were.
+   */
+  readonly countsBranches?: true;
 }
 
 interface BranchRecord {
@@ -42,6 +48,10 @@ interface BranchRecord {
 
 const joinKey = (workflowId: string, stepPath: string) => `aggregator:join:${workflowId}:${stepPath}`;
 const branchesKey = (workflowId: string, stepPath: string) => `aggregator:join:${workflowId}:${stepPath}:branches`;
+/** Branch index → `<attempt>:<status>` (recordSlot's slots). */
+const statesKey = (workflowId: string, stepPath: string) => `aggregator:join:${workflowId}:${stepPath}:states`;
+/** Status → number of branches in it. */
+const countsKey = (workflowId: string, stepPath: string) => `aggregator:join:${workflowId}:${stepPath}:counts`;
 
 function failurePolicy(policy: FanOutPolicySpec): FailurePolicy {
   switch (policy.type) {
@@ -59,6 +69,10 @@ function failurePolicy(policy: FanOutPolicySpec): FailurePolicy {
  * (fail-fast, retry-branch, proceed-with-partial, quorum) and aggregation strategy (the skill's
  * combine, all, last-writer-wins, majority vote, ranked fusion). A branch result is counted once
  * per task attempt (the marker is the task id), and a join is decided once.
+ *
+ * Each result costs one round trip (recordSlot: record the branch, count completed and failed
+ * branches, read the spec and the decided flag); every branch is read only when the counts say
+ * the policy can decide, so a fan-out of n branches reads its branches about once, not n times.
  */
 @Controller()
 export class AggregatorController {
@@ -77,7 +91,12 @@ export class AggregatorController {
   async onStarted(@Payload() event: EventEnvelope<FanOutStarted>): Promise<void> {
     const { stepPath, skill, branchCount, policy, strategy } = event.data;
     await this.state.applyOnce(`aggregator:started:${event.correlationId}:${stepPath}`, [
-      { op: 'hset', key: joinKey(event.correlationId, stepPath), field: 'spec', value: JSON.stringify({ skill, branchCount, policy, strategy } satisfies JoinSpec) },
+      {
+        op: 'hset',
+        key: joinKey(event.correlationId, stepPath),
+        field: 'spec',
+        value: JSON.stringify({ skill, branchCount, policy, strategy, countsBranches: true } satisfies JoinSpec),
+      },
     ]);
   }
 
@@ -95,22 +114,50 @@ export class AggregatorController {
     const workflowId = event.correlationId;
     const { stepPath, taskId, branchIndex } = event.data;
     if (!stepPath) return;
-    const raw = await this.state.hget(joinKey(workflowId, stepPath), 'spec');
-    if (!raw) return; // a single task step's result: not a fan-out
-    const spec = JSON.parse(raw) as JoinSpec;
-    const current = await this.state.hget(branchesKey(workflowId, stepPath), String(branchIndex));
-    // A late result of an attempt that a retry has replaced is not counted.
-    if (!current || (JSON.parse(current) as BranchRecord).attempt <= record.attempt) {
-      await this.state.applyOnce(`aggregator:branch:${taskId}`, [
-        { op: 'hincrby', key: joinKey(workflowId, stepPath), field: 'seq', by: 1 },
-        // The result's own time orders branches for last-writer-wins (stable across redeliveries).
-        { op: 'hset', key: branchesKey(workflowId, stepPath), field: String(branchIndex), value: JSON.stringify({ ...record, seq: Date.parse(event.occurredAt) }) },
-      ]);
-    }
+    const key = joinKey(workflowId, stepPath);
+    // One atomic step: nothing without a spec (a single task step's result: not a fan-out); a
+    // late result of an attempt that a retry has replaced (an older version) is not counted.
+    const step = await this.recordBranch(workflowId, stepPath, `aggregator:branch:${taskId}`, branchIndex, record.attempt, record.status, [
+      { op: 'hincrby', key, field: 'seq', by: 1 },
+      // The result's own time orders branches for last-writer-wins (stable across redeliveries).
+      { op: 'hset', key: branchesKey(workflowId, stepPath), field: String(branchIndex), value: JSON.stringify({ ...record, seq: Date.parse(event.occurredAt) }) },
+    ]);
+    if (step.outcome === 'missing') return;
     // Decided on every delivery (not only when something changed), so a crash between the
     // record and the publish is finished by the redelivery.
-    if ((await this.state.hget(joinKey(workflowId, stepPath), 'decided')) === '1') return;
+    const [rawSpec, decided] = step.values;
+    if (decided === '1' || !rawSpec) return;
+    const spec = JSON.parse(rawSpec) as JoinSpec;
+    const counts = { completed: step.counts['completed'] ?? 0, failed: step.counts['failed'] ?? 0 };
+    if (spec.countsBranches && !canDecide(failurePolicy(spec.policy), spec.branchCount, counts)) return;
     await this.decide(event, spec, stepPath);
+  }
+
+  /** Records a branch's state once (recordSlot), returning the counts, the spec and the decided flag. */
+  private recordBranch(
+    workflowId: string,
+    stepPath: string,
+    marker: string,
+    branchIndex: number,
+    attempt: number,
+    status: BranchRecord['status'],
+    ops: readonly StateOp[],
+  ): Promise<SlotWriteResult> {
+    const key = joinKey(workflowId, stepPath);
+    return this.state.recordSlot({
+      marker,
+      slotsKey: statesKey(workflowId, stepPath),
+      countsKey: countsKey(workflowId, stepPath),
+      slot: String(branchIndex),
+      version: attempt,
+      state: status,
+      ops,
+      requires: { key, field: 'spec' },
+      reads: [
+        { key, field: 'spec' },
+        { key, field: 'decided' },
+      ],
+    });
   }
 
   private async decide(cause: EventEnvelope, spec: JoinSpec, stepPath: string): Promise<void> {
@@ -133,10 +180,11 @@ export class AggregatorController {
         const byAttempt = new Map<number, number[]>();
         for (const i of retried) {
           const next = (records.get(i)?.attempt ?? 1) + 1;
-          const { applied } = await this.state.applyOnce(`aggregator:retry:${workflowId}:${stepPath}:${i}:${next}`, [
+          // Through the counts too: the branch leaves `failed` for `pending` at its next attempt.
+          const { outcome } = await this.recordBranch(workflowId, stepPath, `aggregator:retry:${workflowId}:${stepPath}:${i}:${next}`, i, next, 'pending', [
             { op: 'hset', key: branchesKey(workflowId, stepPath), field: String(i), value: JSON.stringify({ inputId: records.get(i)?.inputId ?? '', status: 'pending', attempt: next } satisfies BranchRecord) },
           ]);
-          if (applied) byAttempt.set(next, [...(byAttempt.get(next) ?? []), i]);
+          if (outcome === 'recorded') byAttempt.set(next, [...(byAttempt.get(next) ?? []), i]);
         }
         for (const [attempt, list] of byAttempt) {
           await this.publisher.publish(Topics.workflowEvents, FanOutRetryV1, { stepPath, branches: list, attempt }, options);

@@ -22,7 +22,15 @@ import {
 } from '@agent-mesh/contracts';
 import { bootstrapAgent, MeshRuntimeModule } from '@agent-mesh/runtime';
 import { createDefaultSkillRegistry, type SkillOutput } from '@agent-mesh/skills';
-import { MemoryStateStore } from '@agent-mesh/state';
+import {
+  MemoryStateStore,
+  type ApplyOnceResult,
+  type SlotWrite,
+  type SlotWriteResult,
+  type StateOp,
+  type StateOpResult,
+  type StateStore,
+} from '@agent-mesh/state';
 import { AggregatorModule } from './aggregator.module';
 
 /*
@@ -71,10 +79,91 @@ function combineOf(outputs: readonly { inputId: string; output: SkillOutput }[])
   return createDefaultSkillRegistry().require('keywords').combine(outputs);
 }
 
+/**
+ * A real MemoryStateStore that counts what the aggregator asks of it: calls per method and the
+ * hash fields `hgetall` returns. `failOnce(method)` makes the next call of that method throw, as
+ * a crash of the aggregator at that point would (the result is then redelivered).
+ */
+class CountingStateStore implements StateStore {
+  readonly driver = 'memory';
+  readonly calls = new Map<string, number>();
+  fieldsRead = 0;
+  private failing: string | undefined;
+
+  constructor(private readonly store: MemoryStateStore) {}
+
+  /** Calls of every method. */
+  total(): number {
+    return [...this.calls.values()].reduce((sum, n) => sum + n, 0);
+  }
+
+  reset(): void {
+    this.calls.clear();
+    this.fieldsRead = 0;
+  }
+
+  failOnce(method: keyof StateStore): void {
+    this.failing = method;
+  }
+
+  private count(method: keyof StateStore): void {
+    this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
+    if (this.failing === method) {
+      this.failing = undefined;
+      throw new Error(`injected: the aggregator stops before ${method}`);
+    }
+  }
+
+  async applyOnce(marker: string, ops: readonly StateOp[], markerTtlSeconds?: number): Promise<ApplyOnceResult> {
+    this.count('applyOnce');
+    return this.store.applyOnce(marker, ops, markerTtlSeconds);
+  }
+  async recordSlot(write: SlotWrite): Promise<SlotWriteResult> {
+    this.count('recordSlot');
+    return this.store.recordSlot(write);
+  }
+  async apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]> {
+    this.count('apply');
+    return this.store.apply(ops);
+  }
+  async get(key: string): Promise<string | null> {
+    this.count('get');
+    return this.store.get(key);
+  }
+  async hget(key: string, field: string): Promise<string | null> {
+    this.count('hget');
+    return this.store.hget(key, field);
+  }
+  async hgetall(key: string): Promise<Record<string, string>> {
+    this.count('hgetall');
+    const hash = await this.store.hgetall(key);
+    this.fieldsRead += Object.keys(hash).length;
+    return hash;
+  }
+  async lrange(key: string, start: number, stop: number): Promise<string[]> {
+    this.count('lrange');
+    return this.store.lrange(key, start, stop);
+  }
+  async smembers(key: string): Promise<string[]> {
+    this.count('smembers');
+    return this.store.smembers(key);
+  }
+  async keys(pattern: string): Promise<string[]> {
+    this.count('keys');
+    return this.store.keys(pattern);
+  }
+  ping(): Promise<boolean> {
+    return this.store.ping();
+  }
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
+
 describe('AggregatorModule on a memory bus', () => {
   let broker: MemoryBroker;
   let client: EventBus;
-  let state: MemoryStateStore;
+  let state: CountingStateStore;
   let app: INestApplication;
   let registry: EventRegistry;
   let outputs: { inputId: string; output: SkillOutput }[];
@@ -86,7 +175,7 @@ describe('AggregatorModule on a memory bus', () => {
   beforeEach(async () => {
     broker = new MemoryBroker();
     client = broker.connect();
-    state = new MemoryStateStore();
+    state = new CountingStateStore(new MemoryStateStore());
     registry = createMeshEventRegistry();
     @Module({
       imports: [
@@ -354,6 +443,107 @@ describe('AggregatorModule on a memory bus', () => {
     expect(outcome.data.failed).toEqual([1]);
     expect(outcome.data.reason).toContain('2 attempts');
     expect(outcome.data.reason).toContain('twice');
+  });
+
+  it('costs O(n) for a fan-out of n branches: one state call per result, every branch read once', async () => {
+    const workflowId = 'wf-wide';
+    const n = 100;
+    await publish(started(workflowId, n, { type: 'fail-fast' }, { type: 'all' }));
+    await settled();
+    state.reset();
+    for (let i = 0; i < n; i++) {
+      await publish(
+        registry.create(
+          TaskCompletedV1,
+          {
+            taskId: taskIdOf(workflowId, i, 1),
+            branchIndex: i,
+            branchCount: n,
+            skill: 'keywords',
+            stepPath: STEP,
+            attempt: 1,
+            inputId: `doc-${i}`,
+            output: { rank: i },
+            durationMs: 1,
+            worker: 'worker@w-1',
+          },
+          origin,
+          { correlationId: workflowId },
+        ),
+      );
+    }
+    const outcome = (await first(workflowId, 'fanout.completed')) as EventEnvelope<FanOutCompleted>;
+    await settled();
+    expect(outcome.data.used).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(outcome.data.output).toEqual({ type: 'all', outputs: Array.from({ length: n }, (_, i) => ({ branchIndex: i, inputId: `doc-${i}`, output: { rank: i } })) });
+    // Re-reading every branch on every result would be ~n²/2 = 5,050 fields and ~5n calls.
+    expect(state.calls.get('recordSlot')).toBe(n);
+    expect(state.calls.get('hgetall')).toBe(1);
+    expect(state.fieldsRead).toBe(n);
+    expect(state.total()).toBeLessThanOrEqual(n + 2); // + the branches read once + the decided flag
+  });
+
+  it('keeps the counts right through a retry: failed → pending at the next attempt → completed', async () => {
+    const workflowId = 'wf-counts';
+    const counts = () => state.hgetall(`aggregator:join:${workflowId}:${STEP}:counts`);
+    await publish(started(workflowId, 3, { type: 'retry-branch', maxRetries: 1 }));
+    await publish(completed(workflowId, 0, outputs[0].output));
+    await publish(failed(workflowId, 1, 'Error: flaky'));
+    await first(workflowId, 'fanout.retry');
+    await settled();
+    expect(await counts()).toEqual({ completed: '1', failed: '0', pending: '1' });
+    // a redelivered failure of attempt 1 changes nothing
+    await publish(failed(workflowId, 1, 'Error: flaky'));
+    await publish(completed(workflowId, 1, outputs[1].output, { attempt: 2 }));
+    await settled();
+    expect(await counts()).toEqual({ completed: '2', failed: '0', pending: '0' });
+    expect((await outcomes(workflowId)).map((e) => e.type)).toEqual(['fanout.retry']);
+    await publish(completed(workflowId, 2, outputs[2].output));
+    const outcome = (await first(workflowId, 'fanout.completed')) as EventEnvelope<FanOutCompleted>;
+    expect(outcome.data).toEqual({ stepPath: STEP, output: combineOf(outputs.slice(0, 3)), used: [0, 1, 2], failed: [] });
+    expect(await state.hgetall(`aggregator:join:${workflowId}:${STEP}:states`)).toEqual({ '0': '1:completed', '1': '2:completed', '2': '1:completed' });
+  });
+
+  it('finishes the join on redelivery when it stopped between counting the last result and deciding', async () => {
+    const workflowId = 'wf-crash';
+    await publish(started(workflowId, 3, { type: 'fail-fast' }));
+    await publish(completed(workflowId, 0, outputs[0].output));
+    await publish(completed(workflowId, 1, outputs[1].output));
+    await settled();
+    // the last result is counted, then the handler dies before it reads the branches
+    state.failOnce('hgetall');
+    const last = completed(workflowId, 2, outputs[2].output);
+    await publish(last);
+    const outcome = (await first(workflowId, 'fanout.completed')) as EventEnvelope<FanOutCompleted>;
+    await settled();
+    expect(outcome.data.output).toEqual(combineOf(outputs.slice(0, 3)));
+    expect(outcome.causationId).toBe(last.id); // the redelivery of the same event
+    expect(await outcomes(workflowId)).toHaveLength(1);
+    // counted once although delivered twice
+    expect(await state.hget(`aggregator:join:${workflowId}:${STEP}`, 'seq')).toBe('3');
+    expect(await state.hgetall(`aggregator:join:${workflowId}:${STEP}:counts`)).toEqual({ completed: '3' });
+  });
+
+  it('decides a join announced before branches were counted (no countsBranches in its spec) on every result', async () => {
+    const workflowId = 'wf-legacy';
+    await state.apply([
+      {
+        op: 'hset',
+        key: `aggregator:join:${workflowId}:${STEP}`,
+        field: 'spec',
+        value: JSON.stringify({ skill: 'keywords', branchCount: 2, policy: { type: 'fail-fast' }, strategy: { type: 'combine' } }),
+      },
+      // branch 0 recorded before the upgrade: in the branches hash, not counted
+      {
+        op: 'hset',
+        key: `aggregator:join:${workflowId}:${STEP}:branches`,
+        field: '0',
+        value: JSON.stringify({ inputId: documents[0].id, status: 'completed', attempt: 1, output: outputs[0].output, seq: 1 }),
+      },
+    ]);
+    await publish(completed(workflowId, 1, outputs[1].output, { branchCount: 2 }));
+    const outcome = (await first(workflowId, 'fanout.completed')) as EventEnvelope<FanOutCompleted>;
+    expect(outcome.data).toEqual({ stepPath: STEP, output: combineOf(outputs.slice(0, 2)), used: [0, 1], failed: [] });
   });
 
   it('joins interleaved workflows independently', async () => {

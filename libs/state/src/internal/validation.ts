@@ -1,4 +1,4 @@
-import type { StateOp } from '../state-store';
+import type { SlotWrite, StateOp } from '../state-store';
 
 /** Markers live this long unless the caller says otherwise: 7 days. */
 export const DEFAULT_MARKER_TTL_SECONDS = 7 * 24 * 60 * 60;
@@ -96,6 +96,57 @@ export function validateOps(ops: unknown): asserts ops is readonly StateOp[] {
         break;
     }
   });
+}
+
+/** Checks a recordSlot request (all but its ops, which validateOps checks). */
+export function validateSlotWrite(write: unknown): asserts write is SlotWrite {
+  if (typeof write !== 'object' || write === null) throw new TypeError(`StateStore: recordSlot needs an object, got ${describe(write)}`);
+  const w = write as Record<string, unknown>;
+  assertMarker(w['marker']);
+  assertKey(w['slotsKey'], 'slotsKey');
+  assertKey(w['countsKey'], 'countsKey');
+  if (w['slotsKey'] === w['countsKey']) throw new TypeError('StateStore: slotsKey and countsKey must differ');
+  assertString(w['slot'], 'slot');
+  const version = w['version'];
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) {
+    throw new RangeError(`StateStore: version must be a non-negative safe integer, got ${describe(version)}`);
+  }
+  if (typeof w['state'] !== 'string' || w['state'].length === 0) throw new TypeError(`StateStore: state must be a non-empty string, got ${describe(w['state'])}`);
+  if (w['markerTtlSeconds'] !== undefined) assertTtl(w['markerTtlSeconds']);
+  if (w['requires'] !== undefined) assertHashField(w['requires'], 'requires');
+  const reads = w['reads'];
+  if (reads !== undefined) {
+    if (!Array.isArray(reads)) throw new TypeError(`StateStore: reads must be an array, got ${describe(reads)}`);
+    reads.forEach((read: unknown, i) => assertHashField(read, `reads #${i + 1}`));
+  }
+  if (w['ops'] !== undefined) {
+    validateOps(w['ops']);
+    for (const op of w['ops']) {
+      if (op.key === w['slotsKey'] || op.key === w['countsKey']) throw new TypeError(`StateStore: recordSlot ops may not write the slots or counts key ('${op.key}')`);
+    }
+  }
+}
+
+/** Messages shared by both drivers for recordSlot's failures. */
+export const slotErrors = {
+  wrongType: (what: string, actual: string): string => `WRONGTYPE recordSlot: ${what} holds a ${actual}, not a hash`,
+  malformed: (slot: string): string => `ERR recordSlot: slot ${slot} does not hold <version>:<state>`,
+  notInteger: (state: string): string => `ERR recordSlot: the count of ${state} is not an integer`,
+} as const;
+
+/** A slot's stored `<version>:<state>`, or null when it is not one. */
+export function parseSlotValue(value: string): { readonly version: number; readonly state: string } | null {
+  const match = /^(0|[1-9][0-9]*):(.+)$/s.exec(value);
+  if (!match) return null;
+  const version = Number(match[1]);
+  return Number.isSafeInteger(version) ? { version, state: match[2] ?? '' } : null;
+}
+
+function assertHashField(value: unknown, what: string): void {
+  if (typeof value !== 'object' || value === null) throw new TypeError(`StateStore: ${what} must be { key, field }, got ${describe(value)}`);
+  const { key, field } = value as Record<string, unknown>;
+  assertKey(key, `${what} key`);
+  assertString(field, `${what} field`);
 }
 
 function describe(value: unknown): string {

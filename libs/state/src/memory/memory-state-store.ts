@@ -1,4 +1,4 @@
-import type { ApplyOnceResult, StateOp, StateOpResult, StateStore } from '../state-store';
+import type { ApplyOnceResult, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '../state-store';
 import { globToRegExp } from '../internal/glob';
 import {
   DEFAULT_MARKER_TTL_SECONDS,
@@ -9,7 +9,10 @@ import {
   assertMarker,
   assertTtl,
   opErrors,
+  parseSlotValue,
+  slotErrors,
   validateOps,
+  validateSlotWrite,
 } from '../internal/validation';
 
 export interface MemoryStateStoreOptions {
@@ -66,6 +69,58 @@ export class MemoryStateStore implements StateStore {
     this.check(ops);
     this.markers.set(marker, now + markerTtlSeconds * 1000);
     return { applied: true, results: this.run(ops) };
+  }
+
+  async recordSlot(write: SlotWrite): Promise<SlotWriteResult> {
+    this.assertOpen();
+    validateSlotWrite(write);
+    const now = this.now();
+    this.sweep(now);
+    const { outcome, results } = this.writeSlot(write, now);
+    const counts: Record<string, number> = {};
+    for (const [state, count] of this.read(write.countsKey, 'hash')?.value ?? []) counts[state] = Number(count);
+    const values = (write.reads ?? []).map(({ key, field }) => this.read(key, 'hash')?.value.get(field) ?? null);
+    return { outcome, counts, values, results };
+  }
+
+  /** recordSlot's checks and writes, in the order of the Redis script (apply-script.ts). */
+  private writeSlot(write: SlotWrite, now: number): Pick<SlotWriteResult, 'outcome' | 'results'> {
+    const hashTypeOf = (key: string, what: string): void => {
+      const type = this.data.get(key)?.type;
+      if (type !== undefined && type !== 'hash') throw new Error(slotErrors.wrongType(what, type));
+    };
+    if (write.requires) hashTypeOf(write.requires.key, 'requires');
+    hashTypeOf(write.slotsKey, 'slotsKey');
+    hashTypeOf(write.countsKey, 'countsKey');
+    (write.reads ?? []).forEach(({ key }, i) => hashTypeOf(key, `reads #${i + 1}`));
+
+    if (write.requires && this.read(write.requires.key, 'hash')?.value.get(write.requires.field) === undefined) {
+      return { outcome: 'missing', results: [] };
+    }
+    const stored = this.read(write.slotsKey, 'hash')?.value.get(write.slot);
+    const current = stored === undefined ? undefined : parseSlotValue(stored);
+    if (current === null) throw new Error(slotErrors.malformed(write.slot));
+    if (current !== undefined && current.version > write.version) return { outcome: 'stale', results: [] };
+    const expiresAt = this.markers.get(write.marker);
+    if (expiresAt !== undefined && expiresAt > now) return { outcome: 'duplicate', results: [] };
+
+    const counts = this.read(write.countsKey, 'hash')?.value;
+    const moved = current !== undefined && current.state !== write.state ? [current.state, write.state] : current === undefined ? [write.state] : [];
+    for (const state of moved) {
+      const count = counts?.get(state);
+      if (count !== undefined && !INTEGER_STRING.test(count)) throw new Error(slotErrors.notInteger(state));
+    }
+    const ops = write.ops ?? [];
+    this.check(ops);
+
+    this.markers.set(write.marker, now + (write.markerTtlSeconds ?? DEFAULT_MARKER_TTL_SECONDS) * 1000);
+    this.upsert(write.slotsKey, 'hash', () => new Map<string, string>()).set(write.slot, `${write.version}:${write.state}`);
+    if (moved.length > 0) {
+      const hash = this.upsert(write.countsKey, 'hash', () => new Map<string, string>());
+      if (current !== undefined) hash.set(current.state, String(Number(hash.get(current.state) ?? '0') - 1));
+      hash.set(write.state, String(Number(hash.get(write.state) ?? '0') + 1));
+    }
+    return { outcome: 'recorded', results: this.run(ops) };
   }
 
   async apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]> {

@@ -135,6 +135,45 @@ describe('RedisStateStore: against Redis', () => {
     }
   });
 
+  it('auto-pipelines by default, and can be turned off', async () => {
+    expect(store.autoPipelining).toBe(true);
+    const plain = new RedisStateStore({ url: REDIS_URL, autoPipelining: false });
+    expect(plain.autoPipelining).toBe(false);
+    await plain.close();
+    expect(() => new RedisStateStore({ url: REDIS_URL, autoPipelining: 'yes' as unknown as boolean })).toThrow('autoPipelining must be a boolean');
+  });
+
+  it('keeps the order of commands issued in one turn (writes seen by the reads after them)', async () => {
+    const calls: Promise<unknown>[] = [];
+    for (let i = 1; i <= 50; i++) {
+      calls.push(store.applyOnce(`order-${i}`, [{ op: 'hincrby', key: 'order:h', field: 'n', by: 1 }]));
+      calls.push(store.hget('order:h', 'n'));
+    }
+    const replies = await Promise.all(calls);
+    expect(replies.filter((_, i) => i % 2 === 1)).toEqual(Array.from({ length: 50 }, (_, i) => String(i + 1)));
+  });
+
+  it('close() lets commands still waiting for their pipeline finish before it QUITs', async () => {
+    const closing = await connectTestStore({ keyPrefix: prefix });
+    await closing.get('warm'); // connected: what follows waits only for the auto-pipeline
+    const pending = Promise.all([
+      closing.apply([{ op: 'set', key: 'close:s', value: 'v' }]),
+      closing.hget('close:none', 'f'),
+    ]);
+    await closing.close();
+    await expect(pending).resolves.toEqual([['OK'], null]);
+    expect(await store.get('close:s')).toBe('v');
+  });
+
+  it('falls back to EVAL for every pipelined call after Redis lost its scripts (SCRIPT FLUSH)', async () => {
+    await raw.script('FLUSH');
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.applyOnce(`flushed-${i}`, [{ op: 'rpush', key: 'flushed:l', value: String(i) }])),
+    );
+    expect(results.every((r) => r.applied)).toBe(true);
+    expect(await store.lrange('flushed:l', 0, -1)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
+  });
+
   it('reloads the script when Redis does not have it (NOSCRIPT → EVAL)', async () => {
     // A fresh connection has not run EVALSHA yet; the store must not depend on SCRIPT LOAD state.
     const fresh = await connectTestStore({ keyPrefix: prefix });

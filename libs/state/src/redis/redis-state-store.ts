@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { ApplyOnceResult, StateOp, StateOpResult, StateStore } from '../state-store';
+import type { ApplyOnceResult, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '../state-store';
 import { escapeGlob } from '../internal/glob';
 import {
   DEFAULT_MARKER_TTL_SECONDS,
@@ -9,8 +9,9 @@ import {
   assertMarker,
   assertTtl,
   validateOps,
+  validateSlotWrite,
 } from '../internal/validation';
-import { APPLY_SCRIPT, APPLY_SCRIPT_SHA1 } from './apply-script';
+import { APPLY_SCRIPT, APPLY_SCRIPT_SHA1, SLOT_SCRIPT, SLOT_SCRIPT_SHA1 } from './apply-script';
 
 export interface RedisStateStoreOptions {
   /** e.g. `redis://127.0.0.1:6379`, `rediss://user:pass@host:6380/2`. */
@@ -25,6 +26,13 @@ export interface RedisStateStoreOptions {
    * There are no retries at start-up: a first connect that fails, fails.
    */
   readonly maxReconnectAttempts?: number;
+  /**
+   * ioredis auto-pipelining: commands issued in the same event-loop turn leave in one write
+   * (one syscall instead of one per command; Redis answers them in order). Default true. Turn it
+   * off to trade that for one event-loop turn less latency per lone command (each command waits
+   * for `setImmediate` before it is written).
+   */
+  readonly autoPipelining?: boolean;
 }
 
 export const DEFAULT_KEY_PREFIX = 'agentmesh:';
@@ -47,6 +55,8 @@ export class RedisStateStore implements StateStore {
   readonly keyPrefix: string;
   /** The URL with any password masked, for messages and logs. */
   readonly displayUrl: string;
+  /** Whether commands of one event-loop turn are sent in one write (see RedisStateStoreOptions). */
+  readonly autoPipelining: boolean;
 
   private readonly redis: Redis;
   private readonly connectTimeoutMs: number;
@@ -71,8 +81,14 @@ export class RedisStateStore implements StateStore {
     this.markerPrefix = `${keyPrefix}${MARKER_NAMESPACE}`;
     this.displayUrl = maskPassword(options.url);
     this.connectTimeoutMs = Math.max(connectTimeoutMs, 1);
+    this.autoPipelining = options.autoPipelining ?? true;
+    if (typeof this.autoPipelining !== 'boolean') throw new TypeError('RedisStateStore: autoPipelining must be a boolean');
     this.redis = new Redis(options.url, {
       lazyConnect: true,
+      // Safe with everything the store sends: EVALSHA/EVAL (NOSCRIPT comes back per command),
+      // no MULTI, no blocking commands, no ioredis keyPrefix (keys are prefixed here). QUIT is
+      // not pipelined by ioredis: close() first lets queued commands leave (flushAutoPipeline).
+      enableAutoPipelining: this.autoPipelining,
       connectTimeout: this.connectTimeoutMs,
       // Only reached while a connection that was up is being re-established (see client()):
       // queue briefly rather than fail every in-flight handler on a blip.
@@ -113,6 +129,32 @@ export class RedisStateStore implements StateStore {
     validateOps(ops);
     const reply = await this.runScript('once', `${this.markerPrefix}${marker}`, String(markerTtlSeconds), ops);
     return reply.applied ? reply : { applied: false, results: [] };
+  }
+
+  async recordSlot(write: SlotWrite): Promise<SlotWriteResult> {
+    validateSlotWrite(write);
+    const ops = write.ops ?? [];
+    const reads = write.reads ?? [];
+    const keys = [`${this.markerPrefix}${write.marker}`, this.k(write.slotsKey), this.k(write.countsKey)];
+    const args: ScriptArg[] = [
+      String(write.markerTtlSeconds ?? DEFAULT_MARKER_TTL_SECONDS),
+      write.slot,
+      String(write.version),
+      write.state,
+      write.requires?.field ?? '',
+      write.requires ? '1' : '0',
+      String(reads.length),
+    ];
+    if (write.requires) keys.push(this.k(write.requires.key));
+    for (const read of reads) {
+      keys.push(this.k(read.key));
+      args.push(read.field);
+    }
+    for (const op of ops) {
+      keys.push(this.k(op.key));
+      args.push(...encodeOp(op));
+    }
+    return parseSlotReply(await this.evalScript(SLOT_SCRIPT, SLOT_SCRIPT_SHA1, keys, args), reads.length, ops.length);
   }
 
   async apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]> {
@@ -185,6 +227,7 @@ export class RedisStateStore implements StateStore {
     await this.connecting?.catch(() => undefined);
     if (this.redis.status === 'ready') {
       try {
+        await this.flushAutoPipeline();
         await this.redis.quit();
         return;
       } catch {
@@ -192,6 +235,18 @@ export class RedisStateStore implements StateStore {
       }
     }
     this.redis.disconnect();
+  }
+
+  /**
+   * Waits until no command sits in an auto-pipeline that has not been written yet, so a QUIT
+   * sent next (ioredis never pipelines it) goes after them and their replies still arrive.
+   * Bounded by connectTimeoutMs.
+   */
+  private async flushAutoPipeline(): Promise<void> {
+    const deadline = Date.now() + this.connectTimeoutMs;
+    while (this.redis.autoPipelineQueueSize > 0 && Date.now() < deadline) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   private k(key: string): string {
@@ -235,15 +290,18 @@ export class RedisStateStore implements StateStore {
       keys.push(this.k(op.key));
       args.push(...encodeOp(op));
     }
+    return parseReply(await this.evalScript(APPLY_SCRIPT, APPLY_SCRIPT_SHA1, keys, args), ops.length);
+  }
+
+  /** EVALSHA, and EVAL (which also caches the script) when Redis does not have it. */
+  private async evalScript(script: string, sha1: string, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
     const client = await this.client();
-    let reply: unknown;
     try {
-      reply = await client.evalsha(APPLY_SCRIPT_SHA1, keys.length, ...keys, ...args);
+      return await client.evalsha(sha1, keys.length, ...keys, ...args);
     } catch (error) {
       if (!isNoScript(error)) throw error;
-      reply = await client.eval(APPLY_SCRIPT, keys.length, ...keys, ...args);
+      return client.eval(script, keys.length, ...keys, ...args);
     }
-    return parseReply(reply, ops.length);
   }
 }
 
@@ -274,6 +332,28 @@ function parseReply(reply: unknown, opCount: number): ApplyOnceResult {
     throw new Error(`RedisStateStore: unexpected script reply ${JSON.stringify(reply)}`);
   }
   return { applied: true, results };
+}
+
+const SLOT_OUTCOMES: ReadonlySet<string> = new Set<SlotWriteResult['outcome']>(['recorded', 'duplicate', 'stale', 'missing']);
+
+function parseSlotReply(reply: unknown, readCount: number, opCount: number): SlotWriteResult {
+  const unexpected = () => new Error(`RedisStateStore: unexpected recordSlot reply ${JSON.stringify(reply)}`);
+  if (!Array.isArray(reply) || reply.length !== 4) throw unexpected();
+  const [outcome, flatCounts, values, results] = reply as unknown[];
+  if (typeof outcome !== 'string' || !SLOT_OUTCOMES.has(outcome) || !Array.isArray(flatCounts) || !Array.isArray(values) || !Array.isArray(results)) {
+    throw unexpected();
+  }
+  const counts: Record<string, number> = {};
+  for (let i = 0; i < flatCounts.length; i += 2) {
+    const state: unknown = flatCounts[i];
+    const count = Number(flatCounts[i + 1]);
+    if (typeof state !== 'string' || !Number.isSafeInteger(count)) throw unexpected();
+    counts[state] = count;
+  }
+  const recorded = outcome === 'recorded';
+  if (values.length !== readCount || !values.every((v): v is string | null => v === null || typeof v === 'string')) throw unexpected();
+  if (results.length !== (recorded ? opCount : 0) || !results.every(isOpResult)) throw unexpected();
+  return { outcome: outcome as SlotWriteResult['outcome'], counts, values, results };
 }
 
 function isOpResult(value: unknown): value is StateOpResult {

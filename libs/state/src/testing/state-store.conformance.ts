@@ -1,4 +1,4 @@
-import type { StateOp, StateStore } from '../state-store';
+import type { SlotWrite, StateOp, StateStore } from '../state-store';
 
 /** How the shared spec gets a store of one driver. */
 export interface StateStoreHarness {
@@ -270,6 +270,108 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
       const all = await store.keys('*');
       expect(all).toContain(k('g:set'));
       expect(all.some((key) => key.includes('marker'))).toBe(false);
+    });
+  });
+
+  describe('recordSlot', () => {
+    /** A slot write on `slots`/`counts` with the given marker, slot, version and state. */
+    const write = (marker: string, slot: string, version: number, state: string, extra: Partial<SlotWrite> = {}): SlotWrite => ({
+      marker: k(marker),
+      slotsKey: k('slots'),
+      countsKey: k('counts'),
+      slot,
+      version,
+      state,
+      ...extra,
+    });
+
+    it('records once, counts slots per state, runs the ops and reads after the write, in one step', async () => {
+      await store.apply([{ op: 'hset', key: k('join'), field: 'spec', value: 's' }]);
+      const reads = [{ key: k('join'), field: 'spec' }, { key: k('join'), field: 'n' }, { key: k('nothing'), field: 'x' }];
+      const ops: StateOp[] = [
+        { op: 'hincrby', key: k('join'), field: 'n', by: 1 },
+        { op: 'hset', key: k('records'), field: '0', value: 'r0' },
+      ];
+      await expect(store.recordSlot(write('m0', '0', 1, 'done', { ops, reads, requires: { key: k('join'), field: 'spec' } }))).resolves.toEqual({
+        outcome: 'recorded',
+        counts: { done: 1 },
+        values: ['s', '1', null],
+        results: [1, 1],
+      });
+      // the same marker again: nothing written, the current picture still returned
+      await expect(store.recordSlot(write('m0', '0', 1, 'done', { ops, reads }))).resolves.toEqual({
+        outcome: 'duplicate',
+        counts: { done: 1 },
+        values: ['s', '1', null],
+        results: [],
+      });
+      await store.recordSlot(write('m1', '1', 1, 'failed'));
+      expect((await store.recordSlot(write('m2', '2', 1, 'done'))).counts).toEqual({ done: 2, failed: 1 });
+      expect(await store.hgetall(k('slots'))).toEqual({ '0': '1:done', '1': '1:failed', '2': '1:done' });
+      expect(await store.hgetall(k('join'))).toEqual({ spec: 's', n: '1' });
+    });
+
+    it('moves a slot between states: a newer or equal version replaces it, an older one is stale', async () => {
+      await store.recordSlot(write('a1', '7', 1, 'failed'));
+      expect(await store.recordSlot(write('a2', '7', 2, 'pending'))).toEqual(expect.objectContaining({ outcome: 'recorded', counts: { failed: 0, pending: 1 } }));
+      const stale = await store.recordSlot(write('a1-late', '7', 1, 'done', { ops: [{ op: 'set', key: k('touched'), value: 'x' }] }));
+      expect(stale).toEqual({ outcome: 'stale', counts: { failed: 0, pending: 1 }, values: [], results: [] });
+      expect(await store.get(k('touched'))).toBeNull();
+      // a stale write records no marker: the same marker is still free
+      expect((await store.recordSlot(write('a1-late', '8', 1, 'done'))).outcome).toBe('recorded');
+      expect((await store.recordSlot(write('a3', '7', 2, 'done'))).counts).toEqual({ failed: 0, pending: 0, done: 2 });
+      // same version, same state: replaced, counted once
+      expect((await store.recordSlot(write('a4', '7', 2, 'done'))).counts).toEqual({ failed: 0, pending: 0, done: 2 });
+      expect(await store.hget(k('slots'), '7')).toBe('2:done');
+    });
+
+    it('writes nothing while `requires` is absent, and reads all the same', async () => {
+      const result = await store.recordSlot(
+        write('r', '0', 1, 'done', { requires: { key: k('join'), field: 'spec' }, reads: [{ key: k('join'), field: 'decided' }], ops: [{ op: 'set', key: k('w'), value: 'x' }] }),
+      );
+      expect(result).toEqual({ outcome: 'missing', counts: {}, values: [null], results: [] });
+      expect(await store.keys(k('*'))).toEqual([]);
+      await store.apply([{ op: 'hset', key: k('join'), field: 'spec', value: 's' }]);
+      expect((await store.recordSlot(write('r', '0', 1, 'done', { requires: { key: k('join'), field: 'spec' } }))).outcome).toBe('recorded');
+    });
+
+    it('fails before writing anything: a failing op, a key of another type, a malformed slot', async () => {
+      await store.apply([
+        { op: 'set', key: k('str'), value: 'x' },
+        { op: 'hset', key: k('h'), field: 'f', value: 'not a number' },
+      ]);
+      await expect(store.recordSlot(write('f1', '0', 1, 'done', { ops: [{ op: 'hincrby', key: k('h'), field: 'f', by: 1 }] }))).rejects.toThrow(
+        'ERR op #1 (hincrby): hash value is not an integer',
+      );
+      expect(await store.keys(k('*'))).toEqual([k('h'), k('str')]);
+      // the marker was not kept
+      expect((await store.recordSlot(write('f1', '0', 1, 'done'))).outcome).toBe('recorded');
+
+      await expect(store.recordSlot(write('f2', '1', 1, 'done', { countsKey: k('str') }))).rejects.toThrow(
+        'WRONGTYPE recordSlot: countsKey holds a string, not a hash',
+      );
+      await expect(store.recordSlot(write('f3', '1', 1, 'done', { reads: [{ key: k('str'), field: 'x' }] }))).rejects.toThrow(
+        'WRONGTYPE recordSlot: reads #1 holds a string, not a hash',
+      );
+      await store.apply([{ op: 'hset', key: k('slots'), field: 'bad', value: 'done' }]);
+      await expect(store.recordSlot(write('f4', 'bad', 1, 'done'))).rejects.toThrow('ERR recordSlot: slot bad does not hold <version>:<state>');
+      expect(await store.hgetall(k('counts'))).toEqual({ done: '1' });
+    });
+
+    it('rejects a bad request before sending it', async () => {
+      await expect(store.recordSlot(write('v', '0', -1, 'done'))).rejects.toThrow('version must be a non-negative safe integer');
+      await expect(store.recordSlot(write('v', '0', 1, ''))).rejects.toThrow('state must be a non-empty string');
+      await expect(store.recordSlot(write('v', '0', 1, 'done', { countsKey: k('slots') }))).rejects.toThrow('slotsKey and countsKey must differ');
+      await expect(store.recordSlot(write('v', '0', 1, 'done', { ops: [{ op: 'del', key: k('counts') }] }))).rejects.toThrow(
+        'may not write the slots or counts key',
+      );
+    });
+
+    it('counts each slot once when writers race', async () => {
+      const writes = Array.from({ length: 40 }, (_, i) => store.recordSlot(write(`race-${i % 10}`, String(i % 10), 1, i % 10 < 3 ? 'failed' : 'done')));
+      const outcomes = await Promise.all(writes);
+      expect(outcomes.filter((o) => o.outcome === 'recorded')).toHaveLength(10);
+      expect(await store.hgetall(k('counts'))).toEqual({ done: '7', failed: '3' });
     });
   });
 

@@ -1,5 +1,5 @@
-import { decide } from './failure-policies';
-import type { BranchResult, BranchStatus } from './types';
+import { canDecide, decide } from './failure-policies';
+import type { BranchResult, BranchStatus, FailurePolicy } from './types';
 
 /** Branches from a status string: c = completed, f = failed, p = pending; index = position. */
 function branches(pattern: string): BranchResult[] {
@@ -125,5 +125,46 @@ describe('decide: input checks', () => {
     expect(() => decide({ type: 'quorum', k: 6 }, branches('ccccc'))).toThrow(/failure\.k must be an integer from 1 to branchCount \(5\)/);
     expect(() => decide({ type: 'fail-fast' }, [])).toThrow(/at least one branch/);
     expect(() => decide({ type: 'fail-fast' }, [...branches('c'), ...branches('c')])).toThrow(/appears more than once/);
+  });
+});
+
+describe('canDecide: counts say whether decide can decide', () => {
+  /** Every pattern of c/f/p of this length. */
+  function patterns(length: number): string[] {
+    if (length === 0) return [''];
+    return patterns(length - 1).flatMap((p) => ['c', 'f', 'p'].map((ch) => p + ch));
+  }
+
+  it('agrees with decide on every branch picture of 1 to 6 branches, for every policy', () => {
+    let checked = 0;
+    for (let n = 1; n <= 6; n++) {
+      const policies: FailurePolicy[] = [
+        { type: 'fail-fast' },
+        { type: 'retry-branch', maxRetries: 1 },
+        { type: 'retry-branch', maxRetries: 3 },
+        { type: 'proceed-with-partial' },
+        ...Array.from({ length: n }, (_, i): FailurePolicy => ({ type: 'quorum', k: i + 1 })),
+      ];
+      for (const pattern of patterns(n)) {
+        const list = branches(pattern);
+        const counts = { completed: [...pattern].filter((c) => c === 'c').length, failed: [...pattern].filter((c) => c === 'f').length };
+        // attempts vary so that retry-branch both retries and gives up
+        const attempts = Object.fromEntries(list.map((b) => [b.branchIndex, 1 + (b.branchIndex % 3)]));
+        for (const policy of policies) {
+          expect([policy, pattern, canDecide(policy, n, counts)]).toEqual([policy, pattern, decide(policy, list, attempts).outcome !== 'pending']);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(5000);
+  });
+
+  it('says true when the counts exceed the branch count (decide then reads the branches)', () => {
+    expect(canDecide({ type: 'proceed-with-partial' }, 3, { completed: 4, failed: 0 })).toBe(true);
+    expect(canDecide({ type: 'quorum', k: 3 }, 3, { completed: 2, failed: 2 })).toBe(true);
+  });
+
+  it('throws on a policy invalid for the branch count, as decide does', () => {
+    expect(() => canDecide({ type: 'quorum', k: 6 }, 5, { completed: 0, failed: 0 })).toThrow(/failure\.k must be an integer from 1 to branchCount \(5\)/);
   });
 });

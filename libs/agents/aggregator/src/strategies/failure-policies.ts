@@ -109,3 +109,30 @@ export function decide(policy: FailurePolicy, branches: readonly BranchResult[],
     }
   }
 }
+
+/** How many branches of a fan-out have completed and how many have failed (the rest are pending). */
+export interface BranchCounts {
+  readonly completed: number;
+  readonly failed: number;
+}
+
+/**
+ * Whether `decide` could return anything but `pending` for a fan-out of `branchCount` branches
+ * with these counts — so a caller that keeps counts reads every branch only when this is true.
+ * Never false when `decide` would decide: counts above `branchCount` (or below 0 pending) say
+ * true. Throws, as `decide` does, on a policy invalid for this many branches.
+ */
+export function canDecide(policy: FailurePolicy, branchCount: number, counts: BranchCounts): boolean {
+  validateFailurePolicy(policy, branchCount);
+  const pending = branchCount - counts.completed - counts.failed;
+  switch (policy.type) {
+    case 'fail-fast':
+    case 'retry-branch':
+      // a failure fails or retries at once; otherwise only all completed decides
+      return counts.failed > 0 || pending <= 0;
+    case 'proceed-with-partial':
+      return pending <= 0;
+    case 'quorum':
+      return counts.completed >= policy.k || counts.completed + pending < policy.k;
+  }
+}

@@ -33,6 +33,6 @@ export {
   type MajorityVoteResult,
   type RankedItem,
 } from './strategies';
-export { decide, type Attempts } from './failure-policies';
+export { canDecide, decide, type Attempts, type BranchCounts } from './failure-policies';
 export { validateAggregationStrategy, validateFailurePolicy, validateFanOutPolicy, DEFAULT_FAN_OUT_POLICY, MAX_RETRIES } from './validate';
 export { canonicalJson, readPath } from './json';

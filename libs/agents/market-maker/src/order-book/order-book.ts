@@ -29,10 +29,22 @@ export function fillIdOf(askId: string, bidId: string): string {
   return `${encodeURIComponent(askId)}:${encodeURIComponent(bidId)}`;
 }
 
+/**
+ * A resting ask. It carries the fields `crosses` reads (the current budget, which `reprice`
+ * changes, and the order's constraints) so that matching passes it as is: no copy per ask
+ * scanned on a deep book.
+ */
 interface MutableAsk {
   readonly order: Ask;
   readonly seq: number;
+  readonly capability: string;
   budget: number;
+  readonly maxEstimatedMs: number | undefined;
+  readonly deadline: number | undefined;
+}
+
+function restingAsk(order: Ask, seq: number): MutableAsk {
+  return { order, seq, capability: order.capability, budget: order.budget, maxEstimatedMs: order.maxEstimatedMs, deadline: order.deadline };
 }
 
 interface MutableBid {
@@ -115,7 +127,7 @@ export class OrderBook {
     this.time = time;
     const seq = ++this.seq;
     this.seen.add(ask.id);
-    const entry: MutableAsk = { order: copyAsk(ask), seq, budget: ask.budget };
+    const entry = restingAsk(copyAsk(ask), seq);
     const bid = this.bestBidFor(entry);
     if (bid) return [this.fill(entry, bid, seq)];
     this.restAsk(entry);
@@ -136,7 +148,7 @@ export class OrderBook {
     if (asks) {
       for (const ask of asks.values()) {
         if (entry.remaining === 0) break;
-        if (!crosses(askView(ask), entry.order, this.time)) continue;
+        if (!crosses(ask, entry.order, this.time)) continue;
         this.removeAsk(ask);
         fills.push(this.fill(ask, entry, seq));
       }
@@ -250,10 +262,9 @@ export class OrderBook {
 
   /** The best crossing resting bid: bids are sorted by (price, seq), so the first that crosses. */
   private bestBidFor(ask: MutableAsk): MutableBid | undefined {
-    const view = askView(ask);
-    for (const bid of this.bidsByCapability.get(view.capability) ?? []) {
-      if (bid.order.price > view.budget) return undefined;
-      if (crosses(view, bid.order, this.time)) return bid;
+    for (const bid of this.bidsByCapability.get(ask.capability) ?? []) {
+      if (bid.order.price > ask.budget) return undefined;
+      if (crosses(ask, bid.order, this.time)) return bid;
     }
     return undefined;
   }

@@ -5,11 +5,12 @@
  * - compensation time: sagas whose 4th step fails (bad input: `top` out of range, not
  *   retried), one at a time; the time from the step's `task.failed` to the `task.completed`
  *   of the last compensation (step 1's), both seen by the benchmark's own subscription on
- *   `task.results`. Three compensations run one after the other: after the failure at least six
- *   hops (coordinator → worker → coordinator, three times), so the floor is 6 × the hop p50
- *   measured in the same run (derived figure, when the hop part ran).
+ *   `task.results.saga` (the saga coordinator's reply topic). Three compensations run one after
+ *   the other: after the failure at least six hops (coordinator → worker → coordinator, three
+ *   times), so the floor is 6 × the hop p50 measured in the same run (derived figure, when the
+ *   hop part ran).
  */
-import type { TaskCompleted } from '@agent-mesh/contracts';
+import { Topics, type TaskCompleted } from '@agent-mesh/contracts';
 import type { BenchContext } from './context';
 import { closedLoop, runWorkflow, type CompletionObserver, type WorkflowTarget } from './driver';
 import { median, percentileMs } from './stats';
@@ -41,14 +42,14 @@ export function sagaSpec(n: number, failLast: boolean): unknown {
   };
 }
 
-/** Watches task.results for the failure of step 4 and the end of step 1's compensation. */
+/** Watches task.results.saga for the failure of step 4 and the end of step 1's compensation. */
 class CompensationClock {
   readonly failedAt = new Map<string, bigint>();
   readonly lastCompensationAt = new Map<string, bigint>();
   private stop?: () => Promise<void>;
 
   async start(observer: CompletionObserver): Promise<void> {
-    this.stop = await observer.listen('task.results', (type, correlationId, at, message) => {
+    this.stop = await observer.listen(Topics.sagaTaskResults, (type, correlationId, at, message) => {
       if (type !== 'task.failed' && type !== 'task.completed') return;
       const { data } = JSON.parse(message.payload.toString('utf8')) as { data: Pick<TaskCompleted, 'taskId'> };
       if (type === 'task.failed' && data.taskId.endsWith(':saga:3:action')) this.failedAt.set(correlationId, at);
@@ -63,7 +64,7 @@ class CompensationClock {
       const failed = this.failedAt.get(workflowId);
       const last = this.lastCompensationAt.get(workflowId);
       if (failed !== undefined && last !== undefined) return last - failed;
-      if (Date.now() > deadline) throw new Error(`saga ${workflowId}: did not see both the failure and the last compensation on task.results`);
+      if (Date.now() > deadline) throw new Error(`saga ${workflowId}: did not see both the failure and the last compensation on ${Topics.sagaTaskResults}`);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }

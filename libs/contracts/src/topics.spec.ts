@@ -1,4 +1,4 @@
-import { DEFAULT_TOPIC_NAMING, qualifyTopic, shortTopicName, Topics, type TopicNaming } from './topics';
+import { DEFAULT_TOPIC_NAMING, isTaskResultsTopic, qualifyTopic, shortTopicName, Topics, type TopicNaming } from './topics';
 
 const naming: TopicNaming = { tenant: 'agentmesh', namespace: 'mesh' };
 
@@ -29,6 +29,9 @@ describe('qualifyTopic', () => {
     const shortNames = [
       Topics.workflowEvents,
       Topics.taskResults,
+      Topics.sagaTaskResults,
+      Topics.solverTaskResults,
+      Topics.taskResultsFor('audit'),
       Topics.tasks('summarize'),
       Topics.marketAsks,
       Topics.marketBids,
@@ -41,6 +44,27 @@ describe('qualifyTopic', () => {
     ];
     for (const name of shortNames) {
       expect(qualifyTopic(naming, name)).toBe(`persistent://${naming.tenant}/${naming.namespace}/${name}`);
+    }
+  });
+});
+
+describe('task results topics', () => {
+  it('names a coordinator\'s reply topic task.results.<name>', () => {
+    expect(Topics.taskResultsFor('saga')).toBe('task.results.saga');
+    expect(Topics.sagaTaskResults).toBe(Topics.taskResultsFor('saga'));
+    expect(Topics.solverTaskResults).toBe(Topics.taskResultsFor('solver-rounds'));
+  });
+
+  it('refuses names that would leave the family', () => {
+    for (const bad of ['', 'Saga', 'a.b', '-x', 'x y', '../workflow.events']) {
+      expect(() => Topics.taskResultsFor(bad)).toThrow(/invalid task results name/);
+    }
+  });
+
+  it('recognises exactly task.results and task.results.<name>', () => {
+    for (const topic of [Topics.taskResults, Topics.sagaTaskResults, Topics.solverTaskResults]) expect(isTaskResultsTopic(topic)).toBe(true);
+    for (const topic of [Topics.workflowEvents, Topics.tasks('keywords'), Topics.deadLetter, 'task.results.', 'task.results.a.b', 'xtask.results']) {
+      expect(isTaskResultsTopic(topic)).toBe(false);
     }
   });
 });

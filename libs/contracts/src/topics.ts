@@ -6,10 +6,32 @@ export interface TopicNaming {
 
 export const DEFAULT_TOPIC_NAMING: TopicNaming = { tenant: 'agentmesh', namespace: 'mesh' };
 
+/** A family name after `task.results.`: lower-case letters, digits and '-'. */
+const RESULTS_FAMILY_NAME = /^[a-z][a-z0-9-]*$/;
+
+/**
+ * `task.results` or `task.results.<name>`: the only topics a worker may be asked to reply on
+ * (`TaskAssigned.replyTopic`), so a task can never make a worker publish anywhere else.
+ */
+export const TASK_RESULTS_TOPIC_PATTERN = /^task\.results(\.[a-z][a-z0-9-]*)?$/;
+
 /** Short topic names. Every topic the mesh uses is named here and nowhere else. */
 export const Topics = {
   workflowEvents: 'workflow.events',
+  /** Results of the orchestrator's tasks (and of assignments that name no reply topic). */
   taskResults: 'task.results',
+  /**
+   * Results of one coordinator's own tasks, e.g. `task.results.saga`: the coordinator names it
+   * as the reply topic of the tasks it assigns, so only it receives (and pays for) them.
+   */
+  taskResultsFor: (name: string): string => {
+    if (!RESULTS_FAMILY_NAME.test(name)) throw new Error(`invalid task results name "${name}": use a-z, 0-9 and '-'`);
+    return `task.results.${name}`;
+  },
+  /** Results of saga steps and compensations: the saga coordinator's reply topic. */
+  sagaTaskResults: 'task.results.saga',
+  /** Results of solver tasks: the market maker's reply topic for its solver rounds. */
+  solverTaskResults: 'task.results.solver-rounds',
   tasks: (capability: string): string => `tasks.${capability}`,
   marketAsks: 'market.asks',
   marketBids: 'market.bids',
@@ -23,6 +45,11 @@ export const Topics = {
   /** The mesh-wide dead-letter topic for events that can never be handled. */
   deadLetter: 'mesh.dlq',
 } as const;
+
+/** Whether `topic` is a short name of the task-results family (see TASK_RESULTS_TOPIC_PATTERN). */
+export function isTaskResultsTopic(topic: string): boolean {
+  return TASK_RESULTS_TOPIC_PATTERN.test(topic);
+}
 
 const SHORT_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
 

@@ -21,7 +21,7 @@ import {
   type TaskCompleted,
   type TaskFailed,
 } from '@agent-mesh/contracts';
-import { MeshPublisher, OnMeshEvent } from '@agent-mesh/nest-pulsar';
+import { MeshPublisher, OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
 import { STATE_STORE } from '@agent-mesh/runtime';
 import type { StateStore } from '@agent-mesh/state';
 
@@ -29,6 +29,11 @@ type StepPhase = 'pending' | 'running' | 'completed' | 'failed' | 'timed-out' | 
 type SagaStatus = 'running' | 'compensating' | 'completed' | 'compensated' | 'failed';
 
 const SUBSCRIPTION = 'saga-coordinator';
+/**
+ * The results of the saga's own tasks, and only those: every task it assigns names this topic
+ * as its reply topic, so fan-out and other results never reach (or cost) the coordinator.
+ */
+const RESULTS: MeshSubscriptionOptions = { topic: Topics.sagaTaskResults, subscription: SUBSCRIPTION, type: 'Key_Shared' };
 const logKey = (workflowId: string, path: string) => `saga:${workflowId}:${path}`;
 const TASK_ID = /^(.+):(root(?:\.[a-z]+|\.\d+)*):saga:(\d+):(action|compensation)$/;
 
@@ -44,7 +49,8 @@ interface SagaLog {
  * ran, failed or were undone; every change to it is made once per event, so a coordinator that
  * restarts picks up where the last one stopped from the events still unacknowledged. Each step
  * runs as a task with a deadline delivered late on `timers`; on a failure, a missed deadline or
- * an abort, the completed steps are compensated one at a time in reverse order.
+ * an abort, the completed steps are compensated one at a time in reverse order. Steps and
+ * compensations reply on `task.results.saga`, which only the coordinator consumes.
  */
 @Controller()
 export class SagaCoordinatorController {
@@ -90,19 +96,19 @@ export class SagaCoordinatorController {
     await this.compensate(event, stepPath, reason);
   }
 
-  @OnMeshEvent(TaskCompletedV1, { topic: Topics.taskResults, subscription: SUBSCRIPTION, type: 'Key_Shared' })
+  @OnMeshEvent(TaskCompletedV1, RESULTS)
   async onTaskCompleted(@Payload() event: EventEnvelope<TaskCompleted>): Promise<void> {
     await this.onResult(event, event.data.taskId, { output: event.data.output });
   }
 
-  @OnMeshEvent(TaskFailedV1, { topic: Topics.taskResults, subscription: SUBSCRIPTION, type: 'Key_Shared' })
+  @OnMeshEvent(TaskFailedV1, RESULTS)
   async onTaskFailed(@Payload() event: EventEnvelope<TaskFailed>): Promise<void> {
     await this.onResult(event, event.data.taskId, { error: event.data.error });
   }
 
   private async onResult(event: EventEnvelope, taskId: string, result: { output?: Record<string, unknown>; error?: string }): Promise<void> {
     const match = TASK_ID.exec(taskId);
-    if (!match) return; // not a saga's task
+    if (!match) return; // not a saga's task (a defence: only saga tasks name this reply topic)
     const [, workflowId, stepPath, indexText, role] = match;
     const index = Number(indexText);
     const saga = await this.read(workflowId, stepPath);
@@ -240,6 +246,7 @@ export class SagaCoordinatorController {
         params: action.params,
         stepPath,
         attempt: 1,
+        replyTopic: Topics.sagaTaskResults,
       },
       { correlationId: workflowId, causedBy: cause },
     );

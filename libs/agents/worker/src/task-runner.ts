@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { describeError } from '@agent-mesh/bus';
-import { TaskCompletedV1, TaskFailedV1, Topics, type DocumentInput, type EventEnvelope } from '@agent-mesh/contracts';
+import { isTaskResultsTopic, TaskCompletedV1, TaskFailedV1, Topics, type DocumentInput, type EventEnvelope } from '@agent-mesh/contracts';
 import { MeshPublisher } from '@agent-mesh/nest-pulsar';
 import { MESH_CONFIG, SKILL_REGISTRY, type MeshConfig } from '@agent-mesh/runtime';
 import { SkillInputError, type SkillRegistry } from '@agent-mesh/skills';
@@ -28,7 +28,8 @@ class TaskTimeoutError extends Error {
 /**
  * Runs one task for the worker — from `tasks.<skill>` or from a market fill — the same way:
  * the skill under TASK_TIMEOUT_MS with the task id as idempotency key, then `task.completed`
- * or `task.failed` on `task.results`. Input the skill refuses fails at once; other errors are
+ * or `task.failed` on the task's reply topic (`task.results` unless the assigner named one of
+ * the family, e.g. `task.results.saga`). Input the skill refuses fails at once; other errors are
  * thrown (the message is redelivered) until the last allowed delivery, which reports failure.
  */
 @Injectable()
@@ -60,7 +61,11 @@ export class TaskRunner implements OnApplicationShutdown {
     params: Record<string, unknown> | undefined,
     cause: EventEnvelope,
     redeliveryCount: number,
+    replyTopic: string = Topics.taskResults,
   ): Promise<void> {
+    // The contract already refuses other topics; checked again because a task must never make
+    // a worker publish elsewhere (thrown: redelivered, then dead-lettered with this reason).
+    if (!isTaskResultsTopic(replyTopic)) throw new Error(`task ${ref.taskId}: reply topic "${replyTopic}" is not task.results or task.results.<name>`);
     const options = { correlationId: cause.correlationId, causedBy: cause };
     const started = Date.now();
     try {
@@ -69,7 +74,7 @@ export class TaskRunner implements OnApplicationShutdown {
         skill.run({ id: input.id, text: input.text, params }, { signal, taskId: ref.taskId }),
       );
       await this.publisher.publish(
-        Topics.taskResults,
+        replyTopic,
         TaskCompletedV1,
         { ...ref, inputId: input.id, output, durationMs: Date.now() - started, worker: this.workerId },
         options,
@@ -79,7 +84,7 @@ export class TaskRunner implements OnApplicationShutdown {
       if (!(error instanceof SkillInputError) && !lastDelivery) throw error;
       this.log.warn(`task ${ref.taskId} failed: ${describeError(error)}`);
       await this.publisher.publish(
-        Topics.taskResults,
+        replyTopic,
         TaskFailedV1,
         { ...ref, inputId: input.id, error: describeError(error), worker: this.workerId },
         options,

@@ -9,6 +9,7 @@ export { WORKER_MAX_REDELIVER } from './task-runner';
 /**
  * The worker role: a Shared subscription on `tasks.<skill>` for each skill it has, so adding
  * a worker process adds capacity. A crash before the ack means another worker gets the task.
+ * The result goes to the task's `replyTopic` when the assigner named one, else `task.results`.
  */
 @Controller()
 export class WorkerController {
@@ -22,7 +23,7 @@ export class WorkerController {
     concurrency: 4,
   })
   async onTask(@Payload() event: EventEnvelope<TaskAssigned>, @Ctx() context: MeshContext): Promise<void> {
-    const { taskId, branchIndex, branchCount, skill, stepPath, attempt, input, params } = event.data;
-    await this.runner.run({ taskId, branchIndex, branchCount, skill, stepPath, attempt }, input, params, event, context.getRedeliveryCount());
+    const { taskId, branchIndex, branchCount, skill, stepPath, attempt, input, params, replyTopic } = event.data;
+    await this.runner.run({ taskId, branchIndex, branchCount, skill, stepPath, attempt }, input, params, event, context.getRedeliveryCount(), replyTopic);
   }
 }

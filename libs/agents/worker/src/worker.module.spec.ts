@@ -23,6 +23,7 @@ import {
   type SkillInput,
   type SkillOutput,
 } from '@agent-mesh/skills';
+import { TaskRunner } from './task-runner';
 import { WORKER_MAX_REDELIVER } from './worker.controller';
 import { WorkerModule } from './worker.module';
 
@@ -111,8 +112,8 @@ async function readAll(h: Harness, shortTopic: string): Promise<BusMessage[]> {
   return out;
 }
 
-async function results(h: Harness): Promise<EventEnvelope<TaskCompleted | TaskFailed>[]> {
-  return (await readAll(h, Topics.taskResults)).map((message) => {
+async function results(h: Harness, topic: string = Topics.taskResults): Promise<EventEnvelope<TaskCompleted | TaskFailed>[]> {
+  return (await readAll(h, topic)).map((message) => {
     const decoded = h.registry.decode(message.payload);
     if (!decoded.ok) throw new Error(`undecodable result: ${decoded.reason}`);
     return decoded.envelope as EventEnvelope<TaskCompleted | TaskFailed>;
@@ -133,8 +134,8 @@ async function assign(h: Harness, task: TaskAssigned, correlationId: string): Pr
   return envelope;
 }
 
-function task(skill: string, text: string, params?: Record<string, unknown>): TaskAssigned {
-  return { taskId: 'wf-1:2', branchIndex: 2, branchCount: 3, skill, input: { id: 'doc-7', text }, params };
+function task(skill: string, text: string, params?: Record<string, unknown>, replyTopic?: string): TaskAssigned {
+  return { taskId: 'wf-1:2', branchIndex: 2, branchCount: 3, skill, input: { id: 'doc-7', text }, params, replyTopic };
 }
 
 function settled(h: Harness, shortTopic: string): Promise<true> {
@@ -269,5 +270,50 @@ describe('WorkerModule on a memory bus', () => {
     // give an (unwanted) keywords consumer time to answer too
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect((await results(h)).map((r) => r.data.skill)).toEqual(['sentiment']);
+  });
+
+  describe('reply topic', () => {
+    it('publishes task.completed on the task’s replyTopic, and nothing on task.results', async () => {
+      h = await startWorker('w-8', []);
+      const sent = await assign(h, task('keywords', 'Bees visit flowers. Flowers feed bees.', { top: 2 }, Topics.sagaTaskResults), 'wf-8');
+      const result = await eventually('a result on task.results.saga', async () => (await results(h!, Topics.sagaTaskResults))[0]);
+      expect(result.type).toBe('task.completed');
+      expect(result.causationId).toBe(sent.id);
+      expect(result.data).toMatchObject({ taskId: 'wf-1:2', skill: 'keywords', worker: 'worker@w-8' });
+      // the reply topic is the worker's business, not part of the result
+      expect(result.data).not.toHaveProperty('replyTopic');
+      await settled(h, Topics.tasks('keywords'));
+      expect(await results(h, Topics.taskResults)).toEqual([]);
+    });
+
+    it('publishes task.failed on the replyTopic too', async () => {
+      const skill = new ScriptedSkill('picky', async () => {
+        throw new SkillInputError('picky', 'no');
+      });
+      h = await startWorker('w-9', [skill]);
+      await assign(h, task('picky', 'anything', undefined, Topics.solverTaskResults), 'wf-9');
+      const result = await eventually('a result on task.results.solver-rounds', async () => (await results(h!, Topics.solverTaskResults))[0]);
+      expect(result.type).toBe('task.failed');
+      await settled(h, Topics.tasks('picky'));
+      expect(await results(h, Topics.taskResults)).toEqual([]);
+    });
+
+    it('dead-letters a task whose replyTopic is outside the task-results family, and publishes nothing there', async () => {
+      const skill = new ScriptedSkill('obedient', async () => ({ ok: true }));
+      h = await startWorker('w-10', [skill]);
+      // Built by hand: the registry refuses to create such a task.
+      const valid = h.registry.create(TaskAssignedV1, task('obedient', 'text'), origin, { correlationId: 'wf-10' });
+      const tampered = { ...valid, data: { ...valid.data, replyTopic: Topics.workflowEvents } };
+      await h.client.publish(qualifyTopic(naming, Topics.tasks('obedient')), { payload: Buffer.from(JSON.stringify(tampered)), key: 'wf-10' });
+      const dead = await eventually('the dead letter', async () => (await readAll(h!, Topics.deadLetter))[0]);
+      expect(dead.properties['dlq.reason']).toContain('replyTopic');
+      expect(skill.calls).toBe(0);
+      expect(await readAll(h, Topics.workflowEvents)).toEqual([]);
+      expect(await results(h)).toEqual([]);
+      // and the runner itself refuses, should a task reach it unvalidated
+      const ref = { taskId: 'wf-10:0', branchIndex: 0, branchCount: 1, skill: 'obedient' };
+      await expect(h.app.get(TaskRunner).run(ref, { id: 'a', text: 'text' }, undefined, valid, 0, Topics.workflowEvents)).rejects.toThrow(/reply topic/);
+      expect(skill.calls).toBe(0);
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { Type } from 'class-transformer';
 import { IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
 import { defineEvent } from '../registry';
+import { TASK_RESULTS_TOPIC_PATTERN } from '../topics';
 import { DocumentInput, SKILL_NAME_PATTERN } from './workflow';
 import { STEP_PATH_PATTERN } from './steps';
 
@@ -44,6 +45,16 @@ export class TaskAssigned extends TaskRef {
   @IsOptional()
   @IsObject()
   params?: Record<string, unknown>;
+
+  /**
+   * Where the worker publishes the result: a short name of the task-results family
+   * (`task.results.<name>`, `Topics.taskResultsFor`), so a coordinator alone receives the
+   * results of its own tasks. Absent: `task.results` (assigners that predate reply topics).
+   */
+  @IsOptional()
+  @IsString()
+  @Matches(TASK_RESULTS_TOPIC_PATTERN, { message: 'replyTopic must be task.results or task.results.<name>' })
+  replyTopic?: string;
 }
 
 export class TaskCompleted extends TaskRef {

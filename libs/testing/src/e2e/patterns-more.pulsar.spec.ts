@@ -8,6 +8,7 @@ import {
   type MarketBid,
   type MarketFill,
   type SolverRoundCompleted,
+  type TaskCompleted,
 } from '@agent-mesh/contracts';
 import { STATE_STORE } from '@agent-mesh/runtime';
 import {
@@ -497,7 +498,12 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
     const completed = await client.timeline(id, 'solver.round-completed', 3);
     expect(completed.map((e) => e.detail)).toEqual(['round 1: 3 answers', 'round 2: 3 answers', 'round 3: 3 answers']);
     expect(completed.every((e) => e.source === 'market-maker@mm-1')).toBe(true);
-    await client.timeline(id, 'task.completed', 9); // 3 solvers × 3 rounds, each once
+    // 3 solvers × 3 rounds, each once, on the rounds' own reply topic; none on task.results, so
+    // the orchestrator's timeline has the rounds (above), not each answer.
+    const answers = decodeAll<TaskCompleted>(await readAll(Topics.solverTaskResults), 'task.completed').filter((r) => r.correlationId === id);
+    expect(answers.map((r) => r.data.taskId).sort()).toEqual([1, 2, 3].flatMap((round) => [0, 1, 2].map((solver) => `${id}:root:r${round}:s${solver}`)).sort());
+    expect(decodeAll<TaskCompleted>(await readAll(Topics.taskResults), 'task.completed').filter((r) => r.correlationId === id)).toEqual([]);
+    expect(entries(await client.get(id), 'task.completed')).toEqual([]);
   }, 60_000);
 
   describe('blackboard', () => {
@@ -560,4 +566,27 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       expect(counts).toEqual({ x: 3, y: 2 });
     }, 60_000);
   });
+
+  // Last: every flow above has run by now (fan-outs, sagas, market, solver rounds, blackboard).
+  it('delivers each task result only to the roles that use it: no saga coordinator or market maker on task.results', async () => {
+    const durableSubscriptions = async (topic: string): Promise<Record<string, number>> => {
+      const stats = await namespace.admin.topicStats(qualifyTopic(namespace.naming, topic));
+      // readers are non-durable subscriptions; the agents' are durable
+      return Object.fromEntries(Object.entries(stats.subscriptions).flatMap(([name, sub]) => (sub.isDurable ? [[name, sub.msgOutCounter]] : [])));
+    };
+    const shared = await durableSubscriptions(Topics.taskResults);
+    expect(Object.keys(shared).sort()).toEqual(['aggregator', 'orchestrator']);
+    const sagas = await durableSubscriptions(Topics.sagaTaskResults);
+    expect(Object.keys(sagas)).toEqual(['saga-coordinator']);
+    expect(sagas['saga-coordinator']).toBeGreaterThan(0);
+    const solvers = await durableSubscriptions(Topics.solverTaskResults);
+    expect(Object.keys(solvers)).toEqual(['market-maker-rounds']);
+    expect(solvers['market-maker-rounds']).toBeGreaterThanOrEqual(9);
+
+    // and what is left on task.results is no saga's or solver's
+    const results = await readAll(Topics.taskResults);
+    const taskIds = [...decodeAll<TaskCompleted>(results, 'task.completed'), ...decodeAll<TaskCompleted>(results, 'task.failed')].map((r) => r.data.taskId);
+    expect(taskIds.length).toBeGreaterThan(0);
+    expect(taskIds.filter((taskId) => /:saga:\d+:(action|compensation)$|:r\d+:s\d+$/.test(taskId))).toEqual([]);
+  }, 60_000);
 });

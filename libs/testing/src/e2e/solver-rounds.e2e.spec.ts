@@ -1,5 +1,5 @@
 import type { WorkflowView } from '@agent-mesh/agents/orchestrator';
-import { createMeshEventRegistry, Topics, type EventEnvelope, type SolverRoundCompleted } from '@agent-mesh/contracts';
+import { createMeshEventRegistry, Topics, type EventEnvelope, type SolverRoundCompleted, type TaskCompleted, type TaskFailed } from '@agent-mesh/contracts';
 import {
   createDefaultSkillRegistry,
   EstimateSkill,
@@ -56,6 +56,17 @@ describe('solver rounds: the market maker runs the rounds, the aggregator compil
     return { id, workflow: await client.finished(id) };
   }
 
+  async function resultsOf(topic: string, id: string): Promise<EventEnvelope<TaskCompleted | TaskFailed>[]> {
+    return (await mesh.readAll(topic))
+      .map((m) => registry.decode(m.payload))
+      .flatMap((d) => (d.ok && d.envelope.correlationId === id && d.envelope.type.startsWith('task.') ? [d.envelope as EventEnvelope<TaskCompleted | TaskFailed>] : []));
+  }
+
+  /** The solver tasks' results, on the market maker's reply topic. */
+  const solverResultsOf = (id: string) => resultsOf(Topics.solverTaskResults, id);
+  /** Task results of the workflow on task.results (what the orchestrator and aggregator see). */
+  const resultsOnTaskResults = (id: string) => resultsOf(Topics.taskResults, id);
+
   async function roundsOf(id: string): Promise<Map<number, number>[]> {
     const events = (await mesh.readAll(Topics.marketRounds))
       .map((m) => registry.decode(m.payload))
@@ -84,7 +95,14 @@ describe('solver rounds: the market maker runs the rounds, the aggregator compil
     expect(rounds.every((e) => e.stepPath === 'root' && e.source.startsWith('market-maker@'))).toBe(true);
     const completed = await client.timeline(id, 'solver.completed', 1);
     expect(completed[0].source.startsWith('aggregator@')).toBe(true);
-    await client.timeline(id, 'task.completed', 9); // 3 solvers × 3 rounds, each once
+    // 3 solvers × 3 rounds, each once, on the rounds' own reply topic; none on task.results, so
+    // the orchestrator's timeline has the rounds (above), not each answer.
+    const answers = await solverResultsOf(id);
+    expect(answers.filter((r) => r.type === 'task.completed').map((r) => r.data.taskId).sort()).toEqual(
+      [1, 2, 3].flatMap((round) => [0, 1, 2].map((solver) => `${id}:root:r${round}:s${solver}`)).sort(),
+    );
+    expect(await resultsOnTaskResults(id)).toEqual([]);
+    expect((await client.get(id)).timeline.filter((e) => e.type === 'task.completed')).toEqual([]);
   });
 
   it('compiles with a declared fan-out strategy: majority vote on the label', async () => {
@@ -119,7 +137,8 @@ describe('solver rounds: the market maker runs the rounds, the aggregator compil
     expect(workflow.reason).toContain('every solver failed in round 1 of 3');
     expect(workflow.reason).toContain('text has no words');
     expect(workflow.steps[0]).toMatchObject({ path: 'root', status: 'failed' });
-    await client.timeline(id, 'task.failed', 3);
+    expect((await solverResultsOf(id)).filter((r) => r.type === 'task.failed')).toHaveLength(3);
+    expect(await resultsOnTaskResults(id)).toEqual([]);
     expect(await roundsOf(id)).toEqual([]);
   });
 });

@@ -20,7 +20,11 @@ import { STATE_STORE } from '@agent-mesh/runtime';
 import type { StateStore } from '@agent-mesh/state';
 
 const ROUNDS: MeshSubscriptionOptions = { topic: Topics.marketRounds, subscription: 'market-maker-rounds', type: 'Key_Shared' };
-const RESULTS: MeshSubscriptionOptions = { topic: Topics.taskResults, subscription: 'market-maker-rounds', type: 'Key_Shared' };
+/**
+ * The answers of the rounds' own solver tasks, and only those: every solver task names this
+ * topic as its reply topic, so fan-out and other results never reach (or cost) the market maker.
+ */
+const RESULTS: MeshSubscriptionOptions = { topic: Topics.solverTaskResults, subscription: 'market-maker-rounds', type: 'Key_Shared' };
 
 /** `<workflowId>:<stepPath>:r<round>:s<solver>`. */
 const TASK_ID = /^(.+):(root(?:\.[a-z]+|\.\d+)*):r(\d+):s(\d+)$/;
@@ -47,7 +51,9 @@ interface RoundAnswer {
  * announced (`solver.round-completed` on market.rounds) with the answers of the solvers that
  * completed — failed ones are left out, and a round where all failed ends the run with
  * `solver.failed` — and round k+1 starts from those answers. After the last round the answers
- * go to the aggregator (`solver.answers`).
+ * go to the aggregator (`solver.answers`). Solver tasks reply on `task.results.solver-rounds`,
+ * which only the rounds consume: neither the aggregator nor the orchestrator uses the answers
+ * one by one.
  *
  * The run lives in the StateStore: each answer is recorded once per task id, and a round's
  * announcement is repeated on every delivery until it is marked done, so a market maker that
@@ -93,7 +99,7 @@ export class SolverRoundsController {
 
   private async onAnswer(event: EventEnvelope<TaskCompleted | TaskFailed>, answer: RoundAnswer): Promise<void> {
     const match = TASK_ID.exec(event.data.taskId);
-    if (!match) return; // not a solver's task
+    if (!match) return; // not a solver's task (a defence: only solver tasks name this reply topic)
     const [, workflowId, stepPath, roundText, solverText] = match;
     const round = Number(roundText);
     const solver = Number(solverText);
@@ -172,6 +178,7 @@ export class SolverRoundsController {
           params: { ...spec.params, round, solver, peers },
           stepPath: spec.stepPath,
           attempt: 1,
+          replyTopic: Topics.solverTaskResults,
         },
         { correlationId: workflowId, causedBy: cause },
       );

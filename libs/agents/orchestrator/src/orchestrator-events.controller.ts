@@ -4,7 +4,6 @@ import {
   FanOutCompletedV1,
   FanOutFailedV1,
   FanOutRetryV1,
-  FanOutStartedV1,
   MarketAskExpiredV1,
   MarketFillV1,
   SolverCompletedV1,
@@ -15,24 +14,16 @@ import {
   SagaCompletedV1,
   SagaFailedV1,
   SagaStepEventV1,
-  StageFailedV1,
-  StageValidatedV1,
-  StepCompletedV1,
-  StepFailedV1,
-  StepStartedV1,
   TaskCompletedV1,
   TaskFailedV1,
   Topics,
   WorkflowCancelRequestedV1,
-  WorkflowCompletedV1,
-  WorkflowFailedV1,
   WorkflowRequestedV1,
   WorkflowSubmittedV1,
   type EventEnvelope,
   type FanOutCompleted,
   type FanOutFailed,
   type FanOutRetry,
-  type FanOutStarted,
   type FanOutStepSpec,
   type MarketAskExpired,
   type MarketFill,
@@ -45,11 +36,6 @@ import {
   type SagaFailed,
   type SagaStepEvent,
   type FanOutWorkflowRequest,
-  type StageFailed,
-  type StageValidated,
-  type StepCompleted,
-  type StepFailed,
-  type StepStarted,
   type TaskCompleted,
   type TaskFailed,
   type WorkflowCancelRequested,
@@ -57,7 +43,8 @@ import {
 } from '@agent-mesh/contracts';
 import { MeshContext, OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
 import { BlackboardService } from './blackboard';
-import { stepAt } from './engine/step-tree';
+import { lineage, stepAt } from './engine/step-tree';
+import type { WorkflowSnapshot } from './engine/workflow-state';
 import { fanOutSpec, OrchestratorService } from './orchestrator.service';
 
 /** Redeliveries of fanout.completed spent waiting for branch results to be projected. */
@@ -75,7 +62,11 @@ const RESULTS: MeshSubscriptionOptions = { topic: Topics.taskResults, subscripti
 
 /**
  * The orchestrator's event handlers, Key_Shared by workflow id so one workflow's events are
- * handled in order. Each consumed event also lands on the workflow's timeline.
+ * handled in order. Each consumed event also lands on the workflow's timeline. The events the
+ * orchestrator publishes itself (`workflow.submitted`, `step.*`, `stage.*`, `fanout.started`,
+ * `workflow.completed` / `.failed`) are on the timeline already — written with the state they
+ * announce — and come back here only to be acknowledged: a step's end advances its parent in
+ * the handler of the event that ended it (WorkflowEngine), not through `step.completed`.
  */
 @Controller()
 export class OrchestratorEventsController {
@@ -102,17 +93,27 @@ export class OrchestratorEventsController {
     });
   }
 
+  /**
+   * Records the event on the timeline and reads the step it is about, with its ancestors and
+   * the workflow's status, all in one round trip (the timeline write goes first, so the entry
+   * precedes whatever the event causes).
+   */
+  private async trackAndRead(event: EventEnvelope, stepPath: string, detail?: string): Promise<WorkflowSnapshot> {
+    const tracked = this.track(event, stepPath, detail);
+    const [snapshot] = await Promise.all([this.workflows.snapshot(event.correlationId, lineage(stepPath)), tracked]);
+    return snapshot;
+  }
+
+  /** Submitted over HTTP: its timeline entry was written when it was accepted (OrchestratorService.submit). */
   @OnMeshEvent(WorkflowSubmittedV1, EVENTS)
   async onSubmitted(@Payload() event: EventEnvelope<WorkflowSubmitted>): Promise<void> {
-    await this.track(event, 'root', event.data.spec.name);
     await this.engine.begin(event.correlationId, event.data.spec, event);
   }
 
   /** The plain fan-out command, run as a one-step workflow. */
   @OnMeshEvent(WorkflowRequestedV1, EVENTS)
   async onRequested(@Payload() event: EventEnvelope<FanOutWorkflowRequest>): Promise<void> {
-    await this.track(event, 'root');
-    await this.engine.begin(event.correlationId, fanOutSpec(event.data), event);
+    await Promise.all([this.track(event, 'root'), this.engine.begin(event.correlationId, fanOutSpec(event.data), event)]);
   }
 
   @OnMeshEvent(WorkflowCancelRequestedV1, EVENTS)
@@ -133,80 +134,48 @@ export class OrchestratorEventsController {
       }
       return;
     }
-    await this.workflows.finish(event.correlationId, 'cancelled', event.occurredAt, { reason: `cancelled: ${event.data.reason}`, status: 'cancelled' });
-  }
-
-  @OnMeshEvent(StepStartedV1, EVENTS)
-  async onStepStarted(@Payload() event: EventEnvelope<StepStarted>): Promise<void> {
-    await this.track(event, event.data.stepPath, event.data.kind);
-  }
-
-  @OnMeshEvent(StepCompletedV1, EVENTS)
-  async onStepCompleted(@Payload() event: EventEnvelope<StepCompleted>): Promise<void> {
-    await this.track(event, event.data.stepPath, event.data.kind);
-    await this.engine.onStepCompleted(event.correlationId, event.data.stepPath, event.data.attempt, event.data.output, event);
-  }
-
-  @OnMeshEvent(StepFailedV1, EVENTS)
-  async onStepFailed(@Payload() event: EventEnvelope<StepFailed>): Promise<void> {
-    await this.track(event, event.data.stepPath, event.data.reason);
-    await this.engine.onStepFailed(event.correlationId, event.data.stepPath, event.data.reason, event, event.data.compensated === true);
-  }
-
-  @OnMeshEvent(StageValidatedV1, EVENTS)
-  async onStageValidated(@Payload() event: EventEnvelope<StageValidated>): Promise<void> {
-    await this.track(event, `${event.data.chainPath}.stages.${event.data.stage}`);
-  }
-
-  @OnMeshEvent(StageFailedV1, EVENTS)
-  async onStageFailed(@Payload() event: EventEnvelope<StageFailed>): Promise<void> {
-    await this.track(event, `${event.data.chainPath}.stages.${event.data.stage}`, `${event.data.action}: ${event.data.reason}`);
+    await this.workflows.finish(event.correlationId, event.id, event.occurredAt, { reason: `cancelled: ${event.data.reason}`, status: 'cancelled' });
   }
 
   @OnMeshEvent(FanOutCompletedV1, EVENTS)
   async onFanOutCompleted(@Payload() event: EventEnvelope<FanOutCompleted>, @Ctx() context: MeshContext): Promise<void> {
-    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
-    if (state?.status !== 'running') return;
+    const { stepPath } = event.data;
+    const [snapshot, branches] = await Promise.all([
+      this.workflows.snapshot(event.correlationId, lineage(stepPath)),
+      this.workflows.branches(event.correlationId, stepPath),
+    ]);
+    const state = snapshot.steps.get(stepPath);
+    if (!this.engine.mayEnd(state, event)) return;
     // The branch results reach this projection on task.results, which can trail this event:
     // wait (a redelivery, a second apart) so the step never shows completed with branches
     // still pending. After a few tries it completes anyway: the projection catches up.
-    const branches = await this.workflows.branches(event.correlationId, event.data.stepPath);
     const recorded = new Set(branches.filter((b) => b.status !== 'pending').map((b) => b.index));
     const missing = event.data.used.filter((i) => !recorded.has(i));
-    if (missing.length > 0 && context.getRedeliveryCount() < PROJECTION_WAITS) {
-      throw new ProjectionBehindError(`branch results ${missing.join(',')} of ${event.data.stepPath} not projected yet`);
+    if (state?.status === 'running' && missing.length > 0 && context.getRedeliveryCount() < PROJECTION_WAITS) {
+      throw new ProjectionBehindError(`branch results ${missing.join(',')} of ${stepPath} not projected yet`);
     }
-    await this.track(event, event.data.stepPath, `used branches ${event.data.used.join(',')}`);
-    await this.engine.completeStep(event.correlationId, state.path, state.attempt, event.data.output, event);
+    const tracked = this.track(event, stepPath, `used branches ${event.data.used.join(',')}`);
+    await Promise.all([tracked, this.engine.completeStep(event.correlationId, stepPath, state?.attempt ?? 1, event.data.output, event, snapshot)]);
   }
 
   @OnMeshEvent(FanOutFailedV1, EVENTS)
   async onFanOutFailed(@Payload() event: EventEnvelope<FanOutFailed>): Promise<void> {
-    await this.track(event, event.data.stepPath, event.data.reason);
-    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
-    if (state?.status === 'running') await this.engine.failStep(event.correlationId, state, event.data.reason, event);
+    const snapshot = await this.trackAndRead(event, event.data.stepPath, event.data.reason);
+    const state = snapshot.steps.get(event.data.stepPath);
+    if (state) await this.engine.failStep(event.correlationId, state.path, state.attempt, event.data.reason, event, { snapshot });
   }
 
   @OnMeshEvent(FanOutRetryV1, EVENTS)
   async onFanOutRetry(@Payload() event: EventEnvelope<FanOutRetry>): Promise<void> {
-    await this.track(event, event.data.stepPath, `branches ${event.data.branches.join(',')} attempt ${event.data.attempt}`);
-    const spec = await this.workflows.spec(event.correlationId);
-    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
+    const tracked = this.track(event, event.data.stepPath, `branches ${event.data.branches.join(',')} attempt ${event.data.attempt}`);
+    const [spec, state] = await Promise.all([
+      this.workflows.spec(event.correlationId),
+      this.workflows.step(event.correlationId, event.data.stepPath),
+      tracked,
+    ]);
     if (!spec || state?.status !== 'running') return;
     const step = stepAt(spec, event.data.stepPath) as FanOutStepSpec;
-    for (const branch of event.data.branches) {
-      await this.engine.assignBranch(event.correlationId, step, event.data.stepPath, branch, event.data.attempt, event);
-    }
-  }
-
-  @OnMeshEvent(WorkflowCompletedV1, EVENTS)
-  async onCompleted(@Payload() event: EventEnvelope): Promise<void> {
-    await this.track(event, 'root');
-  }
-
-  @OnMeshEvent(WorkflowFailedV1, EVENTS)
-  async onFailed(@Payload() event: EventEnvelope): Promise<void> {
-    await this.track(event, 'root');
+    await this.engine.assignBranches(event.correlationId, step, event.data.stepPath, event.data.branches, event.data.attempt, event);
   }
 
   @OnMeshEvent(SagaStepEventV1, SAGAS)
@@ -216,24 +185,26 @@ export class OrchestratorEventsController {
 
   @OnMeshEvent(SagaCompletedV1, SAGAS)
   async onSagaCompleted(@Payload() event: EventEnvelope<SagaCompleted>): Promise<void> {
-    await this.track(event, event.data.stepPath);
-    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
-    if (state?.status === 'running') await this.engine.completeStep(event.correlationId, state.path, state.attempt, { outputs: event.data.outputs }, event);
+    const snapshot = await this.trackAndRead(event, event.data.stepPath);
+    const state = snapshot.steps.get(event.data.stepPath);
+    if (state) await this.engine.completeStep(event.correlationId, state.path, state.attempt, { outputs: event.data.outputs }, event, snapshot);
   }
 
   @OnMeshEvent(SagaCompensatedV1, SAGAS)
   async onSagaCompensated(@Payload() event: EventEnvelope<SagaCompensated>): Promise<void> {
-    await this.track(event, event.data.stepPath, `undone: ${event.data.compensated.join(', ') || 'nothing'}`);
-    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
+    const snapshot = await this.trackAndRead(event, event.data.stepPath, `undone: ${event.data.compensated.join(', ') || 'nothing'}`);
+    const state = snapshot.steps.get(event.data.stepPath);
     const undone = event.data.compensated.length > 0 ? `; compensated ${event.data.compensated.join(' then ')}` : '; nothing to compensate';
-    if (state?.status === 'running') await this.engine.failStep(event.correlationId, state, `${event.data.reason}${undone}`, event, true);
+    if (state) {
+      await this.engine.failStep(event.correlationId, state.path, state.attempt, `${event.data.reason}${undone}`, event, { compensated: true, snapshot });
+    }
   }
 
   @OnMeshEvent(SagaFailedV1, SAGAS)
   async onSagaFailed(@Payload() event: EventEnvelope<SagaFailed>): Promise<void> {
-    await this.track(event, event.data.stepPath, event.data.reason);
-    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
-    if (state?.status === 'running') await this.engine.failStep(event.correlationId, state, event.data.reason, event);
+    const snapshot = await this.trackAndRead(event, event.data.stepPath, event.data.reason);
+    const state = snapshot.steps.get(event.data.stepPath);
+    if (state) await this.engine.failStep(event.correlationId, state.path, state.attempt, event.data.reason, event, { snapshot });
   }
 
   @OnMeshEvent(MarketFillV1, FILLS)
@@ -245,19 +216,19 @@ export class OrchestratorEventsController {
   @OnMeshEvent(MarketAskExpiredV1, FILLS)
   async onAskExpired(@Payload() event: EventEnvelope<MarketAskExpired>): Promise<void> {
     const { stepPath, askId, budget } = event.data;
-    await this.track(event, stepPath, `${askId} at budget ${budget}`);
-    const spec = await this.workflows.spec(event.correlationId);
-    const state = await this.workflows.step(event.correlationId, stepPath);
-    if (!spec || state?.status !== 'running') return;
+    const [snapshot, spec] = await Promise.all([this.trackAndRead(event, stepPath, `${askId} at budget ${budget}`), this.workflows.spec(event.correlationId)]);
+    const state = snapshot.steps.get(stepPath);
+    if (!spec || !state) return;
     const step = stepAt(spec, stepPath) as MarketStepSpec;
     const round = Number(/ask-(\d+)$/.exec(askId)?.[1] ?? '1');
     const reprice = step.reprice;
-    if (reprice && round <= reprice.times && budget < reprice.maxBudget) {
+    if (state.status === 'running' && reprice && round <= reprice.times && budget < reprice.maxBudget) {
       const next = Math.min(reprice.maxBudget, Math.round(budget * reprice.factor * 100) / 100);
       await this.engine.publishAsk(event.correlationId, stepPath, step, round + 1, next, event);
       return;
     }
-    await this.engine.failStep(event.correlationId, state, `no bid within budget ${budget} before the ask expired (${round} ask${round > 1 ? 's' : ''})`, event);
+    const reason = `no bid within budget ${budget} before the ask expired (${round} ask${round > 1 ? 's' : ''})`;
+    await this.engine.failStep(event.correlationId, stepPath, state.attempt, reason, event, { snapshot });
   }
 
   @OnMeshEvent(SolverRoundCompletedV1, ROUNDS)
@@ -267,34 +238,30 @@ export class OrchestratorEventsController {
 
   @OnMeshEvent(SolverCompletedV1, EVENTS)
   async onSolverCompleted(@Payload() event: EventEnvelope<SolverCompleted>): Promise<void> {
-    await this.track(event, event.data.stepPath);
-    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
-    if (state?.status === 'running') await this.engine.completeStep(event.correlationId, state.path, state.attempt, event.data.output, event);
+    const snapshot = await this.trackAndRead(event, event.data.stepPath);
+    const state = snapshot.steps.get(event.data.stepPath);
+    if (state) await this.engine.completeStep(event.correlationId, state.path, state.attempt, event.data.output, event, snapshot);
   }
 
   @OnMeshEvent(SolverFailedV1, EVENTS)
   async onSolverFailed(@Payload() event: EventEnvelope<SolverFailed>): Promise<void> {
-    await this.track(event, event.data.stepPath, event.data.reason);
-    const state = await this.workflows.step(event.correlationId, event.data.stepPath);
-    if (state?.status === 'running') await this.engine.failStep(event.correlationId, state, event.data.reason, event);
+    const snapshot = await this.trackAndRead(event, event.data.stepPath, event.data.reason);
+    const state = snapshot.steps.get(event.data.stepPath);
+    if (state) await this.engine.failStep(event.correlationId, state.path, state.attempt, event.data.reason, event, { snapshot });
   }
 
-  @OnMeshEvent(FanOutStartedV1, RESULTS)
-  async onFanOutStarted(@Payload() event: EventEnvelope<FanOutStarted>): Promise<void> {
-    await this.track(event, event.data.stepPath, `${event.data.branchCount} branches, ${event.data.policy.type}, ${event.data.strategy.type}`);
-  }
-
+  /** A task's result: a fan-out branch for the projection, or the end of a task or market step, which advances its parent here. */
   @OnMeshEvent(TaskCompletedV1, RESULTS)
   async onTaskCompleted(@Payload() event: EventEnvelope<TaskCompleted>): Promise<void> {
     const { stepPath, branchIndex, inputId, worker, durationMs, output } = event.data;
-    await this.track(event, stepPath, `${inputId} by ${worker}`);
-    if (!stepPath) return;
+    if (!stepPath) return this.track(event, stepPath, `${inputId} by ${worker}`);
+    const snapshot = await this.trackAndRead(event, stepPath, `${inputId} by ${worker}`);
     const attempt = event.data.attempt ?? 1;
-    const state = await this.workflows.step(event.correlationId, stepPath);
+    const state = snapshot.steps.get(stepPath);
     if (state?.kind === 'fan-out') {
       await this.workflows.recordBranch(event.correlationId, event.id, { stepPath, index: branchIndex, inputId, status: 'completed', attempt, worker, durationMs, output });
-    } else if ((state?.kind === 'task' || state?.kind === 'market') && state.status === 'running') {
-      await this.engine.completeStep(event.correlationId, stepPath, attempt, output, event);
+    } else if (state?.kind === 'task' || state?.kind === 'market') {
+      await this.engine.completeStep(event.correlationId, stepPath, attempt, output, event, snapshot);
     } else if (state?.kind === 'blackboard') {
       await this.blackboard.onSourceCompleted(event.correlationId, state, event.data, event);
     }
@@ -303,14 +270,14 @@ export class OrchestratorEventsController {
   @OnMeshEvent(TaskFailedV1, RESULTS)
   async onTaskFailed(@Payload() event: EventEnvelope<TaskFailed>): Promise<void> {
     const { stepPath, branchIndex, inputId, worker, error } = event.data;
-    await this.track(event, stepPath, `${inputId}: ${error}`);
-    if (!stepPath) return;
+    if (!stepPath) return this.track(event, stepPath, `${inputId}: ${error}`);
+    const snapshot = await this.trackAndRead(event, stepPath, `${inputId}: ${error}`);
     const attempt = event.data.attempt ?? 1;
-    const state = await this.workflows.step(event.correlationId, stepPath);
+    const state = snapshot.steps.get(stepPath);
     if (state?.kind === 'fan-out') {
       await this.workflows.recordBranch(event.correlationId, event.id, { stepPath, index: branchIndex, inputId, status: 'failed', attempt, worker, error });
-    } else if ((state?.kind === 'task' || state?.kind === 'market') && state.status === 'running' && state.attempt === attempt) {
-      await this.engine.failStep(event.correlationId, state, `${inputId}: ${error}`, event);
+    } else if (state?.kind === 'task' || state?.kind === 'market') {
+      await this.engine.failStep(event.correlationId, stepPath, attempt, `${inputId}: ${error}`, event, { snapshot });
     } else if (state?.kind === 'blackboard') {
       await this.blackboard.onSourceFailed(event.correlationId, state, event.data, event);
     }

@@ -37,8 +37,12 @@ export class OrchestratorService {
 
   async submit(spec: WorkflowSpec): Promise<string> {
     const workflowId = uuidv7();
-    await this.workflows.accept(workflowId, spec, new Date().toISOString());
-    await this.publisher.publish(Topics.workflowEvents, WorkflowSubmittedV1, { spec }, { correlationId: workflowId });
+    // The event's id and time are fixed here so its timeline entry is written with the acceptance.
+    const id = uuidv7();
+    const occurredAt = new Date();
+    const submitted = { at: occurredAt.toISOString(), type: WorkflowSubmittedV1.type, source: this.publisher.source, stepPath: 'root', detail: spec.name };
+    await this.workflows.accept(workflowId, spec, occurredAt.toISOString(), [submitted]);
+    await this.publisher.publish(Topics.workflowEvents, WorkflowSubmittedV1, { spec }, { correlationId: workflowId, id, occurredAt });
     return workflowId;
   }
 

@@ -89,7 +89,7 @@ export class BlackboardService {
     const short = `${matched.length} of ${until.count} "${until.kind}" entr${until.count === 1 ? 'y' : 'ies'}`;
     if (entries.length > maxEntries) {
       const reason = `board ${board} has ${entries.length} entries, more than maxEntries ${maxEntries}, with ${short}`;
-      await this.engine.failStep(workflowId, state, reason, event);
+      await this.engine.failStep(workflowId, stepPath, state.attempt, reason, event);
       return;
     }
     const entry = entries.find((e) => e.entryId === entryId);
@@ -99,7 +99,7 @@ export class BlackboardService {
     // Nothing in flight (no source task without its entry, every seed on the board): nothing
     // will ever be posted again, so `until` cannot come true.
     if ((await this.boards.pending(workflowId, stepPath)) <= 0 && (await this.seeded(workflowId, stepPath, step))) {
-      await this.engine.failStep(workflowId, state, `board ${board} went quiet with ${short}: no knowledge source has work left`, event);
+      await this.engine.failStep(workflowId, stepPath, state.attempt, `board ${board} went quiet with ${short}: no knowledge source has work left`, event);
     }
   }
 
@@ -144,7 +144,7 @@ export class BlackboardService {
     const text = entryText(source, result.output);
     if ('error' in text) {
       await this.boards.taskEnded(workflowId, state.path, result.taskId);
-      await this.engine.failStep(workflowId, state, text.error, cause);
+      await this.engine.failStep(workflowId, state.path, state.attempt, text.error, cause);
       return;
     }
     await this.orchestrator.publisher.publish(
@@ -171,7 +171,7 @@ export class BlackboardService {
       return;
     }
     await this.boards.taskEnded(workflowId, state.path, result.taskId);
-    await this.engine.failStep(workflowId, state, `source ${task.source} (${result.skill}) failed on entry ${task.reactedTo}: ${result.error}`, cause);
+    await this.engine.failStep(workflowId, state.path, state.attempt, `source ${task.source} (${result.skill}) failed on entry ${task.reactedTo}: ${result.error}`, cause);
   }
 
   /** The materialized board of a blackboard step; undefined if the workflow has none at that path. */

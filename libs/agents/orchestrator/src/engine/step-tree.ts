@@ -62,3 +62,24 @@ export function fieldOf(value: unknown, path: string): unknown {
   }
   return current;
 }
+
+/**
+ * The step at `path` and its ancestors up to the root, nearest first: what ending a step may
+ * touch, read in one go. A path that names no step gives just itself.
+ */
+export function lineage(path: string): string[] {
+  const paths = [path];
+  let at = path;
+  while (at !== ROOT) {
+    let parent: ParentLink;
+    try {
+      parent = parentOf(at);
+    } catch {
+      break; // not a step path: nothing above it to read
+    }
+    if (parent.kind === 'root') break;
+    at = parent.kind === 'supervisor-child' ? parent.supervisorPath : parent.chainPath;
+    paths.push(at);
+  }
+  return paths;
+}

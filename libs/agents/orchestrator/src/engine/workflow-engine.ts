@@ -12,11 +12,14 @@ import {
   StepStartedV1,
   TaskAssignedV1,
   Topics,
+  uuidv7,
   WorkflowCompletedV1,
   WorkflowFailedV1,
-  type ChainStepSpec,
-  type EventEnvelope,
   type BlackboardStepSpec,
+  type ChainStepSpec,
+  type DocumentInput,
+  type EventDefinition,
+  type EventEnvelope,
   type FanOutStepSpec,
   type MarketStepSpec,
   type SagaStepSpec,
@@ -28,19 +31,74 @@ import {
 } from '@agent-mesh/contracts';
 import type { MeshPublisher } from '@agent-mesh/nest-pulsar';
 import type { SkillRegistry } from '@agent-mesh/skills';
+import type { StateOp } from '@agent-mesh/state';
 import { evaluateGate } from './gate';
-import { fieldOf, parentOf, ROOT, stepAt } from './step-tree';
-import type { BranchView, StepState, WorkflowState } from './workflow-state';
+import { fieldOf, lineage, parentOf, ROOT, stepAt } from './step-tree';
+import type { BranchView, StepRecord, TimelineEntry, WorkflowSnapshot, WorkflowState, WorkflowStatus } from './workflow-state';
 
 type Cause = Pick<EventEnvelope, 'id' | 'traceparent'>;
 
+/** An event the engine publishes, with its timeline entry (written with the state change it announces). */
+interface Outgoing {
+  readonly entry?: TimelineEntry;
+  readonly publish: () => Promise<unknown>;
+}
+
+/** The step whose output is a step's "previous" input, and that output when it is at hand. */
+interface Previous {
+  readonly path: string;
+  readonly output?: Record<string, unknown>;
+}
+
+/** What a finishing step's state says about an event that would finish it. */
+type Transition = 'apply' | 'replay' | 'ignore';
+
+/**
+ * The effects of handling one event on one workflow. Each publish goes out as soon as the state
+ * it announces is written, without waiting for the others (a stage's task does not wait for the
+ * receipt of its `step.started`); `settled()` waits for all of them, so the handler acks its
+ * event — and a crash before that redelivers it — only once nothing it caused can be lost.
+ */
+class Run {
+  private readonly sends: Promise<unknown>[] = [];
+
+  constructor(
+    readonly workflowId: string,
+    readonly spec: WorkflowSpec,
+    readonly cause: Cause,
+  ) {}
+
+  send(...events: readonly Outgoing[]): void {
+    for (const event of events) this.track(event.publish());
+  }
+
+  /** A publish (or a sequence of them) in flight; its failure surfaces in settled(). */
+  track(sending: Promise<unknown>): void {
+    sending.catch(() => undefined); // observed by settled(); not an unhandled rejection meanwhile
+    this.sends.push(sending);
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all(this.sends);
+  }
+}
+
+const isLive = (status: WorkflowStatus | undefined): boolean => status === 'running' || status === 'accepted';
+const entriesOf = (events: readonly Outgoing[]): TimelineEntry[] => events.flatMap((e) => (e.entry ? [e.entry] : []));
+
 /**
  * Runs workflow specs as a chain of events. Starting a step publishes the work for it (tasks,
- * a fan-out, the stages of a chain, the children of a supervisor); each step's end is a
- * `step.completed` / `step.failed` event, and consuming that event advances the parent —
- * stage N's completion starts stage N+1, a supervisor finishes when its children have.
- * Transitions are recorded once per (step, attempt); a redelivered event re-publishes at most
- * duplicates that the next transition ignores.
+ * a fan-out, the stages of a chain, the children of a supervisor). When a step ends — its
+ * task's result, the aggregator's join, the saga's end — the handler of that event records the
+ * end and advances the parent at once: stage N's end starts stage N+1, a supervisor finishes
+ * when its children have, the root's end finishes the workflow. `step.started`,
+ * `step.completed` and `step.failed` are published for observers, off that path; their timeline
+ * entries are written with the state they announce.
+ *
+ * Transitions are recorded once per (step, attempt), and each records the event that made it
+ * (`startedBy`, `endedBy`): a redelivered event (its handler crashed half-way) recognises its
+ * own transitions and carries them on, re-publishing at most duplicates; any other late or
+ * duplicate event finds the step ended and changes nothing.
  */
 export class WorkflowEngine {
   private readonly log = new Logger('WorkflowEngine');
@@ -53,135 +111,422 @@ export class WorkflowEngine {
 
   async begin(workflowId: string, spec: WorkflowSpec, cause: EventEnvelope): Promise<void> {
     if (!(await this.workflows.begin(workflowId, spec, cause.occurredAt))) return;
-    await this.startStep(workflowId, spec, ROOT, 1, undefined, cause);
+    const run = new Run(workflowId, spec, cause);
+    await this.startStep(run, ROOT, 1, undefined, [], [this.workflows.runningOp(workflowId)]);
+    await run.settled();
   }
 
-  /** Starts one attempt of the step at `path`; `previousPath` names its "previous" output. */
-  async startStep(
+  /**
+   * A step's attempt ended well: record it and advance its parent. `snapshot` is what the
+   * caller read of the step and its ancestors; read here when not given.
+   */
+  async completeStep(
     workflowId: string,
-    spec: WorkflowSpec,
     path: string,
     attempt: number,
-    previousPath: string | undefined,
+    output: Record<string, unknown>,
     cause: Cause,
+    snapshot?: WorkflowSnapshot,
   ): Promise<void> {
-    const step = stepAt(spec, path);
-    const state: StepState = {
+    const [spec, known] = await Promise.all([this.workflows.spec(workflowId), snapshot ?? this.workflows.snapshot(workflowId, lineage(path))]);
+    if (!spec) return;
+    const run = new Run(workflowId, spec, cause);
+    await this.complete(run, path, attempt, output, known);
+    await run.settled();
+  }
+
+  /** A step's attempt failed: record it and fail its parent, up to the workflow. */
+  async failStep(
+    workflowId: string,
+    path: string,
+    attempt: number,
+    reason: string,
+    cause: Cause,
+    options: { readonly compensated?: boolean; readonly snapshot?: WorkflowSnapshot } = {},
+  ): Promise<void> {
+    const [spec, known] = await Promise.all([
+      this.workflows.spec(workflowId),
+      options.snapshot ?? this.workflows.snapshot(workflowId, lineage(path)),
+    ]);
+    if (!spec) return;
+    const run = new Run(workflowId, spec, cause);
+    await this.fail(run, path, attempt, reason, known, options.compensated === true);
+    await run.settled();
+  }
+
+  /** Whether `cause` may end this attempt of the step: it is running, or `cause` ended it before (a redelivery). */
+  mayEnd(state: StepRecord | undefined, cause: Cause): boolean {
+    return state !== undefined && transitionOf(state, state.attempt, cause) !== 'ignore';
+  }
+
+  /** Puts the task up for bids again; `round` counts re-pricings (the ask id says which). */
+  async publishAsk(workflowId: string, path: string, step: MarketStepSpec, round: number, budget: number, cause: Cause): Promise<void> {
+    const ask = this.ask(workflowId, cause, path, step, round, budget);
+    await Promise.all([this.workflows.recordAll(workflowId, entriesOf([ask])), ask.publish()]);
+  }
+
+  /** Re-runs branches of a fan-out (the aggregator's `fanout.retry`). */
+  async assignBranches(workflowId: string, step: FanOutStepSpec, path: string, branches: readonly number[], attempt: number, cause: Cause): Promise<void> {
+    const tasks = branches.map((branch) => this.branchTask(workflowId, cause, step, path, branch, attempt));
+    await Promise.all([this.workflows.recordAll(workflowId, entriesOf(tasks)), ...tasks.map((task) => task.publish())]);
+  }
+
+  /**
+   * Starts one attempt of the step at `path`: its state, `step.started` and the work it
+   * publishes are written to the state store in one script, then published together. `also`
+   * are events announcing why it starts (`stage.validated`, `stage.failed`), recorded with it.
+   */
+  private async startStep(
+    run: Run,
+    path: string,
+    attempt: number,
+    previous: Previous | undefined,
+    also: readonly Outgoing[] = [],
+    extra: readonly StateOp[] = [],
+  ): Promise<void> {
+    const { workflowId, cause } = run;
+    const step = stepAt(run.spec, path);
+    const record: StepRecord = {
       path,
       kind: step.kind,
       name: step.name,
       status: 'running',
       attempt,
-      previousPath,
+      previousPath: previous?.path,
       startedAt: new Date().toISOString(),
+      startedBy: cause.id,
     };
-    await this.workflows.startStep(workflowId, state);
+    const started = this.event(workflowId, cause, Topics.workflowEvents, StepStartedV1, { stepPath: path, kind: step.kind, attempt, name: step.name }, path, step.kind);
+    const announce = [...also, started];
+    const write = (work: readonly Outgoing[] = [], ops: readonly StateOp[] = []): Promise<boolean> =>
+      this.workflows.startStep(workflowId, record, entriesOf([...announce, ...work]), [...extra, ...ops]);
     const options = { correlationId: workflowId, causedBy: cause };
-    await this.publisher.publish(Topics.workflowEvents, StepStartedV1, { stepPath: path, kind: step.kind, attempt, name: step.name }, options);
     switch (step.kind) {
-      case 'task':
-        return this.startTask(workflowId, step as TaskStepSpec, path, attempt, previousPath, cause);
-      case 'fan-out':
-        return this.startFanOut(workflowId, step as FanOutStepSpec, path, cause);
-      case 'chain':
-        return this.startStep(workflowId, spec, `${path}.stages.0`, 1, previousPath, cause);
-      case 'supervisor':
-        await Promise.all(
-          (step as SupervisorStepSpec).children.map((_, i) =>
-            this.startStep(workflowId, spec, `${path}.children.${i}`, 1, previousPath, cause),
-          ),
+      case 'task': {
+        const task = step as TaskStepSpec;
+        const input = await this.taskInput(run, task, path, previous);
+        if ('missing' in input) {
+          await write();
+          run.send(...announce);
+          return this.fail(run, path, attempt, input.missing, await this.workflows.snapshot(workflowId, lineage(path)));
+        }
+        const assigned = this.event(
+          workflowId,
+          cause,
+          Topics.tasks(task.skill),
+          TaskAssignedV1,
+          { taskId: `${workflowId}:${path}:${attempt}`, branchIndex: 0, branchCount: 1, skill: task.skill, input, params: task.params, stepPath: path, attempt },
+          path,
+          `${task.skill} on ${input.id}`,
         );
+        await write([assigned]);
+        run.send(...announce, assigned);
         return;
+      }
+      case 'fan-out': {
+        const fanOut = step as FanOutStepSpec;
+        const policy = fanOut.policy ?? { type: 'fail-fast' as const };
+        const strategy = fanOut.strategy ?? { type: 'combine' as const };
+        const join = this.event(
+          workflowId,
+          cause,
+          Topics.taskResults,
+          FanOutStartedV1,
+          { stepPath: path, skill: fanOut.skill, branchCount: fanOut.inputs.length, policy, strategy },
+          path,
+          `${fanOut.inputs.length} branches, ${policy.type}, ${strategy.type}`,
+        );
+        const tasks = fanOut.inputs.map((_, branch) => this.branchTask(workflowId, cause, fanOut, path, branch, 1));
+        await write([join, ...tasks], this.workflows.initBranchOps(workflowId, path, fanOut.inputs.map((i) => i.id)));
+        run.send(...announce);
+        // On task.results ahead of the tasks, so the aggregator knows the join before any result.
+        run.track(join.publish().then(() => Promise.all(tasks.map((task) => task.publish()))));
+        return;
+      }
+      case 'chain': {
+        // The chain's own start and its first stage's are written together (one round trip).
+        const own = write().then(() => run.send(...announce));
+        await Promise.all([own, this.startStep(run, `${path}.stages.0`, 1, previous)]);
+        return;
+      }
+      case 'supervisor': {
+        const own = write().then(() => run.send(...announce));
+        await Promise.all([
+          own,
+          ...(step as SupervisorStepSpec).children.map((_, i) => this.startStep(run, `${path}.children.${i}`, 1, previous)),
+        ]);
+        return;
+      }
       case 'saga':
-        await this.publisher.publish(Topics.sagaCommands, SagaStartV1, { stepPath: path, steps: (step as SagaStepSpec).steps }, options);
+        await write();
+        run.send(...announce);
+        run.track(this.publisher.publish(Topics.sagaCommands, SagaStartV1, { stepPath: path, steps: (step as SagaStepSpec).steps }, options));
         return;
       case 'market': {
         const market = step as MarketStepSpec;
-        return this.publishAsk(workflowId, path, market, 1, market.budget, cause);
+        const ask = this.ask(workflowId, cause, path, market, 1, market.budget);
+        await write([ask]);
+        run.send(...announce, ask);
+        return;
       }
       case 'solver-rounds': {
         const rounds = step as SolverRoundsStepSpec;
-        await this.publisher.publish(
-          Topics.marketRounds,
-          SolverStartV1,
-          {
-            stepPath: path,
-            skill: rounds.skill,
-            input: rounds.input,
-            params: rounds.params,
-            solvers: rounds.solvers,
-            rounds: rounds.rounds,
-            strategy: rounds.strategy,
-          },
-          options,
+        await write();
+        run.send(...announce);
+        run.track(
+          this.publisher.publish(
+            Topics.marketRounds,
+            SolverStartV1,
+            {
+              stepPath: path,
+              skill: rounds.skill,
+              input: rounds.input,
+              params: rounds.params,
+              solvers: rounds.solvers,
+              rounds: rounds.rounds,
+              strategy: rounds.strategy,
+            },
+            options,
+          ),
         );
         return;
       }
       case 'blackboard': {
         const board = step as BlackboardStepSpec;
-        for (const [i, entry] of board.seed.entries()) {
-          await this.publisher.publish(
-            Topics.blackboard(board.board),
-            BoardEntryPostedV1,
-            { stepPath: path, board: board.board, entryId: `seed-${i}`, kind: entry.kind, text: entry.text, postedBy: 'seed' },
-            options,
-          );
-        }
+        await write();
+        run.send(...announce);
+        // One after the other: the board's entries keep the seed order.
+        const seed = async (): Promise<void> => {
+          for (const [i, entry] of board.seed.entries()) {
+            await this.publisher.publish(
+              Topics.blackboard(board.board),
+              BoardEntryPostedV1,
+              { stepPath: path, board: board.board, entryId: `seed-${i}`, kind: entry.kind, text: entry.text, postedBy: 'seed' },
+              options,
+            );
+          }
+        };
+        run.track(seed());
         return;
       }
     }
   }
 
-  private async startTask(
-    workflowId: string,
-    step: TaskStepSpec,
+  /** The task's input: its own, or the named field of the previous output (read only when not at hand). */
+  private async taskInput(run: Run, step: TaskStepSpec, path: string, previous: Previous | undefined): Promise<DocumentInput | { missing: string }> {
+    if (step.input) return step.input;
+    if (!step.inputFrom) throw new Error(`task at ${path} has no input`);
+    const output = previous?.output ?? (previous ? (await this.workflows.step(run.workflowId, previous.path))?.output : undefined);
+    const text = fieldOf(output, step.inputFrom.field);
+    if (typeof text !== 'string' || text.length === 0) {
+      return { missing: `input ${step.inputFrom.field} of the previous output is ${text === undefined ? 'missing' : 'not text'}` };
+    }
+    return { id: `${previous?.path ?? 'previous'}.${step.inputFrom.field}`, text };
+  }
+
+  /** Records a step's good end (with `also`, the events that go with it) and advances its parent. */
+  private async complete(
+    run: Run,
     path: string,
     attempt: number,
-    previousPath: string | undefined,
-    cause: Cause,
+    output: Record<string, unknown>,
+    snapshot: WorkflowSnapshot,
+    also: readonly Outgoing[] = [],
   ): Promise<void> {
-    let input = step.input;
-    if (!input && step.inputFrom) {
-      const previous = previousPath ? await this.workflows.step(workflowId, previousPath) : undefined;
-      const text = fieldOf(previous?.output, step.inputFrom.field);
-      if (typeof text !== 'string' || text.length === 0) {
-        const state = (await this.workflows.step(workflowId, path)) as StepState;
-        return this.failStep(
-          workflowId,
-          state,
-          `input ${step.inputFrom.field} of the previous output is ${text === undefined ? 'missing' : 'not text'}`,
-          cause,
-        );
-      }
-      input = { id: `${previousPath ?? 'previous'}.${step.inputFrom.field}`, text };
+    const state = snapshot.steps.get(path);
+    const transition = state ? transitionOf(state, attempt, run.cause) : 'ignore';
+    if (!state || transition === 'ignore') return; // a late result of a replaced attempt, or a duplicate
+    const completed = this.event(run.workflowId, run.cause, Topics.workflowEvents, StepCompletedV1, { stepPath: path, kind: state.kind, attempt, output }, path, state.kind);
+    if (transition === 'apply') {
+      const finished: StepRecord = { ...state, status: 'completed', output, finishedAt: new Date().toISOString(), endedBy: run.cause.id };
+      if (!(await this.workflows.finishStep(run.workflowId, finished, entriesOf([...also, completed])))) return;
     }
-    if (!input) throw new Error(`task at ${path} has no input`);
-    const assigned = await this.publisher.publish(
+    run.send(...also, completed);
+    if (!(await this.mayAdvance(run, snapshot, transition))) return;
+    await this.advance(run, path, attempt, output, snapshot);
+  }
+
+  /**
+   * A step's end goes up to its parent while the workflow runs — or, on a redelivery, when
+   * this event is what ended the workflow (its handler stopped before announcing the end).
+   */
+  private async mayAdvance(run: Run, snapshot: WorkflowSnapshot, transition: Transition): Promise<boolean> {
+    if (isLive(snapshot.status)) return true;
+    return transition === 'replay' && (await this.workflows.finishedBy(run.workflowId)) === run.cause.id;
+  }
+
+  /** A step completed: gate and advance a chain, roll up a supervisor, or finish the workflow. */
+  private async advance(run: Run, path: string, attempt: number, output: Record<string, unknown>, snapshot: WorkflowSnapshot): Promise<void> {
+    const { workflowId, spec, cause } = run;
+    const parent = parentOf(path);
+    switch (parent.kind) {
+      case 'root':
+        return this.finishWorkflow(run, { result: output });
+      case 'chain-stage':
+      case 'chain-recovery': {
+        const chainState = snapshot.steps.get(parent.chainPath);
+        if (!chainState || transitionOf(chainState, chainState.attempt, cause) === 'ignore') return;
+        const chain = stepAt(spec, parent.chainPath) as ChainStepSpec;
+        const stage = chain.stages[parent.stage];
+        const also: Outgoing[] = [];
+        // A recovery's output stands in for the stage's; it is not gated again.
+        if (parent.kind === 'chain-stage' && stage.gate) {
+          const verdict = evaluateGate(stage.gate, output);
+          if (!verdict.ok) return this.onGateFailed(run, parent.chainPath, parent.stage, attempt, output, verdict.reason, snapshot);
+          const stagePath = `${parent.chainPath}.stages.${parent.stage}`;
+          also.push(this.event(workflowId, cause, Topics.workflowEvents, StageValidatedV1, { chainPath: parent.chainPath, stage: parent.stage }, stagePath));
+        }
+        const next = parent.stage + 1;
+        if (next < chain.stages.length) return this.startStep(run, `${parent.chainPath}.stages.${next}`, 1, { path, output }, also);
+        return this.complete(run, parent.chainPath, chainState.attempt, output, snapshot, also);
+      }
+      case 'supervisor-child': {
+        const supervisor = stepAt(spec, parent.supervisorPath) as SupervisorStepSpec;
+        const done = await this.workflows.countChild(workflowId, parent.supervisorPath, path);
+        if (done < supervisor.children.length) return;
+        // Only this supervisor's own children: each level rolls up the level below it.
+        const childPaths = supervisor.children.map((_, i) => `${parent.supervisorPath}.children.${i}`);
+        const fresh = await this.workflows.snapshot(workflowId, [parent.supervisorPath, ...childPaths]);
+        const supervisorState = fresh.steps.get(parent.supervisorPath);
+        if (!supervisorState) return;
+        const output = this.rollUp(supervisor, childPaths.map((p) => fresh.steps.get(p)));
+        const merged: WorkflowSnapshot = { status: fresh.status, steps: new Map([...snapshot.steps, ...fresh.steps]) };
+        return this.complete(run, parent.supervisorPath, supervisorState.attempt, output, merged);
+      }
+    }
+  }
+
+  /** Records a step's failure (with `also`) and fails its parent (chains and supervisors), up to the workflow. */
+  private async fail(
+    run: Run,
+    path: string,
+    attempt: number,
+    reason: string,
+    snapshot: WorkflowSnapshot,
+    compensated = false,
+    also: readonly Outgoing[] = [],
+  ): Promise<void> {
+    const state = snapshot.steps.get(path);
+    const transition = state ? transitionOf(state, attempt, run.cause) : 'ignore';
+    if (!state || transition === 'ignore') return;
+    const failed = this.event(
+      run.workflowId,
+      run.cause,
+      Topics.workflowEvents,
+      StepFailedV1,
+      { stepPath: path, kind: state.kind, attempt, reason, compensated: compensated || undefined },
+      path,
+      reason,
+    );
+    if (transition === 'apply') {
+      const finished: StepRecord = { ...state, status: 'failed', error: reason, finishedAt: new Date().toISOString(), endedBy: run.cause.id };
+      if (!(await this.workflows.finishStep(run.workflowId, finished, entriesOf([...also, failed])))) return;
+    }
+    run.send(...also, failed);
+    if (!(await this.mayAdvance(run, snapshot, transition))) return;
+    const parent = parentOf(path);
+    if (parent.kind === 'root') return this.finishWorkflow(run, { reason, status: compensated ? 'compensated' : 'failed' });
+    const parentPath = parent.kind === 'supervisor-child' ? parent.supervisorPath : parent.chainPath;
+    const parentState = snapshot.steps.get(parentPath);
+    if (!parentState) return;
+    return this.fail(run, parentPath, parentState.attempt, `${path} failed: ${reason}`, snapshot, compensated);
+  }
+
+  private async onGateFailed(
+    run: Run,
+    chainPath: string,
+    stageIndex: number,
+    attempt: number,
+    output: Record<string, unknown>,
+    reason: string,
+    snapshot: WorkflowSnapshot,
+  ): Promise<void> {
+    const chain = stepAt(run.spec, chainPath) as ChainStepSpec;
+    const onFail = chain.stages[stageIndex].gate?.onFail;
+    const stagePath = `${chainPath}.stages.${stageIndex}`;
+    const retriesLeft = onFail?.action === 'retry' && attempt <= (onFail.maxRetries ?? 0);
+    const action = onFail?.action === 'retry' && !retriesLeft ? 'fail' : (onFail?.action ?? 'fail');
+    const failed = this.event(run.workflowId, run.cause, Topics.workflowEvents, StageFailedV1, { chainPath, stage: stageIndex, reason, action }, stagePath, `${action}: ${reason}`);
+    if (action === 'retry') {
+      // The bad output goes nowhere: the stage runs again on the same input.
+      const previousPath = snapshot.steps.get(stagePath)?.previousPath;
+      return this.startStep(run, stagePath, attempt + 1, previousPath ? { path: previousPath } : undefined, [failed]);
+    }
+    if (action === 'recover') return this.startStep(run, `${stagePath}.recovery`, 1, { path: stagePath, output }, [failed]);
+    const chainState = snapshot.steps.get(chainPath);
+    if (!chainState) return;
+    const why = onFail?.action === 'retry' ? `gate of stage ${stageIndex} still failing after ${attempt} attempts: ${reason}` : `gate of stage ${stageIndex} failed: ${reason}`;
+    return this.fail(run, chainPath, chainState.attempt, why, snapshot, false, [failed]);
+  }
+
+  /** Ends the workflow once; a redelivery of the event that ended it announces the end again. */
+  private async finishWorkflow(
+    run: Run,
+    outcome: { readonly result: Record<string, unknown> } | { readonly reason: string; readonly status: 'failed' | 'compensated' },
+  ): Promise<void> {
+    const { workflowId, spec, cause } = run;
+    let end: Outgoing;
+    if ('result' in outcome) {
+      const branches = spec.step.kind === 'fan-out' ? await this.workflows.branches(workflowId, ROOT) : [];
+      end = this.event(workflowId, cause, Topics.workflowEvents, WorkflowCompletedV1, this.completedBody(spec, outcome.result, branches), ROOT);
+    } else {
+      end = this.event(workflowId, cause, Topics.workflowEvents, WorkflowFailedV1, { reason: outcome.reason, failedBranches: [] }, ROOT);
+    }
+    const at = end.entry?.at ?? new Date().toISOString();
+    const applied = await this.workflows.finish(workflowId, cause.id, at, outcome, entriesOf([end]));
+    if (!applied && (await this.workflows.finishedBy(workflowId)) !== cause.id) return; // it ended otherwise (a cancel)
+    run.send(end);
+    if ('result' in outcome) this.log.log(`workflow ${workflowId} completed`);
+    else this.log.warn(`workflow ${workflowId} failed: ${outcome.reason}`);
+  }
+
+  /**
+   * An event to publish, with its id and time fixed now so that its timeline entry can be
+   * written with the state change, before the publish.
+   */
+  private event<TData extends object>(
+    workflowId: string,
+    cause: Cause,
+    topic: string,
+    definition: EventDefinition<TData>,
+    data: TData,
+    stepPath: string,
+    detail?: string,
+    key?: string,
+  ): Outgoing {
+    const id = uuidv7();
+    const occurredAt = new Date();
+    return {
+      entry: { at: occurredAt.toISOString(), type: definition.type, source: this.publisher.source, stepPath, detail },
+      publish: () => this.publisher.publish(topic, definition, data, { correlationId: workflowId, causedBy: cause, id, occurredAt, key }),
+    };
+  }
+
+  private branchTask(workflowId: string, cause: Cause, step: FanOutStepSpec, path: string, branchIndex: number, attempt: number): Outgoing {
+    return this.event(
+      workflowId,
+      cause,
       Topics.tasks(step.skill),
       TaskAssignedV1,
       {
-        taskId: `${workflowId}:${path}:${attempt}`,
-        branchIndex: 0,
-        branchCount: 1,
+        taskId: `${workflowId}:${path}:${branchIndex}:${attempt}`,
+        branchIndex,
+        branchCount: step.inputs.length,
         skill: step.skill,
-        input,
+        input: step.inputs[branchIndex],
         params: step.params,
         stepPath: path,
         attempt,
       },
-      { correlationId: workflowId, causedBy: cause },
+      path,
+      `branch ${branchIndex}${attempt > 1 ? ` attempt ${attempt}` : ''}`,
     );
-    await this.recordPublished(workflowId, assigned, path, `${step.skill} on ${input.id}`);
   }
 
-  /** Events published to topics the orchestrator does not consume still belong on its timeline. */
-  private async recordPublished(workflowId: string, event: EventEnvelope, stepPath: string, detail: string): Promise<void> {
-    await this.workflows.record(workflowId, event.id, { at: event.occurredAt, type: event.type, source: event.source, stepPath, detail });
-  }
-
-  /** Puts the task up for bids; `round` counts re-pricings (the ask id says which). */
-  async publishAsk(workflowId: string, path: string, step: MarketStepSpec, round: number, budget: number, cause: Cause): Promise<void> {
-    const ask = await this.publisher.publish(
+  private ask(workflowId: string, cause: Cause, path: string, step: MarketStepSpec, round: number, budget: number): Outgoing {
+    return this.event(
+      workflowId,
+      cause,
       Topics.marketAsks,
       MarketAskV1,
       {
@@ -194,181 +539,14 @@ export class WorkflowEngine {
         input: step.input,
         params: step.params,
       },
+      path,
+      `ask ${round} for ${step.skill}, budget ${budget}`,
       // Keyed by market: one market's orders reach the market maker in order.
-      { correlationId: workflowId, causedBy: cause, key: step.skill },
-    );
-    await this.recordPublished(workflowId, ask, path, `ask ${round} for ${step.skill}, budget ${budget}`);
-  }
-
-  private async startFanOut(workflowId: string, step: FanOutStepSpec, path: string, cause: Cause): Promise<void> {
-    const options = { correlationId: workflowId, causedBy: cause };
-    await this.workflows.initBranches(workflowId, path, step.inputs.map((i) => i.id));
-    // On task.results ahead of the tasks, so the aggregator knows the join before any result.
-    await this.publisher.publish(
-      Topics.taskResults,
-      FanOutStartedV1,
-      {
-        stepPath: path,
-        skill: step.skill,
-        branchCount: step.inputs.length,
-        policy: step.policy ?? { type: 'fail-fast' },
-        strategy: step.strategy ?? { type: 'combine' },
-      },
-      options,
-    );
-    await Promise.all(step.inputs.map((input, branchIndex) => this.assignBranch(workflowId, step, path, branchIndex, 1, cause, input)));
-  }
-
-  async assignBranch(
-    workflowId: string,
-    step: FanOutStepSpec,
-    path: string,
-    branchIndex: number,
-    attempt: number,
-    cause: Cause,
-    input = step.inputs[branchIndex],
-  ): Promise<void> {
-    const assigned = await this.publisher.publish(
-      Topics.tasks(step.skill),
-      TaskAssignedV1,
-      {
-        taskId: `${workflowId}:${path}:${branchIndex}:${attempt}`,
-        branchIndex,
-        branchCount: step.inputs.length,
-        skill: step.skill,
-        input,
-        params: step.params,
-        stepPath: path,
-        attempt,
-      },
-      { correlationId: workflowId, causedBy: cause },
-    );
-    await this.recordPublished(workflowId, assigned, path, `branch ${branchIndex}${attempt > 1 ? ` attempt ${attempt}` : ''}`);
-  }
-
-  /** A step's attempt ended well: record it once and announce it (the announcement advances the parent). */
-  async completeStep(workflowId: string, path: string, attempt: number, output: Record<string, unknown>, cause: Cause): Promise<void> {
-    const current = await this.workflows.step(workflowId, path);
-    if (!current || current.attempt !== attempt) return; // a late result of an attempt already replaced
-    const finished: StepState = { ...current, status: 'completed', output, finishedAt: new Date().toISOString() };
-    await this.workflows.finishStep(workflowId, finished);
-    await this.publisher.publish(
-      Topics.workflowEvents,
-      StepCompletedV1,
-      { stepPath: path, kind: current.kind, attempt, output },
-      { correlationId: workflowId, causedBy: cause },
+      step.skill,
     );
   }
 
-  async failStep(workflowId: string, state: StepState, reason: string, cause: Cause, compensated = false): Promise<void> {
-    const finished: StepState = { ...state, status: 'failed', error: reason, finishedAt: new Date().toISOString() };
-    await this.workflows.finishStep(workflowId, finished);
-    await this.publisher.publish(
-      Topics.workflowEvents,
-      StepFailedV1,
-      { stepPath: state.path, kind: state.kind, attempt: state.attempt, reason, compensated: compensated || undefined },
-      { correlationId: workflowId, causedBy: cause },
-    );
-  }
-
-  /** Consumes step.completed: gate and advance a chain, roll up a supervisor, or finish the workflow. */
-  async onStepCompleted(workflowId: string, path: string, attempt: number, output: Record<string, unknown>, cause: EventEnvelope): Promise<void> {
-    const spec = await this.workflows.spec(workflowId);
-    if (!spec || !(await this.isLive(workflowId))) return;
-    const parent = parentOf(path);
-    const options = { correlationId: workflowId, causedBy: cause };
-    switch (parent.kind) {
-      case 'root':
-        if (await this.workflows.finish(workflowId, `root:${attempt}`, cause.occurredAt, { result: output })) {
-          const branches = spec.step.kind === 'fan-out' ? await this.workflows.branches(workflowId, ROOT) : [];
-          await this.publisher.publish(Topics.workflowEvents, WorkflowCompletedV1, this.completedBody(spec, output, branches), options);
-          this.log.log(`workflow ${workflowId} completed`);
-        }
-        return;
-      case 'chain-stage':
-      case 'chain-recovery': {
-        const chain = stepAt(spec, parent.chainPath) as ChainStepSpec;
-        const chainState = await this.workflows.step(workflowId, parent.chainPath);
-        if (!chainState || chainState.status !== 'running') return;
-        const stage = chain.stages[parent.stage];
-        // A recovery's output stands in for the stage's; it is not gated again.
-        if (parent.kind === 'chain-stage' && stage.gate) {
-          const verdict = evaluateGate(stage.gate, output);
-          if (!verdict.ok) return this.onGateFailed(workflowId, spec, parent.chainPath, parent.stage, attempt, verdict.reason, cause);
-          await this.publisher.publish(Topics.workflowEvents, StageValidatedV1, { chainPath: parent.chainPath, stage: parent.stage }, options);
-        }
-        const next = parent.stage + 1;
-        if (next < chain.stages.length) return this.startStep(workflowId, spec, `${parent.chainPath}.stages.${next}`, 1, path, cause);
-        return this.completeStep(workflowId, parent.chainPath, chainState.attempt, output, cause);
-      }
-      case 'supervisor-child': {
-        const supervisor = stepAt(spec, parent.supervisorPath) as SupervisorStepSpec;
-        const done = await this.workflows.countChild(workflowId, parent.supervisorPath, path);
-        if (done < supervisor.children.length) return;
-        const supervisorState = await this.workflows.step(workflowId, parent.supervisorPath);
-        if (!supervisorState || supervisorState.status !== 'running') return;
-        // Only this supervisor's own children: each level rolls up the level below it.
-        const children = await Promise.all(
-          supervisor.children.map((_, i) => this.workflows.step(workflowId, `${parent.supervisorPath}.children.${i}`)),
-        );
-        return this.completeStep(workflowId, parent.supervisorPath, supervisorState.attempt, this.rollUp(supervisor, children), cause);
-      }
-    }
-  }
-
-  /** Consumes step.failed: a failed child fails its parent (chains and supervisors), up to the workflow. */
-  async onStepFailed(workflowId: string, path: string, reason: string, cause: EventEnvelope, compensated = false): Promise<void> {
-    if (!(await this.isLive(workflowId))) return;
-    const parent = parentOf(path);
-    if (parent.kind === 'root') {
-      const status = compensated ? 'compensated' : 'failed';
-      if (await this.workflows.finish(workflowId, 'root:failed', cause.occurredAt, { reason, status })) {
-        await this.publisher.publish(
-          Topics.workflowEvents,
-          WorkflowFailedV1,
-          { reason, failedBranches: [] },
-          { correlationId: workflowId, causedBy: cause },
-        );
-        this.log.warn(`workflow ${workflowId} failed: ${reason}`);
-      }
-      return;
-    }
-    const parentPath = parent.kind === 'supervisor-child' ? parent.supervisorPath : parent.chainPath;
-    const parentState = await this.workflows.step(workflowId, parentPath);
-    if (!parentState || parentState.status !== 'running') return;
-    await this.failStep(workflowId, parentState, `${path} failed: ${reason}`, cause, compensated);
-  }
-
-  private async onGateFailed(
-    workflowId: string,
-    spec: WorkflowSpec,
-    chainPath: string,
-    stageIndex: number,
-    attempt: number,
-    reason: string,
-    cause: EventEnvelope,
-  ): Promise<void> {
-    const chain = stepAt(spec, chainPath) as ChainStepSpec;
-    const onFail = chain.stages[stageIndex].gate?.onFail;
-    const stagePath = `${chainPath}.stages.${stageIndex}`;
-    const options = { correlationId: workflowId, causedBy: cause };
-    const retriesLeft = onFail?.action === 'retry' && attempt <= (onFail.maxRetries ?? 0);
-    const action = onFail?.action === 'retry' && !retriesLeft ? 'fail' : (onFail?.action ?? 'fail');
-    await this.publisher.publish(Topics.workflowEvents, StageFailedV1, { chainPath, stage: stageIndex, reason, action }, options);
-    const stageState = await this.workflows.step(workflowId, stagePath);
-    if (action === 'retry') {
-      // The bad output goes nowhere: the stage runs again on the same input.
-      return this.startStep(workflowId, spec, stagePath, attempt + 1, stageState?.previousPath, cause);
-    }
-    if (action === 'recover') return this.startStep(workflowId, spec, `${stagePath}.recovery`, 1, stagePath, cause);
-    const chainState = await this.workflows.step(workflowId, chainPath);
-    if (chainState?.status === 'running') {
-      const why = onFail?.action === 'retry' ? `gate of stage ${stageIndex} still failing after ${attempt} attempts: ${reason}` : `gate of stage ${stageIndex} failed: ${reason}`;
-      await this.failStep(workflowId, chainState, why, cause);
-    }
-  }
-
-  private rollUp(supervisor: SupervisorStepSpec, children: readonly (StepState | undefined)[]): Record<string, unknown> {
+  private rollUp(supervisor: SupervisorStepSpec, children: readonly (StepRecord | undefined)[]): Record<string, unknown> {
     const kinds = new Set(supervisor.children.map((c) => skillOf(c)));
     const [skill] = [...kinds];
     // Children of one skill combine with that skill's own combine; otherwise keep them side by side.
@@ -387,11 +565,20 @@ export class WorkflowEngine {
     const failed = rootBranches.filter((b) => b.status === 'failed').length;
     return { skill: root.skill, branchCount: root.inputs.length, succeeded, failed, result };
   }
+}
 
-  private async isLive(workflowId: string): Promise<boolean> {
-    const status = await this.workflows.status(workflowId);
-    return status === 'running' || status === 'accepted';
+/**
+ * What an event ending `attempt` of a step may do: `apply` while the attempt runs; `replay`
+ * when this event already ended it, or restarted the step as a later attempt (a gate retry) —
+ * its handler stopped half-way and the event came back; otherwise `ignore` (a late result of
+ * a replaced attempt, a duplicate result, a step another event ended).
+ */
+function transitionOf(state: StepRecord, attempt: number, cause: Cause): Transition {
+  if (state.attempt === attempt) {
+    if (state.status === 'running') return 'apply';
+    return state.endedBy === cause.id ? 'replay' : 'ignore';
   }
+  return state.attempt > attempt && state.startedBy === cause.id ? 'replay' : 'ignore';
 }
 
 /** The skill a step's output is shaped by (fan-outs and tasks; supervisors of one skill). */

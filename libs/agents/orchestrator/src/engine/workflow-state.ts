@@ -20,6 +20,22 @@ export interface StepState {
   readonly error?: string;
 }
 
+/**
+ * A step's state as stored: with the ids of the events that started and ended its attempt, so
+ * a redelivered event can tell a transition it made itself (and must finish) from one another
+ * event made (and it must leave alone). Not part of the API's view.
+ */
+export interface StepRecord extends StepState {
+  readonly startedBy?: string;
+  readonly endedBy?: string;
+}
+
+/** What a handler reads of a workflow before it decides: its status and some steps' states. */
+export interface WorkflowSnapshot {
+  readonly status: WorkflowStatus | undefined;
+  readonly steps: ReadonlyMap<string, StepRecord>;
+}
+
 export interface BranchView {
   readonly stepPath: string;
   readonly index: number;
@@ -70,6 +86,10 @@ const branchesKey = (id: string) => `orchestrator:wf:${id}:branches`;
 const timelineKey = (id: string) => `orchestrator:wf:${id}:timeline`;
 const INDEX_KEY = 'orchestrator:workflows';
 
+function timelineOp(id: string, entry: TimelineEntry): StateOp {
+  return { op: 'rpush', key: timelineKey(id), value: JSON.stringify(entry) };
+}
+
 /**
  * The orchestrator's state of its workflows: the spec, each step's state, branch projections
  * and the timeline. Every transition is written once per (step, attempt) through applyOnce, so
@@ -80,28 +100,40 @@ export class WorkflowState {
 
   constructor(private readonly state: StateStore) {}
 
-  async accept(id: string, spec: WorkflowSpec, at: string): Promise<void> {
+  /** Records a submission, with the timeline entry of the event that announces it. */
+  async accept(id: string, spec: WorkflowSpec, at: string, entries: readonly TimelineEntry[] = []): Promise<void> {
     await this.state.applyOnce(`orchestrator:accepted:${id}`, [
       { op: 'hsetnx', key: wfKey(id), field: 'status', value: 'accepted' },
       { op: 'hset', key: wfKey(id), field: 'submittedAt', value: at },
       { op: 'hset', key: wfKey(id), field: 'spec', value: JSON.stringify(spec) },
       ...(spec.name ? [{ op: 'hset' as const, key: wfKey(id), field: 'name', value: spec.name }] : []),
       { op: 'sadd', key: INDEX_KEY, member: id },
+      ...entries.map((entry) => timelineOp(id, entry)),
     ]);
   }
 
-  /** Marks the workflow running; false if it already finished or was cancelled. */
+  /**
+   * Records the workflow (if nothing accepted it) and says whether it can run: false if it
+   * already finished or was cancelled. It is marked running with its root step's start (runningOp).
+   */
   async begin(id: string, spec: WorkflowSpec, at: string): Promise<boolean> {
-    await this.state.applyOnce(`orchestrator:begin:${id}`, [
-      { op: 'hsetnx', key: wfKey(id), field: 'submittedAt', value: at },
-      { op: 'hsetnx', key: wfKey(id), field: 'spec', value: JSON.stringify(spec) },
-      ...(spec.name ? [{ op: 'hsetnx' as const, key: wfKey(id), field: 'name', value: spec.name }] : []),
-      { op: 'sadd', key: INDEX_KEY, member: id },
+    // The status read goes out with the write (same connection, so it reads after it): one round trip.
+    const [, status] = await Promise.all([
+      this.state.applyOnce(`orchestrator:begin:${id}`, [
+        { op: 'hsetnx', key: wfKey(id), field: 'submittedAt', value: at },
+        { op: 'hsetnx', key: wfKey(id), field: 'spec', value: JSON.stringify(spec) },
+        ...(spec.name ? [{ op: 'hsetnx' as const, key: wfKey(id), field: 'name', value: spec.name }] : []),
+        { op: 'sadd', key: INDEX_KEY, member: id },
+      ]),
+      this.state.hget(wfKey(id), 'status'),
     ]);
-    const status = await this.state.hget(wfKey(id), 'status');
-    if (status === 'completed' || status === 'failed' || status === 'compensated' || status === 'cancelled') return false;
-    await this.state.apply([{ op: 'hset', key: wfKey(id), field: 'status', value: 'running' }]);
-    return true;
+    this.remember(id, spec); // its first step's end needs it: no read on that path
+    return !(status === 'completed' || status === 'failed' || status === 'compensated' || status === 'cancelled');
+  }
+
+  /** Marks the workflow running, to write with its root step's start. */
+  runningOp(id: string): StateOp {
+    return { op: 'hset', key: wfKey(id), field: 'status', value: 'running' };
   }
 
   async status(id: string): Promise<WorkflowStatus | undefined> {
@@ -114,51 +146,88 @@ export class WorkflowState {
     const raw = await this.state.hget(wfKey(id), 'spec');
     if (!raw) return undefined;
     const spec = validateWorkflowSpec(JSON.parse(raw));
-    if (this.specs.size > 1000) this.specs.clear();
-    this.specs.set(id, spec);
+    this.remember(id, spec);
     return spec;
   }
 
-  async step(id: string, path: string): Promise<StepState | undefined> {
-    const raw = await this.state.hget(stepsKey(id), path);
-    return raw ? (JSON.parse(raw) as StepState) : undefined;
+  private remember(id: string, spec: WorkflowSpec): void {
+    if (this.specs.size > 1000) this.specs.clear();
+    this.specs.set(id, spec);
   }
 
-  /** Records a step (attempt) as started; false if that attempt was started before. */
-  async startStep(id: string, step: StepState): Promise<boolean> {
+  async step(id: string, path: string): Promise<StepRecord | undefined> {
+    const raw = await this.state.hget(stepsKey(id), path);
+    return raw ? (JSON.parse(raw) as StepRecord) : undefined;
+  }
+
+  /** The status and the states of `paths`, read concurrently: one round trip, not one per read. */
+  async snapshot(id: string, paths: readonly string[]): Promise<WorkflowSnapshot> {
+    const [status, ...raws] = await Promise.all([this.state.hget(wfKey(id), 'status'), ...paths.map((path) => this.state.hget(stepsKey(id), path))]);
+    const steps = new Map<string, StepRecord>();
+    raws.forEach((raw, i) => raw && steps.set(paths[i], JSON.parse(raw) as StepRecord));
+    return { status: (status ?? undefined) as WorkflowStatus | undefined, steps };
+  }
+
+  /**
+   * Records a step (attempt) as started, with the timeline entries of the events announcing it
+   * (written with the state, so the timeline never lags the steps); false if that attempt was
+   * started before.
+   */
+  async startStep(id: string, step: StepRecord, entries: readonly TimelineEntry[] = [], extra: readonly StateOp[] = []): Promise<boolean> {
     const { applied } = await this.state.applyOnce(`orchestrator:start:${id}:${step.path}:${step.attempt}`, [
       { op: 'hset', key: stepsKey(id), field: step.path, value: JSON.stringify(step) },
+      ...extra,
+      ...entries.map((entry) => timelineOp(id, entry)),
     ]);
     return applied;
   }
 
-  /** Records how a step (attempt) ended; false if it was recorded before. */
-  async finishStep(id: string, step: StepState, extra: readonly StateOp[] = []): Promise<boolean> {
+  /** Records how a step (attempt) ended, with its timeline entries; false if it was recorded before. */
+  async finishStep(id: string, step: StepRecord, entries: readonly TimelineEntry[] = []): Promise<boolean> {
     const { applied } = await this.state.applyOnce(`orchestrator:finish:${id}:${step.path}:${step.attempt}`, [
       { op: 'hset', key: stepsKey(id), field: step.path, value: JSON.stringify(step) },
-      ...extra,
+      ...entries.map((entry) => timelineOp(id, entry)),
     ]);
     return applied;
   }
 
   /** Counts a finished child of a supervisor once; returns how many have finished. */
   async countChild(id: string, supervisorPath: string, childPath: string): Promise<number> {
-    await this.state.applyOnce(`orchestrator:child:${id}:${childPath}`, [
+    const { applied, results } = await this.state.applyOnce(`orchestrator:child:${id}:${childPath}`, [
       { op: 'hincrby', key: wfKey(id), field: `done:${supervisorPath}`, by: 1 },
     ]);
+    // The count this increment made: of children finishing at once, exactly one sees them all.
+    if (applied) return Number(results[0]);
     return Number(await this.state.hget(wfKey(id), `done:${supervisorPath}`));
   }
 
-  async finish(id: string, eventId: string, at: string, outcome: { result: Record<string, unknown> } | { reason: string; status?: 'failed' | 'compensated' | 'cancelled' }): Promise<boolean> {
+  /**
+   * Ends the workflow once: the first outcome recorded stands (a late completion cannot undo a
+   * cancel, nor a cancel a completion). `by` is the event that ended it; false if it had ended.
+   */
+  async finish(
+    id: string,
+    by: string,
+    at: string,
+    outcome: { result: Record<string, unknown> } | { reason: string; status?: 'failed' | 'compensated' | 'cancelled' },
+    entries: readonly TimelineEntry[] = [],
+  ): Promise<boolean> {
     const fields: Record<string, string> =
       'result' in outcome
         ? { status: 'completed', result: JSON.stringify(outcome.result) }
         : { status: outcome.status ?? 'failed', reason: outcome.reason };
-    const { applied } = await this.state.applyOnce(`orchestrator:finished:${id}:${eventId}`, [
+    const { applied } = await this.state.applyOnce(`orchestrator:finished:${id}`, [
       ...Object.entries(fields).map(([field, value]) => ({ op: 'hset' as const, key: wfKey(id), field, value })),
       { op: 'hset', key: wfKey(id), field: 'finishedAt', value: at },
+      { op: 'hset', key: wfKey(id), field: 'finishedBy', value: by },
+      ...entries.map((entry) => timelineOp(id, entry)),
     ]);
     return applied;
+  }
+
+  /** The event that ended the workflow. */
+  async finishedBy(id: string): Promise<string | undefined> {
+    return (await this.state.hget(wfKey(id), 'finishedBy')) ?? undefined;
   }
 
   async recordBranch(id: string, eventId: string, branch: BranchView): Promise<void> {
@@ -171,21 +240,24 @@ export class WorkflowState {
     ]);
   }
 
-  async initBranches(id: string, stepPath: string, inputIds: readonly string[]): Promise<void> {
-    await this.state.apply(
-      inputIds.map((inputId, index) => ({
-        op: 'hsetnx' as const,
-        key: branchesKey(id),
-        field: `${stepPath}#${index}`,
-        value: JSON.stringify({ stepPath, index, inputId, status: 'pending', attempt: 1 } satisfies BranchView),
-      })),
-    );
+  /** The pending branches of a fan-out, as ops to write with the step's start. */
+  initBranchOps(id: string, stepPath: string, inputIds: readonly string[]): StateOp[] {
+    return inputIds.map((inputId, index) => ({
+      op: 'hsetnx' as const,
+      key: branchesKey(id),
+      field: `${stepPath}#${index}`,
+      value: JSON.stringify({ stepPath, index, inputId, status: 'pending', attempt: 1 } satisfies BranchView),
+    }));
   }
 
+  /** Records a consumed event on the timeline, once per event. */
   async record(id: string, marker: string, entry: TimelineEntry): Promise<void> {
-    await this.state.applyOnce(`orchestrator:timeline:${id}:${marker}`, [
-      { op: 'rpush', key: timelineKey(id), value: JSON.stringify(entry) },
-    ]);
+    await this.state.applyOnce(`orchestrator:timeline:${id}:${marker}`, [timelineOp(id, entry)]);
+  }
+
+  /** Records events the orchestrator publishes itself (fresh ids: nothing to deduplicate), in order. */
+  async recordAll(id: string, entries: readonly TimelineEntry[]): Promise<void> {
+    if (entries.length > 0) await this.state.apply(entries.map((entry) => timelineOp(id, entry)));
   }
 
   async list(status?: WorkflowStatus, limit = 100): Promise<WorkflowSummary[]> {
@@ -203,7 +275,10 @@ export class WorkflowState {
   /** Every step's state, in path order. */
   async steps(id: string): Promise<StepState[]> {
     return Object.values(await this.state.hgetall(stepsKey(id)))
-      .map((raw) => JSON.parse(raw) as StepState)
+      .map((raw) => {
+        const { startedBy: _startedBy, endedBy: _endedBy, ...step } = JSON.parse(raw) as StepRecord;
+        return step;
+      })
       .sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
   }
 

@@ -1,0 +1,200 @@
+import type { TimelineEntry, WorkflowView } from '@agent-mesh/agents/orchestrator';
+import { EnvelopeProperties, Topics, uuidv7 } from '@agent-mesh/contracts';
+import { createDefaultSkillRegistry, type SkillRegistry } from '@agent-mesh/skills';
+import type { ApplyOnceResult, StateOp, StateOpResult, StateStore } from '@agent-mesh/state';
+import { startAgent, startAgents } from '../agent-roles';
+import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
+import { RedisFixture } from '../redis-fixture';
+import { WorkflowClient } from '../workflow-client';
+import { AppendSkill, DraftSkill } from './support/test-skills';
+
+/**
+ * The orchestrator advances a chain in the handler of the task result that ends a stage (no
+ * `step.completed` round trip). These tests kill it half-way through that handler — right after
+ * one of its writes, before anything else — and check that the redelivered result finishes the
+ * job on a successor, once: every stage's task runs once, nothing is left stuck.
+ */
+
+/**
+ * The real Redis store of an orchestrator process, which "dies" right after the applyOnce whose
+ * marker matches: the write happens, and the handler never gets further.
+ */
+class DyingStore implements StateStore {
+  readonly driver: string;
+  private dieAfter?: RegExp;
+  private died!: () => void;
+  /** Resolves when the process "died". */
+  readonly dead = new Promise<void>((resolve) => (this.died = resolve));
+
+  constructor(private readonly store: StateStore) {
+    this.driver = store.driver;
+  }
+
+  dieAfterMarker(pattern: RegExp): void {
+    this.dieAfter = pattern;
+  }
+
+  async applyOnce(marker: string, ops: readonly StateOp[], ttl?: number): Promise<ApplyOnceResult> {
+    const result = await this.store.applyOnce(marker, ops, ttl);
+    if (this.dieAfter?.test(marker)) {
+      this.died();
+      return new Promise<never>(() => undefined); // the handler hangs here until the process is killed
+    }
+    return result;
+  }
+
+  apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]> {
+    return this.store.apply(ops);
+  }
+  get(key: string): Promise<string | null> {
+    return this.store.get(key);
+  }
+  hget(key: string, field: string): Promise<string | null> {
+    return this.store.hget(key, field);
+  }
+  hgetall(key: string): Promise<Record<string, string>> {
+    return this.store.hgetall(key);
+  }
+  lrange(key: string, start: number, stop: number): Promise<string[]> {
+    return this.store.lrange(key, start, stop);
+  }
+  smembers(key: string): Promise<string[]> {
+    return this.store.smembers(key);
+  }
+  keys(pattern: string): Promise<string[]> {
+    return this.store.keys(pattern);
+  }
+  ping(): Promise<boolean> {
+    return this.store.ping();
+  }
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
+
+describe('an orchestrator killed while it advances a chain (real Redis)', () => {
+  const redis = new RedisFixture();
+  const mesh = new InProcessMesh();
+  const append = new AppendSkill();
+  const draft = new DraftSkill();
+  const registry = (): SkillRegistry => createDefaultSkillRegistry().register(append).register(draft);
+
+  beforeAll(async () => {
+    await startAgents(mesh, ['aggregator', 'worker'], async () => ({ stateStore: await redis.connect(), skills: registry() }));
+  });
+
+  afterAll(async () => {
+    await mesh.stopAll();
+    await redis.cleanup();
+  });
+
+  const startOrchestrator = async (store?: StateStore): Promise<{ process: AgentProcess; client: WorkflowClient }> => {
+    const process = await startAgent(mesh, { role: 'orchestrator', stateStore: store ?? (await redis.connect()), skills: registry() });
+    return { process, client: new WorkflowClient(process.url) };
+  };
+
+  const entries = (workflow: WorkflowView, type: string, stepPath?: string): TimelineEntry[] =>
+    workflow.timeline.filter((e) => e.type === type && (stepPath === undefined || e.stepPath === stepPath));
+
+  const appendChain = (tag: string) => ({
+    kind: 'chain',
+    stages: [
+      { step: { kind: 'task', skill: 'append', input: { id: `${tag}-0`, text: tag }, params: { word: 'one' } } },
+      { step: { kind: 'task', skill: 'append', inputFrom: { source: 'previous', field: 'text' }, params: { word: 'two' } } },
+      { step: { kind: 'task', skill: 'append', inputFrom: { source: 'previous', field: 'text' }, params: { word: 'three' } } },
+    ],
+  });
+
+  /**
+   * Submits on a doomed orchestrator that dies after the write `marker` names, then lets a
+   * successor finish; `until` says what else to wait for before the successor stops.
+   */
+  async function runThroughCrash(step: unknown, marker: RegExp, until?: (id: string) => Promise<unknown>): Promise<WorkflowView> {
+    const store = new DyingStore(await redis.connect());
+    store.dieAfterMarker(marker);
+    const doomed = await startOrchestrator(store);
+    const id = await doomed.client.submit({ step });
+    await store.dead;
+    await doomed.process.crash(); // unacked: the event it was handling goes back to the subscription
+    const successor = await startOrchestrator();
+    try {
+      const workflow = await successor.client.finished(id);
+      await until?.(id);
+      return workflow;
+    } finally {
+      await successor.process.stop();
+    }
+  }
+
+  it('dies right after recording a stage’s end: the redelivered result advances the chain, once', async () => {
+    const workflow = await runThroughCrash(appendChain('alpha'), /:finish:[^:]+:root\.stages\.0:1$/);
+    expect(workflow.status).toBe('completed');
+    expect(workflow.result).toEqual({ text: 'alpha one two three', words: 4 });
+    // each stage ran once: the stage the crash interrupted is not run again, and the next ones once
+    expect(append.inputs.filter((t) => t.startsWith('alpha'))).toEqual(['alpha', 'alpha one', 'alpha one two']);
+    expect(entries(workflow, 'step.completed', 'root.stages.0')).toHaveLength(1);
+    expect(entries(workflow, 'task.assigned', 'root.stages.1')).toHaveLength(1);
+    expect(entries(workflow, 'workflow.completed')).toHaveLength(1);
+  });
+
+  it('dies right after recording the next stage as started, before its task went out: the redelivery sends it', async () => {
+    const workflow = await runThroughCrash(appendChain('beta'), /:start:[^:]+:root\.stages\.1:1$/);
+    expect(workflow.status).toBe('completed');
+    expect(workflow.result).toEqual({ text: 'beta one two three', words: 4 });
+    expect(append.inputs.filter((t) => t.startsWith('beta'))).toEqual(['beta', 'beta one', 'beta one two']);
+    expect(entries(workflow, 'step.started', 'root.stages.1')).toHaveLength(1);
+  });
+
+  it('dies right after restarting a stage its gate rejected: the redelivery runs the retry once', async () => {
+    const step = {
+      kind: 'chain',
+      stages: [
+        {
+          step: { kind: 'task', skill: 'draft', input: { id: 'gamma', text: 'improves later' } },
+          gate: { checks: [{ field: 'score', op: 'min', value: 5 }], onFail: { action: 'retry', maxRetries: 2 } },
+        },
+        { step: { kind: 'task', skill: 'append', inputFrom: { source: 'previous', field: 'text' }, params: { word: 'done' } } },
+      ],
+    };
+    const workflow = await runThroughCrash(step, /:start:[^:]+:root\.stages\.0:2$/);
+    expect(workflow.status).toBe('completed');
+    expect(workflow.result).toEqual({ text: 'improves later v2 done', words: 4 });
+    expect(draft.calls.get('gamma')).toBe(2); // the rejected run and one retry, not two
+    expect(workflow.steps.find((s) => s.path === 'root.stages.0')).toMatchObject({ status: 'completed', attempt: 2 });
+    expect(entries(workflow, 'stage.failed', 'root.stages.0')).toHaveLength(1);
+  });
+
+  it('dies right after ending the workflow, before announcing it: the redelivery announces workflow.completed', async () => {
+    const announced = (id: string) =>
+      eventually('workflow.completed on workflow.events', async () => {
+        const ends = (await mesh.readAll(Topics.workflowEvents)).filter(
+          (m) => m.key === id && m.properties[EnvelopeProperties.eventType] === 'workflow.completed',
+        );
+        return ends.length > 0 ? ends : undefined;
+      });
+    const workflow = await runThroughCrash(appendChain('delta'), /:finished:[^:]+$/, announced);
+    expect(workflow.status).toBe('completed');
+    expect(entries(workflow, 'workflow.completed')).toHaveLength(1);
+  });
+
+  it('a duplicate task result (same task, another event) changes nothing', async () => {
+    const { process, client } = await startOrchestrator();
+    try {
+      const workflow = await client.run({ step: appendChain('epsilon') });
+      expect(workflow.status).toBe('completed');
+      const results = await mesh.readAll(Topics.taskResults);
+      const first = results.find((m) => m.key === workflow.id && String(m.payload).includes('"root.stages.0"'));
+      if (!first) throw new Error('no result of stage 0 on task.results');
+      const copy = { ...(JSON.parse(String(first.payload)) as Record<string, unknown>), id: uuidv7() };
+      await mesh.publishRaw(Topics.taskResults, JSON.stringify(copy), workflow.id);
+      await client.timeline(workflow.id, 'task.completed', 4);
+      const after = await client.get(workflow.id);
+      expect(append.inputs.filter((t) => t.startsWith('epsilon'))).toEqual(['epsilon', 'epsilon one', 'epsilon one two']);
+      expect(entries(after, 'task.assigned')).toHaveLength(3);
+      expect(entries(after, 'step.started')).toHaveLength(4);
+      expect(after.steps.map((s) => [s.path, s.status, s.attempt])).toEqual(workflow.steps.map((s) => [s.path, s.status, s.attempt]));
+    } finally {
+      await process.stop();
+    }
+  });
+});

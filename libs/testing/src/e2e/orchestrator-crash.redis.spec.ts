@@ -1,7 +1,7 @@
 import type { TimelineEntry, WorkflowView } from '@agent-mesh/agents/orchestrator';
 import { EnvelopeProperties, Topics, uuidv7 } from '@agent-mesh/contracts';
 import { createDefaultSkillRegistry, type SkillRegistry } from '@agent-mesh/skills';
-import type { ApplyOnceResult, StateOp, StateOpResult, StateStore } from '@agent-mesh/state';
+import type { ApplyOnceResult, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '@agent-mesh/state';
 import { startAgent, startAgents } from '../agent-roles';
 import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
 import { RedisFixture } from '../redis-fixture';
@@ -43,6 +43,9 @@ class DyingStore implements StateStore {
     return result;
   }
 
+  recordSlot(write: SlotWrite): Promise<SlotWriteResult> {
+    return this.store.recordSlot(write);
+  }
   apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]> {
     return this.store.apply(ops);
   }

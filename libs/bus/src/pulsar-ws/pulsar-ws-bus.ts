@@ -187,9 +187,9 @@ class WsProducer {
       `${bus.wsBase}/producer/${topicPath(topic)}`,
       bus.headers,
       {
-        // After a reconnect, everything not confirmed is sent again, in order.
-        onOpen: (socket, reconnected) => {
-          if (reconnected) for (const send of producer.pending.values()) socket.send(send.frame);
+        // After a reconnect, everything not confirmed is sent again, in order (in one write).
+        onOpen: (reconnected) => {
+          if (reconnected) for (const send of producer.pending.values()) producer.session.send(send.frame);
         },
         onMessage: (data) => producer.onReply(data),
       },

@@ -1,6 +1,6 @@
 export * from './event-bus';
 export { deadLetterMessage, describeError } from './dead-letter';
-export { MemoryBroker, MemoryEventBus } from './memory/memory-broker';
+export { MemoryBroker, MemoryEventBus, type MemoryBrokerOptions } from './memory/memory-broker';
 export { PulsarWsEventBus, type PulsarWsOptions } from './pulsar-ws/pulsar-ws-bus';
 export { decodeMessageId, encodeMessageId, comparePositions, type MessagePosition } from './pulsar-ws/message-id';
 export { PulsarNativeEventBus, loadPulsarClient, type PulsarNativeOptions } from './pulsar-native';

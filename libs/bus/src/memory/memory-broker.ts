@@ -13,9 +13,21 @@ import {
   type SubscriptionType,
 } from '../event-bus';
 import { deadLetterMessage, describeError } from '../dead-letter';
+import { MessageLog } from './message-log';
 
 const DEFAULT_RECEIVER_QUEUE_SIZE = 100;
 const DEFAULT_NACK_DELAY_MS = 1000;
+const DEFAULT_RETENTION = 1000;
+
+export interface MemoryBrokerOptions {
+  /**
+   * How many of each topic's newest messages it keeps once no subscription and no open reader
+   * needs them, for readers and subscriptions that start from `earliest`. Messages a
+   * subscription has not acked, or an open reader has not read yet, are always kept. Default
+   * 1,000; `Infinity` keeps every message (the Pulsar deployment's retention -1).
+   */
+  readonly retention?: number;
+}
 
 interface StoredMessage {
   readonly index: number;
@@ -38,11 +50,27 @@ interface InFlight {
  * An in-process Pulsar: topics are append-only logs, subscriptions are durable cursors with
  * Pulsar's dispatch rules. Each `connect()` is one client ("process"); closing a client is
  * what a crash looks like to the broker — its unacked messages go to other consumers.
+ *
+ * Retention: a topic drops the messages every subscription has acked and every open reader has
+ * read, beyond its newest `retention` (options), as Pulsar drops acknowledged messages beyond its
+ * retention policy — so a long-running embedded mesh does not grow with every message it ever
+ * carried. A reader or a new subscription from `earliest` starts at the oldest message kept, and
+ * a reader from a dropped message id at the oldest one kept after it.
  */
 export class MemoryBroker {
   private readonly topics = new Map<string, MemoryTopic>();
   private nextLedgerId = 1;
   private stopped = false;
+  /** @internal */
+  readonly retention: number;
+
+  constructor(options: MemoryBrokerOptions = {}) {
+    const retention = options.retention ?? DEFAULT_RETENTION;
+    if (!(retention >= 0) || (Number.isFinite(retention) && !Number.isInteger(retention))) {
+      throw new Error(`MemoryBroker retention must be a whole number of messages ≥ 0 or Infinity, got ${retention}`);
+    }
+    this.retention = retention;
+  }
 
   connect(): MemoryEventBus {
     if (this.stopped) throw new Error('memory broker is shut down');
@@ -60,6 +88,11 @@ export class MemoryBroker {
     return this.topics.get(topic)?.subscriptionBacklog(subscription) ?? 0;
   }
 
+  /** Messages a topic holds now, acked or not (for tests and stats). */
+  storedMessages(topic: string): number {
+    return this.topics.get(topic)?.log.size ?? 0;
+  }
+
   /** @internal */
   topic(name: string): MemoryTopic {
     let topic = this.topics.get(name);
@@ -71,10 +104,16 @@ export class MemoryBroker {
   }
 }
 
+/** Where an open reader is: it needs every message from `position` on. */
+interface ReaderCursor {
+  readonly position: number;
+}
+
 /** @internal */
 export class MemoryTopic {
-  readonly log: StoredMessage[] = [];
+  readonly log = new MessageLog<StoredMessage>();
   private readonly subscriptions = new Map<string, MemorySubscription>();
+  private readonly readers = new Set<ReaderCursor>();
   private readonly publishWaiters = new Set<() => void>();
 
   constructor(
@@ -84,7 +123,7 @@ export class MemoryTopic {
   ) {}
 
   append(message: OutgoingMessage): StoredMessage {
-    const index = this.log.length;
+    const index = this.log.end;
     const deliverAt =
       message.deliverAt ?? (message.deliverAfterMs !== undefined ? Date.now() + message.deliverAfterMs : undefined);
     const stored: StoredMessage = {
@@ -97,10 +136,38 @@ export class MemoryTopic {
       publishTime: Date.now(),
       deliverAt,
     };
-    this.log.push(stored);
+    this.log.append(stored);
     for (const sub of this.subscriptions.values()) sub.onPublish(stored);
     for (const wake of [...this.publishWaiters]) wake();
+    this.release();
     return stored;
+  }
+
+  /** A message that must still be held (unacked by a subscription, or unread by a reader). */
+  entry(index: number): StoredMessage {
+    const stored = this.log.at(index);
+    if (!stored) throw new Error(`message ${index} of ${this.name} is not held (dropped or never written)`);
+    return stored;
+  }
+
+  /**
+   * Drops what nobody needs: below every subscription's first unacked message, every open
+   * reader's position and the newest `retention` messages. Called when one of those moves.
+   */
+  release(): void {
+    let keepFrom = this.log.end - this.broker.retention;
+    if (keepFrom <= this.log.start) return;
+    for (const sub of this.subscriptions.values()) keepFrom = Math.min(keepFrom, sub.firstUnacked);
+    for (const reader of this.readers) keepFrom = Math.min(keepFrom, reader.position);
+    this.log.dropBelow(keepFrom);
+  }
+
+  openReader(reader: ReaderCursor): void {
+    this.readers.add(reader);
+  }
+
+  closeReader(reader: ReaderCursor): void {
+    if (this.readers.delete(reader)) this.release();
   }
 
   indexOf(messageId: string): number {
@@ -160,10 +227,16 @@ class MemorySubscription {
     initialPosition: 'earliest' | 'latest',
   ) {
     if (initialPosition === 'earliest') {
-      for (const message of topic.log) this.onPublish(message);
+      this.ackedBelow = topic.log.start;
+      for (let index = topic.log.start; index < topic.log.end; index++) this.onPublish(topic.entry(index));
     } else {
-      this.ackedBelow = topic.log.length;
+      this.ackedBelow = topic.log.end;
     }
+  }
+
+  /** Every message below this one is acked: the topic may drop them. */
+  get firstUnacked(): number {
+    return this.ackedBelow;
   }
 
   attach(consumer: MemoryConsumer, type: SubscriptionType): void {
@@ -220,8 +293,7 @@ class MemorySubscription {
     }
     this.redeliveryCounts.delete(index);
     this.lastFailure.delete(index);
-    this.acked.add(index);
-    while (this.acked.delete(this.ackedBelow)) this.ackedBelow++;
+    this.markAcked(index);
     this.scheduleDispatch();
   }
 
@@ -254,7 +326,7 @@ class MemorySubscription {
   }
 
   backlog(): number {
-    return this.topic.log.length - this.ackedBelow - this.acked.size;
+    return this.topic.log.end - this.ackedBelow - this.acked.size;
   }
 
   shutdown(): void {
@@ -264,21 +336,27 @@ class MemorySubscription {
   }
 
   private moveToDeadLetter(index: number, deadLetterTopic: string): void {
-    const stored = this.topic.log[index];
+    const stored = this.topic.entry(index);
     const message = this.toBusMessage(stored, (this.redeliveryCounts.get(index) ?? 1) - 1);
     const reason = this.lastFailure.get(index) ?? 'exceeded maxRedeliverCount';
     this.topic.broker.topic(deadLetterTopic).append(deadLetterMessage(message, this.name, reason));
-    this.acked.add(index);
     this.redeliveryCounts.delete(index);
     this.lastFailure.delete(index);
+    this.markAcked(index);
+  }
+
+  private markAcked(index: number): void {
+    this.acked.add(index);
+    const before = this.ackedBelow;
     while (this.acked.delete(this.ackedBelow)) this.ackedBelow++;
+    if (this.ackedBelow !== before) this.topic.release();
   }
 
   private clearFlight(index: number, flight: InFlight): void {
     if (flight.timer) clearTimeout(flight.timer);
     this.inFlight.delete(index);
     flight.consumer.inFlight--;
-    const key = this.topic.log[index].key ?? '';
+    const key = this.topic.entry(index).key ?? '';
     const owner = this.keyOwners.get(key);
     if (owner && owner.consumer === flight.consumer && --owner.count === 0) this.keyOwners.delete(key);
   }
@@ -320,7 +398,7 @@ class MemorySubscription {
     let contiguous = true; // delivered messages are all at the head of `pending` (the common case)
     for (const index of this.pending) {
       if (!this.consumers.some((c) => c.permits() > 0)) break;
-      const message = this.topic.log[index];
+      const message = this.topic.entry(index);
       const target = this.pickConsumer(message, blockedKeys);
       if (!target) {
         if (this.type !== 'Key_Shared') break;
@@ -493,26 +571,34 @@ class MemoryConsumer implements Consumer {
   }
 }
 
+/** A reader holds the topic's messages from its position on until it reads them or closes. */
 class MemoryReader implements Reader {
   private closed = false;
 
   constructor(
     private readonly topicRef: MemoryTopic,
-    private position: number,
+    private next: number,
     private readonly client: MemoryEventBus,
-  ) {}
+  ) {
+    topicRef.openReader(this);
+  }
 
   get topic(): string {
     return this.topicRef.name;
   }
 
+  /** Index of the next message to read (the topic keeps it and what follows). */
+  get position(): number {
+    return this.next;
+  }
+
   async hasMessageAvailable(): Promise<boolean> {
-    return this.position < this.topicRef.log.length;
+    return this.next < this.topicRef.log.end;
   }
 
   async readNext(timeoutMs = 30_000): Promise<BusMessage | null> {
     if (this.closed || this.client.isClosed) throw new BusClosedError(`readNext on ${this.topicRef.name}`);
-    if (this.position >= this.topicRef.log.length) {
+    if (this.next >= this.topicRef.log.end) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, timeoutMs);
         const stop = this.topicRef.onNextPublish(done);
@@ -522,9 +608,9 @@ class MemoryReader implements Reader {
           resolve();
         }
       });
-      if (this.position >= this.topicRef.log.length) return null;
+      if (this.next >= this.topicRef.log.end) return null;
     }
-    const stored = this.topicRef.log[this.position++];
+    const stored = this.topicRef.entry(this.next++);
     return {
       topic: this.topicRef.name,
       messageId: stored.messageId,
@@ -539,6 +625,7 @@ class MemoryReader implements Reader {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.topicRef.closeReader(this);
     this.client.forget(this);
   }
 }
@@ -574,9 +661,10 @@ export class MemoryEventBus implements EventBus {
     if (this.closed) throw new BusClosedError(`createReader on ${options.topic}`);
     const topic = this.broker.topic(options.topic);
     let position: number;
-    if (options.startMessageId === 'earliest') position = 0;
-    else if (options.startMessageId === 'latest') position = topic.log.length;
-    else position = topic.indexOf(options.startMessageId) + (options.startMessageIdInclusive ? 0 : 1);
+    if (options.startMessageId === 'earliest') position = topic.log.start;
+    else if (options.startMessageId === 'latest') position = topic.log.end;
+    // A start id already dropped begins at the oldest message kept, as on Pulsar.
+    else position = Math.max(topic.log.start, topic.indexOf(options.startMessageId) + (options.startMessageIdInclusive ? 0 : 1));
     const reader = new MemoryReader(topic, position, this);
     this.resources.add(reader);
     return reader;

@@ -1,7 +1,6 @@
 import {
   BusClosedError,
   ConsumerBusyError,
-  defaultDeadLetterTopic,
   type BusMessage,
   type Consumer,
   type EventBus,
@@ -12,7 +11,7 @@ import {
   type SubscribeOptions,
   type SubscriptionType,
 } from '../event-bus';
-import { deadLetterMessage, describeError } from '../dead-letter';
+import { ClientSideConsumer } from '../client-side-consumer';
 import { comparePositions, decodeMessageId, encodeMessageId, type MessagePosition } from '../pulsar-ws/message-id';
 import {
   loadPulsarClient,
@@ -104,10 +103,9 @@ function toProducerMessage(message: OutgoingMessage): PulsarProducerMessage {
  * EventBus over the official native client (`pulsar-client`, C++ addon). Behaves exactly like the
  * pulsar-ws driver, which is why it deliberately does some things client-side that the native
  * client could do itself:
- * - dead-lettering is client-side: on the last allowed nack, or on receipt of a message past
- *   maxRedeliverCount, the message is published to the dead-letter topic with `dlq.reason` and
- *   acked (the client's deadLetterPolicy cannot carry the reason);
- * - ack timeout is a client-side timer that nacks (the native client rejects ack timeouts < 10 s);
+ * - dead letters with a reason and ack timeouts are client-side, the same code as pulsar-ws
+ *   (`ClientSideConsumer`): the client's deadLetterPolicy cannot carry the reason, and it
+ *   rejects ack timeouts < 10 s;
  * - receiverQueueSize bounds the messages handed to the listener and not yet settled: the driver
  *   receives only while fewer are in flight (the native client alone refills its queue on
  *   receipt, not on ack);
@@ -233,35 +231,19 @@ export class PulsarNativeEventBus implements EventBus {
   }
 }
 
-interface InFlight {
-  readonly native: PulsarMessage;
-  timer?: NodeJS.Timeout;
-}
-
-class NativeConsumer implements Consumer {
+/** Each delivery keeps its native message: the addon acks a message without parsing an id. */
+class NativeConsumer extends ClientSideConsumer<PulsarMessage> {
   private native!: PulsarConsumer;
-  private closed = false;
-  /** Delivered to the listener and not yet acked, nacked or dead-lettered, by messageId. */
-  private readonly inFlight = new Map<string, InFlight>();
-  /** Why the last delivery of a message failed, for the dead-letter reason. */
-  private readonly lastFailure = new Map<string, string>();
   private wakePump?: () => void;
   private readonly maxInFlight: number;
 
   constructor(
     private readonly bus: PulsarNativeEventBus,
-    readonly options: SubscribeOptions,
-    private readonly listener: MessageListener,
+    options: SubscribeOptions,
+    listener: MessageListener,
   ) {
+    super(bus, options, listener);
     this.maxInFlight = Math.max(1, options.receiverQueueSize ?? DEFAULT_RECEIVER_QUEUE_SIZE);
-  }
-
-  get topic(): string {
-    return this.options.topic;
-  }
-
-  get subscription(): string {
-    return this.options.subscription;
   }
 
   async open(): Promise<void> {
@@ -288,40 +270,10 @@ class NativeConsumer implements Consumer {
     void this.pump().catch(() => undefined);
   }
 
-  async ack(message: BusMessage): Promise<void> {
-    this.assertOpen('ack');
-    await this.acknowledge(message, this.settle(message));
-  }
-
-  async nack(message: BusMessage, reason = 'negative acknowledgement'): Promise<void> {
-    this.assertOpen('nack');
-    const native = this.settle(message);
-    const policy = this.options.deadLetter;
-    if (policy && message.redeliveryCount >= policy.maxRedeliverCount) {
-      await this.sendToDeadLetter(message, reason, native);
-      return;
-    }
-    this.lastFailure.set(message.messageId, reason);
-    try {
-      // Synchronous in the addon; redelivery follows after nAckRedeliverTimeoutMs.
-      if (native) this.native.negativeAcknowledge(native);
-      else this.native.negativeAcknowledgeId(this.bus.nativeMessageId(message.messageId));
-    } catch (error) {
-      if (this.closed || this.bus.isClosed) return; // unacked: it comes back to the subscription anyway
-      throw new Error(`nack on ${this.options.topic} failed: ${errorText(error)}`);
-    }
-  }
-
-  async deadLetter(message: BusMessage, reason: string): Promise<void> {
-    this.assertOpen('deadLetter');
-    await this.sendToDeadLetter(message, reason, this.settle(message));
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const entry of this.inFlight.values()) if (entry.timer) clearTimeout(entry.timer);
-    this.inFlight.clear();
+    this.forgetDeliveries();
     this.wake();
     try {
       // Unacked messages, prefetched ones included, go back to the subscription.
@@ -345,7 +297,7 @@ class NativeConsumer implements Consumer {
   private async pump(): Promise<void> {
     let failures = 0;
     while (!this.closed) {
-      if (this.inFlight.size >= this.maxInFlight) {
+      if (this.inFlightCount >= this.maxInFlight) {
         await new Promise<void>((resolve) => (this.wakePump = resolve));
         continue;
       }
@@ -362,7 +314,7 @@ class NativeConsumer implements Consumer {
       // After close() a message received here is simply not acked: the broker redelivers it.
       if (this.closed) return;
       try {
-        this.onMessage(received);
+        this.receive(toBusMessage(this.options.topic, received), received);
       } catch {
         // Unreadable (getters failed): hand it back rather than lose it.
         try {
@@ -380,46 +332,12 @@ class NativeConsumer implements Consumer {
     wake?.();
   }
 
-  private onMessage(native: PulsarMessage): void {
-    const message = toBusMessage(this.options.topic, native);
-    const policy = this.options.deadLetter;
-    if (policy && message.redeliveryCount > policy.maxRedeliverCount) {
-      // Redelivered past the limit by an ack timeout or a consumer that died mid-message.
-      const reason = this.lastFailure.get(message.messageId) ?? `exceeded maxRedeliverCount (${policy.maxRedeliverCount})`;
-      void this.sendToDeadLetter(message, reason, native).catch(() => undefined);
-      return;
-    }
-    // A redelivery of a message still held (after a reconnect, or Exclusive/Failover redelivering
-    // everything unacked on a nack) replaces the earlier delivery.
-    const earlier = this.inFlight.get(message.messageId);
-    if (earlier?.timer) clearTimeout(earlier.timer);
-    const entry: InFlight = { native };
-    this.inFlight.set(message.messageId, entry);
-    const ackTimeout = this.options.ackTimeoutMs ?? 0;
-    if (ackTimeout > 0) {
-      entry.timer = setTimeout(() => {
-        entry.timer = undefined;
-        if (!this.closed && this.inFlight.get(message.messageId) === entry) {
-          void this.nack(message, `ack timeout: not acknowledged within ${ackTimeout} ms`).catch(() => undefined);
-        }
-      }, ackTimeout);
-      entry.timer.unref();
-    }
-    void Promise.resolve()
-      .then(() => this.listener(message, this))
-      .catch((error: unknown) => {
-        if (!this.closed) void this.nack(message, `listener threw: ${describeError(error)}`).catch(() => undefined);
-      });
+  /** A delivery ended: the pump may receive again. */
+  protected override released(): void {
+    this.wake();
   }
 
-  private async sendToDeadLetter(message: BusMessage, reason: string, native: PulsarMessage | undefined): Promise<void> {
-    const topic = this.options.deadLetter?.deadLetterTopic ?? defaultDeadLetterTopic(this.options.topic, this.options.subscription);
-    await this.bus.publish(topic, deadLetterMessage(message, this.options.subscription, reason));
-    this.lastFailure.delete(message.messageId);
-    await this.acknowledge(message, native);
-  }
-
-  private async acknowledge(message: BusMessage, native: PulsarMessage | undefined): Promise<void> {
+  protected async ackOnWire(message: BusMessage, native: PulsarMessage | undefined): Promise<void> {
     try {
       if (native) await this.native.acknowledge(native);
       else await this.native.acknowledgeId(this.bus.nativeMessageId(message.messageId));
@@ -430,18 +348,15 @@ class NativeConsumer implements Consumer {
     }
   }
 
-  /** Ends a delivery: stops its ack timer, frees its in-flight slot; returns the native message. */
-  private settle(message: BusMessage): PulsarMessage | undefined {
-    const entry = this.inFlight.get(message.messageId);
-    if (!entry) return undefined;
-    if (entry.timer) clearTimeout(entry.timer);
-    this.inFlight.delete(message.messageId);
-    this.wake();
-    return entry.native;
-  }
-
-  private assertOpen(what: string): void {
-    if (this.closed || this.bus.isClosed) throw new BusClosedError(`${what} on ${this.options.topic}`);
+  protected nackOnWire(message: BusMessage, native: PulsarMessage | undefined): void {
+    try {
+      // Synchronous in the addon; redelivery follows after nAckRedeliverTimeoutMs.
+      if (native) this.native.negativeAcknowledge(native);
+      else this.native.negativeAcknowledgeId(this.bus.nativeMessageId(message.messageId));
+    } catch (error) {
+      if (this.closed || this.bus.isClosed) return; // unacked: it comes back to the subscription anyway
+      throw new Error(`nack on ${this.options.topic} failed: ${errorText(error)}`);
+    }
   }
 }
 

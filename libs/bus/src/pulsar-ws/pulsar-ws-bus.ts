@@ -1,7 +1,6 @@
 import {
   BusClosedError,
   ConsumerBusyError,
-  defaultDeadLetterTopic,
   type BusMessage,
   type Consumer,
   type EventBus,
@@ -11,7 +10,7 @@ import {
   type ReaderOptions,
   type SubscribeOptions,
 } from '../event-bus';
-import { deadLetterMessage, describeError } from '../dead-letter';
+import { ClientSideConsumer } from '../client-side-consumer';
 import { comparePositions, decodeMessageId, encodeMessageId, type MessagePosition } from './message-id';
 import { DEFAULT_RECONNECT, UpgradeRefusedError, WsSession, type ReconnectPolicy } from './ws-session';
 
@@ -69,11 +68,9 @@ function toBusMessage(topic: string, wire: WireMessage): BusMessage {
 /**
  * EventBus over Pulsar's WebSocket API. Everything the WebSocket API cannot say is done here,
  * the same way for every subscription:
- * - dead-lettering is client-side (like the Java client's): on the last allowed nack, or on
- *   receipt of a message past maxRedeliverCount, the message is published to the dead-letter
- *   topic with `dlq.reason` and acked — the broker's own DLQ could not carry the reason;
- * - ack timeout is a client-side timer that nacks (the WebSocket consumer takes no sub-second
- *   ack timeouts);
+ * - dead letters with a reason and ack timeouts are client-side (`ClientSideConsumer`, shared
+ *   with the native driver): the broker's own DLQ could not carry the reason, and the WebSocket
+ *   consumer takes no sub-second ack timeouts;
  * - an inclusive reader start begins at the entry before the given one;
  * - producers, consumers and readers reconnect with backoff; unconfirmed publishes are resent
  *   (at-least-once: consumers dedupe by event id), unacked messages come back from the broker.
@@ -187,9 +184,9 @@ class WsProducer {
       `${bus.wsBase}/producer/${topicPath(topic)}`,
       bus.headers,
       {
-        // After a reconnect, everything not confirmed is sent again, in order.
-        onOpen: (socket, reconnected) => {
-          if (reconnected) for (const send of producer.pending.values()) socket.send(send.frame);
+        // After a reconnect, everything not confirmed is sent again, in order (in one write).
+        onOpen: (reconnected) => {
+          if (reconnected) for (const send of producer.pending.values()) producer.session.send(send.frame);
         },
         onMessage: (data) => producer.onReply(data),
       },
@@ -242,27 +239,18 @@ class WsProducer {
   }
 }
 
-class WsConsumer implements Consumer {
+/** Acks and nacks are frames on the consumer's socket; nothing is kept per delivery. */
+class WsConsumer extends ClientSideConsumer<undefined> {
   private session!: WsSession;
-  private closed = false;
-  private readonly ackTimers = new Map<string, NodeJS.Timeout>();
-  /** Why the last delivery of a message failed, for the dead-letter reason. */
-  private readonly lastFailure = new Map<string, string>();
   /** Acks made while the socket was down, sent on reconnect. */
   private readonly unsentFrames: string[] = [];
 
   constructor(
     private readonly bus: PulsarWsEventBus,
-    readonly options: SubscribeOptions,
-    private readonly listener: MessageListener,
-  ) {}
-
-  get topic(): string {
-    return this.options.topic;
-  }
-
-  get subscription(): string {
-    return this.options.subscription;
+    options: SubscribeOptions,
+    listener: MessageListener,
+  ) {
+    super(bus, options, listener);
   }
 
   async open(): Promise<void> {
@@ -283,7 +271,7 @@ class WsConsumer implements Consumer {
         },
         onMessage: (data) => this.onMessage(JSON.parse(data) as WireMessage),
         // The broker redelivers whatever was unacked; local timers for those deliveries are void.
-        onDrop: () => this.clearAckTimers(),
+        onDrop: () => this.forgetDeliveries(),
       },
       this.bus.reconnectPolicy,
     );
@@ -297,90 +285,29 @@ class WsConsumer implements Consumer {
     }
   }
 
-  async ack(message: BusMessage): Promise<void> {
-    this.assertOpen('ack');
-    this.settle(message);
-    this.sendFrame(JSON.stringify({ messageId: message.messageId }));
-  }
-
-  async nack(message: BusMessage, reason = 'negative acknowledgement'): Promise<void> {
-    this.assertOpen('nack');
-    this.settle(message);
-    const policy = this.options.deadLetter;
-    if (policy && message.redeliveryCount >= policy.maxRedeliverCount) {
-      await this.sendToDeadLetter(message, reason);
-      return;
-    }
-    this.lastFailure.set(message.messageId, reason);
-    this.sendFrame(JSON.stringify({ type: 'negativeAcknowledge', messageId: message.messageId }));
-  }
-
-  async deadLetter(message: BusMessage, reason: string): Promise<void> {
-    this.assertOpen('deadLetter');
-    this.settle(message);
-    await this.sendToDeadLetter(message, reason);
-  }
-
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.clearAckTimers();
+    this.forgetDeliveries();
     await this.session.close();
     this.bus.forget(this);
   }
 
-  private onMessage(wire: WireMessage): void {
-    if (this.closed) return;
-    const message = toBusMessage(this.options.topic, wire);
-    const policy = this.options.deadLetter;
-    if (policy && message.redeliveryCount > policy.maxRedeliverCount) {
-      // Redelivered past the limit by an ack timeout or a consumer that died mid-message.
-      const reason = this.lastFailure.get(message.messageId) ?? `exceeded maxRedeliverCount (${policy.maxRedeliverCount})`;
-      void this.sendToDeadLetter(message, reason).catch(() => undefined);
-      return;
-    }
-    const ackTimeout = this.options.ackTimeoutMs ?? 0;
-    if (ackTimeout > 0) {
-      const timer = setTimeout(() => {
-        this.ackTimers.delete(message.messageId);
-        if (!this.closed) void this.nack(message, `ack timeout: not acknowledged within ${ackTimeout} ms`).catch(() => undefined);
-      }, ackTimeout);
-      timer.unref();
-      this.ackTimers.set(message.messageId, timer);
-    }
-    void Promise.resolve()
-      .then(() => this.listener(message, this))
-      .catch((error: unknown) => {
-        if (!this.closed) void this.nack(message, `listener threw: ${describeError(error)}`).catch(() => undefined);
-      });
-  }
-
-  private async sendToDeadLetter(message: BusMessage, reason: string): Promise<void> {
-    const topic = this.options.deadLetter?.deadLetterTopic ?? defaultDeadLetterTopic(this.options.topic, this.options.subscription);
-    await this.bus.publish(topic, deadLetterMessage(message, this.options.subscription, reason));
-    this.lastFailure.delete(message.messageId);
+  protected ackOnWire(message: BusMessage): void {
     this.sendFrame(JSON.stringify({ messageId: message.messageId }));
   }
 
-  private settle(message: BusMessage): void {
-    const timer = this.ackTimers.get(message.messageId);
-    if (timer) {
-      clearTimeout(timer);
-      this.ackTimers.delete(message.messageId);
-    }
+  protected nackOnWire(message: BusMessage): void {
+    this.sendFrame(JSON.stringify({ type: 'negativeAcknowledge', messageId: message.messageId }));
+  }
+
+  private onMessage(wire: WireMessage): void {
+    if (this.closed) return;
+    this.receive(toBusMessage(this.options.topic, wire), undefined);
   }
 
   private sendFrame(frame: string): void {
     if (!this.session.send(frame)) this.unsentFrames.push(frame);
-  }
-
-  private clearAckTimers(): void {
-    for (const timer of this.ackTimers.values()) clearTimeout(timer);
-    this.ackTimers.clear();
-  }
-
-  private assertOpen(what: string): void {
-    if (this.closed || this.bus.isClosed) throw new BusClosedError(`${what} on ${this.options.topic}`);
   }
 }
 

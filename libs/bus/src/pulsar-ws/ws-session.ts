@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 
 export interface ReconnectPolicy {
@@ -21,7 +22,7 @@ export class UpgradeRefusedError extends Error {
 
 export interface WsSessionHandlers {
   /** Every (re)connection: resend what the broker has not confirmed. */
-  readonly onOpen: (socket: WebSocket, reconnected: boolean) => void;
+  readonly onOpen: (reconnected: boolean) => void;
   readonly onMessage: (data: string) => void;
   /** The connection dropped; a reconnect follows unless the session is closed. */
   readonly onDrop?: (reason: string) => void;
@@ -31,9 +32,19 @@ export interface WsSessionHandlers {
  * One WebSocket to the broker that comes back after the broker goes away: reconnects with
  * exponential backoff until closed. The first connection's failure is reported to the caller
  * (so a wrong URL or a refused subscription fails fast); later drops are retried.
+ *
+ * Frames sent during one event-loop turn leave in one socket write: the first send of a turn
+ * corks the TCP socket, and it is uncorked once the turn's callback, its promise continuations
+ * and ticks have run (see `coalesce`). A write to a loopback socket costs more than building a
+ * frame, and the broker's WebSocket proxy pays per read too, so acks and publishes of one turn
+ * go together; nothing waits for a later turn, so latency does not change.
  */
 export class WsSession {
   private socket?: WebSocket;
+  /** The TCP connection under `socket`, known once the upgrade succeeded. */
+  private connection?: Socket;
+  /** The connection corked for the current turn's frames, until `flush`. */
+  private corked?: Socket;
   private closed = false;
   private attempt = 0;
   private reconnectTimer?: NodeJS.Timeout;
@@ -58,8 +69,10 @@ export class WsSession {
     });
   }
 
+  /** Queues a frame for this turn's write; false when the socket is not open (the caller keeps it). */
   send(frame: string): boolean {
     if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
+    this.coalesce();
     this.socket.send(frame);
     return true;
   }
@@ -67,6 +80,7 @@ export class WsSession {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
+    this.flush(); // frames sent before close() leave ahead of the close frame, not after a tick
     const socket = this.socket;
     if (!socket || socket.readyState === WebSocket.CLOSED) return;
     await new Promise<void>((resolve) => {
@@ -81,6 +95,30 @@ export class WsSession {
       if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
       else socket.close();
     });
+  }
+
+  /**
+   * Corks the connection on the first send of a turn. The uncork is queued as a microtask that
+   * queues a tick: Node runs ticks after the whole microtask queue has drained, so sends from
+   * the promise continuations of this turn (a listener's ack after its awaits) are still in the
+   * same write, while a plain nextTick would run before them. (A tick scheduled by one of those
+   * continuations runs after the flush and starts a second write.) A connection replaced by a
+   * reconnect within the turn is flushed at once.
+   */
+  private coalesce(): void {
+    const connection = this.connection;
+    if (!connection || this.corked === connection) return;
+    this.flush();
+    connection.cork();
+    this.corked = connection;
+    queueMicrotask(() => process.nextTick(() => this.flush()));
+  }
+
+  /** Writes what the turn queued (one writev); harmless on a connection already destroyed. */
+  private flush(): void {
+    const corked = this.corked;
+    this.corked = undefined;
+    corked?.uncork();
   }
 
   private get url(): string {
@@ -115,18 +153,24 @@ export class WsSession {
       response.on('end', refused);
       response.on('error', refused);
     });
+    // The TCP socket ws writes frames to after the upgrade: corked per turn by coalesce().
+    socket.on('upgrade', (response) => {
+      if (this.socket === socket) this.connection = response.socket;
+    });
     socket.on('open', () => {
       settled = true;
       const reconnected = this.everOpen;
       this.everOpen = true;
       this.attempt = 0;
-      this.handlers.onOpen(socket, reconnected);
+      this.handlers.onOpen(reconnected);
       onFirstOpen?.();
     });
     socket.on('message', (data: WebSocket.RawData) => this.handlers.onMessage(data.toString()));
     socket.on('error', (error: Error) => fail(new Error(`Pulsar WebSocket ${this.url}: ${error.message}`)));
     socket.on('close', (code: number, reason: Buffer) => {
       if (this.socket !== socket) return;
+      this.flush();
+      this.connection = undefined;
       if (!this.everOpen && !settled) fail(new Error(`Pulsar WebSocket ${this.url} closed (${code})`));
       if (this.closed) return;
       this.handlers.onDrop?.(`closed with ${code} ${reason.toString()}`.trim());

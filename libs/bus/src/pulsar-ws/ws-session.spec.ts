@@ -1,0 +1,150 @@
+import { once } from 'node:events';
+import { Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import WebSocket, { WebSocketServer } from 'ws';
+import { WsSession } from './ws-session';
+
+/**
+ * WsSession against a real `ws` server on loopback: the client's writes are counted on the real
+ * net.Socket (`_write` for one buffered chunk, `_writev` for several — each is one write to the
+ * kernel), so "frames of one turn leave in one write" is measured, not assumed.
+ */
+describe('WsSession frame coalescing', () => {
+  let server: WebSocketServer;
+  let port: number;
+  let received: string[];
+  let serverSockets: WebSocket[];
+  let sessions: WsSession[];
+  let writesToServer: () => number;
+  let restoreSpies: () => void;
+
+  beforeEach(async () => {
+    received = [];
+    serverSockets = [];
+    sessions = [];
+    server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    server.on('connection', (socket) => {
+      serverSockets.push(socket);
+      socket.on('message', (data: WebSocket.RawData) => received.push(data.toString()));
+    });
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+
+    const write = jest.spyOn(Socket.prototype, '_write');
+    const writev = jest.spyOn(Socket.prototype, '_writev');
+    // Only the client's connection writes to the server's port; the server sends nothing here.
+    const toServer = (contexts: readonly unknown[]): number =>
+      contexts.filter((socket) => socket instanceof Socket && socket.remotePort === port).length;
+    writesToServer = () => toServer(write.mock.contexts) + toServer(writev.mock.contexts);
+    restoreSpies = () => {
+      write.mockRestore();
+      writev.mockRestore();
+    };
+  });
+
+  afterEach(async () => {
+    restoreSpies();
+    await Promise.all(sessions.map((session) => session.close()));
+    for (const socket of serverSockets) socket.terminate();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const openSession = async (): Promise<WsSession> => {
+    const session = new WsSession(`ws://127.0.0.1:${port}`, {}, { onOpen: () => undefined, onMessage: () => undefined });
+    sessions.push(session);
+    const accepted = serverSockets.length;
+    await session.open(5000);
+    await waitUntil(() => serverSockets.length > accepted, 'the server to accept the connection');
+    return session;
+  };
+
+  const endOfTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  const waitUntil = async (predicate: () => boolean, what: string): Promise<void> => {
+    const deadline = Date.now() + 5000;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+
+  it('sends the frames of one turn in one socket write, in order', async () => {
+    const session = await openSession();
+    const before = writesToServer();
+    const frames = Array.from({ length: 50 }, (_, i) => JSON.stringify({ messageId: `id-${i}` }));
+
+    for (const frame of frames) expect(session.send(frame)).toBe(true);
+    await endOfTurn();
+
+    expect(writesToServer() - before).toBe(1);
+    await waitUntil(() => received.length === frames.length, `${frames.length} frames on the server`);
+    expect(received).toEqual(frames);
+  });
+
+  it("batches sends from the turn's promise continuations (a listener's ack after its awaits) too", async () => {
+    const session = await openSession();
+    const before = writesToServer();
+    const sent: string[] = [];
+    const send = (frame: string): void => {
+      sent.push(frame);
+      session.send(frame);
+    };
+
+    send('sync');
+    process.nextTick(() => send('tick'));
+    const listener = async (name: string): Promise<void> => {
+      await Promise.resolve();
+      await new Promise<void>((resolve) => queueMicrotask(resolve));
+      send(name);
+    };
+    void listener('ack-1');
+    void Promise.resolve().then(() => listener('ack-2'));
+    await endOfTurn();
+
+    expect(sent).toHaveLength(4);
+    expect(writesToServer() - before).toBe(1);
+    await waitUntil(() => received.length === sent.length, `${sent.length} frames on the server`);
+    expect(received).toEqual(sent);
+  });
+
+  it('does not hold a frame for a later turn: each turn writes its own frames', async () => {
+    const session = await openSession();
+    const before = writesToServer();
+
+    session.send('first');
+    await endOfTurn();
+    expect(writesToServer() - before).toBe(1); // written before the next turn starts
+
+    session.send('second');
+    session.send('third');
+    await endOfTurn();
+    expect(writesToServer() - before).toBe(2);
+    await waitUntil(() => received.length === 3, '3 frames on the server');
+    expect(received).toEqual(['first', 'second', 'third']);
+  });
+
+  it('sends frames queued just before close() ahead of the close frame, and refuses sends after it', async () => {
+    const session = await openSession();
+    const closedByClient = once(serverSockets[0], 'close');
+
+    expect(session.send('last words')).toBe(true);
+    await session.close();
+    await closedByClient;
+
+    expect(received).toEqual(['last words']);
+    expect(session.send('too late')).toBe(false);
+  });
+
+  it('a frame sent when the connection drops mid-turn neither throws nor blocks later sessions', async () => {
+    const session = await openSession();
+    expect(session.send('before the drop')).toBe(true);
+    serverSockets[0].terminate(); // the broker goes away while the frame is corked
+    await endOfTurn();
+    await waitUntil(() => !session.isOpen, 'the session to see the drop');
+    expect(session.send('while down')).toBe(false);
+
+    const other = await openSession();
+    expect(other.send('other session')).toBe(true);
+    await waitUntil(() => received.includes('other session'), 'the other session’s frame');
+  });
+});

@@ -252,7 +252,7 @@ describe('compiled contracts', () => {
   it('compile for the envelope header, every event body of the mesh and workflow specs', () => {
     expect(compiledContract(EnvelopeHeader)).toBeDefined();
     expect(compiledContract(WorkflowSpec)).toBeDefined();
-    for (const definition of MESH_EVENT_DEFINITIONS) expect([definition.type, compiledContract(definition.data)]).toEqual([definition.type, expect.anything()]);
+    for (const definition of MESH_EVENT_DEFINITIONS as readonly EventDefinition[]) expect([definition.type, compiledContract(definition.data)]).toEqual([definition.type, expect.anything()]);
   });
 
   it('accept valid bodies of every event type, decoding them to what class-transformer builds', () => {

@@ -1,6 +1,7 @@
 // class-validator and class-transformer decorators need the Reflect metadata API.
 import 'reflect-metadata';
 export * from './envelope';
+export { randomHex } from './entropy';
 export * from './events';
 export * from './registry';
 export * from './topics';

@@ -1,3 +1,4 @@
+import { compiledContract, jsonFitsCompiledPath, type CompiledContract } from './compiled-contract';
 import { EnvelopeHeader, EnvelopeProperties, type EventEnvelope } from './envelope';
 import { uuidv7 } from './uuid';
 import { ContractValidationError, validatePlain, type Constructor, type FieldError } from './validation';
@@ -51,12 +52,24 @@ export interface NewEventOptions {
   readonly occurredAt?: Date;
 }
 
+/** A new event and the JSON text that goes on the wire for it. */
+export interface EncodedEvent<TData extends object> {
+  readonly envelope: EventEnvelope<TData>;
+  readonly payload: Buffer;
+}
+
 /**
  * The set of event types a process understands. Decoding checks, in order: JSON, envelope
  * header, known type and version, body schema — and says which failed and why.
+ *
+ * Validation runs on a compiled contract first (compiled-contract.ts), which says yes to valid
+ * events at a fraction of class-validator's cost; anything it is not sure of goes through
+ * class-transformer and class-validator, whose errors are the ones reported.
  */
 export class EventRegistry {
   private readonly definitions = new Map<string, EventDefinition>();
+  private readonly header = compiledContract(EnvelopeHeader);
+  private readonly bodies = new Map<EventDefinition, CompiledContract<object> | undefined>();
 
   constructor(definitions: readonly EventDefinition[] = []) {
     for (const d of definitions) this.register(d);
@@ -84,7 +97,29 @@ export class EventRegistry {
     origin: EventOrigin,
     options: NewEventOptions,
   ): EventEnvelope<TData> {
-    const envelope: EventEnvelope<TData> = {
+    const envelope = this.newEnvelope(definition, data, origin, options);
+    this.serialiseChecked(envelope);
+    return envelope;
+  }
+
+  /** create(), and the envelope's JSON: serialised once, and what was validated is that JSON. */
+  createEncoded<TData extends object>(
+    definition: EventDefinition<TData>,
+    data: TData,
+    origin: EventOrigin,
+    options: NewEventOptions,
+  ): EncodedEvent<TData> {
+    const envelope = this.newEnvelope(definition, data, origin, options);
+    return { envelope, payload: Buffer.from(this.serialiseChecked(envelope)) };
+  }
+
+  private newEnvelope<TData extends object>(
+    definition: EventDefinition<TData>,
+    data: TData,
+    origin: EventOrigin,
+    options: NewEventOptions,
+  ): EventEnvelope<TData> {
+    return {
       id: options.id ?? uuidv7(),
       type: definition.type,
       version: definition.version,
@@ -96,35 +131,68 @@ export class EventRegistry {
       traceparent: options.traceparent ?? options.causedBy?.traceparent,
       data,
     };
-    this.check(envelope);
-    return envelope;
   }
 
   /** Validates an envelope about to be published (header, registration, body). */
   check(envelope: EventEnvelope<object>): void {
-    const plain = JSON.parse(JSON.stringify(envelope)) as unknown;
-    const result = this.decodePlain(plain);
+    this.serialiseChecked(envelope);
+  }
+
+  encode(envelope: EventEnvelope<object>): Buffer {
+    return Buffer.from(this.serialiseChecked(envelope));
+  }
+
+  decode(payload: Buffer | string): DecodeResult {
+    const json = typeof payload === 'string' ? payload : payload.toString('utf8');
+    let plain: unknown;
+    try {
+      plain = JSON.parse(json);
+    } catch (error) {
+      return { ok: false, code: 'unparseable', reason: `payload is not JSON: ${(error as Error).message}` };
+    }
+    return (jsonFitsCompiledPath(json) && this.decodeCompiled(plain)) || this.decodePlain(plain);
+  }
+
+  /**
+   * The envelope's JSON, once validated; throws ContractValidationError. The compiled check
+   * judges the envelope as it serialises; when it is not sure, the JSON itself is parsed and
+   * validated by class-validator, as a consumer would.
+   */
+  private serialiseChecked(envelope: EventEnvelope<object>): string {
+    const json = JSON.stringify(envelope);
+    if (jsonFitsCompiledPath(json) && this.acceptedCompiled(envelope)) return json;
+    const result = this.decodePlain(JSON.parse(json) as unknown);
     if (!result.ok) {
       throw new ContractValidationError(
         `event ${envelope.type}@${envelope.version}`,
         result.fieldErrors ?? [{ field: result.code, messages: [result.reason] }],
       );
     }
+    return json;
   }
 
-  encode(envelope: EventEnvelope<object>): Buffer {
-    this.check(envelope);
-    return Buffer.from(JSON.stringify(envelope));
+  private bodyContract(definition: EventDefinition): CompiledContract<object> | undefined {
+    if (!this.bodies.has(definition)) this.bodies.set(definition, compiledContract(definition.data));
+    return this.bodies.get(definition);
   }
 
-  decode(payload: Buffer | string): DecodeResult {
-    let plain: unknown;
-    try {
-      plain = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
-    } catch (error) {
-      return { ok: false, code: 'unparseable', reason: `payload is not JSON: ${(error as Error).message}` };
-    }
-    return this.decodePlain(plain);
+  /** The compiled contracts' yes to header and body, with what they matched; undefined: invalid or not sure. */
+  private acceptedCompiled(envelope: unknown): { header: CompiledContract<EnvelopeHeader>; definition: EventDefinition; body: CompiledContract<object> } | undefined {
+    const header = this.header;
+    if (!header?.accepts(envelope)) return undefined;
+    const { type, version, data } = envelope as EventEnvelope<unknown>;
+    const definition = this.get(type, version);
+    if (!definition) return undefined;
+    const body = this.bodyContract(definition);
+    return body?.accepts(data) ? { header, definition, body } : undefined;
+  }
+
+  /** decodePlain's result for a valid event, built without class-transformer; undefined: not sure. */
+  private decodeCompiled(plain: unknown): DecodeResult | undefined {
+    const accepted = this.acceptedCompiled(plain);
+    if (!accepted) return undefined;
+    const header = accepted.header.materialize(plain as object);
+    return { ok: true, envelope: { ...header, data: accepted.body.materialize(header.data) }, definition: accepted.definition };
   }
 
   private decodePlain(plain: unknown): DecodeResult {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { fillRandom, randomUint16 } from './entropy';
 
 /** Millisecond + 12-bit counter state: ids from one state never go backwards. */
 class Uuid7Clock {
@@ -17,7 +17,7 @@ class Uuid7Clock {
       }
     } else {
       this.lastMs = now;
-      this.counter = randomBytes(2).readUInt16BE(0) & 0x7ff; // headroom before overflow
+      this.counter = randomUint16() & 0x7ff; // headroom before overflow
     }
     return [this.lastMs, this.counter];
   }
@@ -34,8 +34,9 @@ const explicitClock = new Uuid7Clock(false);
  */
 export function uuidv7(at?: number): string {
   const [ms, counter] = at === undefined ? systemClock.next(Date.now()) : explicitClock.next(at);
-  const bytes = randomBytes(16);
+  const bytes = Buffer.allocUnsafe(16);
   bytes.writeUIntBE(ms, 0, 6);
+  fillRandom(bytes, 8, 8); // rand_b; bytes 6-7 are the version and the counter
   bytes[6] = 0x70 | (counter >> 8);
   bytes[7] = counter & 0xff;
   bytes[8] = (bytes[8] & 0x3f) | 0x80;

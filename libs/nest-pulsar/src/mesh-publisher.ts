@@ -43,9 +43,9 @@ export class MeshPublisher {
     options: PublishOptions,
   ): Promise<EventEnvelope<TData>> {
     const traceparent = options.traceparent ?? nextTraceparent(options.causedBy?.traceparent);
-    const envelope = this.options.registry.create(definition, data, this.options.origin, { ...options, traceparent });
+    const { envelope, payload } = this.options.registry.createEncoded(definition, data, this.options.origin, { ...options, traceparent });
     await this.options.bus.publish(qualifyTopic(this.options.naming, topic), {
-      payload: Buffer.from(JSON.stringify(envelope)),
+      payload,
       key: options.key ?? envelope.correlationId,
       properties: envelopeProperties(envelope),
       eventTime: Date.parse(envelope.occurredAt),

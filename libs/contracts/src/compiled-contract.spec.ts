@@ -52,6 +52,8 @@ const STRINGS_FOR_PATTERNS = [
   'field_1',
   'entry-kind',
   'task.completed',
+  'task.results',
+  'task.results.saga',
   '0190b2a4-7d3c-7abc-8def-0123456789ab',
   '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
 ];

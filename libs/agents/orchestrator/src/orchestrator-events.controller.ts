@@ -43,11 +43,12 @@ import {
 } from '@agent-mesh/contracts';
 import { MeshContext, OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
 import { BlackboardService } from './blackboard';
+import { BranchProjectionWaiter } from './branch-projection-waiter';
 import { lineage, stepAt } from './engine/step-tree';
-import type { WorkflowSnapshot } from './engine/workflow-state';
+import type { BranchView, WorkflowSnapshot } from './engine/workflow-state';
 import { fanOutSpec, OrchestratorService } from './orchestrator.service';
 
-/** Redeliveries of fanout.completed spent waiting for branch results to be projected. */
+/** Redeliveries of fanout.completed spent waiting for branch results to be projected (after the in-handler wait). */
 const PROJECTION_WAITS = 3;
 
 class ProjectionBehindError extends Error {
@@ -73,6 +74,7 @@ export class OrchestratorEventsController {
   constructor(
     private readonly orchestrator: OrchestratorService,
     private readonly blackboard: BlackboardService,
+    private readonly projections: BranchProjectionWaiter,
   ) {}
 
   private get engine() {
@@ -147,12 +149,18 @@ export class OrchestratorEventsController {
     const state = snapshot.steps.get(stepPath);
     if (!this.engine.mayEnd(state, event)) return;
     // The branch results reach this projection on task.results, which can trail this event:
-    // wait (a redelivery, a second apart) so the step never shows completed with branches
-    // still pending. After a few tries it completes anyway: the projection catches up.
-    const recorded = new Set(branches.filter((b) => b.status !== 'pending').map((b) => b.index));
-    const missing = event.data.used.filter((i) => !recorded.has(i));
-    if (state?.status === 'running' && missing.length > 0 && context.getRedeliveryCount() < PROJECTION_WAITS) {
-      throw new ProjectionBehindError(`branch results ${missing.join(',')} of ${stepPath} not projected yet`);
+    // wait for them in the handler, then (a redelivery, a second apart) a few more times, so
+    // the step never shows completed with branches still pending. After that it completes
+    // anyway: the projection catches up.
+    let missing = missingBranches(branches, event.data.used);
+    if (state?.status === 'running' && missing.length > 0) {
+      const projected = await this.projections.waitUntil(event.correlationId, stepPath, async () => {
+        missing = missingBranches(await this.workflows.branches(event.correlationId, stepPath), event.data.used);
+        return missing.length === 0;
+      });
+      if (!projected && context.getRedeliveryCount() < PROJECTION_WAITS) {
+        throw new ProjectionBehindError(`branch results ${missing.join(',')} of ${stepPath} not projected yet`);
+      }
     }
     const tracked = this.track(event, stepPath, `used branches ${event.data.used.join(',')}`);
     await Promise.all([tracked, this.engine.completeStep(event.correlationId, stepPath, state?.attempt ?? 1, event.data.output, event, snapshot)]);
@@ -260,6 +268,7 @@ export class OrchestratorEventsController {
     const state = snapshot.steps.get(stepPath);
     if (state?.kind === 'fan-out') {
       await this.workflows.recordBranch(event.correlationId, event.id, { stepPath, index: branchIndex, inputId, status: 'completed', attempt, worker, durationMs, output });
+      this.projections.branchRecorded(event.correlationId, stepPath);
     } else if (state?.kind === 'task' || state?.kind === 'market') {
       await this.engine.completeStep(event.correlationId, stepPath, attempt, output, event, snapshot);
     } else if (state?.kind === 'blackboard') {
@@ -276,10 +285,17 @@ export class OrchestratorEventsController {
     const state = snapshot.steps.get(stepPath);
     if (state?.kind === 'fan-out') {
       await this.workflows.recordBranch(event.correlationId, event.id, { stepPath, index: branchIndex, inputId, status: 'failed', attempt, worker, error });
+      this.projections.branchRecorded(event.correlationId, stepPath);
     } else if (state?.kind === 'task' || state?.kind === 'market') {
       await this.engine.failStep(event.correlationId, stepPath, attempt, `${inputId}: ${error}`, event, { snapshot });
     } else if (state?.kind === 'blackboard') {
       await this.blackboard.onSourceFailed(event.correlationId, state, event.data, event);
     }
   }
+}
+
+/** The branches in `used` whose result is not on the projection yet. */
+function missingBranches(branches: readonly BranchView[], used: readonly number[]): number[] {
+  const recorded = new Set(branches.filter((b) => b.status !== 'pending').map((b) => b.index));
+  return used.filter((i) => !recorded.has(i));
 }

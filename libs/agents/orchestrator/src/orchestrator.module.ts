@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { BlackboardController, BlackboardService, BoardsController } from './blackboard';
+import { BranchProjectionWaiter } from './branch-projection-waiter';
 import { OrchestratorEventsController } from './orchestrator-events.controller';
 import { OrchestratorService } from './orchestrator.service';
 import { WorkflowsController } from './workflows.controller';
@@ -7,7 +8,7 @@ import { WorkflowsController } from './workflows.controller';
 /** The orchestrator role: the workflow HTTP API and the fan-out of tasks. */
 @Module({
   controllers: [WorkflowsController, OrchestratorEventsController, BlackboardController, BoardsController],
-  providers: [OrchestratorService, BlackboardService],
+  providers: [OrchestratorService, BlackboardService, BranchProjectionWaiter],
   exports: [OrchestratorService, BlackboardService],
 })
 export class OrchestratorModule {}

@@ -77,6 +77,19 @@ export interface SlotWriteResult {
   readonly results: readonly StateOpResult[];
 }
 
+/** One step of `applyOnceChain`: what `applyOnce(marker, ops)` would apply. */
+export interface OnceStep {
+  readonly marker: string;
+  readonly ops: readonly StateOp[];
+}
+
+export interface ChainResult {
+  /** How many steps, from the first, were applied (the rest found their marker, or followed one that did). */
+  readonly applied: number;
+  /** One array of op results per applied step. */
+  readonly results: readonly (readonly StateOpResult[])[];
+}
+
 export interface StateStore {
   /** 'redis' or 'memory'. */
   readonly driver: string;
@@ -85,6 +98,15 @@ export interface StateStore {
    * nothing. Markers live for `markerTtlSeconds` (default 7 days).
    */
   applyOnce(marker: string, ops: readonly StateOp[], markerTtlSeconds?: number): Promise<ApplyOnceResult>;
+  /**
+   * Atomically, in one round trip: applies each step as `applyOnce` would, in order, stopping at
+   * the first step whose marker exists — it and every step after it write nothing. For
+   * transitions that must follow each other (a step's end, then the start of the step it leads
+   * to): one write where there were as many round trips as steps, and a later step is never
+   * recorded without the ones before it. The ops of the steps that apply are validated together
+   * before anything is written (a failure writes nothing, markers included).
+   */
+  applyOnceChain(steps: readonly OnceStep[], markerTtlSeconds?: number): Promise<ChainResult>;
   /**
    * Atomically, in one round trip: unless `requires` is absent, the slot holds a newer version or
    * the marker exists, records the marker, sets the slot to `<version>:<state>`, moves one count
@@ -96,6 +118,8 @@ export interface StateStore {
   apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]>;
   get(key: string): Promise<string | null>;
   hget(key: string, field: string): Promise<string | null>;
+  /** The values of `fields` of a hash, in order (null when absent). */
+  hmget(key: string, fields: readonly string[]): Promise<(string | null)[]>;
   hgetall(key: string): Promise<Record<string, string>>;
   lrange(key: string, start: number, stop: number): Promise<string[]>;
   smembers(key: string): Promise<string[]>;

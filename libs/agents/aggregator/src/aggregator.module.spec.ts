@@ -25,6 +25,8 @@ import { createDefaultSkillRegistry, type SkillOutput } from '@agent-mesh/skills
 import {
   MemoryStateStore,
   type ApplyOnceResult,
+  type ChainResult,
+  type OnceStep,
   type SlotWrite,
   type SlotWriteResult,
   type StateOp,
@@ -118,6 +120,10 @@ class CountingStateStore implements StateStore {
     this.count('applyOnce');
     return this.store.applyOnce(marker, ops, markerTtlSeconds);
   }
+  async applyOnceChain(steps: readonly OnceStep[], markerTtlSeconds?: number): Promise<ChainResult> {
+    this.count('applyOnceChain');
+    return this.store.applyOnceChain(steps, markerTtlSeconds);
+  }
   async recordSlot(write: SlotWrite): Promise<SlotWriteResult> {
     this.count('recordSlot');
     return this.store.recordSlot(write);
@@ -133,6 +139,11 @@ class CountingStateStore implements StateStore {
   async hget(key: string, field: string): Promise<string | null> {
     this.count('hget');
     return this.store.hget(key, field);
+  }
+  async hmget(key: string, fields: readonly string[]): Promise<(string | null)[]> {
+    this.count('hmget');
+    this.fieldsRead += fields.length;
+    return this.store.hmget(key, fields);
   }
   async hgetall(key: string): Promise<Record<string, string>> {
     this.count('hgetall');

@@ -1,4 +1,4 @@
-import type { SlotWrite, StateOp } from '../state-store';
+import type { OnceStep, SlotWrite, StateOp } from '../state-store';
 
 /** Markers live this long unless the caller says otherwise: 7 days. */
 export const DEFAULT_MARKER_TTL_SECONDS = 7 * 24 * 60 * 60;
@@ -95,6 +95,20 @@ export function validateOps(ops: unknown): asserts ops is readonly StateOp[] {
       case 'del':
         break;
     }
+  });
+}
+
+/** Checks an applyOnceChain request: an array of { marker, ops } with distinct markers. */
+export function validateChain(steps: unknown): asserts steps is readonly OnceStep[] {
+  if (!Array.isArray(steps)) throw new TypeError(`StateStore: applyOnceChain needs an array of steps, got ${describe(steps)}`);
+  const markers = new Set<string>();
+  steps.forEach((step: unknown, i) => {
+    if (typeof step !== 'object' || step === null) throw new TypeError(`StateStore: step #${i + 1} must be { marker, ops }, got ${describe(step)}`);
+    const { marker, ops } = step as Record<string, unknown>;
+    assertMarker(marker);
+    if (markers.has(marker)) throw new TypeError(`StateStore: step #${i + 1} repeats marker ${describe(marker)}`);
+    markers.add(marker);
+    validateOps(ops);
   });
 }
 

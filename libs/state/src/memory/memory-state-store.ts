@@ -1,4 +1,4 @@
-import type { ApplyOnceResult, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '../state-store';
+import type { ApplyOnceResult, ChainResult, OnceStep, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '../state-store';
 import { globToRegExp } from '../internal/glob';
 import {
   DEFAULT_MARKER_TTL_SECONDS,
@@ -11,6 +11,7 @@ import {
   opErrors,
   parseSlotValue,
   slotErrors,
+  validateChain,
   validateOps,
   validateSlotWrite,
 } from '../internal/validation';
@@ -69,6 +70,21 @@ export class MemoryStateStore implements StateStore {
     this.check(ops);
     this.markers.set(marker, now + markerTtlSeconds * 1000);
     return { applied: true, results: this.run(ops) };
+  }
+
+  async applyOnceChain(steps: readonly OnceStep[], markerTtlSeconds: number = DEFAULT_MARKER_TTL_SECONDS): Promise<ChainResult> {
+    this.assertOpen();
+    validateChain(steps);
+    assertTtl(markerTtlSeconds);
+    const now = this.now();
+    this.sweep(now);
+    const live = (marker: string): boolean => (this.markers.get(marker) ?? 0) > now;
+    const firstDone = steps.findIndex((step) => live(step.marker));
+    const applying = firstDone === -1 ? steps : steps.slice(0, firstDone);
+    // Dry-run as one batch, as the Redis script does: a later step sees the earlier steps' writes.
+    this.check(applying.flatMap((step) => step.ops));
+    for (const step of applying) this.markers.set(step.marker, now + markerTtlSeconds * 1000);
+    return { applied: applying.length, results: applying.map((step) => this.run(step.ops)) };
   }
 
   async recordSlot(write: SlotWrite): Promise<SlotWriteResult> {
@@ -140,6 +156,14 @@ export class MemoryStateStore implements StateStore {
     this.assertOpen();
     assertKey(key);
     return this.read(key, 'hash')?.value.get(field) ?? null;
+  }
+
+  async hmget(key: string, fields: readonly string[]): Promise<(string | null)[]> {
+    this.assertOpen();
+    assertKey(key);
+    if (!Array.isArray(fields) || !fields.every((f) => typeof f === 'string')) throw new TypeError('StateStore: hmget fields must be an array of strings');
+    const hash = this.read(key, 'hash')?.value;
+    return fields.map((field) => hash?.get(field) ?? null);
   }
 
   async hgetall(key: string): Promise<Record<string, string>> {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Lua shared by both scripts: `check_ops(first_key, first_arg)` dry-runs the ops whose keys
- * start at KEYS[first_key] and whose [name, a, b] triples start at ARGV[first_arg] (one op per
- * remaining key), returning an error message or nil; `write_ops` runs them and appends their
+ * Lua shared by the scripts: `check_ops(first_key, first_arg, count)` dry-runs the `count` ops
+ * whose keys start at KEYS[first_key] and whose [name, a, b] triples start at ARGV[first_arg],
+ * returning an error message or nil; `write_ops` runs them and appends their
  * results to `out`. Redis does not roll a script back when a command fails half-way, so every
  * script checks first and writes after: key types as the batch would leave them, and the hash
  * values HINCRBY would read. Error texts match the memory driver's
@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 const OPS_LUA = `
 local MAX_SAFE = 9007199254740991
 
-local function check_ops(first_key, first_arg)
+local function check_ops(first_key, first_arg, count)
   local types, replaced, written = {}, {}, {}
   local function type_of(key)
     local t = types[key]
@@ -25,7 +25,7 @@ local function check_ops(first_key, first_arg)
   local function wrong_type(i, op, actual)
     return 'WRONGTYPE op #' .. i .. ' (' .. op .. ') targets a key holding a ' .. actual
   end
-  for i = 1, #KEYS - first_key + 1 do
+  for i = 1, count do
     local key = KEYS[first_key + i - 1]
     local base = first_arg + (i - 1) * 3
     local op, a, b = ARGV[base], ARGV[base + 1], ARGV[base + 2]
@@ -78,8 +78,8 @@ local function check_ops(first_key, first_arg)
   return nil
 end
 
-local function write_ops(first_key, first_arg, out)
-  for i = 1, #KEYS - first_key + 1 do
+local function write_ops(first_key, first_arg, count, out)
+  for i = 1, count do
     local key = KEYS[first_key + i - 1]
     local base = first_arg + (i - 1) * 3
     local op, a, b = ARGV[base], ARGV[base + 1], ARGV[base + 2]
@@ -129,12 +129,12 @@ if once then
     return {0}
   end
 end
-local failure = check_ops(first, 3)
+local failure = check_ops(first, 3, #KEYS - first + 1)
 if failure then
   if once then redis.call('DEL', KEYS[1]) end
   return redis.error_reply(failure)
 end
-return write_ops(first, 3, {1})
+return write_ops(first, 3, #KEYS - first + 1, {1})
 `;
 
 /**
@@ -203,15 +203,39 @@ for _, s in ipairs(moved) do
     return redis.error_reply('ERR recordSlot: the count of ' .. s .. ' is not an integer')
   end
 end
-failure = check_ops(first_op, first_op_arg)
+failure = check_ops(first_op, first_op_arg, #KEYS - first_op + 1)
 if failure then return redis.error_reply(failure) end
 
 redis.call('SET', marker, '1', 'EX', ttl)
 redis.call('HSET', slots, slot, ARGV[3] .. ':' .. state)
 if previous ~= nil and previous ~= state then redis.call('HINCRBY', counts, previous, -1) end
 if previous ~= state then redis.call('HINCRBY', counts, state, 1) end
-return finish('recorded', write_ops(first_op, first_op_arg, {}))
+return finish('recorded', write_ops(first_op, first_op_arg, #KEYS - first_op + 1, {}))
+`;
+
+/**
+ * The script behind `applyOnceChain`: the steps whose markers are absent, up to the first whose
+ * marker exists, are dry-run together (as one batch, in order), then their markers are recorded
+ * and their ops run. A chain that fails its dry run writes nothing.
+ *
+ *   KEYS   = [marker per step] ++ [one key per op, steps in order]
+ *   ARGV   = [step count, ttlSeconds] ++ [op count per step] ++ [name, a, b] per op
+ *   result = {steps applied, result of op 1, ...} (the ops of the applied steps)
+ */
+export const CHAIN_SCRIPT = `${OPS_LUA}
+local n, ttl = tonumber(ARGV[1]), ARGV[2]
+local applied, count = 0, 0
+for i = 1, n do
+  if redis.call('EXISTS', KEYS[i]) == 1 then break end
+  applied = i
+  count = count + tonumber(ARGV[2 + i])
+end
+local failure = check_ops(n + 1, 3 + n, count)
+if failure then return redis.error_reply(failure) end
+for i = 1, applied do redis.call('SET', KEYS[i], '1', 'EX', ttl) end
+return write_ops(n + 1, 3 + n, count, {applied})
 `;
 
 export const APPLY_SCRIPT_SHA1 = createHash('sha1').update(APPLY_SCRIPT).digest('hex');
 export const SLOT_SCRIPT_SHA1 = createHash('sha1').update(SLOT_SCRIPT).digest('hex');
+export const CHAIN_SCRIPT_SHA1 = createHash('sha1').update(CHAIN_SCRIPT).digest('hex');

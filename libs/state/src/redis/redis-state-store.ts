@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { ApplyOnceResult, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '../state-store';
+import type { ApplyOnceResult, ChainResult, OnceStep, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '../state-store';
 import { escapeGlob } from '../internal/glob';
 import {
   DEFAULT_MARKER_TTL_SECONDS,
@@ -8,10 +8,11 @@ import {
   assertKey,
   assertMarker,
   assertTtl,
+  validateChain,
   validateOps,
   validateSlotWrite,
 } from '../internal/validation';
-import { APPLY_SCRIPT, APPLY_SCRIPT_SHA1, SLOT_SCRIPT, SLOT_SCRIPT_SHA1 } from './apply-script';
+import { APPLY_SCRIPT, APPLY_SCRIPT_SHA1, CHAIN_SCRIPT, CHAIN_SCRIPT_SHA1, SLOT_SCRIPT, SLOT_SCRIPT_SHA1 } from './apply-script';
 
 export interface RedisStateStoreOptions {
   /** e.g. `redis://127.0.0.1:6379`, `rediss://user:pass@host:6380/2`. */
@@ -131,6 +132,21 @@ export class RedisStateStore implements StateStore {
     return reply.applied ? reply : { applied: false, results: [] };
   }
 
+  async applyOnceChain(steps: readonly OnceStep[], markerTtlSeconds: number = DEFAULT_MARKER_TTL_SECONDS): Promise<ChainResult> {
+    validateChain(steps);
+    assertTtl(markerTtlSeconds);
+    if (steps.length === 0) return { applied: 0, results: [] };
+    const keys = steps.map((step) => `${this.markerPrefix}${step.marker}`);
+    const args: ScriptArg[] = [String(steps.length), String(markerTtlSeconds), ...steps.map((step) => String(step.ops.length))];
+    for (const step of steps) {
+      for (const op of step.ops) {
+        keys.push(this.k(op.key));
+        args.push(...encodeOp(op));
+      }
+    }
+    return parseChainReply(await this.evalScript(CHAIN_SCRIPT, CHAIN_SCRIPT_SHA1, keys, args), steps);
+  }
+
   async recordSlot(write: SlotWrite): Promise<SlotWriteResult> {
     validateSlotWrite(write);
     const ops = write.ops ?? [];
@@ -171,6 +187,13 @@ export class RedisStateStore implements StateStore {
   async hget(key: string, field: string): Promise<string | null> {
     assertKey(key);
     return (await this.client()).hget(this.k(key), field);
+  }
+
+  async hmget(key: string, fields: readonly string[]): Promise<(string | null)[]> {
+    assertKey(key);
+    if (!Array.isArray(fields) || !fields.every((f) => typeof f === 'string')) throw new TypeError('StateStore: hmget fields must be an array of strings');
+    if (fields.length === 0) return [];
+    return (await this.client()).hmget(this.k(key), ...fields);
   }
 
   async hgetall(key: string): Promise<Record<string, string>> {
@@ -332,6 +355,21 @@ function parseReply(reply: unknown, opCount: number): ApplyOnceResult {
     throw new Error(`RedisStateStore: unexpected script reply ${JSON.stringify(reply)}`);
   }
   return { applied: true, results };
+}
+
+function parseChainReply(reply: unknown, steps: readonly OnceStep[]): ChainResult {
+  const unexpected = () => new Error(`RedisStateStore: unexpected applyOnceChain reply ${JSON.stringify(reply)}`);
+  if (!Array.isArray(reply)) throw unexpected();
+  const [applied, ...flat] = reply as unknown[];
+  if (typeof applied !== 'number' || !Number.isSafeInteger(applied) || applied < 0 || applied > steps.length || !flat.every(isOpResult)) throw unexpected();
+  const results: StateOpResult[][] = [];
+  let at = 0;
+  for (const step of steps.slice(0, applied)) {
+    results.push(flat.slice(at, at + step.ops.length));
+    at += step.ops.length;
+  }
+  if (at !== flat.length) throw unexpected();
+  return { applied, results };
 }
 
 const SLOT_OUTCOMES: ReadonlySet<string> = new Set<SlotWriteResult['outcome']>(['recorded', 'duplicate', 'stale', 'missing']);

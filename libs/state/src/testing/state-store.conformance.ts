@@ -241,6 +241,74 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
       await store.apply([{ op: 'rpush', key: k('l'), value: 'v' }]);
       await expect(store.get(k('l'))).rejects.toThrow(/WRONGTYPE/);
       await expect(store.hgetall(k('l'))).rejects.toThrow(/WRONGTYPE/);
+      await expect(store.hmget(k('l'), ['f'])).rejects.toThrow(/WRONGTYPE/);
+    });
+
+    it('hmget: the named fields in order, null where absent', async () => {
+      await store.apply([
+        { op: 'hset', key: k('h'), field: 'a', value: '1' },
+        { op: 'hset', key: k('h'), field: 'c', value: '3' },
+      ]);
+      expect(await store.hmget(k('h'), ['c', 'b', 'a', 'a'])).toEqual(['3', null, '1', '1']);
+      expect(await store.hmget(k('h'), [])).toEqual([]);
+      expect(await store.hmget(k('none'), ['a', 'b'])).toEqual([null, null]);
+    });
+  });
+
+  describe('applyOnceChain', () => {
+    const step = (marker: string, field: string, value: string) => ({ marker: k(marker), ops: [{ op: 'hset' as const, key: k('h'), field, value }] });
+
+    it('applies every step once, in order, with each step’s results', async () => {
+      await expect(store.applyOnceChain([step('a', 'x', '1'), step('b', 'x', '2'), { marker: k('c'), ops: [] }])).resolves.toEqual({
+        applied: 3,
+        results: [[1], [0], []],
+      });
+      expect(await store.hgetall(k('h'))).toEqual({ x: '2' });
+      // Each marker is recorded as applyOnce's would be.
+      await expect(store.applyOnce(k('b'), [{ op: 'hset', key: k('h'), field: 'x', value: 'again' }])).resolves.toEqual({ applied: false, results: [] });
+      await expect(store.applyOnceChain([step('a', 'y', '1')])).resolves.toEqual({ applied: 0, results: [] });
+      expect(await store.hgetall(k('h'))).toEqual({ x: '2' });
+    });
+
+    it('stops at the first step whose marker exists: it and the steps after it write nothing', async () => {
+      await store.applyOnce(k('second'), []);
+      await expect(store.applyOnceChain([step('first', 'a', '1'), step('second', 'b', '1'), step('third', 'c', '1')])).resolves.toEqual({
+        applied: 1,
+        results: [[1]],
+      });
+      expect(await store.hgetall(k('h'))).toEqual({ a: '1' });
+      // The third step was not applied: its marker is free.
+      await expect(store.applyOnce(k('third'), [])).resolves.toEqual({ applied: true, results: [] });
+    });
+
+    it('is all-or-nothing: a failing op in a step that would apply leaves no write and no marker', async () => {
+      await store.apply([{ op: 'set', key: k('s'), value: 'string' }]);
+      const failing = { marker: k('f2'), ops: [{ op: 'hset' as const, key: k('s'), field: 'f', value: 'v' }] };
+      await expect(store.applyOnceChain([step('f1', 'a', '1'), failing])).rejects.toThrow('WRONGTYPE op #2 (hset) targets a key holding a string');
+      expect(await store.hgetall(k('h'))).toEqual({});
+      await expect(store.applyOnceChain([step('f1', 'a', '1')])).resolves.toEqual({ applied: 1, results: [[1]] });
+      // A bad op after the stop is never run, so it fails nothing.
+      await expect(store.applyOnceChain([step('f1', 'b', '1'), failing])).resolves.toEqual({ applied: 0, results: [] });
+    });
+
+    it('rejects a repeated marker and invalid ops before writing anything', async () => {
+      await expect(store.applyOnceChain([step('r', 'a', '1'), step('r', 'b', '1')])).rejects.toThrow(/repeats marker/);
+      await expect(store.applyOnceChain([{ marker: k('r'), ops: [{ op: 'nope' } as unknown as StateOp] }])).rejects.toThrow(/unknown op/);
+      expect(await store.hgetall(k('h'))).toEqual({});
+      await expect(store.applyOnceChain([])).resolves.toEqual({ applied: 0, results: [] });
+    });
+
+    it('applies a chain exactly once under 20 concurrent calls', async () => {
+      const calls = Array.from({ length: 20 }, () =>
+        store.applyOnceChain([
+          { marker: k('c1'), ops: [{ op: 'hincrby', key: k('n'), field: 'first', by: 1 }] },
+          { marker: k('c2'), ops: [{ op: 'hincrby', key: k('n'), field: 'second', by: 1 }] },
+        ]),
+      );
+      const applied = (await Promise.all(calls)).map((r) => r.applied);
+      expect(applied.filter((n) => n === 2)).toHaveLength(1);
+      expect(applied.filter((n) => n === 0)).toHaveLength(19);
+      expect(await store.hgetall(k('n'))).toEqual({ first: '1', second: '1' });
     });
   });
 

@@ -1,7 +1,7 @@
 import type { TimelineEntry, WorkflowView } from '@agent-mesh/agents/orchestrator';
 import { EnvelopeProperties, Topics, uuidv7 } from '@agent-mesh/contracts';
 import { createDefaultSkillRegistry, type SkillRegistry } from '@agent-mesh/skills';
-import type { ApplyOnceResult, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '@agent-mesh/state';
+import type { ApplyOnceResult, ChainResult, OnceStep, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '@agent-mesh/state';
 import { startAgent, startAgents } from '../agent-roles';
 import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
 import { RedisFixture } from '../redis-fixture';
@@ -43,6 +43,16 @@ class DyingStore implements StateStore {
     return result;
   }
 
+  /** Dies as applyOnce does when one of the steps it applied has a matching marker. */
+  async applyOnceChain(steps: readonly OnceStep[], ttl?: number): Promise<ChainResult> {
+    const result = await this.store.applyOnceChain(steps, ttl);
+    if (steps.slice(0, result.applied).some((step) => this.dieAfter?.test(step.marker))) {
+      this.died();
+      return new Promise<never>(() => undefined);
+    }
+    return result;
+  }
+
   recordSlot(write: SlotWrite): Promise<SlotWriteResult> {
     return this.store.recordSlot(write);
   }
@@ -54,6 +64,9 @@ class DyingStore implements StateStore {
   }
   hget(key: string, field: string): Promise<string | null> {
     return this.store.hget(key, field);
+  }
+  hmget(key: string, fields: readonly string[]): Promise<(string | null)[]> {
+    return this.store.hmget(key, fields);
   }
   hgetall(key: string): Promise<Record<string, string>> {
     return this.store.hgetall(key);

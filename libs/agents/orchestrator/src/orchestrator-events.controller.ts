@@ -35,6 +35,7 @@ import {
   type SagaCompleted,
   type SagaFailed,
   type SagaStepEvent,
+  type StepKind,
   type FanOutWorkflowRequest,
   type TaskCompleted,
   type TaskFailed,
@@ -106,6 +107,27 @@ export class OrchestratorEventsController {
     return snapshot;
   }
 
+  /**
+   * The kind of the step a result is about, from the workflow's spec (kept in memory by the
+   * process that began it): a fan-out branch's result needs nothing else read.
+   */
+  private async kindOf(workflowId: string, stepPath: string): Promise<StepKind | undefined> {
+    const spec = await this.workflows.spec(workflowId);
+    if (!spec) return undefined;
+    try {
+      return stepAt(spec, stepPath).kind;
+    } catch {
+      return undefined; // no such step: the result changes nothing but the timeline
+    }
+  }
+
+  /** A fan-out branch's result: projected with its timeline entry in one atomic write. */
+  private async recordBranch(event: EventEnvelope, branch: BranchView, detail: string): Promise<void> {
+    const entry = { at: event.occurredAt, type: event.type, source: event.source, stepPath: branch.stepPath, detail };
+    await this.workflows.recordBranch(event.correlationId, event.id, branch, entry);
+    this.projections.branchRecorded(event.correlationId, branch.stepPath);
+  }
+
   /** Submitted over HTTP: its timeline entry was written when it was accepted (OrchestratorService.submit). */
   @OnMeshEvent(WorkflowSubmittedV1, EVENTS)
   async onSubmitted(@Payload() event: EventEnvelope<WorkflowSubmitted>): Promise<void> {
@@ -141,29 +163,32 @@ export class OrchestratorEventsController {
 
   @OnMeshEvent(FanOutCompletedV1, EVENTS)
   async onFanOutCompleted(@Payload() event: EventEnvelope<FanOutCompleted>, @Ctx() context: MeshContext): Promise<void> {
-    const { stepPath } = event.data;
-    const [snapshot, branches] = await Promise.all([
-      this.workflows.snapshot(event.correlationId, lineage(stepPath)),
-      this.workflows.branches(event.correlationId, stepPath),
-    ]);
+    const { stepPath, used } = event.data;
+    const id = event.correlationId;
+    // Which used branches are projected: one hmget of their `<attempt>:<status>`, no branch parsed.
+    const unprojected = async (): Promise<number[]> => {
+      const projected = await this.workflows.projectedBranches(id, stepPath, used);
+      return used.filter((_, i) => !projected[i]);
+    };
+    const [snapshot, initiallyMissing] = await Promise.all([this.workflows.snapshot(id, lineage(stepPath)), unprojected()]);
     const state = snapshot.steps.get(stepPath);
     if (!this.engine.mayEnd(state, event)) return;
     // The branch results reach this projection on task.results, which can trail this event:
     // wait for them in the handler, then (a redelivery, a second apart) a few more times, so
     // the step never shows completed with branches still pending. After that it completes
     // anyway: the projection catches up.
-    let missing = missingBranches(branches, event.data.used);
+    let missing = initiallyMissing;
     if (state?.status === 'running' && missing.length > 0) {
-      const projected = await this.projections.waitUntil(event.correlationId, stepPath, async () => {
-        missing = missingBranches(await this.workflows.branches(event.correlationId, stepPath), event.data.used);
+      const projected = await this.projections.waitUntil(id, stepPath, async () => {
+        missing = await unprojected();
         return missing.length === 0;
       });
       if (!projected && context.getRedeliveryCount() < PROJECTION_WAITS) {
         throw new ProjectionBehindError(`branch results ${missing.join(',')} of ${stepPath} not projected yet`);
       }
     }
-    const tracked = this.track(event, stepPath, `used branches ${event.data.used.join(',')}`);
-    await Promise.all([tracked, this.engine.completeStep(event.correlationId, stepPath, state?.attempt ?? 1, event.data.output, event, snapshot)]);
+    const tracked = this.track(event, stepPath, `used branches ${used.join(',')}`);
+    await Promise.all([tracked, this.engine.completeStep(id, stepPath, state?.attempt ?? 1, event.data.output, event, snapshot)]);
   }
 
   @OnMeshEvent(FanOutFailedV1, EVENTS)
@@ -262,14 +287,16 @@ export class OrchestratorEventsController {
   @OnMeshEvent(TaskCompletedV1, RESULTS)
   async onTaskCompleted(@Payload() event: EventEnvelope<TaskCompleted>): Promise<void> {
     const { stepPath, branchIndex, inputId, worker, durationMs, output } = event.data;
-    if (!stepPath) return this.track(event, stepPath, `${inputId} by ${worker}`);
-    const snapshot = await this.trackAndRead(event, stepPath, `${inputId} by ${worker}`);
+    const detail = `${inputId} by ${worker}`;
+    if (!stepPath) return this.track(event, stepPath, detail);
     const attempt = event.data.attempt ?? 1;
+    if ((await this.kindOf(event.correlationId, stepPath)) === 'fan-out') {
+      const branch: BranchView = { stepPath, index: branchIndex, inputId, status: 'completed', attempt, worker, durationMs, output };
+      return this.recordBranch(event, branch, detail);
+    }
+    const snapshot = await this.trackAndRead(event, stepPath, detail);
     const state = snapshot.steps.get(stepPath);
-    if (state?.kind === 'fan-out') {
-      await this.workflows.recordBranch(event.correlationId, event.id, { stepPath, index: branchIndex, inputId, status: 'completed', attempt, worker, durationMs, output });
-      this.projections.branchRecorded(event.correlationId, stepPath);
-    } else if (state?.kind === 'task' || state?.kind === 'market') {
+    if (state?.kind === 'task' || state?.kind === 'market') {
       await this.engine.completeStep(event.correlationId, stepPath, attempt, output, event, snapshot);
     } else if (state?.kind === 'blackboard') {
       await this.blackboard.onSourceCompleted(event.correlationId, state, event.data, event);
@@ -279,14 +306,15 @@ export class OrchestratorEventsController {
   @OnMeshEvent(TaskFailedV1, RESULTS)
   async onTaskFailed(@Payload() event: EventEnvelope<TaskFailed>): Promise<void> {
     const { stepPath, branchIndex, inputId, worker, error } = event.data;
-    if (!stepPath) return this.track(event, stepPath, `${inputId}: ${error}`);
-    const snapshot = await this.trackAndRead(event, stepPath, `${inputId}: ${error}`);
+    const detail = `${inputId}: ${error}`;
+    if (!stepPath) return this.track(event, stepPath, detail);
     const attempt = event.data.attempt ?? 1;
+    if ((await this.kindOf(event.correlationId, stepPath)) === 'fan-out') {
+      return this.recordBranch(event, { stepPath, index: branchIndex, inputId, status: 'failed', attempt, worker, error }, detail);
+    }
+    const snapshot = await this.trackAndRead(event, stepPath, detail);
     const state = snapshot.steps.get(stepPath);
-    if (state?.kind === 'fan-out') {
-      await this.workflows.recordBranch(event.correlationId, event.id, { stepPath, index: branchIndex, inputId, status: 'failed', attempt, worker, error });
-      this.projections.branchRecorded(event.correlationId, stepPath);
-    } else if (state?.kind === 'task' || state?.kind === 'market') {
+    if (state?.kind === 'task' || state?.kind === 'market') {
       await this.engine.failStep(event.correlationId, stepPath, attempt, `${inputId}: ${error}`, event, { snapshot });
     } else if (state?.kind === 'blackboard') {
       await this.blackboard.onSourceFailed(event.correlationId, state, event.data, event);
@@ -294,8 +322,3 @@ export class OrchestratorEventsController {
   }
 }
 
-/** The branches in `used` whose result is not on the projection yet. */
-function missingBranches(branches: readonly BranchView[], used: readonly number[]): number[] {
-  const recorded = new Set(branches.filter((b) => b.status !== 'pending').map((b) => b.index));
-  return used.filter((i) => !recorded.has(i));
-}

@@ -34,7 +34,7 @@ import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateOp } from '@agent-mesh/state';
 import { evaluateGate } from './gate';
 import { fieldOf, lineage, parentOf, ROOT, stepAt } from './step-tree';
-import type { BranchView, StepRecord, TimelineEntry, WorkflowSnapshot, WorkflowState, WorkflowStatus } from './workflow-state';
+import type { StepRecord, TimelineEntry, WorkflowSnapshot, WorkflowState, WorkflowStatus } from './workflow-state';
 
 type Cause = Pick<EventEnvelope, 'id' | 'traceparent'>;
 
@@ -467,8 +467,9 @@ export class WorkflowEngine {
     const { workflowId, spec, cause } = run;
     let end: Outgoing;
     if ('result' in outcome) {
-      const branches = spec.step.kind === 'fan-out' ? await this.workflows.branches(workflowId, ROOT) : [];
-      end = this.event(workflowId, cause, Topics.workflowEvents, WorkflowCompletedV1, this.completedBody(spec, outcome.result, branches), ROOT);
+      // The counts kept with the branch projection: no branch read or parsed.
+      const counts = spec.step.kind === 'fan-out' ? await this.workflows.branchCounts(workflowId, ROOT) : { completed: 0, failed: 0 };
+      end = this.event(workflowId, cause, Topics.workflowEvents, WorkflowCompletedV1, this.completedBody(spec, outcome.result, counts), ROOT);
     } else {
       end = this.event(workflowId, cause, Topics.workflowEvents, WorkflowFailedV1, { reason: outcome.reason, failedBranches: [] }, ROOT);
     }
@@ -558,12 +559,10 @@ export class WorkflowEngine {
     return { children: children.map((c, i) => ({ name: c?.name ?? `child-${i}`, output: c?.output ?? {} })) };
   }
 
-  private completedBody(spec: WorkflowSpec, result: Record<string, unknown>, rootBranches: readonly BranchView[]) {
+  private completedBody(spec: WorkflowSpec, result: Record<string, unknown>, rootBranches: { readonly completed: number; readonly failed: number }) {
     const root = spec.step;
     if (root.kind !== 'fan-out') return { skill: skillOf(root) ?? root.kind, branchCount: 1, succeeded: 1, failed: 0, result };
-    const succeeded = rootBranches.filter((b) => b.status === 'completed').length;
-    const failed = rootBranches.filter((b) => b.status === 'failed').length;
-    return { skill: root.skill, branchCount: root.inputs.length, succeeded, failed, result };
+    return { skill: root.skill, branchCount: root.inputs.length, succeeded: rootBranches.completed, failed: rootBranches.failed, result };
   }
 }
 

@@ -84,6 +84,10 @@ const wfKey = (id: string) => `orchestrator:wf:${id}`;
 const stepsKey = (id: string) => `orchestrator:wf:${id}:steps`;
 const branchesKey = (id: string) => `orchestrator:wf:${id}:branches`;
 const timelineKey = (id: string) => `orchestrator:wf:${id}:timeline`;
+/** `<stepPath>#<index>` → `<attempt>:<status>` of each projected branch result (recordSlot's slots). */
+const branchStatesKey = (id: string) => `orchestrator:wf:${id}:branch-states`;
+/** Status → number of a fan-out's branches projected in it. */
+const branchCountsKey = (id: string, stepPath: string) => `orchestrator:wf:${id}:branch-counts:${stepPath}`;
 const INDEX_KEY = 'orchestrator:workflows';
 
 function timelineOp(id: string, entry: TimelineEntry): StateOp {
@@ -230,14 +234,37 @@ export class WorkflowState {
     return (await this.state.hget(wfKey(id), 'finishedBy')) ?? undefined;
   }
 
-  async recordBranch(id: string, eventId: string, branch: BranchView): Promise<void> {
+  /**
+   * Projects a branch's result with its timeline entry, in one atomic step (recordSlot): once
+   * per event, and never over a later attempt's result (a late result of an earlier attempt is
+   * stale: only its timeline entry is written). The counts per status go with it (branchCounts).
+   */
+  async recordBranch(id: string, eventId: string, branch: BranchView, entry: TimelineEntry): Promise<void> {
     const field = `${branch.stepPath}#${branch.index}`;
-    const current = await this.state.hget(branchesKey(id), field);
-    // A late result of an earlier attempt must not overwrite a later one.
-    if (current && (JSON.parse(current) as BranchView).attempt > branch.attempt) return;
-    await this.state.applyOnce(`orchestrator:branch:${eventId}`, [
-      { op: 'hset', key: branchesKey(id), field, value: JSON.stringify(branch) },
-    ]);
+    const marker = `orchestrator:branch:${eventId}`;
+    const { outcome } = await this.state.recordSlot({
+      marker,
+      slotsKey: branchStatesKey(id),
+      countsKey: branchCountsKey(id, branch.stepPath),
+      slot: field,
+      version: branch.attempt,
+      state: branch.status,
+      ops: [{ op: 'hset', key: branchesKey(id), field, value: JSON.stringify(branch) }, timelineOp(id, entry)],
+    });
+    // Stale stays stale (versions only grow), so the same marker keeps this entry to one.
+    if (outcome === 'stale') await this.state.applyOnce(marker, [timelineOp(id, entry)]);
+  }
+
+  /** Which of a fan-out's branches have a result projected: one small read, no branch parsed. */
+  async projectedBranches(id: string, stepPath: string, indexes: readonly number[]): Promise<boolean[]> {
+    const states = await this.state.hmget(branchStatesKey(id), indexes.map((i) => `${stepPath}#${i}`));
+    return states.map((state) => state !== null);
+  }
+
+  /** How many of a fan-out's branches have completed and failed, from the counts kept with the projection. */
+  async branchCounts(id: string, stepPath: string): Promise<{ completed: number; failed: number }> {
+    const counts = await this.state.hgetall(branchCountsKey(id, stepPath));
+    return { completed: Number(counts['completed'] ?? 0), failed: Number(counts['failed'] ?? 0) };
   }
 
   /** The pending branches of a fan-out, as ops to write with the step's start. */

@@ -1,0 +1,50 @@
+import { MemoryStateStore, type StateStore } from '@agent-mesh/state';
+import { WorkflowState, type BranchView, type TimelineEntry } from './workflow-state';
+
+/** A store that counts its calls, over the real memory driver. */
+function counting(store: StateStore): { store: StateStore; calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const proxy = new Proxy(store, {
+    get(target, name, receiver) {
+      const value: unknown = Reflect.get(target, name, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        calls.set(String(name), (calls.get(String(name)) ?? 0) + 1);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store: proxy, calls };
+}
+
+describe('WorkflowState branch projection', () => {
+  const entry = (detail: string): TimelineEntry => ({ at: new Date().toISOString(), type: 'task.completed', source: 'worker@w1', stepPath: 'root', detail });
+  const branch = (index: number, status: 'completed' | 'failed', attempt: number): BranchView => ({ stepPath: 'root', index, inputId: `in-${index}`, status, attempt });
+
+  it('projects a result with its timeline entry in one call, once per event, never over a later attempt', async () => {
+    const { store, calls } = counting(new MemoryStateStore());
+    const workflows = new WorkflowState(store);
+    await store.apply(workflows.initBranchOps('wf', 'root', ['in-0', 'in-1', 'in-2']));
+    calls.clear();
+
+    await workflows.recordBranch('wf', 'e1', branch(0, 'failed', 1), entry('e1'));
+    expect([...calls]).toEqual([['recordSlot', 1]]); // one round trip per result
+    await workflows.recordBranch('wf', 'e1', branch(0, 'failed', 1), entry('e1')); // redelivered: nothing
+    await workflows.recordBranch('wf', 'e2', branch(0, 'completed', 2), entry('e2')); // the retry's result
+    await workflows.recordBranch('wf', 'e3', branch(0, 'failed', 1), entry('e3')); // a late result of attempt 1: stale
+    await workflows.recordBranch('wf', 'e3', branch(0, 'failed', 1), entry('e3')); // ... redelivered
+    await workflows.recordBranch('wf', 'e4', branch(2, 'failed', 1), entry('e4'));
+
+    const view = await workflows.branches('wf', 'root');
+    expect(view.map((b) => [b.index, b.status, b.attempt])).toEqual([
+      [0, 'completed', 2],
+      [1, 'pending', 1],
+      [2, 'failed', 1],
+    ]);
+    expect(await workflows.projectedBranches('wf', 'root', [2, 1, 0])).toEqual([true, false, true]);
+    expect(await workflows.branchCounts('wf', 'root')).toEqual({ completed: 1, failed: 1 });
+    // Every event once on the timeline, the stale one included.
+    const timeline = await store.lrange('orchestrator:wf:wf:timeline', 0, -1);
+    expect(timeline.map((raw) => (JSON.parse(raw) as TimelineEntry).detail)).toEqual(['e1', 'e2', 'e3', 'e4']);
+  });
+});

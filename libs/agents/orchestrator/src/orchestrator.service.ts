@@ -41,8 +41,13 @@ export class OrchestratorService {
     const id = uuidv7();
     const occurredAt = new Date();
     const submitted = { at: occurredAt.toISOString(), type: WorkflowSubmittedV1.type, source: this.publisher.source, stepPath: 'root', detail: spec.name };
-    await this.workflows.accept(workflowId, spec, occurredAt.toISOString(), [submitted]);
-    await this.publisher.publish(Topics.workflowEvents, WorkflowSubmittedV1, { spec }, { correlationId: workflowId, id, occurredAt });
+    // Recorded and published at once (the 202 waits for both): acceptance writes only what
+    // begin() leaves alone (hsetnx of the status) or writes the same (spec, index), so it may land
+    // after the workflow started; the submit → first task path loses a Redis round trip.
+    await Promise.all([
+      this.workflows.accept(workflowId, spec, occurredAt.toISOString(), [submitted]),
+      this.publisher.publish(Topics.workflowEvents, WorkflowSubmittedV1, { spec }, { correlationId: workflowId, id, occurredAt }),
+    ]);
     return workflowId;
   }
 

@@ -31,7 +31,7 @@ import {
 } from '@agent-mesh/contracts';
 import type { MeshPublisher } from '@agent-mesh/nest-pulsar';
 import type { SkillRegistry } from '@agent-mesh/skills';
-import type { StateOp } from '@agent-mesh/state';
+import type { OnceStep, StateOp } from '@agent-mesh/state';
 import { evaluateGate } from './gate';
 import { fieldOf, lineage, parentOf, ROOT, stepAt } from './step-tree';
 import type { StepRecord, TimelineEntry, WorkflowSnapshot, WorkflowState, WorkflowStatus } from './workflow-state';
@@ -61,15 +61,51 @@ type Transition = 'apply' | 'replay' | 'ignore';
  */
 class Run {
   private readonly sends: Promise<unknown>[] = [];
+  /** Transitions made but not written yet (a step's end): they go out with the next write, in one chain. */
+  private deferred: { readonly write: OnceStep; readonly events: readonly Outgoing[] }[] = [];
+  /** Settles once the last chain that carried deferred transitions is written: false if one of them had been made by another event. */
+  private barrier: Promise<boolean> = Promise.resolve(true);
 
   constructor(
     readonly workflowId: string,
     readonly spec: WorkflowSpec,
     readonly cause: Cause,
+    private readonly workflows: WorkflowState,
   ) {}
 
   send(...events: readonly Outgoing[]): void {
     for (const event of events) this.track(event.publish());
+  }
+
+  /**
+   * A step's end, written with whatever this event writes next — the next stage's start, the
+   * parent's end, the workflow's end — in one atomic round trip (applyOnceChain): the next
+   * transition is recorded only if this one is. `events` are published once it is written.
+   */
+  defer(write: OnceStep, events: readonly Outgoing[]): void {
+    this.deferred.push({ write, events });
+  }
+
+  /**
+   * Writes the deferred transitions and then `next`, in one chain, and publishes the deferred
+   * transitions' events. Resolves whether `next` was made now (true with no `next`), or null when
+   * a deferred transition had been made by another event: the handler must stop there, as it did
+   * when each was written on its own.
+   */
+  async write(next?: OnceStep): Promise<boolean | null> {
+    const deferred = this.deferred;
+    this.deferred = [];
+    if (deferred.length === 0) {
+      // A write issued alongside a chain (a supervisor's children, a chain's first stage) waits for it.
+      if (!(await this.barrier)) return null;
+      return next ? (await this.workflows.writeChain([next])) === 1 : true;
+    }
+    const writing = this.workflows.writeChain([...deferred.map((d) => d.write), ...(next ? [next] : [])]);
+    this.barrier = writing.then((made) => made >= deferred.length).catch(() => false);
+    const made = await writing;
+    if (made < deferred.length) return null;
+    for (const { events } of deferred) this.send(...events);
+    return next ? made === deferred.length + 1 : true;
   }
 
   /** A publish (or a sequence of them) in flight; its failure surfaces in settled(). */
@@ -111,7 +147,7 @@ export class WorkflowEngine {
 
   async begin(workflowId: string, spec: WorkflowSpec, cause: EventEnvelope): Promise<void> {
     if (!(await this.workflows.begin(workflowId, spec, cause.occurredAt))) return;
-    const run = new Run(workflowId, spec, cause);
+    const run = new Run(workflowId, spec, cause, this.workflows);
     await this.startStep(run, ROOT, 1, undefined, [], [this.workflows.runningOp(workflowId)]);
     await run.settled();
   }
@@ -130,7 +166,7 @@ export class WorkflowEngine {
   ): Promise<void> {
     const [spec, known] = await Promise.all([this.workflows.spec(workflowId), snapshot ?? this.workflows.snapshot(workflowId, lineage(path))]);
     if (!spec) return;
-    const run = new Run(workflowId, spec, cause);
+    const run = new Run(workflowId, spec, cause, this.workflows);
     await this.complete(run, path, attempt, output, known);
     await run.settled();
   }
@@ -149,7 +185,7 @@ export class WorkflowEngine {
       options.snapshot ?? this.workflows.snapshot(workflowId, lineage(path)),
     ]);
     if (!spec) return;
-    const run = new Run(workflowId, spec, cause);
+    const run = new Run(workflowId, spec, cause, this.workflows);
     await this.fail(run, path, attempt, reason, known, options.compensated === true);
     await run.settled();
   }
@@ -198,15 +234,16 @@ export class WorkflowEngine {
     };
     const started = this.event(workflowId, cause, Topics.workflowEvents, StepStartedV1, { stepPath: path, kind: step.kind, attempt, name: step.name }, path, step.kind);
     const announce = [...also, started];
-    const write = (work: readonly Outgoing[] = [], ops: readonly StateOp[] = []): Promise<boolean> =>
-      this.workflows.startStep(workflowId, record, entriesOf([...announce, ...work]), [...extra, ...ops]);
+    // null: a deferred transition before it was made by another event — nothing to start or send.
+    const write = (work: readonly Outgoing[] = [], ops: readonly StateOp[] = []): Promise<boolean | null> =>
+      run.write(this.workflows.startWrite(workflowId, record, entriesOf([...announce, ...work]), [...extra, ...ops]));
     const options = { correlationId: workflowId, causedBy: cause };
     switch (step.kind) {
       case 'task': {
         const task = step as TaskStepSpec;
         const input = await this.taskInput(run, task, path, previous);
         if ('missing' in input) {
-          await write();
+          if ((await write()) === null) return;
           run.send(...announce);
           return this.fail(run, path, attempt, input.missing, await this.workflows.snapshot(workflowId, lineage(path)));
         }
@@ -219,7 +256,7 @@ export class WorkflowEngine {
           path,
           `${task.skill} on ${input.id}`,
         );
-        await write([assigned]);
+        if ((await write([assigned])) === null) return;
         run.send(...announce, assigned);
         return;
       }
@@ -237,7 +274,7 @@ export class WorkflowEngine {
           `${fanOut.inputs.length} branches, ${policy.type}, ${strategy.type}`,
         );
         const tasks = fanOut.inputs.map((_, branch) => this.branchTask(workflowId, cause, fanOut, path, branch, 1));
-        await write([join, ...tasks], this.workflows.initBranchOps(workflowId, path, fanOut.inputs.map((i) => i.id)));
+        if ((await write([join, ...tasks], this.workflows.initBranchOps(workflowId, path, fanOut.inputs.map((i) => i.id)))) === null) return;
         run.send(...announce);
         // On task.results ahead of the tasks, so the aggregator knows the join before any result.
         run.track(join.publish().then(() => Promise.all(tasks.map((task) => task.publish()))));
@@ -245,12 +282,12 @@ export class WorkflowEngine {
       }
       case 'chain': {
         // The chain's own start and its first stage's are written together (one round trip).
-        const own = write().then(() => run.send(...announce));
+        const own = write().then((made) => made !== null && run.send(...announce));
         await Promise.all([own, this.startStep(run, `${path}.stages.0`, 1, previous)]);
         return;
       }
       case 'supervisor': {
-        const own = write().then(() => run.send(...announce));
+        const own = write().then((made) => made !== null && run.send(...announce));
         await Promise.all([
           own,
           ...(step as SupervisorStepSpec).children.map((_, i) => this.startStep(run, `${path}.children.${i}`, 1, previous)),
@@ -258,20 +295,20 @@ export class WorkflowEngine {
         return;
       }
       case 'saga':
-        await write();
+        if ((await write()) === null) return;
         run.send(...announce);
         run.track(this.publisher.publish(Topics.sagaCommands, SagaStartV1, { stepPath: path, steps: (step as SagaStepSpec).steps }, options));
         return;
       case 'market': {
         const market = step as MarketStepSpec;
         const ask = this.ask(workflowId, cause, path, market, 1, market.budget);
-        await write([ask]);
+        if ((await write([ask])) === null) return;
         run.send(...announce, ask);
         return;
       }
       case 'solver-rounds': {
         const rounds = step as SolverRoundsStepSpec;
-        await write();
+        if ((await write()) === null) return;
         run.send(...announce);
         run.track(
           this.publisher.publish(
@@ -293,7 +330,7 @@ export class WorkflowEngine {
       }
       case 'blackboard': {
         const board = step as BlackboardStepSpec;
-        await write();
+        if ((await write()) === null) return;
         run.send(...announce);
         // One after the other: the board's entries keep the seed order.
         const seed = async (): Promise<void> => {
@@ -339,11 +376,13 @@ export class WorkflowEngine {
     const completed = this.event(run.workflowId, run.cause, Topics.workflowEvents, StepCompletedV1, { stepPath: path, kind: state.kind, attempt, output }, path, state.kind);
     if (transition === 'apply') {
       const finished: StepRecord = { ...state, status: 'completed', output, finishedAt: new Date().toISOString(), endedBy: run.cause.id };
-      if (!(await this.workflows.finishStep(run.workflowId, finished, entriesOf([...also, completed])))) return;
+      // Written with what advancing writes next (one round trip), and only announced once written.
+      run.defer(this.workflows.finishWrite(run.workflowId, finished, entriesOf([...also, completed])), [...also, completed]);
+    } else {
+      run.send(...also, completed);
     }
-    run.send(...also, completed);
-    if (!(await this.mayAdvance(run, snapshot, transition))) return;
-    await this.advance(run, path, attempt, output, snapshot);
+    if (await this.mayAdvance(run, snapshot, transition)) await this.advance(run, path, attempt, output, snapshot);
+    await run.write(); // the end, when advancing wrote nothing after it
   }
 
   /**
@@ -382,6 +421,7 @@ export class WorkflowEngine {
       }
       case 'supervisor-child': {
         const supervisor = stepAt(spec, parent.supervisorPath) as SupervisorStepSpec;
+        if ((await run.write()) === null) return; // the child's end is counted only once recorded
         const done = await this.workflows.countChild(workflowId, parent.supervisorPath, path);
         if (done < supervisor.children.length) return;
         // Only this supervisor's own children: each level rolls up the level below it.
@@ -406,6 +446,7 @@ export class WorkflowEngine {
     compensated = false,
     also: readonly Outgoing[] = [],
   ): Promise<void> {
+    if ((await run.write()) === null) return; // a stage's end that a failing gate follows
     const state = snapshot.steps.get(path);
     const transition = state ? transitionOf(state, attempt, run.cause) : 'ignore';
     if (!state || transition === 'ignore') return;
@@ -474,7 +515,8 @@ export class WorkflowEngine {
       end = this.event(workflowId, cause, Topics.workflowEvents, WorkflowFailedV1, { reason: outcome.reason, failedBranches: [] }, ROOT);
     }
     const at = end.entry?.at ?? new Date().toISOString();
-    const applied = await this.workflows.finish(workflowId, cause.id, at, outcome, entriesOf([end]));
+    const applied = await run.write(this.workflows.finishWorkflowWrite(workflowId, cause.id, at, outcome, entriesOf([end])));
+    if (applied === null) return;
     if (!applied && (await this.workflows.finishedBy(workflowId)) !== cause.id) return; // it ended otherwise (a cancel)
     run.send(end);
     if ('result' in outcome) this.log.log(`workflow ${workflowId} completed`);

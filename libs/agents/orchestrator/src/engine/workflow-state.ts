@@ -1,6 +1,6 @@
 import type { StepKind, WorkflowSpec } from '@agent-mesh/contracts';
 import { validateWorkflowSpec } from '@agent-mesh/contracts';
-import type { StateOp, StateStore } from '@agent-mesh/state';
+import type { OnceStep, StateOp, StateStore } from '@agent-mesh/state';
 
 export type WorkflowStatus = 'accepted' | 'running' | 'completed' | 'failed' | 'compensated' | 'cancelled';
 export type StepStatus = 'running' | 'completed' | 'failed';
@@ -178,21 +178,37 @@ export class WorkflowState {
    * started before.
    */
   async startStep(id: string, step: StepRecord, entries: readonly TimelineEntry[] = [], extra: readonly StateOp[] = []): Promise<boolean> {
-    const { applied } = await this.state.applyOnce(`orchestrator:start:${id}:${step.path}:${step.attempt}`, [
-      { op: 'hset', key: stepsKey(id), field: step.path, value: JSON.stringify(step) },
-      ...extra,
-      ...entries.map((entry) => timelineOp(id, entry)),
-    ]);
-    return applied;
+    return (await this.state.applyOnceChain([this.startWrite(id, step, entries, extra)])).applied === 1;
+  }
+
+  /** startStep's write, for writeChain. */
+  startWrite(id: string, step: StepRecord, entries: readonly TimelineEntry[] = [], extra: readonly StateOp[] = []): OnceStep {
+    return {
+      marker: `orchestrator:start:${id}:${step.path}:${step.attempt}`,
+      ops: [{ op: 'hset', key: stepsKey(id), field: step.path, value: JSON.stringify(step) }, ...extra, ...entries.map((entry) => timelineOp(id, entry))],
+    };
   }
 
   /** Records how a step (attempt) ended, with its timeline entries; false if it was recorded before. */
   async finishStep(id: string, step: StepRecord, entries: readonly TimelineEntry[] = []): Promise<boolean> {
-    const { applied } = await this.state.applyOnce(`orchestrator:finish:${id}:${step.path}:${step.attempt}`, [
-      { op: 'hset', key: stepsKey(id), field: step.path, value: JSON.stringify(step) },
-      ...entries.map((entry) => timelineOp(id, entry)),
-    ]);
-    return applied;
+    return (await this.state.applyOnceChain([this.finishWrite(id, step, entries)])).applied === 1;
+  }
+
+  /** finishStep's write, for writeChain. */
+  finishWrite(id: string, step: StepRecord, entries: readonly TimelineEntry[] = []): OnceStep {
+    return {
+      marker: `orchestrator:finish:${id}:${step.path}:${step.attempt}`,
+      ops: [{ op: 'hset', key: stepsKey(id), field: step.path, value: JSON.stringify(step) }, ...entries.map((entry) => timelineOp(id, entry))],
+    };
+  }
+
+  /**
+   * Writes transitions that follow each other (a step's end, its parent's end, the next step's
+   * start, the workflow's end) in one atomic round trip, each once, stopping at the first that
+   * was made before; returns how many were made now.
+   */
+  async writeChain(steps: readonly OnceStep[]): Promise<number> {
+    return (await this.state.applyOnceChain(steps)).applied;
   }
 
   /** Counts a finished child of a supervisor once; returns how many have finished. */
@@ -216,17 +232,30 @@ export class WorkflowState {
     outcome: { result: Record<string, unknown> } | { reason: string; status?: 'failed' | 'compensated' | 'cancelled' },
     entries: readonly TimelineEntry[] = [],
   ): Promise<boolean> {
+    return (await this.writeChain([this.finishWorkflowWrite(id, by, at, outcome, entries)])) === 1;
+  }
+
+  /** finish's write, for writeChain. */
+  finishWorkflowWrite(
+    id: string,
+    by: string,
+    at: string,
+    outcome: { result: Record<string, unknown> } | { reason: string; status?: 'failed' | 'compensated' | 'cancelled' },
+    entries: readonly TimelineEntry[] = [],
+  ): OnceStep {
     const fields: Record<string, string> =
       'result' in outcome
         ? { status: 'completed', result: JSON.stringify(outcome.result) }
         : { status: outcome.status ?? 'failed', reason: outcome.reason };
-    const { applied } = await this.state.applyOnce(`orchestrator:finished:${id}`, [
-      ...Object.entries(fields).map(([field, value]) => ({ op: 'hset' as const, key: wfKey(id), field, value })),
-      { op: 'hset', key: wfKey(id), field: 'finishedAt', value: at },
-      { op: 'hset', key: wfKey(id), field: 'finishedBy', value: by },
-      ...entries.map((entry) => timelineOp(id, entry)),
-    ]);
-    return applied;
+    return {
+      marker: `orchestrator:finished:${id}`,
+      ops: [
+        ...Object.entries(fields).map(([field, value]) => ({ op: 'hset' as const, key: wfKey(id), field, value })),
+        { op: 'hset', key: wfKey(id), field: 'finishedAt', value: at },
+        { op: 'hset', key: wfKey(id), field: 'finishedBy', value: by },
+        ...entries.map((entry) => timelineOp(id, entry)),
+      ],
+    };
   }
 
   /** The event that ended the workflow. */

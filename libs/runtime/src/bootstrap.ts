@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { Logger, type INestApplication, type LogLevel, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -7,6 +8,8 @@ import { MESH_CONFIG } from './tokens';
 
 /** The largest HTTP request body an agent accepts. */
 export const MAX_REQUEST_BODY = '20mb';
+/** Idle keep-alive connections are kept this long (Node's default is 5 s). */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 export interface BootstrapOptions {
   /** Listen on this port instead of the configured one (0 = any free port). */
@@ -30,6 +33,12 @@ export async function bootstrapAgent(rootModule: Type<unknown>, options: Bootstr
   await app.startAllMicroservices();
   const config = app.get<MeshConfig>(MESH_CONFIG);
   await app.listen(options.port ?? config.port, '0.0.0.0');
+  // Node closes an idle keep-alive connection after 5 s, which races a client (or a load
+  // balancer) reusing it: the request dies with "socket hang up". Outlive the usual 60 s idle
+  // timeout of clients and balancers instead, so they close first.
+  const server = app.getHttpServer() as Server;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
   return app;
 }
 

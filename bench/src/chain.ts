@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { createDefaultSkillRegistry, type SkillOutput } from '@agent-mesh/skills';
 import type { BenchContext } from './context';
-import { runWorkflow, type WorkflowTarget } from './driver';
+import { getJson, runWorkflow, type RunResult, type WorkflowTarget } from './driver';
 import type { PulsarMeshSession } from './meshes';
 import { RawConsumer, RawProducer, wsTopicPath } from './raw-ws';
 import { percentileMs } from './stats';
@@ -119,10 +119,28 @@ class RawChain {
   }
 }
 
-async function meshChain(target: WorkflowTarget, n: number): Promise<bigint> {
+async function meshChainRun(target: WorkflowTarget, n: number): Promise<RunResult> {
   const result = await runWorkflow(target, chainSpec(n), 30_000);
   if (result.status !== 'completed') throw new Error(`chain-3 workflow ${result.id} ended ${result.status}`);
-  return result.latencyNs;
+  return result;
+}
+
+async function meshChain(target: WorkflowTarget, n: number): Promise<bigint> {
+  return (await meshChainRun(target, n)).latencyNs;
+}
+
+interface TimelineView {
+  readonly timeline?: readonly { readonly at: string; readonly type: string; readonly source: string; readonly stepPath?: string }[];
+}
+
+/** Where a chain's time goes: its timeline (event times, ms after submission; clocks of one machine). */
+async function printTimeline(target: WorkflowTarget, run: RunResult): Promise<void> {
+  const view = await getJson<TimelineView>(`${target.orchestratorUrl}/workflows/${run.id}`);
+  const entries = [...(view.timeline ?? [])].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  if (entries.length === 0) return;
+  const start = Date.parse(entries[0].at);
+  const line = entries.map((e) => `+${Date.parse(e.at) - start} ${e.type}${e.stepPath ? ` ${e.stepPath}` : ''}`).join(' · ');
+  process.stdout.write(`  timeline of a median run (${(Number(run.latencyNs) / 1e6).toFixed(1)} ms submit → result seen): ${line}\n`);
 }
 
 export async function runChain(ctx: BenchContext): Promise<void> {
@@ -171,13 +189,15 @@ export async function runChain(ctx: BenchContext): Promise<void> {
       const rawP99: number[] = [];
       const ratios: number[] = [];
       for (let r = 0; r < repeats; r++) {
-        const mesh: bigint[] = [];
+        const runs: RunResult[] = [];
         const base: bigint[] = [];
         // alternate so broker drift falls on both
         for (let i = 0; i < n; i++) {
-          mesh.push(await meshChain(pulsar, i));
+          runs.push(await meshChainRun(pulsar, i));
           base.push(await raw.run(i));
         }
+        const mesh = runs.map((x) => x.latencyNs);
+        if (r === 0) await printTimeline(pulsar, [...runs].sort((a, b) => Number(a.latencyNs - b.latencyNs))[Math.floor(runs.length / 2)]);
         p50.push(percentileMs(mesh, 50));
         p99.push(percentileMs(mesh, 99));
         rawP50.push(percentileMs(base, 50));

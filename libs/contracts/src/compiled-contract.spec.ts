@@ -1,6 +1,6 @@
 // contracts does not load the Reflect metadata polyfill itself (class-transformer's @Type needs it).
 import 'reflect-metadata';
-import { getMetadataStorage } from 'class-validator';
+import { getMetadataStorage, IsArray, IsString, Length, MinLength } from 'class-validator';
 import { compiledContract, jsonFitsCompiledPath } from './compiled-contract';
 import { EnvelopeHeader, type EventEnvelope } from './envelope';
 import { createMeshEventRegistry, MESH_EVENT_DEFINITIONS } from './events';
@@ -329,6 +329,40 @@ describe('compiled contracts', () => {
     expect(contract?.accepts({ step: taskStep, extra: 1 })).toBe(false);
     // An object of an unknown prototype may serialise otherwise (getters, inherited toJSON): not sure.
     expect(contract?.accepts(Object.assign(Object.create({ extra: 1 }) as object, { step: taskStep }))).toBe(false);
+  });
+
+  it('compile length constraints, and agree with class-validator on them', () => {
+    class Coded {
+      @Length(3, 5)
+      code!: string;
+
+      @MinLength(2)
+      @IsString({ each: true })
+      @IsArray()
+      names!: string[];
+    }
+    const contract = compiledContract(Coded);
+    expect(contract).toBeDefined();
+    const cases: unknown[] = [
+      { code: 'abc', names: ['xy'] },
+      { code: 'abcde', names: [] },
+      { code: 'ab', names: [] },
+      { code: 'abcdef', names: [] },
+      { code: '𝒜𝒝𝒞', names: [] }, // surrogate pairs count as one character, as in validator's isLength
+      { code: 3, names: [] },
+      { code: 'abc', names: 'xy' },
+    ];
+    for (const value of cases) {
+      let valid = true;
+      try {
+        validatePlain(Coded, value, 'coded');
+      } catch (error) {
+        if (!(error instanceof ContractValidationError)) throw error;
+        valid = false;
+      }
+      // A yes must be class-validator's yes; valid values of these simple shapes must be a yes.
+      expect([value, contract?.accepts(value)]).toEqual([value, valid]);
+    }
   });
 
   it('leave texts with keys class-transformer treats specially to the class-transformer path', () => {

@@ -71,6 +71,8 @@ const PURE_CONSTRAINTS = new Set([
   'arrayMinSize',
   'arrayMaxSize',
   'maxLength',
+  'minLength',
+  'isLength',
   'isIn',
   'isBoolean',
   'isNumber',

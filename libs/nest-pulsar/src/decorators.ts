@@ -1,8 +1,9 @@
-import { applyDecorators, Catch, UseFilters, type ArgumentsHost, type RpcExceptionFilter } from '@nestjs/common';
+import { applyDecorators, Catch, UseFilters, type ArgumentsHost, type RpcExceptionFilter, type Type } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import type { InitialPosition, SubscriptionType } from '@agent-mesh/bus';
 import type { EventDefinition } from '@agent-mesh/contracts';
 import { throwError, type Observable } from 'rxjs';
+import { MESH_HANDLER_METHOD, type MeshHandlerMethod } from './direct-handler';
 
 /** How a handler's subscription is declared. Topic names are short names from libs/contracts. */
 export interface MeshSubscriptionOptions {
@@ -32,6 +33,8 @@ export interface MeshSubscriptionOptions {
 export interface MeshHandlerExtras extends MeshSubscriptionOptions {
   readonly eventType: string;
   readonly eventVersion?: number;
+  /** The decorated method, for calling it without Nest's pipeline when nothing runs around it. */
+  readonly [MESH_HANDLER_METHOD]?: MeshHandlerMethod;
 }
 
 /**
@@ -52,12 +55,19 @@ export class KeepOriginalErrorFilter implements RpcExceptionFilter<unknown> {
 export function OnMeshEvent(event: string | EventDefinition, options: MeshSubscriptionOptions): MethodDecorator {
   const eventType = typeof event === 'string' ? event : event.type;
   const eventVersion = typeof event === 'string' ? undefined : event.version;
-  const extras: MeshHandlerExtras = { ...options, eventType, eventVersion };
-  return applyDecorators(
-    EventPattern(
-      { event: eventType, version: eventVersion ?? '*', topic: options.topic, subscription: options.subscription },
-      extras as unknown as Record<string, unknown>,
-    ),
-    UseFilters(KeepOriginalErrorFilter),
-  );
+  return (target, method, descriptor) => {
+    const extras: MeshHandlerExtras = {
+      ...options,
+      eventType,
+      eventVersion,
+      [MESH_HANDLER_METHOD]: { controller: target.constructor as Type<unknown>, method },
+    };
+    applyDecorators(
+      EventPattern(
+        { event: eventType, version: eventVersion ?? '*', topic: options.topic, subscription: options.subscription },
+        extras as unknown as Record<string, unknown>,
+      ),
+      UseFilters(KeepOriginalErrorFilter),
+    )(target, method, descriptor);
+  };
 }

@@ -1,9 +1,11 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown } from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
 import { describeError, type BusMessage, type Consumer, type SubscribeOptions } from '@agent-mesh/bus';
-import { qualifyTopic, Topics } from '@agent-mesh/contracts';
-import { lastValueFrom } from 'rxjs';
+import { qualifyTopic, Topics, type EventEnvelope } from '@agent-mesh/contracts';
+import { isObservable, lastValueFrom } from 'rxjs';
 import type { MeshHandlerExtras } from './decorators';
+import { directHandler, MESH_HANDLER_METHOD, type DirectHandler } from './direct-handler';
 import { MeshContext } from './mesh-context';
 import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from './options';
 
@@ -11,14 +13,22 @@ const DEFAULT_MAX_REDELIVER = 5;
 const DEFAULT_CONCURRENCY = 16;
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
+/** A handler as the server calls it: straight on the controller when nothing runs around it, else through Nest. */
+interface RoutedHandler {
+  readonly nest: MessageHandler;
+  readonly direct?: DirectHandler;
+}
+
 /** One consumer: a topic, a subscription and the handlers that share it. */
 interface SubscriptionGroup {
   readonly options: SubscribeOptions;
   readonly ordered: boolean;
   /** Keyed `type@version`, or `type@*` for a handler of every version of a type. */
-  readonly handlers: Map<string, MessageHandler>;
+  readonly handlers: Map<string, RoutedHandler>;
   /** The declaration the group was created from, to detect conflicting ones. */
   readonly declared: MeshHandlerExtras;
+  /** Ordered groups: the last message started per key, so the next one of that key waits for it. */
+  readonly keyChains: Map<string, Promise<void>>;
 }
 
 /** Options that must agree between handlers sharing one consumer. */
@@ -44,11 +54,14 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
   private readonly log = new Logger('MeshTransport');
   private readonly consumers: Consumer[] = [];
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly keyChains = new Map<string, Promise<void>>();
   private closing = false;
   private closed?: Promise<void>;
 
-  constructor(@Inject(MESH_TRANSPORT_OPTIONS) private readonly options: MeshTransportOptions) {
+  constructor(
+    @Inject(MESH_TRANSPORT_OPTIONS) private readonly options: MeshTransportOptions,
+    /** The app's modules, to find the controllers whose handlers can be called directly. */
+    @Optional() private readonly modules?: ModulesContainer,
+  ) {
     super();
   }
 
@@ -140,6 +153,7 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
             ordered: type !== 'Shared',
             handlers: new Map(),
             declared: extras,
+            keyChains: new Map(),
             options: {
               topic,
               subscription,
@@ -170,10 +184,22 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
         if (group.handlers.has(routeKey)) {
           throw new Error(`two handlers for ${extras.eventType} in subscription "${extras.subscription}" on ${topic}`);
         }
-        group.handlers.set(routeKey, handler);
+        group.handlers.set(routeKey, { nest: handler, direct: this.directCallOf(extras) });
       }
     }
     return [...groups.values()];
+  }
+
+  /** The direct call of a handler, unless Nest has to run something around it (see direct-handler.ts). */
+  private directCallOf(extras: MeshHandlerExtras): DirectHandler | undefined {
+    const target = extras[MESH_HANDLER_METHOD];
+    if (this.options.alwaysUseNestPipeline || !this.modules || !target) return undefined;
+    const direct = directHandler(this.modules, target);
+    if (typeof direct === 'string') {
+      this.log.log(`${extras.eventType} runs through Nest's pipeline: ${direct}`);
+      return undefined;
+    }
+    return direct;
   }
 
   /** `bidder-{instance}`: a subscription of this process's own (every instance sees every message). */
@@ -204,21 +230,25 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
     if (this.closing) return;
     let task: Promise<void>;
     if (group.ordered) {
-      // One message per key at a time keeps the per-key order the subscription delivers.
-      const chainKey = `${group.options.topic}|${group.options.subscription}|${message.key ?? ''}`;
-      const previous = this.keyChains.get(chainKey) ?? Promise.resolve();
-      task = previous.then(() => (this.closing ? undefined : this.handle(group, message, consumer)));
-      this.keyChains.set(chainKey, task);
-      void task.finally(() => {
-        if (this.keyChains.get(chainKey) === task) this.keyChains.delete(chainKey);
+      // One message per key at a time keeps the per-key order the subscription delivers. A key
+      // with nothing in flight starts at once (its decode and a synchronous handler run now).
+      const chainKey = message.key ?? '';
+      const previous = group.keyChains.get(chainKey);
+      task = previous
+        ? previous.then(() => (this.closing ? undefined : this.handle(group, message, consumer)))
+        : this.handle(group, message, consumer);
+      group.keyChains.set(chainKey, task);
+      void task.then(() => {
+        if (group.keyChains.get(chainKey) === task) group.keyChains.delete(chainKey);
       });
     } else {
       task = this.handle(group, message, consumer);
     }
     this.inFlight.add(task);
-    void task.finally(() => this.inFlight.delete(task));
+    void task.then(() => this.inFlight.delete(task));
   }
 
+  /** Decodes, routes, runs the handler and settles the message; never rejects. */
   private async handle(group: SubscriptionGroup, message: BusMessage, consumer: Consumer): Promise<void> {
     const { subscription, topic } = group.options;
     try {
@@ -243,10 +273,10 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
         );
         return;
       }
-      const context = new MeshContext([message, envelope, subscription]);
       try {
-        const result: unknown = await handler(envelope, context);
-        await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+        const pending = this.run(handler, envelope, message, subscription);
+        // A synchronous handler is acked in the turn it ran in, before anything it set off.
+        if (pending) await pending;
       } catch (error) {
         const reason = `handler failed: ${describeError(error)}`;
         this.log.warn(
@@ -260,5 +290,20 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
       // The consumer went away (crash, shutdown): the broker redelivers, nothing is lost.
       this.log.debug(`could not settle ${message.messageId} on ${topic}: ${describeError(error)}`);
     }
+  }
+
+  /** Runs a handler; undefined once it finished synchronously, else a promise of its end. Throws or rejects with its error. */
+  private run(handler: RoutedHandler, envelope: EventEnvelope<object>, message: BusMessage, subscription: string): Promise<unknown> | undefined {
+    const context = () => new MeshContext([message, envelope, subscription]);
+    if (!handler.direct) return this.runThroughNest(handler.nest, envelope, context());
+    const result = handler.direct(envelope, context);
+    if (isObservable(result)) return lastValueFrom(result, { defaultValue: undefined });
+    if (result instanceof Promise) return result.then((value: unknown) => (isObservable(value) ? lastValueFrom(value, { defaultValue: undefined }) : value));
+    return undefined;
+  }
+
+  private async runThroughNest(handler: MessageHandler, envelope: EventEnvelope<object>, context: MeshContext): Promise<void> {
+    const result: unknown = await handler(envelope, context);
+    await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
   }
 }

@@ -12,6 +12,14 @@ export interface MeshTransportOptions {
   readonly topicVariables?: Readonly<Record<string, readonly string[]>>;
   /** How long shutdown waits for in-flight handlers. Default 30 s. */
   readonly drainTimeoutMs?: number;
+  /**
+   * Run every handler through Nest's RPC pipeline. By default a handler with no guard,
+   * interceptor or pipe of its own (nor an APP_GUARD / APP_INTERCEPTOR / APP_PIPE provider) and
+   * only `@Payload()` / `@Ctx()` parameters is called directly. Enhancers registered with
+   * `app.useGlobalGuards/Interceptors/Pipes` are invisible to the transport: set this to have
+   * them applied to mesh handlers.
+   */
+  readonly alwaysUseNestPipeline?: boolean;
 }
 
 export const MESH_TRANSPORT_OPTIONS = Symbol('MESH_TRANSPORT_OPTIONS');

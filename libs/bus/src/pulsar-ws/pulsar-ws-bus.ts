@@ -78,6 +78,8 @@ function toBusMessage(topic: string, wire: WireMessage): BusMessage {
 export class PulsarWsEventBus implements EventBus {
   readonly driver = 'pulsar-ws';
   private readonly producers = new Map<string, Promise<WsProducer>>();
+  /** The producers of `producers` that are open, by topic. */
+  private readonly openProducers = new Map<string, WsProducer>();
   private readonly consumers = new Set<WsConsumer>();
   private readonly readers = new Set<WsReader>();
   private closed = false;
@@ -103,15 +105,21 @@ export class PulsarWsEventBus implements EventBus {
     return this.options.connectTimeoutMs ?? 10_000;
   }
 
-  async publish(topic: string, message: OutgoingMessage): Promise<string> {
-    if (this.closed) throw new BusClosedError(`publish to ${topic}`);
+  publish(topic: string, message: OutgoingMessage): Promise<string> {
+    if (this.closed) return Promise.reject(new BusClosedError(`publish to ${topic}`));
+    // An open producer sends in this turn: no await on its opening promise first.
+    const open = this.openProducers.get(topic);
+    if (open) return open.send(message);
     let producer = this.producers.get(topic);
     if (!producer) {
       producer = WsProducer.open(this, topic);
       this.producers.set(topic, producer);
-      producer.catch(() => this.producers.delete(topic));
+      producer.then(
+        (opened) => this.openProducers.set(topic, opened),
+        () => this.producers.delete(topic),
+      );
     }
-    return (await producer).send(message);
+    return producer.then((opened) => opened.send(message));
   }
 
   async subscribe(options: SubscribeOptions, listener: MessageListener): Promise<Consumer> {
@@ -165,13 +173,21 @@ interface PendingSend {
   readonly frame: string;
   readonly resolve: (messageId: string) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  /** performance.now() after which the publish fails. */
+  readonly deadline: number;
 }
 
 class WsProducer {
+  /** Sends the broker has not confirmed, in send order (Map keeps insertion order). */
   private readonly pending = new Map<string, PendingSend>();
   private sequence = 0;
   private session!: WsSession;
+  /**
+   * One timer per producer fails the sends past their deadline, instead of a timer per publish
+   * (two timer-list operations per message); it runs while sends are pending. A send fails
+   * between sendTimeoutMs and sendTimeoutMs + sweepMs after it was made.
+   */
+  private sweepTimer?: NodeJS.Timeout;
 
   private constructor(
     private readonly bus: PulsarWsEventBus,
@@ -196,6 +212,10 @@ class WsProducer {
     return producer;
   }
 
+  private get timeoutMs(): number {
+    return this.bus.options.sendTimeoutMs ?? 30_000;
+  }
+
   send(message: OutgoingMessage): Promise<string> {
     const context = String(++this.sequence);
     const payload = Buffer.isBuffer(message.payload) ? message.payload : Buffer.from(message.payload, 'utf8');
@@ -208,24 +228,37 @@ class WsProducer {
       deliverAt: message.deliverAt,
       deliverAfterMs: message.deliverAfterMs,
     });
-    const timeoutMs = this.bus.options.sendTimeoutMs ?? 30_000;
     return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(context);
-        reject(new Error(`publish to ${this.topic} not confirmed within ${timeoutMs} ms (broker at ${this.bus.options.webUrl})`));
-      }, timeoutMs);
-      this.pending.set(context, { frame, resolve, reject, timer });
+      this.pending.set(context, { frame, resolve, reject, deadline: performance.now() + this.timeoutMs });
+      this.sweepTimer ??= this.scheduleSweep();
       this.session.send(frame); // if the socket is down, onOpen resends it
     });
   }
 
   async close(): Promise<void> {
     await this.session.close();
-    for (const send of this.pending.values()) {
-      clearTimeout(send.timer);
-      send.reject(new BusClosedError(`publish to ${this.topic}`));
-    }
+    clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    for (const send of this.pending.values()) send.reject(new BusClosedError(`publish to ${this.topic}`));
     this.pending.clear();
+  }
+
+  private scheduleSweep(): NodeJS.Timeout {
+    const sweepMs = Math.max(5, Math.min(1000, this.timeoutMs / 10));
+    return setTimeout(() => this.sweep(), sweepMs);
+  }
+
+  /** Fails the sends past their deadline; runs again while any send is pending. */
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    const now = performance.now();
+    for (const [context, send] of this.pending) {
+      // Deadlines grow with send order, so the first one still in time ends the sweep.
+      if (send.deadline > now) break;
+      this.pending.delete(context);
+      send.reject(new Error(`publish to ${this.topic} not confirmed within ${this.timeoutMs} ms (broker at ${this.bus.options.webUrl})`));
+    }
+    if (this.pending.size > 0) this.sweepTimer = this.scheduleSweep();
   }
 
   private onReply(data: string): void {
@@ -233,7 +266,6 @@ class WsProducer {
     const send = reply.context ? this.pending.get(reply.context) : undefined;
     if (!send) return;
     this.pending.delete(reply.context as string);
-    clearTimeout(send.timer);
     if (reply.result === 'ok' && reply.messageId) send.resolve(reply.messageId);
     else send.reject(new Error(`publish to ${this.topic} failed: ${reply.result} ${reply.errorMsg ?? ''}`.trim()));
   }

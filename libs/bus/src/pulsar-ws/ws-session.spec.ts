@@ -68,21 +68,58 @@ describe('WsSession frame coalescing', () => {
     }
   };
 
-  it('sends the frames of one turn in one socket write, in order', async () => {
+  /** A turn of two frames: the session then coalesces the whole next turn. */
+  const busyTurn = async (session: WsSession): Promise<void> => {
+    session.send('busy-1');
+    session.send('busy-2');
+    await endOfTurn();
+  };
+
+  // Changed with the lone-frame rule: a turn's first frame after a quiet turn is written at once
+  // (before, every turn's frames waited for the end of the turn). Frames still never wait for a
+  // later turn, and a busy session still writes a turn's frames in one write.
+  it('sends the frames of one turn in one socket write, in order, once the session is busy', async () => {
     const session = await openSession();
+    await busyTurn(session);
     const before = writesToServer();
     const frames = Array.from({ length: 50 }, (_, i) => JSON.stringify({ messageId: `id-${i}` }));
 
     for (const frame of frames) expect(session.send(frame)).toBe(true);
+    expect(writesToServer() - before).toBe(0); // held for the rest of the turn
     await endOfTurn();
 
     expect(writesToServer() - before).toBe(1);
-    await waitUntil(() => received.length === frames.length, `${frames.length} frames on the server`);
-    expect(received).toEqual(frames);
+    await waitUntil(() => received.length === frames.length + 2, `${frames.length} frames on the server`);
+    expect(received).toEqual(['busy-1', 'busy-2', ...frames]);
+  });
+
+  it('writes the first frame of a turn at once after a quiet turn, and the turn\'s others in one write', async () => {
+    const session = await openSession();
+    const before = writesToServer();
+    const frames = Array.from({ length: 20 }, (_, i) => `f-${i}`);
+
+    session.send(frames[0]);
+    expect(writesToServer() - before).toBe(1); // a lone frame does not wait for the rest of the turn
+    for (const frame of frames.slice(1)) session.send(frame);
+    await endOfTurn();
+    expect(writesToServer() - before).toBe(2);
+
+    // That turn was busy: the next one's frames all wait for its end, then a quiet turn ...
+    session.send('after-busy');
+    expect(writesToServer() - before).toBe(2);
+    await endOfTurn();
+    expect(writesToServer() - before).toBe(3);
+    // ... makes the next lone frame leave at once again.
+    session.send('lone');
+    expect(writesToServer() - before).toBe(4);
+    await endOfTurn();
+    await waitUntil(() => received.length === frames.length + 2, 'every frame on the server');
+    expect(received).toEqual([...frames, 'after-busy', 'lone']);
   });
 
   it("batches sends from the turn's promise continuations (a listener's ack after its awaits) too", async () => {
     const session = await openSession();
+    await busyTurn(session);
     const before = writesToServer();
     const sent: string[] = [];
     const send = (frame: string): void => {
@@ -103,8 +140,8 @@ describe('WsSession frame coalescing', () => {
 
     expect(sent).toHaveLength(4);
     expect(writesToServer() - before).toBe(1);
-    await waitUntil(() => received.length === sent.length, `${sent.length} frames on the server`);
-    expect(received).toEqual(sent);
+    await waitUntil(() => received.length === sent.length + 2, `${sent.length} frames on the server`);
+    expect(received).toEqual(['busy-1', 'busy-2', ...sent]);
   });
 
   it('does not hold a frame for a later turn: each turn writes its own frames', async () => {
@@ -118,9 +155,13 @@ describe('WsSession frame coalescing', () => {
     session.send('second');
     session.send('third');
     await endOfTurn();
-    expect(writesToServer() - before).toBe(2);
-    await waitUntil(() => received.length === 3, '3 frames on the server');
-    expect(received).toEqual(['first', 'second', 'third']);
+    expect(writesToServer() - before).toBe(3); // 'second' at once, 'third' at the end of its turn
+    session.send('fourth');
+    session.send('fifth');
+    await endOfTurn();
+    expect(writesToServer() - before).toBe(4); // after a busy turn: both at the end of this one
+    await waitUntil(() => received.length === 5, '5 frames on the server');
+    expect(received).toEqual(['first', 'second', 'third', 'fourth', 'fifth']);
   });
 
   it('sends frames queued just before close() ahead of the close frame, and refuses sends after it', async () => {

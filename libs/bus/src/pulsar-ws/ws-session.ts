@@ -33,11 +33,14 @@ export interface WsSessionHandlers {
  * exponential backoff until closed. The first connection's failure is reported to the caller
  * (so a wrong URL or a refused subscription fails fast); later drops are retried.
  *
- * Frames sent during one event-loop turn leave in one socket write: the first send of a turn
- * corks the TCP socket, and it is uncorked once the turn's callback, its promise continuations
- * and ticks have run (see `coalesce`). A write to a loopback socket costs more than building a
- * frame, and the broker's WebSocket proxy pays per read too, so acks and publishes of one turn
- * go together; nothing waits for a later turn, so latency does not change.
+ * Frames sent during one event-loop turn leave together: the first send of a turn corks the
+ * TCP socket, and it is uncorked once the turn's callback, its promise continuations and ticks
+ * have run (see `coalesce`). A write to a loopback socket costs more than building a frame, and
+ * the broker's WebSocket proxy pays per read too, so under load the acks and publishes of one
+ * turn go in one write; nothing waits for a later turn. When the session's previous turn sent a
+ * single frame, the first frame of a turn is written at once and only the ones after it wait:
+ * a lone frame — a handler's ack, a request's one publish — does not wait for whatever else the
+ * turn runs (e.g. the next event that the handler's result set off).
  */
 export class WsSession {
   private socket?: WebSocket;
@@ -45,6 +48,10 @@ export class WsSession {
   private connection?: Socket;
   /** The connection corked for the current turn's frames, until `flush`. */
   private corked?: Socket;
+  /** Frames sent in the current turn. */
+  private framesThisTurn = 0;
+  /** The last turn sent several frames: the next turn's first frame waits for its others. */
+  private lastTurnBusy = false;
   private closed = false;
   private attempt = 0;
   private reconnectTimer?: NodeJS.Timeout;
@@ -69,11 +76,23 @@ export class WsSession {
     });
   }
 
-  /** Queues a frame for this turn's write; false when the socket is not open (the caller keeps it). */
+  /** Sends a frame now or with the rest of this turn's (see the class comment); false when the socket is not open (the caller keeps it). */
   send(frame: string): boolean {
-    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
+    const socket = this.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+    if (this.corked === this.connection) {
+      this.framesThisTurn++;
+      socket.send(frame);
+      return true;
+    }
+    // First frame of the turn. After a turn of one frame it leaves at once (a lone frame never
+    // waits for the rest of the turn — a handler's ack, say, for the work its event set off);
+    // after a turn of several it waits for this turn's others, to leave in one write.
+    const lone = !this.lastTurnBusy;
+    if (lone) socket.send(frame);
     this.coalesce();
-    this.socket.send(frame);
+    this.framesThisTurn = 1;
+    if (!lone) socket.send(frame);
     return true;
   }
 
@@ -117,8 +136,11 @@ export class WsSession {
   /** Writes what the turn queued (one writev); harmless on a connection already destroyed. */
   private flush(): void {
     const corked = this.corked;
+    if (!corked) return;
     this.corked = undefined;
-    corked?.uncork();
+    this.lastTurnBusy = this.framesThisTurn > 1;
+    this.framesThisTurn = 0;
+    corked.uncork();
   }
 
   private get url(): string {

@@ -120,6 +120,11 @@ export interface MeshAppOptions {
   readonly registry?: EventRegistry;
   readonly topicVariables?: MeshTransportOptions['topicVariables'];
   readonly drainTimeoutMs?: number;
+  readonly alwaysUseNestPipeline?: boolean;
+  /** Connect the transport with the app's global enhancers (as the runtime's bootstrap does). */
+  readonly inheritAppConfig?: boolean;
+  /** Runs on the app before the transport is connected (e.g. `useGlobalInterceptors`). */
+  readonly configure?: (app: INestApplication) => void;
 }
 
 export interface MeshTestApp {
@@ -158,6 +163,7 @@ export class MeshHarness {
           origin: ORIGIN,
           topicVariables: options.topicVariables,
           drainTimeoutMs: options.drainTimeoutMs,
+          alwaysUseNestPipeline: options.alwaysUseNestPipeline,
         }),
       ],
       controllers: options.controllers,
@@ -166,7 +172,8 @@ export class MeshHarness {
     const app = moduleRef.createNestApplication({ logger: process.env['MESH_TEST_LOGS'] ? undefined : false });
     this.apps.push(app);
     const server = app.get(MeshTransportServer);
-    app.connectMicroservice({ strategy: server });
+    options.configure?.(app);
+    app.connectMicroservice({ strategy: server }, { inheritAppConfig: options.inheritAppConfig });
     return { app, server, bus };
   }
 

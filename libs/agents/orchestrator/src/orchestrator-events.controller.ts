@@ -56,6 +56,18 @@ class ProjectionBehindError extends Error {
   override readonly name = 'ProjectionBehindError';
 }
 
+/**
+ * How long a workflow.submitted waits for the process that accepted the workflow to finish
+ * starting it (a start takes milliseconds; past this, that process is taken for dead), and for
+ * at most how many redeliveries (each a second apart; well under the subscription's 5).
+ */
+const SUBMITTER_GRACE_MS = 2_000;
+const SUBMITTER_WAITS = 3;
+
+class SubmitterPendingError extends Error {
+  override readonly name = 'SubmitterPendingError';
+}
+
 const EVENTS: MeshSubscriptionOptions = { topic: Topics.workflowEvents, subscription: 'orchestrator', type: 'Key_Shared' };
 const SAGAS: MeshSubscriptionOptions = { topic: Topics.sagaEvents, subscription: 'orchestrator', type: 'Key_Shared' };
 const FILLS: MeshSubscriptionOptions = { topic: Topics.marketFills, subscription: 'orchestrator', type: 'Key_Shared' };
@@ -128,10 +140,20 @@ export class OrchestratorEventsController {
     this.projections.branchRecorded(event.correlationId, branch.stepPath);
   }
 
-  /** Submitted over HTTP: its timeline entry was written when it was accepted (OrchestratorService.submit). */
+  /**
+   * Submitted over HTTP: its timeline entry was written when it was accepted, and the process
+   * that accepted it started it then (OrchestratorService.submit). This is the recovery path:
+   * it starts the workflow if that process did not — it failed, or died half-way. A begin in
+   * this process is awaited; another process's is trusted once it says it is done, and waited
+   * for (the event redelivered a second later) while it may still be going.
+   */
   @OnMeshEvent(WorkflowSubmittedV1, EVENTS)
-  async onSubmitted(@Payload() event: EventEnvelope<WorkflowSubmitted>): Promise<void> {
-    await this.engine.begin(event.correlationId, event.data.spec, event);
+  async onSubmitted(@Payload() event: EventEnvelope<WorkflowSubmitted>, @Ctx() context: MeshContext): Promise<void> {
+    const local = this.orchestrator.localBegin(event.correlationId);
+    if (local && (await local)) return;
+    const waitForSubmitterMs = local || context.getRedeliveryCount() >= SUBMITTER_WAITS ? 0 : SUBMITTER_GRACE_MS;
+    const outcome = await this.engine.begin(event.correlationId, event.data.spec, event, { waitForSubmitterMs });
+    if (outcome === 'submitter-pending') throw new SubmitterPendingError(`workflow ${event.correlationId} is being started by the process that accepted it`);
   }
 
   /** The plain fan-out command, run as a one-step workflow. */

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   Topics,
   uuidv7,
@@ -7,11 +7,11 @@ import {
   type FanOutWorkflowRequest,
   type WorkflowSpec,
 } from '@agent-mesh/contracts';
-import { MeshPublisher } from '@agent-mesh/nest-pulsar';
+import { MeshPublisher, nextTraceparent } from '@agent-mesh/nest-pulsar';
 import { SKILL_REGISTRY, STATE_STORE } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
-import { WorkflowEngine } from './engine/workflow-engine';
+import { WorkflowEngine, type BeginCause } from './engine/workflow-engine';
 import { WorkflowState, type WorkflowStatus, type WorkflowSummary, type WorkflowView } from './engine/workflow-state';
 
 /** The plain fan-out request (`{ skill, inputs }`) as a workflow spec. */
@@ -19,15 +19,24 @@ export function fanOutSpec(request: FanOutWorkflowRequest): WorkflowSpec {
   return { step: { kind: 'fan-out', skill: request.skill, inputs: request.inputs, params: request.params } } as WorkflowSpec;
 }
 
+/** How long a begun workflow's local begin is remembered for its workflow.submitted (a bounded cache). */
+const LOCAL_BEGINS = 1000;
+
 /**
- * Accepts workflows and answers for them. A submission is recorded and published as
- * `workflow.submitted`; everything after that happens by consuming events (WorkflowEngine).
+ * Accepts workflows and answers for them. A submission is recorded, published as
+ * `workflow.submitted` and started at once, in this process (WorkflowEngine.begin): the run
+ * does not wait for the event to come back over the broker. Consuming `workflow.submitted` is
+ * the recovery path — it starts the workflow when this process died before it had (see
+ * localBegin); everything after the start happens by consuming events.
  */
 @Injectable()
 export class OrchestratorService {
   readonly workflows: WorkflowState;
   readonly engine: WorkflowEngine;
   readonly publisher: MeshPublisher;
+  private readonly log = new Logger('OrchestratorService');
+  /** This process's begins of the workflows it accepted: true once done, false if it failed. */
+  private readonly begins = new Map<string, Promise<boolean>>();
 
   constructor(publisher: MeshPublisher, @Inject(STATE_STORE) state: StateStore, @Inject(SKILL_REGISTRY) skills: SkillRegistry) {
     this.publisher = publisher.as('orchestrator');
@@ -37,18 +46,48 @@ export class OrchestratorService {
 
   async submit(spec: WorkflowSpec): Promise<string> {
     const workflowId = uuidv7();
-    // The event's id and time are fixed here so its timeline entry is written with the acceptance.
-    const id = uuidv7();
-    const occurredAt = new Date();
-    const submitted = { at: occurredAt.toISOString(), type: WorkflowSubmittedV1.type, source: this.publisher.source, stepPath: 'root', detail: spec.name };
-    // Recorded and published at once (the 202 waits for both): acceptance writes only what
-    // begin() leaves alone (hsetnx of the status) or writes the same (spec, index), so it may land
-    // after the workflow started; the submit → first task path loses a Redis round trip.
+    // The event's id, time and trace are fixed here: its timeline entry is written with the
+    // acceptance, and the start below is caused by it as if it had come back over the broker.
+    const submitted = { id: uuidv7(), occurredAt: new Date().toISOString(), traceparent: nextTraceparent() };
+    const occurredAt = new Date(submitted.occurredAt);
+    const entry = { at: submitted.occurredAt, type: WorkflowSubmittedV1.type, source: this.publisher.source, stepPath: 'root', detail: spec.name };
+    // Started now, alongside the acceptance and the event (the 202 does not wait for it):
+    // acceptance writes only what begin() leaves alone (hsetnx of the status) or writes the
+    // same (spec, index), so it may land after the workflow started. If this process dies
+    // before the start is out, the event — published before the 202 — starts it elsewhere.
+    this.beginLocally(workflowId, spec, submitted);
     await Promise.all([
-      this.workflows.accept(workflowId, spec, occurredAt.toISOString(), [submitted]),
-      this.publisher.publish(Topics.workflowEvents, WorkflowSubmittedV1, { spec }, { correlationId: workflowId, id, occurredAt }),
+      this.workflows.accept(workflowId, spec, submitted.occurredAt, [entry]),
+      this.publisher.publish(
+        Topics.workflowEvents,
+        WorkflowSubmittedV1,
+        { spec },
+        { correlationId: workflowId, id: submitted.id, occurredAt, traceparent: submitted.traceparent },
+      ),
     ]);
     return workflowId;
+  }
+
+  /**
+   * This process's begin of a workflow it accepted: resolves true once it is done (its start
+   * recorded and published), false if it failed; undefined if this process did not begin it
+   * (another instance did, or this one restarted since).
+   */
+  localBegin(workflowId: string): Promise<boolean> | undefined {
+    return this.begins.get(workflowId);
+  }
+
+  private beginLocally(workflowId: string, spec: WorkflowSpec, cause: BeginCause): void {
+    if (this.begins.size >= LOCAL_BEGINS) this.begins.clear(); // the event comes back within ms; older entries are not needed
+    const begun = this.engine.begin(workflowId, spec, cause, { origin: 'submit' }).then(
+      () => true,
+      (error: unknown) => {
+        // Not lost: workflow.submitted's handler starts it (it sees this begin failed).
+        this.log.warn(`workflow ${workflowId}: starting it on submit failed (${error instanceof Error ? error.message : String(error)}); workflow.submitted will`);
+        return false;
+      },
+    );
+    this.begins.set(workflowId, begun);
   }
 
   get(workflowId: string): Promise<WorkflowView | undefined> {

@@ -1,5 +1,5 @@
 import type { TimelineEntry, WorkflowView } from '@agent-mesh/agents/orchestrator';
-import { EnvelopeProperties, Topics, uuidv7 } from '@agent-mesh/contracts';
+import { EnvelopeProperties, qualifyTopic, Topics, uuidv7 } from '@agent-mesh/contracts';
 import { createDefaultSkillRegistry, type SkillRegistry } from '@agent-mesh/skills';
 import type { ApplyOnceResult, ChainResult, OnceStep, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '@agent-mesh/state';
 import { startAgent, startAgents } from '../agent-roles';
@@ -191,6 +191,53 @@ describe('an orchestrator killed while it advances a chain (real Redis)', () => 
     const workflow = await runThroughCrash(appendChain('delta'), /:finished:[^:]+$/, announced);
     expect(workflow.status).toBe('completed');
     expect(entries(workflow, 'workflow.completed')).toHaveLength(1);
+  });
+
+  /** The task.assigned messages of one workflow's step on tasks.append: what the workers were sent. */
+  const assignedOn = async (id: string, stepPath: string) =>
+    (await mesh.readAll(Topics.tasks('append'))).filter((m) => m.key === id && String(m.payload).includes(`"stepPath":"${stepPath}"`));
+
+  it('dies on submit between accepting the workflow and starting it: workflow.submitted starts it on the successor, once', async () => {
+    // The submitting process records its begin, then dies before the root step is started.
+    const workflow = await runThroughCrash(appendChain('zeta'), /:begin:[^:]+$/);
+    expect(workflow.status).toBe('completed');
+    expect(workflow.result).toEqual({ text: 'zeta one two three', words: 4 });
+    expect(append.inputs.filter((t) => t.startsWith('zeta'))).toEqual(['zeta', 'zeta one', 'zeta one two']);
+    expect(entries(workflow, 'workflow.submitted')).toHaveLength(1);
+    expect(entries(workflow, 'step.started', 'root')).toHaveLength(1);
+    expect(await assignedOn(workflow.id, 'root.stages.0')).toHaveLength(1);
+  });
+
+  it('dies on submit right after recording the first stage as started, before its task went out: workflow.submitted sends it', async () => {
+    const workflow = await runThroughCrash(appendChain('eta'), /:start:[^:]+:root\.stages\.0:1$/);
+    expect(workflow.status).toBe('completed');
+    expect(workflow.result).toEqual({ text: 'eta one two three', words: 4 });
+    expect(append.inputs.filter((t) => t.startsWith('eta'))).toEqual(['eta', 'eta one', 'eta one two']);
+    expect(entries(workflow, 'step.started', 'root.stages.0')).toHaveLength(1);
+    expect(await assignedOn(workflow.id, 'root.stages.0')).toHaveLength(1);
+  });
+
+  it('started on submit, workflow.submitted assigns nothing again — on the same orchestrator or on another one', async () => {
+    // Two orchestrators share the Key_Shared subscription: some workflows' events go to the one
+    // that did not accept them, which must neither start them again nor wait forever.
+    const first = await startOrchestrator();
+    const second = await startOrchestrator();
+    try {
+      const ids = await Promise.all(['theta', 'iota', 'kappa', 'lambda', 'mu', 'nu'].map((tag) => first.client.submit({ step: appendChain(tag) })));
+      const workflows = await Promise.all(ids.map((id) => first.client.finished(id)));
+      for (const workflow of workflows) {
+        expect(workflow.status).toBe('completed');
+        expect(await assignedOn(workflow.id, 'root.stages.0')).toHaveLength(1);
+        expect(entries(workflow, 'task.completed')).toHaveLength(3);
+      }
+      for (const tag of ['theta', 'iota', 'kappa', 'lambda', 'mu', 'nu']) {
+        expect(append.inputs.filter((t) => t.split(' ')[0] === tag)).toEqual([tag, `${tag} one`, `${tag} one two`]);
+      }
+      // Every workflow.submitted is acknowledged (a waiting one is redelivered a second later).
+      await eventually('workflow.submitted acknowledged', async () => (mesh.broker.backlog(qualifyTopic(mesh.naming, Topics.workflowEvents), 'orchestrator') === 0 ? true : undefined));
+    } finally {
+      await Promise.all([first.process.stop(), second.process.stop()]);
+    }
   });
 
   it('a duplicate task result (same task, another event) changes nothing', async () => {

@@ -34,9 +34,11 @@ import type { SkillRegistry } from '@agent-mesh/skills';
 import type { OnceStep, StateOp } from '@agent-mesh/state';
 import { evaluateGate } from './gate';
 import { fieldOf, lineage, parentOf, ROOT, stepAt } from './step-tree';
-import type { StepRecord, TimelineEntry, WorkflowSnapshot, WorkflowState, WorkflowStatus } from './workflow-state';
+import type { BeginOrigin, StepRecord, TimelineEntry, WorkflowSnapshot, WorkflowState, WorkflowStatus } from './workflow-state';
 
 type Cause = Pick<EventEnvelope, 'id' | 'traceparent'>;
+/** What starts a workflow: workflow.submitted (or .requested), or its id, time and trace fixed before it is published. */
+export type BeginCause = Pick<EventEnvelope, 'id' | 'traceparent' | 'occurredAt'>;
 
 /** An event the engine publishes, with its timeline entry (written with the state change it announces). */
 interface Outgoing {
@@ -87,25 +89,32 @@ class Run {
   }
 
   /**
-   * Writes the deferred transitions and then `next`, in one chain, and publishes the deferred
-   * transitions' events. Resolves whether `next` was made now (true with no `next`), or null when
-   * a deferred transition had been made by another event: the handler must stop there, as it did
-   * when each was written on its own.
+   * Writes the deferred transitions and then `next`, in one chain, and publishes `lead` (the
+   * work `next` sets off: a task, the workflow's end) if `next` was made now, then the deferred
+   * transitions' events — the work first: it is on the workflow's critical path, the
+   * announcements are for observers. Resolves whether `next` was made now (true with no `next`),
+   * or null when a deferred transition had been made by another event: the handler must stop
+   * there, as it did when each was written on its own.
    */
-  async write(next?: OnceStep): Promise<boolean | null> {
+  async write(next?: OnceStep, lead: readonly Outgoing[] = []): Promise<boolean | null> {
     const deferred = this.deferred;
     this.deferred = [];
     if (deferred.length === 0) {
       // A write issued alongside a chain (a supervisor's children, a chain's first stage) waits for it.
       if (!(await this.barrier)) return null;
-      return next ? (await this.workflows.writeChain([next])) === 1 : true;
+      if (!next) return true;
+      const made = (await this.workflows.writeChain([next])) === 1;
+      if (made) this.send(...lead);
+      return made;
     }
     const writing = this.workflows.writeChain([...deferred.map((d) => d.write), ...(next ? [next] : [])]);
     this.barrier = writing.then((made) => made >= deferred.length).catch(() => false);
     const made = await writing;
     if (made < deferred.length) return null;
+    const nextMade = next ? made === deferred.length + 1 : true;
+    if (next && nextMade) this.send(...lead);
     for (const { events } of deferred) this.send(...events);
-    return next ? made === deferred.length + 1 : true;
+    return nextMade;
   }
 
   /** A publish (or a sequence of them) in flight; its failure surfaces in settled(). */
@@ -145,11 +154,36 @@ export class WorkflowEngine {
     private readonly skills: SkillRegistry,
   ) {}
 
-  async begin(workflowId: string, spec: WorkflowSpec, cause: EventEnvelope): Promise<void> {
-    if (!(await this.workflows.begin(workflowId, spec, cause.occurredAt))) return;
+  /**
+   * Starts a workflow: its root step and the work under it. `origin` 'submit' is the process
+   * that accepted it over HTTP, starting it before `workflow.submitted` comes back (with that
+   * event's id as the cause, so either begin sees the other's transitions as its own); once
+   * everything it published is out it says so (markAnnounced). A begin by the event's handler
+   * after that does nothing — it would re-publish the tasks. Resolves 'submitter-pending' when
+   * the submitting process began it less than `waitForSubmitterMs` ago and has not finished:
+   * the handler leaves the event for later rather than duplicate the work. Past that, the
+   * submitter is taken for dead and this begin carries its start on, as a redelivery would
+   * (its transitions are recorded; re-publishing at most duplicates).
+   */
+  async begin(
+    workflowId: string,
+    spec: WorkflowSpec,
+    cause: BeginCause,
+    options: { readonly origin?: BeginOrigin; readonly waitForSubmitterMs?: number } = {},
+  ): Promise<'begun' | 'submitter-pending'> {
+    const origin = options.origin ?? 'event';
+    const state = await this.workflows.begin(workflowId, spec, cause.occurredAt, origin);
+    if (!state.runnable) return 'begun';
+    if (origin === 'event' && state.submitter) {
+      if (state.submitter.announced) return 'begun';
+      if (Date.now() - state.submitter.at < (options.waitForSubmitterMs ?? 0)) return 'submitter-pending';
+      this.log.warn(`workflow ${workflowId}: the process that accepted it did not finish starting it; starting it from workflow.submitted`);
+    }
     const run = new Run(workflowId, spec, cause, this.workflows);
     await this.startStep(run, ROOT, 1, undefined, [], [this.workflows.runningOp(workflowId)]);
     await run.settled();
+    if (origin === 'submit') await this.workflows.markAnnounced(workflowId);
+    return 'begun';
   }
 
   /**
@@ -235,8 +269,9 @@ export class WorkflowEngine {
     const started = this.event(workflowId, cause, Topics.workflowEvents, StepStartedV1, { stepPath: path, kind: step.kind, attempt, name: step.name }, path, step.kind);
     const announce = [...also, started];
     // null: a deferred transition before it was made by another event — nothing to start or send.
-    const write = (work: readonly Outgoing[] = [], ops: readonly StateOp[] = []): Promise<boolean | null> =>
-      run.write(this.workflows.startWrite(workflowId, record, entriesOf([...announce, ...work]), [...extra, ...ops]));
+    // `lead`: the work, published first once the start is written (a replay sends it itself).
+    const write = (work: readonly Outgoing[] = [], ops: readonly StateOp[] = [], lead: readonly Outgoing[] = []): Promise<boolean | null> =>
+      run.write(this.workflows.startWrite(workflowId, record, entriesOf([...announce, ...work]), [...extra, ...ops]), lead);
     const options = { correlationId: workflowId, causedBy: cause };
     switch (step.kind) {
       case 'task': {
@@ -256,8 +291,9 @@ export class WorkflowEngine {
           path,
           `${task.skill} on ${input.id}`,
         );
-        if ((await write([assigned])) === null) return;
-        run.send(...announce, assigned);
+        const made = await write([assigned], [], [assigned]);
+        if (made === null) return;
+        run.send(...(made ? announce : [assigned, ...announce]));
         return;
       }
       case 'fan-out': {
@@ -274,10 +310,11 @@ export class WorkflowEngine {
           `${fanOut.inputs.length} branches, ${policy.type}, ${strategy.type}`,
         );
         const tasks = fanOut.inputs.map((_, branch) => this.branchTask(workflowId, cause, fanOut, path, branch, 1));
-        if ((await write([join, ...tasks], this.workflows.initBranchOps(workflowId, path, fanOut.inputs.map((i) => i.id)))) === null) return;
-        run.send(...announce);
         // On task.results ahead of the tasks, so the aggregator knows the join before any result.
-        run.track(join.publish().then(() => Promise.all(tasks.map((task) => task.publish()))));
+        const work: Outgoing = { publish: () => join.publish().then(() => Promise.all(tasks.map((task) => task.publish()))) };
+        const made = await write([join, ...tasks], this.workflows.initBranchOps(workflowId, path, fanOut.inputs.map((i) => i.id)), [work]);
+        if (made === null) return;
+        run.send(...(made ? announce : [work, ...announce]));
         return;
       }
       case 'chain': {
@@ -302,8 +339,9 @@ export class WorkflowEngine {
       case 'market': {
         const market = step as MarketStepSpec;
         const ask = this.ask(workflowId, cause, path, market, 1, market.budget);
-        if ((await write([ask])) === null) return;
-        run.send(...announce, ask);
+        const made = await write([ask], [], [ask]);
+        if (made === null) return;
+        run.send(...(made ? announce : [ask, ...announce]));
         return;
       }
       case 'solver-rounds': {
@@ -515,10 +553,13 @@ export class WorkflowEngine {
       end = this.event(workflowId, cause, Topics.workflowEvents, WorkflowFailedV1, { reason: outcome.reason, failedBranches: [] }, ROOT);
     }
     const at = end.entry?.at ?? new Date().toISOString();
-    const applied = await run.write(this.workflows.finishWorkflowWrite(workflowId, cause.id, at, outcome, entriesOf([end])));
+    // The end goes out first when written now: it is what the workflow's client waits for.
+    const applied = await run.write(this.workflows.finishWorkflowWrite(workflowId, cause.id, at, outcome, entriesOf([end])), [end]);
     if (applied === null) return;
-    if (!applied && (await this.workflows.finishedBy(workflowId)) !== cause.id) return; // it ended otherwise (a cancel)
-    run.send(end);
+    if (!applied) {
+      if ((await this.workflows.finishedBy(workflowId)) !== cause.id) return; // it ended otherwise (a cancel)
+      run.send(end);
+    }
     if ('result' in outcome) this.log.log(`workflow ${workflowId} completed`);
     else this.log.warn(`workflow ${workflowId} failed: ${outcome.reason}`);
   }

@@ -56,6 +56,16 @@ export interface TimelineEntry {
   readonly detail?: string;
 }
 
+/** Who begins a workflow: the process that accepted it over HTTP, or the handler of workflow.submitted / .requested. */
+export type BeginOrigin = 'submit' | 'event';
+
+export interface BeginState {
+  /** False if the workflow already finished or was cancelled. */
+  readonly runnable: boolean;
+  /** Set when the submitting process began it: when (epoch ms), and whether its begin is done (markAnnounced). */
+  readonly submitter?: { readonly at: number; readonly announced: boolean };
+}
+
 export interface WorkflowView {
   readonly id: string;
   readonly name?: string;
@@ -119,20 +129,32 @@ export class WorkflowState {
   /**
    * Records the workflow (if nothing accepted it) and says whether it can run: false if it
    * already finished or was cancelled. It is marked running with its root step's start (runningOp).
+   * The first begin also records who began it and when (`origin`): a begin by the submitting
+   * process (POST /workflows, before workflow.submitted comes back) lets the event's handler
+   * tell a start still in flight, or finished (`markAnnounced`), from one that died half-way.
    */
-  async begin(id: string, spec: WorkflowSpec, at: string): Promise<boolean> {
-    // The status read goes out with the write (same connection, so it reads after it): one round trip.
-    const [, status] = await Promise.all([
+  async begin(id: string, spec: WorkflowSpec, at: string, origin: BeginOrigin): Promise<BeginState> {
+    // The read goes out with the write (same connection, so it reads after it): one round trip.
+    const [, [status, begunVia, begunAt, announced]] = await Promise.all([
       this.state.applyOnce(`orchestrator:begin:${id}`, [
         { op: 'hsetnx', key: wfKey(id), field: 'submittedAt', value: at },
         { op: 'hsetnx', key: wfKey(id), field: 'spec', value: JSON.stringify(spec) },
         ...(spec.name ? [{ op: 'hsetnx' as const, key: wfKey(id), field: 'name', value: spec.name }] : []),
         { op: 'sadd', key: INDEX_KEY, member: id },
+        { op: 'hsetnx', key: wfKey(id), field: 'begunVia', value: origin },
+        { op: 'hsetnx', key: wfKey(id), field: 'begunAt', value: String(Date.now()) },
       ]),
-      this.state.hget(wfKey(id), 'status'),
+      this.state.hmget(wfKey(id), ['status', 'begunVia', 'begunAt', 'begunOut']),
     ]);
     this.remember(id, spec); // its first step's end needs it: no read on that path
-    return !(status === 'completed' || status === 'failed' || status === 'compensated' || status === 'cancelled');
+    const runnable = !(status === 'completed' || status === 'failed' || status === 'compensated' || status === 'cancelled');
+    if (begunVia !== 'submit') return { runnable };
+    return { runnable, submitter: { at: Number(begunAt), announced: announced === '1' } };
+  }
+
+  /** The submitting process's begin is done: its root start is recorded and everything it published is out. */
+  async markAnnounced(id: string): Promise<void> {
+    await this.state.apply([{ op: 'hset', key: wfKey(id), field: 'begunOut', value: '1' }]);
   }
 
   /** Marks the workflow running, to write with its root step's start. */

@@ -1,4 +1,5 @@
 import { MemoryStateStore, type StateStore } from '@agent-mesh/state';
+import { validateWorkflowSpec, type WorkflowSpec } from '@agent-mesh/contracts';
 import { WorkflowState, type BranchView, type TimelineEntry } from './workflow-state';
 
 /** A store that counts its calls, over the real memory driver. */
@@ -46,5 +47,25 @@ describe('WorkflowState branch projection', () => {
     // Every event once on the timeline, the stale one included.
     const timeline = await store.lrange('orchestrator:wf:wf:timeline', 0, -1);
     expect(timeline.map((raw) => (JSON.parse(raw) as TimelineEntry).detail)).toEqual(['e1', 'e2', 'e3', 'e4']);
+  });
+});
+
+describe('WorkflowState spec cache', () => {
+  const specOf = (n: number, textChars: number): WorkflowSpec =>
+    validateWorkflowSpec({ name: `w${n}`, step: { kind: 'task', skill: 'keywords', input: { id: `doc-${n}`, text: 'x'.repeat(textChars) } } });
+
+  it('stays within its bounds however many workflows begin, and still answers for the evicted ones', async () => {
+    const workflows = new WorkflowState(new MemoryStateStore());
+    for (let n = 0; n < 700; n++) await workflows.begin(`wf-${n}`, specOf(n, 20), new Date().toISOString(), 'event');
+    expect(workflows.specCacheSize().entries).toBeLessThanOrEqual(512);
+
+    // Large specs: the character budget, not the count, bounds the cache.
+    for (let n = 0; n < 100; n++) await workflows.begin(`big-${n}`, specOf(n, 200_000), new Date().toISOString(), 'event');
+    expect(workflows.specCacheSize().chars).toBeLessThanOrEqual(8 * 1024 * 1024);
+    expect(workflows.specCacheSize().entries).toBeLessThan(100);
+
+    // Evicted specs are read back from the store.
+    expect((await workflows.spec('wf-0'))?.name).toBe('w0');
+    expect((await workflows.spec('big-0'))?.name).toBe('w0');
   });
 });

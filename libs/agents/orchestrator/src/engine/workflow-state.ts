@@ -104,13 +104,20 @@ function timelineOp(id: string, entry: TimelineEntry): StateOp {
   return { op: 'rpush', key: timelineKey(id), value: JSON.stringify(entry) };
 }
 
+/** At most this many specs in memory: the workflows in flight, with room to spare. */
+const SPEC_CACHE_ENTRIES = 512;
+/** And at most this many characters of spec JSON (the parsed objects take a few times more). */
+const SPEC_CACHE_CHARS = 8 * 1024 * 1024;
+
 /**
  * The orchestrator's state of its workflows: the spec, each step's state, branch projections
  * and the timeline. Every transition is written once per (step, attempt) through applyOnce, so
  * a redelivered event changes nothing twice.
  */
 export class WorkflowState {
-  private readonly specs = new Map<string, WorkflowSpec>();
+  /** Specs of recent workflows (least recently used first), so hot paths need not read them back. */
+  private readonly specs = new Map<string, { readonly spec: WorkflowSpec; readonly chars: number }>();
+  private specChars = 0;
 
   constructor(private readonly state: StateStore) {}
 
@@ -135,10 +142,11 @@ export class WorkflowState {
    */
   async begin(id: string, spec: WorkflowSpec, at: string, origin: BeginOrigin): Promise<BeginState> {
     // The read goes out with the write (same connection, so it reads after it): one round trip.
+    const specJson = JSON.stringify(spec);
     const [, [status, begunVia, begunAt, announced]] = await Promise.all([
       this.state.applyOnce(`orchestrator:begin:${id}`, [
         { op: 'hsetnx', key: wfKey(id), field: 'submittedAt', value: at },
-        { op: 'hsetnx', key: wfKey(id), field: 'spec', value: JSON.stringify(spec) },
+        { op: 'hsetnx', key: wfKey(id), field: 'spec', value: specJson },
         ...(spec.name ? [{ op: 'hsetnx' as const, key: wfKey(id), field: 'name', value: spec.name }] : []),
         { op: 'sadd', key: INDEX_KEY, member: id },
         { op: 'hsetnx', key: wfKey(id), field: 'begunVia', value: origin },
@@ -146,7 +154,7 @@ export class WorkflowState {
       ]),
       this.state.hmget(wfKey(id), ['status', 'begunVia', 'begunAt', 'begunOut']),
     ]);
-    this.remember(id, spec); // its first step's end needs it: no read on that path
+    this.remember(id, spec, specJson.length); // its first step's end needs it: no read on that path
     const runnable = !(status === 'completed' || status === 'failed' || status === 'compensated' || status === 'cancelled');
     if (begunVia !== 'submit') return { runnable };
     return { runnable, submitter: { at: Number(begunAt), announced: announced === '1' } };
@@ -168,17 +176,37 @@ export class WorkflowState {
 
   async spec(id: string): Promise<WorkflowSpec | undefined> {
     const cached = this.specs.get(id);
-    if (cached) return cached;
+    if (cached) {
+      this.remember(id, cached.spec, cached.chars);
+      return cached.spec;
+    }
     const raw = await this.state.hget(wfKey(id), 'spec');
     if (!raw) return undefined;
     const spec = validateWorkflowSpec(JSON.parse(raw));
-    this.remember(id, spec);
+    this.remember(id, spec, raw.length);
     return spec;
   }
 
-  private remember(id: string, spec: WorkflowSpec): void {
-    if (this.specs.size > 1000) this.specs.clear();
-    this.specs.set(id, spec);
+  /** Caches a spec within SPEC_CACHE_ENTRIES and SPEC_CACHE_CHARS (a spec may be 20 MB), dropping the least recently used. */
+  private remember(id: string, spec: WorkflowSpec, chars: number): void {
+    const previous = this.specs.get(id);
+    if (previous) {
+      this.specs.delete(id);
+      this.specChars -= previous.chars;
+    }
+    if (chars > SPEC_CACHE_CHARS / 8) return; // a very large spec is read back when needed
+    this.specs.set(id, { spec, chars });
+    this.specChars += chars;
+    for (const [oldest, entry] of this.specs) {
+      if (this.specs.size <= SPEC_CACHE_ENTRIES && this.specChars <= SPEC_CACHE_CHARS) break;
+      this.specs.delete(oldest);
+      this.specChars -= entry.chars;
+    }
+  }
+
+  /** How many specs are cached and their size in JSON characters (for tests and diagnostics). */
+  specCacheSize(): { readonly entries: number; readonly chars: number } {
+    return { entries: this.specs.size, chars: this.specChars };
   }
 
   async step(id: string, path: string): Promise<StepRecord | undefined> {

@@ -29,6 +29,17 @@ export interface WsSessionHandlers {
 }
 
 /**
+ * The masking key of every frame this client sends: zero, so `ws` writes a frame's text as it
+ * is instead of copying it into a buffer and XOR-ing every byte (in JavaScript: Node has no
+ * native mask). Masking exists so a browser page cannot make a client send bytes an
+ * intermediary might mistake for HTTP (RFC 6455 §10.3); an agent only sends the frames it built
+ * itself to its own broker, and the broker unmasks a zero key like any other.
+ */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
+/**
  * One WebSocket to the broker that comes back after the broker goes away: reconnects with
  * exponential backoff until closed. The first connection's failure is reported to the caller
  * (so a wrong URL or a refused subscription fails fast); later drops are retried.
@@ -151,7 +162,7 @@ export class WsSession {
     if (this.closed) return;
     // No per-message deflate: mesh frames are ~1 KB of JSON on loopback or a LAN, where
     // compressing them costs more CPU and latency than it saves.
-    const socket = new WebSocket(this.url, { headers: this.headers, handshakeTimeout: timeoutMs, perMessageDeflate: false });
+    const socket = new WebSocket(this.url, { headers: this.headers, handshakeTimeout: timeoutMs, perMessageDeflate: false, generateMask: zeroMask });
     this.socket = socket;
     let settled = false;
     const fail = (error: Error) => {

@@ -36,6 +36,8 @@ class TaskTimeoutError extends Error {
 export class TaskRunner implements OnApplicationShutdown {
   private readonly log = new Logger('Worker');
   private readonly shutdown = new AbortController();
+  /** Controllers of the tasks running now, aborted with the shutdown's reason. */
+  private readonly running = new Set<AbortController>();
   readonly publisher: MeshPublisher;
 
   constructor(
@@ -53,6 +55,8 @@ export class TaskRunner implements OnApplicationShutdown {
 
   onApplicationShutdown(): void {
     this.shutdown.abort();
+    for (const controller of this.running) controller.abort(this.shutdown.signal.reason);
+    this.running.clear();
   }
 
   async run(
@@ -92,26 +96,43 @@ export class TaskRunner implements OnApplicationShutdown {
     }
   }
 
-  private async withTimeout<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` under TASK_TIMEOUT_MS with a signal that aborts on timeout or shutdown. One
+   * promise and one timer per task: no Promise.race (a second promise and a race's reactions)
+   * and no listener on the shutdown signal (an EventTarget add/remove per task costs more than
+   * the skill); shutdown aborts the controllers in `running` instead.
+   */
+  private withTimeout<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const timeoutMs = this.config.taskTimeoutMs;
     const controller = new AbortController();
-    const onShutdown = () => controller.abort(this.shutdown.signal.reason);
-    this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        work(controller.signal),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            const error = new TaskTimeoutError(timeoutMs);
-            controller.abort(error);
+    // A task started after shutdown is not aborted by it (as with a listener added to an aborted signal).
+    if (!this.shutdown.signal.aborted) this.running.add(controller);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.running.delete(controller);
+        const error = new TaskTimeoutError(timeoutMs);
+        controller.abort(error);
+        reject(error);
+      }, timeoutMs);
+      const settle = () => {
+        clearTimeout(timer);
+        this.running.delete(controller);
+      };
+      try {
+        work(controller.signal).then(
+          (value) => {
+            settle();
+            resolve(value);
+          },
+          (error: unknown) => {
+            settle();
             reject(error);
-          }, timeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-      this.shutdown.signal.removeEventListener('abort', onShutdown);
-    }
+          },
+        );
+      } catch (error) {
+        settle();
+        reject(error);
+      }
+    });
   }
 }

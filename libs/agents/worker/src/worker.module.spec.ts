@@ -259,6 +259,27 @@ describe('WorkerModule on a memory bus', () => {
     expect(await readAll(h, Topics.deadLetter)).toEqual([]);
   });
 
+  it('aborts the signal of every running task at shutdown, and of no finished one', async () => {
+    const signals: AbortSignal[] = [];
+    const skill = new ScriptedSkill('stuck', (_input, context, call) => {
+      signals.push(context.signal);
+      // The second call runs until its signal aborts; the others (its redelivery too) finish.
+      if (call !== 2) return Promise.resolve({ done: true });
+      return new Promise<SkillOutput>((_, reject) => context.signal.addEventListener('abort', () => reject(context.signal.reason), { once: true }));
+    });
+    h = await startWorker('w-10', [skill]);
+    await assign(h, task('stuck', 'first'), 'wf-10');
+    await firstResult(h);
+    await assign(h, task('stuck', 'second'), 'wf-11');
+    await eventually('the second task running', async () => (skill.calls === 2 ? true : undefined));
+
+    h.app.get(TaskRunner).onApplicationShutdown();
+    expect(signals).toHaveLength(2);
+    expect(signals[0].aborted).toBe(false);
+    expect(signals[1].aborted).toBe(true);
+    expect((signals[1].reason as { name?: unknown }).name).toBe('AbortError');
+  });
+
   it('subscribes only to the skills in WORKER_SKILLS', async () => {
     h = await startWorker('w-5', [], { WORKER_SKILLS: 'sentiment' });
     await assign(h, task('keywords', 'Nobody serves this topic here.'), 'wf-6');

@@ -93,12 +93,16 @@ describe('WsSession frame coalescing', () => {
     expect(received).toEqual(['busy-1', 'busy-2', ...frames]);
   });
 
-  it('writes the first frame of a turn at once after a quiet turn, and the turn\'s others in one write', async () => {
+  // Changed when the lone frame began to wait for the microtasks queued before it: it used to be
+  // written inside send(), so frames sent right after it in the same run (the other messages of
+  // one socket read) cost a second write.
+  it('writes a lone first frame of a turn early after a quiet turn, and the turn\'s later frames in one write', async () => {
     const session = await openSession();
     const before = writesToServer();
     const frames = Array.from({ length: 20 }, (_, i) => `f-${i}`);
 
     session.send(frames[0]);
+    await Promise.resolve(); // the microtasks queued before this continuation, the lone frame's release among them
     expect(writesToServer() - before).toBe(1); // a lone frame does not wait for the rest of the turn
     for (const frame of frames.slice(1)) session.send(frame);
     await endOfTurn();
@@ -111,6 +115,7 @@ describe('WsSession frame coalescing', () => {
     expect(writesToServer() - before).toBe(3);
     // ... makes the next lone frame leave at once again.
     session.send('lone');
+    await Promise.resolve();
     expect(writesToServer() - before).toBe(4);
     await endOfTurn();
     await waitUntil(() => received.length === frames.length + 2, 'every frame on the server');
@@ -155,13 +160,36 @@ describe('WsSession frame coalescing', () => {
     session.send('second');
     session.send('third');
     await endOfTurn();
-    expect(writesToServer() - before).toBe(3); // 'second' at once, 'third' at the end of its turn
+    expect(writesToServer() - before).toBe(2); // sent side by side after a quiet turn: one write
     session.send('fourth');
     session.send('fifth');
     await endOfTurn();
-    expect(writesToServer() - before).toBe(4); // after a busy turn: both at the end of this one
+    expect(writesToServer() - before).toBe(3); // after a busy turn: both at the end of this one
     await waitUntil(() => received.length === 5, '5 frames on the server');
     expect(received).toEqual(['first', 'second', 'third', 'fourth', 'fifth']);
+  });
+
+  it('after a quiet turn, sends the frames of handlers run side by side in one write, before the turn ends', async () => {
+    const session = await openSession();
+    const before = writesToServer();
+    // Three messages of one socket read: each handler sends its frame after the same await.
+    const handler = async (name: string): Promise<void> => {
+      await Promise.resolve();
+      session.send(name);
+    };
+    let afterHandlers = -1;
+    void handler('h-1');
+    void handler('h-2');
+    void handler('h-3');
+    await Promise.resolve();
+    await Promise.resolve();
+    afterHandlers = writesToServer() - before;
+    await endOfTurn();
+
+    expect(afterHandlers).toBe(0); // three frames: not a lone one, they wait for the end of the turn ...
+    expect(writesToServer() - before).toBe(1); // ... and leave in one write
+    await waitUntil(() => received.length === 3, '3 frames on the server');
+    expect(received).toEqual(['h-1', 'h-2', 'h-3']);
   });
 
   it('sends frames queued just before close() ahead of the close frame, and refuses sends after it', async () => {

@@ -29,18 +29,31 @@ export interface WsSessionHandlers {
 }
 
 /**
+ * The masking key of every frame this client sends: zero, so `ws` writes a frame's text as it
+ * is instead of copying it into a buffer and XOR-ing every byte (in JavaScript: Node has no
+ * native mask). Masking exists so a browser page cannot make a client send bytes an
+ * intermediary might mistake for HTTP (RFC 6455 §10.3); an agent only sends the frames it built
+ * itself to its own broker, and the broker unmasks a zero key like any other.
+ */
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
+}
+
+/**
  * One WebSocket to the broker that comes back after the broker goes away: reconnects with
  * exponential backoff until closed. The first connection's failure is reported to the caller
  * (so a wrong URL or a refused subscription fails fast); later drops are retried.
  *
  * Frames sent during one event-loop turn leave together: the first send of a turn corks the
  * TCP socket, and it is uncorked once the turn's callback, its promise continuations and ticks
- * have run (see `coalesce`). A write to a loopback socket costs more than building a frame, and
+ * have run (see `startTurn`). A write to a loopback socket costs more than building a frame, and
  * the broker's WebSocket proxy pays per read too, so under load the acks and publishes of one
  * turn go in one write; nothing waits for a later turn. When the session's previous turn sent a
- * single frame, the first frame of a turn is written at once and only the ones after it wait:
- * a lone frame — a handler's ack, a request's one publish — does not wait for whatever else the
- * turn runs (e.g. the next event that the handler's result set off).
+ * single frame, a lone frame does not wait for whatever else the turn runs (e.g. the next event
+ * that a handler's result set off): it leaves once the microtasks already queued when it was
+ * sent have run. Frames sent by those microtasks — the other messages of the same socket read,
+ * handled side by side — leave with it in one write; frames sent after it leave at the end of
+ * the turn.
  */
 export class WsSession {
   private socket?: WebSocket;
@@ -48,6 +61,8 @@ export class WsSession {
   private connection?: Socket;
   /** The connection corked for the current turn's frames, until `flush`. */
   private corked?: Socket;
+  /** A frame was sent in the current turn: its end (`endTurn`) is scheduled. */
+  private inTurn = false;
   /** Frames sent in the current turn. */
   private framesThisTurn = 0;
   /** The last turn sent several frames: the next turn's first frame waits for its others. */
@@ -80,19 +95,10 @@ export class WsSession {
   send(frame: string): boolean {
     const socket = this.socket;
     if (!socket || socket.readyState !== WebSocket.OPEN) return false;
-    if (this.corked === this.connection) {
-      this.framesThisTurn++;
-      socket.send(frame);
-      return true;
-    }
-    // First frame of the turn. After a turn of one frame it leaves at once (a lone frame never
-    // waits for the rest of the turn — a handler's ack, say, for the work its event set off);
-    // after a turn of several it waits for this turn's others, to leave in one write.
-    const lone = !this.lastTurnBusy;
-    if (lone) socket.send(frame);
-    this.coalesce();
-    this.framesThisTurn = 1;
-    if (!lone) socket.send(frame);
+    if (!this.inTurn) this.startTurn();
+    this.cork();
+    this.framesThisTurn++;
+    socket.send(frame);
     return true;
   }
 
@@ -117,20 +123,42 @@ export class WsSession {
   }
 
   /**
-   * Corks the connection on the first send of a turn. The uncork is queued as a microtask that
-   * queues a tick: Node runs ticks after the whole microtask queue has drained, so sends from
-   * the promise continuations of this turn (a listener's ack after its awaits) are still in the
-   * same write, while a plain nextTick would run before them. (A tick scheduled by one of those
-   * continuations runs after the flush and starts a second write.) A connection replaced by a
-   * reconnect within the turn is flushed at once.
+   * The first send of a turn schedules its end: a microtask that queues a tick, because Node
+   * runs ticks after the whole microtask queue has drained, so sends from the promise
+   * continuations of this turn (a listener's ack after its awaits) are still in the same write,
+   * while a plain nextTick would run before them. (A tick scheduled by one of those
+   * continuations runs after the end and starts a second write.) After a turn of one frame, a
+   * microtask queued now releases the frame early if it is still alone by then (`releaseLone`).
    */
-  private coalesce(): void {
+  private startTurn(): void {
+    this.inTurn = true;
+    if (!this.lastTurnBusy) queueMicrotask(() => this.releaseLone());
+    queueMicrotask(() => process.nextTick(() => this.endTurn()));
+  }
+
+  /** Corks the connection for this turn's frames; a connection replaced by a reconnect within the turn is flushed at once. */
+  private cork(): void {
     const connection = this.connection;
     if (!connection || this.corked === connection) return;
     this.flush();
     connection.cork();
     this.corked = connection;
-    queueMicrotask(() => process.nextTick(() => this.flush()));
+  }
+
+  /**
+   * A turn's first frame that no other frame joined while the microtasks queued before it ran
+   * leaves now rather than at the end of the turn (a handler's ack does not wait for the work
+   * its event set off); frames sent later in the turn wait for its end.
+   */
+  private releaseLone(): void {
+    if (this.framesThisTurn === 1) this.flush();
+  }
+
+  private endTurn(): void {
+    this.inTurn = false;
+    this.lastTurnBusy = this.framesThisTurn > 1;
+    this.framesThisTurn = 0;
+    this.flush();
   }
 
   /** Writes what the turn queued (one writev); harmless on a connection already destroyed. */
@@ -138,8 +166,6 @@ export class WsSession {
     const corked = this.corked;
     if (!corked) return;
     this.corked = undefined;
-    this.lastTurnBusy = this.framesThisTurn > 1;
-    this.framesThisTurn = 0;
     corked.uncork();
   }
 
@@ -151,7 +177,7 @@ export class WsSession {
     if (this.closed) return;
     // No per-message deflate: mesh frames are ~1 KB of JSON on loopback or a LAN, where
     // compressing them costs more CPU and latency than it saves.
-    const socket = new WebSocket(this.url, { headers: this.headers, handshakeTimeout: timeoutMs, perMessageDeflate: false });
+    const socket = new WebSocket(this.url, { headers: this.headers, handshakeTimeout: timeoutMs, perMessageDeflate: false, generateMask: zeroMask });
     this.socket = socket;
     let settled = false;
     const fail = (error: Error) => {

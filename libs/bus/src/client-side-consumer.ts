@@ -69,6 +69,7 @@ export abstract class ClientSideConsumer<Handle> implements Consumer {
 
   async ack(message: BusMessage): Promise<void> {
     this.assertOpen('ack');
+    this.lastFailure.delete(message.messageId); // a message that failed once and then succeeded
     await this.ackOnWire(message, this.settle(message));
   }
 

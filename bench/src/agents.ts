@@ -57,7 +57,9 @@ export async function startAgent(app: AgentApp, instance: string, env: Record<st
   const fd = openSync(logFile, 'w');
   // BENCH_CPU_PROF=<dir>: every agent process writes a V8 CPU profile there when it exits.
   const profileDir = process.env['BENCH_CPU_PROF'];
-  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${instance}.cpuprofile`] : [];
+  // BENCH_NODE_ARGS: extra node flags for every agent process (e.g. --trace-gc; NODE_OPTIONS refuses some).
+  const extraArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${instance}.cpuprofile`] : []), ...extraArgs];
   const child = spawn(process.execPath, [...nodeArgs, builtAgentMain(app)], {
     cwd: WORKSPACE,
     env: { ...process.env, ...env, MESH_INSTANCE_ID: instance, PORT: String(port), NO_COLOR: '1' },

@@ -16,34 +16,56 @@ export interface BusOptions {
 const TOPIC = 'persistent://agentmesh/mesh/bench-bus';
 const PAYLOAD = Buffer.from(JSON.stringify({ id: '0'.repeat(36), type: 'bench.bus', version: 1, data: { text: 'x'.repeat(480) } }));
 
+/**
+ * Flow control shared by the bus run and its baseline: at most `window` unacked messages; a
+ * publisher awaits room, the listener counts acks; `finished` resolves at the last ack.
+ */
+class AckWindow {
+  acked = 0;
+  readonly finished: Promise<void>;
+  private done!: () => void;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly messages: number,
+    private readonly window: number,
+  ) {
+    this.finished = new Promise<void>((resolve) => (this.done = resolve));
+  }
+
+  /** Resolves when message number `sent` may be published. */
+  async room(sent: number): Promise<void> {
+    while (sent - this.acked >= this.window) await new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  onAck(): void {
+    this.acked++;
+    if (this.acked === this.messages) this.done();
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
 /** Publishes `messages` with at most `window` unacked; resolves with events/s. */
 async function memoryBusRun(messages: number, window: number): Promise<number> {
   const broker = new MemoryBroker();
   const producer = broker.connect();
   const consumerClient = broker.connect();
-  let acked = 0;
-  let wake: (() => void) | undefined;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => (done = resolve));
+  const flow = new AckWindow(messages, window);
   await consumerClient.subscribe(
     { topic: TOPIC, subscription: 'bench', type: 'Shared', receiverQueueSize: window, initialPosition: 'latest' },
     (message: BusMessage, consumer) => {
       void consumer.ack(message);
-      acked++;
-      if (acked === messages) done();
-      if (wake) {
-        const w = wake;
-        wake = undefined;
-        w();
-      }
+      flow.onAck();
     },
   );
   const started = process.hrtime.bigint();
   for (let sent = 0; sent < messages; sent++) {
-    while (sent - acked >= window) await new Promise<void>((resolve) => (wake = resolve));
+    await flow.room(sent);
     await producer.publish(TOPIC, { payload: PAYLOAD, key: `k${sent % 64}` });
   }
-  await finished;
+  await flow.finished;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   await producer.close();
   await consumerClient.close();
@@ -88,26 +110,17 @@ class TrivialQueue {
 }
 
 async function trivialQueueRun(messages: number, window: number): Promise<number> {
-  let acked = 0;
-  let wake: (() => void) | undefined;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => (done = resolve));
+  const flow = new AckWindow(messages, window);
   const queue: TrivialQueue = new TrivialQueue((message) => {
     queue.ack(message);
-    acked++;
-    if (acked === messages) done();
-    if (wake) {
-      const w = wake;
-      wake = undefined;
-      w();
-    }
+    flow.onAck();
   });
   const started = process.hrtime.bigint();
   for (let sent = 0; sent < messages; sent++) {
-    while (sent - acked >= window) await new Promise<void>((resolve) => (wake = resolve));
+    await flow.room(sent);
     await queue.publish({ seq: sent, payload: PAYLOAD, key: `k${sent % 64}` });
   }
-  await finished;
+  await flow.finished;
   return messages / (Number(process.hrtime.bigint() - started) / 1e9);
 }
 

@@ -8,3 +8,4 @@ export * from './topics';
 export * from './uuid';
 export * from './validation';
 export * from './workflow-spec';
+export * from './step-tree';

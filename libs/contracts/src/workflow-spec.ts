@@ -18,6 +18,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { DocumentInput, MAX_FAN_OUT, MAX_INPUT_TEXT, SKILL_NAME_PATTERN } from './events/workflow';
+import { walkSteps, type StepPlace } from './step-tree';
 import { ContractValidationError, validatePlain, type FieldError } from './validation';
 
 /**
@@ -495,6 +496,75 @@ export class WorkflowSpec {
   step!: StepSpec;
 }
 
+type StepCheck<K extends StepKind> = (step: Extract<StepSpec, { kind: K }>, place: StepPlace) => FieldError[];
+const error = (field: string, message: string): FieldError => ({ field, messages: [message] });
+const needsField = (strategy: { type: string; field?: string } | undefined, field: string): FieldError[] =>
+  (strategy?.type === 'majority-vote' || strategy?.type === 'ranked-fusion') && !strategy.field
+    ? [error(`${field}.strategy.field`, `${strategy.type} needs the output field to use`)]
+    : [];
+
+/** What a schema cannot say about each kind of step; the tree walk (step-tree.ts) visits the children. */
+const STEP_CHECKS: { readonly [K in StepKind]: StepCheck<K> } = {
+  task: (step, { field, hasPrevious }) => [
+    ...((step.input === undefined) === (step.inputFrom === undefined) ? [error(`${field}.input`, 'give exactly one of input and inputFrom')] : []),
+    ...(step.inputFrom && !hasPrevious
+      ? [error(`${field}.inputFrom`, 'inputFrom needs a previous output: use it in a chain stage after the first, or in a recovery step')]
+      : []),
+  ],
+  'fan-out': (step, { field }) => [
+    ...(step.policy?.type === 'quorum' && (step.policy.k === undefined || step.policy.k > step.inputs.length)
+      ? [error(`${field}.policy.k`, `quorum needs k between 1 and the ${step.inputs.length} inputs`)]
+      : []),
+    ...(step.policy?.type === 'retry-branch' && step.policy.maxRetries === undefined
+      ? [error(`${field}.policy.maxRetries`, 'retry-branch needs maxRetries (1-10)')]
+      : []),
+    ...needsField(step.strategy, field),
+  ],
+  chain: (step, { field }) => step.stages.flatMap((stage, i) => checkStage(stage, `${field}.stages.${i}`)),
+  supervisor: () => [],
+  market: (step, { field }) =>
+    step.reprice && step.reprice.maxBudget < step.budget ? [error(`${field}.reprice.maxBudget`, 'maxBudget must be at least the starting budget')] : [],
+  'solver-rounds': (step, { field }) => needsField(step.strategy, field),
+  blackboard: (step, { field }) => {
+    const kinds = new Set([...step.seed.map((e) => e.kind), ...step.sources.map((src) => src.produces)]);
+    return [
+      ...(kinds.has(step.until.kind) ? [] : [error(`${field}.until.kind`, `no seed entry or source produces "${step.until.kind}": the board could never end`)]),
+      ...step.sources.flatMap((src, i) => (kinds.has(src.on) ? [] : [error(`${field}.sources.${i}.on`, `nothing posts "${src.on}" entries`)])),
+    ];
+  },
+  saga: (step, { field }) =>
+    step.steps.flatMap((item, i) =>
+      step.steps.findIndex((other) => other.name === item.name) < i ? [error(`${field}.steps.${i}.name`, `duplicate saga step name "${item.name}"`)] : [],
+    ),
+};
+
+/** A chain stage's gate: checks that can be evaluated, and an onFail that can be carried out. */
+function checkStage(stage: ChainStageSpec, field: string): FieldError[] {
+  const errors: FieldError[] = [];
+  stage.gate?.checks.forEach((check, c) => {
+    const value = `${field}.gate.checks.${c}.value`;
+    if ((check.op === 'min' || check.op === 'max') && typeof check.value !== 'number') errors.push(error(value, `${check.op} needs a number`));
+    if (check.op === 'matches') {
+      try {
+        new RegExp(String(check.value));
+      } catch (e) {
+        errors.push(error(value, `not a regular expression: ${(e as Error).message}`));
+      }
+    }
+  });
+  const onFail = stage.gate?.onFail;
+  if (onFail?.action === 'recover' && !onFail.recovery) errors.push(error(`${field}.gate.onFail.recovery`, 'recover needs a recovery step'));
+  if (onFail?.action === 'retry' && onFail.maxRetries === undefined) errors.push(error(`${field}.gate.onFail.maxRetries`, 'retry needs maxRetries (1-10)'));
+  if (onFail?.action === 'retry' && stage.step.kind !== 'task') {
+    errors.push(error(`${field}.gate.onFail.action`, 'retry re-runs task stages only; use recover for other stages'));
+  }
+  return errors;
+}
+
+function checkStep<K extends StepKind>(step: Extract<StepSpec, { kind: K }>, place: StepPlace): FieldError[] {
+  return (STEP_CHECKS[step.kind] as StepCheck<K>)(step, place);
+}
+
 /**
  * Validates a spec: the schema (class-validator), then what a schema cannot say — a task's
  * input given exactly one way, `inputFrom` only inside a chain after its first stage, a quorum
@@ -505,102 +575,16 @@ export function validateWorkflowSpec(plain: unknown): WorkflowSpec {
   const spec = validatePlain(WorkflowSpec, plain, 'workflow spec');
   const errors: FieldError[] = [];
   let steps = 0;
-  const visit = (step: StepSpec, path: string, depth: number, hasPrevious: boolean): void => {
+  walkSteps(spec.step, (step, place) => {
     steps++;
-    if (depth > MAX_STEP_DEPTH) errors.push({ field: path, messages: [`steps nest at most ${MAX_STEP_DEPTH} deep`] });
+    if (place.depth > MAX_STEP_DEPTH) errors.push(error(place.field, `steps nest at most ${MAX_STEP_DEPTH} deep`));
     if (!(step instanceof StepSpecBase)) {
-      errors.push({ field: `${path}.kind`, messages: [`kind must be one of ${STEP_KINDS.join(', ')}`] });
+      errors.push(error(`${place.field}.kind`, `kind must be one of ${STEP_KINDS.join(', ')}`));
       return;
     }
-    switch (step.kind) {
-      case 'task':
-        if ((step.input === undefined) === (step.inputFrom === undefined)) {
-          errors.push({ field: `${path}.input`, messages: ['give exactly one of input and inputFrom'] });
-        }
-        if (step.inputFrom && !hasPrevious) {
-          errors.push({
-            field: `${path}.inputFrom`,
-            messages: ['inputFrom needs a previous output: use it in a chain stage after the first, or in a recovery step'],
-          });
-        }
-        break;
-      case 'fan-out':
-        if (step.policy?.type === 'quorum') {
-          if (step.policy.k === undefined || step.policy.k > step.inputs.length) {
-            errors.push({ field: `${path}.policy.k`, messages: [`quorum needs k between 1 and the ${step.inputs.length} inputs`] });
-          }
-        }
-        if (step.policy?.type === 'retry-branch' && step.policy.maxRetries === undefined) {
-          errors.push({ field: `${path}.policy.maxRetries`, messages: ['retry-branch needs maxRetries (1-10)'] });
-        }
-        if ((step.strategy?.type === 'majority-vote' || step.strategy?.type === 'ranked-fusion') && !step.strategy.field) {
-          errors.push({ field: `${path}.strategy.field`, messages: [`${step.strategy.type} needs the output field to use`] });
-        }
-        break;
-      case 'chain':
-        step.stages.forEach((stage, i) => {
-          stage.gate?.checks.forEach((check, c) => {
-            const field = `${path}.stages.${i}.gate.checks.${c}.value`;
-            if ((check.op === 'min' || check.op === 'max') && typeof check.value !== 'number') {
-              errors.push({ field, messages: [`${check.op} needs a number`] });
-            }
-            if (check.op === 'matches') {
-              try {
-                new RegExp(String(check.value));
-              } catch (error) {
-                errors.push({ field, messages: [`not a regular expression: ${(error as Error).message}`] });
-              }
-            }
-          });
-          visit(stage.step, `${path}.stages.${i}.step`, depth + 1, hasPrevious || i > 0);
-          const onFail = stage.gate?.onFail;
-          if (onFail?.action === 'recover') {
-            if (!onFail.recovery) errors.push({ field: `${path}.stages.${i}.gate.onFail.recovery`, messages: ['recover needs a recovery step'] });
-            else visit(onFail.recovery, `${path}.stages.${i}.gate.onFail.recovery`, depth + 1, true); // the rejected output
-          }
-          if (onFail?.action === 'retry' && onFail.maxRetries === undefined) {
-            errors.push({ field: `${path}.stages.${i}.gate.onFail.maxRetries`, messages: ['retry needs maxRetries (1-10)'] });
-          }
-          if (onFail?.action === 'retry' && stage.step.kind !== 'task') {
-            errors.push({ field: `${path}.stages.${i}.gate.onFail.action`, messages: ['retry re-runs task stages only; use recover for other stages'] });
-          }
-        });
-        break;
-      case 'supervisor':
-        step.children.forEach((child, i) => visit(child, `${path}.children.${i}`, depth + 1, hasPrevious));
-        break;
-      case 'market':
-        if (step.reprice && step.reprice.maxBudget < step.budget) {
-          errors.push({ field: `${path}.reprice.maxBudget`, messages: ['maxBudget must be at least the starting budget'] });
-        }
-        break;
-      case 'solver-rounds':
-        if ((step.strategy.type === 'majority-vote' || step.strategy.type === 'ranked-fusion') && !step.strategy.field) {
-          errors.push({ field: `${path}.strategy.field`, messages: [`${step.strategy.type} needs the output field to use`] });
-        }
-        break;
-      case 'blackboard': {
-        const kinds = new Set([...step.seed.map((e) => e.kind), ...step.sources.map((src) => src.produces)]);
-        if (!kinds.has(step.until.kind)) {
-          errors.push({ field: `${path}.until.kind`, messages: [`no seed entry or source produces "${step.until.kind}": the board could never end`] });
-        }
-        step.sources.forEach((src, i) => {
-          if (!kinds.has(src.on)) errors.push({ field: `${path}.sources.${i}.on`, messages: [`nothing posts "${src.on}" entries`] });
-        });
-        break;
-      }
-      case 'saga': {
-        const names = new Set<string>();
-        step.steps.forEach((item, i) => {
-          if (names.has(item.name)) errors.push({ field: `${path}.steps.${i}.name`, messages: [`duplicate saga step name "${item.name}"`] });
-          names.add(item.name);
-        });
-        break;
-      }
-    }
-  };
-  visit(spec.step, 'step', 1, false);
-  if (steps > MAX_STEPS) errors.push({ field: 'step', messages: [`a workflow has at most ${MAX_STEPS} steps (got ${steps})`] });
+    errors.push(...checkStep(step, place));
+  });
+  if (steps > MAX_STEPS) errors.push(error('step', `a workflow has at most ${MAX_STEPS} steps (got ${steps})`));
   if (errors.length > 0) throw new ContractValidationError('workflow spec', errors);
   return spec;
 }

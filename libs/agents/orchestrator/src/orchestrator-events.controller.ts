@@ -20,14 +20,14 @@ import {
   WorkflowCancelRequestedV1,
   WorkflowRequestedV1,
   WorkflowSubmittedV1,
+  lineage,
+  stepAt,
   type EventEnvelope,
   type FanOutCompleted,
   type FanOutFailed,
   type FanOutRetry,
-  type FanOutStepSpec,
   type MarketAskExpired,
   type MarketFill,
-  type MarketStepSpec,
   type SolverCompleted,
   type SolverFailed,
   type SolverRoundCompleted,
@@ -45,7 +45,7 @@ import {
 import { MeshContext, OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
 import { BlackboardService } from './blackboard';
 import { BranchProjectionWaiter } from './branch-projection-waiter';
-import { lineage, stepAt } from './engine/step-tree';
+
 import type { BranchView, WorkflowSnapshot } from './engine/workflow-state';
 import { fanOutSpec, OrchestratorService } from './orchestrator.service';
 
@@ -229,7 +229,7 @@ export class OrchestratorEventsController {
       tracked,
     ]);
     if (!spec || state?.status !== 'running') return;
-    const step = stepAt(spec, event.data.stepPath) as FanOutStepSpec;
+    const step = stepAt(spec, event.data.stepPath, 'fan-out');
     await this.engine.assignBranches(event.correlationId, step, event.data.stepPath, event.data.branches, event.data.attempt, event);
   }
 
@@ -274,7 +274,7 @@ export class OrchestratorEventsController {
     const [snapshot, spec] = await Promise.all([this.trackAndRead(event, stepPath, `${askId} at budget ${budget}`), this.workflows.spec(event.correlationId)]);
     const state = snapshot.steps.get(stepPath);
     if (!spec || !state) return;
-    const step = stepAt(spec, stepPath) as MarketStepSpec;
+    const step = stepAt(spec, stepPath, 'market');
     const round = Number(/ask-(\d+)$/.exec(askId)?.[1] ?? '1');
     const reprice = step.reprice;
     if (state.status === 'running' && reprice && round <= reprice.times && budget < reprice.maxBudget) {

@@ -15,7 +15,7 @@ import {
 import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from '@agent-mesh/nest-pulsar';
 import { STATE_STORE } from '@agent-mesh/runtime';
 import type { StateStore } from '@agent-mesh/state';
-import { stepAt } from '../engine/step-tree';
+import { stepAt } from '@agent-mesh/contracts';
 import type { StepState } from '../engine/workflow-state';
 import { OrchestratorService } from '../orchestrator.service';
 import { entryText, parseSourceTaskId, sourceEntryId, sourceTaskId, taskInputId } from './board-entries';

@@ -1,5 +1,4 @@
-import { MAX_INPUT_TEXT, type KnowledgeSourceSpec } from '@agent-mesh/contracts';
-import { fieldOf } from '../engine/step-tree';
+import { fieldOf, MAX_INPUT_TEXT, type KnowledgeSourceSpec } from '@agent-mesh/contracts';
 
 /**
  * How board entries, source tasks and their ids relate. A source reacting to entry E runs as

@@ -1,5 +1,5 @@
 import type { GateCheckSpec, GateSpec } from '@agent-mesh/contracts';
-import { fieldOf } from './step-tree';
+import { fieldOf } from '@agent-mesh/contracts';
 
 export type GateVerdict = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 

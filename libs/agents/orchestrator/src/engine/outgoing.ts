@@ -1,0 +1,69 @@
+import { uuidv7, type EventDefinition, type EventEnvelope } from '@agent-mesh/contracts';
+import type { MeshPublisher } from '@agent-mesh/nest-pulsar';
+import type { TimelineEntry } from './workflow-state';
+
+/** The event being handled: what the engine's events are caused by. */
+export type Cause = Pick<EventEnvelope, 'id' | 'traceparent'>;
+
+/** What the engine needs of a publisher (a recording one in the engine spec). */
+export type EventPublisher = Pick<MeshPublisher, 'source' | 'publish'>;
+
+/** Events the engine publishes, with their timeline entries (written with the state change they announce). */
+export interface Outgoing {
+  readonly entries?: readonly TimelineEntry[];
+  readonly publish: () => Promise<unknown>;
+}
+
+export interface EventOptions {
+  /** The step the event is about, on the timeline. */
+  readonly stepPath: string;
+  /** The timeline's detail. */
+  readonly detail?: string;
+  /** The message key, when not the workflow id. */
+  readonly key?: string;
+}
+
+export const entriesOf = (events: readonly Outgoing[]): TimelineEntry[] => events.flatMap((e) => e.entries ?? []);
+
+/** `first`, then the others side by side once it is out. */
+export function thenAll(first: Outgoing, others: readonly Outgoing[]): Outgoing {
+  return { entries: entriesOf([first, ...others]), publish: () => first.publish().then(() => Promise.all(others.map((o) => o.publish()))) };
+}
+
+/** One after the other, each once the one before it is out. */
+export function oneByOne(events: readonly Outgoing[]): Outgoing {
+  return {
+    entries: entriesOf(events),
+    publish: async () => {
+      for (const event of events) await event.publish();
+    },
+  };
+}
+
+/** Makes one workflow's outgoing events, caused by the event being handled. */
+export class WorkflowEvents {
+  constructor(
+    readonly workflowId: string,
+    readonly cause: Cause,
+    private readonly publisher: EventPublisher,
+  ) {}
+
+  /**
+   * An event with its id and time fixed now, so that its timeline entry can be written with
+   * the state change, before the publish.
+   */
+  event<TData extends object>(topic: string, definition: EventDefinition<TData>, data: TData, options: EventOptions): Outgoing {
+    const id = uuidv7();
+    const occurredAt = new Date();
+    const { stepPath, detail, key } = options;
+    return {
+      entries: [{ at: occurredAt.toISOString(), type: definition.type, source: this.publisher.source, stepPath, detail }],
+      publish: () => this.publisher.publish(topic, definition, data, { correlationId: this.workflowId, causedBy: this.cause, id, occurredAt, key }),
+    };
+  }
+
+  /** A command to another agent (a saga's start, a solver's): not on the workflow's timeline. */
+  command<TData extends object>(topic: string, definition: EventDefinition<TData>, data: TData): Outgoing {
+    return { publish: () => this.publisher.publish(topic, definition, data, { correlationId: this.workflowId, causedBy: this.cause }) };
+  }
+}

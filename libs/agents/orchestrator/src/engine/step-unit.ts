@@ -1,0 +1,74 @@
+import type { ParentOf, StepKind, StepOf, StepSpec } from '@agent-mesh/contracts';
+import type { SkillRegistry } from '@agent-mesh/skills';
+import type { StateOp } from '@agent-mesh/state';
+import type { Outgoing } from './outgoing';
+import type { Plan } from './plan';
+import type { StepRecord, WorkflowState } from './workflow-state';
+
+/** The step whose output is a step's "previous" input, and that output when it is at hand. */
+export interface Previous {
+  readonly path: string;
+  readonly output?: Record<string, unknown>;
+}
+
+/** Where a step starts: the handler's plan, the step's path and attempt, its previous output. */
+export interface StartAt {
+  readonly plan: Plan;
+  readonly path: string;
+  readonly attempt: number;
+  readonly previous?: Previous;
+}
+
+/** What starting a step does, besides recording it and announcing `step.started`. */
+export interface StartWork {
+  /** Published once the start is written; their timeline entries are written with it. */
+  readonly work?: readonly Outgoing[];
+  /** State written with the start. */
+  readonly ops?: readonly StateOp[];
+  /** Steps under it that start with it, in order. */
+  readonly children?: readonly { readonly path: string; readonly previous?: Previous }[];
+  /** The step cannot run (a task whose input is missing): it fails as soon as it starts. */
+  readonly failure?: string;
+}
+
+/** A child of the step ended well. */
+export interface ChildCompleted {
+  readonly plan: Plan;
+  /** The parent (this step), and how the child hangs from it. */
+  readonly parent: ParentOf;
+  readonly parentState: StepRecord;
+  readonly childPath: string;
+  readonly attempt: number;
+  readonly output: Record<string, unknown>;
+}
+
+/** What a step kind may do to the run: the engine's moves, decided into the plan. */
+export interface StepFlow {
+  start(at: StartAt, also?: readonly Outgoing[]): Promise<void>;
+  complete(plan: Plan, path: string, attempt: number, output: Record<string, unknown>, also?: readonly Outgoing[]): Promise<void>;
+  fail(plan: Plan, path: string, attempt: number, reason: string, also?: readonly Outgoing[]): Promise<void>;
+}
+
+/** What a step kind's unit is built with. */
+export interface StepDeps {
+  readonly workflows: WorkflowState;
+  readonly skills: SkillRegistry;
+  readonly flow: StepFlow;
+  /** The skill whose shape a step's output has, if any (for roll-ups). */
+  readonly outputSkill: (step: StepSpec) => string | undefined;
+}
+
+/**
+ * One step kind: what starts it, what its children's ends do to it (chains and supervisors),
+ * and the skill its output is shaped by. A step ends by an event its handler passes to the
+ * engine (a task's result, the aggregator's join, a saga's end), or through `childCompleted`;
+ * a child's failure fails its parent, whatever its kind (the engine does that).
+ */
+export interface StepUnit<K extends StepKind> {
+  start(step: StepOf<K>, at: StartAt): StartWork | Promise<StartWork>;
+  childCompleted?(step: StepOf<K>, end: ChildCompleted): Promise<void>;
+  outputSkill?(step: StepOf<K>): string | undefined;
+}
+
+/** One unit per step kind: adding a kind is its file and its line in steps/index.ts. */
+export type StepUnits = { readonly [K in StepKind]: StepUnit<K> };

@@ -1,0 +1,26 @@
+import type { StepDeps, StepUnits } from '../step-unit';
+import { blackboardUnit } from './blackboard';
+import { chainUnit } from './chain';
+import { fanOutUnit } from './fan-out';
+import { marketUnit } from './market';
+import { sagaUnit } from './saga';
+import { solverRoundsUnit } from './solver-rounds';
+import { supervisorUnit } from './supervisor';
+import { taskUnit } from './task';
+
+export { branchTask } from './fan-out';
+export { marketAsk } from './market';
+
+/** Every step kind's unit: the one registration a new kind needs. */
+export function createStepUnits(deps: StepDeps): StepUnits {
+  return {
+    task: taskUnit(deps),
+    'fan-out': fanOutUnit(deps),
+    chain: chainUnit(deps),
+    supervisor: supervisorUnit(deps),
+    saga: sagaUnit(),
+    market: marketUnit(),
+    'solver-rounds': solverRoundsUnit(),
+    blackboard: blackboardUnit(),
+  };
+}

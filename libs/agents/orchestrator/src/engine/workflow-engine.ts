@@ -20,7 +20,7 @@ import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateOp } from '@agent-mesh/state';
 import { entriesOf, WorkflowEvents, type Cause, type EventPublisher, type Outgoing } from './outgoing';
 import { Plan } from './plan';
-import type { StartAt, StartWork, StepFlow, StepUnit, StepUnits } from './step-unit';
+import type { StartAt, StepFlow, StepUnit, StepUnits } from './step-unit';
 import { branchTask, createStepUnits, marketAsk } from './steps';
 import type { BeginOrigin, StepRecord, WorkflowSnapshot, WorkflowState, WorkflowStatus } from './workflow-state';
 

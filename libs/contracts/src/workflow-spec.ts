@@ -18,6 +18,18 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { DocumentInput, MAX_FAN_OUT, MAX_INPUT_TEXT, SKILL_NAME_PATTERN } from './events/workflow';
+import {
+  AGGREGATION_STRATEGIES,
+  aggregationStrategyErrors,
+  FAN_OUT_POLICIES,
+  failurePolicyErrors,
+  FIELD_PATH_PATTERN,
+  MAX_BRANCH_RETRIES,
+  MIN_BRANCH_RETRIES,
+  MIN_RRF_K,
+  type AggregationStrategyDeclaration,
+  type FailurePolicyDeclaration,
+} from './fan-out-policy';
 import { ContractValidationError, validatePlain, type FieldError } from './validation';
 
 /**
@@ -76,18 +88,17 @@ export class TaskStepSpec extends StepSpecBase {
   params?: Record<string, unknown>;
 }
 
-export const FAN_OUT_POLICIES = ['fail-fast', 'retry-branch', 'proceed-with-partial', 'quorum'] as const;
-export const AGGREGATION_STRATEGIES = ['combine', 'all', 'last-writer-wins', 'majority-vote', 'ranked-fusion'] as const;
-
-export class FanOutPolicySpec {
+/** A fan-out's failure policy as declared; compileFanOutPolicy() (fan-out-policy.ts) resolves it. */
+export class FanOutPolicySpec implements FailurePolicyDeclaration {
+  /** `fail-fast` (default). */
   @IsIn(FAN_OUT_POLICIES)
   type!: (typeof FAN_OUT_POLICIES)[number];
 
   /** retry-branch: re-runs of a failed branch. */
   @IsOptional()
   @IsInt()
-  @Min(1)
-  @Max(10)
+  @Min(MIN_BRANCH_RETRIES)
+  @Max(MAX_BRANCH_RETRIES)
   maxRetries?: number;
 
   /** quorum: branches that must complete. */
@@ -97,7 +108,8 @@ export class FanOutPolicySpec {
   k?: number;
 }
 
-export class AggregationStrategySpec {
+/** An aggregation strategy as declared; compileFanOutPolicy() (fan-out-policy.ts) resolves it. */
+export class AggregationStrategySpec implements AggregationStrategyDeclaration {
   /** `combine` (default): the skill's own combine over every output. */
   @IsIn(AGGREGATION_STRATEGIES)
   type!: (typeof AGGREGATION_STRATEGIES)[number];
@@ -105,7 +117,7 @@ export class AggregationStrategySpec {
   /** majority-vote: the output field voted on; ranked-fusion: the field holding the ranked list. */
   @IsOptional()
   @IsString()
-  @Matches(/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/)
+  @Matches(FIELD_PATH_PATTERN)
   field?: string;
 
   /** ranked-fusion: the id field of ranked objects (lists of plain ids need none). */
@@ -116,7 +128,7 @@ export class AggregationStrategySpec {
   /** ranked-fusion: the RRF constant (default 60). */
   @IsOptional()
   @IsInt()
-  @Min(1)
+  @Min(MIN_RRF_K)
   k?: number;
 }
 
@@ -525,17 +537,9 @@ export function validateWorkflowSpec(plain: unknown): WorkflowSpec {
         }
         break;
       case 'fan-out':
-        if (step.policy?.type === 'quorum') {
-          if (step.policy.k === undefined || step.policy.k > step.inputs.length) {
-            errors.push({ field: `${path}.policy.k`, messages: [`quorum needs k between 1 and the ${step.inputs.length} inputs`] });
-          }
-        }
-        if (step.policy?.type === 'retry-branch' && step.policy.maxRetries === undefined) {
-          errors.push({ field: `${path}.policy.maxRetries`, messages: ['retry-branch needs maxRetries (1-10)'] });
-        }
-        if ((step.strategy?.type === 'majority-vote' || step.strategy?.type === 'ranked-fusion') && !step.strategy.field) {
-          errors.push({ field: `${path}.strategy.field`, messages: [`${step.strategy.type} needs the output field to use`] });
-        }
+        // the policy model's own checks (fan-out-policy.ts), so submission refuses what the aggregator would
+        if (step.policy) errors.push(...failurePolicyErrors(step.policy, step.inputs.length, `${path}.policy`));
+        if (step.strategy) errors.push(...aggregationStrategyErrors(step.strategy, `${path}.strategy`));
         break;
       case 'chain':
         step.stages.forEach((stage, i) => {
@@ -575,9 +579,7 @@ export function validateWorkflowSpec(plain: unknown): WorkflowSpec {
         }
         break;
       case 'solver-rounds':
-        if ((step.strategy.type === 'majority-vote' || step.strategy.type === 'ranked-fusion') && !step.strategy.field) {
-          errors.push({ field: `${path}.strategy.field`, messages: [`${step.strategy.type} needs the output field to use`] });
-        }
+        errors.push(...aggregationStrategyErrors(step.strategy, `${path}.strategy`));
         break;
       case 'blackboard': {
         const kinds = new Set([...step.seed.map((e) => e.kind), ...step.sources.map((src) => src.produces)]);

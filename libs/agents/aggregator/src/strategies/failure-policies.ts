@@ -1,6 +1,6 @@
+import { compileFailurePolicy, type FailurePolicy } from '@agent-mesh/contracts';
 import { inBranchOrder, label } from './branches';
-import type { BranchResult, Decision, FailurePolicy } from './types';
-import { validateFailurePolicy } from './validate';
+import type { BranchResult, Decision } from './types';
 
 /** Attempts made so far per branch index (a branch not listed has made 1 attempt). */
 export type Attempts = Readonly<Record<number, number>>;
@@ -31,7 +31,7 @@ function describeFailures(failed: readonly BranchResult[]): string {
 export function decide(policy: FailurePolicy, branches: readonly BranchResult[], attempts: Attempts = {}): Decision {
   const ordered = inBranchOrder(branches);
   if (ordered.length === 0) throw new Error('decide: a fan-out has at least one branch');
-  validateFailurePolicy(policy, ordered.length);
+  compileFailurePolicy(policy, ordered.length); // throws on a policy invalid for this many branches
   const completed = ordered.filter((b) => b.status === 'completed');
   const failed = ordered.filter((b) => b.status === 'failed');
   const pending = ordered.filter((b) => b.status === 'pending');
@@ -123,7 +123,7 @@ export interface BranchCounts {
  * true. Throws, as `decide` does, on a policy invalid for this many branches.
  */
 export function canDecide(policy: FailurePolicy, branchCount: number, counts: BranchCounts): boolean {
-  validateFailurePolicy(policy, branchCount);
+  compileFailurePolicy(policy, branchCount);
   const pending = branchCount - counts.completed - counts.failed;
   switch (policy.type) {
     case 'fail-fast':

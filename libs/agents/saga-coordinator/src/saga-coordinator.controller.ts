@@ -11,6 +11,7 @@ import {
   TaskAssignedV1,
   TaskCompletedV1,
   TaskFailedV1,
+  STEP_PATH_FRAGMENT,
   Topics,
   type EventEnvelope,
   type SagaAbort,
@@ -35,7 +36,7 @@ const SUBSCRIPTION = 'saga-coordinator';
  */
 const RESULTS: MeshSubscriptionOptions = { topic: Topics.sagaTaskResults, subscription: SUBSCRIPTION, type: 'Key_Shared' };
 const logKey = (workflowId: string, path: string) => `saga:${workflowId}:${path}`;
-const TASK_ID = /^(.+):(root(?:\.[a-z]+|\.\d+)*):saga:(\d+):(action|compensation)$/;
+const TASK_ID = new RegExp(String.raw`^(.+):(${STEP_PATH_FRAGMENT}):saga:(\d+):(action|compensation)$`);
 
 /** A saga task's result, from task.completed or task.failed. */
 interface TaskResult {

@@ -3,6 +3,7 @@ import 'reflect-metadata';
 export * from './envelope';
 export { randomHex } from './entropy';
 export * from './events';
+export * from './fan-out-policy';
 export * from './registry';
 export * from './topics';
 export * from './uuid';

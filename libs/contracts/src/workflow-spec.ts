@@ -18,6 +18,18 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { DocumentInput, MAX_FAN_OUT, MAX_INPUT_TEXT, SKILL_NAME_PATTERN } from './events/workflow';
+import {
+  AGGREGATION_STRATEGIES,
+  aggregationStrategyErrors,
+  FAN_OUT_POLICIES,
+  failurePolicyErrors,
+  FIELD_PATH_PATTERN,
+  MAX_BRANCH_RETRIES,
+  MIN_BRANCH_RETRIES,
+  MIN_RRF_K,
+  type AggregationStrategyDeclaration,
+  type FailurePolicyDeclaration,
+} from './fan-out-policy';
 import { walkSteps, type StepPlace } from './step-tree';
 import { ContractValidationError, validatePlain, type FieldError } from './validation';
 
@@ -77,18 +89,17 @@ export class TaskStepSpec extends StepSpecBase {
   params?: Record<string, unknown>;
 }
 
-export const FAN_OUT_POLICIES = ['fail-fast', 'retry-branch', 'proceed-with-partial', 'quorum'] as const;
-export const AGGREGATION_STRATEGIES = ['combine', 'all', 'last-writer-wins', 'majority-vote', 'ranked-fusion'] as const;
-
-export class FanOutPolicySpec {
+/** A fan-out's failure policy as declared; compileFanOutPolicy() (fan-out-policy.ts) resolves it. */
+export class FanOutPolicySpec implements FailurePolicyDeclaration {
+  /** `fail-fast` (default). */
   @IsIn(FAN_OUT_POLICIES)
   type!: (typeof FAN_OUT_POLICIES)[number];
 
   /** retry-branch: re-runs of a failed branch. */
   @IsOptional()
   @IsInt()
-  @Min(1)
-  @Max(10)
+  @Min(MIN_BRANCH_RETRIES)
+  @Max(MAX_BRANCH_RETRIES)
   maxRetries?: number;
 
   /** quorum: branches that must complete. */
@@ -98,7 +109,8 @@ export class FanOutPolicySpec {
   k?: number;
 }
 
-export class AggregationStrategySpec {
+/** An aggregation strategy as declared; compileFanOutPolicy() (fan-out-policy.ts) resolves it. */
+export class AggregationStrategySpec implements AggregationStrategyDeclaration {
   /** `combine` (default): the skill's own combine over every output. */
   @IsIn(AGGREGATION_STRATEGIES)
   type!: (typeof AGGREGATION_STRATEGIES)[number];
@@ -106,7 +118,7 @@ export class AggregationStrategySpec {
   /** majority-vote: the output field voted on; ranked-fusion: the field holding the ranked list. */
   @IsOptional()
   @IsString()
-  @Matches(/^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$/)
+  @Matches(FIELD_PATH_PATTERN)
   field?: string;
 
   /** ranked-fusion: the id field of ranked objects (lists of plain ids need none). */
@@ -117,7 +129,7 @@ export class AggregationStrategySpec {
   /** ranked-fusion: the RRF constant (default 60). */
   @IsOptional()
   @IsInt()
-  @Min(1)
+  @Min(MIN_RRF_K)
   k?: number;
 }
 
@@ -498,11 +510,6 @@ export class WorkflowSpec {
 
 type StepCheck<K extends StepKind> = (step: Extract<StepSpec, { kind: K }>, place: StepPlace) => FieldError[];
 const error = (field: string, message: string): FieldError => ({ field, messages: [message] });
-const needsField = (strategy: { type: string; field?: string } | undefined, field: string): FieldError[] =>
-  (strategy?.type === 'majority-vote' || strategy?.type === 'ranked-fusion') && !strategy.field
-    ? [error(`${field}.strategy.field`, `${strategy.type} needs the output field to use`)]
-    : [];
-
 /** What a schema cannot say about each kind of step; the tree walk (step-tree.ts) visits the children. */
 const STEP_CHECKS: { readonly [K in StepKind]: StepCheck<K> } = {
   task: (step, { field, hasPrevious }) => [
@@ -511,20 +518,16 @@ const STEP_CHECKS: { readonly [K in StepKind]: StepCheck<K> } = {
       ? [error(`${field}.inputFrom`, 'inputFrom needs a previous output: use it in a chain stage after the first, or in a recovery step')]
       : []),
   ],
+  // the policy model's own checks (fan-out-policy.ts), so submission refuses what the aggregator would
   'fan-out': (step, { field }) => [
-    ...(step.policy?.type === 'quorum' && (step.policy.k === undefined || step.policy.k > step.inputs.length)
-      ? [error(`${field}.policy.k`, `quorum needs k between 1 and the ${step.inputs.length} inputs`)]
-      : []),
-    ...(step.policy?.type === 'retry-branch' && step.policy.maxRetries === undefined
-      ? [error(`${field}.policy.maxRetries`, 'retry-branch needs maxRetries (1-10)')]
-      : []),
-    ...needsField(step.strategy, field),
+    ...(step.policy ? failurePolicyErrors(step.policy, step.inputs.length, `${field}.policy`) : []),
+    ...(step.strategy ? aggregationStrategyErrors(step.strategy, `${field}.strategy`) : []),
   ],
   chain: (step, { field }) => step.stages.flatMap((stage, i) => checkStage(stage, `${field}.stages.${i}`)),
   supervisor: () => [],
   market: (step, { field }) =>
     step.reprice && step.reprice.maxBudget < step.budget ? [error(`${field}.reprice.maxBudget`, 'maxBudget must be at least the starting budget')] : [],
-  'solver-rounds': (step, { field }) => needsField(step.strategy, field),
+  'solver-rounds': (step, { field }) => aggregationStrategyErrors(step.strategy, `${field}.strategy`),
   blackboard: (step, { field }) => {
     const kinds = new Set([...step.seed.map((e) => e.kind), ...step.sources.map((src) => src.produces)]);
     return [

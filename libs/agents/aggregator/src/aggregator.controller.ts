@@ -8,9 +8,12 @@ import {
   TaskCompletedV1,
   TaskFailedV1,
   Topics,
-  type AggregationStrategySpec,
+  compileFanOutPolicy,
+  ContractValidationError,
+  type AggregationStrategyDeclaration,
+  type CompiledFanOutPolicy,
   type EventEnvelope,
-  type FanOutPolicySpec,
+  type FailurePolicyDeclaration,
   type FanOutStarted,
   type TaskCompleted,
   type TaskFailed,
@@ -19,15 +22,16 @@ import { MeshPublisher, OnMeshEvent, type MeshSubscriptionOptions } from '@agent
 import { SKILL_REGISTRY, STATE_STORE } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import type { SlotWriteResult, StateOp, StateStore } from '@agent-mesh/state';
-import { aggregate, canDecide, decide, selectBranches, type Attempts, type BranchResult, type FailurePolicy } from './strategies';
+import { aggregate, canDecide, decide, selectBranches, type Attempts, type BranchResult, type Decision } from './strategies';
 
 const RESULTS: MeshSubscriptionOptions = { topic: Topics.taskResults, subscription: 'aggregator', type: 'Key_Shared' };
 
 interface JoinSpec {
   readonly skill: string;
   readonly branchCount: number;
-  readonly policy: FanOutPolicySpec;
-  readonly strategy: AggregationStrategySpec;
+  /** As declared in `fanout.started`; compileFanOutPolicy() resolves them when the join is read. */
+  readonly policy: FailurePolicyDeclaration;
+  readonly strategy: AggregationStrategyDeclaration;
   /**
    * The branches' states are counted (`…:states`, `…:counts`), so a result reads every branch
    * only when the counts say the policy can decide. Absent in joins announced before the counts
@@ -53,15 +57,16 @@ const statesKey = (workflowId: string, stepPath: string) => `aggregator:join:${w
 /** Status → number of branches in it. */
 const countsKey = (workflowId: string, stepPath: string) => `aggregator:join:${workflowId}:${stepPath}:counts`;
 
-function failurePolicy(policy: FanOutPolicySpec): FailurePolicy {
-  switch (policy.type) {
-    case 'retry-branch':
-      return { type: 'retry-branch', maxRetries: policy.maxRetries ?? 1 };
-    case 'quorum':
-      return { type: 'quorum', k: policy.k ?? 1 };
-    default:
-      return { type: policy.type };
-  }
+const compiled = (spec: JoinSpec): CompiledFanOutPolicy => compileFanOutPolicy(spec, spec.branchCount);
+
+/** Where a fan-out's join is decided, and what it read to decide. */
+interface Join {
+  readonly cause: EventEnvelope;
+  readonly workflowId: string;
+  readonly stepPath: string;
+  readonly spec: JoinSpec;
+  readonly records: ReadonlyMap<number, BranchRecord>;
+  readonly branches: readonly BranchResult[];
 }
 
 /**
@@ -90,6 +95,7 @@ export class AggregatorController {
   @OnMeshEvent(FanOutStartedV1, RESULTS)
   async onStarted(@Payload() event: EventEnvelope<FanOutStarted>): Promise<void> {
     const { stepPath, skill, branchCount, policy, strategy } = event.data;
+    if (!(await this.refuseInvalidPolicy(event))) return;
     await this.state.applyOnce(`aggregator:started:${event.correlationId}:${stepPath}`, [
       {
         op: 'hset',
@@ -98,6 +104,24 @@ export class AggregatorController {
         value: JSON.stringify({ skill, branchCount, policy, strategy, countsBranches: true } satisfies JoinSpec),
       },
     ]);
+  }
+
+  /**
+   * Whether the join's policy compiles. A join that cannot be decided (a spec validated on
+   * submission never gives one) fails its fan-out at once instead of leaving it to hang.
+   */
+  private async refuseInvalidPolicy(event: EventEnvelope<FanOutStarted>): Promise<boolean> {
+    const { stepPath, branchCount, policy, strategy } = event.data;
+    try {
+      compileFanOutPolicy({ policy, strategy }, branchCount);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ContractValidationError)) throw error;
+      this.log.warn(`fan-out ${event.correlationId} ${stepPath} refused: ${error.message}`);
+      const options = { correlationId: event.correlationId, causedBy: event };
+      await this.publisher.publish(Topics.workflowEvents, FanOutFailedV1, { stepPath, reason: error.message, failed: [] }, options);
+      return false;
+    }
   }
 
   @OnMeshEvent(TaskCompletedV1, RESULTS)
@@ -129,7 +153,7 @@ export class AggregatorController {
     if (decided === '1' || !rawSpec) return;
     const spec = JSON.parse(rawSpec) as JoinSpec;
     const counts = { completed: step.counts['completed'] ?? 0, failed: step.counts['failed'] ?? 0 };
-    if (spec.countsBranches && !canDecide(failurePolicy(spec.policy), spec.branchCount, counts)) return;
+    if (spec.countsBranches && !canDecide(compiled(spec).policy, spec.branchCount, counts)) return;
     await this.decide(event, spec, stepPath);
   }
 
@@ -161,6 +185,26 @@ export class AggregatorController {
   }
 
   private async decide(cause: EventEnvelope, spec: JoinSpec, stepPath: string): Promise<void> {
+    const join = await this.readJoin(cause, spec, stepPath);
+    const attempts: Attempts = Object.fromEntries([...join.records].map(([i, r]) => [i, r.attempt]));
+    const decision = decide(compiled(spec).policy, join.branches, attempts);
+    switch (decision.outcome) {
+      case 'pending':
+        return;
+      case 'retry':
+        return this.retry(join, decision.branches ?? []);
+      case 'failed':
+        await this.fail(join, decision);
+        break;
+      case 'completed':
+        await this.complete(join, decision);
+        break;
+    }
+    await this.state.apply([{ op: 'hset', key: joinKey(join.workflowId, stepPath), field: 'decided', value: '1' }]);
+  }
+
+  /** Every branch of the join as recorded (a branch with no record yet is pending). */
+  private async readJoin(cause: EventEnvelope, spec: JoinSpec, stepPath: string): Promise<Join> {
     const workflowId = cause.correlationId;
     const stored = await this.state.hgetall(branchesKey(workflowId, stepPath));
     const records = new Map<number, BranchRecord>();
@@ -169,53 +213,50 @@ export class AggregatorController {
       const r = records.get(i);
       return { branchIndex: i, inputId: r?.inputId, status: r?.status ?? 'pending', output: r?.output, error: r?.error, completedAt: r?.seq };
     });
-    const attempts: Attempts = Object.fromEntries([...records].map(([i, r]) => [i, r.attempt]));
-    const decision = decide(failurePolicy(spec.policy), branches, attempts);
-    const options = { correlationId: workflowId, causedBy: cause };
-    switch (decision.outcome) {
-      case 'pending':
-        return;
-      case 'retry': {
-        const retried = decision.branches ?? [];
-        const byAttempt = new Map<number, number[]>();
-        for (const i of retried) {
-          const next = (records.get(i)?.attempt ?? 1) + 1;
-          // Through the counts too: the branch leaves `failed` for `pending` at its next attempt.
-          const { outcome } = await this.recordBranch(workflowId, stepPath, `aggregator:retry:${workflowId}:${stepPath}:${i}:${next}`, i, next, 'pending', [
-            { op: 'hset', key: branchesKey(workflowId, stepPath), field: String(i), value: JSON.stringify({ inputId: records.get(i)?.inputId ?? '', status: 'pending', attempt: next } satisfies BranchRecord) },
-          ]);
-          if (outcome === 'recorded') byAttempt.set(next, [...(byAttempt.get(next) ?? []), i]);
-        }
-        for (const [attempt, list] of byAttempt) {
-          await this.publisher.publish(Topics.workflowEvents, FanOutRetryV1, { stepPath, branches: list, attempt }, options);
-        }
-        return;
-      }
-      case 'failed':
-        await this.publisher.publish(
-          Topics.workflowEvents,
-          FanOutFailedV1,
-          { stepPath, reason: decision.reason ?? 'fan-out failed', failed: branches.filter((b) => b.status === 'failed').map((b) => b.branchIndex) },
-          options,
-        );
-        this.log.warn(`fan-out ${workflowId} ${stepPath} failed: ${decision.reason}`);
-        break;
-      case 'completed': {
-        const used = selectBranches(branches, decision.used);
-        const output =
-          spec.strategy.type === 'combine'
-            ? this.skills.require(spec.skill).combine(used.map((b) => ({ inputId: b.inputId ?? String(b.branchIndex), output: b.output ?? {} })))
-            : { ...aggregate(spec.strategy as Parameters<typeof aggregate>[0], used) };
-        await this.publisher.publish(
-          Topics.workflowEvents,
-          FanOutCompletedV1,
-          { stepPath, output, used: decision.used, failed: branches.filter((b) => b.status === 'failed').map((b) => b.branchIndex) },
-          options,
-        );
-        this.log.log(`fan-out ${workflowId} ${stepPath} completed from ${decision.used.length}/${spec.branchCount} branches`);
-        break;
-      }
+    return { cause, workflowId, stepPath, spec, records, branches };
+  }
+
+  /** Moves each failed branch to its next attempt (once) and asks for the re-runs, one `fanout.retry` per attempt number. */
+  private async retry({ cause, workflowId, stepPath, records }: Join, retried: readonly number[]): Promise<void> {
+    const byAttempt = new Map<number, number[]>();
+    for (const i of retried) {
+      const next = (records.get(i)?.attempt ?? 1) + 1;
+      // Through the counts too: the branch leaves `failed` for `pending` at its next attempt.
+      const { outcome } = await this.recordBranch(workflowId, stepPath, `aggregator:retry:${workflowId}:${stepPath}:${i}:${next}`, i, next, 'pending', [
+        { op: 'hset', key: branchesKey(workflowId, stepPath), field: String(i), value: JSON.stringify({ inputId: records.get(i)?.inputId ?? '', status: 'pending', attempt: next } satisfies BranchRecord) },
+      ]);
+      if (outcome === 'recorded') byAttempt.set(next, [...(byAttempt.get(next) ?? []), i]);
     }
-    await this.state.apply([{ op: 'hset', key: joinKey(workflowId, stepPath), field: 'decided', value: '1' }]);
+    for (const [attempt, list] of byAttempt) {
+      await this.publisher.publish(Topics.workflowEvents, FanOutRetryV1, { stepPath, branches: list, attempt }, { correlationId: workflowId, causedBy: cause });
+    }
+  }
+
+  private async fail({ cause, workflowId, stepPath, branches }: Join, decision: Decision): Promise<void> {
+    await this.publisher.publish(
+      Topics.workflowEvents,
+      FanOutFailedV1,
+      { stepPath, reason: decision.reason ?? 'fan-out failed', failed: failedIndexes(branches) },
+      { correlationId: workflowId, causedBy: cause },
+    );
+    this.log.warn(`fan-out ${workflowId} ${stepPath} failed: ${decision.reason}`);
+  }
+
+  private async complete({ cause, workflowId, stepPath, spec, branches }: Join, decision: Decision): Promise<void> {
+    const used = selectBranches(branches, decision.used);
+    const { strategy } = compiled(spec);
+    const output =
+      strategy.type === 'combine'
+        ? this.skills.require(spec.skill).combine(used.map((b) => ({ inputId: b.inputId ?? String(b.branchIndex), output: b.output ?? {} })))
+        : { ...aggregate(strategy, used) };
+    await this.publisher.publish(
+      Topics.workflowEvents,
+      FanOutCompletedV1,
+      { stepPath, output, used: decision.used, failed: failedIndexes(branches) },
+      { correlationId: workflowId, causedBy: cause },
+    );
+    this.log.log(`fan-out ${workflowId} ${stepPath} completed from ${decision.used.length}/${spec.branchCount} branches`);
   }
 }
+
+const failedIndexes = (branches: readonly BranchResult[]): number[] => branches.filter((b) => b.status === 'failed').map((b) => b.branchIndex);

@@ -401,6 +401,17 @@ describe('AggregatorModule on a memory bus', () => {
     expect(outcome.data.reason).toContain('k=3');
   });
 
+  it('a join whose policy does not compile (quorum k above the branches) fails the fan-out at once and counts no result', async () => {
+    const workflowId = 'wf-bad-policy';
+    await publish(started(workflowId, 2, { type: 'quorum', k: 3 }));
+    const outcome = (await first(workflowId, 'fanout.failed')) as EventEnvelope<FanOutFailed>;
+    expect(outcome.data).toEqual({ stepPath: STEP, reason: expect.stringContaining('policy.k: quorum needs k between 1 and the 2 inputs'), failed: [] });
+    await publish(completed(workflowId, 0, outputs[0].output, { branchCount: 2 }));
+    await publish(completed(workflowId, 1, outputs[1].output, { branchCount: 2 }));
+    await settled();
+    expect(await outcomes(workflowId)).toHaveLength(1);
+  });
+
   it('retry-branch: publishes the retry decision once, even when the failure is delivered twice, then completes', async () => {
     const workflowId = 'wf-retry';
     await publish(started(workflowId, 2, { type: 'retry-branch', maxRetries: 2 }));

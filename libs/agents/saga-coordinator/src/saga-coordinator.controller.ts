@@ -11,6 +11,7 @@ import {
   TaskAssignedV1,
   TaskCompletedV1,
   TaskFailedV1,
+  STEP_PATH_FRAGMENT,
   Topics,
   type EventEnvelope,
   type SagaAbort,
@@ -35,7 +36,23 @@ const SUBSCRIPTION = 'saga-coordinator';
  */
 const RESULTS: MeshSubscriptionOptions = { topic: Topics.sagaTaskResults, subscription: SUBSCRIPTION, type: 'Key_Shared' };
 const logKey = (workflowId: string, path: string) => `saga:${workflowId}:${path}`;
-const TASK_ID = /^(.+):(root(?:\.[a-z]+|\.\d+)*):saga:(\d+):(action|compensation)$/;
+const TASK_ID = new RegExp(String.raw`^(.+):(${STEP_PATH_FRAGMENT}):saga:(\d+):(action|compensation)$`);
+
+/** A saga task's result, from task.completed or task.failed. */
+interface TaskResult {
+  readonly output?: Record<string, unknown>;
+  readonly error?: string;
+}
+
+/** Which saga step a result is for. */
+interface ResultOf {
+  readonly event: EventEnvelope;
+  readonly taskId: string;
+  readonly workflowId: string;
+  readonly stepPath: string;
+  readonly index: number;
+  readonly name: string;
+}
 
 interface SagaLog {
   readonly status: SagaStatus;
@@ -106,38 +123,45 @@ export class SagaCoordinatorController {
     await this.onResult(event, event.data.taskId, { error: event.data.error });
   }
 
-  private async onResult(event: EventEnvelope, taskId: string, result: { output?: Record<string, unknown>; error?: string }): Promise<void> {
+  private async onResult(event: EventEnvelope, taskId: string, result: TaskResult): Promise<void> {
     const match = TASK_ID.exec(taskId);
     if (!match) return; // not a saga's task (a defence: only saga tasks name this reply topic)
     const [, workflowId, stepPath, indexText, role] = match;
     const index = Number(indexText);
     const saga = await this.read(workflowId, stepPath);
     if (!saga) return;
+    const step: ResultOf = { event, taskId, workflowId, stepPath, index, name: saga.steps[index].name };
+    if (role === 'action') await this.onActionResult(step, saga, result);
+    else await this.onCompensationResult(step, result);
+  }
+
+  /** An action's result: a failure undoes the saga; a success runs the next step, or finishes it. */
+  private async onActionResult({ event, taskId, workflowId, stepPath, index, name }: ResultOf, saga: SagaLog, result: TaskResult): Promise<void> {
     const key = logKey(workflowId, stepPath);
-    const name = saga.steps[index].name;
-    if (role === 'action') {
-      if (result.error !== undefined) {
-        const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [{ op: 'hset', key, field: `phase:${index}`, value: 'failed' }]);
-        if (applied) await this.stepEvent(event, stepPath, index, name, 'failed', result.error);
-        if (saga.status === 'running') await this.compensate(event, stepPath, `step ${name} failed: ${result.error}`);
-        return;
-      }
-      const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [
-        { op: 'hset', key, field: `phase:${index}`, value: 'completed' },
-        { op: 'hset', key, field: `output:${index}`, value: JSON.stringify(result.output ?? {}) },
-      ]);
-      if (applied) await this.stepEvent(event, stepPath, index, name, 'completed', 'done');
-      const now = await this.read(workflowId, stepPath);
-      if (now?.status === 'running') {
-        if (index + 1 < now.steps.length) await this.runStep(event, stepPath, index + 1);
-        else await this.finishCompleted(event, stepPath, now);
-      } else if (now?.status === 'compensating') {
-        // Finished after its deadline, while the saga is being undone: undo it too.
-        await this.compensateNext(event, stepPath);
-      }
+    if (result.error !== undefined) {
+      const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [{ op: 'hset', key, field: `phase:${index}`, value: 'failed' }]);
+      if (applied) await this.stepEvent(event, stepPath, index, name, 'failed', result.error);
+      if (saga.status === 'running') await this.compensate(event, stepPath, `step ${name} failed: ${result.error}`);
       return;
     }
-    // A compensation's result.
+    const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [
+      { op: 'hset', key, field: `phase:${index}`, value: 'completed' },
+      { op: 'hset', key, field: `output:${index}`, value: JSON.stringify(result.output ?? {}) },
+    ]);
+    if (applied) await this.stepEvent(event, stepPath, index, name, 'completed', 'done');
+    const now = await this.read(workflowId, stepPath);
+    if (now?.status === 'running') {
+      if (index + 1 < now.steps.length) await this.runStep(event, stepPath, index + 1);
+      else await this.finishCompleted(event, stepPath, now);
+    } else if (now?.status === 'compensating') {
+      // Finished after its deadline, while the saga is being undone: undo it too.
+      await this.compensateNext(event, stepPath);
+    }
+  }
+
+  /** A compensation's result: a failure fails the saga (it cannot undo itself); a success undoes the next step. */
+  private async onCompensationResult({ event, taskId, workflowId, stepPath, index, name }: ResultOf, result: TaskResult): Promise<void> {
+    const key = logKey(workflowId, stepPath);
     if (result.error !== undefined) {
       const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [{ op: 'hset', key, field: 'status', value: 'failed' }]);
       if (applied) {

@@ -3,8 +3,10 @@ import { IsArray, IsBoolean, IsDefined, IsIn, IsInt, IsNotEmpty, IsObject, IsOpt
 import { defineEvent } from '../registry';
 import { AggregationStrategySpec, FanOutPolicySpec, STEP_KINDS, WorkflowSpec, type StepKind } from '../workflow-spec';
 
+/** A step path as part of a larger pattern (task ids embed one); no capturing group. */
+export const STEP_PATH_FRAGMENT = String.raw`root(?:\.[a-z]+|\.\d+)*`;
 /** A step's place in its workflow's tree: `root`, `root.0`, `root.0.stages.1`, ... */
-export const STEP_PATH_PATTERN = /^root(\.[a-z]+|\.\d+)*$/;
+export const STEP_PATH_PATTERN = new RegExp(`^${STEP_PATH_FRAGMENT}$`);
 
 /** Submit a workflow spec (validated on the HTTP edge with validateWorkflowSpec). */
 export class WorkflowSubmitted {

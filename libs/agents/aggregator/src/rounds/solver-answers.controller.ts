@@ -6,6 +6,7 @@ import {
   SolverCompletedV1,
   SolverFailedV1,
   Topics,
+  compileAggregationStrategy,
   type EventEnvelope,
   type SolverAnswers,
 } from '@agent-mesh/contracts';
@@ -13,7 +14,7 @@ import { MeshPublisher, OnMeshEvent } from '@agent-mesh/nest-pulsar';
 import { SKILL_REGISTRY, STATE_STORE } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
-import { aggregate, validateAggregationStrategy, type BranchResult } from '../strategies';
+import { aggregate, type BranchResult } from '../strategies';
 
 /** `aggregator:rounds:<wf>:<path>` (hash): `result` (Compiled JSON), `published` ('1'). */
 const resultKey = (workflowId: string, stepPath: string) => `aggregator:rounds:${workflowId}:${stepPath}`;
@@ -65,14 +66,14 @@ export class SolverAnswersController {
   private compile({ skill, strategy, answers }: SolverAnswers): Compiled {
     const ordered = [...answers].sort((a, b) => a.solver - b.solver);
     try {
-      if (strategy.type === 'combine') {
+      const compiled = compileAggregationStrategy(strategy);
+      if (compiled.type === 'combine') {
         const found = this.skills.get(skill);
         if (!found) return { ok: false, reason: `cannot combine the answers: the aggregator has no skill "${skill}"` };
         return { ok: true, output: found.combine(ordered.map((a) => ({ inputId: `solver-${a.solver}`, output: a.output }))) };
       }
-      const declared = Object.fromEntries(Object.entries(strategy).filter(([, value]) => value !== undefined));
       const branches: BranchResult[] = ordered.map((a) => ({ branchIndex: a.solver, inputId: `solver-${a.solver}`, status: 'completed', output: a.output }));
-      return { ok: true, output: { ...aggregate(validateAggregationStrategy(declared), branches) } };
+      return { ok: true, output: { ...aggregate(compiled, branches) } };
     } catch (error) {
       return { ok: false, reason: `cannot compile the answers by ${strategy.type}: ${describeError(error)}` };
     }

@@ -1,5 +1,6 @@
 import { canDecide, decide } from './failure-policies';
-import type { BranchResult, BranchStatus, FailurePolicy } from './types';
+import type { FailurePolicy } from '@agent-mesh/contracts';
+import type { BranchResult, BranchStatus } from './types';
 
 /** Branches from a status string: c = completed, f = failed, p = pending; index = position. */
 function branches(pattern: string): BranchResult[] {
@@ -87,8 +88,9 @@ describe('decide: retry-branch', () => {
     expect(d.reason).toContain('failed after 3 attempts (maxRetries 2)');
     // one exhausted and one retriable → failed (the fan-out cannot succeed), listing the exhausted one
     expect(decide(policy, branches('ff'), { 0: 3, 1: 1 })).toEqual(expect.objectContaining({ outcome: 'failed', branches: [0] }));
-    // maxRetries 0 → 1 attempt: the first failure is final
-    expect(decide({ type: 'retry-branch', maxRetries: 0 }, branches('cf')).outcome).toBe('failed');
+    // maxRetries 1 → 2 attempts: the failure of the second is final (0 retries is refused: compileFanOutPolicy's limit)
+    expect(decide({ type: 'retry-branch', maxRetries: 1 }, branches('cf'), { 1: 2 }).outcome).toBe('failed');
+    expect(() => decide({ type: 'retry-branch', maxRetries: 0 }, branches('cf'))).toThrow(/policy\.maxRetries: retry-branch needs maxRetries, an integer from 1 to 10/);
   });
 
   it('completes when the retried branch succeeds', () => {
@@ -122,7 +124,7 @@ describe('decide: input checks', () => {
   it('reads branches in branch order and rejects bad input', () => {
     const shuffled = [...branches('cpcc')].reverse();
     expect(decide({ type: 'quorum', k: 3 }, shuffled).used).toEqual([0, 2, 3]);
-    expect(() => decide({ type: 'quorum', k: 6 }, branches('ccccc'))).toThrow(/failure\.k must be an integer from 1 to branchCount \(5\)/);
+    expect(() => decide({ type: 'quorum', k: 6 }, branches('ccccc'))).toThrow(/policy\.k: quorum needs k between 1 and the 5 inputs/);
     expect(() => decide({ type: 'fail-fast' }, [])).toThrow(/at least one branch/);
     expect(() => decide({ type: 'fail-fast' }, [...branches('c'), ...branches('c')])).toThrow(/appears more than once/);
   });
@@ -165,6 +167,6 @@ describe('canDecide: counts say whether decide can decide', () => {
   });
 
   it('throws on a policy invalid for the branch count, as decide does', () => {
-    expect(() => canDecide({ type: 'quorum', k: 6 }, 5, { completed: 0, failed: 0 })).toThrow(/failure\.k must be an integer from 1 to branchCount \(5\)/);
+    expect(() => canDecide({ type: 'quorum', k: 6 }, 5, { completed: 0, failed: 0 })).toThrow(/policy\.k: quorum needs k between 1 and the 5 inputs/);
   });
 });

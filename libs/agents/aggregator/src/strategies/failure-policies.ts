@@ -1,6 +1,6 @@
+import { compileFailurePolicy, type FailurePolicy, type QuorumPolicy, type RetryBranchPolicy } from '@agent-mesh/contracts';
 import { inBranchOrder, label } from './branches';
-import type { BranchResult, Decision, FailurePolicy } from './types';
-import { validateFailurePolicy } from './validate';
+import type { BranchResult, Decision } from './types';
 
 /** Attempts made so far per branch index (a branch not listed has made 1 attempt). */
 export type Attempts = Readonly<Record<number, number>>;
@@ -31,83 +31,108 @@ function describeFailures(failed: readonly BranchResult[]): string {
 export function decide(policy: FailurePolicy, branches: readonly BranchResult[], attempts: Attempts = {}): Decision {
   const ordered = inBranchOrder(branches);
   if (ordered.length === 0) throw new Error('decide: a fan-out has at least one branch');
-  validateFailurePolicy(policy, ordered.length);
-  const completed = ordered.filter((b) => b.status === 'completed');
-  const failed = ordered.filter((b) => b.status === 'failed');
-  const pending = ordered.filter((b) => b.status === 'pending');
-  const indexes = (list: readonly BranchResult[]) => list.map((b) => b.branchIndex);
-  const waiting = (name: string): Decision => ({
-    outcome: 'pending',
-    branches: indexes(pending),
-    reason: `${name}: waiting for ${plural(pending.length, 'branch', 'branches')}`,
-    used: [],
-  });
-  const allCompleted = (name: string): Decision => ({
-    outcome: 'completed',
-    reason: `${name}: all ${ordered.length} completed`,
-    used: indexes(completed),
-  });
-
+  compileFailurePolicy(policy, ordered.length); // throws on a policy invalid for this many branches
+  const picture: Picture = {
+    ordered,
+    completed: ordered.filter((b) => b.status === 'completed'),
+    failed: ordered.filter((b) => b.status === 'failed'),
+    pending: ordered.filter((b) => b.status === 'pending'),
+  };
   switch (policy.type) {
-    case 'fail-fast': {
-      if (failed.length > 0) {
-        return { outcome: 'failed', branches: indexes(failed), reason: `fail-fast: ${failed.length} failed: ${describeFailures(failed)}`, used: [] };
-      }
-      return pending.length > 0 ? waiting('fail-fast') : allCompleted('fail-fast');
-    }
-    case 'retry-branch': {
-      const limit = policy.maxRetries + 1;
-      const attemptsOf = (b: BranchResult) => {
-        const n = attempts[b.branchIndex] ?? 1;
-        if (!Number.isSafeInteger(n) || n < 1) throw new Error(`decide: attempts[${b.branchIndex}] must be a positive integer (got ${String(n)})`);
-        return n;
-      };
-      const exhausted = failed.filter((b) => attemptsOf(b) >= limit);
-      if (exhausted.length > 0) {
-        return {
-          outcome: 'failed',
-          branches: indexes(exhausted),
-          reason: `retry-branch: ${exhausted.length} failed after ${plural(limit, 'attempt', 'attempts')} (maxRetries ${policy.maxRetries}): ${describeFailures(exhausted)}`,
-          used: [],
-        };
-      }
-      if (failed.length > 0) {
-        const next = failed.map((b) => `${label(b)} attempt ${attemptsOf(b) + 1} of ${limit}`).join('; ');
-        return { outcome: 'retry', branches: indexes(failed), reason: `retry-branch: ${next}`, used: [] };
-      }
-      return pending.length > 0 ? waiting('retry-branch') : allCompleted('retry-branch');
-    }
-    case 'proceed-with-partial': {
-      if (pending.length > 0) return waiting('proceed-with-partial');
-      if (completed.length === 0) {
-        return { outcome: 'failed', branches: indexes(failed), reason: `proceed-with-partial: all ${ordered.length} failed: ${describeFailures(failed)}`, used: [] };
-      }
-      return {
-        outcome: 'completed',
-        reason: `proceed-with-partial: ${completed.length} of ${ordered.length} completed, ${failed.length} failed`,
-        used: indexes(completed),
-      };
-    }
-    case 'quorum': {
-      const { k } = policy;
-      if (completed.length >= k) {
-        return {
-          outcome: 'completed',
-          reason: `quorum: ${completed.length} of ${ordered.length} completed (k=${k}), ${pending.length} pending, ${failed.length} failed`,
-          used: indexes(completed),
-        };
-      }
-      if (completed.length + pending.length < k) {
-        return {
-          outcome: 'failed',
-          branches: indexes(failed),
-          reason: `quorum: k=${k} is out of reach: ${completed.length} completed + ${pending.length} pending < ${k} (${failed.length} failed: ${describeFailures(failed)})`,
-          used: [],
-        };
-      }
-      return waiting('quorum');
-    }
+    case 'fail-fast':
+      return decideFailFast(picture);
+    case 'retry-branch':
+      return decideRetryBranch(policy, picture, attempts);
+    case 'proceed-with-partial':
+      return decideProceedWithPartial(picture);
+    case 'quorum':
+      return decideQuorum(policy, picture);
   }
+}
+
+/** A fan-out's branches, in branch order, and by status. */
+interface Picture {
+  readonly ordered: readonly BranchResult[];
+  readonly completed: readonly BranchResult[];
+  readonly failed: readonly BranchResult[];
+  readonly pending: readonly BranchResult[];
+}
+
+const indexes = (list: readonly BranchResult[]) => list.map((b) => b.branchIndex);
+
+function waiting(name: string, { pending }: Picture): Decision {
+  return { outcome: 'pending', branches: indexes(pending), reason: `${name}: waiting for ${plural(pending.length, 'branch', 'branches')}`, used: [] };
+}
+
+/** Pending until every branch completed, then completed from all of them. */
+function whenAllCompleted(name: string, picture: Picture): Decision {
+  if (picture.pending.length > 0) return waiting(name, picture);
+  return { outcome: 'completed', reason: `${name}: all ${picture.ordered.length} completed`, used: indexes(picture.completed) };
+}
+
+function decideFailFast(picture: Picture): Decision {
+  const { failed } = picture;
+  if (failed.length > 0) {
+    return { outcome: 'failed', branches: indexes(failed), reason: `fail-fast: ${failed.length} failed: ${describeFailures(failed)}`, used: [] };
+  }
+  return whenAllCompleted('fail-fast', picture);
+}
+
+function decideRetryBranch(policy: RetryBranchPolicy, picture: Picture, attempts: Attempts): Decision {
+  const { failed } = picture;
+  const limit = policy.maxRetries + 1;
+  const attemptsOf = (b: BranchResult) => {
+    const n = attempts[b.branchIndex] ?? 1;
+    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`decide: attempts[${b.branchIndex}] must be a positive integer (got ${String(n)})`);
+    return n;
+  };
+  const exhausted = failed.filter((b) => attemptsOf(b) >= limit);
+  if (exhausted.length > 0) {
+    return {
+      outcome: 'failed',
+      branches: indexes(exhausted),
+      reason: `retry-branch: ${exhausted.length} failed after ${plural(limit, 'attempt', 'attempts')} (maxRetries ${policy.maxRetries}): ${describeFailures(exhausted)}`,
+      used: [],
+    };
+  }
+  if (failed.length > 0) {
+    const next = failed.map((b) => `${label(b)} attempt ${attemptsOf(b) + 1} of ${limit}`).join('; ');
+    return { outcome: 'retry', branches: indexes(failed), reason: `retry-branch: ${next}`, used: [] };
+  }
+  return whenAllCompleted('retry-branch', picture);
+}
+
+function decideProceedWithPartial(picture: Picture): Decision {
+  const { ordered, completed, failed, pending } = picture;
+  if (pending.length > 0) return waiting('proceed-with-partial', picture);
+  if (completed.length === 0) {
+    return { outcome: 'failed', branches: indexes(failed), reason: `proceed-with-partial: all ${ordered.length} failed: ${describeFailures(failed)}`, used: [] };
+  }
+  return {
+    outcome: 'completed',
+    reason: `proceed-with-partial: ${completed.length} of ${ordered.length} completed, ${failed.length} failed`,
+    used: indexes(completed),
+  };
+}
+
+function decideQuorum({ k }: QuorumPolicy, picture: Picture): Decision {
+  const { ordered, completed, failed, pending } = picture;
+  if (completed.length >= k) {
+    return {
+      outcome: 'completed',
+      reason: `quorum: ${completed.length} of ${ordered.length} completed (k=${k}), ${pending.length} pending, ${failed.length} failed`,
+      used: indexes(completed),
+    };
+  }
+  if (completed.length + pending.length < k) {
+    return {
+      outcome: 'failed',
+      branches: indexes(failed),
+      reason: `quorum: k=${k} is out of reach: ${completed.length} completed + ${pending.length} pending < ${k} (${failed.length} failed: ${describeFailures(failed)})`,
+      used: [],
+    };
+  }
+  return waiting('quorum', picture);
 }
 
 /** How many branches of a fan-out have completed and how many have failed (the rest are pending). */
@@ -123,7 +148,7 @@ export interface BranchCounts {
  * true. Throws, as `decide` does, on a policy invalid for this many branches.
  */
 export function canDecide(policy: FailurePolicy, branchCount: number, counts: BranchCounts): boolean {
-  validateFailurePolicy(policy, branchCount);
+  compileFailurePolicy(policy, branchCount);
   const pending = branchCount - counts.completed - counts.failed;
   switch (policy.type) {
     case 'fail-fast':

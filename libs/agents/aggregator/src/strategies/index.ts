@@ -1,22 +1,4 @@
-export type {
-  AggregationStrategy,
-  AggregationStrategyType,
-  AllStrategy,
-  BranchResult,
-  BranchStatus,
-  Decision,
-  FailFastPolicy,
-  FailurePolicy,
-  FailurePolicyType,
-  FanOutPolicy,
-  LastWriterWinsStrategy,
-  MajorityVoteStrategy,
-  Outcome,
-  ProceedWithPartialPolicy,
-  QuorumPolicy,
-  RankedFusionStrategy,
-  RetryBranchPolicy,
-} from './types';
+export type { BranchResult, BranchStatus, Decision, Outcome } from './types';
 export {
   aggregate,
   collectAll,
@@ -25,8 +7,6 @@ export {
   rankedFusion,
   reciprocalRankFusion,
   selectBranches,
-  DEFAULT_ID_FIELD,
-  DEFAULT_RRF_K,
   type AggregateResult,
   type BranchOutput,
   type LastWrite,
@@ -34,5 +14,4 @@ export {
   type RankedItem,
 } from './strategies';
 export { canDecide, decide, type Attempts, type BranchCounts } from './failure-policies';
-export { validateAggregationStrategy, validateFailurePolicy, validateFanOutPolicy, DEFAULT_FAN_OUT_POLICY, MAX_RETRIES } from './validate';
 export { canonicalJson, readPath } from './json';

@@ -63,8 +63,3 @@ export function readPath(value: unknown, path: string): unknown {
   }
   return current;
 }
-
-/** A field path: dot-separated, non-empty segments. */
-export function isFieldPath(value: unknown): value is string {
-  return typeof value === 'string' && value.split('.').every((segment) => segment.length > 0);
-}

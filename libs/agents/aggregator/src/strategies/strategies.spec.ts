@@ -169,7 +169,7 @@ describe('aggregate', () => {
       abstained: 0,
     });
     // a: 1/61 + 1/62 ≈ 0.032522; b: 1/61 ≈ 0.016393
-    const fused = aggregate({ type: 'ranked-fusion', field: 'hits' }, branches);
+    const fused = aggregate({ type: 'ranked-fusion', field: 'hits', idField: 'id', k: 60 }, branches);
     expect(fused.type === 'ranked-fusion' && fused.ranking.map((r) => r.id)).toEqual(['a', 'b']);
   });
 

@@ -1,9 +1,7 @@
+import { DEFAULT_ID_FIELD, DEFAULT_RRF_K, type SkillFreeStrategy } from '@agent-mesh/contracts';
 import { completedInOrder } from './branches';
 import { canonicalJson, readPath } from './json';
-import type { AggregationStrategy, BranchResult } from './types';
-
-export const DEFAULT_RRF_K = 60;
-export const DEFAULT_ID_FIELD = 'id';
+import type { BranchResult } from './types';
 
 export interface BranchOutput {
   readonly branchIndex: number;
@@ -149,7 +147,7 @@ export function rankedFusion(
 }
 
 /** Runs the declared strategy. Only completed branches are read; pass `decide(...).used` to pick them. */
-export function aggregate(strategy: AggregationStrategy, branches: readonly BranchResult[]): AggregateResult {
+export function aggregate(strategy: SkillFreeStrategy, branches: readonly BranchResult[]): AggregateResult {
   switch (strategy.type) {
     case 'all':
       return { type: 'all', outputs: collectAll(branches) };

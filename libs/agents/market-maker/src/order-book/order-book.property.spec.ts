@@ -84,111 +84,138 @@ interface Run {
   readonly seen: { repriceFills: number; multiFills: number; expired: number; cancelled: number };
 }
 
-/** Applies the ops, checking the invariants around every step. */
-function runChecked(ops: Op[]): Run {
-  const book = new OrderBook({ now: 1000 });
-  const asks = new Map<string, Ask>(); // the test's record, budgets updated on reprice
-  const bids = new Map<string, Bid>();
-  const filledAsks = new Set<string>();
-  const bidFills = new Map<string, number>();
-  const run: Run = { fills: [], snapshots: [], seen: { repriceFills: 0, multiFills: 0, expired: 0, cancelled: 0 } };
+/** A resting bid as it stood before an op, with its arrival position. */
+interface RestingBid {
+  readonly bid: Bid;
+  readonly seq: number;
+  readonly remaining: number;
+}
 
-  for (const op of ops) {
-    const before = book.snapshot();
-    const restingBids = before.bids.map((b) => ({ bid: bids.get(b.id)!, seq: b.seq, remaining: b.remaining }));
-    let fills: Fill[] = [];
+/** An incoming (or repriced) ask was matched against resting bids: check best-crossing-bid. */
+function checkAskSide(ask: Ask, fills: readonly Fill[], restingBids: readonly RestingBid[], now: number): void {
+  expect(fills.length).toBeLessThanOrEqual(1);
+  const crossing = restingBids.filter((r) => crossRule(ask, r.bid, now));
+  if (fills.length === 0) {
+    expect(crossing).toEqual([]); // nothing crossed, so nothing was owed a fill
+    return;
+  }
+  const chosen = crossing.find((r) => r.bid.id === fills[0].bidId);
+  expect(chosen).toBeDefined(); // the filled bid was resting and crosses
+  expect(crossing.filter((other) => better(other.bid, other.seq, chosen!.bid, chosen!.seq))).toEqual([]);
+}
 
-    /** An incoming (or repriced) ask was matched against resting bids: check best-crossing-bid. */
-    const checkAskSide = (ask: Ask) => {
-      expect(fills.length).toBeLessThanOrEqual(1);
-      const crossing = restingBids.filter((r) => crossRule(ask, r.bid, op.now));
-      if (fills.length === 0) {
-        expect(crossing).toEqual([]); // nothing crossed, so nothing was owed a fill
-        return;
-      }
-      const chosen = crossing.find((r) => r.bid.id === fills[0].bidId);
-      expect(chosen).toBeDefined(); // the filled bid was resting and crosses
-      expect(crossing.filter((other) => better(other.bid, other.seq, chosen!.bid, chosen!.seq))).toEqual([]);
-    };
+/** Applies ops to a book, checking the invariants around every step against the test's own record. */
+class CheckedRun {
+  private readonly book = new OrderBook({ now: 1000 });
+  private readonly asks = new Map<string, Ask>(); // the test's record, budgets updated on reprice
+  private readonly bids = new Map<string, Bid>();
+  private readonly filledAsks = new Set<string>();
+  private readonly bidFills = new Map<string, number>();
+  readonly run: Run = { fills: [], snapshots: [], seen: { repriceFills: 0, multiFills: 0, expired: 0, cancelled: 0 } };
 
+  apply(op: Op): void {
+    const before = this.book.snapshot();
+    const restingBids = before.bids.map((b): RestingBid => ({ bid: this.bids.get(b.id)!, seq: b.seq, remaining: b.remaining }));
+    const fills = this.step(op, before, restingBids);
+    this.checkFills(fills, op.now);
+    const after = this.book.snapshot();
+    this.checkBook(after, op.now);
+    this.run.fills.push(fills);
+    this.run.snapshots.push(after);
+  }
+
+  private step(op: Op, before: BookSnapshot, restingBids: readonly RestingBid[]): Fill[] {
     switch (op.kind) {
       case 'ask': {
-        fills = book.addAsk(op.ask, op.now);
-        asks.set(op.ask.id, op.ask);
-        checkAskSide(op.ask);
-        break;
+        const fills = this.book.addAsk(op.ask, op.now);
+        this.asks.set(op.ask.id, op.ask);
+        checkAskSide(op.ask, fills, restingBids, op.now);
+        return fills;
       }
-      case 'reprice': {
-        if (before.asks.length === 0) break;
-        const target = before.asks[Math.floor(op.pick * before.asks.length)];
-        const repriced = { ...asks.get(target.id)!, budget: op.budget };
-        asks.set(target.id, repriced);
-        fills = book.reprice(target.id, op.budget, op.now);
-        checkAskSide(repriced);
-        run.seen.repriceFills += fills.length;
-        break;
-      }
-      case 'bid': {
-        fills = book.addBid(op.bid, op.now);
-        bids.set(op.bid.id, op.bid);
-        const capacity = op.bid.capacity ?? 1;
-        expect(fills.length).toBeLessThanOrEqual(capacity);
-        if (fills.length > 1) run.seen.multiFills += 1;
-        const crossingAsks = before.asks.filter((a) => crossRule(asks.get(a.id)!, op.bid, op.now));
-        const filledIds = fills.map((f) => f.askId);
-        // the oldest crossing asks, in order, as many as capacity allows
-        expect(filledIds).toEqual(crossingAsks.slice(0, capacity).map((a) => a.id));
-        for (const f of fills) {
-          // no resting bid that crosses this ask is as cheap (an equal price would be earlier)
-          const ask = asks.get(f.askId)!;
-          expect(restingBids.filter((r) => crossRule(ask, r.bid, op.now) && r.bid.price <= op.bid.price)).toEqual([]);
-        }
-        break;
-      }
+      case 'reprice':
+        return this.reprice(op, before, restingBids);
+      case 'bid':
+        return this.bid(op, before, restingBids);
       case 'cancel': {
         const wasResting = before.asks.some((a) => a.id === op.id) || before.bids.some((b) => b.id === op.id);
-        expect(book.cancel(op.id)).toBe(wasResting);
-        if (wasResting) run.seen.cancelled += 1;
-        break;
+        expect(this.book.cancel(op.id)).toBe(wasResting);
+        if (wasResting) this.run.seen.cancelled += 1;
+        return [];
       }
       case 'expire': {
-        const report = book.expire(op.now);
-        run.seen.expired += report.expiredAsks.length + report.expiredBids.length;
-        for (const a of report.expiredAsks) expect(expiredAt(asks.get(a.id)!.deadline, op.now)).toBe(true);
-        for (const b of report.expiredBids) expect(expiredAt(bids.get(b.id)!.expiresAt, op.now)).toBe(true);
-        break;
+        const report = this.book.expire(op.now);
+        this.run.seen.expired += report.expiredAsks.length + report.expiredBids.length;
+        for (const a of report.expiredAsks) expect(expiredAt(this.asks.get(a.id)!.deadline, op.now)).toBe(true);
+        for (const b of report.expiredBids) expect(expiredAt(this.bids.get(b.id)!.expiresAt, op.now)).toBe(true);
+        return [];
       }
     }
+  }
 
-    // every fill obeys the crossing rule and is at the bid's price; no ask twice; capacity holds
+  private reprice(op: Extract<Op, { kind: 'reprice' }>, before: BookSnapshot, restingBids: readonly RestingBid[]): Fill[] {
+    if (before.asks.length === 0) return [];
+    const target = before.asks[Math.floor(op.pick * before.asks.length)];
+    const repriced = { ...this.asks.get(target.id)!, budget: op.budget };
+    this.asks.set(target.id, repriced);
+    const fills = this.book.reprice(target.id, op.budget, op.now);
+    checkAskSide(repriced, fills, restingBids, op.now);
+    this.run.seen.repriceFills += fills.length;
+    return fills;
+  }
+
+  private bid(op: Extract<Op, { kind: 'bid' }>, before: BookSnapshot, restingBids: readonly RestingBid[]): Fill[] {
+    const fills = this.book.addBid(op.bid, op.now);
+    this.bids.set(op.bid.id, op.bid);
+    const capacity = op.bid.capacity ?? 1;
+    expect(fills.length).toBeLessThanOrEqual(capacity);
+    if (fills.length > 1) this.run.seen.multiFills += 1;
+    const crossingAsks = before.asks.filter((a) => crossRule(this.asks.get(a.id)!, op.bid, op.now));
+    const filledIds = fills.map((f) => f.askId);
+    // the oldest crossing asks, in order, as many as capacity allows
+    expect(filledIds).toEqual(crossingAsks.slice(0, capacity).map((a) => a.id));
     for (const f of fills) {
-      const ask = asks.get(f.askId)!;
-      const bid = bids.get(f.bidId)!;
-      expect(crossRule(ask, bid, op.now)).toBe(true);
+      // no resting bid that crosses this ask is as cheap (an equal price would be earlier)
+      const ask = this.asks.get(f.askId)!;
+      expect(restingBids.filter((r) => crossRule(ask, r.bid, op.now) && r.bid.price <= op.bid.price)).toEqual([]);
+    }
+    return fills;
+  }
+
+  /** Every fill obeys the crossing rule and is at the bid's price; no ask twice; capacity holds. */
+  private checkFills(fills: readonly Fill[], now: number): void {
+    for (const f of fills) {
+      const ask = this.asks.get(f.askId)!;
+      const bid = this.bids.get(f.bidId)!;
+      expect(crossRule(ask, bid, now)).toBe(true);
       expect(f.price).toBe(bid.price);
       expect(f.workerId).toBe(bid.workerId);
-      expect(filledAsks.has(f.askId)).toBe(false);
-      filledAsks.add(f.askId);
-      bidFills.set(f.bidId, (bidFills.get(f.bidId) ?? 0) + 1);
-      expect(bidFills.get(f.bidId)).toBeLessThanOrEqual(bid.capacity ?? 1);
+      expect(this.filledAsks.has(f.askId)).toBe(false);
+      this.filledAsks.add(f.askId);
+      this.bidFills.set(f.bidId, (this.bidFills.get(f.bidId) ?? 0) + 1);
+      expect(this.bidFills.get(f.bidId)).toBeLessThanOrEqual(bid.capacity ?? 1);
     }
+  }
 
-    const after = book.snapshot();
+  private checkBook(after: BookSnapshot, now: number): void {
     // the resting book is never crossed (checked without expect() per pair: it is the hot loop)
     for (const a of after.asks) {
-      const crossed = after.bids.filter((b) => crossRule(asks.get(a.id)!, bids.get(b.id)!, op.now));
+      const crossed = after.bids.filter((b) => crossRule(this.asks.get(a.id)!, this.bids.get(b.id)!, now));
       expect(crossed.map((b) => `${a.id} x ${b.id}`)).toEqual([]);
     }
     // filled asks never rest; resting bids show the capacity not yet used
-    expect(after.asks.filter((a) => filledAsks.has(a.id))).toEqual([]);
-    expect(after.bids.map((b) => b.remaining)).toEqual(after.bids.map((b) => (bids.get(b.id)!.capacity ?? 1) - (bidFills.get(b.id) ?? 0)));
+    expect(after.asks.filter((a) => this.filledAsks.has(a.id))).toEqual([]);
+    expect(after.bids.map((b) => b.remaining)).toEqual(after.bids.map((b) => (this.bids.get(b.id)!.capacity ?? 1) - (this.bidFills.get(b.id) ?? 0)));
     // priority order: asks by seq, bids by (price, seq)
     expect(after.asks.every((a, i) => i === 0 || after.asks[i - 1].seq < a.seq)).toBe(true);
     expect(after.bids.every((q, i) => i === 0 || better(after.bids[i - 1], after.bids[i - 1].seq, q, q.seq))).toBe(true);
-    run.fills.push(fills);
-    run.snapshots.push(after);
   }
-  return run;
+}
+
+/** Applies the ops, checking the invariants around every step. */
+function runChecked(ops: Op[]): Run {
+  const checked = new CheckedRun();
+  for (const op of ops) checked.apply(op);
+  return checked.run;
 }
 
 describe('OrderBook randomized invariants', () => {

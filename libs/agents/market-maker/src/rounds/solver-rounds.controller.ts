@@ -8,6 +8,7 @@ import {
   TaskAssignedV1,
   TaskCompletedV1,
   TaskFailedV1,
+  STEP_PATH_FRAGMENT,
   Topics,
   type EventEnvelope,
   type SolverAnswer,
@@ -27,7 +28,7 @@ const ROUNDS: MeshSubscriptionOptions = { topic: Topics.marketRounds, subscripti
 const RESULTS: MeshSubscriptionOptions = { topic: Topics.solverTaskResults, subscription: 'market-maker-rounds', type: 'Key_Shared' };
 
 /** `<workflowId>:<stepPath>:r<round>:s<solver>`. */
-const TASK_ID = /^(.+):(root(?:\.[a-z]+|\.\d+)*):r(\d+):s(\d+)$/;
+const TASK_ID = new RegExp(String.raw`^(.+):(${STEP_PATH_FRAGMENT}):r(\d+):s(\d+)$`);
 export const solverTaskId = (workflowId: string, stepPath: string, round: number, solver: number): string =>
   `${workflowId}:${stepPath}:r${round}:s${solver}`;
 

@@ -1,4 +1,4 @@
-import { FanOutStartedV1, TaskAssignedV1, Topics, type StepOf } from '@agent-mesh/contracts';
+import { compileAggregationStrategy, compileFanOutPolicy, FanOutStartedV1, TaskAssignedV1, Topics, type StepOf } from '@agent-mesh/contracts';
 import { thenAll, type Outgoing, type WorkflowEvents } from '../outgoing';
 import type { StepDeps, StepUnit } from '../step-unit';
 
@@ -29,8 +29,7 @@ export function branchTask(events: WorkflowEvents, step: StepOf<'fan-out'>, path
 export function fanOutUnit({ workflows }: StepDeps): StepUnit<'fan-out'> {
   return {
     start(step, { plan, path }) {
-      const policy = step.policy ?? { type: 'fail-fast' as const };
-      const strategy = step.strategy ?? { type: 'combine' as const };
+      const { policy, strategy } = compileFanOutPolicy(step, step.inputs.length);
       const join = plan.events.event(
         Topics.taskResults,
         FanOutStartedV1,
@@ -45,6 +44,6 @@ export function fanOutUnit({ workflows }: StepDeps): StepUnit<'fan-out'> {
       };
     },
     // A fan-out's output has its skill's shape only when joined by the skill's own combine.
-    outputSkill: (step) => ((step.strategy?.type ?? 'combine') === 'combine' ? step.skill : undefined),
+    outputSkill: (step) => (compileAggregationStrategy(step.strategy).type === 'combine' ? step.skill : undefined),
   };
 }

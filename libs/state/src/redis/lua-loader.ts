@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { describeError } from '@agent-mesh/contracts';
 
 /** A script ready for EVAL/EVALSHA: its includes expanded, and the SHA1 Redis caches it under. */
 export interface LuaScript {
@@ -38,6 +39,6 @@ function readLua(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    throw new Error(`Lua ${what}: cannot read ${file} (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+    throw new Error(`Lua ${what}: cannot read ${file} (${describeError(error)})`, { cause: error });
   }
 }

@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { describeError } from '@agent-mesh/contracts';
 import type { ApplyOnceResult, ChainResult, OnceStep, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '../state-store';
 import { escapeGlob } from '../internal/glob';
 import {
@@ -425,15 +426,7 @@ function maskPassword(url: string): string {
   }
 }
 
-/** Realm-independent (errors from Node's net module fail `instanceof Error` under Jest's VM). */
-function describeError(error: unknown): string {
-  if (typeof error !== 'object' || error === null) return String(error);
-  const { message, code, errors } = error as { message?: unknown; code?: unknown; errors?: unknown };
-  if (Array.isArray(errors) && errors.length > 0) return errors.map(describeError).join('; ');
-  if (typeof message === 'string' && message !== '') return message;
-  return typeof code === 'string' ? code : String(error);
-}
-
 function isNoScript(error: unknown): boolean {
-  return describeError(error).startsWith('NOSCRIPT');
+  const message = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+  return typeof message === 'string' && message.startsWith('NOSCRIPT');
 }

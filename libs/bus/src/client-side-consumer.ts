@@ -1,3 +1,4 @@
+import { describeError } from '@agent-mesh/contracts';
 import {
   BusClosedError,
   defaultDeadLetterTopic,
@@ -7,7 +8,7 @@ import {
   type MessageListener,
   type SubscribeOptions,
 } from './event-bus';
-import { deadLetterMessage, describeError } from './dead-letter';
+import { deadLetterMessage } from './dead-letter';
 
 /** The client a consumer belongs to: it publishes the dead letters. */
 export interface ConsumerClient {

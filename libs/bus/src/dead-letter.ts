@@ -21,8 +21,3 @@ export function deadLetterMessage(message: BusMessage, subscription: string, rea
     },
   };
 }
-
-export function describeError(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
-}

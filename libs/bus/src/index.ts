@@ -1,5 +1,5 @@
 export * from './event-bus';
-export { deadLetterMessage, describeError } from './dead-letter';
+export { deadLetterMessage } from './dead-letter';
 export { MemoryBroker, MemoryEventBus, type MemoryBrokerOptions } from './memory/memory-broker';
 export { PulsarWsEventBus, type PulsarWsOptions } from './pulsar-ws/pulsar-ws-bus';
 export { decodeMessageId, encodeMessageId, comparePositions, type MessagePosition } from './pulsar-ws/message-id';

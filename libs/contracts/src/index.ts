@@ -1,5 +1,6 @@
 // class-validator and class-transformer decorators need the Reflect metadata API.
 import 'reflect-metadata';
+export { describeError } from './describe-error';
 export * from './envelope';
 export { randomHex } from './entropy';
 export * from './events';

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
-import { describeError, type BusMessage, type Consumer, type SubscribeOptions } from '@agent-mesh/bus';
-import { qualifyTopic, Topics, type EventEnvelope } from '@agent-mesh/contracts';
+import type { BusMessage, Consumer, SubscribeOptions } from '@agent-mesh/bus';
+import { describeError, qualifyTopic, Topics, type EventEnvelope } from '@agent-mesh/contracts';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { MeshHandlerExtras } from './decorators';
 import { directHandler, MESH_HANDLER_METHOD, type DirectHandler } from './direct-handler';

@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { describeError } from '@agent-mesh/bus';
-import { isTaskResultsTopic, TaskCompletedV1, TaskFailedV1, Topics, type DocumentInput, type EventEnvelope } from '@agent-mesh/contracts';
+import { describeError, isTaskResultsTopic, TaskCompletedV1, TaskFailedV1, Topics, type DocumentInput, type EventEnvelope } from '@agent-mesh/contracts';
 import { MeshPublisher } from '@agent-mesh/nest-pulsar';
 import { MESH_CONFIG, SKILL_REGISTRY, type MeshConfig } from '@agent-mesh/runtime';
 import { SkillInputError, type SkillRegistry } from '@agent-mesh/skills';

@@ -1,3 +1,4 @@
+import { describeError } from '@agent-mesh/contracts';
 import {
   BusClosedError,
   ConsumerBusyError,
@@ -12,7 +13,7 @@ import {
   type SubscribeOptions,
   type SubscriptionType,
 } from '../event-bus';
-import { deadLetterMessage, describeError } from '../dead-letter';
+import { deadLetterMessage } from '../dead-letter';
 import { MessageLog } from './message-log';
 
 const DEFAULT_RECEIVER_QUEUE_SIZE = 100;

@@ -23,6 +23,8 @@ export const opErrors = {
   notInteger: (index: number): string => `ERR op #${index} (hincrby): hash value is not an integer`,
   unsafeInteger: (index: number): string =>
     `ERR op #${index} (hincrby): result is outside the safe integer range (±${Number.MAX_SAFE_INTEGER})`,
+  /** Only the Redis script can meet it (validateOps rejects unknown ops before they are sent). */
+  unknownOp: (index: number, op: string): string => `ERR op #${index}: unknown op ${op}`,
 } as const;
 
 /** The Redis integer syntax HINCRBY accepts: no sign on zero, no leading zeros, no spaces. */

@@ -99,7 +99,7 @@ export class MemoryStateStore implements StateStore {
     return { outcome, counts, values, results };
   }
 
-  /** recordSlot's checks and writes, in the order of the Redis script (apply-script.ts). */
+  /** recordSlot's checks and writes, in the order of the Redis script (redis/lua/record-slot.lua). */
   private writeSlot(write: SlotWrite, now: number): Pick<SlotWriteResult, 'outcome' | 'results'> {
     const hashTypeOf = (key: string, what: string): void => {
       const type = this.data.get(key)?.type;

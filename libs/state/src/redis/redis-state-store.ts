@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { describeError } from '@agent-mesh/contracts';
 import type { ApplyOnceResult, ChainResult, OnceStep, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '../state-store';
 import { escapeGlob } from '../internal/glob';
 import {
@@ -12,7 +13,8 @@ import {
   validateOps,
   validateSlotWrite,
 } from '../internal/validation';
-import { APPLY_SCRIPT, APPLY_SCRIPT_SHA1, CHAIN_SCRIPT, CHAIN_SCRIPT_SHA1, SLOT_SCRIPT, SLOT_SCRIPT_SHA1 } from './apply-script';
+import type { LuaScript } from './lua-loader';
+import { APPLY_SCRIPT, CHAIN_SCRIPT, SLOT_SCRIPT, scriptError } from './scripts';
 
 export interface RedisStateStoreOptions {
   /** e.g. `redis://127.0.0.1:6379`, `rediss://user:pass@host:6380/2`. */
@@ -144,7 +146,7 @@ export class RedisStateStore implements StateStore {
         args.push(...encodeOp(op));
       }
     }
-    return parseChainReply(await this.evalScript(CHAIN_SCRIPT, CHAIN_SCRIPT_SHA1, keys, args), steps);
+    return parseChainReply(await this.evalScript(CHAIN_SCRIPT, keys, args), steps);
   }
 
   async recordSlot(write: SlotWrite): Promise<SlotWriteResult> {
@@ -170,7 +172,7 @@ export class RedisStateStore implements StateStore {
       keys.push(this.k(op.key));
       args.push(...encodeOp(op));
     }
-    return parseSlotReply(await this.evalScript(SLOT_SCRIPT, SLOT_SCRIPT_SHA1, keys, args), reads.length, ops.length);
+    return parseSlotReply(await this.evalScript(SLOT_SCRIPT, keys, args), reads.length, ops.length);
   }
 
   async apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]> {
@@ -313,17 +315,24 @@ export class RedisStateStore implements StateStore {
       keys.push(this.k(op.key));
       args.push(...encodeOp(op));
     }
-    return parseReply(await this.evalScript(APPLY_SCRIPT, APPLY_SCRIPT_SHA1, keys, args), ops.length);
+    return parseReply(await this.evalScript(APPLY_SCRIPT, keys, args), ops.length);
   }
 
-  /** EVALSHA, and EVAL (which also caches the script) when Redis does not have it. */
-  private async evalScript(script: string, sha1: string, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
+  /**
+   * EVALSHA, and EVAL (which also caches the script) when Redis does not have it; a script's
+   * coded error becomes its message here (scriptError).
+   */
+  private async evalScript(script: LuaScript, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
     const client = await this.client();
     try {
-      return await client.evalsha(sha1, keys.length, ...keys, ...args);
+      return await client.evalsha(script.sha1, keys.length, ...keys, ...args);
     } catch (error) {
-      if (!isNoScript(error)) throw error;
-      return client.eval(script, keys.length, ...keys, ...args);
+      if (!isNoScript(error)) throw scriptError(error);
+    }
+    try {
+      return await client.eval(script.source, keys.length, ...keys, ...args);
+    } catch (error) {
+      throw scriptError(error);
     }
   }
 }
@@ -417,15 +426,7 @@ function maskPassword(url: string): string {
   }
 }
 
-/** Realm-independent (errors from Node's net module fail `instanceof Error` under Jest's VM). */
-function describeError(error: unknown): string {
-  if (typeof error !== 'object' || error === null) return String(error);
-  const { message, code, errors } = error as { message?: unknown; code?: unknown; errors?: unknown };
-  if (Array.isArray(errors) && errors.length > 0) return errors.map(describeError).join('; ');
-  if (typeof message === 'string' && message !== '') return message;
-  return typeof code === 'string' ? code : String(error);
-}
-
 function isNoScript(error: unknown): boolean {
-  return describeError(error).startsWith('NOSCRIPT');
+  const message = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+  return typeof message === 'string' && message.startsWith('NOSCRIPT');
 }

@@ -1,7 +1,7 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { describeError } from '@agent-mesh/bus';
 import {
+  describeError,
   SolverAnswersV1,
   SolverCompletedV1,
   SolverFailedV1,

@@ -1,7 +1,7 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { describeError } from '@agent-mesh/bus';
 import {
+  describeError,
   MarketAskExpiredV1,
   MarketAskV1,
   MarketBidV1,

@@ -5,7 +5,7 @@ import { OrchestratorModule } from '@agent-mesh/agents/orchestrator';
 import { SagaCoordinatorModule } from '@agent-mesh/agents/saga-coordinator';
 import { WorkerModule } from '@agent-mesh/agents/worker';
 import { demoWorkflows, loadDocuments, runDemo } from '@agent-mesh/demo';
-import { InProcessMesh } from '../in-process-mesh';
+import { InProcessMesh } from '@agent-mesh/testing';
 
 describe('the embedded demo', () => {
   const mesh = new InProcessMesh();

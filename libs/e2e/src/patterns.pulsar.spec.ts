@@ -9,10 +9,7 @@ import {
   type SkillOutput,
   type SkillRegistry,
 } from '@agent-mesh/skills';
-import { startAgents, WORKFLOW_ROLES } from '../agent-roles';
-import { InProcessMesh, type AgentProcess } from '../in-process-mesh';
-import { PulsarNamespace } from '../pulsar-namespace';
-import { WorkflowClient } from '../workflow-client';
+import { type AgentProcess, InProcessMesh, PulsarNamespace, startAgents, WORKFLOW_ROLES, WorkflowClient } from '@agent-mesh/testing';
 import { AppendSkill, FixSkill, sleep, sumWords, wordCount, type Outputs } from './support/test-skills';
 
 /*

@@ -10,9 +10,7 @@ import {
   type SkillOutput,
   type SkillRegistry,
 } from '@agent-mesh/skills';
-import { startAgents } from '../agent-roles';
-import { InProcessMesh } from '../in-process-mesh';
-import { WorkflowClient } from '../workflow-client';
+import { InProcessMesh, startAgents, WorkflowClient } from '@agent-mesh/testing';
 import { expectedRounds, SOLVER_TEXT } from './support/expectations';
 
 /*

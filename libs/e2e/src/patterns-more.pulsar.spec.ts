@@ -19,11 +19,7 @@ import {
   type SkillRegistry,
 } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
-import { startAgent, type AgentRole } from '../agent-roles';
-import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
-import { PulsarNamespace } from '../pulsar-namespace';
-import { RedisFixture } from '../redis-fixture';
-import { WorkflowClient } from '../workflow-client';
+import { type AgentProcess, type AgentRole, eventually, InProcessMesh, PulsarNamespace, RedisFixture, startAgent, WorkflowClient } from '@agent-mesh/testing';
 import {
   CHEAP,
   decodeAll,

@@ -8,9 +8,7 @@ import {
   type SkillOutput,
   type SkillRegistry,
 } from '@agent-mesh/skills';
-import { startAgents, WORKFLOW_ROLES } from '../agent-roles';
-import { eventually, InProcessMesh } from '../in-process-mesh';
-import { WorkflowClient } from '../workflow-client';
+import { eventually, InProcessMesh, startAgents, WORKFLOW_ROLES, WorkflowClient } from '@agent-mesh/testing';
 import {
   AppendSkill,
   CountSkill,

@@ -25,9 +25,7 @@ import {
   type SkillRegistry,
 } from '@agent-mesh/skills';
 import { MemoryStateStore, type StateStore } from '@agent-mesh/state';
-import { startAgents } from '../agent-roles';
-import { eventually, InProcessMesh } from '../in-process-mesh';
-import { WorkflowClient } from '../workflow-client';
+import { eventually, InProcessMesh, startAgents, WorkflowClient } from '@agent-mesh/testing';
 import { CHEAP, decodeAll, DEAR, MARKET_TEXT } from './support/expectations';
 import { CountSkill, sleep, type Outputs } from './support/test-skills';
 

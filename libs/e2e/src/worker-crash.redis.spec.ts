@@ -2,10 +2,7 @@ import { TaskCompletedV1, Topics, type EventEnvelope, type TaskCompleted } from 
 import { MeshPublisher } from '@agent-mesh/nest-pulsar';
 import { createDefaultSkillRegistry, type Skill, type SkillInput, type SkillOutput } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
-import { startAgent, startAgents } from '../agent-roles';
-import { eventually, InProcessMesh } from '../in-process-mesh';
-import { RedisFixture } from '../redis-fixture';
-import { WorkflowClient } from '../workflow-client';
+import { eventually, InProcessMesh, RedisFixture, startAgent, startAgents, WorkflowClient } from '@agent-mesh/testing';
 
 /** Counts words, but only once its gate opens: lets the test hold tasks in flight on a worker. */
 class GatedWordCount implements Skill {

@@ -4,7 +4,7 @@ import { assertPulsarAnswers, describeWithPulsar } from '@agent-mesh/bus/testing
 import { createDefaultSkillRegistry } from '@agent-mesh/skills';
 import { eventually, PulsarNamespace, RedisFixture, spawnAgent, type SpawnedAgent, WorkflowClient } from '@agent-mesh/testing';
 
-const WORKSPACE = join(__dirname, '../../../..');
+const WORKSPACE = join(__dirname, '../../..');
 const ROLES = ['orchestrator', 'aggregator', 'market-maker', 'saga-coordinator', 'worker'] as const;
 
 interface WorkflowBody {

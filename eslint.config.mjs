@@ -19,6 +19,8 @@ export default [
             { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:core'] },
             { sourceTag: 'scope:core', onlyDependOnLibsWithTags: ['scope:core'] },
             { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent'] },
+            // the end-to-end suites (libs/e2e): anything but apps
+            { sourceTag: 'scope:test', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent', 'scope:testing'] },
             { sourceTag: 'scope:bench', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent', 'scope:testing'] },
             { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
           ],

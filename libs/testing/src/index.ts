@@ -13,3 +13,4 @@ export {
 } from './agent-roles';
 export { TERMINAL_STATUSES, WorkflowClient, type HttpAnswer, type WorkflowClientOptions, type WorkflowStatusBody } from './workflow-client';
 export { PulsarNamespace, type PulsarTarget } from './pulsar-namespace';
+export { PulsarBrokerFixture, ScriptError, type PulsarBrokerFixtureOptions, type ScriptRun } from './pulsar-broker-fixture';

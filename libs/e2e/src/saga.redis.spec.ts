@@ -1,9 +1,6 @@
 import { createDefaultSkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
-import { startAgent, startAgents } from '../agent-roles';
-import { eventually, InProcessMesh } from '../in-process-mesh';
-import { RedisFixture } from '../redis-fixture';
-import { WorkflowClient } from '../workflow-client';
+import { eventually, InProcessMesh, RedisFixture, startAgent, startAgents, WorkflowClient } from '@agent-mesh/testing';
 import { LedgerSkill } from './support/test-skills';
 
 const step = (name: string, id: string, op: string, deadlineMs = 10_000) => ({

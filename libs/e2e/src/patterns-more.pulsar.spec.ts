@@ -11,19 +11,9 @@ import {
   type TaskCompleted,
 } from '@agent-mesh/contracts';
 import { STATE_STORE } from '@agent-mesh/runtime';
-import {
-  createDefaultSkillRegistry,
-  type Skill,
-  type SkillInput,
-  type SkillOutput,
-  type SkillRegistry,
-} from '@agent-mesh/skills';
+import { createDefaultSkillRegistry, type SkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
-import { startAgent, type AgentRole } from '../agent-roles';
-import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
-import { PulsarNamespace } from '../pulsar-namespace';
-import { RedisFixture } from '../redis-fixture';
-import { WorkflowClient } from '../workflow-client';
+import { type AgentProcess, type AgentRole, eventually, InProcessMesh, PulsarNamespace, RedisFixture, startAgent, WorkflowClient } from '@agent-mesh/testing';
 import {
   CHEAP,
   decodeAll,
@@ -37,48 +27,24 @@ import {
   summarizeThenIndex,
   type Board,
 } from './support/expectations';
-import {
-  AppendSkill,
-  CountSkill,
-  DraftSkill,
-  FlakySkill,
-  LedgerSkill,
-  RankSkill,
-  SinkSkill,
-  sleep,
-  type Outputs,
-} from './support/test-skills';
+import { CountSkill, LedgerSkill, sleep } from './support/test-skills';
 
 /*
- * The rest of the coordination patterns and failure modes on the real broker (pulsar-ws), each
- * ported from its memory-bus suite (patterns.e2e, saga.redis, market.e2e, solver-rounds.e2e,
- * blackboard.e2e): an orchestrator, an aggregator, a market maker, a saga coordinator and two
- * workers, each its own Nest app with its own pulsar-ws connection, in a namespace of their own;
- * the stateful roles keep their state in the real Redis. Every expected value is computed by
- * hand (or by running a skill directly), never read back from the mesh.
+ * The patterns that need the broker and Redis themselves (pulsar-ws), each ported from its
+ * memory-bus suite (saga.redis, market.e2e, solver-rounds.e2e, blackboard.e2e): a saga
+ * coordinator crashed mid-compensation, deadlines and ask expiries delivered late by the broker,
+ * bids, fills and solver rounds read back from their topics, a board rebuilt from its topic, and
+ * the durable subscriptions on task.results. The scenarios that run on both meshes are the table
+ * of support/pattern-scenarios.ts (patterns.pulsar.spec.ts here). An orchestrator, an aggregator,
+ * a market maker, a saga coordinator and two workers, each its own Nest app with its own
+ * pulsar-ws connection, in a namespace of their own; the stateful roles keep their state in the
+ * real Redis. Every expected value is computed by hand (or by running a skill directly), never
+ * read back from the mesh.
  *
  * On Pulsar a bidder's subscriptions start at 'latest': every process starts before the first
  * workflow is submitted.
  */
 
-/** `{ label }` from the text. */
-class LabelSkill implements Skill {
-  readonly name = 'label';
-  readonly description = 'labels (test)';
-  async run(input: SkillInput): Promise<SkillOutput> {
-    return { label: input.text.trim() };
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { labels: outputs.map((o) => o.output['label']) };
-  }
-}
-
-const flaky = new FlakySkill();
-const label = new LabelSkill();
-const rank = new RankSkill();
-const append = new AppendSkill();
-const draft = new DraftSkill();
-const sink = new SinkSkill();
 const count = new CountSkill();
 let ledgerStore: StateStore | undefined;
 const ledger = new LedgerSkill({ store: () => ledgerStore });
@@ -86,7 +52,7 @@ const ledger = new LedgerSkill({ store: () => ledgerStore });
 /** Each process its own registry (like separate processes), holding the same test skills and the built-ins. */
 function registry(): SkillRegistry {
   const skills = createDefaultSkillRegistry();
-  for (const skill of [flaky, label, rank, append, draft, sink, count, ledger]) skills.register(skill);
+  for (const skill of [count, ledger]) skills.register(skill);
   return skills;
 }
 
@@ -191,135 +157,6 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       const health = (await (await fetch(`${agent.url}/health`)).json()) as { status: string; role: string; transport: string };
       expect(health).toMatchObject({ status: 'ok', role: agent.role, transport: 'pulsar-ws' });
     }
-  });
-
-  describe('fan-out', () => {
-    it('retry-branch: a branch failing its first attempt is re-run, and the workflow completes', async () => {
-      const id = await submit({
-        kind: 'fan-out',
-        skill: 'flaky',
-        inputs: [doc('rb-a', 'alpha beta'), doc('rb-b', 'flaky gamma delta epsilon'), doc('rb-c', 'zeta')],
-        policy: { type: 'retry-branch', maxRetries: 2 },
-      });
-      const workflow = await client.finished(id);
-      expect(workflow.status).toBe('completed');
-      // 2 + 4 + 1 words, in branch order
-      expect(workflow.result).toEqual({ words: 7, inputs: ['rb-a', 'rb-b', 'rb-c'] });
-      expect(flaky.calls.get('rb-a')).toBe(1);
-      expect(flaky.calls.get('rb-b')).toBe(2);
-      expect(flaky.calls.get('rb-c')).toBe(1);
-      expect(entries(workflow, 'fanout.retry', 'root').map((e) => e.detail)).toEqual(['branches 1 attempt 2']);
-      const branches = await eventually(
-        'branch 1 at attempt 2',
-        async () => {
-          const b = (await client.get(id)).branches;
-          return b[1]?.attempt === 2 && b[1].status === 'completed' ? b : undefined;
-        },
-        30_000,
-      );
-      expect(branches.map((b) => [b.index, b.status, b.attempt])).toEqual([
-        [0, 'completed', 1],
-        [1, 'completed', 2],
-        [2, 'completed', 1],
-      ]);
-    }, 60_000);
-
-    it('proceed-with-partial: 1 of 3 fails, the workflow completes from the 2 good ones', async () => {
-      const workflow = await run({
-        kind: 'fan-out',
-        skill: 'flaky',
-        inputs: [doc('pp-0', 'a b c'), doc('pp-1', 'broken d e'), doc('pp-2', 'f g')],
-        policy: { type: 'proceed-with-partial' },
-      });
-      expect(workflow.status).toBe('completed');
-      // branches 0 and 2: 3 + 2 words
-      expect(workflow.result).toEqual({ words: 5, inputs: ['pp-0', 'pp-2'] });
-      expect(entries(workflow, 'fanout.completed', 'root').map((e) => e.detail)).toEqual(['used branches 0,2']);
-      expect(flaky.calls.get('pp-1')).toBe(1); // bad input: not retried
-    }, 60_000);
-
-    it('majority-vote: 3 × cat, 2 × dog → cat wins with its votes', async () => {
-      const workflow = await run({
-        kind: 'fan-out',
-        skill: 'label',
-        inputs: ['cat', 'dog', 'cat', 'dog', 'cat'].map((text, i) => doc(`mv-${i}`, text)),
-        strategy: { type: 'majority-vote', field: 'label' },
-      });
-      expect(workflow.status).toBe('completed');
-      // votes keyed by the canonical JSON of the value
-      expect(workflow.result).toEqual({ type: 'majority-vote', winner: 'cat', votes: { '"cat"': 3, '"dog"': 2 }, total: 5, abstained: 0 });
-    }, 60_000);
-
-    it('ranked-fusion: [a,b,c], [b,a,d], [c,b,a] with k=60 → b, a, c, d', async () => {
-      const workflow = await run({
-        kind: 'fan-out',
-        skill: 'rank',
-        inputs: [doc('rf-0', 'a,b,c'), doc('rf-1', 'b,a,d'), doc('rf-2', 'c,b,a')],
-        strategy: { type: 'ranked-fusion', field: 'ranking', k: 60 },
-      });
-      expect(workflow.status).toBe('completed');
-      // score = Σ 1/(60 + rank):
-      //   a: ranks 1, 2, 3 → 1/61 + 1/62 + 1/63    b: ranks 2, 1, 2 → 1/61 + 2/62
-      //   c: ranks 3, -, 1 → 1/61 + 1/63           d: ranks -, 3, - → 1/63
-      const expected = [
-        { id: 'b', score: 1 / 61 + 2 / 62 },
-        { id: 'a', score: 1 / 61 + 1 / 62 + 1 / 63 },
-        { id: 'c', score: 1 / 61 + 1 / 63 },
-        { id: 'd', score: 1 / 63 },
-      ];
-      const result = workflow.result as { type: string; ranking: { id: string; score: number }[] };
-      expect(result.type).toBe('ranked-fusion');
-      expect(result.ranking.map((r) => r.id)).toEqual(['b', 'a', 'c', 'd']);
-      expect(result.ranking).toHaveLength(4);
-      result.ranking.forEach((r, i) => expect(r.score).toBeCloseTo(expected[i].score, 12));
-    }, 60_000);
-  });
-
-  describe('chain gates', () => {
-    it('gate fails with onFail retry: the stage runs again and the chain continues from the good output', async () => {
-      const workflow = await run({
-        kind: 'chain',
-        stages: [
-          {
-            step: { kind: 'task', skill: 'draft', input: doc('gr-1', 'improves slowly') },
-            gate: { checks: [{ field: 'score', op: 'min', value: 5 }], onFail: { action: 'retry', maxRetries: 2 } },
-          },
-          { step: { kind: 'task', skill: 'append', inputFrom: { source: 'previous', field: 'text' }, params: { word: 'done' } } },
-        ],
-      });
-      expect(workflow.status).toBe('completed');
-      // run 1: "improves slowly v1", score 1 → rejected; run 2: "improves slowly v2", score 9 → passes
-      expect(draft.calls.get('gr-1')).toBe(2);
-      expect(stepAt(workflow, 'root.stages.0')).toMatchObject({ status: 'completed', attempt: 2, output: { text: 'improves slowly v2', score: 9 } });
-      expect(workflow.result).toEqual({ text: 'improves slowly v2 done', words: 4 });
-      const failed = entries(workflow, 'stage.failed', 'root.stages.0');
-      expect(failed).toHaveLength(1);
-      expect(failed[0].detail).toMatch(/^retry: score is 1, below the minimum 5/);
-      expect(entries(workflow, 'stage.validated', 'root.stages.0')).toHaveLength(1);
-      expect(append.inputs).toContain('improves slowly v2');
-      expect(append.inputs).not.toContain('improves slowly v1');
-    }, 60_000);
-
-    it('gate fails with onFail fail: the workflow fails, the next stage never runs', async () => {
-      const workflow = await run({
-        kind: 'chain',
-        stages: [
-          {
-            step: { kind: 'task', skill: 'draft', input: doc('gf-1', 'never ever') },
-            gate: { checks: [{ field: 'score', op: 'equals', value: 9 }], onFail: { action: 'fail' } },
-          },
-          { step: { kind: 'task', skill: 'sink', inputFrom: { source: 'previous', field: 'text' } } },
-        ],
-      });
-      expect(workflow.status).toBe('failed');
-      expect(workflow.reason).toContain('gate of stage 0 failed: score is 1, not 9');
-      expect(stepAt(workflow, 'root')).toMatchObject({ kind: 'chain', status: 'failed' });
-      expect(draft.calls.get('gf-1')).toBe(1);
-      await sleep(500);
-      expect(sink.inputs).not.toContain('never ever v1');
-      expect(sink.inputs).toHaveLength(0);
-      expect(workflow.steps.map((s) => s.path)).not.toContain('root.stages.1');
-    }, 60_000);
   });
 
   describe('sagas (state in the real Redis)', () => {
@@ -567,7 +404,7 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
     }, 60_000);
   });
 
-  // Last: every flow above has run by now (fan-outs, sagas, market, solver rounds, blackboard).
+  // Last: every flow above has run by now (sagas, market, solver rounds, blackboard).
   it('delivers each task result only to the roles that use it: no saga coordinator or market maker on task.results', async () => {
     const durableSubscriptions = async (topic: string): Promise<Record<string, number>> => {
       const stats = await namespace.admin.topicStats(qualifyTopic(namespace.naming, topic));

@@ -2,13 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { assertPulsarAnswers, describeWithPulsar } from '@agent-mesh/bus/testing';
 import { createDefaultSkillRegistry } from '@agent-mesh/skills';
-import { spawnAgent, type SpawnedAgent } from '../agent-process';
-import { PulsarNamespace } from '../pulsar-namespace';
-import { RedisFixture } from '../redis-fixture';
-import { eventually } from '../in-process-mesh';
-import { WorkflowClient } from '../workflow-client';
+import { eventually, PulsarNamespace, RedisFixture, spawnAgent, type SpawnedAgent, WorkflowClient } from '@agent-mesh/testing';
 
-const WORKSPACE = join(__dirname, '../../../..');
+const WORKSPACE = join(__dirname, '../../..');
 const ROLES = ['orchestrator', 'aggregator', 'market-maker', 'saga-coordinator', 'worker'] as const;
 
 interface WorkflowBody {

@@ -16,20 +16,11 @@ import {
   type MarketFill,
   type TaskCompleted,
 } from '@agent-mesh/contracts';
-import {
-  createDefaultSkillRegistry,
-  SkillInputError,
-  type Skill,
-  type SkillInput,
-  type SkillOutput,
-  type SkillRegistry,
-} from '@agent-mesh/skills';
+import { createDefaultSkillRegistry, type SkillRegistry } from '@agent-mesh/skills';
 import { MemoryStateStore, type StateStore } from '@agent-mesh/state';
-import { startAgents } from '../agent-roles';
-import { eventually, InProcessMesh } from '../in-process-mesh';
-import { WorkflowClient } from '../workflow-client';
+import { eventually, InProcessMesh, startAgents, WorkflowClient } from '@agent-mesh/testing';
 import { CHEAP, decodeAll, DEAR, MARKET_TEXT } from './support/expectations';
-import { CountSkill, sleep, type Outputs } from './support/test-skills';
+import { BrokenSkill, CountSkill, HoldSkill, sleep } from './support/test-skills';
 
 /*
  * Market-based allocation end to end on the memory bus: an orchestrator, a market maker and two
@@ -42,37 +33,6 @@ import { CountSkill, sleep, type Outputs } from './support/test-skills';
  *   worker@dear  (factor 0.8): idle 0.8 × 1.2 = 0.96
  */
 const TEXT = MARKET_TEXT; // 200 characters, 40 words
-
-/** Holds every run until released: the worker running it is busy (load 1) meanwhile. */
-class HoldSkill implements Skill {
-  readonly name = 'hold';
-  readonly description = 'holds until released (test)';
-  running = 0;
-  private open!: () => void;
-  private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
-  async run(): Promise<SkillOutput> {
-    this.running++;
-    await this.gate;
-    return { held: true };
-  }
-  release(): void {
-    this.open();
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { outputs: outputs.length };
-  }
-}
-
-class BrokenSkill implements Skill {
-  readonly name = 'broken';
-  readonly description = 'always refuses its input (test)';
-  async run(input: SkillInput): Promise<SkillOutput> {
-    throw new SkillInputError(this.name, `cannot work on ${input.id}`);
-  }
-  combine(outputs: Outputs): SkillOutput {
-    return { outputs: outputs.length };
-  }
-}
 
 const registry = createMeshEventRegistry();
 

@@ -1,11 +1,9 @@
 import type { TimelineEntry, WorkflowView } from '@agent-mesh/agents/orchestrator';
 import { EnvelopeProperties, qualifyTopic, Topics, uuidv7 } from '@agent-mesh/contracts';
 import { createDefaultSkillRegistry, type SkillRegistry } from '@agent-mesh/skills';
-import type { ApplyOnceResult, ChainResult, OnceStep, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '@agent-mesh/state';
-import { startAgent, startAgents } from '../agent-roles';
-import { eventually, InProcessMesh, type AgentProcess } from '../in-process-mesh';
-import { RedisFixture } from '../redis-fixture';
-import { WorkflowClient } from '../workflow-client';
+import type { StateStore } from '@agent-mesh/state';
+import { DyingStore } from '@agent-mesh/state/testing';
+import { type AgentProcess, eventually, InProcessMesh, RedisFixture, startAgent, startAgents, WorkflowClient } from '@agent-mesh/testing';
 import { AppendSkill, DraftSkill } from './support/test-skills';
 
 /**
@@ -14,79 +12,6 @@ import { AppendSkill, DraftSkill } from './support/test-skills';
  * one of its writes, before anything else — and check that the redelivered result finishes the
  * job on a successor, once: every stage's task runs once, nothing is left stuck.
  */
-
-/**
- * The real Redis store of an orchestrator process, which "dies" right after the applyOnce whose
- * marker matches: the write happens, and the handler never gets further.
- */
-class DyingStore implements StateStore {
-  readonly driver: string;
-  private dieAfter?: RegExp;
-  private died!: () => void;
-  /** Resolves when the process "died". */
-  readonly dead = new Promise<void>((resolve) => (this.died = resolve));
-
-  constructor(private readonly store: StateStore) {
-    this.driver = store.driver;
-  }
-
-  dieAfterMarker(pattern: RegExp): void {
-    this.dieAfter = pattern;
-  }
-
-  async applyOnce(marker: string, ops: readonly StateOp[], ttl?: number): Promise<ApplyOnceResult> {
-    const result = await this.store.applyOnce(marker, ops, ttl);
-    if (this.dieAfter?.test(marker)) {
-      this.died();
-      return new Promise<never>(() => undefined); // the handler hangs here until the process is killed
-    }
-    return result;
-  }
-
-  /** Dies as applyOnce does when one of the steps it applied has a matching marker. */
-  async applyOnceChain(steps: readonly OnceStep[], ttl?: number): Promise<ChainResult> {
-    const result = await this.store.applyOnceChain(steps, ttl);
-    if (steps.slice(0, result.applied).some((step) => this.dieAfter?.test(step.marker))) {
-      this.died();
-      return new Promise<never>(() => undefined);
-    }
-    return result;
-  }
-
-  recordSlot(write: SlotWrite): Promise<SlotWriteResult> {
-    return this.store.recordSlot(write);
-  }
-  apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]> {
-    return this.store.apply(ops);
-  }
-  get(key: string): Promise<string | null> {
-    return this.store.get(key);
-  }
-  hget(key: string, field: string): Promise<string | null> {
-    return this.store.hget(key, field);
-  }
-  hmget(key: string, fields: readonly string[]): Promise<(string | null)[]> {
-    return this.store.hmget(key, fields);
-  }
-  hgetall(key: string): Promise<Record<string, string>> {
-    return this.store.hgetall(key);
-  }
-  lrange(key: string, start: number, stop: number): Promise<string[]> {
-    return this.store.lrange(key, start, stop);
-  }
-  smembers(key: string): Promise<string[]> {
-    return this.store.smembers(key);
-  }
-  keys(pattern: string): Promise<string[]> {
-    return this.store.keys(pattern);
-  }
-  ping(): Promise<boolean> {
-    return this.store.ping();
-  }
-  close(): Promise<void> {
-    return this.store.close();
-  }
-}
 
 describe('an orchestrator killed while it advances a chain (real Redis)', () => {
   const redis = new RedisFixture();

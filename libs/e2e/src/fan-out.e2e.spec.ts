@@ -1,9 +1,7 @@
 import { DeadLetterProperties } from '@agent-mesh/bus';
 import { Topics } from '@agent-mesh/contracts';
 import { createDefaultSkillRegistry } from '@agent-mesh/skills';
-import { startAgents, WORKFLOW_ROLES } from '../agent-roles';
-import { eventually, InProcessMesh } from '../in-process-mesh';
-import { WorkflowClient } from '../workflow-client';
+import { eventually, InProcessMesh, startAgents, WORKFLOW_ROLES, WorkflowClient } from '@agent-mesh/testing';
 
 interface WorkflowBody {
   status: string;

@@ -1,4 +1,4 @@
-import { SkillInputError, type Skill, type SkillContext, type SkillInput, type SkillOutput } from '@agent-mesh/skills';
+import { EstimateSkill, SkillInputError, type Skill, type SkillContext, type SkillInput, type SkillOutput } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
 
 /*
@@ -177,5 +177,117 @@ export class LedgerSkill implements Skill {
 
   combine(outputs: Outputs): SkillOutput {
     return { done: outputs.map((o) => o.output['done']) };
+  }
+}
+
+/** Word count, except that "hang …" inputs never finish until the test releases them (or the worker stops). */
+export class HangSkill implements Skill {
+  readonly name = 'hang';
+  readonly description = 'hangs on purpose (test)';
+  readonly hanging = new Set<string>();
+  released = false;
+  private open!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
+  async run(input: SkillInput, context: SkillContext): Promise<SkillOutput> {
+    if (input.text.startsWith('hang')) {
+      this.hanging.add(input.id);
+      await Promise.race([this.gate, aborted(context)]);
+    }
+    return { words: wordCount(input.text) };
+  }
+  release(): void {
+    this.released = true;
+    this.open();
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return sumWords(outputs);
+  }
+}
+
+/** `{ label }` from text "<label>" or "<label> after <ms>" (answers after that delay). */
+export class LabelSkill implements Skill {
+  readonly name = 'label';
+  readonly description = 'labels (test)';
+  async run(input: SkillInput): Promise<SkillOutput> {
+    const match = /^(\S+)(?: after (\d+))?$/.exec(input.text.trim());
+    if (!match) throw new SkillInputError(this.name, `cannot read ${input.text}`);
+    if (match[2]) await sleep(Number(match[2]));
+    return { label: match[1] };
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return { labels: outputs.map((o) => o.output['label']) };
+  }
+}
+
+/** Holds every run until released: the worker running it is busy (load 1) meanwhile. */
+export class HoldSkill implements Skill {
+  readonly name = 'hold';
+  readonly description = 'holds until released (test)';
+  running = 0;
+  private open!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
+  async run(): Promise<SkillOutput> {
+    this.running++;
+    await this.gate;
+    return { held: true };
+  }
+  release(): void {
+    this.open();
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return { outputs: outputs.length };
+  }
+}
+
+/** Refuses every input (a bad input: not retried). */
+export class BrokenSkill implements Skill {
+  readonly name = 'broken';
+  readonly description = 'always refuses its input (test)';
+  async run(input: SkillInput): Promise<SkillOutput> {
+    throw new SkillInputError(this.name, `cannot work on ${input.id}`);
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return { outputs: outputs.length };
+  }
+}
+
+/** The estimate skill, except that solver 1 refuses its task in round 2. */
+export class PickySkill implements Skill {
+  readonly name = 'picky';
+  readonly description = 'estimate, with one refusing solver (test)';
+  private readonly inner = new EstimateSkill();
+  async run(input: SkillInput, context: SkillContext): Promise<SkillOutput> {
+    if (input.params?.['solver'] === 1 && input.params['round'] === 2) throw new SkillInputError(this.name, 'solver 1 sits out round 2');
+    return this.inner.run(input, context);
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return this.inner.combine(outputs);
+  }
+}
+
+/** Counts words, but only once its gate opens: lets the test hold tasks in flight on a worker. */
+export class GatedWordCount implements Skill {
+  readonly name = 'gated';
+  readonly description = 'word count behind a gate (test only)';
+  started = 0;
+  private open!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
+
+  constructor(initiallyOpen: boolean) {
+    if (initiallyOpen) this.open();
+  }
+
+  release(): void {
+    this.open();
+  }
+
+  async run(input: SkillInput): Promise<SkillOutput> {
+    this.started++;
+    await this.gate;
+    return { words: wordCount(input.text) };
+  }
+
+  combine(outputs: Outputs): SkillOutput {
+    return sumWords(outputs);
   }
 }

@@ -5,7 +5,7 @@ import { OrchestratorModule } from '@agent-mesh/agents/orchestrator';
 import { SagaCoordinatorModule } from '@agent-mesh/agents/saga-coordinator';
 import { WorkerModule } from '@agent-mesh/agents/worker';
 import { demoWorkflows, loadDocuments, runDemo } from '@agent-mesh/demo';
-import { InProcessMesh } from '../in-process-mesh';
+import { InProcessMesh } from '@agent-mesh/testing';
 
 describe('the embedded demo', () => {
   const mesh = new InProcessMesh();
@@ -14,7 +14,7 @@ describe('the embedded demo', () => {
   it('runs a workflow per pattern over the shipped documents and prints steps, branches, results and timelines', async () => {
     const app = await mesh.start({ role: 'mesh', modules: [OrchestratorModule, WorkerModule, AggregatorModule, SagaCoordinatorModule, MarketMakerModule] });
     const lines: string[] = [];
-    const documents = loadDocuments(join(__dirname, '../../../../data/documents'));
+    const documents = loadDocuments(join(__dirname, '../../../data/documents'));
     const workflows = demoWorkflows(documents);
     const summary = await runDemo({ baseUrl: app.url, workflows, print: (line) => lines.push(line) });
 

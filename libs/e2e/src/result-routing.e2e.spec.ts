@@ -1,7 +1,5 @@
 import { qualifyTopic, Topics, type EventEnvelope, type TaskCompleted, type TaskFailed } from '@agent-mesh/contracts';
-import { startAgents } from '../agent-roles';
-import { InProcessMesh, type AgentProcess } from '../in-process-mesh';
-import { WorkflowClient } from '../workflow-client';
+import { type AgentProcess, InProcessMesh, startAgents, WorkflowClient } from '@agent-mesh/testing';
 import { decodeAll, SOLVER_TEXT } from './support/expectations';
 
 /*

@@ -1,9 +1,7 @@
 import type { StepState, TimelineEntry, WorkflowView } from '@agent-mesh/agents/orchestrator';
 import { STATE_STORE } from '@agent-mesh/runtime';
 import type { StateStore } from '@agent-mesh/state';
-import { startAgents, WORKFLOW_ROLES } from '../agent-roles';
-import { InProcessMesh, type AgentProcess } from '../in-process-mesh';
-import { WorkflowClient } from '../workflow-client';
+import { type AgentProcess, InProcessMesh, startAgents, WORKFLOW_ROLES, WorkflowClient } from '@agent-mesh/testing';
 import { expectedBoardEntries, QUESTION, runDirectly, summarizeThenIndex, type Board } from './support/expectations';
 import { sleep } from './support/test-skills';
 

@@ -1,19 +1,9 @@
 import type { WorkflowView } from '@agent-mesh/agents/orchestrator';
 import { createMeshEventRegistry, Topics, type EventEnvelope, type SolverRoundCompleted, type TaskCompleted, type TaskFailed } from '@agent-mesh/contracts';
-import {
-  createDefaultSkillRegistry,
-  EstimateSkill,
-  SkillInputError,
-  type Skill,
-  type SkillContext,
-  type SkillInput,
-  type SkillOutput,
-  type SkillRegistry,
-} from '@agent-mesh/skills';
-import { startAgents } from '../agent-roles';
-import { InProcessMesh } from '../in-process-mesh';
-import { WorkflowClient } from '../workflow-client';
+import { createDefaultSkillRegistry, type SkillRegistry } from '@agent-mesh/skills';
+import { InProcessMesh, startAgents, WorkflowClient } from '@agent-mesh/testing';
 import { expectedRounds, SOLVER_TEXT } from './support/expectations';
+import { PickySkill } from './support/test-skills';
 
 /*
  * Solver rounds end to end on the memory bus: orchestrator, market maker (runs the rounds),
@@ -23,20 +13,6 @@ import { expectedRounds, SOLVER_TEXT } from './support/expectations';
  * ./support/expectations (expectedRounds).
  */
 const TEXT = SOLVER_TEXT;
-
-/** The estimate skill, except that solver 1 refuses its task in round 2. */
-class PickySkill implements Skill {
-  readonly name = 'picky';
-  readonly description = 'estimate, with one refusing solver (test)';
-  private readonly inner = new EstimateSkill();
-  async run(input: SkillInput, context: SkillContext): Promise<SkillOutput> {
-    if (input.params?.['solver'] === 1 && input.params['round'] === 2) throw new SkillInputError(this.name, 'solver 1 sits out round 2');
-    return this.inner.run(input, context);
-  }
-  combine(outputs: readonly { readonly inputId: string; readonly output: SkillOutput }[]): SkillOutput {
-    return this.inner.combine(outputs);
-  }
-}
 
 describe('solver rounds: the market maker runs the rounds, the aggregator compiles (memory bus)', () => {
   const mesh = new InProcessMesh();

@@ -1,38 +1,9 @@
 import { TaskCompletedV1, Topics, type EventEnvelope, type TaskCompleted } from '@agent-mesh/contracts';
 import { MeshPublisher } from '@agent-mesh/nest-pulsar';
-import { createDefaultSkillRegistry, type Skill, type SkillInput, type SkillOutput } from '@agent-mesh/skills';
+import { createDefaultSkillRegistry, type Skill } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
-import { startAgent, startAgents } from '../agent-roles';
-import { eventually, InProcessMesh } from '../in-process-mesh';
-import { RedisFixture } from '../redis-fixture';
-import { WorkflowClient } from '../workflow-client';
-
-/** Counts words, but only once its gate opens: lets the test hold tasks in flight on a worker. */
-class GatedWordCount implements Skill {
-  readonly name = 'gated';
-  readonly description = 'word count behind a gate (test only)';
-  started = 0;
-  private open!: () => void;
-  private readonly gate = new Promise<void>((resolve) => (this.open = resolve));
-
-  constructor(initiallyOpen: boolean) {
-    if (initiallyOpen) this.open();
-  }
-
-  release(): void {
-    this.open();
-  }
-
-  async run(input: SkillInput): Promise<SkillOutput> {
-    this.started++;
-    await this.gate;
-    return { words: input.text.split(/\s+/).filter(Boolean).length };
-  }
-
-  combine(outputs: readonly { inputId: string; output: SkillOutput }[]): SkillOutput {
-    return { inputs: outputs.map((o) => o.inputId), words: outputs.reduce((sum, o) => sum + Number(o.output['words']), 0) };
-  }
-}
+import { eventually, InProcessMesh, RedisFixture, startAgent, startAgents, WorkflowClient } from '@agent-mesh/testing';
+import { GatedWordCount } from './support/test-skills';
 
 function registryWith(skill: Skill) {
   return createDefaultSkillRegistry().register(skill);

@@ -9,9 +9,7 @@ import { defineEvent, EnvelopeProperties, EventRegistry, qualifyTopic, Topics, t
 import { MeshContext, MeshPublisher, MeshTransportModule, MeshTransportServer, OnMeshEvent } from '@agent-mesh/nest-pulsar';
 import { PulsarAdmin } from '@agent-mesh/pulsar-admin';
 import type { StateStore } from '@agent-mesh/state';
-import { eventually } from '../in-process-mesh';
-import { PulsarBrokerFixture, type ScriptRun } from '../pulsar-broker-fixture';
-import { RedisFixture } from '../redis-fixture';
+import { eventually, PulsarBrokerFixture, RedisFixture, type ScriptRun } from '@agent-mesh/testing';
 
 /**
  * Acceptance: "Broker restart mid-stream: every published event is handled, none twice in effect"

@@ -83,6 +83,9 @@ export class WorkflowEngine implements StepFlow {
     const origin = options.origin ?? 'event';
     const state = await this.workflows.begin(workflowId, spec, cause.occurredAt, origin);
     if (!state.runnable) return 'begun';
+    // workflow.submitted reached another orchestrator before this process began it: that begin
+    // owns the start (a redelivery carries it on); starting here too would publish its work twice.
+    if (origin === 'submit' && state.firstBegun === 'event') return 'begun';
     if (origin === 'event' && state.submitter) {
       if (state.submitter.announced) return 'begun';
       if (Date.now() - state.submitter.at < (options.waitForSubmitterMs ?? 0)) return 'submitter-pending';

@@ -62,6 +62,8 @@ export type BeginOrigin = 'submit' | 'event';
 export interface BeginState {
   /** False if the workflow already finished or was cancelled. */
   readonly runnable: boolean;
+  /** Who began it first: that begin owns the start. */
+  readonly firstBegun: BeginOrigin;
   /** Set when the submitting process began it: when (epoch ms), and whether its begin is done (markAnnounced). */
   readonly submitter?: { readonly at: number; readonly announced: boolean };
 }
@@ -156,8 +158,8 @@ export class WorkflowState {
     ]);
     this.remember(id, spec, specJson.length); // its first step's end needs it: no read on that path
     const runnable = !(status === 'completed' || status === 'failed' || status === 'compensated' || status === 'cancelled');
-    if (begunVia !== 'submit') return { runnable };
-    return { runnable, submitter: { at: Number(begunAt), announced: announced === '1' } };
+    if (begunVia !== 'submit') return { runnable, firstBegun: 'event' };
+    return { runnable, firstBegun: 'submit', submitter: { at: Number(begunAt), announced: announced === '1' } };
   }
 
   /** The submitting process's begin is done: its root start is recorded and everything it published is out. */

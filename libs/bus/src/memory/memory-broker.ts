@@ -2,7 +2,9 @@ import {
   BusClosedError,
   ConsumerBusyError,
   defaultDeadLetterTopic,
+  type BusConnectionStatus,
   type BusMessage,
+  type ConnectionStatusListener,
   type Consumer,
   type EventBus,
   type MessageListener,
@@ -12,6 +14,7 @@ import {
   type SubscribeOptions,
   type SubscriptionType,
 } from '../event-bus';
+import { ConnectionStatusTracker } from '../connection-status';
 import { deadLetterMessage, describeError } from '../dead-letter';
 import { MessageLog } from './message-log';
 
@@ -635,11 +638,21 @@ export class MemoryEventBus implements EventBus {
   readonly driver = 'memory';
   private closed = false;
   private readonly resources = new Set<MemoryConsumer | MemoryReader>();
+  /** In-process: connected from the start until closed. */
+  private readonly connection = new ConnectionStatusTracker();
 
   constructor(private readonly broker: MemoryBroker) {}
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  get connectionStatus(): BusConnectionStatus {
+    return this.connection.status;
+  }
+
+  onConnectionStatus(listener: ConnectionStatusListener): () => void {
+    return this.connection.onChange(listener);
   }
 
   async publish(topic: string, message: OutgoingMessage): Promise<string> {
@@ -675,6 +688,7 @@ export class MemoryEventBus implements EventBus {
     if (this.closed) return;
     for (const resource of [...this.resources]) await resource.close();
     this.closed = true;
+    this.connection.markClosed();
   }
 
   /** @internal */

@@ -2,8 +2,6 @@ import {
   BusClosedError,
   ConsumerBusyError,
   type BusMessage,
-  type Consumer,
-  type EventBus,
   type MessageListener,
   type OutgoingMessage,
   type Reader,
@@ -12,6 +10,7 @@ import {
   type SubscriptionType,
 } from '../event-bus';
 import { ClientSideConsumer } from '../client-side-consumer';
+import { DEFAULT_NACK_DELAY_MS, DEFAULT_RECEIVER_QUEUE_SIZE, PulsarEventBusBase, type PulsarBusOptions } from '../pulsar-bus-base';
 import { comparePositions, decodeMessageId, encodeMessageId, type MessagePosition } from '../pulsar-ws/message-id';
 import {
   loadPulsarClient,
@@ -26,19 +25,15 @@ import {
   type PulsarSubscriptionType,
 } from './load';
 
-export interface PulsarNativeOptions {
+export interface PulsarNativeOptions extends PulsarBusOptions {
   /** The broker's binary protocol endpoint, e.g. pulsar://127.0.0.1:6650. */
   readonly serviceUrl: string;
   /** JWT for brokers with token authentication. */
   readonly token?: string;
   /** Timeout of lookups, producer/consumer/reader creation and other broker operations. Default 30 s. */
   readonly operationTimeoutSeconds?: number;
-  /** How long a publish waits for the broker (the client reconnects meanwhile) before failing. Default 30 s. */
-  readonly sendTimeoutMs?: number;
 }
 
-const DEFAULT_RECEIVER_QUEUE_SIZE = 100;
-const DEFAULT_NACK_DELAY_MS = 1000;
 
 const SUBSCRIPTION_TYPES: Readonly<Record<SubscriptionType, PulsarSubscriptionType>> = {
   Exclusive: 'Exclusive',
@@ -114,20 +109,17 @@ function toProducerMessage(message: OutgoingMessage): PulsarProducerMessage {
  * - batching is off, so one message is one id.
  * The native client reconnects producers, consumers and readers itself.
  */
-export class PulsarNativeEventBus implements EventBus {
+export class PulsarNativeEventBus extends PulsarEventBusBase<NativeProducer> {
   readonly driver = 'pulsar-native';
   /** @internal */
   readonly client: PulsarClient;
-  private readonly producers = new Map<string, Promise<PulsarProducer>>();
-  private readonly consumers = new Set<NativeConsumer>();
-  private readonly readers = new Set<NativeReader>();
-  private closed = false;
 
   /** Prefer `create`; this takes the already-loaded module (tests can pass a stand-in). */
   constructor(
     readonly options: PulsarNativeOptions,
     /** @internal */ readonly pulsar: PulsarClientModule,
   ) {
+    super(options);
     if (!/^pulsar(\+ssl)?:\/\//.test(options.serviceUrl)) {
       throw new Error(`PULSAR_SERVICE_URL must be pulsar://host:port or pulsar+ssl://host:port, got "${options.serviceUrl}"`);
     }
@@ -151,83 +143,72 @@ export class PulsarNativeEventBus implements EventBus {
     return new PulsarNativeEventBus(options, loaded.module);
   }
 
-  async publish(topic: string, message: OutgoingMessage): Promise<string> {
-    if (this.closed) throw new BusClosedError(`publish to ${topic}`);
+  /** @internal A native MessageId from one of our ids (base64 MessageIdData). */
+  nativeMessageId(messageId: string): PulsarMessageId {
+    return this.pulsar.MessageId.deserialize(Buffer.from(messageId, 'base64'));
+  }
+
+  protected checkTopic(topic: string): void {
     assertTopic(topic);
-    let producer = this.producers.get(topic);
-    if (!producer) {
-      const created = this.client.createProducer({
-        topic,
-        batchingEnabled: false,
-        sendTimeoutMs: this.options.sendTimeoutMs ?? 30_000,
-      });
-      producer = created;
-      this.producers.set(topic, created);
-      created.catch(() => {
-        if (this.producers.get(topic) === created) this.producers.delete(topic);
-      });
-    }
-    try {
-      return encodeId(await (await producer).send(toProducerMessage(message)));
-    } catch (error) {
-      if (this.closed) throw new BusClosedError(`publish to ${topic}`);
-      throw new Error(`publish to ${topic} failed: ${errorText(error)} (broker at ${this.options.serviceUrl})`);
-    }
   }
 
-  async subscribe(options: SubscribeOptions, listener: MessageListener): Promise<Consumer> {
-    if (this.closed) throw new BusClosedError(`subscribe to ${options.topic}`);
-    assertTopic(options.topic);
-    const consumer = new NativeConsumer(this, options, listener);
-    await consumer.open();
-    if (this.closed) {
-      await consumer.close();
-      throw new BusClosedError(`subscribe to ${options.topic}`);
-    }
-    this.consumers.add(consumer);
-    return consumer;
+  protected openProducer(topic: string): Promise<NativeProducer> {
+    return NativeProducer.open(this, topic);
   }
 
-  async createReader(options: ReaderOptions): Promise<Reader> {
-    if (this.closed) throw new BusClosedError(`createReader on ${options.topic}`);
-    assertTopic(options.topic);
-    const reader = new NativeReader(this, options);
-    await reader.open();
-    if (this.closed) {
-      await reader.close();
-      throw new BusClosedError(`createReader on ${options.topic}`);
-    }
-    this.readers.add(reader);
-    return reader;
+  protected newConsumer(options: SubscribeOptions, listener: MessageListener): NativeConsumer {
+    return new NativeConsumer(this, options, listener);
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.allSettled([...this.consumers].map((c) => c.close()));
-    await Promise.allSettled([...this.readers].map((r) => r.close()));
-    const producers = await Promise.allSettled([...this.producers.values()]);
-    await Promise.allSettled(producers.map((p) => (p.status === 'fulfilled' ? p.value.close() : undefined)));
-    this.producers.clear();
+  protected newReader(options: ReaderOptions): NativeReader {
+    return new NativeReader(this, options);
+  }
+
+  protected override async closeClient(): Promise<void> {
     // src/Client.js of some versions drops the promise of close(): resolve whatever comes back.
     await Promise.resolve()
       .then(() => this.client.close())
       .catch(() => undefined);
   }
+}
 
-  get isClosed(): boolean {
-    return this.closed;
+/**
+ * One topic's producer. The addon reconnects by itself and says nothing about it, so the
+ * connection status follows the sends: a failed one marks the link down, a confirmed one up.
+ */
+class NativeProducer {
+  private constructor(
+    private readonly bus: PulsarNativeEventBus,
+    private readonly topic: string,
+    private readonly native: PulsarProducer,
+  ) {}
+
+  static async open(bus: PulsarNativeEventBus, topic: string): Promise<NativeProducer> {
+    try {
+      const native = await bus.client.createProducer({ topic, batchingEnabled: false, sendTimeoutMs: bus.sendTimeoutMs });
+      return new NativeProducer(bus, topic, native);
+    } catch (error) {
+      if (bus.isClosed) throw new BusClosedError(`publish to ${topic}`);
+      bus.connection.openFailed();
+      throw new Error(`publish to ${topic} failed: ${errorText(error)} (broker at ${bus.options.serviceUrl})`);
+    }
   }
 
-  /** @internal */
-  forget(resource: NativeConsumer | NativeReader): void {
-    if (resource instanceof NativeConsumer) this.consumers.delete(resource);
-    else this.readers.delete(resource);
+  async send(message: OutgoingMessage): Promise<string> {
+    try {
+      const id = encodeId(await this.native.send(toProducerMessage(message)));
+      this.bus.connection.linkUp(this);
+      return id;
+    } catch (error) {
+      if (this.bus.isClosed) throw new BusClosedError(`publish to ${this.topic}`);
+      this.bus.connection.linkDown(this);
+      throw new Error(`publish to ${this.topic} failed: ${errorText(error)} (broker at ${this.bus.options.serviceUrl})`);
+    }
   }
 
-  /** @internal A native MessageId from one of our ids (base64 MessageIdData). */
-  nativeMessageId(messageId: string): PulsarMessageId {
-    return this.pulsar.MessageId.deserialize(Buffer.from(messageId, 'base64'));
+  async close(): Promise<void> {
+    this.bus.connection.linkClosed(this);
+    await this.native.close();
   }
 }
 
@@ -265,8 +246,10 @@ class NativeConsumer extends ClientSideConsumer<PulsarMessage> {
         throw new ConsumerBusyError(this.options.topic, this.options.subscription);
       }
       if (this.bus.isClosed) throw new BusClosedError(`subscribe to ${this.options.topic}`);
+      this.bus.connection.openFailed();
       throw new Error(`subscribe to ${this.options.topic} (${this.options.subscription}) failed: ${errorText(error)}`);
     }
+    this.bus.connection.linkUp(this);
     void this.pump().catch(() => undefined);
   }
 
@@ -304,9 +287,12 @@ class NativeConsumer extends ClientSideConsumer<PulsarMessage> {
       let received: PulsarMessage;
       try {
         received = await this.native.receive();
+        if (failures > 0) this.bus.connection.linkUp(this);
         failures = 0;
       } catch (error) {
         if (this.closed || this.bus.isClosed || isAlreadyClosed(error)) return;
+        // The addon reconnects by itself and tells nothing of it: a failing receive is what shows.
+        this.bus.connection.linkDown(this);
         failures++;
         await sleep(Math.min(100 * 2 ** failures, 5000));
         continue;

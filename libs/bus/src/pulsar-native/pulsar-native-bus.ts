@@ -48,7 +48,6 @@ function errorText(error: unknown): string {
 
 /** The addon rejects with plain messages ending in pulsar-client-cpp's strResult() (lib/Result.cc). */
 const isConsumerBusy = (error: unknown): boolean => /\bConsumerBusy\b/.test(errorText(error));
-const isTimeout = (error: unknown): boolean => /\bTime[Oo]ut\b/.test(errorText(error));
 const isAlreadyClosed = (error: unknown): boolean => /\bAlreadyClosed\b/.test(errorText(error));
 
 function assertTopic(topic: string): void {
@@ -346,12 +345,35 @@ class NativeConsumer extends ClientSideConsumer<PulsarMessage> {
   }
 }
 
+/** hasNext() polls while nothing is available: the first at once, then backing off up to the maximum. */
+const FIRST_POLL_DELAY_MS = 10;
+const MAX_POLL_DELAY_MS = 250;
+/** How long close() waits for a read under way before closing the reader anyway. */
+const CLOSE_READ_WAIT_MS = 5000;
+
+/**
+ * A reader that never calls the addon's timed `readNext(timeout)`: in pulsar-client 1.18.0 a
+ * read that fails — a timed read timing out, or any read on a reader closed under it — frees a
+ * message pointer it never set (src/Reader.cc, ReaderReadNextWorker::Execute), corrupting the
+ * heap; the process dies within a few timed-out reads. So it asks `hasNext()` first and calls
+ * the untimed `readNext()` only when a message is there (it then returns at once), and close()
+ * lets a read under way finish before it closes the native reader.
+ *
+ * `hasNext()` is synchronous in the addon (pulsar_reader_has_message_available): with messages
+ * in the local queue it answers at once, but a reader that has caught up asks the broker for its
+ * last message id, holding the event loop for that round trip. So a wait polls it sparingly —
+ * once at once, then after growing pauses (10 ms up to 250 ms) in which the event loop runs,
+ * until the caller's timeout — and not at all while the reader is not connected (it would block
+ * until the operation timeout). docs/bus-drivers.md has the details.
+ */
 class NativeReader implements Reader {
   private native!: PulsarReader;
   private closed = false;
   private readonly buffer: BusMessage[] = [];
   /** Inclusive start at the first entry of a ledger: skip what precedes the start id. */
   private skipBefore?: MessagePosition;
+  /** The untimed read under way, if any: close() waits for it. */
+  private reading?: Promise<unknown>;
 
   constructor(
     private readonly bus: PulsarNativeEventBus,
@@ -368,45 +390,30 @@ class NativeReader implements Reader {
       this.native = await this.bus.client.createReader({ topic: this.options.topic, startMessageId, receiverQueueSize: 1000 });
     } catch (error) {
       if (this.bus.isClosed) throw new BusClosedError(`createReader on ${this.options.topic}`);
+      this.bus.connection.openFailed();
       throw new Error(`createReader on ${this.options.topic} failed: ${errorText(error)}`);
     }
+    this.bus.connection.linkUp(this);
   }
 
   async hasMessageAvailable(): Promise<boolean> {
     this.assertOpen('hasMessageAvailable');
     if (this.buffer.length > 0) return true;
-    // Entries before an inclusive start at entry 0 do not count: read past them first.
-    while (this.skipBefore && this.hasNext()) {
-      const message = await this.readRaw(2000);
-      if (!message) return false;
-      if (comparePositions(decodeMessageId(message.messageId), this.skipBefore) < 0) continue;
-      this.skipBefore = undefined;
-      this.buffer.push(message);
-      return true;
-    }
-    return this.skipBefore ? false : this.hasNext();
+    // One poll, no wait; what it finds is kept for readNext (entries before an inclusive start are passed over).
+    const message = await this.readPastSkipped(Date.now());
+    if (message) this.buffer.push(message);
+    return message !== null;
   }
 
   async readNext(timeoutMs = 30_000): Promise<BusMessage | null> {
     this.assertOpen('readNext');
-    const buffered = this.buffer.shift();
-    if (buffered) return buffered;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const message = await this.readRaw(deadline - Date.now());
-      if (!message) return null;
-      if (this.skipBefore && comparePositions(decodeMessageId(message.messageId), this.skipBefore) < 0) {
-        if (Date.now() >= deadline) return null;
-        continue;
-      }
-      this.skipBefore = undefined;
-      return message;
-    }
+    return this.buffer.shift() ?? (await this.readPastSkipped(Date.now() + timeoutMs));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.reading) await Promise.race([this.reading.catch(() => undefined), sleep(CLOSE_READ_WAIT_MS)]);
     try {
       await this.native.close();
     } catch {
@@ -427,29 +434,57 @@ class NativeReader implements Reader {
     return MessageId.earliest();
   }
 
-  /** Synchronous in the addon (pulsar_reader_has_message_available; may ask the broker for its last id). */
+  /** The next message not before the inclusive start, if one is available by `deadline` (epoch ms); else null. */
+  private async readPastSkipped(deadline: number): Promise<BusMessage | null> {
+    while (await this.waitUntilAvailable(deadline)) {
+      const message = await this.readAvailable();
+      if (!message) return null;
+      if (this.skipBefore && comparePositions(decodeMessageId(message.messageId), this.skipBefore) < 0) continue;
+      this.skipBefore = undefined;
+      return message;
+    }
+    return null;
+  }
+
+  /** Polls hasNext() until it says yes or `deadline` passes: at once, then after growing pauses. */
+  private async waitUntilAvailable(deadline: number): Promise<boolean> {
+    for (let pause = FIRST_POLL_DELAY_MS; ; pause = Math.min(2 * pause, MAX_POLL_DELAY_MS)) {
+      if (this.closed) return false;
+      if (this.hasNext()) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await sleep(Math.min(pause, left));
+    }
+  }
+
+  /** Synchronous in the addon, see the class comment; false without asking while the reader is not connected. */
   private hasNext(): boolean {
+    if (this.native.isConnected && !this.native.isConnected()) {
+      this.bus.connection.linkDown(this);
+      return false;
+    }
     try {
-      return this.native.hasNext();
+      const available = this.native.hasNext();
+      this.bus.connection.linkUp(this);
+      return available;
     } catch (error) {
       if (this.closed || this.bus.isClosed) throw new BusClosedError(`hasMessageAvailable on ${this.options.topic}`);
       throw new Error(`hasMessageAvailable on ${this.options.topic} failed: ${errorText(error)}`);
     }
   }
 
-  /**
-   * The next message within timeoutMs, or null. The addon rejects a timed-out readNext with
-   * "Failed to received message TimeOut" (src/Reader.cc); a timeout of 0 or none would wait
-   * forever, so at least 1 ms is passed. Each wait holds a libuv pool thread (ReaderReadNextWorker).
-   */
-  private async readRaw(timeoutMs: number): Promise<BusMessage | null> {
+  /** The untimed readNext(), only ever called once hasNext() said a message is there; null when closed meanwhile. */
+  private async readAvailable(): Promise<BusMessage | null> {
+    const reading = this.native.readNext();
+    this.reading = reading;
     try {
-      const message = await this.native.readNext(Math.max(1, Math.ceil(timeoutMs)));
-      return { ...toBusMessage(this.options.topic, message), redeliveryCount: 0 };
+      return { ...toBusMessage(this.options.topic, await reading), redeliveryCount: 0 };
     } catch (error) {
-      if (isTimeout(error) || this.closed) return null;
+      if (this.closed) return null;
       if (this.bus.isClosed) throw new BusClosedError(`readNext on ${this.options.topic}`);
       throw new Error(`readNext on ${this.options.topic} failed: ${errorText(error)}`);
+    } finally {
+      this.reading = undefined;
     }
   }
 

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
-import { describeError, type BusMessage, type Consumer, type SubscribeOptions } from '@agent-mesh/bus';
+import { describeError, type BusConnectionStatus, type BusMessage, type Consumer, type SubscribeOptions } from '@agent-mesh/bus';
 import type { EventEnvelope } from '@agent-mesh/contracts';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { MeshHandlerExtras } from './decorators';
@@ -36,15 +36,23 @@ interface SubscriptionGroup {
   readonly keyChains: Map<string, Promise<void>>;
 }
 
+/** What `on()` takes: the bus's connection status, on every change. */
+export type MeshTransportEvents = {
+  status: (status: BusConnectionStatus) => void;
+};
+
 /**
  * The NestJS transport of the mesh: every `@OnMeshEvent` handler becomes a consumer on the
  * EventBus. Messages are decoded and validated before a handler sees them; the ones that can
  * never be handled go to the dead-letter topic with the reason. Shutdown stops taking messages,
  * waits for the in-flight ones, then closes the consumers (whatever was not acked returns to
- * the subscription for another process).
+ * the subscription for another process). Its `status` is the bus's connection status.
  */
 @Injectable()
-export class MeshTransportServer extends Server implements CustomTransportStrategy, BeforeApplicationShutdown {
+export class MeshTransportServer
+  extends Server<MeshTransportEvents, BusConnectionStatus>
+  implements CustomTransportStrategy, BeforeApplicationShutdown
+{
   private readonly log = new Logger('MeshTransport');
   private readonly consumers: Consumer[] = [];
   private readonly inFlight = new Set<Promise<void>>();
@@ -57,6 +65,8 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
     @Optional() private readonly modules?: ModulesContainer,
   ) {
     super();
+    this._status$.next(options.bus.connectionStatus);
+    options.bus.onConnectionStatus((status) => this._status$.next(status));
   }
 
   listen(callback: (error?: unknown) => void): void {
@@ -98,8 +108,9 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
     return this.close();
   }
 
-  on(): void {
-    // The bus reports problems through promise rejections, not an event emitter.
+  /** `on('status', listener)`: the bus's connection status on every change; returns what stops it. */
+  on<Event extends keyof MeshTransportEvents>(event: Event, callback: MeshTransportEvents[Event]): () => void {
+    return this.options.bus.onConnectionStatus(callback);
   }
 
   unwrap<T>(): T {

@@ -14,8 +14,6 @@ import { ConnectionStatusTracker } from './connection-status';
 
 /** How long a publish waits for the broker before failing, unless the driver's options say otherwise. */
 export const DEFAULT_SEND_TIMEOUT_MS = 30_000;
-export const DEFAULT_RECEIVER_QUEUE_SIZE = 100;
-export const DEFAULT_NACK_DELAY_MS = 1000;
 
 /** A driver's producer of one topic. */
 export interface PulsarProducerLink {

@@ -16,10 +16,9 @@ import {
 } from '../event-bus';
 import { ConnectionStatusTracker } from '../connection-status';
 import { deadLetterMessage, describeError } from '../dead-letter';
+import { DEFAULT_NACK_DELAY_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_RECEIVER_QUEUE_SIZE } from '../port-defaults';
 import { MessageLog } from './message-log';
 
-const DEFAULT_RECEIVER_QUEUE_SIZE = 100;
-const DEFAULT_NACK_DELAY_MS = 1000;
 const DEFAULT_RETENTION = 1000;
 
 export interface MemoryBrokerOptions {
@@ -599,7 +598,7 @@ class MemoryReader implements Reader {
     return this.next < this.topicRef.log.end;
   }
 
-  async readNext(timeoutMs = 30_000): Promise<BusMessage | null> {
+  async readNext(timeoutMs = DEFAULT_READ_TIMEOUT_MS): Promise<BusMessage | null> {
     if (this.closed || this.client.isClosed) throw new BusClosedError(`readNext on ${this.topicRef.name}`);
     if (this.next >= this.topicRef.log.end) {
       await new Promise<void>((resolve) => {

@@ -10,7 +10,8 @@ import {
   type SubscriptionType,
 } from '../event-bus';
 import { ClientSideConsumer } from '../client-side-consumer';
-import { DEFAULT_NACK_DELAY_MS, DEFAULT_RECEIVER_QUEUE_SIZE, PulsarEventBusBase, type PulsarBusOptions } from '../pulsar-bus-base';
+import { PulsarEventBusBase, type PulsarBusOptions } from '../pulsar-bus-base';
+import { DEFAULT_NACK_DELAY_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_RECEIVER_QUEUE_SIZE } from '../port-defaults';
 import { comparePositions, decodeMessageId, encodeMessageId, type MessagePosition } from '../pulsar-ws/message-id';
 import {
   loadPulsarClient,
@@ -405,7 +406,7 @@ class NativeReader implements Reader {
     return message !== null;
   }
 
-  async readNext(timeoutMs = 30_000): Promise<BusMessage | null> {
+  async readNext(timeoutMs = DEFAULT_READ_TIMEOUT_MS): Promise<BusMessage | null> {
     this.assertOpen('readNext');
     return this.buffer.shift() ?? (await this.readPastSkipped(Date.now() + timeoutMs));
   }

@@ -9,7 +9,8 @@ import {
   type SubscribeOptions,
 } from '../event-bus';
 import { ClientSideConsumer } from '../client-side-consumer';
-import { DEFAULT_NACK_DELAY_MS, DEFAULT_RECEIVER_QUEUE_SIZE, PulsarEventBusBase, type PulsarBusOptions } from '../pulsar-bus-base';
+import { PulsarEventBusBase, type PulsarBusOptions } from '../pulsar-bus-base';
+import { DEFAULT_NACK_DELAY_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_RECEIVER_QUEUE_SIZE } from '../port-defaults';
 import { comparePositions, decodeMessageId, encodeMessageId, type MessagePosition } from './message-id';
 import { DEFAULT_RECONNECT, UpgradeRefusedError, WsSession, type ReconnectPolicy } from './ws-session';
 
@@ -368,7 +369,7 @@ class WsReader implements Reader {
     return (await this.waitForMessage(this.options.startMessageId === 'latest' && !this.lastSeen ? 200 : 2000)) !== undefined;
   }
 
-  async readNext(timeoutMs = 30_000): Promise<BusMessage | null> {
+  async readNext(timeoutMs = DEFAULT_READ_TIMEOUT_MS): Promise<BusMessage | null> {
     if (this.closed || this.bus.isClosed) throw new BusClosedError(`readNext on ${this.options.topic}`);
     const message = this.buffer.shift() ?? (await this.waitForMessage(timeoutMs), this.buffer.shift());
     return message ?? null;

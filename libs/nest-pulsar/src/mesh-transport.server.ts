@@ -18,9 +18,10 @@ interface RoutedHandler {
   readonly direct?: DirectHandler;
 }
 
-/** A handler as declared with `@OnMeshEvent`, before its subscription is resolved. */
+/** A handler as declared with `@OnMeshEvent`, with its subscription resolved (one per topic its template expands to). */
 interface DeclaredHandler {
   readonly extras: MeshHandlerExtras;
+  readonly subscriptions: readonly ResolvedSubscription[];
   readonly routed: RoutedHandler;
 }
 
@@ -134,7 +135,7 @@ export class MeshTransportServer
     this.consumers.length = 0;
   }
 
-  /** Every `@OnMeshEvent` handler of the app, checked: one per pattern, each a mesh handler. */
+  /** Every `@OnMeshEvent` handler of the app, checked (one per pattern, each a mesh handler), with its subscriptions resolved. */
   private declaredHandlers(): DeclaredHandler[] {
     return [...this.getHandlers()].map(([pattern, handler]) => {
       const extras = handler.extras as MeshHandlerExtras | undefined;
@@ -143,17 +144,20 @@ export class MeshTransportServer
       }
       if (handler.next) {
         // Nest chains handlers declared with the same pattern; on the mesh that is a mistake.
-        throw new Error(`two handlers for ${extras.eventType} in subscription "${extras.subscription}" on ${extras.topic}`);
+        throw new Error(
+          `two handlers for ${extras.eventType} in subscription "${extras.subscription}" on ${extras.topic}`,
+        );
       }
-      return { extras, routed: { nest: handler, direct: this.directCallOf(extras) } };
+      const subscriptions = resolveSubscriptions(extras, this.options);
+      return { extras, subscriptions, routed: { nest: handler, direct: this.directCallOf(extras) } };
     });
   }
 
   /** One consumer per topic and subscription, with the handlers that share it; their options must agree. */
   private groups(): SubscriptionGroup[] {
     const groups = new Map<string, SubscriptionGroup>();
-    for (const { extras, routed } of this.declaredHandlers()) {
-      for (const resolved of resolveSubscriptions(extras, this.options)) {
+    for (const { extras, subscriptions, routed } of this.declaredHandlers()) {
+      for (const resolved of subscriptions) {
         const id = `${resolved.topic}|${resolved.subscription}`;
         const group = groups.get(id) ?? this.newGroup(resolved);
         groups.set(id, group);

@@ -113,14 +113,15 @@ export class PulsarWsEventBus extends PulsarEventBusBase<WsProducer> {
   }
 
   /**
-   * @internal Opens a link's session; a first connection that does not reach the broker (a refusal
-   * from the broker itself does) marks the client disconnected until a link opens.
+   * @internal Opens a link's session; a first connection that does not reach the broker marks the
+   * client disconnected until a link opens. A refusal (an HTTP answer to the upgrade, 409 busy or
+   * 503 while a topic loads) came from the broker, so it does not.
    */
   async openSession(session: WsSession): Promise<void> {
     try {
       await session.open(this.connectTimeoutMs);
     } catch (error) {
-      if (!(error instanceof UpgradeRefusedError && error.status < 500)) this.connection.openFailed();
+      if (!(error instanceof UpgradeRefusedError)) this.connection.openFailed();
       throw error;
     }
   }

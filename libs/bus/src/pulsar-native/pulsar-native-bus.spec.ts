@@ -367,6 +367,16 @@ describe('PulsarNativeEventBus over a stand-in pulsar-client module', () => {
     expect(await waiting).toBeNull();
   });
 
+  it('a close() while a consumer and a reader open rejects both with BusClosedError and closes them', async () => {
+    const subscribing = bus.subscribe({ topic: TOPIC, subscription: 's', type: 'Shared' }, () => undefined);
+    const reading = bus.createReader({ topic: TOPIC, startMessageId: 'earliest' });
+    await bus.close();
+    await expect(subscribing).rejects.toBeInstanceOf(BusClosedError);
+    await expect(reading).rejects.toBeInstanceOf(BusClosedError);
+    expect(broker.consumerConfigs).toHaveLength(1); // the consumer was made, then closed
+    expect(broker.consumers.size).toBe(0);
+  });
+
   it('a closed bus rejects with BusClosedError and closes its client', async () => {
     await bus.close();
     await expect(bus.publish(TOPIC, { payload: 'x' })).rejects.toBeInstanceOf(BusClosedError);

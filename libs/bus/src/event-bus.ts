@@ -115,9 +115,20 @@ export interface Reader {
   close(): Promise<void>;
 }
 
+/**
+ * 'connected' while the client reaches its broker; 'disconnected' once it is closed, or while a
+ * connection of one of its producers, consumers or readers is down (it reconnects meanwhile).
+ */
+export type BusConnectionStatus = 'connected' | 'disconnected';
+
+export type ConnectionStatusListener = (status: BusConnectionStatus) => void;
+
 export interface EventBus {
   /** 'memory', 'pulsar-ws', 'pulsar-native'. */
   readonly driver: string;
+  readonly connectionStatus: BusConnectionStatus;
+  /** Calls `listener` on every change of `connectionStatus`; returns what stops it. */
+  onConnectionStatus(listener: ConnectionStatusListener): () => void;
   /** Publishes and resolves with the broker's message id once the broker has it. */
   publish(topic: string, message: OutgoingMessage): Promise<string>;
   /** Attaches a consumer; fails if the subscription type forbids it (second Exclusive consumer). */

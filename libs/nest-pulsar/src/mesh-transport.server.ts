@@ -1,16 +1,15 @@
 import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
-import type { BusMessage, Consumer, SubscribeOptions } from '@agent-mesh/bus';
-import { describeError, qualifyTopic, Topics, type EventEnvelope } from '@agent-mesh/contracts';
+import type { BusConnectionStatus, BusMessage, Consumer, SubscribeOptions } from '@agent-mesh/bus';
+import { describeError, type EventEnvelope } from '@agent-mesh/contracts';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { MeshHandlerExtras } from './decorators';
 import { directHandler, MESH_HANDLER_METHOD, type DirectHandler } from './direct-handler';
 import { MeshContext } from './mesh-context';
 import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from './options';
+import { conflictingOption, resolveSubscriptions, toSubscribeOptions, type ResolvedSubscription } from './subscription-options';
 
-const DEFAULT_MAX_REDELIVER = 5;
-const DEFAULT_CONCURRENCY = 16;
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
 /** A handler as the server calls it: straight on the controller when nothing runs around it, else through Nest. */
@@ -19,38 +18,42 @@ interface RoutedHandler {
   readonly direct?: DirectHandler;
 }
 
+/** A handler as declared with `@OnMeshEvent`, with its subscription resolved (one per topic its template expands to). */
+interface DeclaredHandler {
+  readonly extras: MeshHandlerExtras;
+  readonly subscriptions: readonly ResolvedSubscription[];
+  readonly routed: RoutedHandler;
+}
+
 /** One consumer: a topic, a subscription and the handlers that share it. */
 interface SubscriptionGroup {
   readonly options: SubscribeOptions;
   readonly ordered: boolean;
   /** Keyed `type@version`, or `type@*` for a handler of every version of a type. */
   readonly handlers: Map<string, RoutedHandler>;
-  /** The declaration the group was created from, to detect conflicting ones. */
-  readonly declared: MeshHandlerExtras;
+  /** The options of the first handler of the group; every other one must agree with them. */
+  readonly resolved: ResolvedSubscription;
   /** Ordered groups: the last message started per key, so the next one of that key waits for it. */
   readonly keyChains: Map<string, Promise<void>>;
 }
 
-/** Options that must agree between handlers sharing one consumer. */
-const SHARED_OPTIONS = [
-  'type',
-  'maxRedeliverCount',
-  'deadLetterTopic',
-  'ackTimeoutMs',
-  'nackRedeliveryDelayMs',
-  'initialPosition',
-  'concurrency',
-] as const;
+/** What `on()` takes: the bus's connection status, on every change. */
+export type MeshTransportEvents = {
+  status: (status: BusConnectionStatus) => void;
+};
 
 /**
  * The NestJS transport of the mesh: every `@OnMeshEvent` handler becomes a consumer on the
  * EventBus. Messages are decoded and validated before a handler sees them; the ones that can
  * never be handled go to the dead-letter topic with the reason. Shutdown stops taking messages,
  * waits for the in-flight ones, then closes the consumers (whatever was not acked returns to
- * the subscription for another process).
+ * the subscription for another process). Its `status` is the bus's connection status.
  */
 @Injectable()
-export class MeshTransportServer extends Server implements CustomTransportStrategy, BeforeApplicationShutdown {
+export class MeshTransportServer
+  extends Server<MeshTransportEvents, BusConnectionStatus>
+  implements CustomTransportStrategy, BeforeApplicationShutdown
+{
   private readonly log = new Logger('MeshTransport');
   private readonly consumers: Consumer[] = [];
   private readonly inFlight = new Set<Promise<void>>();
@@ -63,6 +66,8 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
     @Optional() private readonly modules?: ModulesContainer,
   ) {
     super();
+    this._status$.next(options.bus.connectionStatus);
+    options.bus.onConnectionStatus((status) => this._status$.next(status));
   }
 
   listen(callback: (error?: unknown) => void): void {
@@ -104,8 +109,9 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
     return this.close();
   }
 
-  on(): void {
-    // The bus reports problems through promise rejections, not an event emitter.
+  /** `on('status', listener)`: the bus's connection status on every change; returns what stops it. */
+  on<Event extends keyof MeshTransportEvents>(event: Event, callback: MeshTransportEvents[Event]): () => void {
+    return this.options.bus.onConnectionStatus(callback);
   }
 
   unwrap<T>(): T {
@@ -129,9 +135,9 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
     this.consumers.length = 0;
   }
 
-  private groups(): SubscriptionGroup[] {
-    const groups = new Map<string, SubscriptionGroup>();
-    for (const [pattern, handler] of this.getHandlers()) {
+  /** Every `@OnMeshEvent` handler of the app, checked (one per pattern, each a mesh handler), with its subscriptions resolved. */
+  private declaredHandlers(): DeclaredHandler[] {
+    return [...this.getHandlers()].map(([pattern, handler]) => {
       const extras = handler.extras as MeshHandlerExtras | undefined;
       if (!extras?.eventType || !extras.topic || !extras.subscription) {
         throw new Error(`handler for ${pattern} is not a mesh handler: declare it with @OnMeshEvent`);
@@ -142,52 +148,43 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
           `two handlers for ${extras.eventType} in subscription "${extras.subscription}" on ${extras.topic}`,
         );
       }
-      const subscription = this.expandSubscription(extras.subscription);
-      for (const shortTopic of this.expandTopic(extras.topic)) {
-        const topic = qualifyTopic(this.options.naming, shortTopic);
-        const id = `${topic}|${subscription}`;
-        let group = groups.get(id);
-        const type = extras.type ?? 'Shared';
-        if (!group) {
-          group = {
-            ordered: type !== 'Shared',
-            handlers: new Map(),
-            declared: extras,
-            keyChains: new Map(),
-            options: {
-              topic,
-              subscription,
-              type,
-              initialPosition: extras.initialPosition ?? 'earliest',
-              ackTimeoutMs: extras.ackTimeoutMs,
-              nackRedeliveryDelayMs: extras.nackRedeliveryDelayMs,
-              receiverQueueSize: extras.concurrency ?? DEFAULT_CONCURRENCY,
-              consumerName: `${this.options.origin.source}/${subscription}`,
-              deadLetter: {
-                maxRedeliverCount: extras.maxRedeliverCount ?? DEFAULT_MAX_REDELIVER,
-                deadLetterTopic: qualifyTopic(this.options.naming, extras.deadLetterTopic ?? Topics.deadLetter),
-              },
-            },
-          };
-          groups.set(id, group);
-        } else {
-          for (const option of SHARED_OPTIONS) {
-            const [first, other] = [group.declared[option] ?? (option === 'type' ? 'Shared' : undefined), extras[option] ?? (option === 'type' ? 'Shared' : undefined)];
-            if (first !== other) {
-              throw new Error(
-                `subscription "${extras.subscription}" on ${topic} is declared with ${option} ${String(first)} and ${String(other)}; handlers sharing a subscription must agree`,
-              );
-            }
-          }
+      const subscriptions = resolveSubscriptions(extras, this.options);
+      return { extras, subscriptions, routed: { nest: handler, direct: this.directCallOf(extras) } };
+    });
+  }
+
+  /** One consumer per topic and subscription, with the handlers that share it; their options must agree. */
+  private groups(): SubscriptionGroup[] {
+    const groups = new Map<string, SubscriptionGroup>();
+    for (const { extras, subscriptions, routed } of this.declaredHandlers()) {
+      for (const resolved of subscriptions) {
+        const id = `${resolved.topic}|${resolved.subscription}`;
+        const group = groups.get(id) ?? this.newGroup(resolved);
+        groups.set(id, group);
+        const conflict = conflictingOption(group.resolved, resolved);
+        if (conflict) {
+          throw new Error(
+            `subscription "${extras.subscription}" on ${resolved.topic} is declared with ${conflict} ${String(group.resolved[conflict])} and ${String(resolved[conflict])}; handlers sharing a subscription must agree`,
+          );
         }
         const routeKey = `${extras.eventType}@${extras.eventVersion ?? '*'}`;
         if (group.handlers.has(routeKey)) {
-          throw new Error(`two handlers for ${extras.eventType} in subscription "${extras.subscription}" on ${topic}`);
+          throw new Error(`two handlers for ${extras.eventType} in subscription "${extras.subscription}" on ${resolved.topic}`);
         }
-        group.handlers.set(routeKey, { nest: handler, direct: this.directCallOf(extras) });
+        group.handlers.set(routeKey, routed);
       }
     }
     return [...groups.values()];
+  }
+
+  private newGroup(resolved: ResolvedSubscription): SubscriptionGroup {
+    return {
+      resolved,
+      options: toSubscribeOptions(resolved, `${this.options.origin.source}/${resolved.subscription}`),
+      ordered: resolved.type !== 'Shared',
+      handlers: new Map(),
+      keyChains: new Map(),
+    };
   }
 
   /** The direct call of a handler, unless Nest has to run something around it (see direct-handler.ts). */
@@ -200,29 +197,6 @@ export class MeshTransportServer extends Server implements CustomTransportStrate
       return undefined;
     }
     return direct;
-  }
-
-  /** `bidder-{instance}`: a subscription of this process's own (every instance sees every message). */
-  private expandSubscription(template: string): string {
-    return template.replace(/\{([a-zA-Z]+)\}/g, (whole, name: string) => {
-      const values = this.options.topicVariables?.[name];
-      if (values?.length !== 1) {
-        throw new Error(`subscription "${template}" needs exactly one value of topicVariables.${name} in the mesh transport options`);
-      }
-      return values[0];
-    });
-  }
-
-  private expandTopic(template: string): string[] {
-    let topics = [template];
-    for (const match of template.matchAll(/\{([a-zA-Z]+)\}/g)) {
-      const values = this.options.topicVariables?.[match[1]];
-      if (!values?.length) {
-        throw new Error(`topic "${template}" needs topicVariables.${match[1]} (one value at least) in the mesh transport options`);
-      }
-      topics = topics.flatMap((t) => (t.includes(match[0]) ? values.map((v) => t.replaceAll(match[0], v)) : [t]));
-    }
-    return topics;
   }
 
   private onMessage(group: SubscriptionGroup, message: BusMessage, consumer: Consumer): void {

@@ -1,4 +1,5 @@
 import { Controller, Get, HttpException, HttpStatus, Inject } from '@nestjs/common';
+import type { BusConnectionStatus } from '@agent-mesh/bus';
 import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from '@agent-mesh/nest-pulsar';
 import type { StateStore } from '@agent-mesh/state';
 import type { MeshConfig } from './mesh-config';
@@ -12,6 +13,8 @@ export interface HealthReport {
   readonly region: string;
   readonly transport: string;
   readonly state: { readonly driver: string; readonly ok: boolean };
+  /** The bus driver and its connection status (what the mesh transport server reports as its `status`). */
+  readonly bus: { readonly driver: string; readonly status: BusConnectionStatus };
 }
 
 @Controller('health')
@@ -23,19 +26,22 @@ export class HealthController {
     @Inject(MESH_TRANSPORT_OPTIONS) private readonly transport: MeshTransportOptions,
   ) {}
 
-  /** 200 when the agent can do its work, 503 (same body) when a dependency is down. */
+  /** 200 when the agent can do its work, 503 (same body) when a dependency (state store, bus) is down. */
   @Get()
   async health(): Promise<HealthReport> {
     const stateOk = await this.state.ping().catch(() => false);
+    const { bus } = this.transport;
+    const busStatus = bus.connectionStatus;
     const report: HealthReport = {
-      status: stateOk ? 'ok' : 'unavailable',
+      status: stateOk && busStatus === 'connected' ? 'ok' : 'unavailable',
       role: this.role,
       instance: this.config.instanceId,
       region: this.config.region,
-      transport: this.transport.bus.driver,
+      transport: bus.driver,
       state: { driver: this.state.driver, ok: stateOk },
+      bus: { driver: bus.driver, status: busStatus },
     };
-    if (!stateOk) throw new HttpException(report, HttpStatus.SERVICE_UNAVAILABLE);
+    if (report.status !== 'ok') throw new HttpException(report, HttpStatus.SERVICE_UNAVAILABLE);
     return report;
   }
 }

@@ -727,6 +727,39 @@ export function describeBusConformance(target: ConformanceTarget): void {
         await sleep(QUIET);
         expect(box.count()).toBe(0);
       });
+
+      test('a close() while a consumer and a reader are opening leaves neither of them working', async () => {
+        const [bus, other] = [await connect(), await connect()];
+        const topic = target.topic('close-during-open');
+        const box = inbox();
+        const subscribing = bus.subscribe({ topic, subscription: 'sub', type: 'Shared', initialPosition: 'earliest' }, box.listener('opened'));
+        const reading = bus.createReader({ topic, startMessageId: 'earliest' });
+        await bus.close();
+        const [consumer, reader] = await Promise.allSettled([subscribing, reading]);
+
+        // Either the open fails with BusClosedError, or it finished before close() and close() closed it.
+        for (const outcome of [consumer, reader]) {
+          if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(BusClosedError);
+        }
+        if (reader.status === 'fulfilled') await expect(reader.value.readNext(ms(100))).rejects.toBeInstanceOf(BusClosedError);
+        await other.publish(topic, { payload: 'after-close' });
+        await sleep(QUIET);
+        expect(box.count()).toBe(0);
+      });
+
+      test('connection status: connected while open, disconnected once closed, and listeners hear the change', async () => {
+        const bus = await connect();
+        const topic = target.topic('status');
+        await bus.subscribe({ topic, subscription: 'sub', type: 'Shared' }, inbox().listener('status'));
+        await bus.publish(topic, { payload: 'x' });
+        expect(bus.connectionStatus).toBe('connected');
+        const heard: string[] = [];
+        const stop = bus.onConnectionStatus((status) => heard.push(status));
+        await bus.close();
+        expect(bus.connectionStatus).toBe('disconnected');
+        expect(heard).toEqual(['disconnected']);
+        stop();
+      });
     });
   });
 }

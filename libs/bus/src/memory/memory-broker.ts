@@ -3,7 +3,9 @@ import {
   BusClosedError,
   ConsumerBusyError,
   defaultDeadLetterTopic,
+  type BusConnectionStatus,
   type BusMessage,
+  type ConnectionStatusListener,
   type Consumer,
   type EventBus,
   type MessageListener,
@@ -13,11 +15,11 @@ import {
   type SubscribeOptions,
   type SubscriptionType,
 } from '../event-bus';
+import { ConnectionStatusTracker } from '../connection-status';
 import { deadLetterMessage } from '../dead-letter';
+import { DEFAULT_NACK_DELAY_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_RECEIVER_QUEUE_SIZE } from '../port-defaults';
 import { MessageLog } from './message-log';
 
-const DEFAULT_RECEIVER_QUEUE_SIZE = 100;
-const DEFAULT_NACK_DELAY_MS = 1000;
 const DEFAULT_RETENTION = 1000;
 
 export interface MemoryBrokerOptions {
@@ -597,7 +599,7 @@ class MemoryReader implements Reader {
     return this.next < this.topicRef.log.end;
   }
 
-  async readNext(timeoutMs = 30_000): Promise<BusMessage | null> {
+  async readNext(timeoutMs = DEFAULT_READ_TIMEOUT_MS): Promise<BusMessage | null> {
     if (this.closed || this.client.isClosed) throw new BusClosedError(`readNext on ${this.topicRef.name}`);
     if (this.next >= this.topicRef.log.end) {
       await new Promise<void>((resolve) => {
@@ -636,11 +638,21 @@ export class MemoryEventBus implements EventBus {
   readonly driver = 'memory';
   private closed = false;
   private readonly resources = new Set<MemoryConsumer | MemoryReader>();
+  /** In-process: connected from the start until closed. */
+  private readonly connection = new ConnectionStatusTracker();
 
   constructor(private readonly broker: MemoryBroker) {}
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  get connectionStatus(): BusConnectionStatus {
+    return this.connection.status;
+  }
+
+  onConnectionStatus(listener: ConnectionStatusListener): () => void {
+    return this.connection.onChange(listener);
   }
 
   async publish(topic: string, message: OutgoingMessage): Promise<string> {
@@ -676,6 +688,7 @@ export class MemoryEventBus implements EventBus {
     if (this.closed) return;
     for (const resource of [...this.resources]) await resource.close();
     this.closed = true;
+    this.connection.markClosed();
   }
 
   /** @internal */

@@ -104,13 +104,16 @@ export interface PulsarReaderConfig {
 
 export interface PulsarReader {
   /**
-   * Rejects with "Failed to received message TimeOut" when nothing arrives within timeoutMs
-   * (src/Reader.cc ReaderReadNextWorker). Without a timeout (or with 0) it waits forever on a
-   * libuv pool thread.
+   * Waits on a libuv pool thread for the next message (src/Reader.cc ReaderReadNextWorker). Only
+   * the untimed form is declared: in 1.18.0 a failed read — the timed form timing out, or a read
+   * on a reader closed under it — frees an uninitialised message pointer (heap corruption), so the
+   * driver calls it only once `hasNext()` said a message is there.
    */
-  readNext(timeoutMs?: number): Promise<PulsarMessage>;
-  /** Synchronous (pulsar_reader_has_message_available); throws on failure. */
+  readNext(): Promise<PulsarMessage>;
+  /** Synchronous (pulsar_reader_has_message_available; may ask the broker, blocking the event loop); throws on failure. */
   hasNext(): boolean;
+  /** Synchronous, local (pulsar_reader_is_connected); absent in old releases. */
+  isConnected?(): boolean;
   close(): Promise<unknown>;
 }
 

@@ -122,26 +122,44 @@ class FakeReader implements PulsarReader {
     this.position = start === LATEST ? BigInt(broker.log(config.topic).length) - 1n : start.entry;
   }
   hasNext(): boolean {
-    return this.broker.log(this.config.topic).some((s) => s.id.entry > this.position);
+    this.broker.hasNextCalls++;
+    return this.next() !== undefined;
   }
-  async readNext(timeoutMs?: number): Promise<PulsarMessage> {
-    const deadline = Date.now() + (timeoutMs ?? 0);
+  /**
+   * pulsar-client 1.18.0 frees an uninitialised pointer when a read fails (src/Reader.cc,
+   * ReaderReadNextWorker::Execute): a timed read that times out, or an untimed one on a reader
+   * closed under it, corrupts the heap. Either use is recorded and fails the test.
+   */
+  async readNext(...args: unknown[]): Promise<PulsarMessage> {
+    if (args.length > 0) this.broker.misuse.push(`timed readNext(${String(args[0])})`);
+    if (!this.next()) this.broker.misuse.push('readNext() with no message available');
     for (;;) {
-      const next = this.broker.log(this.config.topic).find((s) => s.id.entry > this.position);
+      const next = this.next();
       if (next) {
         this.position = next.id.entry;
         return new FakeMessage(this.config.topic, next, 0);
       }
-      if (Date.now() >= deadline) throw new Error('Failed to received message TimeOut');
+      if (this.closed) {
+        this.broker.misuse.push('readNext() failed on a closed reader');
+        throw new Error('Failed to received message AlreadyClosed');
+      }
       await sleep(5);
     }
   }
+  private closed = false;
+  private next(): Stored | undefined {
+    return this.broker.log(this.config.topic).find((s) => s.id.entry > this.position);
+  }
   async close(): Promise<null> {
+    this.closed = true;
     return null;
   }
 }
 
 class FakeBroker {
+  /** Calls the addon would crash on (see FakeReader.readNext); must stay empty. */
+  readonly misuse: string[] = [];
+  hasNextCalls = 0;
   readonly topics = new Map<string, Stored[]>();
   readonly consumers = new Set<FakeConsumer>();
   readonly readerConfigs: PulsarReaderConfig[] = [];
@@ -221,7 +239,10 @@ describe('PulsarNativeEventBus over a stand-in pulsar-client module', () => {
     broker = new FakeBroker();
     bus = new PulsarNativeEventBus({ serviceUrl: 'pulsar://127.0.0.1:6650', token: 'jwt' }, broker.module());
   });
-  afterEach(() => bus.close());
+  afterEach(async () => {
+    await bus.close();
+    expect(broker.misuse).toEqual([]);
+  });
 
   it('publishes unbatched, returns base64 MessageIdData, and maps every message field', async () => {
     const got: BusMessage[] = [];
@@ -323,6 +344,37 @@ describe('PulsarNativeEventBus over a stand-in pulsar-client module', () => {
     const started = Date.now();
     expect(await exclusive.readNext(40)).toBeNull();
     expect(Date.now() - started).toBeGreaterThanOrEqual(35);
+  });
+
+  it('readers never time an addon read, poll hasNext() sparingly, and see a message published while they wait', async () => {
+    const reader = await bus.createReader({ topic: TOPIC, startMessageId: 'earliest' });
+    broker.hasNextCalls = 0;
+    expect(await reader.readNext(300)).toBeNull();
+    // Polls at 0, 10, 30, 70, 150 and 300 ms (growing pauses), not a busy loop of synchronous calls.
+    expect(broker.hasNextCalls).toBeLessThanOrEqual(8);
+    const waiting = reader.readNext(2000);
+    await sleep(50);
+    await bus.publish(TOPIC, { payload: 'late' });
+    expect((await waiting)?.payload.toString()).toBe('late');
+    expect(await reader.hasMessageAvailable()).toBe(false);
+  });
+
+  it('a reader closed while it waits for a message ends the wait without a failing addon read', async () => {
+    const reader = await bus.createReader({ topic: TOPIC, startMessageId: 'earliest' });
+    const waiting = reader.readNext(2000);
+    await sleep(20);
+    await reader.close();
+    expect(await waiting).toBeNull();
+  });
+
+  it('a close() while a consumer and a reader open rejects both with BusClosedError and closes them', async () => {
+    const subscribing = bus.subscribe({ topic: TOPIC, subscription: 's', type: 'Shared' }, () => undefined);
+    const reading = bus.createReader({ topic: TOPIC, startMessageId: 'earliest' });
+    await bus.close();
+    await expect(subscribing).rejects.toBeInstanceOf(BusClosedError);
+    await expect(reading).rejects.toBeInstanceOf(BusClosedError);
+    expect(broker.consumerConfigs).toHaveLength(1); // the consumer was made, then closed
+    expect(broker.consumers.size).toBe(0);
   });
 
   it('a closed bus rejects with BusClosedError and closes its client', async () => {

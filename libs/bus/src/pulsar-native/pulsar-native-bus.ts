@@ -2,8 +2,6 @@ import {
   BusClosedError,
   ConsumerBusyError,
   type BusMessage,
-  type Consumer,
-  type EventBus,
   type MessageListener,
   type OutgoingMessage,
   type Reader,
@@ -12,6 +10,8 @@ import {
   type SubscriptionType,
 } from '../event-bus';
 import { ClientSideConsumer } from '../client-side-consumer';
+import { PulsarEventBusBase, type PulsarBusOptions } from '../pulsar-bus-base';
+import { DEFAULT_NACK_DELAY_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_RECEIVER_QUEUE_SIZE } from '../port-defaults';
 import { comparePositions, decodeMessageId, encodeMessageId, type MessagePosition } from '../pulsar-ws/message-id';
 import {
   loadPulsarClient,
@@ -26,19 +26,15 @@ import {
   type PulsarSubscriptionType,
 } from './load';
 
-export interface PulsarNativeOptions {
+export interface PulsarNativeOptions extends PulsarBusOptions {
   /** The broker's binary protocol endpoint, e.g. pulsar://127.0.0.1:6650. */
   readonly serviceUrl: string;
   /** JWT for brokers with token authentication. */
   readonly token?: string;
   /** Timeout of lookups, producer/consumer/reader creation and other broker operations. Default 30 s. */
   readonly operationTimeoutSeconds?: number;
-  /** How long a publish waits for the broker (the client reconnects meanwhile) before failing. Default 30 s. */
-  readonly sendTimeoutMs?: number;
 }
 
-const DEFAULT_RECEIVER_QUEUE_SIZE = 100;
-const DEFAULT_NACK_DELAY_MS = 1000;
 
 const SUBSCRIPTION_TYPES: Readonly<Record<SubscriptionType, PulsarSubscriptionType>> = {
   Exclusive: 'Exclusive',
@@ -53,7 +49,6 @@ function errorText(error: unknown): string {
 
 /** The addon rejects with plain messages ending in pulsar-client-cpp's strResult() (lib/Result.cc). */
 const isConsumerBusy = (error: unknown): boolean => /\bConsumerBusy\b/.test(errorText(error));
-const isTimeout = (error: unknown): boolean => /\bTime[Oo]ut\b/.test(errorText(error));
 const isAlreadyClosed = (error: unknown): boolean => /\bAlreadyClosed\b/.test(errorText(error));
 
 function assertTopic(topic: string): void {
@@ -114,20 +109,17 @@ function toProducerMessage(message: OutgoingMessage): PulsarProducerMessage {
  * - batching is off, so one message is one id.
  * The native client reconnects producers, consumers and readers itself.
  */
-export class PulsarNativeEventBus implements EventBus {
+export class PulsarNativeEventBus extends PulsarEventBusBase<NativeProducer> {
   readonly driver = 'pulsar-native';
   /** @internal */
   readonly client: PulsarClient;
-  private readonly producers = new Map<string, Promise<PulsarProducer>>();
-  private readonly consumers = new Set<NativeConsumer>();
-  private readonly readers = new Set<NativeReader>();
-  private closed = false;
 
   /** Prefer `create`; this takes the already-loaded module (tests can pass a stand-in). */
   constructor(
     readonly options: PulsarNativeOptions,
     /** @internal */ readonly pulsar: PulsarClientModule,
   ) {
+    super(options);
     if (!/^pulsar(\+ssl)?:\/\//.test(options.serviceUrl)) {
       throw new Error(`PULSAR_SERVICE_URL must be pulsar://host:port or pulsar+ssl://host:port, got "${options.serviceUrl}"`);
     }
@@ -151,83 +143,72 @@ export class PulsarNativeEventBus implements EventBus {
     return new PulsarNativeEventBus(options, loaded.module);
   }
 
-  async publish(topic: string, message: OutgoingMessage): Promise<string> {
-    if (this.closed) throw new BusClosedError(`publish to ${topic}`);
+  /** @internal A native MessageId from one of our ids (base64 MessageIdData). */
+  nativeMessageId(messageId: string): PulsarMessageId {
+    return this.pulsar.MessageId.deserialize(Buffer.from(messageId, 'base64'));
+  }
+
+  protected checkTopic(topic: string): void {
     assertTopic(topic);
-    let producer = this.producers.get(topic);
-    if (!producer) {
-      const created = this.client.createProducer({
-        topic,
-        batchingEnabled: false,
-        sendTimeoutMs: this.options.sendTimeoutMs ?? 30_000,
-      });
-      producer = created;
-      this.producers.set(topic, created);
-      created.catch(() => {
-        if (this.producers.get(topic) === created) this.producers.delete(topic);
-      });
-    }
-    try {
-      return encodeId(await (await producer).send(toProducerMessage(message)));
-    } catch (error) {
-      if (this.closed) throw new BusClosedError(`publish to ${topic}`);
-      throw new Error(`publish to ${topic} failed: ${errorText(error)} (broker at ${this.options.serviceUrl})`);
-    }
   }
 
-  async subscribe(options: SubscribeOptions, listener: MessageListener): Promise<Consumer> {
-    if (this.closed) throw new BusClosedError(`subscribe to ${options.topic}`);
-    assertTopic(options.topic);
-    const consumer = new NativeConsumer(this, options, listener);
-    await consumer.open();
-    if (this.closed) {
-      await consumer.close();
-      throw new BusClosedError(`subscribe to ${options.topic}`);
-    }
-    this.consumers.add(consumer);
-    return consumer;
+  protected openProducer(topic: string): Promise<NativeProducer> {
+    return NativeProducer.open(this, topic);
   }
 
-  async createReader(options: ReaderOptions): Promise<Reader> {
-    if (this.closed) throw new BusClosedError(`createReader on ${options.topic}`);
-    assertTopic(options.topic);
-    const reader = new NativeReader(this, options);
-    await reader.open();
-    if (this.closed) {
-      await reader.close();
-      throw new BusClosedError(`createReader on ${options.topic}`);
-    }
-    this.readers.add(reader);
-    return reader;
+  protected newConsumer(options: SubscribeOptions, listener: MessageListener): NativeConsumer {
+    return new NativeConsumer(this, options, listener);
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.allSettled([...this.consumers].map((c) => c.close()));
-    await Promise.allSettled([...this.readers].map((r) => r.close()));
-    const producers = await Promise.allSettled([...this.producers.values()]);
-    await Promise.allSettled(producers.map((p) => (p.status === 'fulfilled' ? p.value.close() : undefined)));
-    this.producers.clear();
+  protected newReader(options: ReaderOptions): NativeReader {
+    return new NativeReader(this, options);
+  }
+
+  protected override async closeClient(): Promise<void> {
     // src/Client.js of some versions drops the promise of close(): resolve whatever comes back.
     await Promise.resolve()
       .then(() => this.client.close())
       .catch(() => undefined);
   }
+}
 
-  get isClosed(): boolean {
-    return this.closed;
+/**
+ * One topic's producer. The addon reconnects by itself and says nothing about it, so the
+ * connection status follows the sends: a failed one marks the link down, a confirmed one up.
+ */
+class NativeProducer {
+  private constructor(
+    private readonly bus: PulsarNativeEventBus,
+    private readonly topic: string,
+    private readonly native: PulsarProducer,
+  ) {}
+
+  static async open(bus: PulsarNativeEventBus, topic: string): Promise<NativeProducer> {
+    try {
+      const native = await bus.client.createProducer({ topic, batchingEnabled: false, sendTimeoutMs: bus.sendTimeoutMs });
+      return new NativeProducer(bus, topic, native);
+    } catch (error) {
+      if (bus.isClosed) throw new BusClosedError(`publish to ${topic}`);
+      bus.connection.openFailed();
+      throw new Error(`publish to ${topic} failed: ${errorText(error)} (broker at ${bus.options.serviceUrl})`);
+    }
   }
 
-  /** @internal */
-  forget(resource: NativeConsumer | NativeReader): void {
-    if (resource instanceof NativeConsumer) this.consumers.delete(resource);
-    else this.readers.delete(resource);
+  async send(message: OutgoingMessage): Promise<string> {
+    try {
+      const id = encodeId(await this.native.send(toProducerMessage(message)));
+      this.bus.connection.linkUp(this);
+      return id;
+    } catch (error) {
+      if (this.bus.isClosed) throw new BusClosedError(`publish to ${this.topic}`);
+      this.bus.connection.linkDown(this);
+      throw new Error(`publish to ${this.topic} failed: ${errorText(error)} (broker at ${this.bus.options.serviceUrl})`);
+    }
   }
 
-  /** @internal A native MessageId from one of our ids (base64 MessageIdData). */
-  nativeMessageId(messageId: string): PulsarMessageId {
-    return this.pulsar.MessageId.deserialize(Buffer.from(messageId, 'base64'));
+  async close(): Promise<void> {
+    this.bus.connection.linkClosed(this);
+    await this.native.close();
   }
 }
 
@@ -265,8 +246,10 @@ class NativeConsumer extends ClientSideConsumer<PulsarMessage> {
         throw new ConsumerBusyError(this.options.topic, this.options.subscription);
       }
       if (this.bus.isClosed) throw new BusClosedError(`subscribe to ${this.options.topic}`);
+      this.bus.connection.openFailed();
       throw new Error(`subscribe to ${this.options.topic} (${this.options.subscription}) failed: ${errorText(error)}`);
     }
+    this.bus.connection.linkUp(this);
     void this.pump().catch(() => undefined);
   }
 
@@ -304,9 +287,12 @@ class NativeConsumer extends ClientSideConsumer<PulsarMessage> {
       let received: PulsarMessage;
       try {
         received = await this.native.receive();
+        if (failures > 0) this.bus.connection.linkUp(this);
         failures = 0;
       } catch (error) {
         if (this.closed || this.bus.isClosed || isAlreadyClosed(error)) return;
+        // The addon reconnects by itself and tells nothing of it: a failing receive is what shows.
+        this.bus.connection.linkDown(this);
         failures++;
         await sleep(Math.min(100 * 2 ** failures, 5000));
         continue;
@@ -360,12 +346,35 @@ class NativeConsumer extends ClientSideConsumer<PulsarMessage> {
   }
 }
 
+/** hasNext() polls while nothing is available: the first at once, then backing off up to the maximum. */
+const FIRST_POLL_DELAY_MS = 10;
+const MAX_POLL_DELAY_MS = 250;
+/** How long close() waits for a read under way before closing the reader anyway. */
+const CLOSE_READ_WAIT_MS = 5000;
+
+/**
+ * A reader that never calls the addon's timed `readNext(timeout)`: in pulsar-client 1.18.0 a
+ * read that fails — a timed read timing out, or any read on a reader closed under it — frees a
+ * message pointer it never set (src/Reader.cc, ReaderReadNextWorker::Execute), corrupting the
+ * heap; the process dies within a few timed-out reads. So it asks `hasNext()` first and calls
+ * the untimed `readNext()` only when a message is there (it then returns at once), and close()
+ * lets a read under way finish before it closes the native reader.
+ *
+ * `hasNext()` is synchronous in the addon (pulsar_reader_has_message_available): with messages
+ * in the local queue it answers at once, but a reader that has caught up asks the broker for its
+ * last message id, holding the event loop for that round trip. So a wait polls it sparingly —
+ * once at once, then after growing pauses (10 ms up to 250 ms) in which the event loop runs,
+ * until the caller's timeout — and not at all while the reader is not connected (it would block
+ * until the operation timeout). docs/bus-drivers.md has the details.
+ */
 class NativeReader implements Reader {
   private native!: PulsarReader;
   private closed = false;
   private readonly buffer: BusMessage[] = [];
   /** Inclusive start at the first entry of a ledger: skip what precedes the start id. */
   private skipBefore?: MessagePosition;
+  /** The untimed read under way, if any: close() waits for it. */
+  private reading?: Promise<unknown>;
 
   constructor(
     private readonly bus: PulsarNativeEventBus,
@@ -382,45 +391,30 @@ class NativeReader implements Reader {
       this.native = await this.bus.client.createReader({ topic: this.options.topic, startMessageId, receiverQueueSize: 1000 });
     } catch (error) {
       if (this.bus.isClosed) throw new BusClosedError(`createReader on ${this.options.topic}`);
+      this.bus.connection.openFailed();
       throw new Error(`createReader on ${this.options.topic} failed: ${errorText(error)}`);
     }
+    this.bus.connection.linkUp(this);
   }
 
   async hasMessageAvailable(): Promise<boolean> {
     this.assertOpen('hasMessageAvailable');
     if (this.buffer.length > 0) return true;
-    // Entries before an inclusive start at entry 0 do not count: read past them first.
-    while (this.skipBefore && this.hasNext()) {
-      const message = await this.readRaw(2000);
-      if (!message) return false;
-      if (comparePositions(decodeMessageId(message.messageId), this.skipBefore) < 0) continue;
-      this.skipBefore = undefined;
-      this.buffer.push(message);
-      return true;
-    }
-    return this.skipBefore ? false : this.hasNext();
+    // One poll, no wait; what it finds is kept for readNext (entries before an inclusive start are passed over).
+    const message = await this.readPastSkipped(Date.now());
+    if (message) this.buffer.push(message);
+    return message !== null;
   }
 
-  async readNext(timeoutMs = 30_000): Promise<BusMessage | null> {
+  async readNext(timeoutMs = DEFAULT_READ_TIMEOUT_MS): Promise<BusMessage | null> {
     this.assertOpen('readNext');
-    const buffered = this.buffer.shift();
-    if (buffered) return buffered;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const message = await this.readRaw(deadline - Date.now());
-      if (!message) return null;
-      if (this.skipBefore && comparePositions(decodeMessageId(message.messageId), this.skipBefore) < 0) {
-        if (Date.now() >= deadline) return null;
-        continue;
-      }
-      this.skipBefore = undefined;
-      return message;
-    }
+    return this.buffer.shift() ?? (await this.readPastSkipped(Date.now() + timeoutMs));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.reading) await Promise.race([this.reading.catch(() => undefined), sleep(CLOSE_READ_WAIT_MS)]);
     try {
       await this.native.close();
     } catch {
@@ -441,29 +435,57 @@ class NativeReader implements Reader {
     return MessageId.earliest();
   }
 
-  /** Synchronous in the addon (pulsar_reader_has_message_available; may ask the broker for its last id). */
+  /** The next message not before the inclusive start, if one is available by `deadline` (epoch ms); else null. */
+  private async readPastSkipped(deadline: number): Promise<BusMessage | null> {
+    while (await this.waitUntilAvailable(deadline)) {
+      const message = await this.readAvailable();
+      if (!message) return null;
+      if (this.skipBefore && comparePositions(decodeMessageId(message.messageId), this.skipBefore) < 0) continue;
+      this.skipBefore = undefined;
+      return message;
+    }
+    return null;
+  }
+
+  /** Polls hasNext() until it says yes or `deadline` passes: at once, then after growing pauses. */
+  private async waitUntilAvailable(deadline: number): Promise<boolean> {
+    for (let pause = FIRST_POLL_DELAY_MS; ; pause = Math.min(2 * pause, MAX_POLL_DELAY_MS)) {
+      if (this.closed) return false;
+      if (this.hasNext()) return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await sleep(Math.min(pause, left));
+    }
+  }
+
+  /** Synchronous in the addon, see the class comment; false without asking while the reader is not connected. */
   private hasNext(): boolean {
+    if (this.native.isConnected && !this.native.isConnected()) {
+      this.bus.connection.linkDown(this);
+      return false;
+    }
     try {
-      return this.native.hasNext();
+      const available = this.native.hasNext();
+      this.bus.connection.linkUp(this);
+      return available;
     } catch (error) {
       if (this.closed || this.bus.isClosed) throw new BusClosedError(`hasMessageAvailable on ${this.options.topic}`);
       throw new Error(`hasMessageAvailable on ${this.options.topic} failed: ${errorText(error)}`);
     }
   }
 
-  /**
-   * The next message within timeoutMs, or null. The addon rejects a timed-out readNext with
-   * "Failed to received message TimeOut" (src/Reader.cc); a timeout of 0 or none would wait
-   * forever, so at least 1 ms is passed. Each wait holds a libuv pool thread (ReaderReadNextWorker).
-   */
-  private async readRaw(timeoutMs: number): Promise<BusMessage | null> {
+  /** The untimed readNext(), only ever called once hasNext() said a message is there; null when closed meanwhile. */
+  private async readAvailable(): Promise<BusMessage | null> {
+    const reading = this.native.readNext();
+    this.reading = reading;
     try {
-      const message = await this.native.readNext(Math.max(1, Math.ceil(timeoutMs)));
-      return { ...toBusMessage(this.options.topic, message), redeliveryCount: 0 };
+      return { ...toBusMessage(this.options.topic, await reading), redeliveryCount: 0 };
     } catch (error) {
-      if (isTimeout(error) || this.closed) return null;
+      if (this.closed) return null;
       if (this.bus.isClosed) throw new BusClosedError(`readNext on ${this.options.topic}`);
       throw new Error(`readNext on ${this.options.topic} failed: ${errorText(error)}`);
+    } finally {
+      this.reading = undefined;
     }
   }
 

@@ -2,8 +2,6 @@ import {
   BusClosedError,
   ConsumerBusyError,
   type BusMessage,
-  type Consumer,
-  type EventBus,
   type MessageListener,
   type OutgoingMessage,
   type Reader,
@@ -11,23 +9,21 @@ import {
   type SubscribeOptions,
 } from '../event-bus';
 import { ClientSideConsumer } from '../client-side-consumer';
+import { PulsarEventBusBase, type PulsarBusOptions } from '../pulsar-bus-base';
+import { DEFAULT_NACK_DELAY_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_RECEIVER_QUEUE_SIZE } from '../port-defaults';
 import { comparePositions, decodeMessageId, encodeMessageId, type MessagePosition } from './message-id';
 import { DEFAULT_RECONNECT, UpgradeRefusedError, WsSession, type ReconnectPolicy } from './ws-session';
 
-export interface PulsarWsOptions {
+export interface PulsarWsOptions extends PulsarBusOptions {
   /** The broker's web service, e.g. http://127.0.0.1:8080 (WebSocket API under /ws/v2). */
   readonly webUrl: string;
   /** JWT for brokers with token authentication. */
   readonly token?: string;
   /** How long the first connection of a producer, consumer or reader may take. Default 10 s. */
   readonly connectTimeoutMs?: number;
-  /** How long a publish waits for the broker (across reconnects) before failing. Default 30 s. */
-  readonly sendTimeoutMs?: number;
   readonly reconnect?: ReconnectPolicy;
 }
 
-const DEFAULT_RECEIVER_QUEUE_SIZE = 100;
-const DEFAULT_NACK_DELAY_MS = 1000;
 
 interface WireMessage {
   readonly messageId: string;
@@ -75,17 +71,12 @@ function toBusMessage(topic: string, wire: WireMessage): BusMessage {
  * - producers, consumers and readers reconnect with backoff; unconfirmed publishes are resent
  *   (at-least-once: consumers dedupe by event id), unacked messages come back from the broker.
  */
-export class PulsarWsEventBus implements EventBus {
+export class PulsarWsEventBus extends PulsarEventBusBase<WsProducer> {
   readonly driver = 'pulsar-ws';
-  private readonly producers = new Map<string, Promise<WsProducer>>();
-  /** The producers of `producers` that are open, by topic. */
-  private readonly openProducers = new Map<string, WsProducer>();
-  private readonly consumers = new Set<WsConsumer>();
-  private readonly readers = new Set<WsReader>();
-  private closed = false;
   readonly wsBase: string;
 
   constructor(readonly options: PulsarWsOptions) {
+    super(options);
     const url = new URL(options.webUrl);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new Error(`PULSAR_WEB_URL must be http(s)://host:port, got "${options.webUrl}"`);
@@ -105,56 +96,34 @@ export class PulsarWsEventBus implements EventBus {
     return this.options.connectTimeoutMs ?? 10_000;
   }
 
-  publish(topic: string, message: OutgoingMessage): Promise<string> {
-    if (this.closed) return Promise.reject(new BusClosedError(`publish to ${topic}`));
-    // An open producer sends in this turn: no await on its opening promise first.
-    const open = this.openProducers.get(topic);
-    if (open) return open.send(message);
-    let producer = this.producers.get(topic);
-    if (!producer) {
-      producer = WsProducer.open(this, topic);
-      this.producers.set(topic, producer);
-      producer.then(
-        (opened) => this.openProducers.set(topic, opened),
-        () => this.producers.delete(topic),
-      );
+  protected checkTopic(topic: string): void {
+    topicPath(topic);
+  }
+
+  protected openProducer(topic: string): Promise<WsProducer> {
+    return WsProducer.open(this, topic);
+  }
+
+  protected newConsumer(options: SubscribeOptions, listener: MessageListener): WsConsumer {
+    return new WsConsumer(this, options, listener);
+  }
+
+  protected newReader(options: ReaderOptions): WsReader {
+    return new WsReader(this, options);
+  }
+
+  /**
+   * @internal Opens a link's session; a first connection that does not reach the broker marks the
+   * client disconnected until a link opens. A refusal (an HTTP answer to the upgrade, 409 busy or
+   * 503 while a topic loads) came from the broker, so it does not.
+   */
+  async openSession(session: WsSession): Promise<void> {
+    try {
+      await session.open(this.connectTimeoutMs);
+    } catch (error) {
+      if (!(error instanceof UpgradeRefusedError)) this.connection.openFailed();
+      throw error;
     }
-    return producer.then((opened) => opened.send(message));
-  }
-
-  async subscribe(options: SubscribeOptions, listener: MessageListener): Promise<Consumer> {
-    if (this.closed) throw new BusClosedError(`subscribe to ${options.topic}`);
-    const consumer = new WsConsumer(this, options, listener);
-    await consumer.open();
-    this.consumers.add(consumer);
-    return consumer;
-  }
-
-  async createReader(options: ReaderOptions): Promise<Reader> {
-    if (this.closed) throw new BusClosedError(`createReader on ${options.topic}`);
-    const reader = new WsReader(this, options);
-    await reader.open();
-    this.readers.add(reader);
-    return reader;
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.allSettled([...this.consumers].map((c) => c.close()));
-    await Promise.allSettled([...this.readers].map((r) => r.close()));
-    const producers = await Promise.allSettled([...this.producers.values()]);
-    await Promise.allSettled(producers.map((p) => (p.status === 'fulfilled' ? p.value.close() : undefined)));
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  /** @internal */
-  forget(resource: WsConsumer | WsReader): void {
-    if (resource instanceof WsConsumer) this.consumers.delete(resource);
-    else this.readers.delete(resource);
   }
 
   /** @internal Last message id of a topic from the admin API, or undefined for an empty topic. */
@@ -202,18 +171,20 @@ class WsProducer {
       {
         // After a reconnect, everything not confirmed is sent again, in order (in one write).
         onOpen: (reconnected) => {
+          bus.connection.linkUp(producer);
           if (reconnected) for (const send of producer.pending.values()) producer.session.send(send.frame);
         },
         onMessage: (data) => producer.onReply(data),
+        onDrop: () => bus.connection.linkDown(producer),
       },
       bus.reconnectPolicy,
     );
-    await producer.session.open(bus.connectTimeoutMs);
+    await bus.openSession(producer.session);
     return producer;
   }
 
   private get timeoutMs(): number {
-    return this.bus.options.sendTimeoutMs ?? 30_000;
+    return this.bus.sendTimeoutMs;
   }
 
   send(message: OutgoingMessage): Promise<string> {
@@ -237,6 +208,7 @@ class WsProducer {
 
   async close(): Promise<void> {
     await this.session.close();
+    this.bus.connection.linkClosed(this);
     clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
     for (const send of this.pending.values()) send.reject(new BusClosedError(`publish to ${this.topic}`));
@@ -299,16 +271,20 @@ class WsConsumer extends ClientSideConsumer<undefined> {
       this.bus.headers,
       {
         onOpen: () => {
+          this.bus.connection.linkUp(this);
           for (const frame of this.unsentFrames.splice(0)) this.session.send(frame);
         },
         onMessage: (data) => this.onMessage(JSON.parse(data) as WireMessage),
         // The broker redelivers whatever was unacked; local timers for those deliveries are void.
-        onDrop: () => this.forgetDeliveries(),
+        onDrop: () => {
+          this.bus.connection.linkDown(this);
+          this.forgetDeliveries();
+        },
       },
       this.bus.reconnectPolicy,
     );
     try {
-      await this.session.open(this.bus.connectTimeoutMs);
+      await this.bus.openSession(this.session);
     } catch (error) {
       if (error instanceof UpgradeRefusedError && error.status === 409 && this.options.type === 'Exclusive') {
         throw new ConsumerBusyError(this.options.topic, this.options.subscription);
@@ -372,10 +348,14 @@ class WsReader implements Reader {
     this.session = new WsSession(
       url,
       this.bus.headers,
-      { onOpen: () => undefined, onMessage: (data) => this.onMessage(JSON.parse(data) as WireMessage) },
+      {
+        onOpen: () => this.bus.connection.linkUp(this),
+        onMessage: (data) => this.onMessage(JSON.parse(data) as WireMessage),
+        onDrop: () => this.bus.connection.linkDown(this),
+      },
       this.bus.reconnectPolicy,
     );
-    await this.session.open(this.bus.connectTimeoutMs);
+    await this.bus.openSession(this.session);
   }
 
   async hasMessageAvailable(): Promise<boolean> {
@@ -390,7 +370,7 @@ class WsReader implements Reader {
     return (await this.waitForMessage(this.options.startMessageId === 'latest' && !this.lastSeen ? 200 : 2000)) !== undefined;
   }
 
-  async readNext(timeoutMs = 30_000): Promise<BusMessage | null> {
+  async readNext(timeoutMs = DEFAULT_READ_TIMEOUT_MS): Promise<BusMessage | null> {
     if (this.closed || this.bus.isClosed) throw new BusClosedError(`readNext on ${this.options.topic}`);
     const message = this.buffer.shift() ?? (await this.waitForMessage(timeoutMs), this.buffer.shift());
     return message ?? null;

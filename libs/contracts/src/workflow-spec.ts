@@ -568,6 +568,27 @@ function checkStep<K extends StepKind>(step: Extract<StepSpec, { kind: K }>, pla
   return (STEP_CHECKS[step.kind] as StepCheck<K>)(step, place);
 }
 
+/** The skills a step itself names (not its children's), with the field naming each, relative to the step. */
+export function skillsNamedBy(step: StepSpec): { readonly skill: string; readonly field: string }[] {
+  switch (step.kind) {
+    case 'task':
+    case 'fan-out':
+    case 'market':
+    case 'solver-rounds':
+      return [{ skill: step.skill, field: 'skill' }];
+    case 'blackboard':
+      return step.sources.map((src, i) => ({ skill: src.skill, field: `sources.${i}.skill` }));
+    case 'saga':
+      return step.steps.flatMap((item, i) => [
+        { skill: item.action.skill, field: `steps.${i}.action.skill` },
+        { skill: item.compensation.skill, field: `steps.${i}.compensation.skill` },
+      ]);
+    case 'chain':
+    case 'supervisor':
+      return [];
+  }
+}
+
 /**
  * Validates a spec: the schema (class-validator), then what a schema cannot say — a task's
  * input given exactly one way, `inputFrom` only inside a chain after its first stage, a quorum

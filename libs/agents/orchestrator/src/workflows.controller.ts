@@ -14,7 +14,9 @@ import {
   ContractValidationError,
   FanOutWorkflowRequest,
   validatePlain,
+  skillsNamedBy,
   validateWorkflowSpec,
+  walkSteps,
   type FieldError,
   type StepSpec,
   type WorkflowSpec,
@@ -89,46 +91,22 @@ export class WorkflowsController {
       throw error;
     }
     const errors: FieldError[] = [];
-    this.checkSteps(spec.step, 'step', errors);
+    this.checkSteps(spec.step, errors);
     if (errors.length > 0) throw invalid(errors.map((e) => (spec.step.kind === 'fan-out' && !('step' in (body as object)) ? { ...e, field: e.field.replace(/^step\./, '') } : e)));
     return spec;
   }
 
-  /** What only the running mesh knows: which skills exist, which step kinds this build runs. */
-  private checkSteps(step: StepSpec, path: string, errors: FieldError[]): void {
-    const unknownSkill = (skill: string, field: string) => {
-      if (!this.skills.get(skill)) errors.push({ field, messages: [`unknown skill "${skill}"; known: ${this.skills.names().join(', ')}`] });
-    };
-    switch (step.kind) {
-      case 'task':
-      case 'fan-out':
-        unknownSkill(step.skill, `${path}.skill`);
-        return;
-      case 'chain':
-        step.stages.forEach((stage, i) => {
-          this.checkSteps(stage.step, `${path}.stages.${i}.step`, errors);
-          if (stage.gate?.onFail.recovery) this.checkSteps(stage.gate.onFail.recovery, `${path}.stages.${i}.gate.onFail.recovery`, errors);
-        });
-        return;
-      case 'supervisor':
-        step.children.forEach((child, i) => this.checkSteps(child, `${path}.children.${i}`, errors));
-        return;
-      case 'market':
-      case 'solver-rounds':
-        unknownSkill(step.skill, `${path}.skill`);
-        return;
-      case 'blackboard':
-        step.sources.forEach((src, i) => unknownSkill(src.skill, `${path}.sources.${i}.skill`));
-        if (!this.config.boards.includes(step.board)) {
-          errors.push({ field: `${path}.board`, messages: [`unknown board "${step.board}"; this mesh serves boards: ${this.config.boards.join(', ')} (MESH_BOARDS)`] });
+  /** What only the running mesh knows: which skills exist, which boards it serves. */
+  private checkSteps(root: StepSpec, errors: FieldError[]): void {
+    walkSteps(root, (step, { field }) => {
+      for (const named of skillsNamedBy(step)) {
+        if (!this.skills.get(named.skill)) {
+          errors.push({ field: `${field}.${named.field}`, messages: [`unknown skill "${named.skill}"; known: ${this.skills.names().join(', ')}`] });
         }
-        return;
-      case 'saga':
-        step.steps.forEach((item, i) => {
-          unknownSkill(item.action.skill, `${path}.steps.${i}.action.skill`);
-          unknownSkill(item.compensation.skill, `${path}.steps.${i}.compensation.skill`);
-        });
-        return;
-    }
+      }
+      if (step.kind === 'blackboard' && !this.config.boards.includes(step.board)) {
+        errors.push({ field: `${field}.board`, messages: [`unknown board "${step.board}"; this mesh serves boards: ${this.config.boards.join(', ')} (MESH_BOARDS)`] });
+      }
+    });
   }
 }

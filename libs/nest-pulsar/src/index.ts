@@ -4,6 +4,8 @@
  */
 export { OnMeshEvent, type MeshSubscriptionOptions } from './decorators';
 export { MeshContext } from './mesh-context';
+// Nobody imports it yet, but MeshTransportModule provides it for injection, and injecting it needs the class.
+export { MeshClientProxy } from './mesh-client.proxy';
 export { MeshPublisher, type PublishOptions } from './mesh-publisher';
 export { MeshTransportServer } from './mesh-transport.server';
 export { MeshTransportModule } from './mesh-transport.module';

@@ -1,6 +1,17 @@
-export * from './event-bus';
-export { deadLetterMessage } from './dead-letter';
-export { MemoryBroker, MemoryEventBus, type MemoryBrokerOptions } from './memory/memory-broker';
-export { PulsarWsEventBus, type PulsarWsOptions } from './pulsar-ws/pulsar-ws-bus';
-export { decodeMessageId, encodeMessageId, comparePositions, type MessagePosition } from './pulsar-ws/message-id';
-export { PulsarNativeEventBus, loadPulsarClient, type PulsarNativeOptions } from './pulsar-native';
+/**
+ * The EventBus port, with Apache Pulsar's semantics, and its drivers: in-memory, Pulsar over WebSocket, native Pulsar.
+ * Start at event-bus.ts (the port); the drivers are in memory/, pulsar-ws/ and pulsar-native/.
+ */
+export {
+  type SubscriptionType,
+  type InitialPosition,
+  type BusMessage,
+  type SubscribeOptions,
+  DeadLetterProperties,
+  type Consumer,
+  type BusConnectionStatus,
+  type EventBus,
+} from './event-bus';
+export { MemoryBroker } from './memory/memory-broker';
+export { PulsarWsEventBus } from './pulsar-ws/pulsar-ws-bus';
+export { PulsarNativeEventBus, loadPulsarClient } from './pulsar-native';

@@ -1,13 +1,120 @@
+/**
+ * Event contracts: the envelope, versioned event classes, topic names, fan-out policies and workflow specs.
+ * Start at envelope.ts and events/index.ts (every event the mesh knows), then workflow-spec.ts and step-tree.ts.
+ */
 // class-validator and class-transformer decorators need the Reflect metadata API.
 import 'reflect-metadata';
 export { describeError } from './describe-error';
-export * from './envelope';
+export { type EventEnvelope, TRACEPARENT_PATTERN, EnvelopeProperties } from './envelope';
 export { randomHex } from './entropy';
-export * from './events';
-export * from './fan-out-policy';
-export * from './registry';
-export * from './topics';
-export * from './uuid';
-export * from './validation';
-export * from './workflow-spec';
-export * from './step-tree';
+export {
+  createMeshEventRegistry,
+  MESH_EVENT_DEFINITIONS,
+  BoardEntryPosted,
+  BoardEntryPostedV1,
+  MarketAsk,
+  MarketBid,
+  MarketFill,
+  MarketAskExpired,
+  MarketExpiryCheck,
+  SolverAnswer,
+  SolverStart,
+  SolverRoundCompleted,
+  SolverAnswers,
+  SolverCompleted,
+  SolverFailed,
+  MarketAskV1,
+  MarketBidV1,
+  MarketFillV1,
+  MarketAskExpiredV1,
+  MarketExpiryCheckV1,
+  SolverStartV1,
+  SolverRoundCompletedV1,
+  SolverAnswersV1,
+  SolverCompletedV1,
+  SolverFailedV1,
+  SagaStart,
+  SagaAbort,
+  SagaDeadline,
+  SagaStepEvent,
+  SagaCompleted,
+  SagaCompensated,
+  SagaFailed,
+  SagaStartV1,
+  SagaAbortV1,
+  SagaDeadlineV1,
+  SagaStepEventV1,
+  SagaCompletedV1,
+  SagaCompensatedV1,
+  SagaFailedV1,
+  STEP_PATH_FRAGMENT,
+  WorkflowSubmitted,
+  WorkflowCancelRequested,
+  FanOutStarted,
+  FanOutCompleted,
+  FanOutFailed,
+  FanOutRetry,
+  WorkflowSubmittedV1,
+  WorkflowCancelRequestedV1,
+  StepStartedV1,
+  StepCompletedV1,
+  StepFailedV1,
+  StageValidatedV1,
+  StageFailedV1,
+  FanOutStartedV1,
+  FanOutCompletedV1,
+  FanOutFailedV1,
+  FanOutRetryV1,
+  TaskAssigned,
+  TaskCompleted,
+  TaskFailed,
+  TaskAssignedV1,
+  TaskCompletedV1,
+  TaskFailedV1,
+  MAX_INPUT_TEXT,
+  DocumentInput,
+  FanOutWorkflowRequest,
+  WorkflowRequestedV1,
+  WorkflowCompletedV1,
+  WorkflowFailedV1,
+} from './events';
+export {
+  compileFailurePolicy,
+  compileAggregationStrategy,
+  compileFanOutPolicy,
+  DEFAULT_RRF_K,
+  DEFAULT_ID_FIELD,
+  type FailurePolicyDeclaration,
+  type AggregationStrategyDeclaration,
+  type RetryBranchPolicy,
+  type QuorumPolicy,
+  type FailurePolicy,
+  type SkillFreeStrategy,
+  type CompiledFanOutPolicy,
+} from './fan-out-policy';
+export {
+  defineEvent,
+  envelopeProperties,
+  type EventDefinition,
+  type EventOrigin,
+  type NewEventOptions,
+  EventRegistry,
+} from './registry';
+export { isTaskResultsTopic, qualifyTopic, type TopicNaming, DEFAULT_TOPIC_NAMING, Topics } from './topics';
+export { uuidv7 } from './uuid';
+export { flattenValidationErrors, validatePlain, type FieldError, ContractValidationError } from './validation';
+export {
+  validateWorkflowSpec,
+  type StepKind,
+  FanOutPolicySpec,
+  AggregationStrategySpec,
+  GateCheckSpec,
+  GateSpec,
+  SagaActionSpec,
+  SagaStepItemSpec,
+  KnowledgeSourceSpec,
+  BlackboardStepSpec,
+  type StepSpec,
+  WorkflowSpec,
+} from './workflow-spec';
+export { stepAt, parentOf, lineage, fieldOf, ROOT, type StepOf, type ParentOf } from './step-tree';

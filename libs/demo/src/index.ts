@@ -1,1 +1,5 @@
-export { demoWorkflows, loadDocuments, runDemo, type DemoOptions, type DemoSummary, type DemoWorkflow } from './run-demo';
+/**
+ * The demo: one workflow per pattern over the shipped documents, submitted to a running mesh and printed.
+ * Start at run-demo.ts (runDemo).
+ */
+export { demoWorkflows, loadDocuments, runDemo } from './run-demo';

@@ -1,8 +1,13 @@
-export { OnMeshEvent, KeepOriginalErrorFilter, type MeshSubscriptionOptions } from './decorators';
+/**
+ * The NestJS transport over the EventBus: `@OnMeshEvent` handlers, MeshContext and MeshPublisher.
+ * Start at mesh-transport.server.ts (consumers, acking), then decorators.ts and mesh-publisher.ts.
+ */
+export { OnMeshEvent, type MeshSubscriptionOptions } from './decorators';
 export { MeshContext } from './mesh-context';
-export { MeshClientProxy, type MeshEmit } from './mesh-client.proxy';
+// Nobody imports it yet, but MeshTransportModule provides it for injection, and injecting it needs the class.
+export { MeshClientProxy } from './mesh-client.proxy';
 export { MeshPublisher, type PublishOptions } from './mesh-publisher';
-export { MeshTransportServer, type MeshTransportEvents } from './mesh-transport.server';
-export { MeshTransportModule, type MeshTransportModuleAsyncOptions } from './mesh-transport.module';
+export { MeshTransportServer } from './mesh-transport.server';
+export { MeshTransportModule } from './mesh-transport.module';
 export { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from './options';
-export { nextTraceparent, traceIdOf } from './trace';
+export { nextTraceparent } from './trace';

@@ -1,18 +1,5 @@
+/**
+ * A small typed client for Pulsar's admin REST API v2: tenants, namespaces, topics and subscriptions.
+ * Start at pulsar-admin.ts; request and answer shapes are in types.ts.
+ */
 export { PulsarAdmin } from './pulsar-admin';
-export { PulsarAdminError, PulsarUnreachableError } from './errors';
-export { parseTopicName, persistentTopic, type PersistentTopicName } from './topic-name';
-export type {
-  ClusterData,
-  ConsumerStats,
-  EnsureResult,
-  InitialPosition,
-  NamespacePolicies,
-  PublisherStats,
-  PulsarAdminOptions,
-  RestMessage,
-  RetentionPolicy,
-  SubscriptionStats,
-  SubscriptionType,
-  TenantInfo,
-  TopicStats,
-} from './types';

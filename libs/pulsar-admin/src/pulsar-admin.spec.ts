@@ -3,7 +3,8 @@ import { randomBytes } from 'crypto';
 import { createServer as createHttpServer } from 'http';
 import { createServer, type Server, type Socket } from 'net';
 import { assertPulsarAnswers, describeWithPulsar } from '@agent-mesh/bus/testing';
-import { PulsarAdmin, PulsarAdminError, PulsarUnreachableError } from './index';
+import { PulsarAdminError, PulsarUnreachableError } from './errors';
+import { PulsarAdmin } from './pulsar-admin';
 
 /** Resolves to the rejection of `promise` (fails the test when it resolves). */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {

@@ -1,14 +1,8 @@
-export { bootstrapAgent, runAgent, type BootstrapOptions } from './bootstrap';
-export { connectEventBus, processMemoryBroker } from './bus-factory';
-export { HealthController, type HealthReport } from './health.controller';
-export {
-  MESH_SETTING_NAMES,
-  MeshConfigError,
-  MeshEnvironment,
-  validateMeshEnvironment,
-  type MeshConfig,
-  type MeshTransportKind,
-} from './mesh-config';
-export { MeshRuntimeModule, type MeshRuntimeOptions } from './mesh-runtime.module';
-export { MESH_ROLE } from './role';
+/**
+ * What every agent process shares: validated configuration, bus and transport, state store, skills and /health.
+ * Start at bootstrap.ts (runAgent), then mesh-runtime.module.ts and mesh-config.ts.
+ */
+export { bootstrapAgent, runAgent } from './bootstrap';
+export type { MeshConfig } from './mesh-config';
+export { MeshRuntimeModule } from './mesh-runtime.module';
 export { MESH_CONFIG, SKILL_REGISTRY, STATE_STORE } from './tokens';

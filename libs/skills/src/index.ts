@@ -1,7 +1,9 @@
-export * from './skill';
-export * from './registry';
-export * from './builtins';
-export * from './solver';
-export { splitSentences, countSyllables, words, type Sentence } from './text/text';
-export { STOPWORDS, isStopword } from './text/stopwords';
-export * from './llm';
+/**
+ * What workers can do: the Skill interface, the skill registry, built-in text skills, the solver and the LLM skill.
+ * Start at skill.ts and registry.ts; the skills are in builtins/, solver/ and llm/.
+ */
+export { type SkillInput, type SkillOutput, type SkillContext, type Skill, SkillInputError } from './skill';
+export { createDefaultSkillRegistry, SkillRegistry } from './registry';
+export { KeywordsSkill } from './builtins';
+export { EstimateSkill } from './solver';
+export { LlmSkill } from './llm';

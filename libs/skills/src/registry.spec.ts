@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync } from 'fs';
 import { join } from 'path';
-import { createBuiltInSkills, createDefaultSkillRegistry, SkillInputError, SkillRegistry, type Skill } from './index';
+import { createBuiltInSkills } from './builtins';
+import { createDefaultSkillRegistry, SkillRegistry } from './registry';
+import { SkillInputError, type Skill } from './skill';
 
 function fakeSkill(name: string): Skill {
   return { name, description: `fake ${name}`, run: async () => ({}), combine: () => ({}) };

@@ -1,5 +1,17 @@
-export type { ApplyOnceResult, ChainResult, HashField, OnceStep, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from './state-store';
-export { DEFAULT_MARKER_TTL_SECONDS, MARKER_NAMESPACE } from './internal/validation';
-export { MemoryStateStore, type MemoryStateStoreOptions } from './memory/memory-state-store';
-export { DEFAULT_KEY_PREFIX, RedisStateStore, type RedisStateStoreOptions } from './redis/redis-state-store';
-export { createStateStore, type StateStoreConfig } from './create-state-store';
+/**
+ * The StateStore port (the Redis projection of the event log, changed through applyOnce) and its stores.
+ * Start at state-store.ts (the port), then create-state-store.ts; the stores are in memory/ and redis/.
+ */
+export type {
+  ApplyOnceResult,
+  ChainResult,
+  OnceStep,
+  SlotWrite,
+  SlotWriteResult,
+  StateOp,
+  StateOpResult,
+  StateStore,
+} from './state-store';
+export { MemoryStateStore } from './memory/memory-state-store';
+export { RedisStateStore } from './redis/redis-state-store';
+export { createStateStore } from './create-state-store';

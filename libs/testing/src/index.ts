@@ -1,16 +1,11 @@
-export { InProcessMesh, eventually, type AgentProcess, type AgentProcessOptions } from './in-process-mesh';
-export { RedisFixture, DEFAULT_TEST_REDIS_URL } from './redis-fixture';
-export { builtMain, freePort, spawnAgent, type SpawnedAgent } from './agent-process';
-export {
-  AGENT_MODULES,
-  WORKFLOW_ROLES,
-  startAgent,
-  startAgents,
-  withProcessEnv,
-  type AgentRole,
-  type AgentStart,
-  type AgentStartOptions,
-} from './agent-roles';
-export { TERMINAL_STATUSES, WorkflowClient, type HttpAnswer, type WorkflowClientOptions, type WorkflowStatusBody } from './workflow-client';
-export { PulsarNamespace, type PulsarTarget } from './pulsar-namespace';
-export { PulsarBrokerFixture, ScriptError, type PulsarBrokerFixtureOptions, type ScriptRun } from './pulsar-broker-fixture';
+/**
+ * Test harness for specs, e2e suites and the bench: an in-process mesh, agent processes, Redis and Pulsar fixtures.
+ * Start at in-process-mesh.ts (InProcessMesh) and agent-roles.ts, then workflow-client.ts.
+ */
+export { InProcessMesh, eventually, type AgentProcess } from './in-process-mesh';
+export { RedisFixture } from './redis-fixture';
+export { freePort, spawnAgent, type SpawnedAgent } from './agent-process';
+export { WORKFLOW_ROLES, startAgent, startAgents, type AgentRole } from './agent-roles';
+export { WorkflowClient } from './workflow-client';
+export { PulsarNamespace } from './pulsar-namespace';
+export { PulsarBrokerFixture, type ScriptRun } from './pulsar-broker-fixture';

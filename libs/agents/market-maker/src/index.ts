@@ -1,4 +1,6 @@
+/**
+ * The market-maker role: an order book per market (asks, bids, fills, expiries) and the solver rounds.
+ * Start at market-maker.module.ts, then order-book/ (the matching), market/ and rounds/.
+ */
 export { MarketMakerModule } from './market-maker.module';
-export * from './order-book';
-export { MarketController } from './market';
-export { SolverRoundsController, solverTaskId } from './rounds';
+export { OrderBook, type Ask, type Bid } from './order-book';

@@ -1,3 +1,6 @@
+/**
+ * The orchestrator role: the workflow HTTP API and the engine that runs workflow specs step by step.
+ * Start at orchestrator.module.ts, then engine/workflow-engine.ts and engine/workflow-state.ts (what the API returns).
+ */
 export { OrchestratorModule } from './orchestrator.module';
-export { OrchestratorService, fanOutSpec } from './orchestrator.service';
-export type { BranchView, StepState, TimelineEntry, WorkflowStatus, WorkflowSummary, WorkflowView } from './engine/workflow-state';
+export type { StepState, TimelineEntry, WorkflowStatus, WorkflowView } from './engine/workflow-state';

@@ -1,2 +1,5 @@
+/**
+ * The worker role: runs skills on the tasks of `tasks.<skill>` topics, and bids on market asks.
+ * Start at worker.module.ts, then worker.controller.ts and task-runner.ts; bidding is in bidding/.
+ */
 export { WorkerModule } from './worker.module';
-export { WorkerController, WORKER_MAX_REDELIVER } from './worker.controller';

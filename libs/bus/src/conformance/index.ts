@@ -1,3 +1,5 @@
-export { describeBusConformance, type ConformanceTarget } from './bus-conformance';
-export { Inbox, publishTexts, readOrFail, sleep, text, waitFor, type Delivery, type Handling } from './helpers';
-export * from './pulsar-environment';
+/**
+ * Test helpers of the bus lib for other projects' real-broker suites (`@agent-mesh/bus/testing`).
+ * Start at pulsar-environment.ts; the drivers' conformance suite (bus-conformance.ts) is used inside the bus lib only.
+ */
+export { describeWithPulsar, assertPulsarAnswers } from './pulsar-environment';

@@ -1,5 +1,5 @@
 import { DeadLetterProperties, defaultDeadLetterTopic, type EventBus } from '../event-bus';
-import { Inbox, publishTexts, readOrFail, text, waitFor } from '../conformance';
+import { Inbox, publishTexts, readOrFail, text, waitFor } from '../conformance/helpers';
 import { MemoryBroker } from './memory-broker';
 
 /**

@@ -1,4 +1,4 @@
-import { describeBusConformance } from '../conformance';
+import { describeBusConformance } from '../conformance/bus-conformance';
 import { MemoryBroker } from './memory-broker';
 
 const broker = new MemoryBroker();

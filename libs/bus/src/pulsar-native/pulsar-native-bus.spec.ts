@@ -5,7 +5,7 @@
  * src/*.cc, MessageIdData ids), not Pulsar: the real broker is the conformance suite's job.
  */
 import { BusClosedError, ConsumerBusyError, DeadLetterProperties, type BusMessage } from '../event-bus';
-import { sleep, waitFor } from '../conformance';
+import { sleep, waitFor } from '../conformance/helpers';
 import { decodeMessageId, encodeMessageId } from '../pulsar-ws/message-id';
 import type {
   PulsarClientModule,

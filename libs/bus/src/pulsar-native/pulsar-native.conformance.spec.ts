@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { assertPulsarAnswers, describeBusConformance, describeWithPulsar, pulsarTestEnvironment } from '../conformance';
+import { assertPulsarAnswers, describeWithPulsar, pulsarTestEnvironment } from '../conformance/pulsar-environment';
+import { describeBusConformance } from '../conformance/bus-conformance';
 import { loadPulsarClient, PulsarNativeEventBus } from '.';
 
 const loaded = loadPulsarClient();

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { assertPulsarAnswers, describeBusConformance, describeWithPulsar } from '../conformance';
+import { assertPulsarAnswers, describeWithPulsar } from '../conformance/pulsar-environment';
+import { describeBusConformance } from '../conformance/bus-conformance';
 import { PulsarWsEventBus } from './pulsar-ws-bus';
 
 describeWithPulsar('pulsar-ws driver against the real broker', (env) => {

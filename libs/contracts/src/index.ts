@@ -104,6 +104,7 @@ export { isTaskResultsTopic, qualifyTopic, type TopicNaming, DEFAULT_TOPIC_NAMIN
 export { uuidv7 } from './uuid';
 export { flattenValidationErrors, validatePlain, type FieldError, ContractValidationError } from './validation';
 export {
+  skillsNamedBy,
   validateWorkflowSpec,
   type StepKind,
   FanOutPolicySpec,
@@ -117,4 +118,4 @@ export {
   type StepSpec,
   WorkflowSpec,
 } from './workflow-spec';
-export { stepAt, parentOf, lineage, fieldOf, ROOT, type StepOf, type ParentOf } from './step-tree';
+export { stepAt, parentOf, lineage, fieldOf, ROOT, walkSteps, type StepOf, type ParentOf } from './step-tree';

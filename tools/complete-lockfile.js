@@ -12,14 +12,29 @@ const lock = JSON.parse(fs.readFileSync(lockPath, 'utf8'));
 const packages = lock.packages;
 
 const OS = ['darwin', 'linux', 'win32', 'android', 'freebsd', 'openharmony', 'openbsd', 'sunos', 'aix', 'netbsd'];
-const CPU = { arm64: 'arm64', x64: 'x64', ia32: 'ia32', arm: 'arm', ppc64: 'ppc64', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64', wasm32: 'wasm32' };
+const CPU = {
+  arm64: 'arm64',
+  x64: 'x64',
+  ia32: 'ia32',
+  arm: 'arm',
+  ppc64: 'ppc64',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loong64: 'loong64',
+  wasm32: 'wasm32',
+};
 
 function platformOf(name) {
   const tokens = name.split('/').pop().split('-');
   const os = tokens.find((t) => OS.includes(t));
   const cpu = tokens.map((t) => CPU[t]).find(Boolean);
   if (!os || !cpu) return undefined;
-  const libc = tokens.includes('musl') || tokens.includes('musleabihf') ? 'musl' : tokens.includes('gnu') || tokens.includes('gnueabihf') ? 'glibc' : undefined;
+  const libc =
+    tokens.includes('musl') || tokens.includes('musleabihf')
+      ? 'musl'
+      : tokens.includes('gnu') || tokens.includes('gnueabihf')
+        ? 'glibc'
+        : undefined;
   return { os: [os], cpu: [cpu], ...(os === 'linux' && libc ? { libc: [libc] } : {}) };
 }
 
@@ -30,7 +45,9 @@ for (const [location, meta] of Object.entries(packages)) {
     if (packages[base] || packages[`node_modules/${dep}`]) continue;
     const platform = platformOf(dep);
     if (!platform) {
-      console.warn(`complete-lockfile: ${dep} (optional dependency of ${location || 'the root'}) is missing and is not platform-specific: left out`);
+      console.warn(
+        `complete-lockfile: ${dep} (optional dependency of ${location || 'the root'}) is missing and is not platform-specific: left out`,
+      );
       continue;
     }
     const current = platform.os[0] === process.platform && platform.cpu[0] === process.arch;

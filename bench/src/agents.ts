@@ -50,7 +50,12 @@ function waitExit(child: ChildProcess): Promise<number | null> {
 }
 
 /** Starts `app` with `env` and waits until its /health answers 200. */
-export async function startAgent(app: AgentApp, instance: string, env: Record<string, string>, startTimeoutMs = 60_000): Promise<AgentHandle> {
+export async function startAgent(
+  app: AgentApp,
+  instance: string,
+  env: Record<string, string>,
+  startTimeoutMs = 60_000,
+): Promise<AgentHandle> {
   mkdirSync(LOG_DIR, { recursive: true });
   const port = await freePort();
   const logFile = join(LOG_DIR, `${instance}.log`);
@@ -59,7 +64,10 @@ export async function startAgent(app: AgentApp, instance: string, env: Record<st
   const profileDir = process.env['BENCH_CPU_PROF'];
   // BENCH_NODE_ARGS: extra node flags for every agent process (e.g. --trace-gc; NODE_OPTIONS refuses some).
   const extraArgs = (process.env['BENCH_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const nodeArgs = [...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${instance}.cpuprofile`] : []), ...extraArgs];
+  const nodeArgs = [
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${instance}.cpuprofile`] : []),
+    ...extraArgs,
+  ];
   const child = spawn(process.execPath, [...nodeArgs, builtAgentMain(app)], {
     cwd: WORKSPACE,
     env: { ...process.env, ...env, MESH_INSTANCE_ID: instance, PORT: String(port), NO_COLOR: '1' },
@@ -89,7 +97,8 @@ export async function startAgent(app: AgentApp, instance: string, env: Record<st
   };
   const deadline = Date.now() + startTimeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${instance} exited with ${child.exitCode} before it was healthy:\n${handle.tail()}`);
+    if (child.exitCode !== null)
+      throw new Error(`${instance} exited with ${child.exitCode} before it was healthy:\n${handle.tail()}`);
     try {
       const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
       if (response.ok) return handle;

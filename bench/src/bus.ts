@@ -14,7 +14,9 @@ export interface BusOptions {
 }
 
 const TOPIC = 'persistent://agentmesh/mesh/bench-bus';
-const PAYLOAD = Buffer.from(JSON.stringify({ id: '0'.repeat(36), type: 'bench.bus', version: 1, data: { text: 'x'.repeat(480) } }));
+const PAYLOAD = Buffer.from(
+  JSON.stringify({ id: '0'.repeat(36), type: 'bench.bus', version: 1, data: { text: 'x'.repeat(480) } }),
+);
 
 /**
  * Flow control shared by the bus run and its baseline: at most `window` unacked messages; a
@@ -137,10 +139,14 @@ export async function runBus(report: Report, options: BusOptions): Promise<void>
     bus.push(await memoryBusRun(options.messages, options.window));
     baseline.push(await trivialQueueRun(options.messages, options.window));
   }
-  report.addMedian('bus', 'bus.baseline.eps', baseline, 'events/s', { label: 'trivial in-process queue, same pattern' });
+  report.addMedian('bus', 'bus.baseline.eps', baseline, 'events/s', {
+    label: 'trivial in-process queue, same pattern',
+  });
   const eps = report.addMedian('bus', 'bus.memory.eps', bus, 'events/s', {
     label: `memory EventBus: publish + Shared delivery + ack, ${options.window} in flight`,
     baseline: 'bus.baseline.eps',
   });
-  report.add('bus', 'bus.memory.ratio', eps / (report.get('bus.baseline.eps') ?? Number.NaN), 'x', { label: 'memory bus / trivial queue' });
+  report.add('bus', 'bus.memory.ratio', eps / (report.get('bus.baseline.eps') ?? Number.NaN), 'x', {
+    label: 'memory bus / trivial queue',
+  });
 }

@@ -37,8 +37,22 @@ export function chainSpec(n: number): unknown {
     step: {
       kind: 'chain',
       stages: [
-        { step: { kind: 'task', skill: 'summarize', input: { id: `doc-${n}`, text: `${TEXT} Run ${n}.` }, params: { sentences: 3 } } },
-        { step: { kind: 'task', skill: 'summarize', inputFrom: { source: 'previous', field: 'summary' }, params: { sentences: 1 } } },
+        {
+          step: {
+            kind: 'task',
+            skill: 'summarize',
+            input: { id: `doc-${n}`, text: `${TEXT} Run ${n}.` },
+            params: { sentences: 3 },
+          },
+        },
+        {
+          step: {
+            kind: 'task',
+            skill: 'summarize',
+            inputFrom: { source: 'previous', field: 'summary' },
+            params: { sentences: 1 },
+          },
+        },
         { step: { kind: 'task', skill: 'keywords', inputFrom: { source: 'previous', field: 'summary' } } },
       ],
     },
@@ -98,7 +112,12 @@ class RawChain {
       resolve?.(result.output);
     });
     this.tasks = await RawProducer.open(wsBase, tasksPath);
-    this.closers.push(() => this.tasks.close(), () => client.close(), () => worker.close(), () => results.close());
+    this.closers.push(
+      () => this.tasks.close(),
+      () => client.close(),
+      () => worker.close(),
+      () => results.close(),
+    );
   }
 
   async run(n: number): Promise<bigint> {
@@ -130,7 +149,12 @@ async function meshChain(target: WorkflowTarget, n: number): Promise<bigint> {
 }
 
 interface TimelineView {
-  readonly timeline?: readonly { readonly at: string; readonly type: string; readonly source: string; readonly stepPath?: string }[];
+  readonly timeline?: readonly {
+    readonly at: string;
+    readonly type: string;
+    readonly source: string;
+    readonly stepPath?: string;
+  }[];
 }
 
 /** Where a chain's time goes: its timeline (event times, ms after submission; clocks of one machine). */
@@ -139,8 +163,12 @@ async function printTimeline(target: WorkflowTarget, run: RunResult): Promise<vo
   const entries = [...(view.timeline ?? [])].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
   if (entries.length === 0) return;
   const start = Date.parse(entries[0].at);
-  const line = entries.map((e) => `+${Date.parse(e.at) - start} ${e.type}${e.stepPath ? ` ${e.stepPath}` : ''}`).join(' · ');
-  process.stdout.write(`  timeline of a median run (${(Number(run.latencyNs) / 1e6).toFixed(1)} ms submit → result seen): ${line}\n`);
+  const line = entries
+    .map((e) => `+${Date.parse(e.at) - start} ${e.type}${e.stepPath ? ` ${e.stepPath}` : ''}`)
+    .join(' · ');
+  process.stdout.write(
+    `  timeline of a median run (${(Number(run.latencyNs) / 1e6).toFixed(1)} ms submit → result seen): ${line}\n`,
+  );
 }
 
 export async function runChain(ctx: BenchContext): Promise<void> {
@@ -148,7 +176,9 @@ export async function runChain(ctx: BenchContext): Promise<void> {
   const repeats = ctx.options.repeats;
   const n = ctx.count(60);
   const warmup = ctx.count(15);
-  process.stdout.write(`\nchain-3: summarize -> summarize -> keywords, one at a time, ${repeats} x ${n} after ${warmup} warm-up\n`);
+  process.stdout.write(
+    `\nchain-3: summarize -> summarize -> keywords, one at a time, ${repeats} x ${n} after ${warmup} warm-up\n`,
+  );
 
   const direct: number[] = [];
   for (let i = 0; i < warmup; i++) await directChain(i);
@@ -157,7 +187,9 @@ export async function runChain(ctx: BenchContext): Promise<void> {
     for (let i = 0; i < n; i++) samples.push(await directChain(i));
     direct.push(percentileMs(samples, 50));
   }
-  report.addMedian('chain', 'chain3.direct.p50', direct, 'ms', { label: 'the three skills as plain calls (the work alone)' });
+  report.addMedian('chain', 'chain3.direct.p50', direct, 'ms', {
+    label: 'the three skills as plain calls (the work alone)',
+  });
 
   const memory = await ctx.memory('chain-3');
   if (memory) {
@@ -170,7 +202,10 @@ export async function runChain(ctx: BenchContext): Promise<void> {
       p50.push(percentileMs(samples, 50));
       p99.push(percentileMs(samples, 99));
     }
-    report.addMedian('chain', 'chain3.memory.p50', p50, 'ms', { label: 'memory mesh, submit → result, p50', baseline: 'chain3.direct.p50' });
+    report.addMedian('chain', 'chain3.memory.p50', p50, 'ms', {
+      label: 'memory mesh, submit → result, p50',
+      baseline: 'chain3.direct.p50',
+    });
     report.addMedian('chain', 'chain3.memory.p99', p99, 'ms', { label: 'memory mesh, p99' });
   }
 
@@ -197,17 +232,29 @@ export async function runChain(ctx: BenchContext): Promise<void> {
           base.push(await raw.run(i));
         }
         const mesh = runs.map((x) => x.latencyNs);
-        if (r === 0) await printTimeline(pulsar, [...runs].sort((a, b) => Number(a.latencyNs - b.latencyNs))[Math.floor(runs.length / 2)]);
+        if (r === 0)
+          await printTimeline(
+            pulsar,
+            [...runs].sort((a, b) => Number(a.latencyNs - b.latencyNs))[Math.floor(runs.length / 2)],
+          );
         p50.push(percentileMs(mesh, 50));
         p99.push(percentileMs(mesh, 99));
         rawP50.push(percentileMs(base, 50));
         rawP99.push(percentileMs(base, 99));
         ratios.push(percentileMs(mesh, 50) / percentileMs(base, 50));
       }
-      report.addMedian('chain', 'chain3.raw.p50', rawP50, 'ms', { label: 'raw ws request/response chain on the same broker (6 hops, no state), p50' });
+      report.addMedian('chain', 'chain3.raw.p50', rawP50, 'ms', {
+        label: 'raw ws request/response chain on the same broker (6 hops, no state), p50',
+      });
       report.addMedian('chain', 'chain3.raw.p99', rawP99, 'ms', { label: 'raw chain, p99' });
-      report.addMedian('chain', 'chain3.pulsar.p50', p50, 'ms', { label: 'Pulsar mesh (processes, Redis), submit → result, p50', baseline: 'chain3.raw.p50' });
-      report.addMedian('chain', 'chain3.pulsar.p99', p99, 'ms', { label: 'Pulsar mesh, p99', baseline: 'chain3.raw.p99' });
+      report.addMedian('chain', 'chain3.pulsar.p50', p50, 'ms', {
+        label: 'Pulsar mesh (processes, Redis), submit → result, p50',
+        baseline: 'chain3.raw.p50',
+      });
+      report.addMedian('chain', 'chain3.pulsar.p99', p99, 'ms', {
+        label: 'Pulsar mesh, p99',
+        baseline: 'chain3.raw.p99',
+      });
       report.addMedian('chain', 'chain3.ratio.p50', ratios, 'x', { label: 'Pulsar mesh / raw chain, p50' });
     } finally {
       await raw.close();

@@ -8,12 +8,20 @@
  * Prints µs per operation, the median of the rounds.
  */
 import 'reflect-metadata';
-import { createMeshEventRegistry, envelopeProperties, TaskCompletedV1, type TaskCompleted } from '@agent-mesh/contracts';
+import {
+  createMeshEventRegistry,
+  envelopeProperties,
+  TaskCompletedV1,
+  type TaskCompleted,
+} from '@agent-mesh/contracts';
 import { nextTraceparent } from '@agent-mesh/nest-pulsar';
 
 const registry = createMeshEventRegistry();
 const origin = { source: 'worker@bench-1', region: 'local' };
-const cause = { id: '0190b2a4-7d3c-7abc-8def-0123456789ab', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' };
+const cause = {
+  id: '0190b2a4-7d3c-7abc-8def-0123456789ab',
+  traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+};
 
 /** What a worker publishes for one keywords branch of a 10-branch fan-out. */
 function taskCompleted(i: number): TaskCompleted {
@@ -25,7 +33,10 @@ function taskCompleted(i: number): TaskCompleted {
     stepPath: 'root',
     attempt: 1,
     inputId: `doc-${i % 10}`,
-    output: { keywords: ['mesh', 'pulsar', 'agent', 'event', 'topic', 'broker', 'redis', 'worker'], counts: { mesh: 4, pulsar: 3 } },
+    output: {
+      keywords: ['mesh', 'pulsar', 'agent', 'event', 'topic', 'broker', 'redis', 'worker'],
+      counts: { mesh: 4, pulsar: 3 },
+    },
     durationMs: 2,
     worker: 'worker@bench-1',
   };

@@ -77,7 +77,9 @@ export class BenchContext {
     if (this.built) return;
     const { files, ms } = buildAgents();
     process.stdout.write(
-      files > 0 ? `built the agent apps (${files} files, ${ms} ms) into tmp/bench-build\n` : `agent apps from BENCH_AGENT_BUILD=${agentBuildDir()}\n`,
+      files > 0
+        ? `built the agent apps (${files} files, ${ms} ms) into tmp/bench-build\n`
+        : `agent apps from BENCH_AGENT_BUILD=${agentBuildDir()}\n`,
     );
     this.built = true;
   }

@@ -95,7 +95,10 @@ export class CompletionObserver {
    * Also listens on `topic` (own subscription) and hands every message's type, correlation id
    * and receipt time to `listener`.
    */
-  async listen(shortTopic: string, listener: (type: string, correlationId: string, at: bigint, message: BusMessage) => void): Promise<() => Promise<void>> {
+  async listen(
+    shortTopic: string,
+    listener: (type: string, correlationId: string, at: bigint, message: BusMessage) => void,
+  ): Promise<() => Promise<void>> {
     const consumer = await this.bus.subscribe(
       {
         topic: qualifyTopic(this.naming, shortTopic),
@@ -188,7 +191,8 @@ export interface RunResult {
 export async function runWorkflow(target: WorkflowTarget, body: unknown, timeoutMs: number): Promise<RunResult> {
   const startedAt = process.hrtime.bigint();
   const reply = await postJson(`${target.orchestratorUrl}/workflows`, body);
-  if (reply.status !== 202) throw new Error(`${target.name}: POST /workflows answered ${reply.status}: ${reply.body.slice(0, 500)}`);
+  if (reply.status !== 202)
+    throw new Error(`${target.name}: POST /workflows answered ${reply.status}: ${reply.body.slice(0, 500)}`);
   const { workflowId } = JSON.parse(reply.body) as { workflowId: string };
   const end = await target.observer.wait(workflowId, timeoutMs);
   return { id: workflowId, status: end.status, latencyNs: end.at - startedAt, startedAt, endedAt: end.at };
@@ -223,7 +227,9 @@ export interface LoadResult {
 }
 
 /** One unit of closed-loop work: resolves with when it ended and whether it succeeded. */
-export type Runner = (n: number) => Promise<{ readonly ok: boolean; readonly latencyNs: bigint; readonly endedAt: bigint }>;
+export type Runner = (
+  n: number,
+) => Promise<{ readonly ok: boolean; readonly latencyNs: bigint; readonly endedAt: bigint }>;
 
 /**
  * Saturation: `concurrency` submitters, each starting its next workflow when the previous one
@@ -260,7 +266,15 @@ export async function closedLoopOf(run: Runner, options: Omit<LoadOptions, 'body
   };
   await Promise.all(Array.from({ length: options.concurrency }, () => submitter()));
   const windowSeconds = options.durationMs / 1000;
-  return { completed, failed, windowSeconds, perSecond: completed / windowSeconds, latenciesNs: latencies, errors, total };
+  return {
+    completed,
+    failed,
+    windowSeconds,
+    perSecond: completed / windowSeconds,
+    latenciesNs: latencies,
+    errors,
+    total,
+  };
 }
 
 /** closedLoopOf for mesh workflows submitted over HTTP. */
@@ -277,7 +291,13 @@ export async function closedLoop(target: WorkflowTarget, options: LoadOptions): 
  * A fixed amount of work: `count` workflows by `concurrency` submitters; the rate is count over
  * the time from the first submission to the last end (for workflows too long for a window).
  */
-export async function fixedCount(target: WorkflowTarget, count: number, concurrency: number, body: (n: number) => unknown, timeoutMs: number): Promise<LoadResult> {
+export async function fixedCount(
+  target: WorkflowTarget,
+  count: number,
+  concurrency: number,
+  body: (n: number) => unknown,
+  timeoutMs: number,
+): Promise<LoadResult> {
   let next = 0;
   const latencies: bigint[] = [];
   let failed = 0;
@@ -325,7 +345,10 @@ const TEXTS = [
 ];
 
 export function documents(count: number, n: number): { id: string; text: string }[] {
-  return Array.from({ length: count }, (_, i) => ({ id: `d${i}`, text: `${TEXTS[(i + n) % TEXTS.length]} Item ${n}-${i}.` }));
+  return Array.from({ length: count }, (_, i) => ({
+    id: `d${i}`,
+    text: `${TEXTS[(i + n) % TEXTS.length]} Item ${n}-${i}.`,
+  }));
 }
 
 /**
@@ -333,7 +356,10 @@ export function documents(count: number, n: number): { id: string; text: string 
  * limit (express's default 100 kB).
  */
 export function shortDocuments(count: number, n: number): { id: string; text: string }[] {
-  return Array.from({ length: count }, (_, i) => ({ id: `d${i}`, text: `${TEXTS[(i + n) % TEXTS.length].slice(0, 48)} ${n}-${i}` }));
+  return Array.from({ length: count }, (_, i) => ({
+    id: `d${i}`,
+    text: `${TEXTS[(i + n) % TEXTS.length].slice(0, 48)} ${n}-${i}`,
+  }));
 }
 
 /** The plain fan-out body: keywords over `branches` documents (short ones with `short`). */

@@ -30,14 +30,17 @@ async function skillCeiling(durationMs: number): Promise<number> {
   const started = Date.now();
   while (Date.now() - started < durationMs) {
     const docs = documents(BRANCHES, n++);
-    const outputs = await Promise.all(docs.map(async (d) => ({ inputId: d.id, output: await keywords.run(d, { signal }) })));
+    const outputs = await Promise.all(
+      docs.map(async (d) => ({ inputId: d.id, output: await keywords.run(d, { signal }) })),
+    );
     keywords.combine(outputs);
   }
   return n / ((Date.now() - started) / 1000);
 }
 
 function describe(result: LoadResult): string {
-  const extra = result.failed > 0 ? `, ${result.failed} failed${result.errors.length ? ` (${result.errors[0]})` : ''}` : '';
+  const extra =
+    result.failed > 0 ? `, ${result.failed} failed${result.errors.length ? ` (${result.errors[0]})` : ''}` : '';
   return `${result.perSecond.toFixed(1)} wf/s, p50 ${percentileMs(result.latenciesNs, 50).toFixed(0)} ms, p99 ${percentileMs(result.latenciesNs, 99).toFixed(0)} ms${extra}`;
 }
 
@@ -88,14 +91,28 @@ async function saturate(ctx: BenchContext, target: WorkflowTarget, label: string
   const cpu = meter(result.total);
   const cpuText = [...cpu].map(([role, ms]) => `${role} ${ms.toFixed(1)}`).join(', ');
   process.stdout.write(`  ${label}: ${describe(result)}; CPU ms/workflow: ${cpuText}\n`);
-  if (result.completed === 0) throw new Error(`${label}: no workflow completed in the window${result.errors.length ? `: ${result.errors.join('; ')}` : ''}`);
+  if (result.completed === 0)
+    throw new Error(
+      `${label}: no workflow completed in the window${result.errors.length ? `: ${result.errors.join('; ')}` : ''}`,
+    );
   return { wfps: result.perSecond, p99: percentileMs(result.latenciesNs, 99), cpu };
 }
 
 /** CPU ms per workflow figures, the median over runs, per role. */
 function addCpuFigures(ctx: BenchContext, prefix: string, runs: readonly FanOutRun[], what: string): void {
   const roles = new Set(runs.flatMap((r) => [...r.cpu.keys()]));
-  const order = ['agents', 'orchestrator', 'aggregator', 'worker', 'saga-coordinator', 'market-maker', 'broker', 'redis', 'driver', 'process'];
+  const order = [
+    'agents',
+    'orchestrator',
+    'aggregator',
+    'worker',
+    'saga-coordinator',
+    'market-maker',
+    'broker',
+    'redis',
+    'driver',
+    'process',
+  ];
   for (const role of [...roles].sort((a, b) => order.indexOf(a) - order.indexOf(b))) {
     const label =
       role === 'agents'
@@ -106,8 +123,14 @@ function addCpuFigures(ctx: BenchContext, prefix: string, runs: readonly FanOutR
             ? `CPU per workflow, the whole in-process mesh and the driver, ${what}`
             : role === 'driver'
               ? 'CPU per workflow, the benchmark process (HTTP submissions, completion observer)'
-            : `CPU per workflow, ${role} process${role === 'worker' ? 'es' : ''}`;
-    ctx.report.addMedian('fanout', `${prefix}.cpu.${role}`, runs.map((r) => r.cpu.get(role) ?? Number.NaN), 'ms', { label });
+              : `CPU per workflow, ${role} process${role === 'worker' ? 'es' : ''}`;
+    ctx.report.addMedian(
+      'fanout',
+      `${prefix}.cpu.${role}`,
+      runs.map((r) => r.cpu.get(role) ?? Number.NaN),
+      'ms',
+      { label },
+    );
   }
 }
 
@@ -122,22 +145,38 @@ export async function runFanOut(ctx: BenchContext, parts: FanOutParts = {}): Pro
   const withCurves = parts.curves ?? true;
   const { report } = ctx;
   const repeats = ctx.options.repeats;
-  process.stdout.write(`\nfan-out: ${BRANCHES} branches (keywords), ${IN_FLIGHT} workflows in flight, ${repeats} runs per figure\n`);
+  process.stdout.write(
+    `\nfan-out: ${BRANCHES} branches (keywords), ${IN_FLIGHT} workflows in flight, ${repeats} runs per figure\n`,
+  );
 
   const ceiling: number[] = [];
   for (let r = 0; r < repeats; r++) ceiling.push(await skillCeiling(ctx.ms(1000)));
-  report.addMedian('fanout', 'fanout.skill.wfps', ceiling, 'workflows/s', { label: 'the skill work alone on one core (10 × keywords + combine)' });
+  report.addMedian('fanout', 'fanout.skill.wfps', ceiling, 'workflows/s', {
+    label: 'the skill work alone on one core (10 × keywords + combine)',
+  });
 
   const memory = parts.memory === false ? undefined : await ctx.memory('fan-out');
   if (memory) {
     await saturate(ctx, memory, 'memory warm-up');
     const runs: FanOutRun[] = [];
     for (let r = 0; r < repeats; r++) runs.push(await saturate(ctx, memory, `memory run ${r + 1}`));
-    report.addMedian('fanout', 'fanout.memory.wfps', runs.map((x) => x.wfps), 'workflows/s', {
-      label: `memory mesh (every role in one process, ${memory.workerCount} workers), state in Redis`,
-      baseline: 'fanout.skill.wfps',
-    });
-    report.addMedian('fanout', 'fanout.memory.p99', runs.map((x) => x.p99), 'ms', { label: 'memory mesh, submit → result, p99' });
+    report.addMedian(
+      'fanout',
+      'fanout.memory.wfps',
+      runs.map((x) => x.wfps),
+      'workflows/s',
+      {
+        label: `memory mesh (every role in one process, ${memory.workerCount} workers), state in Redis`,
+        baseline: 'fanout.skill.wfps',
+      },
+    );
+    report.addMedian(
+      'fanout',
+      'fanout.memory.p99',
+      runs.map((x) => x.p99),
+      'ms',
+      { label: 'memory mesh, submit → result, p99' },
+    );
     addCpuFigures(ctx, 'fanout.memory', runs, 'memory mesh');
   }
 
@@ -154,19 +193,43 @@ export async function runFanOut(ctx: BenchContext, parts: FanOutParts = {}): Pro
   }
   await pulsar.setWorkers(ctx.options.workers);
   const main = byWorkers.get(ctx.options.workers) ?? [];
-  report.addMedian('fanout', 'fanout.pulsar.wfps', main.map((x) => x.wfps), 'workflows/s', {
-    label: `Pulsar mesh, every role its own process (${ctx.options.workers} workers), state in Redis`,
-    baseline: 'fanout.skill.wfps',
-  });
-  report.addMedian('fanout', 'fanout.pulsar.p99', main.map((x) => x.p99), 'ms', { label: 'Pulsar mesh, submit → result, p99' });
+  report.addMedian(
+    'fanout',
+    'fanout.pulsar.wfps',
+    main.map((x) => x.wfps),
+    'workflows/s',
+    {
+      label: `Pulsar mesh, every role its own process (${ctx.options.workers} workers), state in Redis`,
+      baseline: 'fanout.skill.wfps',
+    },
+  );
+  report.addMedian(
+    'fanout',
+    'fanout.pulsar.p99',
+    main.map((x) => x.p99),
+    'ms',
+    { label: 'Pulsar mesh, submit → result, p99' },
+  );
   addCpuFigures(ctx, 'fanout.pulsar', main, 'Pulsar mesh');
   ctx.afterFanOutRss = pulsar.rss();
   if (!withCurves) return;
 
   for (const workers of counts.slice().sort((a, b) => a - b)) {
     const runs = byWorkers.get(workers) ?? [];
-    report.addMedian('fanout', `fanout.pulsar.workers${workers}.wfps`, runs.map((x) => x.wfps), 'workflows/s', { label: `${workers} worker process${workers > 1 ? 'es' : ''}` });
-    report.addMedian('fanout', `fanout.pulsar.workers${workers}.p99`, runs.map((x) => x.p99), 'ms', { label: `${workers} worker process${workers > 1 ? 'es' : ''}, p99` });
+    report.addMedian(
+      'fanout',
+      `fanout.pulsar.workers${workers}.wfps`,
+      runs.map((x) => x.wfps),
+      'workflows/s',
+      { label: `${workers} worker process${workers > 1 ? 'es' : ''}` },
+    );
+    report.addMedian(
+      'fanout',
+      `fanout.pulsar.workers${workers}.p99`,
+      runs.map((x) => x.p99),
+      'ms',
+      { label: `${workers} worker process${workers > 1 ? 'es' : ''}, p99` },
+    );
   }
 
   await branchCurve(ctx, pulsar);
@@ -189,15 +252,25 @@ async function branchCurve(ctx: BenchContext, pulsar: PulsarMeshSession): Promis
               timeoutMs: TIMEOUT_MS,
               body: (n) => fanOutBody(branches, n, true),
             });
-      process.stdout.write(`  pulsar, ${branches} branches, ${inFlight} in flight, run ${r + 1}: ${describe(result)}\n`);
+      process.stdout.write(
+        `  pulsar, ${branches} branches, ${inFlight} in flight, run ${r + 1}: ${describe(result)}\n`,
+      );
       runs.push(result);
     }
     const wfps = runs.map((x) => x.perSecond);
     report.addMedian('fanout', `fanout.pulsar.branches${branches}.wfps`, wfps, 'workflows/s', {
       label: `${branches} branches (short documents), ${inFlight} in flight`,
     });
-    report.add('fanout', `fanout.pulsar.branches${branches}.bps`, median(wfps) * branches, 'branches/s', { label: `${branches} branches: branches completed per second` });
-    report.addMedian('fanout', `fanout.pulsar.branches${branches}.p99`, runs.map((x) => percentileMs(x.latenciesNs, 99)), 'ms', { label: `${branches} branches, p99` });
+    report.add('fanout', `fanout.pulsar.branches${branches}.bps`, median(wfps) * branches, 'branches/s', {
+      label: `${branches} branches: branches completed per second`,
+    });
+    report.addMedian(
+      'fanout',
+      `fanout.pulsar.branches${branches}.p99`,
+      runs.map((x) => percentileMs(x.latenciesNs, 99)),
+      'ms',
+      { label: `${branches} branches, p99` },
+    );
   }
 }
 
@@ -211,14 +284,33 @@ export async function runFanOutLean(ctx: BenchContext): Promise<void> {
   await pulsar.stopRole('saga-coordinator');
   await pulsar.stopRole('market-maker');
   const runs: FanOutRun[] = [];
-  for (let r = 0; r < ctx.options.repeats; r++) runs.push(await saturate(ctx, pulsar, `pulsar lean, ${pulsar.describe()}, run ${r + 1}`));
-  ctx.report.addMedian('fanout', 'fanout.pulsar.lean.wfps', runs.map((x) => x.wfps), 'workflows/s', {
-    label: `Pulsar, only orchestrator + aggregator + ${pulsar.workerCount} workers`,
-    baseline: 'fanout.pulsar.wfps',
-  });
-  ctx.report.addMedian('fanout', 'fanout.pulsar.lean.p99', runs.map((x) => x.p99), 'ms', { label: 'Pulsar lean, p99' });
-  ctx.report.addMedian('fanout', 'fanout.pulsar.lean.cpu.agents', runs.map((x) => x.cpu.get('agents') ?? Number.NaN), 'ms', {
-    label: 'CPU per workflow, all agent processes, lean deployment',
-    baseline: 'fanout.pulsar.cpu.agents',
-  });
+  for (let r = 0; r < ctx.options.repeats; r++)
+    runs.push(await saturate(ctx, pulsar, `pulsar lean, ${pulsar.describe()}, run ${r + 1}`));
+  ctx.report.addMedian(
+    'fanout',
+    'fanout.pulsar.lean.wfps',
+    runs.map((x) => x.wfps),
+    'workflows/s',
+    {
+      label: `Pulsar, only orchestrator + aggregator + ${pulsar.workerCount} workers`,
+      baseline: 'fanout.pulsar.wfps',
+    },
+  );
+  ctx.report.addMedian(
+    'fanout',
+    'fanout.pulsar.lean.p99',
+    runs.map((x) => x.p99),
+    'ms',
+    { label: 'Pulsar lean, p99' },
+  );
+  ctx.report.addMedian(
+    'fanout',
+    'fanout.pulsar.lean.cpu.agents',
+    runs.map((x) => x.cpu.get('agents') ?? Number.NaN),
+    'ms',
+    {
+      label: 'CPU per workflow, all agent processes, lean deployment',
+      baseline: 'fanout.pulsar.cpu.agents',
+    },
+  );
 }

@@ -18,7 +18,13 @@ import {
   type EventEnvelope,
   type EventOrigin,
 } from '@agent-mesh/contracts';
-import { MeshPublisher, MeshTransportModule, MeshTransportServer, nextTraceparent, OnMeshEvent } from '@agent-mesh/nest-pulsar';
+import {
+  MeshPublisher,
+  MeshTransportModule,
+  MeshTransportServer,
+  nextTraceparent,
+  OnMeshEvent,
+} from '@agent-mesh/nest-pulsar';
 import type { Report } from './report';
 import { closeSocket, openSocket } from './raw-ws';
 import { median, summarize, type LatencySummary } from './stats';
@@ -175,7 +181,9 @@ class MeshTarget implements HopTarget {
     const app = await NestFactory.create(
       {
         module: HopBenchModule,
-        imports: [MeshTransportModule.forRoot({ bus: this.bus, registry, naming: DEFAULT_TOPIC_NAMING, origin: ORIGIN })],
+        imports: [
+          MeshTransportModule.forRoot({ bus: this.bus, registry, naming: DEFAULT_TOPIC_NAMING, origin: ORIGIN }),
+        ],
         controllers: [hopController(this.topic)],
         providers: [{ provide: HOP_PROBE, useValue: this.probe }],
       },
@@ -388,11 +396,16 @@ function rowOf(target: HopTarget, samples: Samples): Row {
 
 /** Unmeasured hops on every target (JIT, connections, broker caches). */
 async function warmUp(targets: readonly HopTarget[], counters: { seq: number }[], options: HopOptions): Promise<void> {
-  for (let t = 0; t < targets.length; t++) await hops(targets[t], options.warmup, undefined, counters[t], options.gapMs);
+  for (let t = 0; t < targets.length; t++)
+    await hops(targets[t], options.warmup, undefined, counters[t], options.gapMs);
 }
 
 /** `n` measured hops per target; with several targets, in alternating blocks. */
-async function measure(targets: readonly HopTarget[], counters: { seq: number }[], options: HopOptions): Promise<Row[]> {
+async function measure(
+  targets: readonly HopTarget[],
+  counters: { seq: number }[],
+  options: HopOptions,
+): Promise<Row[]> {
   const samples = targets.map(() => newSamples());
   for (let done = 0; done < options.n; done += options.block) {
     const count = Math.min(options.block, options.n - done);
@@ -475,7 +488,10 @@ export async function runHop(report: Report, options: HopOptions): Promise<void>
 
     const unreachable = await brokerAnswers(options.webUrl);
     if (unreachable) {
-      report.skip('hop.pulsar-ws', `Pulsar broker at ${options.webUrl} did not answer (${unreachable}); start it with: bash deploy/pulsar/pulsar.sh up`);
+      report.skip(
+        'hop.pulsar-ws',
+        `Pulsar broker at ${options.webUrl} did not answer (${unreachable}); start it with: bash deploy/pulsar/pulsar.sh up`,
+      );
     } else {
       const bus = new PulsarWsEventBus({ webUrl: options.webUrl });
       const mesh = new MeshTarget('pulsar-ws', bus, topic);
@@ -499,7 +515,10 @@ export async function runHop(report: Report, options: HopOptions): Promise<void>
           await nativeTarget.start();
           targets.push(nativeTarget);
         } catch (error) {
-          report.skip('hop.native', `native driver at ${options.serviceUrl}: ${error instanceof Error ? error.message : String(error)}`);
+          report.skip(
+            'hop.native',
+            `native driver at ${options.serviceUrl}: ${error instanceof Error ? error.message : String(error)}`,
+          );
         }
       }
       groups.push({ targets, counters: targets.map(() => ({ seq: 0 })) });
@@ -519,7 +538,8 @@ export async function runHop(report: Report, options: HopOptions): Promise<void>
     if (strays > 0) report.note(`hop: ${strays} redelivered or late event(s) ignored`);
 
     const names = rounds[0].map((row) => row.name);
-    const of = (name: string, pick: (row: Row) => number) => rounds.map((rows) => pick(rows.find((x) => x.name === name) as Row));
+    const of = (name: string, pick: (row: Row) => number) =>
+      rounds.map((rows) => pick(rows.find((x) => x.name === name) as Row));
     for (const name of names) {
       const base = name === 'pulsar-ws' || name === 'native' ? { baseline: 'hop.raw.p50' } : {};
       const what =
@@ -530,23 +550,61 @@ export async function runHop(report: Report, options: HopOptions): Promise<void>
             : name === 'raw-meta'
               ? "raw pair also sending the mesh's message metadata (7 properties, key, event time)"
               : `mesh on ${name} against the broker`;
-      report.addMedian('hop', `hop.${name}.p50`, of(name, (x) => x.summary.p50Ms), 'ms', { label: `${what}, p50`, ...base });
-      report.addMedian('hop', `hop.${name}.p99`, of(name, (x) => x.summary.p99Ms), 'ms', {
-        label: `${what}, p99`,
-        ...(name === 'pulsar-ws' || name === 'native' ? { baseline: 'hop.raw.p99' } : {}),
-      });
+      report.addMedian(
+        'hop',
+        `hop.${name}.p50`,
+        of(name, (x) => x.summary.p50Ms),
+        'ms',
+        { label: `${what}, p50`, ...base },
+      );
+      report.addMedian(
+        'hop',
+        `hop.${name}.p99`,
+        of(name, (x) => x.summary.p99Ms),
+        'ms',
+        {
+          label: `${what}, p99`,
+          ...(name === 'pulsar-ws' || name === 'native' ? { baseline: 'hop.raw.p99' } : {}),
+        },
+      );
     }
     if (pulsar) {
       const ratio = (target: string, q: (row: Row) => number) =>
-        rounds.map((rows) => q(rows.find((x) => x.name === target) as Row) / q(rows.find((x) => x.name === 'raw') as Row));
-      report.addMedian('hop', 'hop.ratio.p50', ratio('pulsar-ws', (x) => x.summary.p50Ms), 'x', { label: 'mesh/raw on Pulsar, p50 (per round, median)' });
-      report.addMedian('hop', 'hop.ratio.p99', ratio('pulsar-ws', (x) => x.summary.p99Ms), 'x', { label: 'mesh/raw on Pulsar, p99' });
+        rounds.map(
+          (rows) => q(rows.find((x) => x.name === target) as Row) / q(rows.find((x) => x.name === 'raw') as Row),
+        );
+      report.addMedian(
+        'hop',
+        'hop.ratio.p50',
+        ratio('pulsar-ws', (x) => x.summary.p50Ms),
+        'x',
+        { label: 'mesh/raw on Pulsar, p50 (per round, median)' },
+      );
+      report.addMedian(
+        'hop',
+        'hop.ratio.p99',
+        ratio('pulsar-ws', (x) => x.summary.p99Ms),
+        'x',
+        { label: 'mesh/raw on Pulsar, p99' },
+      );
       if (names.includes('native')) {
-        report.addMedian('hop', 'hop.native.ratio.p50', ratio('native', (x) => x.summary.p50Ms), 'x', { label: 'mesh on native / raw ws pair, p50' });
+        report.addMedian(
+          'hop',
+          'hop.native.ratio.p50',
+          ratio('native', (x) => x.summary.p50Ms),
+          'x',
+          { label: 'mesh on native / raw ws pair, p50' },
+        );
       }
-      report.add('hop', 'hop.payload', rounds[0].find((x) => x.name === 'pulsar-ws')?.payloadBytes ?? Number.NaN, 'bytes', {
-        label: 'serialized envelope of one hop event',
-      });
+      report.add(
+        'hop',
+        'hop.payload',
+        rounds[0].find((x) => x.name === 'pulsar-ws')?.payloadBytes ?? Number.NaN,
+        'bytes',
+        {
+          label: 'serialized envelope of one hop event',
+        },
+      );
     }
     report.add('hop', 'hop.memory.loop.eps', median(of('memory', (x) => x.eventsPerSecond)), 'events/s', {
       label: 'memory bus closed loop (one in flight)',
@@ -562,7 +620,9 @@ export async function runHop(report: Report, options: HopOptions): Promise<void>
 async function brokerAnswers(webUrl: string): Promise<string | undefined> {
   const { tenant, namespace } = DEFAULT_TOPIC_NAMING;
   try {
-    const response = await fetch(`${webUrl}/admin/v2/namespaces/${tenant}/${namespace}`, { signal: AbortSignal.timeout(3000) });
+    const response = await fetch(`${webUrl}/admin/v2/namespaces/${tenant}/${namespace}`, {
+      signal: AbortSignal.timeout(3000),
+    });
     if (!response.ok) return `namespace ${tenant}/${namespace}: HTTP ${response.status}`;
     return undefined;
   } catch (error) {

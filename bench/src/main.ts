@@ -86,7 +86,10 @@ async function runPart(part: Part, ctx: BenchContext, args: readonly string[], a
   const quick = ctx.options.quick;
   switch (part) {
     case 'market':
-      await runMarket(report, { orders: count(args, '--orders', quick ? 50_000 : 200_000), repeats: ctx.options.repeats });
+      await runMarket(report, {
+        orders: count(args, '--orders', quick ? 50_000 : 200_000),
+        repeats: ctx.options.repeats,
+      });
       return runMarketMesh(ctx);
     case 'bus':
       return runBus(report, {
@@ -102,7 +105,9 @@ async function runPart(part: Part, ctx: BenchContext, args: readonly string[], a
         gapMs: count(args, '--gap-ms', 0, 0),
         repeats: ctx.options.repeats,
         webUrl: ctx.env.webUrl,
-        serviceUrl: (flag(args, '--service-url') ?? process.env['PULSAR_SERVICE_URL'] ?? 'pulsar://127.0.0.1:6650').trim() || 'pulsar://127.0.0.1:6650',
+        serviceUrl:
+          (flag(args, '--service-url') ?? process.env['PULSAR_SERVICE_URL'] ?? 'pulsar://127.0.0.1:6650').trim() ||
+          'pulsar://127.0.0.1:6650',
       });
     case 'chain':
       return runChain(ctx);

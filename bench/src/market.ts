@@ -43,8 +43,20 @@ function perAskStream(count: number): Order[] {
   for (let i = 0; orders.length < count; i++) {
     const capability = `wf-${i}:root:ask-1`;
     const budget = 5 + Math.floor(rnd() * 5);
-    const cheap: Order = { side: 'bid', bid: { id: `b${i}a`, workerId: `w${i % 4}`, capability, price: budget - 1 - Math.floor(rnd() * 3), estimatedMs: 100 } };
-    const dear: Order = { side: 'bid', bid: { id: `b${i}b`, workerId: `w${(i + 1) % 4}`, capability, price: budget + 1, estimatedMs: 100 } };
+    const cheap: Order = {
+      side: 'bid',
+      bid: {
+        id: `b${i}a`,
+        workerId: `w${i % 4}`,
+        capability,
+        price: budget - 1 - Math.floor(rnd() * 3),
+        estimatedMs: 100,
+      },
+    };
+    const dear: Order = {
+      side: 'bid',
+      bid: { id: `b${i}b`, workerId: `w${(i + 1) % 4}`, capability, price: budget + 1, estimatedMs: 100 },
+    };
     const ask: Order = { side: 'ask', ask: { id: `a${i}`, capability, budget } };
     // bids may arrive before their ask (the topics are not ordered with each other)
     orders.push(...(i % 2 === 0 ? [dear, ask, cheap] : [cheap, dear, ask]));
@@ -58,11 +70,21 @@ function sharedStream(count: number): Order[] {
   for (let i = 0; i < count; i++) {
     const now = i; // 1 ms per order
     if (rnd() < 0.5) {
-      orders.push({ side: 'ask', ask: { id: `a${i}`, capability: 'keywords', budget: 1 + Math.floor(rnd() * 10), deadline: now + 2000 } });
+      orders.push({
+        side: 'ask',
+        ask: { id: `a${i}`, capability: 'keywords', budget: 1 + Math.floor(rnd() * 10), deadline: now + 2000 },
+      });
     } else {
       orders.push({
         side: 'bid',
-        bid: { id: `b${i}`, workerId: `w${i % 8}`, capability: 'keywords', price: 1 + Math.floor(rnd() * 10), estimatedMs: 100, expiresAt: now + 2000 },
+        bid: {
+          id: `b${i}`,
+          workerId: `w${i % 8}`,
+          capability: 'keywords',
+          price: 1 + Math.floor(rnd() * 10),
+          estimatedMs: 100,
+          expiresAt: now + 2000,
+        },
       });
     }
   }
@@ -139,8 +161,16 @@ function runMinimal(orders: readonly Order[], sweep: boolean): number {
       }
     }
     if (sweep && i % 1000 === 999) {
-      for (const [key, list] of asks) asks.set(key, list.filter((a) => a.deadline === undefined || a.deadline > i));
-      for (const [key, list] of bids) bids.set(key, list.filter((b) => b.bid.expiresAt === undefined || b.bid.expiresAt > i));
+      for (const [key, list] of asks)
+        asks.set(
+          key,
+          list.filter((a) => a.deadline === undefined || a.deadline > i),
+        );
+      for (const [key, list] of bids)
+        bids.set(
+          key,
+          list.filter((b) => b.bid.expiresAt === undefined || b.bid.expiresAt > i),
+        );
     }
   }
   return fills;
@@ -153,7 +183,9 @@ function timed(run: () => number): { fills: number; seconds: number } {
 }
 
 export async function runMarket(report: Report, options: MarketOptions): Promise<void> {
-  process.stdout.write(`\nmarket: OrderBook matching, ${options.orders} orders per stream, ${options.repeats} runs, beside a minimal matcher\n`);
+  process.stdout.write(
+    `\nmarket: OrderBook matching, ${options.orders} orders per stream, ${options.repeats} runs, beside a minimal matcher\n`,
+  );
   const streams = { 'per-ask': perAskStream(options.orders), shared: sharedStream(options.orders) } as const;
   for (const [name, orders] of Object.entries(streams)) {
     const sweep = name === 'shared';
@@ -167,18 +199,23 @@ export async function runMarket(report: Report, options: MarketOptions): Promise
       const a = timed(() => runOrderBook(orders, sweep));
       const b = timed(() => runMinimal(orders, sweep));
       fills = a.fills;
-      if (a.fills !== b.fills) report.note(`market ${name}: OrderBook made ${a.fills} fills, the minimal matcher ${b.fills}`);
+      if (a.fills !== b.fills)
+        report.note(`market ${name}: OrderBook made ${a.fills} fills, the minimal matcher ${b.fills}`);
       book.push(a.fills / a.seconds);
       orderRates.push(orders.length / a.seconds);
       minimal.push(b.fills / b.seconds);
     }
     const key = name === 'per-ask' ? 'perask' : 'shared';
-    report.addMedian('market', `market.${key}.baseline.fillsps`, minimal, 'fills/s', { label: `minimal price-time matcher, ${name} stream` });
+    report.addMedian('market', `market.${key}.baseline.fillsps`, minimal, 'fills/s', {
+      label: `minimal price-time matcher, ${name} stream`,
+    });
     report.addMedian('market', `market.${key}.fillsps`, book, 'fills/s', {
       label: `OrderBook, ${name} stream (${fills} fills of ${orders.length} orders)`,
       baseline: `market.${key}.baseline.fillsps`,
     });
-    report.addMedian('market', `market.${key}.ordersps`, orderRates, 'orders/s', { label: `OrderBook orders accepted, ${name} stream` });
+    report.addMedian('market', `market.${key}.ordersps`, orderRates, 'orders/s', {
+      label: `OrderBook orders accepted, ${name} stream`,
+    });
   }
 }
 
@@ -189,7 +226,10 @@ export function marketSpec(n: number): unknown {
     step: {
       kind: 'market',
       skill: 'keywords',
-      input: { id: `m${n}`, text: `Quarterly revenue grew on strong demand while churn fell to a record low. Order ${n}.` },
+      input: {
+        id: `m${n}`,
+        text: `Quarterly revenue grew on strong demand while churn fell to a record low. Order ${n}.`,
+      },
       budget: 100,
       expireAfterMs: 10_000,
     },
@@ -220,10 +260,18 @@ export async function runMarketMesh(ctx: BenchContext): Promise<void> {
         const durationMs = ctx.ms(5000);
         const windowStart = process.hrtime.bigint() + BigInt(warmupMs) * 1_000_000n;
         const windowEnd = windowStart + BigInt(durationMs) * 1_000_000n;
-        const result = await closedLoop(target, { concurrency: 10, warmupMs, durationMs, timeoutMs: 60_000, body: marketSpec });
+        const result = await closedLoop(target, {
+          concurrency: 10,
+          warmupMs,
+          durationMs,
+          timeoutMs: 60_000,
+          body: marketSpec,
+        });
         const inWindow = fills.filter((at) => at >= windowStart && at <= windowEnd).length;
         const failed = result.failed > 0 ? `, ${result.failed} failed (${result.errors[0] ?? 'ended failed'})` : '';
-        process.stdout.write(`  ${kind}${r === 0 ? ' warm-up' : ` run ${r}`}: ${(inWindow / (durationMs / 1000)).toFixed(1)} fills/s, ${result.perSecond.toFixed(1)} market workflows/s${failed}\n`);
+        process.stdout.write(
+          `  ${kind}${r === 0 ? ' warm-up' : ` run ${r}`}: ${(inWindow / (durationMs / 1000)).toFixed(1)} fills/s, ${result.perSecond.toFixed(1)} market workflows/s${failed}\n`,
+        );
         if (r === 0) continue;
         rates.push(inWindow / (durationMs / 1000));
         completed.push(result.perSecond);
@@ -232,7 +280,9 @@ export async function runMarketMesh(ctx: BenchContext): Promise<void> {
         label: `market maker agent, ${kind} mesh: fills on market.fills, 10 market steps in flight`,
         baseline: 'market.perask.fillsps',
       });
-      report.addMedian('market', `market.${kind}.wfps`, completed, 'workflows/s', { label: `market-step workflows completed, ${kind} mesh` });
+      report.addMedian('market', `market.${kind}.wfps`, completed, 'workflows/s', {
+        label: `market-step workflows completed, ${kind} mesh`,
+      });
     } finally {
       await stop();
     }

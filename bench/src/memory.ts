@@ -30,7 +30,10 @@ export async function sampleRss(session: PulsarMeshSession): Promise<RssSample[]
     rounds.push(session.rss());
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  return rounds[0].map((s) => ({ ...s, rssMiB: median(rounds.map((r) => r.find((x) => x.instance === s.instance)?.rssMiB ?? Number.NaN)) }));
+  return rounds[0].map((s) => ({
+    ...s,
+    rssMiB: median(rounds.map((r) => r.find((x) => x.instance === s.instance)?.rssMiB ?? Number.NaN)),
+  }));
 }
 
 /** Per role: the median over that role's processes (workers are several). */
@@ -53,9 +56,13 @@ export async function runMemory(ctx: BenchContext): Promise<void> {
   const idle = byRole(ctx.idleRss ?? []);
   const after = byRole(ctx.afterFanOutRss ?? (await sampleRss(pulsar)));
   for (const [app, rss] of idle) {
-    report.add('memory', `memory.${app}.idle.rss`, rss, 'MiB', { label: `${app} process at idle`, baseline: 'memory.node.rss' });
+    report.add('memory', `memory.${app}.idle.rss`, rss, 'MiB', {
+      label: `${app} process at idle`,
+      baseline: 'memory.node.rss',
+    });
     const later = after.get(app);
-    if (later !== undefined) report.add('memory', `memory.${app}.after.rss`, later, 'MiB', { label: `${app} process after the fan-out runs` });
+    if (later !== undefined)
+      report.add('memory', `memory.${app}.after.rss`, later, 'MiB', { label: `${app} process after the fan-out runs` });
   }
 }
 
@@ -69,7 +76,9 @@ export async function runSoak(ctx: BenchContext, options: SoakOptions): Promise<
   const report = ctx.report;
   const totalMs = Math.round(options.minutes * 60_000);
   const warmupMs = Math.min(60_000, Math.round(totalMs / 5));
-  process.stdout.write(`\nsoak: ${options.minutes} min of fan-out load (5 in flight) on the Pulsar mesh; RSS every 5 s after ${warmupMs / 1000} s warm-up\n`);
+  process.stdout.write(
+    `\nsoak: ${options.minutes} min of fan-out load (5 in flight) on the Pulsar mesh; RSS every 5 s after ${warmupMs / 1000} s warm-up\n`,
+  );
   const pulsar = await ctx.pulsar('soak');
   if (!pulsar) return 0;
   const samples: { at: number; rss: RssSample[] }[] = [];
@@ -82,7 +91,9 @@ export async function runSoak(ctx: BenchContext, options: SoakOptions): Promise<
       const elapsed = Date.now() - started;
       const rss = pulsar.rss();
       if (elapsed >= warmupMs) samples.push({ at: elapsed, rss });
-      process.stdout.write(`  ${(elapsed / 1000).toFixed(0)} s: ${rss.map((r) => `${r.instance.split('-')[0]} ${r.rssMiB.toFixed(0)}`).join(', ')} MiB\n`);
+      process.stdout.write(
+        `  ${(elapsed / 1000).toFixed(0)} s: ${rss.map((r) => `${r.instance.split('-')[0]} ${r.rssMiB.toFixed(0)}`).join(', ')} MiB\n`,
+      );
     }
   })();
   const load = await closedLoop(pulsar, {
@@ -95,7 +106,9 @@ export async function runSoak(ctx: BenchContext, options: SoakOptions): Promise<
   stop = true;
   await sampler;
   report.add('soak', 'soak.minutes', options.minutes, 'min');
-  report.add('soak', 'soak.wfps', load.perSecond, 'workflows/s', { label: 'fan-out throughput during the soak (5 in flight)' });
+  report.add('soak', 'soak.wfps', load.perSecond, 'workflows/s', {
+    label: 'fan-out throughput during the soak (5 in flight)',
+  });
   report.add('soak', 'soak.failed', load.failed, 'workflows');
   if (samples.length < 6) {
     report.note(`soak: only ${samples.length} RSS samples after the warm-up; run longer (--minutes)`);

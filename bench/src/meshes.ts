@@ -174,7 +174,10 @@ export class PulsarMeshSession implements MeshSession {
   private readonly admin: PulsarAdmin;
   private sequence = 0;
 
-  private constructor(private readonly env: BenchEnv, suffix: string) {
+  private constructor(
+    private readonly env: BenchEnv,
+    suffix: string,
+  ) {
     this.naming = { tenant: TENANT, namespace: `bench-${env.run}${suffix}` };
     this.keyPrefix = `bench:${env.run}${suffix}:pulsar:`;
     this.bus = new PulsarWsEventBus({ webUrl: env.webUrl });
@@ -260,11 +263,14 @@ export class PulsarMeshSession implements MeshSession {
     await this.observer?.close();
     const codes = await Promise.all(this.agents.map((a) => a.stop()));
     const bad = this.agents.filter((_, i) => codes[i] !== 0 && codes[i] !== null);
-    for (const agent of bad) process.stderr.write(`note: ${agent.instance} exited with ${String(codes[this.agents.indexOf(agent)])}\n`);
+    for (const agent of bad)
+      process.stderr.write(`note: ${agent.instance} exited with ${String(codes[this.agents.indexOf(agent)])}\n`);
     await this.bus.close();
-    await this.admin.deleteNamespace(this.naming.tenant, this.naming.namespace, { force: true }).catch((error: unknown) => {
-      process.stderr.write(`note: could not delete namespace ${this.naming.namespace}: ${String(error)}\n`);
-    });
+    await this.admin
+      .deleteNamespace(this.naming.tenant, this.naming.namespace, { force: true })
+      .catch((error: unknown) => {
+        process.stderr.write(`note: could not delete namespace ${this.naming.namespace}: ${String(error)}\n`);
+      });
     await deleteRedisKeys(this.env.redisUrl, this.keyPrefix);
   }
 

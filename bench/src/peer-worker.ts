@@ -28,7 +28,12 @@ function env(name: string): string {
 
 export function redisConnection(url: string): { host: string; port: number; db: number; maxRetriesPerRequest: null } {
   const parsed = new URL(url);
-  return { host: parsed.hostname, port: Number(parsed.port || 6379), db: Number(parsed.pathname.slice(1) || 0), maxRetriesPerRequest: null };
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || 6379),
+    db: Number(parsed.pathname.slice(1) || 0),
+    maxRetriesPerRequest: null,
+  };
 }
 
 async function main(): Promise<void> {
@@ -65,7 +70,9 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    process.stderr.write(`peer-worker failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `peer-worker failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     process.exit(1);
   });
 }

@@ -99,7 +99,11 @@ export async function runPeer(ctx: BenchContext): Promise<void> {
         name: 'fanout',
         queueName: parents,
         data: { branches: BRANCHES },
-        children: documents(BRANCHES, n).map((d, index) => ({ name: 'branch', queueName: children, data: { index, id: d.id, text: d.text } satisfies BranchJob })),
+        children: documents(BRANCHES, n).map((d, index) => ({
+          name: 'branch',
+          queueName: children,
+          data: { index, id: d.id, text: d.text } satisfies BranchJob,
+        })),
       });
       await node.job.waitUntilFinished(events, 60_000);
       const endedAt = process.hrtime.bigint();
@@ -110,10 +114,15 @@ export async function runPeer(ctx: BenchContext): Promise<void> {
     const cpuWorkers: number[] = [];
     const cpuRedis: number[] = [];
     const redisPid = pidListeningOn(Number(new URL(env.redisUrl).port || 6379));
-    const workerCpu = () => workers.reduce((sum, w) => sum + (w.child.pid !== undefined ? cpuMsOf(w.child.pid) : Number.NaN), 0);
+    const workerCpu = () =>
+      workers.reduce((sum, w) => sum + (w.child.pid !== undefined ? cpuMsOf(w.child.pid) : Number.NaN), 0);
     for (let r = 0; r <= ctx.options.repeats; r++) {
       const before = { workers: workerCpu(), redis: redisPid !== undefined ? cpuMsOf(redisPid) : Number.NaN };
-      const result = await closedLoopOf(runOne, { concurrency: IN_FLIGHT, warmupMs: ctx.ms(2000), durationMs: ctx.ms(6000) });
+      const result = await closedLoopOf(runOne, {
+        concurrency: IN_FLIGHT,
+        warmupMs: ctx.ms(2000),
+        durationMs: ctx.ms(6000),
+      });
       cpuWorkers.push((workerCpu() - before.workers) / result.total);
       cpuRedis.push(((redisPid !== undefined ? cpuMsOf(redisPid) : Number.NaN) - before.redis) / result.total);
       const failed = result.failed > 0 ? `, ${result.failed} failed (${result.errors[0] ?? ''})` : '';
@@ -136,17 +145,26 @@ export async function runPeer(ctx: BenchContext): Promise<void> {
       label: 'CPU per flow, BullMQ worker processes',
       baseline: 'fanout.pulsar.cpu.agents',
     });
-    report.addMedian('peer', 'peer.bullmq.cpu.redis', cpuRedis, 'ms', { label: 'CPU per flow, the Redis process (BullMQ runs its logic in Lua there)' });
+    report.addMedian('peer', 'peer.bullmq.cpu.redis', cpuRedis, 'ms', {
+      label: 'CPU per flow, the Redis process (BullMQ runs its logic in Lua there)',
+    });
     const mesh = report.get('fanout.pulsar.wfps');
     if (mesh !== undefined) {
-      report.add('peer', 'peer.bullmq.ratio', mesh / bull, 'x', { label: 'mesh (Pulsar) / BullMQ fan-out throughput', baseline: 'peer.bullmq.wfps' });
+      report.add('peer', 'peer.bullmq.ratio', mesh / bull, 'x', {
+        label: 'mesh (Pulsar) / BullMQ fan-out throughput',
+        baseline: 'peer.bullmq.wfps',
+      });
     } else {
       report.note('peer: no fanout.pulsar.wfps in this run, so no peer.bullmq.ratio');
     }
     const lean = report.get('fanout.pulsar.lean.wfps');
-    if (lean !== undefined) report.add('peer', 'peer.bullmq.ratio.lean', lean / bull, 'x', { label: 'lean mesh deployment / BullMQ' });
+    if (lean !== undefined)
+      report.add('peer', 'peer.bullmq.ratio.lean', lean / bull, 'x', { label: 'lean mesh deployment / BullMQ' });
     const memory = report.get('fanout.memory.wfps');
-    if (memory !== undefined) report.add('peer', 'peer.bullmq.ratio.memory', memory / bull, 'x', { label: 'memory mesh (one process) / BullMQ' });
+    if (memory !== undefined)
+      report.add('peer', 'peer.bullmq.ratio.memory', memory / bull, 'x', {
+        label: 'memory mesh (one process) / BullMQ',
+      });
   } finally {
     await Promise.allSettled(workers.map(stopWorker));
     await Promise.allSettled([flows.close(), events.close()]);

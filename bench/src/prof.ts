@@ -122,18 +122,25 @@ function main(argv: readonly string[]): void {
     const summary = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, callersOf);
     if (callersOf) {
       process.stdout.write(`\n== ${file}: callers of "${callersOf}"\n`);
-      for (const [k, v] of summary.callers.slice(0, top)) process.stdout.write(`${v.toFixed(0).padStart(8)} ms  ${k}\n`);
+      for (const [k, v] of summary.callers.slice(0, top))
+        process.stdout.write(`${v.toFixed(0).padStart(8)} ms  ${k}\n`);
       continue;
     }
     const busy = summary.selfByArea.filter(([k]) => k !== '(idle)').reduce((s, [, v]) => s + v, 0);
     const pct = (ms: number) => `${((100 * ms) / summary.totalMs).toFixed(1)}%`;
-    process.stdout.write(`\n== ${file}: ${summary.totalMs.toFixed(0)} ms wall, ${busy.toFixed(0)} ms busy (${pct(busy)})\n`);
+    process.stdout.write(
+      `\n== ${file}: ${summary.totalMs.toFixed(0)} ms wall, ${busy.toFixed(0)} ms busy (${pct(busy)})\n`,
+    );
     process.stdout.write('-- self time by area\n');
-    for (const [k, v] of summary.selfByArea.slice(0, top)) process.stdout.write(`${v.toFixed(0).padStart(8)} ms ${pct(v).padStart(6)}  ${k}\n`);
+    for (const [k, v] of summary.selfByArea.slice(0, top))
+      process.stdout.write(`${v.toFixed(0).padStart(8)} ms ${pct(v).padStart(6)}  ${k}\n`);
     process.stdout.write('-- self time by function\n');
-    for (const [k, v] of summary.selfByFunction.slice(0, top)) process.stdout.write(`${v.toFixed(0).padStart(8)} ms ${pct(v).padStart(6)}  ${k}\n`);
+    for (const [k, v] of summary.selfByFunction.slice(0, top))
+      process.stdout.write(`${v.toFixed(0).padStart(8)} ms ${pct(v).padStart(6)}  ${k}\n`);
     process.stdout.write(`-- inclusive time, functions matching "${match}"\n`);
-    for (const [k, v] of summary.inclusiveByFunction.filter(([k]) => k.includes(match.replace(/^\//, '').replace(/\/$/, ''))).slice(0, top)) {
+    for (const [k, v] of summary.inclusiveByFunction
+      .filter(([k]) => k.includes(match.replace(/^\//, '').replace(/\/$/, '')))
+      .slice(0, top)) {
       process.stdout.write(`${v.toFixed(0).padStart(8)} ms ${pct(v).padStart(6)}  ${k}\n`);
     }
   }

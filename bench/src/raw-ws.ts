@@ -86,8 +86,15 @@ export class RawConsumer {
   private constructor(private readonly socket: WebSocket) {}
 
   /** A Shared consumer; `onMessage` gets each parsed JSON body, the message is acked after it. */
-  static async open(wsBase: string, path: string, subscription: string, onMessage: (body: unknown) => void): Promise<RawConsumer> {
-    const socket = await openSocket(`${wsBase}/consumer/${path}/${subscription}?subscriptionType=Shared&receiverQueueSize=100`);
+  static async open(
+    wsBase: string,
+    path: string,
+    subscription: string,
+    onMessage: (body: unknown) => void,
+  ): Promise<RawConsumer> {
+    const socket = await openSocket(
+      `${wsBase}/consumer/${path}/${subscription}?subscriptionType=Shared&receiverQueueSize=100`,
+    );
     socket.on('message', (data: WebSocket.RawData) => {
       const delivery = JSON.parse(data.toString()) as Delivery;
       onMessage(JSON.parse(Buffer.from(delivery.payload, 'base64').toString('utf8')) as unknown);

@@ -116,12 +116,20 @@ export class Report {
     const rowAt = this.rows.findIndex((r) => r.name === name);
     if (rowAt >= 0) this.rows.splice(rowAt, 1);
     this.rows.push({ part, name, label: options.label ?? name, baseline: options.baseline, runs: options.runs });
-    process.stdout.write(`  ${name} = ${v} ${unit}${options.runs && options.runs.length > 1 ? `  (runs: ${options.runs.map((r) => tidy(r)).join(', ')})` : ''}\n`);
+    process.stdout.write(
+      `  ${name} = ${v} ${unit}${options.runs && options.runs.length > 1 ? `  (runs: ${options.runs.map((r) => tidy(r)).join(', ')})` : ''}\n`,
+    );
     return v;
   }
 
   /** Adds the median of `runs` as a figure. */
-  addMedian(part: string, name: string, runs: readonly number[], unit: string, options: Omit<AddOptions, 'runs'> = {}): number {
+  addMedian(
+    part: string,
+    name: string,
+    runs: readonly number[],
+    unit: string,
+    options: Omit<AddOptions, 'runs'> = {},
+  ): number {
     return this.add(part, name, median(runs), unit, { ...options, runs });
   }
 
@@ -156,7 +164,12 @@ export class Report {
     const body = {
       machine: this.machine,
       figures: this.figures,
-      targets: this.targets().map(({ target, value, holds }) => ({ figure: target.figure, target: `${target.op} ${target.value}`, value, holds })),
+      targets: this.targets().map(({ target, value, holds }) => ({
+        figure: target.figure,
+        target: `${target.op} ${target.value}`,
+        value,
+        holds,
+      })),
       baselines: Object.fromEntries(this.rows.filter((r) => r.baseline).map((r) => [r.name, r.baseline])),
       skipped: this.skipped,
       notes: this.notes,
@@ -188,11 +201,15 @@ export class Report {
       const base = row.baseline ? this.figures.find((f) => f.name === row.baseline) : undefined;
       const runs = row.runs && row.runs.length > 1 ? row.runs.map((r) => String(tidy(r))).join(' · ') : '';
       const label = row.label === row.name ? `\`${row.name}\`` : `\`${row.name}\` ${row.label}`;
-      lines.push(`| ${label} | ${fmt(figure.value)} | ${figure.unit} | ${runs} | ${base ? `\`${base.name}\` = ${fmt(base.value)} ${base.unit}` : ''} |`);
+      lines.push(
+        `| ${label} | ${fmt(figure.value)} | ${figure.unit} | ${runs} | ${base ? `\`${base.name}\` = ${fmt(base.value)} ${base.unit}` : ''} |`,
+      );
     }
     lines.push('', '| target | figure | this run | holds |', '| --- | --- | ---: | --- |');
     for (const { target, value, holds } of this.targets()) {
-      lines.push(`| ${target.text} | \`${target.figure}\` | ${value === undefined ? 'not measured' : fmt(value)} | ${holds === undefined ? '–' : holds ? 'yes' : '**no**'} |`);
+      lines.push(
+        `| ${target.text} | \`${target.figure}\` | ${value === undefined ? 'not measured' : fmt(value)} | ${holds === undefined ? '–' : holds ? 'yes' : '**no**'} |`,
+      );
     }
     if (this.skipped.length > 0) {
       lines.push('', 'Skipped:', '');
@@ -213,7 +230,10 @@ export class Report {
     const current = existsSync(file) ? readFileSync(file, 'utf8') : `# Benchmarks\n\n${start}\n${end}\n`;
     const from = current.indexOf(start);
     const to = current.indexOf(end);
-    const next = from >= 0 && to > from ? `${current.slice(0, from)}${generated}${current.slice(to + end.length)}` : `${current.trimEnd()}\n\n${generated}\n`;
+    const next =
+      from >= 0 && to > from
+        ? `${current.slice(0, from)}${generated}${current.slice(to + end.length)}`
+        : `${current.trimEnd()}\n\n${generated}\n`;
     writeFileSync(file, next);
     process.stdout.write(`wrote ${relative(process.cwd(), file)}\n`);
   }

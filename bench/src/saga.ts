@@ -53,7 +53,8 @@ class CompensationClock {
       if (type !== 'task.failed' && type !== 'task.completed') return;
       const { data } = JSON.parse(message.payload.toString('utf8')) as { data: Pick<TaskCompleted, 'taskId'> };
       if (type === 'task.failed' && data.taskId.endsWith(':saga:3:action')) this.failedAt.set(correlationId, at);
-      if (type === 'task.completed' && data.taskId.endsWith(':saga:0:compensation')) this.lastCompensationAt.set(correlationId, at);
+      if (type === 'task.completed' && data.taskId.endsWith(':saga:0:compensation'))
+        this.lastCompensationAt.set(correlationId, at);
     });
   }
 
@@ -64,7 +65,10 @@ class CompensationClock {
       const failed = this.failedAt.get(workflowId);
       const last = this.lastCompensationAt.get(workflowId);
       if (failed !== undefined && last !== undefined) return last - failed;
-      if (Date.now() > deadline) throw new Error(`saga ${workflowId}: did not see both the failure and the last compensation on ${Topics.sagaTaskResults}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `saga ${workflowId}: did not see both the failure and the last compensation on ${Topics.sagaTaskResults}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
@@ -87,10 +91,14 @@ async function sagaFigures(ctx: BenchContext, target: WorkflowTarget, bus: 'memo
       body: (n) => sagaSpec(n, false),
     });
     const note = result.failed > 0 ? `, ${result.failed} failed ${result.errors[0] ?? ''}` : '';
-    process.stdout.write(`  ${bus}${r === 0 ? ' warm-up' : ` run ${r}`}: ${result.perSecond.toFixed(1)} sagas/s, p99 ${percentileMs(result.latenciesNs, 99).toFixed(0)} ms${note}\n`);
+    process.stdout.write(
+      `  ${bus}${r === 0 ? ' warm-up' : ` run ${r}`}: ${result.perSecond.toFixed(1)} sagas/s, p99 ${percentileMs(result.latenciesNs, 99).toFixed(0)} ms${note}\n`,
+    );
     if (r > 0) throughput.push(result.perSecond);
   }
-  report.addMedian('saga', `saga.${bus}.sps`, throughput, 'sagas/s', { label: `4-step sagas completed per second, 10 in flight, ${bus} mesh` });
+  report.addMedian('saga', `saga.${bus}.sps`, throughput, 'sagas/s', {
+    label: `4-step sagas completed per second, 10 in flight, ${bus} mesh`,
+  });
 
   const clock = new CompensationClock();
   await clock.start(target.observer);
@@ -102,7 +110,8 @@ async function sagaFigures(ctx: BenchContext, target: WorkflowTarget, bus: 'memo
       const samples: bigint[] = [];
       for (let i = 0; i < (r === 0 ? 3 : n); i++) {
         const result = await runWorkflow(target, sagaSpec(100_000 + r * 1000 + i, true), 60_000);
-        if (result.status !== 'failed') throw new Error(`saga ${result.id} should have ended compensated, ended ${result.status}`);
+        if (result.status !== 'failed')
+          throw new Error(`saga ${result.id} should have ended compensated, ended ${result.status}`);
         samples.push(await clock.interval(result.id));
       }
       if (r === 0) continue; // warm-up
@@ -111,13 +120,17 @@ async function sagaFigures(ctx: BenchContext, target: WorkflowTarget, bus: 'memo
     }
     const hop = report.get(bus === 'pulsar' ? 'hop.raw.p50' : 'hop.memory.p50');
     if (hop !== undefined) {
-      report.add('saga', `saga.${bus}.floor`, 6 * hop, 'ms', { label: `6 hops × ${bus === 'pulsar' ? 'raw' : 'memory'} hop p50 of this run (derived)` });
+      report.add('saga', `saga.${bus}.floor`, 6 * hop, 'ms', {
+        label: `6 hops × ${bus === 'pulsar' ? 'raw' : 'memory'} hop p50 of this run (derived)`,
+      });
     }
     report.addMedian('saga', `saga.${bus}.compensation.p50`, p50, 'ms', {
       label: `step 4 fails → step 1's compensation done (3 compensations in turn), ${bus}, p50`,
       ...(hop !== undefined ? { baseline: `saga.${bus}.floor` } : {}),
     });
-    report.addMedian('saga', `saga.${bus}.compensation.p99`, p99, 'ms', { label: `failure → last compensation, ${bus}, p99` });
+    report.addMedian('saga', `saga.${bus}.compensation.p99`, p99, 'ms', {
+      label: `failure → last compensation, ${bus}, p99`,
+    });
     process.stdout.write(`  ${bus}: failure -> last compensation p50 ${median(p50).toFixed(2)} ms\n`);
   } finally {
     await clock.close();
@@ -125,7 +138,9 @@ async function sagaFigures(ctx: BenchContext, target: WorkflowTarget, bus: 'memo
 }
 
 export async function runSaga(ctx: BenchContext): Promise<void> {
-  process.stdout.write(`\nsaga: 4-step sagas; throughput (10 in flight) and failure -> last compensation (one at a time)\n`);
+  process.stdout.write(
+    `\nsaga: 4-step sagas; throughput (10 in flight) and failure -> last compensation (one at a time)\n`,
+  );
   const memory = await ctx.memory('saga');
   if (memory) await sagaFigures(ctx, memory, 'memory');
   const pulsar = await ctx.pulsar('saga');

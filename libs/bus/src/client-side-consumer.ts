@@ -101,7 +101,8 @@ export abstract class ClientSideConsumer<Handle> implements Consumer {
   protected receive(message: BusMessage, handle: Handle): void {
     const policy = this.options.deadLetter;
     if (policy && message.redeliveryCount > policy.maxRedeliverCount) {
-      const reason = this.lastFailure.get(message.messageId) ?? `exceeded maxRedeliverCount (${policy.maxRedeliverCount})`;
+      const reason =
+        this.lastFailure.get(message.messageId) ?? `exceeded maxRedeliverCount (${policy.maxRedeliverCount})`;
       void this.sendToDeadLetter(message, reason, handle).catch(() => undefined);
       return;
     }
@@ -159,7 +160,8 @@ export abstract class ClientSideConsumer<Handle> implements Consumer {
   }
 
   private async sendToDeadLetter(message: BusMessage, reason: string, handle: Handle | undefined): Promise<void> {
-    const topic = this.options.deadLetter?.deadLetterTopic ?? defaultDeadLetterTopic(this.options.topic, this.options.subscription);
+    const topic =
+      this.options.deadLetter?.deadLetterTopic ?? defaultDeadLetterTopic(this.options.topic, this.options.subscription);
     await this.client.publish(topic, deadLetterMessage(message, this.options.subscription, reason));
     this.lastFailure.delete(message.messageId);
     await this.ackOnWire(message, handle);

@@ -32,14 +32,21 @@ type Random = () => number;
 const pick = <T>(rnd: Random, items: readonly T[]): T => items[Math.floor(rnd() * items.length)];
 const int = (rnd: Random, min: number, max: number): number => min + Math.floor(rnd() * (max - min + 1));
 
-const typeStorage = (require('class-transformer/cjs/storage') as {
-  defaultMetadataStorage: {
-    findTypeMetadata(
-      target: object,
-      property: string,
-    ): { typeFunction: () => unknown; options?: { discriminator?: { subTypes: { name: string; value: unknown }[] } } } | undefined;
-  };
-}).defaultMetadataStorage;
+const typeStorage = (
+  require('class-transformer/cjs/storage') as {
+    defaultMetadataStorage: {
+      findTypeMetadata(
+        target: object,
+        property: string,
+      ):
+        | {
+            typeFunction: () => unknown;
+            options?: { discriminator?: { subTypes: { name: string; value: unknown }[] } };
+          }
+        | undefined;
+    };
+  }
+).defaultMetadataStorage;
 
 const STRINGS_FOR_PATTERNS = [
   'root',
@@ -72,7 +79,9 @@ function randomJson(rnd: Random, depth = 0): unknown {
     case 4:
       return Array.from({ length: int(rnd, 0, 3) }, () => randomJson(rnd, depth + 1));
     default:
-      return Object.fromEntries(Array.from({ length: int(rnd, 0, 3) }, (_, i) => [`k${i}`, randomJson(rnd, depth + 1)]));
+      return Object.fromEntries(
+        Array.from({ length: int(rnd, 0, 3) }, (_, i) => [`k${i}`, randomJson(rnd, depth + 1)]),
+      );
   }
 }
 
@@ -113,7 +122,8 @@ function validSample(cls: Constructor<object>, rnd: Random, depth = 0): Record<s
     else if (named('matches')) {
       const pattern = constraint('matches') as RegExp;
       const fits = STRINGS_FOR_PATTERNS.filter((s) => pattern.test(s));
-      if (fits.length === 0) throw new Error(`${cls.name}.${property}: add a string matching ${pattern} to STRINGS_FOR_PATTERNS`);
+      if (fits.length === 0)
+        throw new Error(`${cls.name}.${property}: add a string matching ${pattern} to STRINGS_FOR_PATTERNS`);
       out[property] = pick(rnd, fits);
     } else if (named('isArray')) {
       const each = group.find((m) => m.each)?.name;
@@ -123,7 +133,8 @@ function validSample(cls: Constructor<object>, rnd: Random, depth = 0): Record<s
     else if (named('isBoolean')) out[property] = rnd() < 0.5;
     else if (named('isObject')) out[property] = { ...(randomJson(rnd, 1) as object), result: randomJson(rnd, 1) };
     else if (named('isIso8601')) out[property] = new Date(int(rnd, 0, 2e12)).toISOString();
-    else if (named('isString') || named('isNotEmpty') || named('maxLength')) out[property] = `text ${int(rnd, 0, 999)} ü ✓`;
+    else if (named('isString') || named('isNotEmpty') || named('maxLength'))
+      out[property] = `text ${int(rnd, 0, 999)} ü ✓`;
     else out[property] = randomJson(rnd); // only IsOptional / IsDefined: any value
   }
   return out;
@@ -183,7 +194,10 @@ function oddValue(rnd: Random): unknown {
 }
 
 /** Containers (objects and arrays) of a value, for mutation. */
-function containers(value: unknown, out: (Record<string, unknown> | unknown[])[] = []): (Record<string, unknown> | unknown[])[] {
+function containers(
+  value: unknown,
+  out: (Record<string, unknown> | unknown[])[] = [],
+): (Record<string, unknown> | unknown[])[] {
   if (Array.isArray(value)) {
     out.push(value);
     for (const item of value) containers(item, out);
@@ -211,8 +225,15 @@ function mutate(body: Record<string, unknown>, rnd: Random): Record<string, unkn
     const action = int(rnd, 0, 5);
     if (action === 0 && keys.length > 0) delete target[pick(rnd, keys)];
     else if (action <= 2 && keys.length > 0) target[pick(rnd, keys)] = oddValue(rnd);
-    else if (action === 3) target[pick(rnd, ['extra', 'constructor', 'toString', 'valueOf', 'hasOwnProperty'])] = oddValue(rnd);
-    else if (action === 4) Object.defineProperty(target, '__proto__', { value: { id: 'x' }, enumerable: true, configurable: true, writable: true });
+    else if (action === 3)
+      target[pick(rnd, ['extra', 'constructor', 'toString', 'valueOf', 'hasOwnProperty'])] = oddValue(rnd);
+    else if (action === 4)
+      Object.defineProperty(target, '__proto__', {
+        value: { id: 'x' },
+        enumerable: true,
+        configurable: true,
+        writable: true,
+      });
     else if ('kind' in target) target['kind'] = pick(rnd, ['task', 'fan-out', 'chain', 'saga', 'market', 'nope', 3]);
     else if (keys.length > 0) target[pick(rnd, keys)] = validSample(EnvelopeHeader, rnd);
   }
@@ -230,7 +251,8 @@ function referenceDecode(registry: EventRegistry, plain: unknown): DecodeResult 
     return { ok: false, code: 'invalid-envelope', reason: (error as Error).message, fieldErrors: fieldErrorsOf(error) };
   }
   const definition = registry.get(head.type, head.version);
-  if (!definition) return { ok: false, code: 'unknown-type', reason: `unknown event type ${head.type}@${head.version}` };
+  if (!definition)
+    return { ok: false, code: 'unknown-type', reason: `unknown event type ${head.type}@${head.version}` };
   try {
     const data = validatePlain(definition.data, head.data, `${head.type}@${head.version} data`);
     return { ok: true, envelope: { ...head, data }, definition };
@@ -254,7 +276,8 @@ describe('compiled contracts', () => {
   it('compile for the envelope header, every event body of the mesh and workflow specs', () => {
     expect(compiledContract(EnvelopeHeader)).toBeDefined();
     expect(compiledContract(WorkflowSpec)).toBeDefined();
-    for (const definition of MESH_EVENT_DEFINITIONS as readonly EventDefinition[]) expect([definition.type, compiledContract(definition.data)]).toEqual([definition.type, expect.anything()]);
+    for (const definition of MESH_EVENT_DEFINITIONS as readonly EventDefinition[])
+      expect([definition.type, compiledContract(definition.data)]).toEqual([definition.type, expect.anything()]);
   });
 
   it('accept valid bodies of every event type, decoding them to what class-transformer builds', () => {
@@ -285,10 +308,12 @@ describe('compiled contracts', () => {
         const headerContract = compiledContract(EnvelopeHeader);
         const fits = jsonFitsCompiledPath(wire);
         // On the wire: the object as the publisher holds it (undefined, Date, NaN, ... inside).
-        const acceptedBeforeSerialising = fits && headerContract?.accepts(envelope) === true && bodyContract?.accepts(body) === true;
+        const acceptedBeforeSerialising =
+          fits && headerContract?.accepts(envelope) === true && bodyContract?.accepts(body) === true;
         // On receipt: the parsed JSON.
         const parsed = JSON.parse(wire) as EventEnvelope<object>;
-        const acceptedOnReceipt = fits && headerContract?.accepts(parsed) === true && bodyContract?.accepts(parsed.data) === true;
+        const acceptedOnReceipt =
+          fits && headerContract?.accepts(parsed) === true && bodyContract?.accepts(parsed.data) === true;
         if (acceptedBeforeSerialising || acceptedOnReceipt) {
           expect([definition.type, wire, reference.ok]).toEqual([definition.type, wire, true]);
         }
@@ -305,7 +330,10 @@ describe('compiled contracts', () => {
           encodeError = error;
         }
         if (reference.ok) expect(encoded?.toString()).toBe(wire);
-        else expect((encodeError as Error | undefined)?.message).toBe(`event ${definition.type}@1 is invalid: ${failureText(reference)}`);
+        else
+          expect((encodeError as Error | undefined)?.message).toBe(
+            `event ${definition.type}@1 is invalid: ${failureText(reference)}`,
+          );
       }
     }
     // The mutations must exercise both answers, or the test proves nothing.
@@ -317,7 +345,9 @@ describe('compiled contracts', () => {
     const contract = compiledContract(WorkflowSpec);
     const taskStep = { kind: 'task', skill: 'keywords', input: { id: 'doc-1', text: 'some text' } };
     // undefined properties are absent on the wire: accepted, as class-validator accepts the JSON.
-    expect(contract?.accepts({ name: undefined, step: { ...taskStep, params: undefined, inputFrom: undefined } })).toBe(true);
+    expect(contract?.accepts({ name: undefined, step: { ...taskStep, params: undefined, inputFrom: undefined } })).toBe(
+      true,
+    );
     // Each of these serialises to something else than it is: not sure, so class-validator decides.
     for (const name of [new Date(0), new String('n'), () => 'n', Number.NaN, { toJSON: () => 'n' }]) {
       expect(contract?.accepts({ name, step: taskStep })).toBe(false);
@@ -367,7 +397,13 @@ describe('compiled contracts', () => {
 
   it('leave texts with keys class-transformer treats specially to the class-transformer path', () => {
     expect(jsonFitsCompiledPath('{"a":{"b":1}}')).toBe(true);
-    for (const text of ['{"constructor":1}', '{"__proto__":{}}', '{"toString":1}', '{"hasOwnProperty":1}', '{"\\u0063onstructor":1}']) {
+    for (const text of [
+      '{"constructor":1}',
+      '{"__proto__":{}}',
+      '{"toString":1}',
+      '{"hasOwnProperty":1}',
+      '{"\\u0063onstructor":1}',
+    ]) {
       expect(jsonFitsCompiledPath(text)).toBe(false);
     }
   });
@@ -375,5 +411,7 @@ describe('compiled contracts', () => {
 
 function failureText(result: DecodeResult): string {
   if (result.ok) return '';
-  return (result.fieldErrors ?? [{ field: result.code, messages: [result.reason] }]).map((e) => `${e.field}: ${e.messages.join('; ')}`).join(', ');
+  return (result.fieldErrors ?? [{ field: result.code, messages: [result.reason] }])
+    .map((e) => `${e.field}: ${e.messages.join('; ')}`)
+    .join(', ');
 }

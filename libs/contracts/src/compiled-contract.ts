@@ -50,12 +50,16 @@ interface TypeMetadata {
   readonly typeFunction: () => unknown;
   readonly reflectedType: unknown;
   readonly options?: {
-    readonly discriminator?: { readonly property: string; readonly subTypes: readonly { readonly name: string; readonly value: unknown }[] };
+    readonly discriminator?: {
+      readonly property: string;
+      readonly subTypes: readonly { readonly name: string; readonly value: unknown }[];
+    };
     readonly keepDiscriminatorProperty?: boolean;
   };
 }
 
-const transformerStorage = (require('class-transformer/cjs/storage') as { defaultMetadataStorage: TypeMetadataStorage }).defaultMetadataStorage;
+const transformerStorage = (require('class-transformer/cjs/storage') as { defaultMetadataStorage: TypeMetadataStorage })
+  .defaultMetadataStorage;
 const PLAIN_TO_CLASS = 0; // class-transformer's TransformationType.PLAIN_TO_CLASS
 
 /** class-validator constraints whose verdict depends only on the value and the decorator's arguments. */
@@ -131,7 +135,8 @@ function compile(cls: Constructor<object>): ClassPlan | undefined {
   // The same metadata validateSync uses for an instance of cls (inherited, deduplicated, no groups).
   const metadatas = getMetadataStorage().getTargetValidationMetadatas(cls, '', false, false, undefined);
   if (metadatas.length === 0) return undefined; // forbidUnknownValues: class-validator refuses it
-  if (transformerStorage.getExposedMetadatas(cls).length > 0 || transformerStorage.getExcludedMetadatas(cls).length > 0) return undefined;
+  if (transformerStorage.getExposedMetadatas(cls).length > 0 || transformerStorage.getExcludedMetadatas(cls).length > 0)
+    return undefined;
   if (!hasOnlyFields(cls)) return undefined;
   const grouped = new Map<string, ValidationMetadata[]>();
   for (const m of metadatas) grouped.set(m.propertyName, [...(grouped.get(m.propertyName) ?? []), m]);
@@ -150,13 +155,21 @@ function compile(cls: Constructor<object>): ClassPlan | undefined {
 
 /** No methods or accessors on the prototype chain: class-transformer would skip such keys. */
 function hasOnlyFields(cls: Constructor<object>): boolean {
-  for (let proto: object | null = cls.prototype; proto && proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+  for (
+    let proto: object | null = cls.prototype;
+    proto && proto !== Object.prototype;
+    proto = Object.getPrototypeOf(proto)
+  ) {
     if (Object.getOwnPropertyNames(proto).some((name) => name !== 'constructor')) return false;
   }
   return true;
 }
 
-function compileProperty(cls: Constructor<object>, name: string, group: readonly ValidationMetadata[]): PropertyPlan | undefined {
+function compileProperty(
+  cls: Constructor<object>,
+  name: string,
+  group: readonly ValidationMetadata[],
+): PropertyPlan | undefined {
   if (transformerStorage.findTransformMetadatas(cls, name, PLAIN_TO_CLASS).length > 0) return undefined;
   let optional = false;
   let defined = false;
@@ -226,7 +239,13 @@ function compileConstraint(cls: Constructor<object>, m: ValidationMetadata): Con
   const validator = constraints[0].instance as { validate(value: unknown, args: ValidationArguments): boolean };
   // class-validator's own check for the decorator, so the verdict is its verdict; these read
   // only the value and args.constraints.
-  const args: ValidationArguments = { targetName: cls.name, property: m.propertyName, object: {}, value: undefined, constraints: m.constraints };
+  const args: ValidationArguments = {
+    targetName: cls.name,
+    property: m.propertyName,
+    object: {},
+    value: undefined,
+    constraints: m.constraints,
+  };
   return { test: (value) => validator.validate(value, args) === true, each: m.each === true };
 }
 
@@ -248,7 +267,11 @@ function isJsonObject(value: unknown): value is Record<string, unknown> {
 }
 
 function isJsonArray(value: unknown): value is unknown[] {
-  return Array.isArray(value) && Object.getPrototypeOf(value) === Array.prototype && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+  return (
+    Array.isArray(value) &&
+    Object.getPrototypeOf(value) === Array.prototype &&
+    typeof (value as { toJSON?: unknown }).toJSON !== 'function'
+  );
 }
 
 /** A value serialised as itself: a scalar, an array or an object as above (contents not looked at). */
@@ -312,7 +335,8 @@ function materializeObject(plan: ClassPlan, plain: Record<string, unknown>): obj
     const nested = plan.byName.get(key)?.nested;
     const type = nested && value !== null && typeof value === 'object' ? nested.resolve() : undefined;
     if (!type) instance[key] = value;
-    else if (Array.isArray(value)) instance[key] = value.map((item) => materializeObject(planFor(type, item), item as Record<string, unknown>));
+    else if (Array.isArray(value))
+      instance[key] = value.map((item) => materializeObject(planFor(type, item), item as Record<string, unknown>));
     else instance[key] = materializeObject(planFor(type, value), value as Record<string, unknown>);
   }
   return instance;

@@ -8,7 +8,9 @@ describe('describeError', () => {
     class SkillInputError extends Error {
       override readonly name = 'SkillInputError';
     }
-    expect(describeError(new SkillInputError('keywords: text is empty'))).toBe('SkillInputError: keywords: text is empty');
+    expect(describeError(new SkillInputError('keywords: text is empty'))).toBe(
+      'SkillInputError: keywords: text is empty',
+    );
   });
 
   it('reads errors of another realm the same way', () => {
@@ -22,7 +24,8 @@ describe('describeError', () => {
   });
 
   it('joins the errors of an AggregateError', () => {
-    const refused = (address: string) => Object.assign(new Error(`connect ECONNREFUSED ${address}`), { code: 'ECONNREFUSED' });
+    const refused = (address: string) =>
+      Object.assign(new Error(`connect ECONNREFUSED ${address}`), { code: 'ECONNREFUSED' });
     expect(describeError(new AggregateError([refused('::1:6379'), refused('127.0.0.1:6379')]))).toBe(
       'Error: connect ECONNREFUSED ::1:6379; Error: connect ECONNREFUSED 127.0.0.1:6379',
     );

@@ -95,7 +95,8 @@ export interface RankedFusionStrategy {
   readonly k: number;
 }
 
-export type AggregationStrategy = CombineStrategy | AllStrategy | LastWriterWinsStrategy | MajorityVoteStrategy | RankedFusionStrategy;
+export type AggregationStrategy =
+  CombineStrategy | AllStrategy | LastWriterWinsStrategy | MajorityVoteStrategy | RankedFusionStrategy;
 /** The strategies that need no skill: the aggregator runs them itself. */
 export type SkillFreeStrategy = Exclude<AggregationStrategy, CombineStrategy>;
 
@@ -106,10 +107,15 @@ export interface CompiledFanOutPolicy {
 }
 
 const isInteger = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value);
-const isFieldPath = (value: unknown): value is string => typeof value === 'string' && value.split('.').every((segment) => segment.length > 0);
+const isFieldPath = (value: unknown): value is string =>
+  typeof value === 'string' && value.split('.').every((segment) => segment.length > 0);
 
 /** Each problem of a declared failure policy for a fan-out of `branchCount` branches, `path` naming it. */
-export function failurePolicyErrors(declared: FailurePolicyDeclaration, branchCount: number, path = 'policy'): FieldError[] {
+export function failurePolicyErrors(
+  declared: FailurePolicyDeclaration,
+  branchCount: number,
+  path = 'policy',
+): FieldError[] {
   switch (declared.type) {
     case 'fail-fast':
     case 'proceed-with-partial':
@@ -118,33 +124,70 @@ export function failurePolicyErrors(declared: FailurePolicyDeclaration, branchCo
       const { maxRetries } = declared;
       if (isInteger(maxRetries) && maxRetries >= MIN_BRANCH_RETRIES && maxRetries <= MAX_BRANCH_RETRIES) return [];
       const got = maxRetries === undefined ? 'none' : JSON.stringify(maxRetries);
-      return [{ field: `${path}.maxRetries`, messages: [`retry-branch needs maxRetries, an integer from ${MIN_BRANCH_RETRIES} to ${MAX_BRANCH_RETRIES} (got ${got})`] }];
+      return [
+        {
+          field: `${path}.maxRetries`,
+          messages: [
+            `retry-branch needs maxRetries, an integer from ${MIN_BRANCH_RETRIES} to ${MAX_BRANCH_RETRIES} (got ${got})`,
+          ],
+        },
+      ];
     }
     case 'quorum': {
       const { k } = declared;
       if (isInteger(k) && k >= 1 && k <= branchCount) return [];
-      return [{ field: `${path}.k`, messages: [`quorum needs k between 1 and the ${branchCount} inputs (got ${k === undefined ? 'none' : JSON.stringify(k)})`] }];
+      return [
+        {
+          field: `${path}.k`,
+          messages: [
+            `quorum needs k between 1 and the ${branchCount} inputs (got ${k === undefined ? 'none' : JSON.stringify(k)})`,
+          ],
+        },
+      ];
     }
     default:
-      return [{ field: `${path}.type`, messages: [`type must be one of ${FAN_OUT_POLICIES.join(', ')} (got ${JSON.stringify(declared.type)})`] }];
+      return [
+        {
+          field: `${path}.type`,
+          messages: [`type must be one of ${FAN_OUT_POLICIES.join(', ')} (got ${JSON.stringify(declared.type)})`],
+        },
+      ];
   }
 }
 
 /** Each problem of a declared aggregation strategy, `path` naming it. */
 export function aggregationStrategyErrors(declared: AggregationStrategyDeclaration, path = 'strategy'): FieldError[] {
   if (!(AGGREGATION_STRATEGIES as readonly string[]).includes(declared.type)) {
-    return [{ field: `${path}.type`, messages: [`type must be one of ${AGGREGATION_STRATEGIES.join(', ')} (got ${JSON.stringify(declared.type)})`] }];
+    return [
+      {
+        field: `${path}.type`,
+        messages: [`type must be one of ${AGGREGATION_STRATEGIES.join(', ')} (got ${JSON.stringify(declared.type)})`],
+      },
+    ];
   }
   if (declared.type !== 'majority-vote' && declared.type !== 'ranked-fusion') return [];
   const errors: FieldError[] = [];
   if (typeof declared.field !== 'string' || !FIELD_PATH_PATTERN.test(declared.field)) {
-    errors.push({ field: `${path}.field`, messages: [`${declared.type} needs the output field to use, a dotted path such as "label" or "answer.choice"`] });
+    errors.push({
+      field: `${path}.field`,
+      messages: [`${declared.type} needs the output field to use, a dotted path such as "label" or "answer.choice"`],
+    });
   }
   if (declared.type === 'ranked-fusion' && declared.idField !== undefined && !isFieldPath(declared.idField)) {
-    errors.push({ field: `${path}.idField`, messages: [`idField must be a dotted field path such as "id" (got ${JSON.stringify(declared.idField)})`] });
+    errors.push({
+      field: `${path}.idField`,
+      messages: [`idField must be a dotted field path such as "id" (got ${JSON.stringify(declared.idField)})`],
+    });
   }
-  if (declared.type === 'ranked-fusion' && declared.k !== undefined && !(isInteger(declared.k) && declared.k >= MIN_RRF_K)) {
-    errors.push({ field: `${path}.k`, messages: [`k must be an integer of at least ${MIN_RRF_K} (got ${JSON.stringify(declared.k)})`] });
+  if (
+    declared.type === 'ranked-fusion' &&
+    declared.k !== undefined &&
+    !(isInteger(declared.k) && declared.k >= MIN_RRF_K)
+  ) {
+    errors.push({
+      field: `${path}.k`,
+      messages: [`k must be an integer of at least ${MIN_RRF_K} (got ${JSON.stringify(declared.k)})`],
+    });
   }
   return errors;
 }
@@ -167,14 +210,22 @@ function resolveAggregationStrategy(declared: AggregationStrategyDeclaration): A
     case 'majority-vote':
       return { type: 'majority-vote', field: declared.field ?? '' };
     case 'ranked-fusion':
-      return { type: 'ranked-fusion', field: declared.field ?? '', idField: declared.idField ?? DEFAULT_ID_FIELD, k: declared.k ?? DEFAULT_RRF_K };
+      return {
+        type: 'ranked-fusion',
+        field: declared.field ?? '',
+        idField: declared.idField ?? DEFAULT_ID_FIELD,
+        k: declared.k ?? DEFAULT_RRF_K,
+      };
     default:
       return { type: declared.type };
   }
 }
 
 /** Checks a failure policy for a fan-out of `branchCount` branches; throws ContractValidationError naming the field. */
-export function compileFailurePolicy(declared: FailurePolicyDeclaration | undefined, branchCount: number): FailurePolicy {
+export function compileFailurePolicy(
+  declared: FailurePolicyDeclaration | undefined,
+  branchCount: number,
+): FailurePolicy {
   const policy = declared ?? { type: DEFAULT_FAILURE_POLICY };
   const errors = [...branchCountErrors(branchCount), ...failurePolicyErrors(policy, branchCount)];
   if (errors.length > 0) throw new ContractValidationError('fan-out policy', errors);
@@ -201,12 +252,21 @@ export function compileFanOutPolicy(
 ): CompiledFanOutPolicy {
   const policy = declared.policy ?? { type: DEFAULT_FAILURE_POLICY };
   const strategy = declared.strategy ?? { type: DEFAULT_AGGREGATION_STRATEGY };
-  const errors = [...branchCountErrors(branchCount), ...failurePolicyErrors(policy, branchCount), ...aggregationStrategyErrors(strategy)];
+  const errors = [
+    ...branchCountErrors(branchCount),
+    ...failurePolicyErrors(policy, branchCount),
+    ...aggregationStrategyErrors(strategy),
+  ];
   if (errors.length > 0) throw new ContractValidationError('fan-out policy', errors);
   return { policy: resolveFailurePolicy(policy), strategy: resolveAggregationStrategy(strategy) };
 }
 
 function branchCountErrors(branchCount: number): FieldError[] {
   if (isInteger(branchCount) && branchCount >= 1) return [];
-  return [{ field: 'branchCount', messages: [`a fan-out has a positive whole number of branches (got ${String(branchCount)})`] }];
+  return [
+    {
+      field: 'branchCount',
+      messages: [`a fan-out has a positive whole number of branches (got ${String(branchCount)})`],
+    },
+  ];
 }

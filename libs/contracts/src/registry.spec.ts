@@ -113,12 +113,18 @@ describe('EventRegistry', () => {
     });
 
     it('gives each new event its own id', () => {
-      const ids = Array.from({ length: 50 }, () => registry.create(WorkflowRequestedV1, request(), origin, { correlationId: 'c' }).id);
+      const ids = Array.from(
+        { length: 50 },
+        () => registry.create(WorkflowRequestedV1, request(), origin, { correlationId: 'c' }).id,
+      );
       expect(new Set(ids).size).toBe(ids.length);
     });
 
     it('takes causationId and traceparent from causedBy', () => {
-      const cause = registry.create(WorkflowRequestedV1, request(), origin, { correlationId: 'wf-1', traceparent: TRACE });
+      const cause = registry.create(WorkflowRequestedV1, request(), origin, {
+        correlationId: 'wf-1',
+        traceparent: TRACE,
+      });
       const started = registry.create(WorkflowStartedV1, { skill: 'keywords', branchCount: 2 }, origin, {
         correlationId: 'wf-1',
         causedBy: cause,
@@ -143,7 +149,13 @@ describe('EventRegistry', () => {
     });
 
     it('validates the body and throws ContractValidationError naming the failing field', () => {
-      const bad = { skill: 'keywords', inputs: [{ id: 'a', text: 'ok' }, { id: 'b', text: '' }] };
+      const bad = {
+        skill: 'keywords',
+        inputs: [
+          { id: 'a', text: 'ok' },
+          { id: 'b', text: '' },
+        ],
+      };
       let thrown: unknown;
       try {
         registry.create(WorkflowRequestedV1, bad, origin, { correlationId: 'wf-1' });
@@ -155,10 +167,12 @@ describe('EventRegistry', () => {
     });
 
     it('validates the header too (bad traceparent, empty correlation id)', () => {
-      expect(() => registry.create(WorkflowRequestedV1, request(), origin, { correlationId: 'wf', traceparent: 'nope' })).toThrow(
-        ContractValidationError,
+      expect(() =>
+        registry.create(WorkflowRequestedV1, request(), origin, { correlationId: 'wf', traceparent: 'nope' }),
+      ).toThrow(ContractValidationError);
+      expect(() => registry.create(WorkflowRequestedV1, request(), origin, { correlationId: '' })).toThrow(
+        /correlationId/,
       );
-      expect(() => registry.create(WorkflowRequestedV1, request(), origin, { correlationId: '' })).toThrow(/correlationId/);
     });
 
     it('refuses an unregistered definition', () => {
@@ -167,13 +181,18 @@ describe('EventRegistry', () => {
         note!: string;
       }
       const ping = defineEvent('test.ping', 1, 'event', Ping);
-      expect(() => registry.create(ping, { note: 'x' }, origin, { correlationId: 'c' })).toThrow(/unknown event type test\.ping@1/);
+      expect(() => registry.create(ping, { note: 'x' }, origin, { correlationId: 'c' })).toThrow(
+        /unknown event type test\.ping@1/,
+      );
     });
   });
 
   describe('encode and decode', () => {
     it('round-trips an envelope into class instances of the body, nested ones included', () => {
-      const created = registry.create(WorkflowRequestedV1, request(), origin, { correlationId: 'wf-1', traceparent: TRACE });
+      const created = registry.create(WorkflowRequestedV1, request(), origin, {
+        correlationId: 'wf-1',
+        traceparent: TRACE,
+      });
       const decoded = registry.decode(registry.encode(created));
       if (!decoded.ok) throw new Error(`decode failed: ${decoded.reason}`);
       expect(decoded.definition).toBe(WorkflowRequestedV1);
@@ -186,16 +205,21 @@ describe('EventRegistry', () => {
     });
 
     it('decodes a string payload as well as a Buffer', () => {
-      const created = registry.create(TaskCompletedV1, {
-        taskId: 'wf-1:0',
-        branchIndex: 0,
-        branchCount: 1,
-        skill: 'keywords',
-        inputId: 'doc-1',
-        output: { keywords: [] },
-        durationMs: 3,
-        worker: 'worker@w',
-      }, origin, { correlationId: 'wf-1' });
+      const created = registry.create(
+        TaskCompletedV1,
+        {
+          taskId: 'wf-1:0',
+          branchIndex: 0,
+          branchCount: 1,
+          skill: 'keywords',
+          inputId: 'doc-1',
+          output: { keywords: [] },
+          durationMs: 3,
+          worker: 'worker@w',
+        },
+        origin,
+        { correlationId: 'wf-1' },
+      );
       const result = registry.decode(JSON.stringify(created));
       expect(result.ok && result.envelope.id).toBe(created.id);
     });
@@ -250,7 +274,16 @@ describe('EventRegistry', () => {
     it('says "invalid-data" with the dotted path of each bad field', () => {
       const cases: [Record<string, unknown>, string[]][] = [
         [{ skill: 'keywords', inputs: [{ id: 'a', text: '' }] }, ['inputs.0.text']],
-        [{ skill: 'keywords', inputs: [{ id: 'a', text: 'x' }, { id: 'b c', text: 'y' }] }, ['inputs.1.id']],
+        [
+          {
+            skill: 'keywords',
+            inputs: [
+              { id: 'a', text: 'x' },
+              { id: 'b c', text: 'y' },
+            ],
+          },
+          ['inputs.1.id'],
+        ],
         [{ skill: 'Keywords!', inputs: [] }, ['skill', 'inputs']],
         [{ skill: 'keywords', inputs: [{ id: 'a', text: 'x' }], params: 'top=3' }, ['params']],
         [{ inputs: [{ id: 'a', text: 'x' }] }, ['skill']],
@@ -268,7 +301,10 @@ describe('EventRegistry', () => {
       expect(topLevel.reason).toContain('colour');
 
       const nested = failure(
-        decodeJson(registry, plainEnvelope({ data: { skill: 'keywords', inputs: [{ id: 'a', text: 'x', lang: 'en' }] } })),
+        decodeJson(
+          registry,
+          plainEnvelope({ data: { skill: 'keywords', inputs: [{ id: 'a', text: 'x', lang: 'en' }] } }),
+        ),
       );
       expect(nested.code).toBe('invalid-data');
       expect(nested.reason).toContain('inputs.0.lang');
@@ -276,9 +312,13 @@ describe('EventRegistry', () => {
 
     it('checks a failure before the next one: unparseable, then header, then type, then body', () => {
       // bad header and bad body: the header is reported
-      expect(failure(decodeJson(registry, plainEnvelope({ id: 'x', data: { skill: 1 } }))).code).toBe('invalid-envelope');
+      expect(failure(decodeJson(registry, plainEnvelope({ id: 'x', data: { skill: 1 } }))).code).toBe(
+        'invalid-envelope',
+      );
       // unknown type with a body no definition would accept: the type is reported
-      expect(failure(decodeJson(registry, plainEnvelope({ type: 'x.y', data: { anything: true } }))).code).toBe('unknown-type');
+      expect(failure(decodeJson(registry, plainEnvelope({ type: 'x.y', data: { anything: true } }))).code).toBe(
+        'unknown-type',
+      );
     });
   });
 });
@@ -299,7 +339,9 @@ describe('envelopeProperties', () => {
       [EnvelopeProperties.region]: origin.region,
       [EnvelopeProperties.traceparent]: TRACE,
     });
-    const withoutTrace = registry.create(WorkflowStartedV1, { skill: 'keywords', branchCount: 2 }, origin, { correlationId: 'wf-1' });
+    const withoutTrace = registry.create(WorkflowStartedV1, { skill: 'keywords', branchCount: 2 }, origin, {
+      correlationId: 'wf-1',
+    });
     expect(Object.keys(envelopeProperties(withoutTrace))).not.toContain(EnvelopeProperties.traceparent);
   });
 });

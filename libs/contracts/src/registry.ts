@@ -177,7 +177,11 @@ export class EventRegistry {
   }
 
   /** The compiled contracts' yes to header and body, with what they matched; undefined: invalid or not sure. */
-  private acceptedCompiled(envelope: unknown): { header: CompiledContract<EnvelopeHeader>; definition: EventDefinition; body: CompiledContract<object> } | undefined {
+  private acceptedCompiled(
+    envelope: unknown,
+  ):
+    | { header: CompiledContract<EnvelopeHeader>; definition: EventDefinition; body: CompiledContract<object> }
+    | undefined {
     const header = this.header;
     if (!header?.accepts(envelope)) return undefined;
     const { type, version, data } = envelope as EventEnvelope<unknown>;
@@ -192,7 +196,11 @@ export class EventRegistry {
     const accepted = this.acceptedCompiled(plain);
     if (!accepted) return undefined;
     const header = accepted.header.materialize(plain as object);
-    return { ok: true, envelope: { ...header, data: accepted.body.materialize(header.data) }, definition: accepted.definition };
+    return {
+      ok: true,
+      envelope: { ...header, data: accepted.body.materialize(header.data) },
+      definition: accepted.definition,
+    };
   }
 
   private decodePlain(plain: unknown): DecodeResult {
@@ -200,7 +208,12 @@ export class EventRegistry {
     try {
       header = validatePlain(EnvelopeHeader, plain, 'envelope');
     } catch (error) {
-      return { ok: false, code: 'invalid-envelope', reason: (error as Error).message, fieldErrors: fieldErrorsOf(error) };
+      return {
+        ok: false,
+        code: 'invalid-envelope',
+        reason: (error as Error).message,
+        fieldErrors: fieldErrorsOf(error),
+      };
     }
     const definition = this.get(header.type, header.version);
     if (!definition) {

@@ -10,7 +10,10 @@ const spec = validateWorkflowSpec({
         step: { kind: 'task', skill: 'summarize', input: { id: 'a', text: 'One. Two.' } },
         gate: {
           checks: [{ field: 'summary', op: 'min', value: 3 }],
-          onFail: { action: 'recover', recovery: { kind: 'task', skill: 'keywords', inputFrom: { source: 'previous', field: 'summary' } } },
+          onFail: {
+            action: 'recover',
+            recovery: { kind: 'task', skill: 'keywords', inputFrom: { source: 'previous', field: 'summary' } },
+          },
         },
       },
       {
@@ -41,7 +44,9 @@ describe('the step tree', () => {
 
   it('checks the kind when asked, naming the path', () => {
     expect(stepAt(spec, 'root.stages.1', 'supervisor').children).toHaveLength(2);
-    expect(() => stepAt(spec, 'root.stages.1', 'fan-out')).toThrow('the step at root.stages.1 is a supervisor, not a fan-out');
+    expect(() => stepAt(spec, 'root.stages.1', 'fan-out')).toThrow(
+      'the step at root.stages.1 is a supervisor, not a fan-out',
+    );
   });
 
   it('says how a step hangs from its parent', () => {
@@ -71,7 +76,9 @@ describe('the step tree', () => {
 
   it('walks every step, parents first, with depth and whether a previous output exists', () => {
     const seen: string[] = [];
-    walkSteps(spec.step, (step, place) => seen.push(`${place.path} ${place.field} ${place.depth} ${place.hasPrevious} ${step.kind}`));
+    walkSteps(spec.step, (step, place) =>
+      seen.push(`${place.path} ${place.field} ${place.depth} ${place.hasPrevious} ${step.kind}`),
+    );
     expect(seen).toEqual([
       'root step 1 false chain',
       'root.stages.0 step.stages.0.step 2 false task',

@@ -53,7 +53,8 @@ export function childrenOf(step: StepSpec): ChildStep[] {
     const found = childAt(step, via);
     return found ? [{ step: found, via, segment: segmentOf(via), field, afterPrevious }] : [];
   };
-  if (step.kind === 'supervisor') return step.children.flatMap((_, i) => child({ link: 'child', index: i }, `children.${i}`, false));
+  if (step.kind === 'supervisor')
+    return step.children.flatMap((_, i) => child({ link: 'child', index: i }, `children.${i}`, false));
   if (step.kind !== 'chain') return [];
   return step.stages.flatMap((_, i) => [
     ...child({ link: 'stage', index: i }, `stages.${i}.step`, i > 0),
@@ -70,7 +71,8 @@ function linksOf(path: string): ChildLink[] {
   let i = 1;
   while (i < parts.length) {
     const [name, digits, next] = [parts[i], parts[i + 1] ?? '', parts[i + 2]];
-    if (!/^\d+$/.test(digits) || (name !== 'stages' && name !== 'children')) throw new Error(`not a step path: ${path}`);
+    if (!/^\d+$/.test(digits) || (name !== 'stages' && name !== 'children'))
+      throw new Error(`not a step path: ${path}`);
     const index = Number(digits);
     if (name === 'children') links.push({ link: 'child', index });
     else if (next === 'recovery') links.push({ link: 'recovery', index });

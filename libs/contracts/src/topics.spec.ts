@@ -1,4 +1,11 @@
-import { DEFAULT_TOPIC_NAMING, isTaskResultsTopic, qualifyTopic, shortTopicName, Topics, type TopicNaming } from './topics';
+import {
+  DEFAULT_TOPIC_NAMING,
+  isTaskResultsTopic,
+  qualifyTopic,
+  shortTopicName,
+  Topics,
+  type TopicNaming,
+} from './topics';
 
 const naming: TopicNaming = { tenant: 'agentmesh', namespace: 'mesh' };
 
@@ -49,7 +56,7 @@ describe('qualifyTopic', () => {
 });
 
 describe('task results topics', () => {
-  it('names a coordinator\'s reply topic task.results.<name>', () => {
+  it("names a coordinator's reply topic task.results.<name>", () => {
     expect(Topics.taskResultsFor('saga')).toBe('task.results.saga');
     expect(Topics.sagaTaskResults).toBe(Topics.taskResultsFor('saga'));
     expect(Topics.solverTaskResults).toBe(Topics.taskResultsFor('solver-rounds'));
@@ -62,8 +69,16 @@ describe('task results topics', () => {
   });
 
   it('recognises exactly task.results and task.results.<name>', () => {
-    for (const topic of [Topics.taskResults, Topics.sagaTaskResults, Topics.solverTaskResults]) expect(isTaskResultsTopic(topic)).toBe(true);
-    for (const topic of [Topics.workflowEvents, Topics.tasks('keywords'), Topics.deadLetter, 'task.results.', 'task.results.a.b', 'xtask.results']) {
+    for (const topic of [Topics.taskResults, Topics.sagaTaskResults, Topics.solverTaskResults])
+      expect(isTaskResultsTopic(topic)).toBe(true);
+    for (const topic of [
+      Topics.workflowEvents,
+      Topics.tasks('keywords'),
+      Topics.deadLetter,
+      'task.results.',
+      'task.results.a.b',
+      'xtask.results',
+    ]) {
       expect(isTaskResultsTopic(topic)).toBe(false);
     }
   });

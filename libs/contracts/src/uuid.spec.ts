@@ -58,7 +58,13 @@ describe('uuidv7', () => {
   });
 
   it('rejects what is not a UUID with UUID_PATTERN', () => {
-    for (const bad of ['', 'not-a-uuid', '0190b2a4-7d3c-7abc-cdef-0123456789ab', '0190b2a4-7d3c-0abc-8def-0123456789ab', '0190b2a47d3c7abc8def0123456789ab']) {
+    for (const bad of [
+      '',
+      'not-a-uuid',
+      '0190b2a4-7d3c-7abc-cdef-0123456789ab',
+      '0190b2a4-7d3c-0abc-8def-0123456789ab',
+      '0190b2a47d3c7abc8def0123456789ab',
+    ]) {
       expect(UUID_PATTERN.test(bad)).toBe(false);
     }
   });

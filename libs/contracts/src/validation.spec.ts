@@ -3,7 +3,13 @@ import 'reflect-metadata';
 import { validateSync } from 'class-validator';
 import { plainToInstance } from 'class-transformer';
 import { DocumentInput, FanOutWorkflowRequest, TaskAssigned } from './events';
-import { ContractValidationError, flattenValidationErrors, formatFieldErrors, validatePlain, type FieldError } from './validation';
+import {
+  ContractValidationError,
+  flattenValidationErrors,
+  formatFieldErrors,
+  validatePlain,
+  type FieldError,
+} from './validation';
 
 function validationErrorOf(run: () => unknown): ContractValidationError {
   try {
@@ -21,7 +27,11 @@ function fields(errors: readonly FieldError[]): string[] {
 
 describe('validatePlain', () => {
   it('returns a class instance with nested class instances', () => {
-    const result = validatePlain(FanOutWorkflowRequest, { skill: 'summarize', inputs: [{ id: 'x', text: 'y' }] }, 'request');
+    const result = validatePlain(
+      FanOutWorkflowRequest,
+      { skill: 'summarize', inputs: [{ id: 'x', text: 'y' }] },
+      'request',
+    );
     expect(result).toBeInstanceOf(FanOutWorkflowRequest);
     expect(result.inputs[0]).toBeInstanceOf(DocumentInput);
     expect(result.inputs[0]).toEqual({ id: 'x', text: 'y' });
@@ -31,7 +41,15 @@ describe('validatePlain', () => {
     const error = validationErrorOf(() =>
       validatePlain(
         FanOutWorkflowRequest,
-        { skill: 'Bad Skill', inputs: [{ id: 'ok', text: 'fine' }, { id: 'ok2', text: '' }, { id: '', text: 'x' }], extra: 1 },
+        {
+          skill: 'Bad Skill',
+          inputs: [
+            { id: 'ok', text: 'fine' },
+            { id: 'ok2', text: '' },
+            { id: '', text: 'x' },
+          ],
+          extra: 1,
+        },
         'workflow request',
       ),
     );
@@ -45,7 +63,11 @@ describe('validatePlain', () => {
 
   it('names nested single objects with their property path (TaskAssigned.input)', () => {
     const error = validationErrorOf(() =>
-      validatePlain(TaskAssigned, { taskId: 'w:0', branchIndex: -1, branchCount: 1, skill: 'keywords', input: { id: 'a' } }, 'task'),
+      validatePlain(
+        TaskAssigned,
+        { taskId: 'w:0', branchIndex: -1, branchCount: 1, skill: 'keywords', input: { id: 'a' } },
+        'task',
+      ),
     );
     expect(fields(error.fieldErrors)).toEqual(['branchIndex', 'input.text']);
   });
@@ -74,6 +96,11 @@ describe('flattenValidationErrors / formatFieldErrors', () => {
   });
 
   it('formats field errors as "field: m1; m2" joined by ", "', () => {
-    expect(formatFieldErrors([{ field: 'a', messages: ['x', 'y'] }, { field: 'b.c', messages: ['z'] }])).toBe('a: x; y, b.c: z');
+    expect(
+      formatFieldErrors([
+        { field: 'a', messages: ['x', 'y'] },
+        { field: 'b.c', messages: ['z'] },
+      ]),
+    ).toBe('a: x; y, b.c: z');
   });
 });

@@ -39,7 +39,16 @@ import { ContractValidationError, validatePlain, type FieldError } from './valid
  * bad spec is refused with the field named, never discovered half-way through a run.
  */
 
-export const STEP_KINDS = ['task', 'fan-out', 'chain', 'supervisor', 'saga', 'market', 'solver-rounds', 'blackboard'] as const;
+export const STEP_KINDS = [
+  'task',
+  'fan-out',
+  'chain',
+  'supervisor',
+  'saga',
+  'market',
+  'solver-rounds',
+  'blackboard',
+] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 export const MAX_STEP_DEPTH = 8;
 export const MAX_STEPS = 5000;
@@ -513,9 +522,16 @@ const error = (field: string, message: string): FieldError => ({ field, messages
 /** What a schema cannot say about each kind of step; the tree walk (step-tree.ts) visits the children. */
 const STEP_CHECKS: { readonly [K in StepKind]: StepCheck<K> } = {
   task: (step, { field, hasPrevious }) => [
-    ...((step.input === undefined) === (step.inputFrom === undefined) ? [error(`${field}.input`, 'give exactly one of input and inputFrom')] : []),
+    ...((step.input === undefined) === (step.inputFrom === undefined)
+      ? [error(`${field}.input`, 'give exactly one of input and inputFrom')]
+      : []),
     ...(step.inputFrom && !hasPrevious
-      ? [error(`${field}.inputFrom`, 'inputFrom needs a previous output: use it in a chain stage after the first, or in a recovery step')]
+      ? [
+          error(
+            `${field}.inputFrom`,
+            'inputFrom needs a previous output: use it in a chain stage after the first, or in a recovery step',
+          ),
+        ]
       : []),
   ],
   // the policy model's own checks (fan-out-policy.ts), so submission refuses what the aggregator would
@@ -526,18 +542,31 @@ const STEP_CHECKS: { readonly [K in StepKind]: StepCheck<K> } = {
   chain: (step, { field }) => step.stages.flatMap((stage, i) => checkStage(stage, `${field}.stages.${i}`)),
   supervisor: () => [],
   market: (step, { field }) =>
-    step.reprice && step.reprice.maxBudget < step.budget ? [error(`${field}.reprice.maxBudget`, 'maxBudget must be at least the starting budget')] : [],
+    step.reprice && step.reprice.maxBudget < step.budget
+      ? [error(`${field}.reprice.maxBudget`, 'maxBudget must be at least the starting budget')]
+      : [],
   'solver-rounds': (step, { field }) => aggregationStrategyErrors(step.strategy, `${field}.strategy`),
   blackboard: (step, { field }) => {
     const kinds = new Set([...step.seed.map((e) => e.kind), ...step.sources.map((src) => src.produces)]);
     return [
-      ...(kinds.has(step.until.kind) ? [] : [error(`${field}.until.kind`, `no seed entry or source produces "${step.until.kind}": the board could never end`)]),
-      ...step.sources.flatMap((src, i) => (kinds.has(src.on) ? [] : [error(`${field}.sources.${i}.on`, `nothing posts "${src.on}" entries`)])),
+      ...(kinds.has(step.until.kind)
+        ? []
+        : [
+            error(
+              `${field}.until.kind`,
+              `no seed entry or source produces "${step.until.kind}": the board could never end`,
+            ),
+          ]),
+      ...step.sources.flatMap((src, i) =>
+        kinds.has(src.on) ? [] : [error(`${field}.sources.${i}.on`, `nothing posts "${src.on}" entries`)],
+      ),
     ];
   },
   saga: (step, { field }) =>
     step.steps.flatMap((item, i) =>
-      step.steps.findIndex((other) => other.name === item.name) < i ? [error(`${field}.steps.${i}.name`, `duplicate saga step name "${item.name}"`)] : [],
+      step.steps.findIndex((other) => other.name === item.name) < i
+        ? [error(`${field}.steps.${i}.name`, `duplicate saga step name "${item.name}"`)]
+        : [],
     ),
 };
 
@@ -546,7 +575,8 @@ function checkStage(stage: ChainStageSpec, field: string): FieldError[] {
   const errors: FieldError[] = [];
   stage.gate?.checks.forEach((check, c) => {
     const value = `${field}.gate.checks.${c}.value`;
-    if ((check.op === 'min' || check.op === 'max') && typeof check.value !== 'number') errors.push(error(value, `${check.op} needs a number`));
+    if ((check.op === 'min' || check.op === 'max') && typeof check.value !== 'number')
+      errors.push(error(value, `${check.op} needs a number`));
     if (check.op === 'matches') {
       try {
         new RegExp(String(check.value));
@@ -556,8 +586,10 @@ function checkStage(stage: ChainStageSpec, field: string): FieldError[] {
     }
   });
   const onFail = stage.gate?.onFail;
-  if (onFail?.action === 'recover' && !onFail.recovery) errors.push(error(`${field}.gate.onFail.recovery`, 'recover needs a recovery step'));
-  if (onFail?.action === 'retry' && onFail.maxRetries === undefined) errors.push(error(`${field}.gate.onFail.maxRetries`, 'retry needs maxRetries (1-10)'));
+  if (onFail?.action === 'recover' && !onFail.recovery)
+    errors.push(error(`${field}.gate.onFail.recovery`, 'recover needs a recovery step'));
+  if (onFail?.action === 'retry' && onFail.maxRetries === undefined)
+    errors.push(error(`${field}.gate.onFail.maxRetries`, 'retry needs maxRetries (1-10)'));
   if (onFail?.action === 'retry' && stage.step.kind !== 'task') {
     errors.push(error(`${field}.gate.onFail.action`, 'retry re-runs task stages only; use recover for other stages'));
   }

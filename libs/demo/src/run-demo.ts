@@ -7,7 +7,13 @@ interface WorkflowResponse {
   readonly id: string;
   readonly name?: string;
   readonly status: 'accepted' | 'running' | 'completed' | 'failed' | 'compensated' | 'cancelled';
-  readonly steps: { readonly path: string; readonly kind: string; readonly status: string; readonly attempt: number; readonly error?: string }[];
+  readonly steps: {
+    readonly path: string;
+    readonly kind: string;
+    readonly status: string;
+    readonly attempt: number;
+    readonly error?: string;
+  }[];
   readonly branches: {
     readonly stepPath: string;
     readonly index: number;
@@ -20,7 +26,13 @@ interface WorkflowResponse {
   }[];
   readonly result?: Record<string, unknown>;
   readonly reason?: string;
-  readonly timeline: { readonly at: string; readonly type: string; readonly source: string; readonly stepPath?: string; readonly detail?: string }[];
+  readonly timeline: {
+    readonly at: string;
+    readonly type: string;
+    readonly source: string;
+    readonly stepPath?: string;
+    readonly detail?: string;
+  }[];
 }
 
 export interface DemoWorkflow {
@@ -48,7 +60,9 @@ export interface DemoSummary {
 }
 
 export function loadDocuments(dir: string): DocumentInput[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.txt'))
+    .sort();
   if (files.length === 0) throw new Error(`no .txt documents in ${dir}`);
   return files.map((file) => ({ id: basename(file, '.txt'), text: readFileSync(join(dir, file), 'utf8').trim() }));
 }
@@ -87,7 +101,14 @@ export function demoWorkflows(documents: readonly DocumentInput[]): DemoWorkflow
               step: { kind: 'task', skill: 'summarize', input: first, params: { sentences: 2 } },
               gate: { checks: [{ field: 'summary', op: 'min', value: 40 }], onFail: { action: 'fail' } },
             },
-            { step: { kind: 'task', skill: 'keywords', inputFrom: { source: 'previous', field: 'summary' }, params: { top: 5 } } },
+            {
+              step: {
+                kind: 'task',
+                skill: 'keywords',
+                inputFrom: { source: 'previous', field: 'summary' },
+                params: { top: 5 },
+              },
+            },
           ],
         },
       },
@@ -104,7 +125,10 @@ export function demoWorkflows(documents: readonly DocumentInput[]): DemoWorkflow
               step: { kind: 'task', skill: 'summarize', input: first, params: { sentences: 1 } },
               gate: {
                 checks: [{ field: 'summary', op: 'min', value: 5000 }],
-                onFail: { action: 'recover', recovery: { kind: 'task', skill: 'summarize', input: first, params: { sentences: 3 } } },
+                onFail: {
+                  action: 'recover',
+                  recovery: { kind: 'task', skill: 'summarize', input: first, params: { sentences: 3 } },
+                },
               },
             },
             { step: { kind: 'task', skill: 'readability', inputFrom: { source: 'previous', field: 'summary' } } },
@@ -119,9 +143,15 @@ export function demoWorkflows(documents: readonly DocumentInput[]): DemoWorkflow
         name: 'supervisor-tree',
         step: {
           kind: 'supervisor',
-          children: [documents.slice(0, Math.ceil(documents.length / 2)), documents.slice(Math.ceil(documents.length / 2))]
+          children: [
+            documents.slice(0, Math.ceil(documents.length / 2)),
+            documents.slice(Math.ceil(documents.length / 2)),
+          ]
             .filter((half) => half.length > 0)
-            .map((half) => ({ kind: 'supervisor', children: half.map((d) => ({ kind: 'task', skill: 'keywords', input: d, params: { top: 5 } })) })),
+            .map((half) => ({
+              kind: 'supervisor',
+              children: half.map((d) => ({ kind: 'task', skill: 'keywords', input: d, params: { top: 5 } })),
+            })),
         },
       },
       expect: 'completed',
@@ -130,15 +160,30 @@ export function demoWorkflows(documents: readonly DocumentInput[]): DemoWorkflow
       title: 'market: the summary is put up for bids; workers price it from their load and its size; the best bid wins',
       body: {
         name: 'market-summary',
-        step: { kind: 'market', skill: 'summarize', input: first, params: { sentences: 1 }, budget: 20, expireAfterMs: 5000 },
+        step: {
+          kind: 'market',
+          skill: 'summarize',
+          input: first,
+          params: { sentences: 1 },
+          budget: 20,
+          expireAfterMs: 5000,
+        },
       },
       expect: 'completed',
     },
     {
-      title: 'solver rounds: 3 solvers estimate the length, see each other’s answers and refine for 3 rounds; the aggregator takes the median',
+      title:
+        'solver rounds: 3 solvers estimate the length, see each other’s answers and refine for 3 rounds; the aggregator takes the median',
       body: {
         name: 'estimate-rounds',
-        step: { kind: 'solver-rounds', skill: 'estimate', input: first, solvers: 3, rounds: 3, strategy: { type: 'combine' } },
+        step: {
+          kind: 'solver-rounds',
+          skill: 'estimate',
+          input: first,
+          solvers: 3,
+          rounds: 3,
+          strategy: { type: 'combine' },
+        },
       },
       expect: 'completed',
     },
@@ -151,7 +196,14 @@ export function demoWorkflows(documents: readonly DocumentInput[]): DemoWorkflow
           board: 'default',
           seed: [{ kind: 'question', text: first.text }],
           sources: [
-            { name: 'summarizer', skill: 'summarize', on: 'question', produces: 'summary', field: 'summary', params: { sentences: 2 } },
+            {
+              name: 'summarizer',
+              skill: 'summarize',
+              on: 'question',
+              produces: 'summary',
+              field: 'summary',
+              params: { sentences: 2 },
+            },
             { name: 'indexer', skill: 'keywords', on: 'summary', produces: 'keywords', params: { top: 5 } },
           ],
           until: { kind: 'keywords', count: 1 },
@@ -210,20 +262,38 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     if (ok) asMeant++;
     print('');
     print(`== ${demo.title}`);
-    const intended = ok && demo.expect === 'compensated' ? ' (as intended: completed with compensation)' : ok && demo.expect === 'failed' ? ' (as intended)' : '';
+    const intended =
+      ok && demo.expect === 'compensated'
+        ? ' (as intended: completed with compensation)'
+        : ok && demo.expect === 'failed'
+          ? ' (as intended)'
+          : '';
     print(`   workflow ${workflow.id} · ${workflow.status.toUpperCase()}${intended}`);
     for (const step of workflow.steps) {
-      print(`   step ${step.path.padEnd(28)} ${step.kind.padEnd(10)} ${step.status}${step.attempt > 1 ? ` (attempt ${step.attempt})` : ''}${step.error ? `: ${brief(step.error, 90)}` : ''}`);
+      print(
+        `   step ${step.path.padEnd(28)} ${step.kind.padEnd(10)} ${step.status}${step.attempt > 1 ? ` (attempt ${step.attempt})` : ''}${step.error ? `: ${brief(step.error, 90)}` : ''}`,
+      );
     }
     for (const branch of workflow.branches) {
-      const outcome = branch.status === 'completed' ? brief(branch.output) : `${branch.status.toUpperCase()}${branch.error ? `: ${brief(branch.error, 80)}` : ''}`;
-      print(`   branch ${branch.stepPath}#${branch.index} ${branch.inputId.padEnd(18)} ${(branch.worker ?? '-').padEnd(26)} ${String(branch.durationMs ?? '-').padStart(4)} ms  ${outcome}`);
+      const outcome =
+        branch.status === 'completed'
+          ? brief(branch.output)
+          : `${branch.status.toUpperCase()}${branch.error ? `: ${brief(branch.error, 80)}` : ''}`;
+      print(
+        `   branch ${branch.stepPath}#${branch.index} ${branch.inputId.padEnd(18)} ${(branch.worker ?? '-').padEnd(26)} ${String(branch.durationMs ?? '-').padStart(4)} ms  ${outcome}`,
+      );
     }
-    print(workflow.status === 'completed' ? `   result: ${brief(workflow.result, 300)}` : `   reason: ${brief(workflow.reason, 300)}`);
+    print(
+      workflow.status === 'completed'
+        ? `   result: ${brief(workflow.result, 300)}`
+        : `   reason: ${brief(workflow.reason, 300)}`,
+    );
     const start = Date.parse(workflow.timeline[0]?.at ?? new Date().toISOString());
     print(`   timeline (${workflow.timeline.length} events):`);
     for (const e of workflow.timeline) {
-      print(`     +${String(Date.parse(e.at) - start).padStart(4)} ms  ${e.source.padEnd(26)} ${e.type.padEnd(20)} ${e.stepPath ?? ''}${e.detail ? `  ${brief(e.detail, 60)}` : ''}`);
+      print(
+        `     +${String(Date.parse(e.at) - start).padStart(4)} ms  ${e.source.padEnd(26)} ${e.type.padEnd(20)} ${e.stepPath ?? ''}${e.detail ? `  ${brief(e.detail, 60)}` : ''}`,
+      );
     }
   });
   const failed = workflows.length - asMeant;

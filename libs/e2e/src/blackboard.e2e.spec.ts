@@ -39,7 +39,8 @@ describe('blackboard steps (memory bus)', () => {
     return found;
   }
 
-  const timeline = (workflow: WorkflowView, type: string): TimelineEntry[] => workflow.timeline.filter((e) => e.type === type);
+  const timeline = (workflow: WorkflowView, type: string): TimelineEntry[] =>
+    workflow.timeline.filter((e) => e.type === type);
 
   it('sources react to what is posted until `until` holds; the step’s output is the board in order', async () => {
     const id = await submit(summarizeThenIndex);
@@ -55,7 +56,13 @@ describe('blackboard steps (memory bus)', () => {
     expect(step(workflow, 'root')).toMatchObject({ kind: 'blackboard', status: 'completed' });
 
     // The materialized board holds the same, and the timeline shows each entry and each reaction.
-    expect(await board(id)).toEqual({ workflowId: id, stepPath: 'root', board: 'ideas', entries: expected, counts: { question: 1, summary: 1, keywords: 1 } });
+    expect(await board(id)).toEqual({
+      workflowId: id,
+      stepPath: 'root',
+      board: 'ideas',
+      entries: expected,
+      counts: { question: 1, summary: 1, keywords: 1 },
+    });
     const posted = await client.timeline(id, 'board.entry-posted', 3);
     expect(posted.map((e) => e.detail)).toEqual([
       'question seed-0 by seed (#1)',
@@ -72,7 +79,13 @@ describe('blackboard steps (memory bus)', () => {
     const id = await submit({
       kind: 'chain',
       stages: [
-        { step: { ...summarizeThenIndex, sources: summarizeThenIndex.sources.slice(0, 1), until: { kind: 'summary', count: 1 } } },
+        {
+          step: {
+            ...summarizeThenIndex,
+            sources: summarizeThenIndex.sources.slice(0, 1),
+            until: { kind: 'summary', count: 1 },
+          },
+        },
         { step: { kind: 'task', skill: 'keywords', inputFrom: { source: 'previous', field: 'matched.0.text' } } },
       ],
     });
@@ -100,7 +113,9 @@ describe('blackboard steps (memory bus)', () => {
     });
     const workflow = await client.finished(id);
     expect(workflow.status).toBe('failed');
-    expect(step(workflow, 'root').error).toBe('board ideas has 5 entries, more than maxEntries 4, with 0 of 1 "answer" entry');
+    expect(step(workflow, 'root').error).toBe(
+      'board ideas has 5 entries, more than maxEntries 4, with 0 of 1 "answer" entry',
+    );
     expect(workflow.reason).toContain('more than maxEntries 4');
     await sleep(300); // no task of the failed board posts anything more
     const { entries, counts } = await board(id);
@@ -119,7 +134,9 @@ describe('blackboard steps (memory bus)', () => {
     const id = await submit({ ...summarizeThenIndex, until: { kind: 'keywords', count: 2 } });
     const workflow = await client.finished(id);
     expect(workflow.status).toBe('failed');
-    expect(step(workflow, 'root').error).toBe('board ideas went quiet with 1 of 2 "keywords" entries: no knowledge source has work left');
+    expect(step(workflow, 'root').error).toBe(
+      'board ideas went quiet with 1 of 2 "keywords" entries: no knowledge source has work left',
+    );
     expect((await board(id)).entries.map((e) => e.kind)).toEqual(['question', 'summary', 'keywords']);
   });
 

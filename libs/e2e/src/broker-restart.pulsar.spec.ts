@@ -5,8 +5,22 @@ import { Test } from '@nestjs/testing';
 import { IsInt, Min } from 'class-validator';
 import { DeadLetterProperties, PulsarWsEventBus, type BusMessage, type EventBus } from '@agent-mesh/bus';
 import { describeWithPulsar } from '@agent-mesh/bus/testing';
-import { defineEvent, EnvelopeProperties, EventRegistry, qualifyTopic, Topics, type EventEnvelope, type TopicNaming } from '@agent-mesh/contracts';
-import { MeshContext, MeshPublisher, MeshTransportModule, MeshTransportServer, OnMeshEvent } from '@agent-mesh/nest-pulsar';
+import {
+  defineEvent,
+  EnvelopeProperties,
+  EventRegistry,
+  qualifyTopic,
+  Topics,
+  type EventEnvelope,
+  type TopicNaming,
+} from '@agent-mesh/contracts';
+import {
+  MeshContext,
+  MeshPublisher,
+  MeshTransportModule,
+  MeshTransportServer,
+  OnMeshEvent,
+} from '@agent-mesh/nest-pulsar';
 import { PulsarAdmin } from '@agent-mesh/pulsar-admin';
 import type { StateStore } from '@agent-mesh/state';
 import { eventually, PulsarBrokerFixture, RedisFixture, type ScriptRun } from '@agent-mesh/testing';
@@ -228,8 +242,16 @@ describeWithPulsar('broker restart mid-stream (pulsar-ws, own broker, real Redis
     })();
 
     // Restart once a third is out and both held handlers are in flight; publishing goes on.
-    await eventually('a third of the events to be published', async () => (published >= RESTART_AFTER ? true : undefined), 60_000);
-    await within('both held handlers to be in flight', Promise.all([probe.holdApplyEntered.promise, probe.holdFailEntered.promise]), 30_000);
+    await eventually(
+      'a third of the events to be published',
+      async () => (published >= RESTART_AFTER ? true : undefined),
+      60_000,
+    );
+    await within(
+      'both held handlers to be in flight',
+      Promise.all([probe.holdApplyEntered.promise, probe.holdFailEntered.promise]),
+      30_000,
+    );
     const downAt = Date.now();
     const publishedBeforeDown = published;
     const handledBeforeDown = probe.appliedIds.size;
@@ -244,7 +266,11 @@ describeWithPulsar('broker restart mid-stream (pulsar-ws, own broker, real Redis
     const results = await Promise.all(outcomes);
     const confirmedAt = Math.max(...results.map((r) => r.settledAt));
 
-    await eventually(`all ${EVENTS} events to be handled`, async () => (probe.appliedIds.size === EVENTS ? true : undefined), 120_000);
+    await eventually(
+      `all ${EVENTS} events to be handled`,
+      async () => (probe.appliedIds.size === EVENTS ? true : undefined),
+      120_000,
+    );
     const handledAt = Date.now();
     const topic = qualifyTopic(NAMING, TOPIC);
     const admin = new PulsarAdmin({ webUrl: broker.webUrl });

@@ -12,7 +12,10 @@ describe('the embedded demo', () => {
   afterAll(() => mesh.stopAll());
 
   it('runs a workflow per pattern over the shipped documents and prints steps, branches, results and timelines', async () => {
-    const app = await mesh.start({ role: 'mesh', modules: [OrchestratorModule, WorkerModule, AggregatorModule, SagaCoordinatorModule, MarketMakerModule] });
+    const app = await mesh.start({
+      role: 'mesh',
+      modules: [OrchestratorModule, WorkerModule, AggregatorModule, SagaCoordinatorModule, MarketMakerModule],
+    });
     const lines: string[] = [];
     const documents = loadDocuments(join(__dirname, '../../../data/documents'));
     const workflows = demoWorkflows(documents);
@@ -32,7 +35,9 @@ describe('the embedded demo', () => {
     expect(lines.some((l) => l.includes('stage.failed') && l.includes('recover'))).toBe(true);
     expect(lines.some((l) => l.includes('step root.stages.0.recovery'))).toBe(true);
     // The saga: compensations of charge then reserve, in that order.
-    const undo = lines.filter((l) => /saga\.step .*compensated/.test(l)).map((l) => (l.includes('charge') ? 'charge' : l.includes('reserve') ? 'reserve' : '?'));
+    const undo = lines
+      .filter((l) => /saga\.step .*compensated/.test(l))
+      .map((l) => (l.includes('charge') ? 'charge' : l.includes('reserve') ? 'reserve' : '?'));
     expect(undo).toEqual(['charge', 'reserve']);
     expect(lines.some((l) => l.includes('COMPENSATED (as intended: completed with compensation)'))).toBe(true);
     // The market, the solver rounds and the blackboard show their own events.

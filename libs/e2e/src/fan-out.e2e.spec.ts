@@ -14,7 +14,10 @@ interface WorkflowBody {
 
 const documents = [
   { id: 'tides', text: 'The tide rose quickly. Fishermen hauled their boats above the tide line before the storm.' },
-  { id: 'orchard', text: 'Apple trees need pruning in winter. Pruned trees give larger apples and healthier branches.' },
+  {
+    id: 'orchard',
+    text: 'Apple trees need pruning in winter. Pruned trees give larger apples and healthier branches.',
+  },
   { id: 'library', text: 'The new library opened downtown. Readers praised the quiet rooms and the friendly staff.' },
 ];
 
@@ -43,7 +46,10 @@ describe('fan-out workflow across agent processes (memory bus)', () => {
     const skill = createDefaultSkillRegistry().require('keywords');
     const signal = new AbortController().signal;
     const outputs = await Promise.all(
-      documents.map(async (d) => ({ inputId: d.id, output: await skill.run({ id: d.id, text: d.text, params: { top: 5 } }, { signal }) })),
+      documents.map(async (d) => ({
+        inputId: d.id,
+        output: await skill.run({ id: d.id, text: d.text, params: { top: 5 } }, { signal }),
+      })),
     );
     expect(workflow.branches.map((b) => b.output)).toEqual(outputs.map((o) => o.output));
     expect(workflow.result).toEqual(skill.combine(outputs));
@@ -53,7 +59,16 @@ describe('fan-out workflow across agent processes (memory bus)', () => {
     const cases: [unknown, string][] = [
       [{ inputs: documents }, 'skill'],
       [{ skill: 'keywords', inputs: [] }, 'inputs'],
-      [{ skill: 'keywords', inputs: [{ id: 'a', text: 'fine' }, { id: 'b', text: '' }] }, 'inputs.1.text'],
+      [
+        {
+          skill: 'keywords',
+          inputs: [
+            { id: 'a', text: 'fine' },
+            { id: 'b', text: '' },
+          ],
+        },
+        'inputs.1.text',
+      ],
       [{ skill: 'keywords', inputs: documents, colour: 'blue' }, 'colour'],
       [{ skill: 'no-such-skill', inputs: documents }, 'skill'],
     ];
@@ -116,7 +131,9 @@ describe('fan-out workflow across agent processes (memory bus)', () => {
     const reasons = letters.map((m) => m.properties[DeadLetterProperties.reason]);
     expect(reasons.some((r) => r.startsWith('unparseable:'))).toBe(true);
     expect(reasons.some((r) => r.startsWith('unknown-type:') && r.includes('workflow.teleported@1'))).toBe(true);
-    expect(reasons.some((r) => r.startsWith('invalid-data:') && r.includes('branchIndex') && r.includes('input.text'))).toBe(true);
+    expect(
+      reasons.some((r) => r.startsWith('invalid-data:') && r.includes('branchIndex') && r.includes('input.text')),
+    ).toBe(true);
     expect(letters.every((m) => m.properties[DeadLetterProperties.originTopic])).toBe(true);
 
     // And the agents still serve.

@@ -71,14 +71,20 @@ describe('market: workers bid, the market maker fills, the winner works (memory 
     await mesh.stopAll();
   });
 
-  const submit = (step: Record<string, unknown>): Promise<string> => client.submit({ step: { kind: 'market', input: { id: 'doc-1', text: TEXT }, ...step } });
+  const submit = (step: Record<string, unknown>): Promise<string> =>
+    client.submit({ step: { kind: 'market', input: { id: 'doc-1', text: TEXT }, ...step } });
   const entries = (v: WorkflowView, type: string): TimelineEntry[] => v.timeline.filter((e) => e.type === type);
 
-  const bidsFor = async (askId: string) => decodeAll<MarketBid>(await mesh.readAll(Topics.marketBids), 'market.bid').filter((b) => b.data.askId === askId);
-  const fillsFor = async (askId: string) => decodeAll<MarketFill>(await mesh.readAll(Topics.marketFills), 'market.fill').filter((f) => f.data.askId === askId);
+  const bidsFor = async (askId: string) =>
+    decodeAll<MarketBid>(await mesh.readAll(Topics.marketBids), 'market.bid').filter((b) => b.data.askId === askId);
+  const fillsFor = async (askId: string) =>
+    decodeAll<MarketFill>(await mesh.readAll(Topics.marketFills), 'market.fill').filter((f) => f.data.askId === askId);
   const resultsOf = async (workflowId: string) =>
-    decodeAll<TaskCompleted>(await mesh.readAll(Topics.taskResults), 'task.completed').filter((r) => r.correlationId === workflowId);
-  const priceOf = (bids: EventEnvelope<MarketBid>[], workerId: string) => bids.find((b) => b.data.workerId === workerId)?.data.price;
+    decodeAll<TaskCompleted>(await mesh.readAll(Topics.taskResults), 'task.completed').filter(
+      (r) => r.correlationId === workflowId,
+    );
+  const priceOf = (bids: EventEnvelope<MarketBid>[], workerId: string) =>
+    bids.find((b) => b.data.workerId === workerId)?.data.price;
 
   it('the cheaper worker wins (the dearer bid does not cross the budget) and does the work', async () => {
     const id = await submit({ skill: 'count', budget: 0.7, expireAfterMs: 5000 });
@@ -87,25 +93,46 @@ describe('market: workers bid, the market maker fills, the winner works (memory 
 
     expect(workflow.status).toBe('completed');
     expect(workflow.result).toEqual({ words: 40 });
-    expect(workflow.steps[0]).toMatchObject({ path: 'root', kind: 'market', status: 'completed', output: { words: 40 } });
+    expect(workflow.steps[0]).toMatchObject({
+      path: 'root',
+      kind: 'market',
+      status: 'completed',
+      output: { words: 40 },
+    });
 
     // both workers bid, each from its own factor
-    const bids = await eventually('both bids', async () => ((await bidsFor(askId)).length === 2 ? bidsFor(askId) : undefined));
+    const bids = await eventually('both bids', async () =>
+      (await bidsFor(askId)).length === 2 ? bidsFor(askId) : undefined,
+    );
     expect(priceOf(bids, CHEAP)).toBe(0.6);
     expect(priceOf(bids, DEAR)).toBe(0.96);
     expect(bids.every((b) => b.data.bidId === `${askId}:${b.data.workerId}` && b.data.market === 'count')).toBe(true);
 
     const fills = await fillsFor(askId);
     expect(fills).toHaveLength(1);
-    expect(fills[0].data).toMatchObject({ workerId: CHEAP, price: 0.6, bidId: `${askId}:${CHEAP}`, stepPath: 'root', input: { id: 'doc-1', text: TEXT } });
+    expect(fills[0].data).toMatchObject({
+      workerId: CHEAP,
+      price: 0.6,
+      bidId: `${askId}:${CHEAP}`,
+      stepPath: 'root',
+      input: { id: 'doc-1', text: TEXT },
+    });
     expect(fills[0].source).toBe('market-maker@mm-1');
 
     const results = await resultsOf(id);
     expect(results).toHaveLength(1);
-    expect(results[0].data).toMatchObject({ taskId: `${askId}:fill`, stepPath: 'root', attempt: 1, worker: CHEAP, output: { words: 40 } });
+    expect(results[0].data).toMatchObject({
+      taskId: `${askId}:fill`,
+      stepPath: 'root',
+      attempt: 1,
+      worker: CHEAP,
+      output: { words: 40 },
+    });
 
     expect(entries(workflow, 'market.ask')).toHaveLength(1);
-    expect(entries(workflow, 'market.fill')).toEqual([expect.objectContaining({ stepPath: 'root', detail: `${CHEAP} at 0.6` })]);
+    expect(entries(workflow, 'market.fill')).toEqual([
+      expect.objectContaining({ stepPath: 'root', detail: `${CHEAP} at 0.6` }),
+    ]);
     expect(entries(workflow, 'market.ask-expired')).toHaveLength(0);
   });
 
@@ -120,7 +147,9 @@ describe('market: workers bid, the market maker fills, the winner works (memory 
     const askId = `${id}:root:ask-1`;
     expect(workflow.status).toBe('completed');
     expect(workflow.result).toEqual({ words: 40 });
-    const bids = await eventually('both bids', async () => ((await bidsFor(askId)).length === 2 ? bidsFor(askId) : undefined));
+    const bids = await eventually('both bids', async () =>
+      (await bidsFor(askId)).length === 2 ? bidsFor(askId) : undefined,
+    );
     expect(priceOf(bids, CHEAP)).toBe(1.2); // load 1 doubles 0.6: above the budget of 1
     expect(priceOf(bids, DEAR)).toBe(0.96);
     expect((await fillsFor(askId)).map((f) => [f.data.workerId, f.data.price])).toEqual([[DEAR, 0.96]]);
@@ -135,12 +164,22 @@ describe('market: workers bid, the market maker fills, the winner works (memory 
 
   it('an ask no bid crosses expires, is re-priced, and the re-priced ask fills', async () => {
     // ask 1 at 0.5: nobody crosses (0.6, 0.96). ask 2 at round2(0.5 × 1.5) = 0.75: 0.6 crosses.
-    const id = await submit({ skill: 'count', budget: 0.5, expireAfterMs: 300, reprice: { factor: 1.5, maxBudget: 5, times: 2 } });
+    const id = await submit({
+      skill: 'count',
+      budget: 0.5,
+      expireAfterMs: 300,
+      reprice: { factor: 1.5, maxBudget: 5, times: 2 },
+    });
     const workflow = await client.finished(id);
     expect(workflow.status).toBe('completed');
     expect(workflow.result).toEqual({ words: 40 });
-    expect(entries(workflow, 'market.ask').map((e) => e.detail)).toEqual(['ask 1 for count, budget 0.5', 'ask 2 for count, budget 0.75']);
-    expect(entries(workflow, 'market.ask-expired')).toEqual([expect.objectContaining({ detail: `${id}:root:ask-1 at budget 0.5` })]);
+    expect(entries(workflow, 'market.ask').map((e) => e.detail)).toEqual([
+      'ask 1 for count, budget 0.5',
+      'ask 2 for count, budget 0.75',
+    ]);
+    expect(entries(workflow, 'market.ask-expired')).toEqual([
+      expect.objectContaining({ detail: `${id}:root:ask-1 at budget 0.5` }),
+    ]);
     expect(await fillsFor(`${id}:root:ask-1`)).toHaveLength(0);
     expect((await fillsFor(`${id}:root:ask-2`)).map((f) => [f.data.workerId, f.data.price])).toEqual([[CHEAP, 0.6]]);
     expect(entries(workflow, 'market.fill')).toHaveLength(1);
@@ -195,9 +234,20 @@ describe('the market maker’s order book on the bus (test as owner and bidders)
   });
 
   const startMarketMaker = (instanceId: string) =>
-    mesh.start({ role: 'market-maker', instanceId, modules: [MarketMakerModule], stateStore: shared(store), skills: createDefaultSkillRegistry() });
+    mesh.start({
+      role: 'market-maker',
+      instanceId,
+      modules: [MarketMakerModule],
+      stateStore: shared(store),
+      skills: createDefaultSkillRegistry(),
+    });
 
-  async function publish<T extends object>(topic: string, definition: EventDefinition<T>, data: T, key: string): Promise<Buffer> {
+  async function publish<T extends object>(
+    topic: string,
+    definition: EventDefinition<T>,
+    data: T,
+    key: string,
+  ): Promise<Buffer> {
     const envelope = registry.create(definition, data, origin, { correlationId: 'wf-m' });
     const payload = registry.encode(envelope);
     await client.publish(qualifyTopic(mesh.naming, topic), { payload, key, properties: envelopeProperties(envelope) });
@@ -233,9 +283,12 @@ describe('the market maker’s order book on the bus (test as owner and bidders)
     eventually(`the market maker to settle ${shortTopic}`, async () =>
       mesh.broker.backlog(qualifyTopic(mesh.naming, shortTopic), 'market-maker') === 0 ? true : undefined,
     );
-  const fills = async (askId: string) => decodeAll<MarketFill>(await mesh.readAll(Topics.marketFills), 'market.fill').filter((f) => f.data.askId === askId);
+  const fills = async (askId: string) =>
+    decodeAll<MarketFill>(await mesh.readAll(Topics.marketFills), 'market.fill').filter((f) => f.data.askId === askId);
   const expiries = async (askId: string) =>
-    decodeAll<MarketAskExpired>(await mesh.readAll(Topics.marketFills), 'market.ask-expired').filter((e) => e.data.askId === askId);
+    decodeAll<MarketAskExpired>(await mesh.readAll(Topics.marketFills), 'market.ask-expired').filter(
+      (e) => e.data.askId === askId,
+    );
 
   it('price-time priority: the ask takes the cheapest waiting bid, the earlier of equal prices, within maxEstimatedMs', async () => {
     await startMarketMaker('mm-a');
@@ -290,7 +343,9 @@ describe('the market maker’s order book on the bus (test as owner and bidders)
     await startMarketMaker('mm-c');
     await publish(Topics.marketAsks, MarketAskV1, ask('late', 1, 200), 'lonely');
     await publish(Topics.marketBids, MarketBidV1, bid('late', 'worker@dear', 1.5), 'lonely'); // above the budget: rests
-    const [expired] = await eventually('the expiry', async () => ((await expiries('late')).length > 0 ? expiries('late') : undefined));
+    const [expired] = await eventually('the expiry', async () =>
+      (await expiries('late')).length > 0 ? expiries('late') : undefined,
+    );
     expect(expired.data).toEqual({ askId: 'late', stepPath: 'root', market: 'lonely', budget: 1 });
     expect(expired.source).toBe('market-maker@mm-c');
 
@@ -313,15 +368,25 @@ describe('the market maker’s order book on the bus (test as owner and bidders)
 
     await startMarketMaker('mm-2');
     await publish(Topics.marketBids, MarketBidV1, bid('kept', 'worker@cheap', 2), 'lonely');
-    const [fill] = await eventually('the fill by the new market maker', async () => ((await fills('kept')).length > 0 ? fills('kept') : undefined));
+    const [fill] = await eventually('the fill by the new market maker', async () =>
+      (await fills('kept')).length > 0 ? fills('kept') : undefined,
+    );
     expect(fill.source).toBe('market-maker@mm-2');
-    expect(fill.data).toMatchObject({ askId: 'kept', workerId: 'worker@cheap', price: 2, stepPath: 'root', input: { id: 'doc-m', text: 'some work' } });
+    expect(fill.data).toMatchObject({
+      askId: 'kept',
+      workerId: 'worker@cheap',
+      price: 2,
+      stepPath: 'root',
+      input: { id: 'doc-m', text: 'some work' },
+    });
     await sleep(50);
     expect(await fills('kept')).toHaveLength(1);
 
     // the bid that came before its ask, to the market maker that crashed, still meets the ask
     await publish(Topics.marketAsks, MarketAskV1, ask('later', 3, 10_000), 'lonely');
-    const [early] = await eventually('the fill of the waiting bid', async () => ((await fills('later')).length > 0 ? fills('later') : undefined));
+    const [early] = await eventually('the fill of the waiting bid', async () =>
+      (await fills('later')).length > 0 ? fills('later') : undefined,
+    );
     expect(early.data).toMatchObject({ workerId: 'worker@early', price: 1 });
     expect(early.source).toBe('market-maker@mm-2');
   });

@@ -3,7 +3,15 @@ import { EnvelopeProperties, qualifyTopic, Topics, uuidv7 } from '@agent-mesh/co
 import { createDefaultSkillRegistry, type SkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
 import { DyingStore } from '@agent-mesh/state/testing';
-import { type AgentProcess, eventually, InProcessMesh, RedisFixture, startAgent, startAgents, WorkflowClient } from '@agent-mesh/testing';
+import {
+  type AgentProcess,
+  eventually,
+  InProcessMesh,
+  RedisFixture,
+  startAgent,
+  startAgents,
+  WorkflowClient,
+} from '@agent-mesh/testing';
 import { AppendSkill, DraftSkill } from './support/test-skills';
 
 /**
@@ -21,7 +29,10 @@ describe('an orchestrator killed while it advances a chain (real Redis)', () => 
   const registry = (): SkillRegistry => createDefaultSkillRegistry().register(append).register(draft);
 
   beforeAll(async () => {
-    await startAgents(mesh, ['aggregator', 'worker'], async () => ({ stateStore: await redis.connect(), skills: registry() }));
+    await startAgents(mesh, ['aggregator', 'worker'], async () => ({
+      stateStore: await redis.connect(),
+      skills: registry(),
+    }));
   });
 
   afterAll(async () => {
@@ -30,7 +41,11 @@ describe('an orchestrator killed while it advances a chain (real Redis)', () => 
   });
 
   const startOrchestrator = async (store?: StateStore): Promise<{ process: AgentProcess; client: WorkflowClient }> => {
-    const process = await startAgent(mesh, { role: 'orchestrator', stateStore: store ?? (await redis.connect()), skills: registry() });
+    const process = await startAgent(mesh, {
+      role: 'orchestrator',
+      stateStore: store ?? (await redis.connect()),
+      skills: registry(),
+    });
     return { process, client: new WorkflowClient(process.url) };
   };
 
@@ -41,8 +56,22 @@ describe('an orchestrator killed while it advances a chain (real Redis)', () => 
     kind: 'chain',
     stages: [
       { step: { kind: 'task', skill: 'append', input: { id: `${tag}-0`, text: tag }, params: { word: 'one' } } },
-      { step: { kind: 'task', skill: 'append', inputFrom: { source: 'previous', field: 'text' }, params: { word: 'two' } } },
-      { step: { kind: 'task', skill: 'append', inputFrom: { source: 'previous', field: 'text' }, params: { word: 'three' } } },
+      {
+        step: {
+          kind: 'task',
+          skill: 'append',
+          inputFrom: { source: 'previous', field: 'text' },
+          params: { word: 'two' },
+        },
+      },
+      {
+        step: {
+          kind: 'task',
+          skill: 'append',
+          inputFrom: { source: 'previous', field: 'text' },
+          params: { word: 'three' },
+        },
+      },
     ],
   });
 
@@ -50,7 +79,11 @@ describe('an orchestrator killed while it advances a chain (real Redis)', () => 
    * Submits on a doomed orchestrator that dies after the write `marker` names, then lets a
    * successor finish; `until` says what else to wait for before the successor stops.
    */
-  async function runThroughCrash(step: unknown, marker: RegExp, until?: (id: string) => Promise<unknown>): Promise<WorkflowView> {
+  async function runThroughCrash(
+    step: unknown,
+    marker: RegExp,
+    until?: (id: string) => Promise<unknown>,
+  ): Promise<WorkflowView> {
     const store = new DyingStore(await redis.connect());
     store.dieAfterMarker(marker);
     const doomed = await startOrchestrator(store);
@@ -94,7 +127,14 @@ describe('an orchestrator killed while it advances a chain (real Redis)', () => 
           step: { kind: 'task', skill: 'draft', input: { id: 'gamma', text: 'improves later' } },
           gate: { checks: [{ field: 'score', op: 'min', value: 5 }], onFail: { action: 'retry', maxRetries: 2 } },
         },
-        { step: { kind: 'task', skill: 'append', inputFrom: { source: 'previous', field: 'text' }, params: { word: 'done' } } },
+        {
+          step: {
+            kind: 'task',
+            skill: 'append',
+            inputFrom: { source: 'previous', field: 'text' },
+            params: { word: 'done' },
+          },
+        },
       ],
     };
     const workflow = await runThroughCrash(step, /:start:[^:]+:root\.stages\.0:2$/);
@@ -120,7 +160,9 @@ describe('an orchestrator killed while it advances a chain (real Redis)', () => 
 
   /** The task.assigned messages of one workflow's step on tasks.append: what the workers were sent. */
   const assignedOn = async (id: string, stepPath: string) =>
-    (await mesh.readAll(Topics.tasks('append'))).filter((m) => m.key === id && String(m.payload).includes(`"stepPath":"${stepPath}"`));
+    (await mesh.readAll(Topics.tasks('append'))).filter(
+      (m) => m.key === id && String(m.payload).includes(`"stepPath":"${stepPath}"`),
+    );
 
   it('dies on submit between accepting the workflow and starting it: workflow.submitted starts it on the successor, once', async () => {
     // The submitting process records its begin, then dies before the root step is started.
@@ -148,7 +190,9 @@ describe('an orchestrator killed while it advances a chain (real Redis)', () => 
     const first = await startOrchestrator();
     const second = await startOrchestrator();
     try {
-      const ids = await Promise.all(['theta', 'iota', 'kappa', 'lambda', 'mu', 'nu'].map((tag) => first.client.submit({ step: appendChain(tag) })));
+      const ids = await Promise.all(
+        ['theta', 'iota', 'kappa', 'lambda', 'mu', 'nu'].map((tag) => first.client.submit({ step: appendChain(tag) })),
+      );
       const workflows = await Promise.all(ids.map((id) => first.client.finished(id)));
       for (const workflow of workflows) {
         expect(workflow.status).toBe('completed');
@@ -159,7 +203,9 @@ describe('an orchestrator killed while it advances a chain (real Redis)', () => 
         expect(append.inputs.filter((t) => t.split(' ')[0] === tag)).toEqual([tag, `${tag} one`, `${tag} one two`]);
       }
       // Every workflow.submitted is acknowledged (a waiting one is redelivered a second later).
-      await eventually('workflow.submitted acknowledged', async () => (mesh.broker.backlog(qualifyTopic(mesh.naming, Topics.workflowEvents), 'orchestrator') === 0 ? true : undefined));
+      await eventually('workflow.submitted acknowledged', async () =>
+        mesh.broker.backlog(qualifyTopic(mesh.naming, Topics.workflowEvents), 'orchestrator') === 0 ? true : undefined,
+      );
     } finally {
       await Promise.all([first.process.stop(), second.process.stop()]);
     }
@@ -177,10 +223,16 @@ describe('an orchestrator killed while it advances a chain (real Redis)', () => 
       await mesh.publishRaw(Topics.taskResults, JSON.stringify(copy), workflow.id);
       await client.timeline(workflow.id, 'task.completed', 4);
       const after = await client.get(workflow.id);
-      expect(append.inputs.filter((t) => t.startsWith('epsilon'))).toEqual(['epsilon', 'epsilon one', 'epsilon one two']);
+      expect(append.inputs.filter((t) => t.startsWith('epsilon'))).toEqual([
+        'epsilon',
+        'epsilon one',
+        'epsilon one two',
+      ]);
       expect(entries(after, 'task.assigned')).toHaveLength(3);
       expect(entries(after, 'step.started')).toHaveLength(4);
-      expect(after.steps.map((s) => [s.path, s.status, s.attempt])).toEqual(workflow.steps.map((s) => [s.path, s.status, s.attempt]));
+      expect(after.steps.map((s) => [s.path, s.status, s.attempt])).toEqual(
+        workflow.steps.map((s) => [s.path, s.status, s.attempt]),
+      );
     } finally {
       await process.stop();
     }

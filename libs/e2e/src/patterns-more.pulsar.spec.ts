@@ -13,7 +13,16 @@ import {
 import { STATE_STORE } from '@agent-mesh/runtime';
 import { createDefaultSkillRegistry, type SkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
-import { type AgentProcess, type AgentRole, eventually, InProcessMesh, PulsarNamespace, RedisFixture, startAgent, WorkflowClient } from '@agent-mesh/testing';
+import {
+  type AgentProcess,
+  type AgentRole,
+  eventually,
+  InProcessMesh,
+  PulsarNamespace,
+  RedisFixture,
+  startAgent,
+  WorkflowClient,
+} from '@agent-mesh/testing';
 import {
   CHEAP,
   decodeAll,
@@ -132,7 +141,10 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
 
   /** Every message on a topic of this namespace so far, read from the broker. */
   async function readAll(shortTopic: string): Promise<BusMessage[]> {
-    const reader = await observer.createReader({ topic: qualifyTopic(namespace.naming, shortTopic), startMessageId: 'earliest' });
+    const reader = await observer.createReader({
+      topic: qualifyTopic(namespace.naming, shortTopic),
+      startMessageId: 'earliest',
+    });
     const messages: BusMessage[] = [];
     try {
       while (await reader.hasMessageAvailable()) {
@@ -152,9 +164,20 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
 
   it('runs every agent on the pulsar-ws driver', async () => {
     const started = agents.map((a) => a.role);
-    expect(started.sort()).toEqual(['aggregator', 'market-maker', 'orchestrator', 'saga-coordinator', 'worker', 'worker']);
+    expect(started.sort()).toEqual([
+      'aggregator',
+      'market-maker',
+      'orchestrator',
+      'saga-coordinator',
+      'worker',
+      'worker',
+    ]);
     for (const agent of agents) {
-      const health = (await (await fetch(`${agent.url}/health`)).json()) as { status: string; role: string; transport: string };
+      const health = (await (await fetch(`${agent.url}/health`)).json()) as {
+        status: string;
+        role: string;
+        transport: string;
+      };
       expect(health).toMatchObject({ status: 'ok', role: agent.role, transport: 'pulsar-ws' });
     }
   });
@@ -174,11 +197,19 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
 
     it('runs every step in order and completes with their outputs', async () => {
       const fx = 'fx:saga-ok';
-      const workflow = await run({ kind: 'saga', steps: [sagaStep(fx, 'reserve-stock', 'ok-a', 'reserve'), sagaStep(fx, 'charge-card', 'ok-b', 'charge')] });
+      const workflow = await run({
+        kind: 'saga',
+        steps: [sagaStep(fx, 'reserve-stock', 'ok-a', 'reserve'), sagaStep(fx, 'charge-card', 'ok-b', 'charge')],
+      });
       expect(workflow.status).toBe('completed');
-      expect(workflow.result).toEqual({ outputs: { 'reserve-stock': { done: 'reserve:ok-a' }, 'charge-card': { done: 'charge:ok-b' } } });
+      expect(workflow.result).toEqual({
+        outputs: { 'reserve-stock': { done: 'reserve:ok-a' }, 'charge-card': { done: 'charge:ok-b' } },
+      });
       expect(await effectsOf(fx)).toEqual(['reserve:ok-a', 'charge:ok-b']);
-      expect(ledger.calls.filter((c) => c.endsWith(':ok-a') || c.endsWith(':ok-b'))).toEqual(['reserve:ok-a', 'charge:ok-b']);
+      expect(ledger.calls.filter((c) => c.endsWith(':ok-a') || c.endsWith(':ok-b'))).toEqual([
+        'reserve:ok-a',
+        'charge:ok-b',
+      ]);
     }, 60_000);
 
     it('compensates 2 then 1, each once, when step 3 of 4 fails — with the coordinator crashed between the compensations', async () => {
@@ -187,13 +218,26 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       const releaseB = ledger.hold('release:cr-b'); // the first compensation waits until the coordinator is dead
       const id = await submit({
         kind: 'saga',
-        steps: [sagaStep(fx, 'one', 'cr-a', 'reserve'), sagaStep(fx, 'two', 'cr-b', 'reserve'), sagaStep(fx, 'three', 'cr-c', 'fail'), sagaStep(fx, 'four', 'cr-d', 'reserve')],
+        steps: [
+          sagaStep(fx, 'one', 'cr-a', 'reserve'),
+          sagaStep(fx, 'two', 'cr-b', 'reserve'),
+          sagaStep(fx, 'three', 'cr-c', 'fail'),
+          sagaStep(fx, 'four', 'cr-d', 'reserve'),
+        ],
       });
 
-      await eventually('the compensation of step two to start', async () => (ledger.calls.includes('release:cr-b') ? true : undefined), 30_000);
+      await eventually(
+        'the compensation of step two to start',
+        async () => (ledger.calls.includes('release:cr-b') ? true : undefined),
+        30_000,
+      );
       await doomed.crash(); // its pulsar-ws client closes: whatever it has not acked goes back to the broker
       releaseB(); // step two's compensation finishes while no coordinator runs
-      await eventually('the effect of the first compensation', async () => ((await effectsOf(fx)).includes('release:cr-b') ? true : undefined), 30_000);
+      await eventually(
+        'the effect of the first compensation',
+        async () => ((await effectsOf(fx)).includes('release:cr-b') ? true : undefined),
+        30_000,
+      );
       expect(ledger.calls).not.toContain('release:cr-a'); // nobody to start the next one yet
       coordinator = await startCoordinator('saga-2');
 
@@ -226,7 +270,10 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
     it('compensates when a step misses its deadline: a message delivered late by the broker on timers', async () => {
       const fx = 'fx:saga-deadline';
       const deadlineMs = 1500;
-      const workflow = await run({ kind: 'saga', steps: [sagaStep(fx, 'one', 'dl-a', 'reserve'), sagaStep(fx, 'slow', 'dl-b', 'hang', deadlineMs)] });
+      const workflow = await run({
+        kind: 'saga',
+        steps: [sagaStep(fx, 'one', 'dl-a', 'reserve'), sagaStep(fx, 'slow', 'dl-b', 'hang', deadlineMs)],
+      });
       expect(workflow.status).toBe('compensated');
       expect(workflow.reason).toContain(`slow missed its deadline of ${deadlineMs} ms`);
       expect(await effectsOf(fx)).toEqual(['reserve:dl-a', 'release:dl-a']);
@@ -242,8 +289,15 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
 
     it('compensates a running saga that is cancelled over HTTP', async () => {
       const fx = 'fx:saga-cancel';
-      const id = await submit({ kind: 'saga', steps: [sagaStep(fx, 'one', 'cc-a', 'reserve'), sagaStep(fx, 'waits', 'cc-b', 'hang')] });
-      await eventually('step one done and step two running', async () => (ledger.calls.includes('hang:cc-b') ? true : undefined), 30_000);
+      const id = await submit({
+        kind: 'saga',
+        steps: [sagaStep(fx, 'one', 'cc-a', 'reserve'), sagaStep(fx, 'waits', 'cc-b', 'hang')],
+      });
+      await eventually(
+        'step one done and step two running',
+        async () => (ledger.calls.includes('hang:cc-b') ? true : undefined),
+        30_000,
+      );
       const cancel = await client.cancel(id, 'customer changed their mind');
       expect(cancel.status).toBe(202);
       const workflow = await client.finished(id);
@@ -254,10 +308,18 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
   });
 
   describe('market', () => {
-    const bidsFor = async (askId: string) => decodeAll<MarketBid>(await readAll(Topics.marketBids), 'market.bid').filter((b) => b.data.askId === askId);
-    const fillsFor = async (askId: string) => decodeAll<MarketFill>(await readAll(Topics.marketFills), 'market.fill').filter((f) => f.data.askId === askId);
-    const priceOf = (bids: EventEnvelope<MarketBid>[], workerId: string) => bids.find((b) => b.data.workerId === workerId)?.data.price;
-    const marketStep = (inputId: string, extra: Record<string, unknown>) => ({ kind: 'market', skill: 'count', input: doc(inputId, MARKET_TEXT), ...extra });
+    const bidsFor = async (askId: string) =>
+      decodeAll<MarketBid>(await readAll(Topics.marketBids), 'market.bid').filter((b) => b.data.askId === askId);
+    const fillsFor = async (askId: string) =>
+      decodeAll<MarketFill>(await readAll(Topics.marketFills), 'market.fill').filter((f) => f.data.askId === askId);
+    const priceOf = (bids: EventEnvelope<MarketBid>[], workerId: string) =>
+      bids.find((b) => b.data.workerId === workerId)?.data.price;
+    const marketStep = (inputId: string, extra: Record<string, unknown>) => ({
+      kind: 'market',
+      skill: 'count',
+      input: doc(inputId, MARKET_TEXT),
+      ...extra,
+    });
 
     it('the cheaper worker wins (the dearer bid does not cross the budget) and does the work', async () => {
       const id = await submit(marketStep('mk-1', { budget: 0.7, expireAfterMs: 10_000 }));
@@ -277,7 +339,9 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       const fills = await fillsFor(askId);
       expect(fills.map((f) => [f.data.workerId, f.data.price, f.source])).toEqual([[CHEAP, 0.6, 'market-maker@mm-1']]);
 
-      expect(entries(workflow, 'market.fill')).toEqual([expect.objectContaining({ stepPath: 'root', detail: `${CHEAP} at 0.6` })]);
+      expect(entries(workflow, 'market.fill')).toEqual([
+        expect.objectContaining({ stepPath: 'root', detail: `${CHEAP} at 0.6` }),
+      ]);
       expect(entries(workflow, 'market.ask-expired')).toHaveLength(0);
       const done = await client.timeline(id, 'task.completed', 1);
       expect(done[0].detail).toBe(`mk-1 by ${CHEAP}`);
@@ -286,7 +350,9 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
     it('an ask no bid crosses expires (a late timer on the broker), is re-priced, and the re-priced ask fills', async () => {
       // ask 1 at 0.5: nobody crosses (0.6, 0.96). ask 2 at round2(0.5 × 1.5) = 0.75: 0.6 crosses.
       const expireAfterMs = 1500;
-      const id = await submit(marketStep('mk-2', { budget: 0.5, expireAfterMs, reprice: { factor: 1.5, maxBudget: 5, times: 2 } }));
+      const id = await submit(
+        marketStep('mk-2', { budget: 0.5, expireAfterMs, reprice: { factor: 1.5, maxBudget: 5, times: 2 } }),
+      );
       const workflow = await client.finished(id);
       expect(workflow.status).toBe('completed');
       expect(workflow.result).toEqual({ words: 40 });
@@ -321,11 +387,23 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       [30, 25.5, 28.5],
       [31.5, 23.63, 28.88],
     ]);
-    const id = await submit({ kind: 'solver-rounds', skill: 'estimate', input: doc('q', SOLVER_TEXT), solvers: 3, rounds: 3, strategy: { type: 'combine' } });
+    const id = await submit({
+      kind: 'solver-rounds',
+      skill: 'estimate',
+      input: doc('q', SOLVER_TEXT),
+      solvers: 3,
+      rounds: 3,
+      strategy: { type: 'combine' },
+    });
     const workflow = await client.finished(id);
     expect(workflow.status).toBe('completed');
     expect(workflow.result).toEqual({ answer: 28.88, label: 'short', count: 3 });
-    expect(workflow.steps[0]).toMatchObject({ path: 'root', kind: 'solver-rounds', status: 'completed', output: workflow.result });
+    expect(workflow.steps[0]).toMatchObject({
+      path: 'root',
+      kind: 'solver-rounds',
+      status: 'completed',
+      output: workflow.result,
+    });
 
     const rounds = decodeAll<SolverRoundCompleted>(await readAll(Topics.marketRounds), 'solver.round-completed')
       .filter((e) => e.correlationId === id)
@@ -337,9 +415,17 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
     expect(completed.every((e) => e.source === 'market-maker@mm-1')).toBe(true);
     // 3 solvers × 3 rounds, each once, on the rounds' own reply topic; none on task.results, so
     // the orchestrator's timeline has the rounds (above), not each answer.
-    const answers = decodeAll<TaskCompleted>(await readAll(Topics.solverTaskResults), 'task.completed').filter((r) => r.correlationId === id);
-    expect(answers.map((r) => r.data.taskId).sort()).toEqual([1, 2, 3].flatMap((round) => [0, 1, 2].map((solver) => `${id}:root:r${round}:s${solver}`)).sort());
-    expect(decodeAll<TaskCompleted>(await readAll(Topics.taskResults), 'task.completed').filter((r) => r.correlationId === id)).toEqual([]);
+    const answers = decodeAll<TaskCompleted>(await readAll(Topics.solverTaskResults), 'task.completed').filter(
+      (r) => r.correlationId === id,
+    );
+    expect(answers.map((r) => r.data.taskId).sort()).toEqual(
+      [1, 2, 3].flatMap((round) => [0, 1, 2].map((solver) => `${id}:root:r${round}:s${solver}`)).sort(),
+    );
+    expect(
+      decodeAll<TaskCompleted>(await readAll(Topics.taskResults), 'task.completed').filter(
+        (r) => r.correlationId === id,
+      ),
+    ).toEqual([]);
     expect(entries(await client.get(id), 'task.completed')).toEqual([]);
   }, 60_000);
 
@@ -362,7 +448,13 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       const expected = expectedBoardEntries(summary, keywords);
       expect(workflow.result).toEqual({ entries: expected, matched: [expected[2]] });
       const original = await board(id);
-      expect(original).toEqual({ workflowId: id, stepPath: 'root', board: 'ideas', entries: expected, counts: { question: 1, summary: 1, keywords: 1 } });
+      expect(original).toEqual({
+        workflowId: id,
+        stepPath: 'root',
+        board: 'ideas',
+        entries: expected,
+        counts: { question: 1, summary: 1, keywords: 1 },
+      });
       expect(entries(workflow, 'task.assigned').map((e) => e.detail)).toEqual([
         'source summarizer (summarize) on seed-0',
         'source indexer (keywords) on summarizer:seed-0',
@@ -396,10 +488,18 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       });
       const workflow = await client.finished(id);
       expect(workflow.status).toBe('failed');
-      expect(stepAt(workflow, 'root').error).toBe('board ideas has 5 entries, more than maxEntries 4, with 0 of 1 "answer" entry');
+      expect(stepAt(workflow, 'root').error).toBe(
+        'board ideas has 5 entries, more than maxEntries 4, with 0 of 1 "answer" entry',
+      );
       await sleep(500); // no task of the failed board posts anything more
       const { entries: posted, counts } = await board(id);
-      expect(posted.map((e) => e.entryId)).toEqual(['seed-0', 'forth:seed-0', 'back:forth:seed-0', 'forth:back:forth:seed-0', 'back:forth:back:forth:seed-0']);
+      expect(posted.map((e) => e.entryId)).toEqual([
+        'seed-0',
+        'forth:seed-0',
+        'back:forth:seed-0',
+        'forth:back:forth:seed-0',
+        'back:forth:back:forth:seed-0',
+      ]);
       expect(counts).toEqual({ x: 3, y: 2 });
     }, 60_000);
   });
@@ -409,7 +509,11 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
     const durableSubscriptions = async (topic: string): Promise<Record<string, number>> => {
       const stats = await namespace.admin.topicStats(qualifyTopic(namespace.naming, topic));
       // readers are non-durable subscriptions; the agents' are durable
-      return Object.fromEntries(Object.entries(stats.subscriptions).flatMap(([name, sub]) => (sub.isDurable ? [[name, sub.msgOutCounter]] : [])));
+      return Object.fromEntries(
+        Object.entries(stats.subscriptions).flatMap(([name, sub]) =>
+          sub.isDurable ? [[name, sub.msgOutCounter]] : [],
+        ),
+      );
     };
     const shared = await durableSubscriptions(Topics.taskResults);
     expect(Object.keys(shared).sort()).toEqual(['aggregator', 'orchestrator']);
@@ -422,7 +526,10 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
 
     // and what is left on task.results is no saga's or solver's
     const results = await readAll(Topics.taskResults);
-    const taskIds = [...decodeAll<TaskCompleted>(results, 'task.completed'), ...decodeAll<TaskCompleted>(results, 'task.failed')].map((r) => r.data.taskId);
+    const taskIds = [
+      ...decodeAll<TaskCompleted>(results, 'task.completed'),
+      ...decodeAll<TaskCompleted>(results, 'task.failed'),
+    ].map((r) => r.data.taskId);
     expect(taskIds.length).toBeGreaterThan(0);
     expect(taskIds.filter((taskId) => /:saga:\d+:(action|compensation)$|:r\d+:s\d+$/.test(taskId))).toEqual([]);
   }, 60_000);

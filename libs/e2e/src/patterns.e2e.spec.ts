@@ -25,5 +25,12 @@ describe('workflow patterns across agent processes (memory bus)', () => {
     await mesh.stopAll();
   });
 
-  describePatternScenarios((): PatternMesh => ({ client, skills, agents, transport: 'memory', quietMs: 100, waitMs: 10_000 }));
+  describePatternScenarios((): PatternMesh => ({
+    client,
+    skills,
+    agents,
+    transport: 'memory',
+    quietMs: 100,
+    waitMs: 10_000,
+  }));
 });

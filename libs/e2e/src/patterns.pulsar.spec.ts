@@ -1,5 +1,12 @@
 import { assertPulsarAnswers, describeWithPulsar } from '@agent-mesh/bus/testing';
-import { InProcessMesh, PulsarNamespace, startAgents, WORKFLOW_ROLES, WorkflowClient, type AgentProcess } from '@agent-mesh/testing';
+import {
+  InProcessMesh,
+  PulsarNamespace,
+  startAgents,
+  WORKFLOW_ROLES,
+  WorkflowClient,
+  type AgentProcess,
+} from '@agent-mesh/testing';
 import { describePatternScenarios, PatternSkills, type PatternMesh } from './support/pattern-scenarios';
 import { sleep } from './support/test-skills';
 
@@ -38,5 +45,12 @@ describeWithPulsar('workflow patterns on a real Pulsar broker (pulsar-ws)', (env
     await namespace.delete();
   }, 60_000);
 
-  describePatternScenarios((): PatternMesh => ({ client, skills, agents, transport: 'pulsar-ws', quietMs: 500, waitMs: 30_000 }));
+  describePatternScenarios((): PatternMesh => ({
+    client,
+    skills,
+    agents,
+    transport: 'pulsar-ws',
+    quietMs: 500,
+    waitMs: 30_000,
+  }));
 });

@@ -2,7 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { assertPulsarAnswers, describeWithPulsar } from '@agent-mesh/bus/testing';
 import { createDefaultSkillRegistry } from '@agent-mesh/skills';
-import { eventually, PulsarNamespace, RedisFixture, spawnAgent, type SpawnedAgent, WorkflowClient } from '@agent-mesh/testing';
+import {
+  eventually,
+  PulsarNamespace,
+  RedisFixture,
+  spawnAgent,
+  type SpawnedAgent,
+  WorkflowClient,
+} from '@agent-mesh/testing';
 
 const WORKSPACE = join(__dirname, '../../..');
 const ROLES = ['orchestrator', 'aggregator', 'market-maker', 'saga-coordinator', 'worker'] as const;
@@ -50,11 +57,17 @@ describeWithPulsar('agents as separate processes on a real Pulsar broker and Red
   beforeAll(async () => {
     await assertPulsarAnswers(env);
     await redis.connect(); // fails clearly when Redis is absent
-    for (const app of ROLES) execFileSync(process.execPath, ['tools/build-app.js', app], { cwd: WORKSPACE, stdio: 'pipe' });
+    for (const app of ROLES)
+      execFileSync(process.execPath, ['tools/build-app.js', app], { cwd: WORKSPACE, stdio: 'pipe' });
     await namespace.create();
     const orchestrator = await start('orchestrator', 'orch-1');
     client = new WorkflowClient(orchestrator.url);
-    await Promise.all([start('aggregator', 'agg-1'), start('market-maker', 'mm-1'), start('saga-coordinator', 'saga-1'), start('worker', 'w1')]);
+    await Promise.all([
+      start('aggregator', 'agg-1'),
+      start('market-maker', 'mm-1'),
+      start('saga-coordinator', 'saga-1'),
+      start('worker', 'w1'),
+    ]);
   }, 120_000);
 
   afterAll(async () => {
@@ -65,7 +78,11 @@ describeWithPulsar('agents as separate processes on a real Pulsar broker and Red
 
   it('serves /health on every role, on the pulsar-ws driver', async () => {
     for (const agent of agents) {
-      const health = (await (await fetch(`${agent.url}/health`)).json()) as { status: string; role: string; transport: string };
+      const health = (await (await fetch(`${agent.url}/health`)).json()) as {
+        status: string;
+        role: string;
+        transport: string;
+      };
       expect(health).toMatchObject({ status: 'ok', role: agent.app, transport: 'pulsar-ws' });
     }
   });
@@ -75,14 +92,19 @@ describeWithPulsar('agents as separate processes on a real Pulsar broker and Red
     const workflow = await submit('keywords', inputs);
     const skill = createDefaultSkillRegistry().require('keywords');
     const signal = new AbortController().signal;
-    const outputs = await Promise.all(inputs.map(async (i) => ({ inputId: i.id, output: await skill.run(i, { signal }) })));
+    const outputs = await Promise.all(
+      inputs.map(async (i) => ({ inputId: i.id, output: await skill.run(i, { signal }) })),
+    );
     expect(workflow.result).toEqual(skill.combine(outputs));
     expect(new Set(workflow.branches.map((b) => b.worker))).toEqual(new Set(['worker@w1']));
   }, 90_000);
 
   it('shares the tasks between two worker processes', async () => {
     await start('worker', 'w2');
-    const inputs = Array.from({ length: 40 }, (_, i) => ({ id: `n-${i}`, text: `${texts[i % texts.length]} Item ${i}.` }));
+    const inputs = Array.from({ length: 40 }, (_, i) => ({
+      id: `n-${i}`,
+      text: `${texts[i % texts.length]} Item ${i}.`,
+    }));
     const done = await submit('sentiment', inputs);
     // Branch results reach the orchestrator's projection on task.results, which may trail the
     // completion on workflow.events by a moment: wait until every branch shows its worker.

@@ -25,7 +25,14 @@ const saga = {
     deadlineMs: 10_000,
   })),
 };
-const solverRounds = { kind: 'solver-rounds', skill: 'estimate', input: { id: 'q', text: SOLVER_TEXT }, solvers: 2, rounds: 2, strategy: { type: 'combine' } };
+const solverRounds = {
+  kind: 'solver-rounds',
+  skill: 'estimate',
+  input: { id: 'q', text: SOLVER_TEXT },
+  solvers: 2,
+  rounds: 2,
+  strategy: { type: 'combine' },
+};
 
 type TaskResult = EventEnvelope<TaskCompleted | TaskFailed>;
 
@@ -36,7 +43,14 @@ describe('task results reach only the roles that use them (memory bus)', () => {
   let marketMaker: AgentProcess;
 
   beforeAll(async () => {
-    const agents = await startAgents(mesh, ['orchestrator', 'aggregator', 'saga-coordinator', 'market-maker', 'worker', 'worker']);
+    const agents = await startAgents(mesh, [
+      'orchestrator',
+      'aggregator',
+      'saga-coordinator',
+      'market-maker',
+      'worker',
+      'worker',
+    ]);
     client = new WorkflowClient(agents[0].url);
     [, , sagaCoordinator, marketMaker] = agents;
   });
@@ -47,18 +61,29 @@ describe('task results reach only the roles that use them (memory bus)', () => {
     const messages = await mesh.readAll(topic);
     return [...decodeAll<TaskCompleted>(messages, 'task.completed'), ...decodeAll<TaskFailed>(messages, 'task.failed')];
   }
-  const backlog = (topic: string, subscription: string) => mesh.broker.backlog(qualifyTopic(mesh.naming, topic), subscription);
+  const backlog = (topic: string, subscription: string) =>
+    mesh.broker.backlog(qualifyTopic(mesh.naming, topic), subscription);
 
   it('puts a fan-out’s results on task.results, a saga’s on task.results.saga, solver rounds’ on task.results.solver-rounds', async () => {
-    const [fanOutId, sagaId, solverId] = await Promise.all([fanOut('f'), saga, solverRounds].map((step) => client.submit({ step })));
+    const [fanOutId, sagaId, solverId] = await Promise.all(
+      [fanOut('f'), saga, solverRounds].map((step) => client.submit({ step })),
+    );
     for (const id of [fanOutId, sagaId, solverId]) expect((await client.finished(id)).status).toBe('completed');
 
     const shared = await resultsOn(Topics.taskResults);
     expect(shared.map((r) => r.correlationId)).toEqual(Array.from({ length: BRANCHES }, () => fanOutId));
     const sagas = await resultsOn(Topics.sagaTaskResults);
-    expect(sagas.map((r) => r.data.taskId).sort()).toEqual([`${sagaId}:root:saga:0:action`, `${sagaId}:root:saga:1:action`]);
+    expect(sagas.map((r) => r.data.taskId).sort()).toEqual([
+      `${sagaId}:root:saga:0:action`,
+      `${sagaId}:root:saga:1:action`,
+    ]);
     const solvers = await resultsOn(Topics.solverTaskResults);
-    expect(solvers.map((r) => r.data.taskId).sort()).toEqual([`${solverId}:root:r1:s0`, `${solverId}:root:r1:s1`, `${solverId}:root:r2:s0`, `${solverId}:root:r2:s1`]);
+    expect(solvers.map((r) => r.data.taskId).sort()).toEqual([
+      `${solverId}:root:r1:s0`,
+      `${solverId}:root:r1:s1`,
+      `${solverId}:root:r2:s0`,
+      `${solverId}:root:r2:s1`,
+    ]);
   });
 
   it('gives the saga coordinator and the market maker no subscription on task.results: a fan-out run while they are down leaves them nothing', async () => {

@@ -59,16 +59,26 @@ describe('sagas (memory bus, state in the real Redis)', () => {
     const id = await submit([step('reserve-stock', 'a', 'reserve'), step('charge-card', 'b', 'charge')]);
     const saga = await finished(id);
     expect(saga.status).toBe('completed');
-    expect(saga.result?.outputs).toEqual({ 'reserve-stock': { done: 'reserve:a' }, 'charge-card': { done: 'charge:b' } });
+    expect(saga.result?.outputs).toEqual({
+      'reserve-stock': { done: 'reserve:a' },
+      'charge-card': { done: 'charge:b' },
+    });
     expect(await effects()).toEqual(['reserve:a', 'charge:b']);
   });
 
   it('compensates steps 2 then 1, each once, when step 3 of 4 fails — even with the coordinator killed between the compensations', async () => {
     const doomed = await startCoordinator('saga-doomed');
     const releaseB = ledger.hold('release:b'); // the first compensation waits until the coordinator is dead
-    const id = await submit([step('one', 'a', 'reserve'), step('two', 'b', 'reserve'), step('three', 'c', 'fail'), step('four', 'd', 'reserve')]);
+    const id = await submit([
+      step('one', 'a', 'reserve'),
+      step('two', 'b', 'reserve'),
+      step('three', 'c', 'fail'),
+      step('four', 'd', 'reserve'),
+    ]);
 
-    await eventually('the compensation of step two to start', async () => (ledger.calls.includes('release:b') ? true : undefined));
+    await eventually('the compensation of step two to start', async () =>
+      ledger.calls.includes('release:b') ? true : undefined,
+    );
     await doomed.crash();
     releaseB(); // step two's compensation finishes while no coordinator runs
     await startCoordinator('saga-successor');
@@ -108,7 +118,10 @@ describe('sagas (memory bus, state in the real Redis)', () => {
   it('refuses a saga step without a compensation at submission', async () => {
     await startCoordinator('saga-1');
     const response = await client.post<{ errors: { field: string; messages: string[] }[] }>({
-      step: { kind: 'saga', steps: [{ name: 'one', action: { skill: 'ledger', input: { id: 'a', text: 'x' } }, deadlineMs: 1000 }] },
+      step: {
+        kind: 'saga',
+        steps: [{ name: 'one', action: { skill: 'ledger', input: { id: 'a', text: 'x' } }, deadlineMs: 1000 }],
+      },
     });
     expect(response.status).toBe(400);
     expect(response.json.errors.map((e) => e.field)).toContain('step.steps.0.compensation');

@@ -1,5 +1,12 @@
 import type { WorkflowView } from '@agent-mesh/agents/orchestrator';
-import { createMeshEventRegistry, Topics, type EventEnvelope, type SolverRoundCompleted, type TaskCompleted, type TaskFailed } from '@agent-mesh/contracts';
+import {
+  createMeshEventRegistry,
+  Topics,
+  type EventEnvelope,
+  type SolverRoundCompleted,
+  type TaskCompleted,
+  type TaskFailed,
+} from '@agent-mesh/contracts';
 import { createDefaultSkillRegistry, type SkillRegistry } from '@agent-mesh/skills';
 import { InProcessMesh, startAgents, WorkflowClient } from '@agent-mesh/testing';
 import { expectedRounds, SOLVER_TEXT } from './support/expectations';
@@ -21,7 +28,11 @@ describe('solver rounds: the market maker runs the rounds, the aggregator compil
   const skills = (): SkillRegistry => createDefaultSkillRegistry().register(new PickySkill());
 
   beforeAll(async () => {
-    const [orchestrator] = await startAgents(mesh, ['orchestrator', 'market-maker', 'aggregator', 'worker', 'worker'], () => ({ skills: skills() }));
+    const [orchestrator] = await startAgents(
+      mesh,
+      ['orchestrator', 'market-maker', 'aggregator', 'worker', 'worker'],
+      () => ({ skills: skills() }),
+    );
     client = new WorkflowClient(orchestrator.url);
   });
 
@@ -35,7 +46,11 @@ describe('solver rounds: the market maker runs the rounds, the aggregator compil
   async function resultsOf(topic: string, id: string): Promise<EventEnvelope<TaskCompleted | TaskFailed>[]> {
     return (await mesh.readAll(topic))
       .map((m) => registry.decode(m.payload))
-      .flatMap((d) => (d.ok && d.envelope.correlationId === id && d.envelope.type.startsWith('task.') ? [d.envelope as EventEnvelope<TaskCompleted | TaskFailed>] : []));
+      .flatMap((d) =>
+        d.ok && d.envelope.correlationId === id && d.envelope.type.startsWith('task.')
+          ? [d.envelope as EventEnvelope<TaskCompleted | TaskFailed>]
+          : [],
+      );
   }
 
   /** The solver tasks' results, on the market maker's reply topic. */
@@ -46,7 +61,11 @@ describe('solver rounds: the market maker runs the rounds, the aggregator compil
   async function roundsOf(id: string): Promise<Map<number, number>[]> {
     const events = (await mesh.readAll(Topics.marketRounds))
       .map((m) => registry.decode(m.payload))
-      .flatMap((d) => (d.ok && d.envelope.type === 'solver.round-completed' && d.envelope.correlationId === id ? [d.envelope as EventEnvelope<SolverRoundCompleted>] : []))
+      .flatMap((d) =>
+        d.ok && d.envelope.type === 'solver.round-completed' && d.envelope.correlationId === id
+          ? [d.envelope as EventEnvelope<SolverRoundCompleted>]
+          : [],
+      )
       .sort((a, b) => a.data.round - b.data.round);
     return events.map((e) => new Map(e.data.answers.map((a) => [a.solver, Number(a.output['answer'])])));
   }
@@ -63,7 +82,12 @@ describe('solver rounds: the market maker runs the rounds, the aggregator compil
     const { id, workflow } = await run({ skill: 'estimate', solvers: 3, rounds: 3, strategy: { type: 'combine' } });
     expect(workflow.status).toBe('completed');
     expect(workflow.result).toEqual({ answer: 28.88, label: 'short', count: 3 });
-    expect(workflow.steps[0]).toMatchObject({ path: 'root', kind: 'solver-rounds', status: 'completed', output: workflow.result });
+    expect(workflow.steps[0]).toMatchObject({
+      path: 'root',
+      kind: 'solver-rounds',
+      status: 'completed',
+      output: workflow.result,
+    });
 
     expect(await roundsOf(id)).toEqual(expected);
     const rounds = await client.timeline(id, 'solver.round-completed', 3);
@@ -74,27 +98,52 @@ describe('solver rounds: the market maker runs the rounds, the aggregator compil
     // 3 solvers × 3 rounds, each once, on the rounds' own reply topic; none on task.results, so
     // the orchestrator's timeline has the rounds (above), not each answer.
     const answers = await solverResultsOf(id);
-    expect(answers.filter((r) => r.type === 'task.completed').map((r) => r.data.taskId).sort()).toEqual(
-      [1, 2, 3].flatMap((round) => [0, 1, 2].map((solver) => `${id}:root:r${round}:s${solver}`)).sort(),
-    );
+    expect(
+      answers
+        .filter((r) => r.type === 'task.completed')
+        .map((r) => r.data.taskId)
+        .sort(),
+    ).toEqual([1, 2, 3].flatMap((round) => [0, 1, 2].map((solver) => `${id}:root:r${round}:s${solver}`)).sort());
     expect(await resultsOnTaskResults(id)).toEqual([]);
     expect((await client.get(id)).timeline.filter((e) => e.type === 'task.completed')).toEqual([]);
   });
 
   it('compiles with a declared fan-out strategy: majority vote on the label', async () => {
-    const { workflow } = await run({ skill: 'estimate', solvers: 3, rounds: 2, strategy: { type: 'majority-vote', field: 'label' } });
+    const { workflow } = await run({
+      skill: 'estimate',
+      solvers: 3,
+      rounds: 2,
+      strategy: { type: 'majority-vote', field: 'label' },
+    });
     expect(workflow.status).toBe('completed');
     // round 2 [30, 25.5, 28.5]: all below 100 words → 'short' three times
-    expect(workflow.result).toEqual({ type: 'majority-vote', winner: 'short', votes: { '"short"': 3 }, total: 3, abstained: 0 });
+    expect(workflow.result).toEqual({
+      type: 'majority-vote',
+      winner: 'short',
+      votes: { '"short"': 3 },
+      total: 3,
+      abstained: 0,
+    });
   });
 
   it('leaves a failed solver out of its round; the next round refines from the answers there are', async () => {
     const expected = expectedRounds(3, 3, [{ round: 2, solver: 1 }]);
     // round 2 [30, –, 28.5]; round 3: s0 (36 + 28.5)/2 = 32.25, s1 (18 + 29.25)/2 = 23.63, s2 (30 + 30)/2 = 30; median 30
     expect(expected.map((m) => [...m.entries()])).toEqual([
-      [[0, 36], [1, 18], [2, 30]],
-      [[0, 30], [2, 28.5]],
-      [[0, 32.25], [1, 23.63], [2, 30]],
+      [
+        [0, 36],
+        [1, 18],
+        [2, 30],
+      ],
+      [
+        [0, 30],
+        [2, 28.5],
+      ],
+      [
+        [0, 32.25],
+        [1, 23.63],
+        [2, 30],
+      ],
     ]);
     const { id, workflow } = await run({ skill: 'picky', solvers: 3, rounds: 3, strategy: { type: 'combine' } });
     expect(workflow.status).toBe('completed');
@@ -108,7 +157,13 @@ describe('solver rounds: the market maker runs the rounds, the aggregator compil
   });
 
   it('fails the step when every solver of a round fails', async () => {
-    const { id, workflow } = await run({ skill: 'estimate', input: { id: 'q', text: '... !!! ???' }, solvers: 3, rounds: 3, strategy: { type: 'combine' } });
+    const { id, workflow } = await run({
+      skill: 'estimate',
+      input: { id: 'q', text: '... !!! ???' },
+      solvers: 3,
+      rounds: 3,
+      strategy: { type: 'combine' },
+    });
     expect(workflow.status).toBe('failed');
     expect(workflow.reason).toContain('every solver failed in round 1 of 3');
     expect(workflow.reason).toContain('text has no words');

@@ -58,7 +58,9 @@ describe('a worker killed mid-task (real Redis)', () => {
     expect(Object.keys(await state.hgetall(`aggregator:join:${workflowId}:root:branches`))).toHaveLength(6);
 
     // A result delivered twice (a worker that published, then died before its ack) is counted once.
-    const results = (await mesh.readAll(Topics.taskResults)).map((m) => JSON.parse(m.payload.toString()) as EventEnvelope<TaskCompleted>);
+    const results = (await mesh.readAll(Topics.taskResults)).map(
+      (m) => JSON.parse(m.payload.toString()) as EventEnvelope<TaskCompleted>,
+    );
     const first = results.find((e) => e.correlationId === workflowId && e.type === 'task.completed');
     expect(first).toBeDefined();
     await survivor.app
@@ -75,7 +77,9 @@ describe('a worker killed mid-task (real Redis)', () => {
     // The dead worker, woken up, cannot publish: nothing of it appears on the results topic.
     stuck.release();
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const fromDoomed = (await mesh.readAll(Topics.taskResults)).filter((m) => m.properties['mesh.source'] === 'worker@doomed');
+    const fromDoomed = (await mesh.readAll(Topics.taskResults)).filter(
+      (m) => m.properties['mesh.source'] === 'worker@doomed',
+    );
     expect(fromDoomed).toHaveLength(0);
   });
 });

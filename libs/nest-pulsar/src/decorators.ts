@@ -1,4 +1,11 @@
-import { applyDecorators, Catch, UseFilters, type ArgumentsHost, type RpcExceptionFilter, type Type } from '@nestjs/common';
+import {
+  applyDecorators,
+  Catch,
+  UseFilters,
+  type ArgumentsHost,
+  type RpcExceptionFilter,
+  type Type,
+} from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import type { InitialPosition, SubscriptionType } from '@agent-mesh/bus';
 import type { EventDefinition } from '@agent-mesh/contracts';

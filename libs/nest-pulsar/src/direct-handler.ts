@@ -1,10 +1,5 @@
 import type { Type } from '@nestjs/common';
-import {
-  GUARDS_METADATA,
-  INTERCEPTORS_METADATA,
-  PIPES_METADATA,
-  ROUTE_ARGS_METADATA,
-} from '@nestjs/common/constants';
+import { GUARDS_METADATA, INTERCEPTORS_METADATA, PIPES_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import type { ModulesContainer } from '@nestjs/core';
 import { RpcParamtype } from '@nestjs/microservices/enums/rpc-paramtype.enum';
 import type { EventEnvelope } from '@agent-mesh/contracts';
@@ -43,7 +38,10 @@ export function directHandler(modules: ModulesContainer, target: MeshHandlerMeth
   const fn = (controller.prototype as Record<string | symbol, unknown>)[method];
   if (typeof fn !== 'function') return `${controller.name}.${String(method)} is not a method`;
   for (const key of [GUARDS_METADATA, INTERCEPTORS_METADATA, PIPES_METADATA]) {
-    const declared = [...((Reflect.getMetadata(key, controller) as unknown[]) ?? []), ...((Reflect.getMetadata(key, fn) as unknown[]) ?? [])];
+    const declared = [
+      ...((Reflect.getMetadata(key, controller) as unknown[]) ?? []),
+      ...((Reflect.getMetadata(key, fn) as unknown[]) ?? []),
+    ];
     if (declared.length > 0) return `${controller.name}.${String(method)} declares ${key}`;
   }
   const instances: unknown[] = [];
@@ -87,7 +85,8 @@ interface RouteArgument {
 
 /** Where the envelope and the context go; a string when a parameter needs Nest (a field of the payload, pipes, custom decorators). */
 function parameterPlan(controller: Type<unknown>, method: string | symbol): ParameterPlan | string {
-  const metadata = Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, method) as Record<string, RouteArgument> | undefined;
+  const metadata = Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, method) as
+    Record<string, RouteArgument> | undefined;
   // Without parameter decorators Nest passes the payload as the first argument.
   if (!metadata) return { payloadAt: [0], contextAt: [], length: 1 };
   const payloadAt: number[] = [];
@@ -95,7 +94,8 @@ function parameterPlan(controller: Type<unknown>, method: string | symbol): Para
   let length = 0;
   for (const [key, argument] of Object.entries(metadata)) {
     const type = Number(key.split(':')[0]);
-    if (argument.data !== undefined || (argument.pipes?.length ?? 0) > 0) return `parameter ${argument.index} has data or pipes`;
+    if (argument.data !== undefined || (argument.pipes?.length ?? 0) > 0)
+      return `parameter ${argument.index} has data or pipes`;
     if (type === RpcParamtype.PAYLOAD) payloadAt.push(argument.index);
     else if (type === RpcParamtype.CONTEXT) contextAt.push(argument.index);
     else return `parameter ${argument.index} is not @Payload() or @Ctx()`;

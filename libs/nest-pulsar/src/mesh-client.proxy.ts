@@ -50,7 +50,8 @@ export class MeshClientProxy extends ClientProxy {
   }
 
   protected async dispatchEvent<T = unknown>(packet: ReadPacket<MeshEmit>): Promise<T> {
-    const type = typeof packet.pattern === 'string' ? packet.pattern : String((packet.pattern as { event?: unknown }).event);
+    const type =
+      typeof packet.pattern === 'string' ? packet.pattern : String((packet.pattern as { event?: unknown }).event);
     const emit = packet.data;
     const definition = this.definitionFor(type, emit.version);
     const envelope = await this.publisher.publish(emit.topic, definition, emit.data, emit);
@@ -60,7 +61,9 @@ export class MeshClientProxy extends ClientProxy {
   private definitionFor(type: string, version?: number): EventDefinition {
     const candidates = this.options.registry.list().filter((d) => d.type === type);
     const definition =
-      version !== undefined ? candidates.find((d) => d.version === version) : candidates.sort((a, b) => b.version - a.version)[0];
+      version !== undefined
+        ? candidates.find((d) => d.version === version)
+        : candidates.sort((a, b) => b.version - a.version)[0];
     if (!definition) throw new Error(`unknown event type ${type}${version !== undefined ? `@${version}` : ''}`);
     return definition;
   }

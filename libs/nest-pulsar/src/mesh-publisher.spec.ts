@@ -1,5 +1,10 @@
 import { Controller } from '@nestjs/common';
-import { ContractValidationError, EnvelopeProperties, TaskAssignedV1, TRACEPARENT_PATTERN } from '@agent-mesh/contracts';
+import {
+  ContractValidationError,
+  EnvelopeProperties,
+  TaskAssignedV1,
+  TRACEPARENT_PATTERN,
+} from '@agent-mesh/contracts';
 import { OnMeshEvent } from './decorators';
 import { MeshPublisher } from './mesh-publisher';
 import { MeshHarness, Ping, PingV1, PongV1, readTopic, topicOf } from './testing/mesh-test-kit';
@@ -28,7 +33,12 @@ describe('MeshPublisher (memory bus)', () => {
   });
 
   it('publishes a valid envelope keyed by its correlation id, with the mesh properties', async () => {
-    const envelope = await publisher.publish('pub.topic', PingV1, { n: 1 }, { correlationId: 'corr-1', deliverAfterMs: 0 });
+    const envelope = await publisher.publish(
+      'pub.topic',
+      PingV1,
+      { n: 1 },
+      { correlationId: 'corr-1', deliverAfterMs: 0 },
+    );
     const messages = await readTopic(h.external, topicOf('pub.topic'));
     expect(messages).toHaveLength(1);
     expect(messages[0].key).toBe('corr-1');
@@ -42,7 +52,10 @@ describe('MeshPublisher (memory bus)', () => {
   });
 
   it.each<[string, () => Promise<unknown>]>([
-    ['a wrong field type', () => publisher.publish('pub.topic', PingV1, { n: 'x' } as unknown as Ping, { correlationId: 'c' })],
+    [
+      'a wrong field type',
+      () => publisher.publish('pub.topic', PingV1, { n: 'x' } as unknown as Ping, { correlationId: 'c' }),
+    ],
     ['a missing field', () => publisher.publish('pub.topic', PingV1, {} as Ping, { correlationId: 'c' })],
     [
       'an undeclared field',
@@ -77,7 +90,12 @@ describe('MeshPublisher (memory bus)', () => {
 
   it('continues the trace of the cause: same trace id, new span id, causationId set', async () => {
     const cause = await publisher.publish('pub.topic', PingV1, { n: 1 }, { correlationId: 'wf-1' });
-    const effect = await publisher.publish('pub.topic', PongV1, { text: 'reply' }, { correlationId: 'wf-1', causedBy: cause });
+    const effect = await publisher.publish(
+      'pub.topic',
+      PongV1,
+      { text: 'reply' },
+      { correlationId: 'wf-1', causedBy: cause },
+    );
     const unrelated = await publisher.publish('pub.topic', PingV1, { n: 2 }, { correlationId: 'wf-2' });
 
     expect(effect.traceparent).toMatch(TRACEPARENT_PATTERN);

@@ -43,7 +43,10 @@ export class MeshPublisher {
     options: PublishOptions,
   ): Promise<EventEnvelope<TData>> {
     const traceparent = options.traceparent ?? nextTraceparent(options.causedBy?.traceparent);
-    const { envelope, payload } = this.options.registry.createEncoded(definition, data, this.options.origin, { ...options, traceparent });
+    const { envelope, payload } = this.options.registry.createEncoded(definition, data, this.options.origin, {
+      ...options,
+      traceparent,
+    });
     await this.options.bus.publish(qualifyTopic(this.options.naming, topic), {
       payload,
       key: options.key ?? envelope.correlationId,

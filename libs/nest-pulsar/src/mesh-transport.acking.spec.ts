@@ -64,7 +64,12 @@ describe('MeshTransportServer acking and dead-lettering (memory bus)', () => {
 
     @Controller()
     class FailingController {
-      @OnMeshEvent(PingV1, { topic: 'fail.topic', subscription: 'failer', maxRedeliverCount: 2, nackRedeliveryDelayMs: 50 })
+      @OnMeshEvent(PingV1, {
+        topic: 'fail.topic',
+        subscription: 'failer',
+        maxRedeliverCount: 2,
+        nackRedeliveryDelayMs: 50,
+      })
       async onPing(@Payload() envelope: EventEnvelope<Ping>, @Ctx() ctx: MeshContext): Promise<void> {
         redeliveries.push(ctx.getRedeliveryCount());
         throw new Error(`boom on ping ${envelope.data.n}`);
@@ -114,7 +119,12 @@ describe('MeshTransportServer acking and dead-lettering (memory bus)', () => {
 
     @Controller()
     class FailingController {
-      @OnMeshEvent(PingV1, { topic: 'kinds.topic', subscription: 'kinds', maxRedeliverCount: 0, nackRedeliveryDelayMs: 10 })
+      @OnMeshEvent(PingV1, {
+        topic: 'kinds.topic',
+        subscription: 'kinds',
+        maxRedeliverCount: 0,
+        nackRedeliveryDelayMs: 10,
+      })
       onPing(): unknown {
         calls++;
         return fail();
@@ -163,7 +173,12 @@ describe('MeshTransportServer acking and dead-lettering (memory bus)', () => {
 
     @Controller()
     class FlakyController {
-      @OnMeshEvent(PingV1, { topic: 'flaky.topic', subscription: 'flaky', maxRedeliverCount: 3, nackRedeliveryDelayMs: 20 })
+      @OnMeshEvent(PingV1, {
+        topic: 'flaky.topic',
+        subscription: 'flaky',
+        maxRedeliverCount: 3,
+        nackRedeliveryDelayMs: 20,
+      })
       onPing(@Ctx() ctx: MeshContext): void {
         redeliveries.push(ctx.getRedeliveryCount());
         if (ctx.getRedeliveryCount() < 2) throw new Error('not yet');
@@ -190,8 +205,18 @@ describe('MeshTransportServer acking and dead-lettering (memory bus)', () => {
     }
 
     await h.start({ controllers: [CtxController] });
-    const published = await h.publisher.publish('ctx.topic', PingV1, { n: 9, note: 'hi' }, { correlationId: 'corr-ctx' });
-    const keyed = await h.publisher.publish('ctx.topic', PingV1, { n: 10 }, { correlationId: 'corr-ctx', key: 'explicit-key' });
+    const published = await h.publisher.publish(
+      'ctx.topic',
+      PingV1,
+      { n: 9, note: 'hi' },
+      { correlationId: 'corr-ctx' },
+    );
+    const keyed = await h.publisher.publish(
+      'ctx.topic',
+      PingV1,
+      { n: 10 },
+      { correlationId: 'corr-ctx', key: 'explicit-key' },
+    );
     await waitFor('both handled', () => seen.length === 2);
 
     const onTopic = await readTopic(h.external, topicOf('ctx.topic'));
@@ -250,7 +275,10 @@ describe('MeshTransportServer acking and dead-lettering (memory bus)', () => {
     await h.publisher.publish('mixed.topic', PongV1, { text: 'not for you' }, { correlationId: 'c-mixed' });
     await h.publisher.publish('mixed.topic', PingV1, { n: 1 }, { correlationId: 'c-mixed' });
 
-    await waitFor('ping handled and backlog empty', () => handled.length === 1 && h.backlog('mixed.topic', 'ping-only') === 0);
+    await waitFor(
+      'ping handled and backlog empty',
+      () => handled.length === 1 && h.backlog('mixed.topic', 'ping-only') === 0,
+    );
     await sleep(100);
     expect(handled).toEqual([1]);
     expect(h.backlog('mixed.topic', 'ping-only')).toBe(0);

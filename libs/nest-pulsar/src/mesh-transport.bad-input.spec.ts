@@ -108,6 +108,8 @@ describe('MeshTransportServer with bad input (memory bus)', () => {
     const dead = await readTopic(h.external, MESH_DLQ);
     expect(handled).toEqual([1]);
     expect(dead).toHaveLength(1);
-    expect(dead[0].properties[DeadLetterProperties.reason]).toMatch(/^unsupported-version: .*test\.ping@1, got test\.ping@2/);
+    expect(dead[0].properties[DeadLetterProperties.reason]).toMatch(
+      /^unsupported-version: .*test\.ping@1, got test\.ping@2/,
+    );
   });
 });

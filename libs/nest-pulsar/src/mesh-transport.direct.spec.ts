@@ -124,9 +124,9 @@ describe('MeshTransportServer: handlers called directly or through Nest (memory 
     expect(CountingInterceptor.calls).toBe(1);
     await waitFor('guarded one dead-lettered', () => h.backlog('guarded', 's') === 0);
     const dead = await readTopic(h.external, MESH_DLQ);
-    expect(dead.map((m) => [m.properties[DeadLetterProperties.originTopic], m.properties[DeadLetterProperties.reason]])).toEqual([
-      [topicOf('guarded'), expect.stringMatching(/^handler failed: .*Forbidden resource/)],
-    ]);
+    expect(
+      dead.map((m) => [m.properties[DeadLetterProperties.originTopic], m.properties[DeadLetterProperties.reason]]),
+    ).toEqual([[topicOf('guarded'), expect.stringMatching(/^handler failed: .*Forbidden resource/)]]);
   });
 
   it('runs every handler through Nest when the app provides a global interceptor (APP_INTERCEPTOR)', async () => {

@@ -68,7 +68,10 @@ describe('MeshTransportServer ordering (memory bus)', () => {
 
     await h.start({ controllers: [OrderedController] });
     await publishInterleaved('ordered.topic');
-    await waitFor('all handled', () => probe.done === KEYS.length * PER_KEY && h.backlog('ordered.topic', 'ordered') === 0);
+    await waitFor(
+      'all handled',
+      () => probe.done === KEYS.length * PER_KEY && h.backlog('ordered.topic', 'ordered') === 0,
+    );
 
     const expected = Array.from({ length: PER_KEY }, (_, n) => n);
     for (const key of KEYS) expect(probe.order.get(key)).toEqual(expected);

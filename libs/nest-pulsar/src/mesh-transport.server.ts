@@ -8,7 +8,12 @@ import type { MeshHandlerExtras } from './decorators';
 import { directHandler, MESH_HANDLER_METHOD, type DirectHandler } from './direct-handler';
 import { MeshContext } from './mesh-context';
 import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from './options';
-import { conflictingOption, resolveSubscriptions, toSubscribeOptions, type ResolvedSubscription } from './subscription-options';
+import {
+  conflictingOption,
+  resolveSubscriptions,
+  toSubscribeOptions,
+  type ResolvedSubscription,
+} from './subscription-options';
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
@@ -81,7 +86,9 @@ export class MeshTransportServer
   async start(): Promise<void> {
     try {
       for (const group of this.groups()) {
-        const consumer = await this.options.bus.subscribe(group.options, (message, c) => this.onMessage(group, message, c));
+        const consumer = await this.options.bus.subscribe(group.options, (message, c) =>
+          this.onMessage(group, message, c),
+        );
         this.consumers.push(consumer);
         this.log.log(
           `${group.options.subscription} (${group.options.type}) on ${group.options.topic}: ${[...group.handlers.keys()].join(', ')}`,
@@ -128,7 +135,9 @@ export class MeshTransportServer
       const outcome = await Promise.race([Promise.allSettled([...this.inFlight]), timedOut]);
       clearTimeout(timer);
       if (outcome === 'timeout') {
-        this.log.warn(`${this.inFlight.size} message(s) still in flight after ${timeoutMs} ms; they will be redelivered`);
+        this.log.warn(
+          `${this.inFlight.size} message(s) still in flight after ${timeoutMs} ms; they will be redelivered`,
+        );
       }
     }
     await Promise.allSettled(this.consumers.map((c) => c.close()));
@@ -169,7 +178,9 @@ export class MeshTransportServer
         }
         const routeKey = `${extras.eventType}@${extras.eventVersion ?? '*'}`;
         if (group.handlers.has(routeKey)) {
-          throw new Error(`two handlers for ${extras.eventType} in subscription "${extras.subscription}" on ${resolved.topic}`);
+          throw new Error(
+            `two handlers for ${extras.eventType} in subscription "${extras.subscription}" on ${resolved.topic}`,
+          );
         }
         group.handlers.set(routeKey, routed);
       }
@@ -228,7 +239,9 @@ export class MeshTransportServer
     try {
       const decoded = this.options.registry.decode(message.payload);
       if (!decoded.ok) {
-        this.log.warn(`dead-lettering ${message.messageId} from ${topic} (${subscription}): ${decoded.code}: ${decoded.reason}`);
+        this.log.warn(
+          `dead-lettering ${message.messageId} from ${topic} (${subscription}): ${decoded.code}: ${decoded.reason}`,
+        );
         await consumer.deadLetter(message, `${decoded.code}: ${decoded.reason}`);
         return;
       }
@@ -267,16 +280,28 @@ export class MeshTransportServer
   }
 
   /** Runs a handler; undefined once it finished synchronously, else a promise of its end. Throws or rejects with its error. */
-  private run(handler: RoutedHandler, envelope: EventEnvelope<object>, message: BusMessage, subscription: string): Promise<unknown> | undefined {
+  private run(
+    handler: RoutedHandler,
+    envelope: EventEnvelope<object>,
+    message: BusMessage,
+    subscription: string,
+  ): Promise<unknown> | undefined {
     const context = () => new MeshContext([message, envelope, subscription]);
     if (!handler.direct) return this.runThroughNest(handler.nest, envelope, context());
     const result = handler.direct(envelope, context);
     if (isObservable(result)) return lastValueFrom(result, { defaultValue: undefined });
-    if (result instanceof Promise) return result.then((value: unknown) => (isObservable(value) ? lastValueFrom(value, { defaultValue: undefined }) : value));
+    if (result instanceof Promise)
+      return result.then((value: unknown) =>
+        isObservable(value) ? lastValueFrom(value, { defaultValue: undefined }) : value,
+      );
     return undefined;
   }
 
-  private async runThroughNest(handler: MessageHandler, envelope: EventEnvelope<object>, context: MeshContext): Promise<void> {
+  private async runThroughNest(
+    handler: MessageHandler,
+    envelope: EventEnvelope<object>,
+    context: MeshContext,
+  ): Promise<void> {
     const result: unknown = await handler(envelope, context);
     await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
   }

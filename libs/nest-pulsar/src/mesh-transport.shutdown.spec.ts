@@ -4,7 +4,17 @@ import type { EventEnvelope } from '@agent-mesh/contracts';
 import { OnMeshEvent } from './decorators';
 import { MeshContext } from './mesh-context';
 import type { MeshTransportServer } from './mesh-transport.server';
-import { deferred, MESH_DLQ, MeshHarness, Ping, PingV1, readTopic, sleep, waitFor, type Deferred } from './testing/mesh-test-kit';
+import {
+  deferred,
+  MESH_DLQ,
+  MeshHarness,
+  Ping,
+  PingV1,
+  readTopic,
+  sleep,
+  waitFor,
+  type Deferred,
+} from './testing/mesh-test-kit';
 
 const TOPIC = 'drain.topic';
 const SUB = 'drainer';
@@ -151,7 +161,10 @@ describe('MeshTransportServer graceful shutdown (memory bus)', () => {
     gate = deferred();
     gate.resolve();
     await h.start({ controllers: [drainController('second', 'Shared')] });
-    await waitFor('second app handles it', () => deliveries.some((d) => d.app === 'second') && h.backlog(TOPIC, SUB) === 0);
+    await waitFor(
+      'second app handles it',
+      () => deliveries.some((d) => d.app === 'second') && h.backlog(TOPIC, SUB) === 0,
+    );
     expect(deliveries.filter((d) => d.app === 'second').map((d) => d.n)).toEqual([1]);
   });
 });

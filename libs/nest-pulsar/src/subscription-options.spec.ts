@@ -30,12 +30,17 @@ describe('resolveSubscriptions', () => {
       ['persistent://agentmesh/mesh/tasks.a', 'w-i1'],
       ['persistent://agentmesh/mesh/tasks.b', 'w-i1'],
     ]);
-    expect(() => resolveSubscriptions({ topic: 't', subscription: 'w-{capability}' }, context)).toThrow(/exactly one value/);
+    expect(() => resolveSubscriptions({ topic: 't', subscription: 'w-{capability}' }, context)).toThrow(
+      /exactly one value/,
+    );
   });
 
   it('compares resolved options: an explicit default agrees with an omitted one', () => {
     const [omitted] = resolveSubscriptions({ topic: 't', subscription: 's' }, context);
-    const [explicit] = resolveSubscriptions({ topic: 't', subscription: 's', type: 'Shared', deadLetterTopic: 'mesh.dlq' }, context);
+    const [explicit] = resolveSubscriptions(
+      { topic: 't', subscription: 's', type: 'Shared', deadLetterTopic: 'mesh.dlq' },
+      context,
+    );
     const [keyShared] = resolveSubscriptions({ topic: 't', subscription: 's', type: 'Key_Shared' }, context);
     expect(conflictingOption(omitted, explicit)).toBeUndefined();
     expect(conflictingOption(omitted, keyShared)).toBe('type');

@@ -45,9 +45,15 @@ export interface SubscriptionContext {
 }
 
 /** One resolved subscription per topic the declaration's `{variable}` placeholders expand to. */
-export function resolveSubscriptions(declared: MeshSubscriptionOptions, context: SubscriptionContext): ResolvedSubscription[] {
+export function resolveSubscriptions(
+  declared: MeshSubscriptionOptions,
+  context: SubscriptionContext,
+): ResolvedSubscription[] {
   const subscription = expandSubscription(declared.subscription, context);
-  const deadLetterTopic = qualifyTopic(context.naming, declared.deadLetterTopic ?? SUBSCRIPTION_DEFAULTS.deadLetterTopic);
+  const deadLetterTopic = qualifyTopic(
+    context.naming,
+    declared.deadLetterTopic ?? SUBSCRIPTION_DEFAULTS.deadLetterTopic,
+  );
   return expandTopic(declared.topic, context).map((shortTopic) => ({
     topic: qualifyTopic(context.naming, shortTopic),
     subscription,
@@ -77,7 +83,10 @@ export function toSubscribeOptions(resolved: ResolvedSubscription, consumerName:
 }
 
 /** The first option two resolutions of one subscription disagree on, or undefined. */
-export function conflictingOption(a: ResolvedSubscription, b: ResolvedSubscription): (typeof SHARED_OPTIONS)[number] | undefined {
+export function conflictingOption(
+  a: ResolvedSubscription,
+  b: ResolvedSubscription,
+): (typeof SHARED_OPTIONS)[number] | undefined {
   return SHARED_OPTIONS.find((option) => a[option] !== b[option]);
 }
 
@@ -86,7 +95,9 @@ function expandSubscription(template: string, context: SubscriptionContext): str
   return template.replace(/\{([a-zA-Z]+)\}/g, (_whole, name: string) => {
     const values = context.topicVariables?.[name];
     if (values?.length !== 1) {
-      throw new Error(`subscription "${template}" needs exactly one value of topicVariables.${name} in the mesh transport options`);
+      throw new Error(
+        `subscription "${template}" needs exactly one value of topicVariables.${name} in the mesh transport options`,
+      );
     }
     return values[0];
   });
@@ -98,7 +109,9 @@ function expandTopic(template: string, context: SubscriptionContext): string[] {
   for (const match of template.matchAll(/\{([a-zA-Z]+)\}/g)) {
     const values = context.topicVariables?.[match[1]];
     if (!values?.length) {
-      throw new Error(`topic "${template}" needs topicVariables.${match[1]} (one value at least) in the mesh transport options`);
+      throw new Error(
+        `topic "${template}" needs topicVariables.${match[1]} (one value at least) in the mesh transport options`,
+      );
     }
     topics = topics.flatMap((t) => (t.includes(match[0]) ? values.map((v) => t.replaceAll(match[0], v)) : [t]));
   }

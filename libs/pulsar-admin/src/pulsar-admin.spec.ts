@@ -55,7 +55,10 @@ function startWsClients(env: Record<string, string>): { child: ChildProcess; rea
   const ready = new Promise<void>((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`WebSocket clients not ready in 20 s; stdout: ${out} stderr: ${err}`)), 20_000);
+    const timer = setTimeout(
+      () => reject(new Error(`WebSocket clients not ready in 20 s; stdout: ${out} stderr: ${err}`)),
+      20_000,
+    );
     child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
@@ -92,7 +95,8 @@ describeWithPulsar('PulsarAdmin against a real broker', (env) => {
 
   afterAll(async () => {
     // Best effort, in dependency order; each may legitimately 404 when its test did not get that far.
-    const quietly = (p: Promise<unknown>) => p.catch((e: unknown) => (e instanceof PulsarAdminError && e.status === 404 ? undefined : e));
+    const quietly = (p: Promise<unknown>) =>
+      p.catch((e: unknown) => (e instanceof PulsarAdminError && e.status === 404 ? undefined : e));
     const failures = [
       await quietly(admin.deleteNamespace(tenant, namespace, { force: true })),
       await quietly(admin.deleteTenant(scratchTenant)),
@@ -214,10 +218,14 @@ describeWithPulsar('PulsarAdmin against a real broker', (env) => {
       expect(stats.msgInCounter).toBe(count);
       expect(stats.msgOutCounter).toBe(count);
       expect(stats.bytesInCounter).toBeGreaterThan(0);
-      expect(stats.publishers).toEqual([expect.objectContaining({ producerName: `prod-${runId}`, accessMode: 'Shared' })]);
+      expect(stats.publishers).toEqual([
+        expect.objectContaining({ producerName: `prod-${runId}`, accessMode: 'Shared' }),
+      ]);
       const sub = stats.subscriptions['workers']!;
       expect(sub).toEqual(expect.objectContaining({ type: 'Shared', msgBacklog: count, unackedMessages: count }));
-      expect(sub.consumers).toEqual([expect.objectContaining({ consumerName: `cons-${runId}`, unackedMessages: count })]);
+      expect(sub.consumers).toEqual([
+        expect.objectContaining({ consumerName: `cons-${runId}`, unackedMessages: count }),
+      ]);
       expect(await admin.backlog(t, 'workers')).toBe(count);
 
       // Connected clients: a plain delete is refused, force disconnects them and deletes.
@@ -243,13 +251,19 @@ describeWithPulsar('PulsarAdmin against a real broker', (env) => {
     });
     expect((statsError as Error).message).toContain(`404 — Topic ${missing} not found`);
 
-    expect(await rejection(admin.backlog(topic('backlog'), 'nobody'))).toMatchObject({ status: 404, reason: expect.stringContaining('nobody') });
+    expect(await rejection(admin.backlog(topic('backlog'), 'nobody'))).toMatchObject({
+      status: 404,
+      reason: expect.stringContaining('nobody'),
+    });
     expect(await rejection(admin.setReplicationClusters(tenant, namespace, ['no-such-cluster']))).toMatchObject({
       status: 403,
       method: 'POST',
       reason: 'Invalid cluster id: no-such-cluster',
     });
-    expect(await rejection(admin.getTenant(`missing-${runId}`))).toMatchObject({ status: 404, reason: 'Tenant does not exist' });
+    expect(await rejection(admin.getTenant(`missing-${runId}`))).toMatchObject({
+      status: 404,
+      reason: 'Tenant does not exist',
+    });
     expect(await rejection(admin.deleteNamespace(tenant, namespace))).toMatchObject({
       status: 409,
       method: 'DELETE',
@@ -283,7 +297,9 @@ describe('PulsarAdmin without a broker', () => {
     const error = await rejection(admin.clusters());
     expect(error).toBeInstanceOf(PulsarUnreachableError);
     expect((error as Error).message).toMatch(
-      new RegExp(`^Pulsar admin URL http://127\\.0\\.0\\.1:${port} is unreachable \\(GET /admin/v2/clusters\\): ECONNREFUSED`),
+      new RegExp(
+        `^Pulsar admin URL http://127\\.0\\.0\\.1:${port} is unreachable \\(GET /admin/v2/clusters\\): ECONNREFUSED`,
+      ),
     );
     expect(error).toMatchObject({ url: `http://127.0.0.1:${port}`, method: 'GET', path: '/admin/v2/clusters' });
   });
@@ -308,7 +324,9 @@ describe('PulsarAdmin without a broker', () => {
       const started = Date.now();
       const error = await rejection(admin.health());
       expect(error).toBeInstanceOf(PulsarUnreachableError);
-      expect((error as Error).message).toContain(`http://127.0.0.1:${port} is unreachable (GET /admin/v2/brokers/health): no answer within 200 ms`);
+      expect((error as Error).message).toContain(
+        `http://127.0.0.1:${port} is unreachable (GET /admin/v2/brokers/health): no answer within 200 ms`,
+      );
       expect(Date.now() - started).toBeLessThan(5000);
     });
   });

@@ -105,7 +105,10 @@ export class PulsarAdmin {
   getTenant(tenant: string): Promise<TenantInfo> {
     return this.getJson(`/admin/v2/tenants/${seg(tenant)}`, (json) => {
       const o = object(json);
-      return { adminRoles: stringArray(o['adminRoles'] ?? []), allowedClusters: stringArray(o['allowedClusters'] ?? []) };
+      return {
+        adminRoles: stringArray(o['adminRoles'] ?? []),
+        allowedClusters: stringArray(o['allowedClusters'] ?? []),
+      };
     });
   }
 
@@ -113,7 +116,10 @@ export class PulsarAdmin {
    * Creates the tenant (`PUT`); when it exists (409) and its allowed clusters differ (as a set),
    * updates them (`POST`, keeping its admin roles).
    */
-  async ensureTenant(tenant: string, options: { allowedClusters: string[]; adminRoles?: string[] }): Promise<EnsureResult> {
+  async ensureTenant(
+    tenant: string,
+    options: { allowedClusters: string[]; adminRoles?: string[] },
+  ): Promise<EnsureResult> {
     const path = `/admin/v2/tenants/${seg(tenant)}`;
     const wanted: TenantInfo = { adminRoles: options.adminRoles ?? [], allowedClusters: options.allowedClusters };
     const { status } = await this.request('PUT', path, { body: wanted, accept: [409] });
@@ -150,7 +156,8 @@ export class PulsarAdmin {
     if (policies.replicationClusters !== undefined) {
       await this.setReplicationClusters(tenant, namespace, policies.replicationClusters);
     }
-    if (policies.messageTtlSeconds !== undefined) await this.setMessageTtl(tenant, namespace, policies.messageTtlSeconds);
+    if (policies.messageTtlSeconds !== undefined)
+      await this.setMessageTtl(tenant, namespace, policies.messageTtlSeconds);
     if (status !== 409) return 'created';
     return Object.values(policies).some((value) => value !== undefined) ? 'updated' : 'unchanged';
   }
@@ -162,7 +169,10 @@ export class PulsarAdmin {
    */
   async deleteNamespace(tenant: string, namespace: string, options: { force?: boolean } = {}): Promise<void> {
     if (options.force) {
-      const partitioned = await this.getJson(`/admin/v2/persistent/${seg(tenant)}/${seg(namespace)}/partitioned`, stringArray);
+      const partitioned = await this.getJson(
+        `/admin/v2/persistent/${seg(tenant)}/${seg(namespace)}/partitioned`,
+        stringArray,
+      );
       for (const topic of partitioned) {
         await this.request('DELETE', `/admin/v2/${parseTopicName(topic).restPath}/partitions`, {
           query: { force: true },
@@ -170,7 +180,10 @@ export class PulsarAdmin {
         });
       }
       for (const topic of await this.listTopics(tenant, namespace)) {
-        await this.request('DELETE', `/admin/v2/${parseTopicName(topic).restPath}`, { query: { force: true }, accept: [404] });
+        await this.request('DELETE', `/admin/v2/${parseTopicName(topic).restPath}`, {
+          query: { force: true },
+          accept: [404],
+        });
       }
     }
     await this.request('DELETE', nsPath(tenant, namespace));
@@ -255,7 +268,12 @@ export class PulsarAdmin {
     const stats = await this.topicStats(topic);
     const sub = stats.subscriptions[subscription];
     if (!sub) {
-      throw new PulsarAdminError(404, 'GET', `${topicPath(topic)}/stats`, `Subscription ${subscription} not found on ${topic}`);
+      throw new PulsarAdminError(
+        404,
+        'GET',
+        `${topicPath(topic)}/stats`,
+        `Subscription ${subscription} not found on ${topic}`,
+      );
     }
     return sub.msgBacklog;
   }
@@ -268,7 +286,11 @@ export class PulsarAdmin {
    * Creates a durable subscription at the earliest or latest (default) message; false when it
    * already existed (409; its position is left alone).
    */
-  async createSubscription(topic: string, subscription: string, position: InitialPosition = 'latest'): Promise<boolean> {
+  async createSubscription(
+    topic: string,
+    subscription: string,
+    position: InitialPosition = 'latest',
+  ): Promise<boolean> {
     const { status } = await this.request('PUT', `${topicPath(topic)}/subscription/${seg(subscription)}`, {
       body: position === 'earliest' ? EARLIEST : undefined,
       accept: [409],
@@ -298,7 +320,11 @@ export class PulsarAdmin {
    * namespaces with deduplication enabled; it does not count in `msgInCounter`/`publishers`.
    * A per-message failure (HTTP 200 with `errorCode` ≠ 0) throws a PulsarAdminError.
    */
-  async publishViaRest(topic: string, messages: ReadonlyArray<string | RestMessage>, producerName?: string): Promise<string[]> {
+  async publishViaRest(
+    topic: string,
+    messages: ReadonlyArray<string | RestMessage>,
+    producerName?: string,
+  ): Promise<string[]> {
     const path = `/topics/${parseTopicName(topic).restPath}`;
     const body = {
       ...(producerName ? { producerName } : {}),
@@ -311,7 +337,12 @@ export class PulsarAdmin {
       const errorCode = typeof result['errorCode'] === 'number' ? result['errorCode'] : 0;
       if (errorCode !== 0) {
         const msg = typeof result['errorMsg'] === 'string' ? result['errorMsg'] : 'unknown error';
-        throw new PulsarAdminError(status, 'POST', path, `message ${index} of ${messages.length} rejected (errorCode ${errorCode}): ${msg}`);
+        throw new PulsarAdminError(
+          status,
+          'POST',
+          path,
+          `message ${index} of ${messages.length} rejected (errorCode ${errorCode}): ${msg}`,
+        );
       }
       return str(result, 'messageId');
     });
@@ -324,7 +355,12 @@ export class PulsarAdmin {
     try {
       return decode(parseJson(text));
     } catch (error) {
-      throw new PulsarAdminError(200, 'GET', path, `unexpected response body (${(error as Error).message}): ${excerpt(text)}`);
+      throw new PulsarAdminError(
+        200,
+        'GET',
+        path,
+        `unexpected response body (${(error as Error).message}): ${excerpt(text)}`,
+      );
     }
   }
 
@@ -348,7 +384,9 @@ export class PulsarAdmin {
       });
       text = await response.text();
     } catch (error) {
-      throw new PulsarUnreachableError(this.webUrl, method, path, describeNetworkError(error, this.timeoutMs), { cause: error });
+      throw new PulsarUnreachableError(this.webUrl, method, path, describeNetworkError(error, this.timeoutMs), {
+        cause: error,
+      });
     }
     if (response.ok || options.accept?.includes(response.status)) return { status: response.status, text };
     throw new PulsarAdminError(response.status, method, path, reasonOf(text, response.statusText));
@@ -453,7 +491,13 @@ function optStr(o: JsonObject, key: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-const SUBSCRIPTION_TYPES: ReadonlyArray<SubscriptionType | 'None'> = ['Exclusive', 'Shared', 'Failover', 'Key_Shared', 'None'];
+const SUBSCRIPTION_TYPES: ReadonlyArray<SubscriptionType | 'None'> = [
+  'Exclusive',
+  'Shared',
+  'Failover',
+  'Key_Shared',
+  'None',
+];
 
 function toConsumerStats(json: Json): ConsumerStats {
   const o = object(json);
@@ -496,7 +540,8 @@ function toPublisherStats(json: Json): PublisherStats {
 function toTopicStats(json: Json): TopicStats {
   const o = object(json);
   const subscriptions: Record<string, SubscriptionStats> = {};
-  for (const [name, sub] of Object.entries(object(o['subscriptions'] ?? {}))) subscriptions[name] = toSubscriptionStats(sub);
+  for (const [name, sub] of Object.entries(object(o['subscriptions'] ?? {})))
+    subscriptions[name] = toSubscriptionStats(sub);
   return {
     msgInCounter: num(o, 'msgInCounter'),
     msgOutCounter: num(o, 'msgOutCounter'),

@@ -19,7 +19,9 @@ const ENTITY = /^[-=:.\w]+$/;
  */
 export function parseTopicName(topic: string): PersistentTopicName {
   const fail = (why: string): never => {
-    throw new Error(`Invalid topic name ${JSON.stringify(topic)}: ${why}; expected persistent://<tenant>/<namespace>/<name>`);
+    throw new Error(
+      `Invalid topic name ${JSON.stringify(topic)}: ${why}; expected persistent://<tenant>/<namespace>/<name>`,
+    );
   };
   if (typeof topic !== 'string' || topic.length === 0) fail('empty');
   if (!topic.startsWith(PREFIX)) {
@@ -29,7 +31,8 @@ export function parseTopicName(topic: string): PersistentTopicName {
   const segments = topic.slice(PREFIX.length).split('/');
   if (segments.length !== 3) fail(`has ${segments.length} path segment(s) after persistent://, not 3`);
   const [tenant, namespace, name] = segments as [string, string, string];
-  if (!ENTITY.test(tenant)) fail(`tenant ${JSON.stringify(tenant)} is empty or has characters other than letters, digits, _-=:.`);
+  if (!ENTITY.test(tenant))
+    fail(`tenant ${JSON.stringify(tenant)} is empty or has characters other than letters, digits, _-=:.`);
   if (!ENTITY.test(namespace)) {
     fail(`namespace ${JSON.stringify(namespace)} is empty or has characters other than letters, digits, _-=:.`);
   }

@@ -22,7 +22,10 @@ export interface BootstrapOptions {
  * Starts one agent: the Nest app, the mesh transport (consumers) and HTTP on PORT. Closing the
  * app drains in-flight messages first; `runAgent` wires that to SIGTERM/SIGINT.
  */
-export async function bootstrapAgent(rootModule: Type<unknown>, options: BootstrapOptions = {}): Promise<INestApplication> {
+export async function bootstrapAgent(
+  rootModule: Type<unknown>,
+  options: BootstrapOptions = {},
+): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(rootModule, {
     abortOnError: false,
     ...(options.logLevels ? { logger: options.logLevels } : {}),

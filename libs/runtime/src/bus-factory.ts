@@ -23,9 +23,13 @@ export async function connectEventBus(config: MeshConfig, broker?: MemoryBroker)
     log.log(`MESH_TRANSPORT=pulsar: pulsar-native driver (pulsar-client, ${config.pulsarServiceUrl})`);
     return PulsarNativeEventBus.create({ serviceUrl: config.pulsarServiceUrl, token: config.pulsarToken });
   }
-  const why = native.ok ? 'PULSAR_SERVICE_URL is not set' : `pulsar-client is not loadable: ${native.reason.split('\n')[0]}`;
+  const why = native.ok
+    ? 'PULSAR_SERVICE_URL is not set'
+    : `pulsar-client is not loadable: ${native.reason.split('\n')[0]}`;
   if (!config.pulsarWebUrl) {
-    throw new Error(`MESH_TRANSPORT=pulsar: the native driver cannot be used (${why}) and PULSAR_WEB_URL is not set for the WebSocket driver`);
+    throw new Error(
+      `MESH_TRANSPORT=pulsar: the native driver cannot be used (${why}) and PULSAR_WEB_URL is not set for the WebSocket driver`,
+    );
   }
   log.log(`MESH_TRANSPORT=pulsar: pulsar-ws driver (WebSocket API at ${config.pulsarWebUrl}; native not used: ${why})`);
   return new PulsarWsEventBus({ webUrl: config.pulsarWebUrl, token: config.pulsarToken });

@@ -33,7 +33,10 @@ describe('GET /health and the bus', () => {
   it('shows the memory bus connected (200), then disconnected once closed (503)', async () => {
     const bus = new MemoryBroker().connect();
     const controller = controllerFor(bus);
-    await expect(controller.health()).resolves.toMatchObject({ status: 'ok', bus: { driver: 'memory', status: 'connected' } });
+    await expect(controller.health()).resolves.toMatchObject({
+      status: 'ok',
+      bus: { driver: 'memory', status: 'connected' },
+    });
     await bus.close();
     expect(await unavailable(controller)).toMatchObject({
       status: 'unavailable',
@@ -59,9 +62,14 @@ describeWithPulsar('GET /health with the pulsar-ws bus against the real broker',
     const bus = new PulsarWsEventBus({ webUrl: env.webUrl });
     const controller = controllerFor(bus);
     const topic = `persistent://${env.tenant}/${env.namespace}/health-${Date.now()}`;
-    await bus.subscribe({ topic, subscription: 'health', type: 'Shared' }, (message, consumer) => consumer.ack(message));
+    await bus.subscribe({ topic, subscription: 'health', type: 'Shared' }, (message, consumer) =>
+      consumer.ack(message),
+    );
     await bus.publish(topic, { payload: 'x' });
-    await expect(controller.health()).resolves.toMatchObject({ status: 'ok', bus: { driver: 'pulsar-ws', status: 'connected' } });
+    await expect(controller.health()).resolves.toMatchObject({
+      status: 'ok',
+      bus: { driver: 'pulsar-ws', status: 'connected' },
+    });
     await bus.close();
     expect(await unavailable(controller)).toMatchObject({ bus: { driver: 'pulsar-ws', status: 'disconnected' } });
   });

@@ -74,16 +74,30 @@ describe('validateMeshEnvironment', () => {
 
 describe('start-up with a bad configuration', () => {
   it('stops before serving, with a message naming the setting', async () => {
-    @Module({ imports: [MeshRuntimeModule.forRoot({ role: 'worker', broker: new MemoryBroker(), env: { REDIS_URL: 'not-a-url' } })] })
+    @Module({
+      imports: [
+        MeshRuntimeModule.forRoot({ role: 'worker', broker: new MemoryBroker(), env: { REDIS_URL: 'not-a-url' } }),
+      ],
+    })
     class BadModule {}
-    await expect(bootstrapAgent(BadModule, { port: 0, logLevels: [] })).rejects.toThrow(/REDIS_URL must be a redis:\/\//);
+    await expect(bootstrapAgent(BadModule, { port: 0, logLevels: [] })).rejects.toThrow(
+      /REDIS_URL must be a redis:\/\//,
+    );
   });
 
   it('stops when Redis does not answer, naming the URL', async () => {
     @Module({
-      imports: [MeshRuntimeModule.forRoot({ role: 'worker', broker: new MemoryBroker(), env: { REDIS_URL: 'redis://127.0.0.1:6399' } })],
+      imports: [
+        MeshRuntimeModule.forRoot({
+          role: 'worker',
+          broker: new MemoryBroker(),
+          env: { REDIS_URL: 'redis://127.0.0.1:6399' },
+        }),
+      ],
     })
     class NoRedisModule {}
-    await expect(bootstrapAgent(NoRedisModule, { port: 0, logLevels: [] })).rejects.toThrow(/redis:\/\/127\.0\.0\.1:6399/);
+    await expect(bootstrapAgent(NoRedisModule, { port: 0, logLevels: [] })).rejects.toThrow(
+      /redis:\/\/127\.0\.0\.1:6399/,
+    );
   });
 });

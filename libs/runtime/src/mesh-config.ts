@@ -12,15 +12,21 @@ export class MeshEnvironment {
   MESH_TRANSPORT?: string;
 
   @IsOptional()
-  @IsUrl({ protocols: ['pulsar', 'pulsar+ssl'], require_tld: false, require_protocol: true }, {
-    message: 'PULSAR_SERVICE_URL must be a pulsar:// or pulsar+ssl:// URL',
-  })
+  @IsUrl(
+    { protocols: ['pulsar', 'pulsar+ssl'], require_tld: false, require_protocol: true },
+    {
+      message: 'PULSAR_SERVICE_URL must be a pulsar:// or pulsar+ssl:// URL',
+    },
+  )
   PULSAR_SERVICE_URL?: string;
 
   @IsOptional()
-  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true }, {
-    message: 'PULSAR_WEB_URL must be an http:// or https:// URL',
-  })
+  @IsUrl(
+    { protocols: ['http', 'https'], require_tld: false, require_protocol: true },
+    {
+      message: 'PULSAR_WEB_URL must be an http:// or https:// URL',
+    },
+  )
   PULSAR_WEB_URL?: string;
 
   @IsOptional()
@@ -44,9 +50,12 @@ export class MeshEnvironment {
   MESH_INSTANCE_ID?: string;
 
   @IsOptional()
-  @IsUrl({ protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true }, {
-    message: 'REDIS_URL must be a redis:// or rediss:// URL',
-  })
+  @IsUrl(
+    { protocols: ['redis', 'rediss'], require_tld: false, require_protocol: true },
+    {
+      message: 'REDIS_URL must be a redis:// or rediss:// URL',
+    },
+  )
   REDIS_URL?: string;
 
   @IsOptional()
@@ -60,11 +69,15 @@ export class MeshEnvironment {
   PORT?: number;
 
   @IsOptional()
-  @Matches(/^[a-z][a-z0-9-]*(,[a-z][a-z0-9-]*)*$/, { message: 'WORKER_SKILLS must be a comma-separated list of skill names' })
+  @Matches(/^[a-z][a-z0-9-]*(,[a-z][a-z0-9-]*)*$/, {
+    message: 'WORKER_SKILLS must be a comma-separated list of skill names',
+  })
   WORKER_SKILLS?: string;
 
   @IsOptional()
-  @Matches(/^[a-z][a-z0-9-]*(,[a-z][a-z0-9-]*)*$/, { message: 'MESH_BOARDS must be a comma-separated list of board names' })
+  @Matches(/^[a-z][a-z0-9-]*(,[a-z][a-z0-9-]*)*$/, {
+    message: 'MESH_BOARDS must be a comma-separated list of board names',
+  })
   MESH_BOARDS?: string;
 
   @IsOptional()
@@ -78,7 +91,10 @@ export class MeshEnvironment {
   TASK_TIMEOUT_MS?: number;
 
   @IsOptional()
-  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true }, { message: 'LLM_BASE_URL must be an http(s) URL' })
+  @IsUrl(
+    { protocols: ['http', 'https'], require_tld: false, require_protocol: true },
+    { message: 'LLM_BASE_URL must be an http(s) URL' },
+  )
   LLM_BASE_URL?: string;
 
   @IsOptional()
@@ -90,9 +106,12 @@ export class MeshEnvironment {
   LLM_API_KEY?: string;
 
   @IsOptional()
-  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true }, {
-    message: 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL',
-  })
+  @IsUrl(
+    { protocols: ['http', 'https'], require_tld: false, require_protocol: true },
+    {
+      message: 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL',
+    },
+  )
   OTEL_EXPORTER_OTLP_ENDPOINT?: string;
 }
 
@@ -135,7 +154,10 @@ const INTEGER_SETTINGS = ['PORT', 'TASK_TIMEOUT_MS', 'DRAIN_TIMEOUT_MS'] as cons
  * Validates the environment. Every problem is reported at once, each naming its setting, so a
  * bad deployment stops at start-up instead of failing later.
  */
-export function validateMeshEnvironment(env: Readonly<Record<string, unknown>>, defaults: { port?: number } = {}): MeshConfig {
+export function validateMeshEnvironment(
+  env: Readonly<Record<string, unknown>>,
+  defaults: { port?: number } = {},
+): MeshConfig {
   const plain: Record<string, unknown> = {};
   for (const key of MESH_SETTING_NAMES) {
     const value = env[key];
@@ -150,7 +172,9 @@ export function validateMeshEnvironment(env: Readonly<Record<string, unknown>>, 
   const errors = flattenValidationErrors(validateSync(parsed));
   const problems = errors.map((e) => `${e.messages.join('; ')} (got ${JSON.stringify(plain[e.field])})`);
   if (parsed.MESH_TRANSPORT === 'pulsar' && !parsed.PULSAR_WEB_URL && !parsed.PULSAR_SERVICE_URL) {
-    problems.push('MESH_TRANSPORT=pulsar needs PULSAR_WEB_URL (WebSocket driver) or PULSAR_SERVICE_URL (native driver)');
+    problems.push(
+      'MESH_TRANSPORT=pulsar needs PULSAR_WEB_URL (WebSocket driver) or PULSAR_SERVICE_URL (native driver)',
+    );
   }
   if (parsed.LLM_BASE_URL && !parsed.LLM_MODEL) {
     problems.push('LLM_MODEL is required when LLM_BASE_URL is set (the model name the endpoint serves)');
@@ -163,7 +187,11 @@ export function validateMeshEnvironment(env: Readonly<Record<string, unknown>>, 
     pulsarToken: parsed.PULSAR_TOKEN,
     naming: { tenant: parsed.PULSAR_TENANT ?? 'agentmesh', namespace: parsed.PULSAR_NAMESPACE ?? 'mesh' },
     region: parsed.MESH_REGION ?? 'local',
-    instanceId: parsed.MESH_INSTANCE_ID ?? `${hostname().replace(/[^a-zA-Z0-9_-]/g, '-').slice(0, 40)}-${process.pid}`,
+    instanceId:
+      parsed.MESH_INSTANCE_ID ??
+      `${hostname()
+        .replace(/[^a-zA-Z0-9_-]/g, '-')
+        .slice(0, 40)}-${process.pid}`,
     redisUrl: parsed.REDIS_URL,
     redisKeyPrefix: parsed.REDIS_KEY_PREFIX,
     port: parsed.PORT ?? defaults.port ?? 3000,
@@ -171,7 +199,9 @@ export function validateMeshEnvironment(env: Readonly<Record<string, unknown>>, 
     taskTimeoutMs: parsed.TASK_TIMEOUT_MS ?? 60_000,
     drainTimeoutMs: parsed.DRAIN_TIMEOUT_MS ?? 30_000,
     boards: parsed.MESH_BOARDS?.split(',') ?? ['default'],
-    llm: parsed.LLM_BASE_URL ? { baseUrl: parsed.LLM_BASE_URL, model: parsed.LLM_MODEL, apiKey: parsed.LLM_API_KEY } : undefined,
+    llm: parsed.LLM_BASE_URL
+      ? { baseUrl: parsed.LLM_BASE_URL, model: parsed.LLM_MODEL, apiKey: parsed.LLM_API_KEY }
+      : undefined,
     otlpEndpoint: parsed.OTEL_EXPORTER_OTLP_ENDPOINT,
   };
 }
@@ -199,4 +229,6 @@ class MeshEnvironmentKeys implements Record<keyof MeshEnvironment, undefined> {
   OTEL_EXPORTER_OTLP_ENDPOINT = undefined;
 }
 
-export const MESH_SETTING_NAMES: readonly (keyof MeshEnvironment)[] = Object.keys(new MeshEnvironmentKeys()) as (keyof MeshEnvironment)[];
+export const MESH_SETTING_NAMES: readonly (keyof MeshEnvironment)[] = Object.keys(
+  new MeshEnvironmentKeys(),
+) as (keyof MeshEnvironment)[];

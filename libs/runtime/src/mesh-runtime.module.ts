@@ -1,4 +1,11 @@
-import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown, type Provider } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  type Provider,
+} from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import type { MemoryBroker } from '@agent-mesh/bus';
 import { createMeshEventRegistry } from '@agent-mesh/contracts';
@@ -68,7 +75,9 @@ export class MeshRuntimeModule {
           const registry = options.skills ?? createDefaultSkillRegistry();
           // The LLM skill joins when an endpoint is configured (LLM_BASE_URL, LLM_MODEL, LLM_API_KEY).
           if (config.llm?.model && !registry.get('llm')) {
-            registry.register(new LlmSkill({ baseUrl: config.llm.baseUrl, model: config.llm.model, apiKey: config.llm.apiKey }));
+            registry.register(
+              new LlmSkill({ baseUrl: config.llm.baseUrl, model: config.llm.model, apiKey: config.llm.apiKey }),
+            );
           }
           return registry;
         },
@@ -94,7 +103,11 @@ export class MeshRuntimeModule {
             registry: createMeshEventRegistry(),
             naming: config.naming,
             origin: { source: `${options.role}@${config.instanceId}`, region: config.region },
-            topicVariables: { capability: config.workerSkills ?? skills.names(), board: config.boards, instance: [config.instanceId] },
+            topicVariables: {
+              capability: config.workerSkills ?? skills.names(),
+              board: config.boards,
+              instance: [config.instanceId],
+            },
             drainTimeoutMs: config.drainTimeoutMs,
           }),
         }),

@@ -41,8 +41,20 @@ describe('built-in skills', () => {
     .map((f) => ({ id: f, text: readFileSync(join(docsDir, f), 'utf8') }));
 
   it('are estimate, keywords, readability, sentiment and summarize', () => {
-    expect(createBuiltInSkills().map((s) => s.name)).toEqual(['estimate', 'keywords', 'readability', 'sentiment', 'summarize']);
-    expect(createDefaultSkillRegistry().names()).toEqual(['estimate', 'keywords', 'readability', 'sentiment', 'summarize']);
+    expect(createBuiltInSkills().map((s) => s.name)).toEqual([
+      'estimate',
+      'keywords',
+      'readability',
+      'sentiment',
+      'summarize',
+    ]);
+    expect(createDefaultSkillRegistry().names()).toEqual([
+      'estimate',
+      'keywords',
+      'readability',
+      'sentiment',
+      'summarize',
+    ]);
   });
 
   it('ship four demo documents of 150-300 words', () => {

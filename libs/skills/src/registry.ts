@@ -15,7 +15,9 @@ export class SkillRegistry {
   /** Adds a skill; throws if the name is invalid or already taken. Returns `this` for chaining. */
   register(skill: Skill): this {
     if (!SKILL_NAME.test(skill.name)) {
-      throw new Error(`Invalid skill name "${skill.name}": use lower-case letters, digits and "-", starting with a letter`);
+      throw new Error(
+        `Invalid skill name "${skill.name}": use lower-case letters, digits and "-", starting with a letter`,
+      );
     }
     if (this.skills.has(skill.name)) throw new Error(`Skill "${skill.name}" is already registered`);
     this.skills.set(skill.name, skill);

@@ -16,7 +16,9 @@ describe('createStateStore', () => {
   it('returns a connected Redis store with the given prefix when redisUrl is set', async () => {
     const keyPrefix = uniquePrefix();
     const store = await createStateStore({ redisUrl: REDIS_URL, keyPrefix }).catch((error: unknown) => {
-      throw new Error(`Redis is required at ${REDIS_URL} (start one: docker run -d -p 6379:6379 redis:7-alpine): ${String(error)}`);
+      throw new Error(
+        `Redis is required at ${REDIS_URL} (start one: docker run -d -p 6379:6379 redis:7-alpine): ${String(error)}`,
+      );
     });
     try {
       expect(store).toBeInstanceOf(RedisStateStore);

@@ -35,7 +35,11 @@ export function builtMain(app: string): string {
 }
 
 /** Starts `dist/<app>` with the given environment and waits until its /health answers 200. */
-export async function spawnAgent(app: string, env: Record<string, string>, startTimeoutMs = 30_000): Promise<SpawnedAgent> {
+export async function spawnAgent(
+  app: string,
+  env: Record<string, string>,
+  startTimeoutMs = 30_000,
+): Promise<SpawnedAgent> {
   const main = builtMain(app);
   if (!existsSync(main)) throw new Error(`${main} is missing: build it with \`npx nx build ${app}\``);
   const port = await freePort();
@@ -68,7 +72,8 @@ export async function spawnAgent(app: string, env: Record<string, string>, start
   };
   const deadline = Date.now() + startTimeoutMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${app} exited with ${child.exitCode} before it was healthy:\n${output}`);
+    if (child.exitCode !== null)
+      throw new Error(`${app} exited with ${child.exitCode} before it was healthy:\n${output}`);
     try {
       const response = await fetch(`${url}/health`);
       if (response.ok) return agent;

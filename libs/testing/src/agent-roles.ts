@@ -44,7 +44,10 @@ export async function withProcessEnv<T>(vars: Readonly<Record<string, string>>, 
 }
 
 /** Starts one agent process of a role, running that role's module. */
-export function startAgent(mesh: InProcessMesh, { role, processEnv = {}, ...options }: AgentStart): Promise<AgentProcess> {
+export function startAgent(
+  mesh: InProcessMesh,
+  { role, processEnv = {}, ...options }: AgentStart,
+): Promise<AgentProcess> {
   return withProcessEnv(processEnv, () => mesh.start({ ...options, role, modules: AGENT_MODULES[role] }));
 }
 

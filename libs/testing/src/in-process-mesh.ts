@@ -53,7 +53,14 @@ export class InProcessMesh {
           broker: this.broker,
           stateStore: options.stateStore,
           skills: options.skills,
-          env: { MESH_TRANSPORT: 'memory', MESH_INSTANCE_ID: instanceId, MESH_REGION: 'test', REDIS_URL: '', DRAIN_TIMEOUT_MS: '1000', ...options.env },
+          env: {
+            MESH_TRANSPORT: 'memory',
+            MESH_INSTANCE_ID: instanceId,
+            MESH_REGION: 'test',
+            REDIS_URL: '',
+            DRAIN_TIMEOUT_MS: '1000',
+            ...options.env,
+          },
         }),
         ...options.modules,
       ],
@@ -89,7 +96,10 @@ export class InProcessMesh {
   /** Every message on a topic so far (a reader from earliest), e.g. the dead-letter topic. */
   async readAll(shortTopic: string): Promise<BusMessage[]> {
     this.observer ??= this.broker.connect();
-    const reader = await this.observer.createReader({ topic: qualifyTopic(this.naming, shortTopic), startMessageId: 'earliest' });
+    const reader = await this.observer.createReader({
+      topic: qualifyTopic(this.naming, shortTopic),
+      startMessageId: 'earliest',
+    });
     const messages: BusMessage[] = [];
     while (await reader.hasMessageAvailable()) {
       const message = await reader.readNext(1000);
@@ -128,7 +138,9 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

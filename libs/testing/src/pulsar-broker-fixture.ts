@@ -106,7 +106,8 @@ export class PulsarBrokerFixture {
         const run = await this.run('up');
         return { durationMs: Date.now() - started, output: run.output };
       } catch (error) {
-        if (attempt >= 3 || !(error instanceof ScriptError) || !error.output.includes('provisioning failed')) throw error;
+        if (attempt >= 3 || !(error instanceof ScriptError) || !error.output.includes('provisioning failed'))
+          throw error;
       }
     }
   }
@@ -120,7 +121,8 @@ export class PulsarBrokerFixture {
     const deadline = Date.now() + 10_000;
     for (const port of [this.webPort, this.brokerPort]) {
       while (await isPortInUse(port)) {
-        if (Date.now() > deadline) throw new ScriptError(`pulsar.sh down returned, but port ${port} still answers`, run.output);
+        if (Date.now() > deadline)
+          throw new ScriptError(`pulsar.sh down returned, but port ${port} still answers`, run.output);
         await new Promise((done) => setTimeout(done, 200));
       }
     }

@@ -32,7 +32,12 @@ export class PulsarNamespace {
 
   /** The environment that puts an agent on this namespace (pulsar transport, pulsar-ws driver by web URL). */
   meshEnv(): Record<string, string> {
-    return { MESH_TRANSPORT: 'pulsar', PULSAR_WEB_URL: this.webUrl, PULSAR_TENANT: this.tenant, PULSAR_NAMESPACE: this.name };
+    return {
+      MESH_TRANSPORT: 'pulsar',
+      PULSAR_WEB_URL: this.webUrl,
+      PULSAR_TENANT: this.tenant,
+      PULSAR_NAMESPACE: this.name,
+    };
   }
 
   /** Creates the namespace (idempotent), keeping messages an hour so readers from 'earliest' see them. */

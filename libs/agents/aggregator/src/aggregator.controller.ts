@@ -22,7 +22,15 @@ import { MeshPublisher, OnMeshEvent, type MeshSubscriptionOptions } from '@agent
 import { SKILL_REGISTRY, STATE_STORE } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import type { SlotWriteResult, StateOp, StateStore } from '@agent-mesh/state';
-import { aggregate, canDecide, decide, selectBranches, type Attempts, type BranchResult, type Decision } from './strategies';
+import {
+  aggregate,
+  canDecide,
+  decide,
+  selectBranches,
+  type Attempts,
+  type BranchResult,
+  type Decision,
+} from './strategies';
 
 const RESULTS: MeshSubscriptionOptions = { topic: Topics.taskResults, subscription: 'aggregator', type: 'Key_Shared' };
 
@@ -119,19 +127,34 @@ export class AggregatorController {
       if (!(error instanceof ContractValidationError)) throw error;
       this.log.warn(`fan-out ${event.correlationId} ${stepPath} refused: ${error.message}`);
       const options = { correlationId: event.correlationId, causedBy: event };
-      await this.publisher.publish(Topics.workflowEvents, FanOutFailedV1, { stepPath, reason: error.message, failed: [] }, options);
+      await this.publisher.publish(
+        Topics.workflowEvents,
+        FanOutFailedV1,
+        { stepPath, reason: error.message, failed: [] },
+        options,
+      );
       return false;
     }
   }
 
   @OnMeshEvent(TaskCompletedV1, RESULTS)
   async onCompleted(@Payload() event: EventEnvelope<TaskCompleted>): Promise<void> {
-    await this.join(event, { inputId: event.data.inputId, status: 'completed', attempt: event.data.attempt ?? 1, output: event.data.output });
+    await this.join(event, {
+      inputId: event.data.inputId,
+      status: 'completed',
+      attempt: event.data.attempt ?? 1,
+      output: event.data.output,
+    });
   }
 
   @OnMeshEvent(TaskFailedV1, RESULTS)
   async onFailed(@Payload() event: EventEnvelope<TaskFailed>): Promise<void> {
-    await this.join(event, { inputId: event.data.inputId, status: 'failed', attempt: event.data.attempt ?? 1, error: event.data.error });
+    await this.join(event, {
+      inputId: event.data.inputId,
+      status: 'failed',
+      attempt: event.data.attempt ?? 1,
+      error: event.data.error,
+    });
   }
 
   private async join(event: EventEnvelope<TaskCompleted | TaskFailed>, record: BranchRecord): Promise<void> {
@@ -141,11 +164,24 @@ export class AggregatorController {
     const key = joinKey(workflowId, stepPath);
     // One atomic step: nothing without a spec (a single task step's result: not a fan-out); a
     // late result of an attempt that a retry has replaced (an older version) is not counted.
-    const step = await this.recordBranch(workflowId, stepPath, `aggregator:branch:${taskId}`, branchIndex, record.attempt, record.status, [
-      { op: 'hincrby', key, field: 'seq', by: 1 },
-      // The result's own time orders branches for last-writer-wins (stable across redeliveries).
-      { op: 'hset', key: branchesKey(workflowId, stepPath), field: String(branchIndex), value: JSON.stringify({ ...record, seq: Date.parse(event.occurredAt) }) },
-    ]);
+    const step = await this.recordBranch(
+      workflowId,
+      stepPath,
+      `aggregator:branch:${taskId}`,
+      branchIndex,
+      record.attempt,
+      record.status,
+      [
+        { op: 'hincrby', key, field: 'seq', by: 1 },
+        // The result's own time orders branches for last-writer-wins (stable across redeliveries).
+        {
+          op: 'hset',
+          key: branchesKey(workflowId, stepPath),
+          field: String(branchIndex),
+          value: JSON.stringify({ ...record, seq: Date.parse(event.occurredAt) }),
+        },
+      ],
+    );
     if (step.outcome === 'missing') return;
     // Decided on every delivery (not only when something changed), so a crash between the
     // record and the publish is finished by the redelivery.
@@ -211,7 +247,14 @@ export class AggregatorController {
     for (const [index, json] of Object.entries(stored)) records.set(Number(index), JSON.parse(json) as BranchRecord);
     const branches: BranchResult[] = Array.from({ length: spec.branchCount }, (_, i) => {
       const r = records.get(i);
-      return { branchIndex: i, inputId: r?.inputId, status: r?.status ?? 'pending', output: r?.output, error: r?.error, completedAt: r?.seq };
+      return {
+        branchIndex: i,
+        inputId: r?.inputId,
+        status: r?.status ?? 'pending',
+        output: r?.output,
+        error: r?.error,
+        completedAt: r?.seq,
+      };
     });
     return { cause, workflowId, stepPath, spec, records, branches };
   }
@@ -222,13 +265,35 @@ export class AggregatorController {
     for (const i of retried) {
       const next = (records.get(i)?.attempt ?? 1) + 1;
       // Through the counts too: the branch leaves `failed` for `pending` at its next attempt.
-      const { outcome } = await this.recordBranch(workflowId, stepPath, `aggregator:retry:${workflowId}:${stepPath}:${i}:${next}`, i, next, 'pending', [
-        { op: 'hset', key: branchesKey(workflowId, stepPath), field: String(i), value: JSON.stringify({ inputId: records.get(i)?.inputId ?? '', status: 'pending', attempt: next } satisfies BranchRecord) },
-      ]);
+      const { outcome } = await this.recordBranch(
+        workflowId,
+        stepPath,
+        `aggregator:retry:${workflowId}:${stepPath}:${i}:${next}`,
+        i,
+        next,
+        'pending',
+        [
+          {
+            op: 'hset',
+            key: branchesKey(workflowId, stepPath),
+            field: String(i),
+            value: JSON.stringify({
+              inputId: records.get(i)?.inputId ?? '',
+              status: 'pending',
+              attempt: next,
+            } satisfies BranchRecord),
+          },
+        ],
+      );
       if (outcome === 'recorded') byAttempt.set(next, [...(byAttempt.get(next) ?? []), i]);
     }
     for (const [attempt, list] of byAttempt) {
-      await this.publisher.publish(Topics.workflowEvents, FanOutRetryV1, { stepPath, branches: list, attempt }, { correlationId: workflowId, causedBy: cause });
+      await this.publisher.publish(
+        Topics.workflowEvents,
+        FanOutRetryV1,
+        { stepPath, branches: list, attempt },
+        { correlationId: workflowId, causedBy: cause },
+      );
     }
   }
 
@@ -247,7 +312,9 @@ export class AggregatorController {
     const { strategy } = compiled(spec);
     const output =
       strategy.type === 'combine'
-        ? this.skills.require(spec.skill).combine(used.map((b) => ({ inputId: b.inputId ?? String(b.branchIndex), output: b.output ?? {} })))
+        ? this.skills
+            .require(spec.skill)
+            .combine(used.map((b) => ({ inputId: b.inputId ?? String(b.branchIndex), output: b.output ?? {} })))
         : { ...aggregate(strategy, used) };
     await this.publisher.publish(
       Topics.workflowEvents,
@@ -255,8 +322,11 @@ export class AggregatorController {
       { stepPath, output, used: decision.used, failed: failedIndexes(branches) },
       { correlationId: workflowId, causedBy: cause },
     );
-    this.log.log(`fan-out ${workflowId} ${stepPath} completed from ${decision.used.length}/${spec.branchCount} branches`);
+    this.log.log(
+      `fan-out ${workflowId} ${stepPath} completed from ${decision.used.length}/${spec.branchCount} branches`,
+    );
   }
 }
 
-const failedIndexes = (branches: readonly BranchResult[]): number[] => branches.filter((b) => b.status === 'failed').map((b) => b.branchIndex);
+const failedIndexes = (branches: readonly BranchResult[]): number[] =>
+  branches.filter((b) => b.status === 'failed').map((b) => b.branchIndex);

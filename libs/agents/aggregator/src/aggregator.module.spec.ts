@@ -49,9 +49,18 @@ const TRACE_ID = '5bf92f3577b34da6a3ce929d0e0e4736';
 const STEP = 'root.stages.1';
 
 const documents = [
-  { id: 'tides', text: 'The tide rose quickly. Fishermen hauled their boats above the tide line before the storm tide.' },
-  { id: 'orchard', text: 'Apple trees need pruning in winter. Pruned apple trees give larger apples and healthier branches.' },
-  { id: 'library', text: 'The new library opened downtown. Readers praised the quiet library rooms and the friendly staff.' },
+  {
+    id: 'tides',
+    text: 'The tide rose quickly. Fishermen hauled their boats above the tide line before the storm tide.',
+  },
+  {
+    id: 'orchard',
+    text: 'Apple trees need pruning in winter. Pruned apple trees give larger apples and healthier branches.',
+  },
+  {
+    id: 'library',
+    text: 'The new library opened downtown. Readers praised the quiet library rooms and the friendly staff.',
+  },
   { id: 'harbour', text: 'Ferries left the harbour at dawn. The harbour master counted every ferry twice.' },
   { id: 'garden', text: 'The community garden grew beans and tomatoes. Neighbours shared the garden tools.' },
 ];
@@ -73,7 +82,10 @@ async function keywordsOutputs(): Promise<{ inputId: string; output: SkillOutput
   const skill = createDefaultSkillRegistry().require('keywords');
   const signal = new AbortController().signal;
   return Promise.all(
-    documents.map(async (d) => ({ inputId: d.id, output: await skill.run({ id: d.id, text: d.text, params: { top: 4 } }, { signal }) })),
+    documents.map(async (d) => ({
+      inputId: d.id,
+      output: await skill.run({ id: d.id, text: d.text, params: { top: 4 } }, { signal }),
+    })),
   );
 }
 
@@ -249,9 +261,14 @@ describe('AggregatorModule on a memory bus', () => {
     policy: FanOutPolicySpec,
     strategy: AggregationStrategySpec = { type: 'combine' },
   ): EventEnvelope<FanOutStarted> {
-    return registry.create(FanOutStartedV1, { stepPath: STEP, skill: 'keywords', branchCount, policy, strategy }, orchestratorOrigin, {
-      correlationId: workflowId,
-    });
+    return registry.create(
+      FanOutStartedV1,
+      { stepPath: STEP, skill: 'keywords', branchCount, policy, strategy },
+      orchestratorOrigin,
+      {
+        correlationId: workflowId,
+      },
+    );
   }
 
   interface ResultOptions {
@@ -263,7 +280,12 @@ describe('AggregatorModule on a memory bus', () => {
 
   const taskIdOf = (workflowId: string, index: number, attempt: number) => `${workflowId}:${STEP}:${index}:${attempt}`;
 
-  function completed(workflowId: string, index: number, output: SkillOutput, options: ResultOptions = {}): EventEnvelope<TaskCompleted> {
+  function completed(
+    workflowId: string,
+    index: number,
+    output: SkillOutput,
+    options: ResultOptions = {},
+  ): EventEnvelope<TaskCompleted> {
     const attempt = options.attempt ?? 1;
     return registry.create(
       TaskCompletedV1,
@@ -284,7 +306,12 @@ describe('AggregatorModule on a memory bus', () => {
     );
   }
 
-  function failed(workflowId: string, index: number, error: string, options: ResultOptions = {}): EventEnvelope<TaskFailed> {
+  function failed(
+    workflowId: string,
+    index: number,
+    error: string,
+    options: ResultOptions = {},
+  ): EventEnvelope<TaskFailed> {
     const attempt = options.attempt ?? 1;
     return registry.create(
       TaskFailedV1,
@@ -329,7 +356,12 @@ describe('AggregatorModule on a memory bus', () => {
     await settled();
 
     expect(await outcomes(workflowId)).toHaveLength(1);
-    expect(outcome.data).toEqual({ stepPath: STEP, output: combineOf(outputs.slice(0, 3)), used: [0, 1, 2], failed: [] });
+    expect(outcome.data).toEqual({
+      stepPath: STEP,
+      output: combineOf(outputs.slice(0, 3)),
+      used: [0, 1, 2],
+      failed: [],
+    });
     expect(outcome.source).toBe('aggregator@agg-1');
     // caused by the result that completed the join, continuing its trace
     expect(outcome.causationId).toBe(sequence[3].id);
@@ -405,7 +437,11 @@ describe('AggregatorModule on a memory bus', () => {
     const workflowId = 'wf-bad-policy';
     await publish(started(workflowId, 2, { type: 'quorum', k: 3 }));
     const outcome = (await first(workflowId, 'fanout.failed')) as EventEnvelope<FanOutFailed>;
-    expect(outcome.data).toEqual({ stepPath: STEP, reason: expect.stringContaining('policy.k: quorum needs k between 1 and the 2 inputs'), failed: [] });
+    expect(outcome.data).toEqual({
+      stepPath: STEP,
+      reason: expect.stringContaining('policy.k: quorum needs k between 1 and the 2 inputs'),
+      failed: [],
+    });
     await publish(completed(workflowId, 0, outputs[0].output, { branchCount: 2 }));
     await publish(completed(workflowId, 1, outputs[1].output, { branchCount: 2 }));
     await settled();
@@ -442,7 +478,9 @@ describe('AggregatorModule on a memory bus', () => {
     // attempt 1 answers after all: under its own task id, and under another one
     const stale = { keywords: [{ term: 'stale', score: 1 }] };
     await publish(completed(workflowId, 1, stale, { branchCount: 2, attempt: 1 }));
-    await publish(completed(workflowId, 1, stale, { branchCount: 2, attempt: 1, taskId: `${taskIdOf(workflowId, 1, 1)}:late` }));
+    await publish(
+      completed(workflowId, 1, stale, { branchCount: 2, attempt: 1, taskId: `${taskIdOf(workflowId, 1, 1)}:late` }),
+    );
     await settled();
     expect((await outcomes(workflowId)).map((e) => e.type)).toEqual(['fanout.retry']); // branch 1 still waits for attempt 2
 
@@ -497,7 +535,10 @@ describe('AggregatorModule on a memory bus', () => {
     const outcome = (await first(workflowId, 'fanout.completed')) as EventEnvelope<FanOutCompleted>;
     await settled();
     expect(outcome.data.used).toEqual(Array.from({ length: n }, (_, i) => i));
-    expect(outcome.data.output).toEqual({ type: 'all', outputs: Array.from({ length: n }, (_, i) => ({ branchIndex: i, inputId: `doc-${i}`, output: { rank: i } })) });
+    expect(outcome.data.output).toEqual({
+      type: 'all',
+      outputs: Array.from({ length: n }, (_, i) => ({ branchIndex: i, inputId: `doc-${i}`, output: { rank: i } })),
+    });
     // Re-reading every branch on every result would be ~n²/2 = 5,050 fields and ~5n calls.
     expect(state.calls.get('recordSlot')).toBe(n);
     expect(state.calls.get('hgetall')).toBe(1);
@@ -522,8 +563,17 @@ describe('AggregatorModule on a memory bus', () => {
     expect((await outcomes(workflowId)).map((e) => e.type)).toEqual(['fanout.retry']);
     await publish(completed(workflowId, 2, outputs[2].output));
     const outcome = (await first(workflowId, 'fanout.completed')) as EventEnvelope<FanOutCompleted>;
-    expect(outcome.data).toEqual({ stepPath: STEP, output: combineOf(outputs.slice(0, 3)), used: [0, 1, 2], failed: [] });
-    expect(await state.hgetall(`aggregator:join:${workflowId}:${STEP}:states`)).toEqual({ '0': '1:completed', '1': '2:completed', '2': '1:completed' });
+    expect(outcome.data).toEqual({
+      stepPath: STEP,
+      output: combineOf(outputs.slice(0, 3)),
+      used: [0, 1, 2],
+      failed: [],
+    });
+    expect(await state.hgetall(`aggregator:join:${workflowId}:${STEP}:states`)).toEqual({
+      '0': '1:completed',
+      '1': '2:completed',
+      '2': '1:completed',
+    });
   });
 
   it('finishes the join on redelivery when it stopped between counting the last result and deciding', async () => {
@@ -553,14 +603,25 @@ describe('AggregatorModule on a memory bus', () => {
         op: 'hset',
         key: `aggregator:join:${workflowId}:${STEP}`,
         field: 'spec',
-        value: JSON.stringify({ skill: 'keywords', branchCount: 2, policy: { type: 'fail-fast' }, strategy: { type: 'combine' } }),
+        value: JSON.stringify({
+          skill: 'keywords',
+          branchCount: 2,
+          policy: { type: 'fail-fast' },
+          strategy: { type: 'combine' },
+        }),
       },
       // branch 0 recorded before the upgrade: in the branches hash, not counted
       {
         op: 'hset',
         key: `aggregator:join:${workflowId}:${STEP}:branches`,
         field: '0',
-        value: JSON.stringify({ inputId: documents[0].id, status: 'completed', attempt: 1, output: outputs[0].output, seq: 1 }),
+        value: JSON.stringify({
+          inputId: documents[0].id,
+          status: 'completed',
+          attempt: 1,
+          output: outputs[0].output,
+          seq: 1,
+        }),
       },
     ]);
     await publish(completed(workflowId, 1, outputs[1].output, { branchCount: 2 }));

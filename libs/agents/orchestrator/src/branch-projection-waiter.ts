@@ -27,7 +27,12 @@ export class BranchProjectionWaiter {
    * Re-checks `projected` until it holds or `timeoutMs` passes; resolves whether it held. A
    * check runs at once, on every branch recorded here, and at least every MAX_POLL_MS.
    */
-  async waitUntil(workflowId: string, stepPath: string, projected: () => Promise<boolean>, timeoutMs = PROJECTION_WAIT_MS): Promise<boolean> {
+  async waitUntil(
+    workflowId: string,
+    stepPath: string,
+    projected: () => Promise<boolean>,
+    timeoutMs = PROJECTION_WAIT_MS,
+  ): Promise<boolean> {
     const key = keyOf(workflowId, stepPath);
     const deadline = Date.now() + timeoutMs;
     let pollMs = FIRST_POLL_MS;

@@ -68,11 +68,23 @@ class SubmitterPendingError extends Error {
   override readonly name = 'SubmitterPendingError';
 }
 
-const EVENTS: MeshSubscriptionOptions = { topic: Topics.workflowEvents, subscription: 'orchestrator', type: 'Key_Shared' };
+const EVENTS: MeshSubscriptionOptions = {
+  topic: Topics.workflowEvents,
+  subscription: 'orchestrator',
+  type: 'Key_Shared',
+};
 const SAGAS: MeshSubscriptionOptions = { topic: Topics.sagaEvents, subscription: 'orchestrator', type: 'Key_Shared' };
 const FILLS: MeshSubscriptionOptions = { topic: Topics.marketFills, subscription: 'orchestrator', type: 'Key_Shared' };
-const ROUNDS: MeshSubscriptionOptions = { topic: Topics.marketRounds, subscription: 'orchestrator', type: 'Key_Shared' };
-const RESULTS: MeshSubscriptionOptions = { topic: Topics.taskResults, subscription: 'orchestrator', type: 'Key_Shared' };
+const ROUNDS: MeshSubscriptionOptions = {
+  topic: Topics.marketRounds,
+  subscription: 'orchestrator',
+  type: 'Key_Shared',
+};
+const RESULTS: MeshSubscriptionOptions = {
+  topic: Topics.taskResults,
+  subscription: 'orchestrator',
+  type: 'Key_Shared',
+};
 
 /**
  * The orchestrator's event handlers, Key_Shared by workflow id so one workflow's events are
@@ -153,13 +165,19 @@ export class OrchestratorEventsController {
     if (local && (await local)) return;
     const waitForSubmitterMs = local || context.getRedeliveryCount() >= SUBMITTER_WAITS ? 0 : SUBMITTER_GRACE_MS;
     const outcome = await this.engine.begin(event.correlationId, event.data.spec, event, { waitForSubmitterMs });
-    if (outcome === 'submitter-pending') throw new SubmitterPendingError(`workflow ${event.correlationId} is being started by the process that accepted it`);
+    if (outcome === 'submitter-pending')
+      throw new SubmitterPendingError(
+        `workflow ${event.correlationId} is being started by the process that accepted it`,
+      );
   }
 
   /** The plain fan-out command, run as a one-step workflow. */
   @OnMeshEvent(WorkflowRequestedV1, EVENTS)
   async onRequested(@Payload() event: EventEnvelope<FanOutWorkflowRequest>): Promise<void> {
-    await Promise.all([this.track(event, 'root'), this.engine.begin(event.correlationId, fanOutSpec(event.data), event)]);
+    await Promise.all([
+      this.track(event, 'root'),
+      this.engine.begin(event.correlationId, fanOutSpec(event.data), event),
+    ]);
   }
 
   @OnMeshEvent(WorkflowCancelRequestedV1, EVENTS)
@@ -167,7 +185,9 @@ export class OrchestratorEventsController {
     await this.track(event, 'root', event.data.reason);
     const status = await this.workflows.status(event.correlationId);
     if (status !== 'running' && status !== 'accepted') return;
-    const sagas = (await this.workflows.steps(event.correlationId)).filter((s) => s.kind === 'saga' && s.status === 'running');
+    const sagas = (await this.workflows.steps(event.correlationId)).filter(
+      (s) => s.kind === 'saga' && s.status === 'running',
+    );
     if (sagas.length > 0) {
       // A running saga is undone, not abandoned: the workflow ends when its compensation does.
       for (const saga of sagas) {
@@ -180,11 +200,17 @@ export class OrchestratorEventsController {
       }
       return;
     }
-    await this.workflows.finish(event.correlationId, event.id, event.occurredAt, { reason: `cancelled: ${event.data.reason}`, status: 'cancelled' });
+    await this.workflows.finish(event.correlationId, event.id, event.occurredAt, {
+      reason: `cancelled: ${event.data.reason}`,
+      status: 'cancelled',
+    });
   }
 
   @OnMeshEvent(FanOutCompletedV1, EVENTS)
-  async onFanOutCompleted(@Payload() event: EventEnvelope<FanOutCompleted>, @Ctx() context: MeshContext): Promise<void> {
+  async onFanOutCompleted(
+    @Payload() event: EventEnvelope<FanOutCompleted>,
+    @Ctx() context: MeshContext,
+  ): Promise<void> {
     const { stepPath, used } = event.data;
     const id = event.correlationId;
     // Which used branches are projected: one hmget of their `<attempt>:<status>`, no branch parsed.
@@ -192,7 +218,10 @@ export class OrchestratorEventsController {
       const projected = await this.workflows.projectedBranches(id, stepPath, used);
       return used.filter((_, i) => !projected[i]);
     };
-    const [snapshot, initiallyMissing] = await Promise.all([this.workflows.snapshot(id, lineage(stepPath)), unprojected()]);
+    const [snapshot, initiallyMissing] = await Promise.all([
+      this.workflows.snapshot(id, lineage(stepPath)),
+      unprojected(),
+    ]);
     const state = snapshot.steps.get(stepPath);
     if (!this.engine.mayEnd(state, event)) return;
     // The branch results reach this projection on task.results, which can trail this event:
@@ -210,19 +239,29 @@ export class OrchestratorEventsController {
       }
     }
     const tracked = this.track(event, stepPath, `used branches ${used.join(',')}`);
-    await Promise.all([tracked, this.engine.completeStep(id, stepPath, state?.attempt ?? 1, event.data.output, event, snapshot)]);
+    await Promise.all([
+      tracked,
+      this.engine.completeStep(id, stepPath, state?.attempt ?? 1, event.data.output, event, snapshot),
+    ]);
   }
 
   @OnMeshEvent(FanOutFailedV1, EVENTS)
   async onFanOutFailed(@Payload() event: EventEnvelope<FanOutFailed>): Promise<void> {
     const snapshot = await this.trackAndRead(event, event.data.stepPath, event.data.reason);
     const state = snapshot.steps.get(event.data.stepPath);
-    if (state) await this.engine.failStep(event.correlationId, state.path, state.attempt, event.data.reason, event, { snapshot });
+    if (state)
+      await this.engine.failStep(event.correlationId, state.path, state.attempt, event.data.reason, event, {
+        snapshot,
+      });
   }
 
   @OnMeshEvent(FanOutRetryV1, EVENTS)
   async onFanOutRetry(@Payload() event: EventEnvelope<FanOutRetry>): Promise<void> {
-    const tracked = this.track(event, event.data.stepPath, `branches ${event.data.branches.join(',')} attempt ${event.data.attempt}`);
+    const tracked = this.track(
+      event,
+      event.data.stepPath,
+      `branches ${event.data.branches.join(',')} attempt ${event.data.attempt}`,
+    );
     const [spec, state] = await Promise.all([
       this.workflows.spec(event.correlationId),
       this.workflows.step(event.correlationId, event.data.stepPath),
@@ -230,7 +269,14 @@ export class OrchestratorEventsController {
     ]);
     if (!spec || state?.status !== 'running') return;
     const step = stepAt(spec, event.data.stepPath, 'fan-out');
-    await this.engine.assignBranches(event.correlationId, step, event.data.stepPath, event.data.branches, event.data.attempt, event);
+    await this.engine.assignBranches(
+      event.correlationId,
+      step,
+      event.data.stepPath,
+      event.data.branches,
+      event.data.attempt,
+      event,
+    );
   }
 
   @OnMeshEvent(SagaStepEventV1, SAGAS)
@@ -242,16 +288,38 @@ export class OrchestratorEventsController {
   async onSagaCompleted(@Payload() event: EventEnvelope<SagaCompleted>): Promise<void> {
     const snapshot = await this.trackAndRead(event, event.data.stepPath);
     const state = snapshot.steps.get(event.data.stepPath);
-    if (state) await this.engine.completeStep(event.correlationId, state.path, state.attempt, { outputs: event.data.outputs }, event, snapshot);
+    if (state)
+      await this.engine.completeStep(
+        event.correlationId,
+        state.path,
+        state.attempt,
+        { outputs: event.data.outputs },
+        event,
+        snapshot,
+      );
   }
 
   @OnMeshEvent(SagaCompensatedV1, SAGAS)
   async onSagaCompensated(@Payload() event: EventEnvelope<SagaCompensated>): Promise<void> {
-    const snapshot = await this.trackAndRead(event, event.data.stepPath, `undone: ${event.data.compensated.join(', ') || 'nothing'}`);
+    const snapshot = await this.trackAndRead(
+      event,
+      event.data.stepPath,
+      `undone: ${event.data.compensated.join(', ') || 'nothing'}`,
+    );
     const state = snapshot.steps.get(event.data.stepPath);
-    const undone = event.data.compensated.length > 0 ? `; compensated ${event.data.compensated.join(' then ')}` : '; nothing to compensate';
+    const undone =
+      event.data.compensated.length > 0
+        ? `; compensated ${event.data.compensated.join(' then ')}`
+        : '; nothing to compensate';
     if (state) {
-      await this.engine.failStep(event.correlationId, state.path, state.attempt, `${event.data.reason}${undone}`, event, { compensated: true, snapshot });
+      await this.engine.failStep(
+        event.correlationId,
+        state.path,
+        state.attempt,
+        `${event.data.reason}${undone}`,
+        event,
+        { compensated: true, snapshot },
+      );
     }
   }
 
@@ -259,7 +327,10 @@ export class OrchestratorEventsController {
   async onSagaFailed(@Payload() event: EventEnvelope<SagaFailed>): Promise<void> {
     const snapshot = await this.trackAndRead(event, event.data.stepPath, event.data.reason);
     const state = snapshot.steps.get(event.data.stepPath);
-    if (state) await this.engine.failStep(event.correlationId, state.path, state.attempt, event.data.reason, event, { snapshot });
+    if (state)
+      await this.engine.failStep(event.correlationId, state.path, state.attempt, event.data.reason, event, {
+        snapshot,
+      });
   }
 
   @OnMeshEvent(MarketFillV1, FILLS)
@@ -271,7 +342,10 @@ export class OrchestratorEventsController {
   @OnMeshEvent(MarketAskExpiredV1, FILLS)
   async onAskExpired(@Payload() event: EventEnvelope<MarketAskExpired>): Promise<void> {
     const { stepPath, askId, budget } = event.data;
-    const [snapshot, spec] = await Promise.all([this.trackAndRead(event, stepPath, `${askId} at budget ${budget}`), this.workflows.spec(event.correlationId)]);
+    const [snapshot, spec] = await Promise.all([
+      this.trackAndRead(event, stepPath, `${askId} at budget ${budget}`),
+      this.workflows.spec(event.correlationId),
+    ]);
     const state = snapshot.steps.get(stepPath);
     if (!spec || !state) return;
     const step = stepAt(spec, stepPath, 'market');
@@ -295,14 +369,25 @@ export class OrchestratorEventsController {
   async onSolverCompleted(@Payload() event: EventEnvelope<SolverCompleted>): Promise<void> {
     const snapshot = await this.trackAndRead(event, event.data.stepPath);
     const state = snapshot.steps.get(event.data.stepPath);
-    if (state) await this.engine.completeStep(event.correlationId, state.path, state.attempt, event.data.output, event, snapshot);
+    if (state)
+      await this.engine.completeStep(
+        event.correlationId,
+        state.path,
+        state.attempt,
+        event.data.output,
+        event,
+        snapshot,
+      );
   }
 
   @OnMeshEvent(SolverFailedV1, EVENTS)
   async onSolverFailed(@Payload() event: EventEnvelope<SolverFailed>): Promise<void> {
     const snapshot = await this.trackAndRead(event, event.data.stepPath, event.data.reason);
     const state = snapshot.steps.get(event.data.stepPath);
-    if (state) await this.engine.failStep(event.correlationId, state.path, state.attempt, event.data.reason, event, { snapshot });
+    if (state)
+      await this.engine.failStep(event.correlationId, state.path, state.attempt, event.data.reason, event, {
+        snapshot,
+      });
   }
 
   /** A task's result: a fan-out branch for the projection, or the end of a task or market step, which advances its parent here. */
@@ -313,7 +398,16 @@ export class OrchestratorEventsController {
     if (!stepPath) return this.track(event, stepPath, detail);
     const attempt = event.data.attempt ?? 1;
     if ((await this.kindOf(event.correlationId, stepPath)) === 'fan-out') {
-      const branch: BranchView = { stepPath, index: branchIndex, inputId, status: 'completed', attempt, worker, durationMs, output };
+      const branch: BranchView = {
+        stepPath,
+        index: branchIndex,
+        inputId,
+        status: 'completed',
+        attempt,
+        worker,
+        durationMs,
+        output,
+      };
       return this.recordBranch(event, branch, detail);
     }
     const snapshot = await this.trackAndRead(event, stepPath, detail);
@@ -332,7 +426,11 @@ export class OrchestratorEventsController {
     if (!stepPath) return this.track(event, stepPath, detail);
     const attempt = event.data.attempt ?? 1;
     if ((await this.kindOf(event.correlationId, stepPath)) === 'fan-out') {
-      return this.recordBranch(event, { stepPath, index: branchIndex, inputId, status: 'failed', attempt, worker, error }, detail);
+      return this.recordBranch(
+        event,
+        { stepPath, index: branchIndex, inputId, status: 'failed', attempt, worker, error },
+        detail,
+      );
     }
     const snapshot = await this.trackAndRead(event, stepPath, detail);
     const state = snapshot.steps.get(stepPath);
@@ -343,4 +441,3 @@ export class OrchestratorEventsController {
     }
   }
 }
-

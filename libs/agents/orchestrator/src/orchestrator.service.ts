@@ -16,7 +16,9 @@ import { WorkflowState, type WorkflowStatus, type WorkflowSummary, type Workflow
 
 /** The plain fan-out request (`{ skill, inputs }`) as a workflow spec. */
 export function fanOutSpec(request: FanOutWorkflowRequest): WorkflowSpec {
-  return { step: { kind: 'fan-out', skill: request.skill, inputs: request.inputs, params: request.params } } as WorkflowSpec;
+  return {
+    step: { kind: 'fan-out', skill: request.skill, inputs: request.inputs, params: request.params },
+  } as WorkflowSpec;
 }
 
 /** How long a begun workflow's local begin is remembered for its workflow.submitted (a bounded cache). */
@@ -38,7 +40,11 @@ export class OrchestratorService {
   /** This process's begins of the workflows it accepted: true once done, false if it failed. */
   private readonly begins = new Map<string, Promise<boolean>>();
 
-  constructor(publisher: MeshPublisher, @Inject(STATE_STORE) state: StateStore, @Inject(SKILL_REGISTRY) skills: SkillRegistry) {
+  constructor(
+    publisher: MeshPublisher,
+    @Inject(STATE_STORE) state: StateStore,
+    @Inject(SKILL_REGISTRY) skills: SkillRegistry,
+  ) {
     this.publisher = publisher.as('orchestrator');
     this.workflows = new WorkflowState(state);
     this.engine = new WorkflowEngine(this.workflows, this.publisher, skills);
@@ -50,7 +56,13 @@ export class OrchestratorService {
     // acceptance, and the start below is caused by it as if it had come back over the broker.
     const submitted = { id: uuidv7(), occurredAt: new Date().toISOString(), traceparent: nextTraceparent() };
     const occurredAt = new Date(submitted.occurredAt);
-    const entry = { at: submitted.occurredAt, type: WorkflowSubmittedV1.type, source: this.publisher.source, stepPath: 'root', detail: spec.name };
+    const entry = {
+      at: submitted.occurredAt,
+      type: WorkflowSubmittedV1.type,
+      source: this.publisher.source,
+      stepPath: 'root',
+      detail: spec.name,
+    };
     // Started now, alongside the acceptance and the event (the 202 does not wait for it):
     // acceptance writes only what begin() leaves alone (hsetnx of the status) or writes the
     // same (spec, index), so it may land after the workflow started. If this process dies
@@ -83,7 +95,9 @@ export class OrchestratorService {
       () => true,
       (error: unknown) => {
         // Not lost: workflow.submitted's handler starts it (it sees this begin failed).
-        this.log.warn(`workflow ${workflowId}: starting it on submit failed (${error instanceof Error ? error.message : String(error)}); workflow.submitted will`);
+        this.log.warn(
+          `workflow ${workflowId}: starting it on submit failed (${error instanceof Error ? error.message : String(error)}); workflow.submitted will`,
+        );
         return false;
       },
     );
@@ -99,6 +113,11 @@ export class OrchestratorService {
   }
 
   async cancel(workflowId: string, reason: string): Promise<void> {
-    await this.publisher.publish(Topics.workflowEvents, WorkflowCancelRequestedV1, { reason }, { correlationId: workflowId });
+    await this.publisher.publish(
+      Topics.workflowEvents,
+      WorkflowCancelRequestedV1,
+      { reason },
+      { correlationId: workflowId },
+    );
   }
 }

@@ -58,7 +58,8 @@ export class WorkflowsController {
       throw invalid([{ field: 'status', messages: [`status must be one of ${STATUSES.join(', ')}`] }]);
     }
     const max = limit === undefined ? 100 : Number(limit);
-    if (!Number.isInteger(max) || max < 1 || max > 1000) throw invalid([{ field: 'limit', messages: ['limit must be 1-1000'] }]);
+    if (!Number.isInteger(max) || max < 1 || max > 1000)
+      throw invalid([{ field: 'limit', messages: ['limit must be 1-1000'] }]);
     return this.orchestrator.list(status as WorkflowStatus | undefined, max);
   }
 
@@ -71,11 +72,16 @@ export class WorkflowsController {
 
   @Post(':id/cancel')
   @HttpCode(202)
-  async cancel(@Param('id') id: string, @Body() body: { reason?: unknown } = {}): Promise<{ workflowId: string; status: string }> {
+  async cancel(
+    @Param('id') id: string,
+    @Body() body: { reason?: unknown } = {},
+  ): Promise<{ workflowId: string; status: string }> {
     const workflow = await this.orchestrator.get(id);
     if (!workflow) throw new NotFoundException({ message: `no workflow ${id}` });
     if (workflow.status !== 'running' && workflow.status !== 'accepted') {
-      throw new BadRequestException({ message: `workflow ${id} is ${workflow.status}; only a running workflow can be cancelled` });
+      throw new BadRequestException({
+        message: `workflow ${id} is ${workflow.status}; only a running workflow can be cancelled`,
+      });
     }
     await this.orchestrator.cancel(id, typeof body?.reason === 'string' ? body.reason : 'cancelled over HTTP');
     return { workflowId: id, status: 'cancelling' };
@@ -85,14 +91,23 @@ export class WorkflowsController {
     let spec: WorkflowSpec;
     try {
       const isSpec = typeof body === 'object' && body !== null && 'step' in body;
-      spec = isSpec ? validateWorkflowSpec(body) : fanOutSpec(validatePlain(FanOutWorkflowRequest, body, 'workflow request'));
+      spec = isSpec
+        ? validateWorkflowSpec(body)
+        : fanOutSpec(validatePlain(FanOutWorkflowRequest, body, 'workflow request'));
     } catch (error) {
       if (error instanceof ContractValidationError) throw invalid(error.fieldErrors);
       throw error;
     }
     const errors: FieldError[] = [];
     this.checkSteps(spec.step, errors);
-    if (errors.length > 0) throw invalid(errors.map((e) => (spec.step.kind === 'fan-out' && !('step' in (body as object)) ? { ...e, field: e.field.replace(/^step\./, '') } : e)));
+    if (errors.length > 0)
+      throw invalid(
+        errors.map((e) =>
+          spec.step.kind === 'fan-out' && !('step' in (body as object))
+            ? { ...e, field: e.field.replace(/^step\./, '') }
+            : e,
+        ),
+      );
     return spec;
   }
 
@@ -101,11 +116,19 @@ export class WorkflowsController {
     walkSteps(root, (step, { field }) => {
       for (const named of skillsNamedBy(step)) {
         if (!this.skills.get(named.skill)) {
-          errors.push({ field: `${field}.${named.field}`, messages: [`unknown skill "${named.skill}"; known: ${this.skills.names().join(', ')}`] });
+          errors.push({
+            field: `${field}.${named.field}`,
+            messages: [`unknown skill "${named.skill}"; known: ${this.skills.names().join(', ')}`],
+          });
         }
       }
       if (step.kind === 'blackboard' && !this.config.boards.includes(step.board)) {
-        errors.push({ field: `${field}.board`, messages: [`unknown board "${step.board}"; this mesh serves boards: ${this.config.boards.join(', ')} (MESH_BOARDS)`] });
+        errors.push({
+          field: `${field}.board`,
+          messages: [
+            `unknown board "${step.board}"; this mesh serves boards: ${this.config.boards.join(', ')} (MESH_BOARDS)`,
+          ],
+        });
       }
     });
   }

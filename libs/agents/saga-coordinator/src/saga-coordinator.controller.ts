@@ -34,7 +34,11 @@ const SUBSCRIPTION = 'saga-coordinator';
  * The results of the saga's own tasks, and only those: every task it assigns names this topic
  * as its reply topic, so fan-out and other results never reach (or cost) the coordinator.
  */
-const RESULTS: MeshSubscriptionOptions = { topic: Topics.sagaTaskResults, subscription: SUBSCRIPTION, type: 'Key_Shared' };
+const RESULTS: MeshSubscriptionOptions = {
+  topic: Topics.sagaTaskResults,
+  subscription: SUBSCRIPTION,
+  type: 'Key_Shared',
+};
 const logKey = (workflowId: string, path: string) => `saga:${workflowId}:${path}`;
 const TASK_ID = new RegExp(String.raw`^(.+):(${STEP_PATH_FRAGMENT}):saga:(\d+):(action|compensation)$`);
 
@@ -136,10 +140,16 @@ export class SagaCoordinatorController {
   }
 
   /** An action's result: a failure undoes the saga; a success runs the next step, or finishes it. */
-  private async onActionResult({ event, taskId, workflowId, stepPath, index, name }: ResultOf, saga: SagaLog, result: TaskResult): Promise<void> {
+  private async onActionResult(
+    { event, taskId, workflowId, stepPath, index, name }: ResultOf,
+    saga: SagaLog,
+    result: TaskResult,
+  ): Promise<void> {
     const key = logKey(workflowId, stepPath);
     if (result.error !== undefined) {
-      const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [{ op: 'hset', key, field: `phase:${index}`, value: 'failed' }]);
+      const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [
+        { op: 'hset', key, field: `phase:${index}`, value: 'failed' },
+      ]);
       if (applied) await this.stepEvent(event, stepPath, index, name, 'failed', result.error);
       if (saga.status === 'running') await this.compensate(event, stepPath, `step ${name} failed: ${result.error}`);
       return;
@@ -160,14 +170,24 @@ export class SagaCoordinatorController {
   }
 
   /** A compensation's result: a failure fails the saga (it cannot undo itself); a success undoes the next step. */
-  private async onCompensationResult({ event, taskId, workflowId, stepPath, index, name }: ResultOf, result: TaskResult): Promise<void> {
+  private async onCompensationResult(
+    { event, taskId, workflowId, stepPath, index, name }: ResultOf,
+    result: TaskResult,
+  ): Promise<void> {
     const key = logKey(workflowId, stepPath);
     if (result.error !== undefined) {
-      const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [{ op: 'hset', key, field: 'status', value: 'failed' }]);
+      const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [
+        { op: 'hset', key, field: 'status', value: 'failed' },
+      ]);
       if (applied) {
         const reason = `compensation of ${name} failed: ${result.error}; the saga cannot undo itself`;
         this.log.error(`saga ${workflowId} ${stepPath}: ${reason}`);
-        await this.publisher.publish(Topics.sagaEvents, SagaFailedV1, { stepPath, reason }, { correlationId: workflowId, causedBy: event });
+        await this.publisher.publish(
+          Topics.sagaEvents,
+          SagaFailedV1,
+          { stepPath, reason },
+          { correlationId: workflowId, causedBy: event },
+        );
       }
       return;
     }
@@ -196,7 +216,15 @@ export class SagaCoordinatorController {
       { stepPath, index, deadlineMs: step.deadlineMs },
       { correlationId: workflowId, causedBy: cause, deliverAfterMs: step.deadlineMs },
     );
-    if (applied) await this.stepEvent(cause, stepPath, index, step.name, 'started', `${step.action.skill}, deadline ${step.deadlineMs} ms`);
+    if (applied)
+      await this.stepEvent(
+        cause,
+        stepPath,
+        index,
+        step.name,
+        'started',
+        `${step.action.skill}, deadline ${step.deadlineMs} ms`,
+      );
   }
 
   private async compensate(cause: EventEnvelope, stepPath: string, reason: string): Promise<void> {
@@ -226,7 +254,15 @@ export class SagaCoordinatorController {
     const { applied } = await this.state.applyOnce(`saga:undo:${workflowId}:${stepPath}:${index}`, [
       { op: 'hset', key: logKey(workflowId, stepPath), field: `phase:${index}`, value: 'compensating' },
     ]);
-    if (applied) await this.stepEvent(cause, stepPath, index, saga.steps[index].name, 'compensating', saga.steps[index].compensation.skill);
+    if (applied)
+      await this.stepEvent(
+        cause,
+        stepPath,
+        index,
+        saga.steps[index].name,
+        'compensating',
+        saga.steps[index].compensation.skill,
+      );
     await this.assign(cause, stepPath, index, saga.steps[index].compensation, 'compensation');
   }
 
@@ -237,8 +273,15 @@ export class SagaCoordinatorController {
     ]);
     if (!applied) return;
     const raw = await this.state.hgetall(logKey(workflowId, stepPath));
-    const outputs = Object.fromEntries(saga.steps.map((s, i) => [s.name, JSON.parse(raw[`output:${i}`] ?? '{}') as unknown]));
-    await this.publisher.publish(Topics.sagaEvents, SagaCompletedV1, { stepPath, outputs }, { correlationId: workflowId, causedBy: cause });
+    const outputs = Object.fromEntries(
+      saga.steps.map((s, i) => [s.name, JSON.parse(raw[`output:${i}`] ?? '{}') as unknown]),
+    );
+    await this.publisher.publish(
+      Topics.sagaEvents,
+      SagaCompletedV1,
+      { stepPath, outputs },
+      { correlationId: workflowId, causedBy: cause },
+    );
   }
 
   private async finishCompensated(cause: EventEnvelope, stepPath: string, saga: SagaLog): Promise<void> {
@@ -256,7 +299,13 @@ export class SagaCoordinatorController {
     );
   }
 
-  private async assign(cause: EventEnvelope, stepPath: string, index: number, action: SagaActionSpec, role: 'action' | 'compensation'): Promise<void> {
+  private async assign(
+    cause: EventEnvelope,
+    stepPath: string,
+    index: number,
+    action: SagaActionSpec,
+    role: 'action' | 'compensation',
+  ): Promise<void> {
     const workflowId = cause.correlationId;
     await this.publisher.publish(
       Topics.tasks(action.skill),
@@ -276,8 +325,20 @@ export class SagaCoordinatorController {
     );
   }
 
-  private async stepEvent(cause: EventEnvelope, stepPath: string, index: number, name: string, phase: 'started' | 'completed' | 'failed' | 'compensating' | 'compensated', detail: string): Promise<void> {
-    await this.publisher.publish(Topics.sagaEvents, SagaStepEventV1, { stepPath, index, name, phase, detail }, { correlationId: cause.correlationId, causedBy: cause });
+  private async stepEvent(
+    cause: EventEnvelope,
+    stepPath: string,
+    index: number,
+    name: string,
+    phase: 'started' | 'completed' | 'failed' | 'compensating' | 'compensated',
+    detail: string,
+  ): Promise<void> {
+    await this.publisher.publish(
+      Topics.sagaEvents,
+      SagaStepEventV1,
+      { stepPath, index, name, phase, detail },
+      { correlationId: cause.correlationId, causedBy: cause },
+    );
   }
 
   private async read(workflowId: string, stepPath: string): Promise<SagaLog | undefined> {

@@ -1,5 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { describeError, isTaskResultsTopic, TaskCompletedV1, TaskFailedV1, Topics, type DocumentInput, type EventEnvelope } from '@agent-mesh/contracts';
+import {
+  describeError,
+  isTaskResultsTopic,
+  TaskCompletedV1,
+  TaskFailedV1,
+  Topics,
+  type DocumentInput,
+  type EventEnvelope,
+} from '@agent-mesh/contracts';
 import { MeshPublisher } from '@agent-mesh/nest-pulsar';
 import { MESH_CONFIG, SKILL_REGISTRY, type MeshConfig } from '@agent-mesh/runtime';
 import { SkillInputError, type SkillRegistry } from '@agent-mesh/skills';
@@ -68,7 +76,8 @@ export class TaskRunner implements OnApplicationShutdown {
   ): Promise<void> {
     // The contract already refuses other topics; checked again because a task must never make
     // a worker publish elsewhere (thrown: redelivered, then dead-lettered with this reason).
-    if (!isTaskResultsTopic(replyTopic)) throw new Error(`task ${ref.taskId}: reply topic "${replyTopic}" is not task.results or task.results.<name>`);
+    if (!isTaskResultsTopic(replyTopic))
+      throw new Error(`task ${ref.taskId}: reply topic "${replyTopic}" is not task.results or task.results.<name>`);
     const options = { correlationId: cause.correlationId, causedBy: cause };
     const started = Date.now();
     try {

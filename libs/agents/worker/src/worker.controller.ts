@@ -24,6 +24,13 @@ export class WorkerController {
   })
   async onTask(@Payload() event: EventEnvelope<TaskAssigned>, @Ctx() context: MeshContext): Promise<void> {
     const { taskId, branchIndex, branchCount, skill, stepPath, attempt, input, params, replyTopic } = event.data;
-    await this.runner.run({ taskId, branchIndex, branchCount, skill, stepPath, attempt }, input, params, event, context.getRedeliveryCount(), replyTopic);
+    await this.runner.run(
+      { taskId, branchIndex, branchCount, skill, stepPath, attempt },
+      input,
+      params,
+      event,
+      context.getRedeliveryCount(),
+      replyTopic,
+    );
   }
 }

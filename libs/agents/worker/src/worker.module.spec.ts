@@ -73,7 +73,11 @@ interface Harness {
   readonly registry: EventRegistry;
 }
 
-async function startWorker(instance: string, skills: readonly Skill[], env: Record<string, string> = {}): Promise<Harness> {
+async function startWorker(
+  instance: string,
+  skills: readonly Skill[],
+  env: Record<string, string> = {},
+): Promise<Harness> {
   const broker = new MemoryBroker();
   const registry = createMeshEventRegistry();
   const skillRegistry = createDefaultSkillRegistry();
@@ -112,7 +116,10 @@ async function readAll(h: Harness, shortTopic: string): Promise<BusMessage[]> {
   return out;
 }
 
-async function results(h: Harness, topic: string = Topics.taskResults): Promise<EventEnvelope<TaskCompleted | TaskFailed>[]> {
+async function results(
+  h: Harness,
+  topic: string = Topics.taskResults,
+): Promise<EventEnvelope<TaskCompleted | TaskFailed>[]> {
   return (await readAll(h, topic)).map((message) => {
     const decoded = h.registry.decode(message.payload);
     if (!decoded.ok) throw new Error(`undecodable result: ${decoded.reason}`);
@@ -159,12 +166,22 @@ describe('WorkerModule on a memory bus', () => {
     const sent = await assign(h, task('keywords', text, params), 'wf-1');
 
     const result = await firstResult(h);
-    const expected = await new KeywordsSkill().run({ id: 'doc-7', text, params }, { signal: new AbortController().signal });
+    const expected = await new KeywordsSkill().run(
+      { id: 'doc-7', text, params },
+      { signal: new AbortController().signal },
+    );
 
     expect(result.type).toBe('task.completed');
     const data = result.data as TaskCompleted;
     expect(data.output).toEqual(expected);
-    expect(data).toMatchObject({ taskId: 'wf-1:2', branchIndex: 2, branchCount: 3, skill: 'keywords', inputId: 'doc-7', worker: 'worker@w-7' });
+    expect(data).toMatchObject({
+      taskId: 'wf-1:2',
+      branchIndex: 2,
+      branchCount: 3,
+      skill: 'keywords',
+      inputId: 'doc-7',
+      worker: 'worker@w-7',
+    });
     expect(Number.isInteger(data.durationMs) && data.durationMs >= 0).toBe(true);
     expect(result.source).toBe('worker@w-7');
     expect(result.correlationId).toBe('wf-1');
@@ -188,7 +205,14 @@ describe('WorkerModule on a memory bus', () => {
     const result = await firstResult(h);
     expect(result.type).toBe('task.failed');
     const data = result.data as TaskFailed;
-    expect(data).toMatchObject({ taskId: 'wf-1:2', branchIndex: 2, branchCount: 3, skill: 'picky', inputId: 'doc-7', worker: 'worker@w-1' });
+    expect(data).toMatchObject({
+      taskId: 'wf-1:2',
+      branchIndex: 2,
+      branchCount: 3,
+      skill: 'picky',
+      inputId: 'doc-7',
+      worker: 'worker@w-1',
+    });
     expect(data.error).toContain('SkillInputError');
     expect(data.error).toContain('not today');
     expect(result.causationId).toBe(sent.id);
@@ -265,7 +289,9 @@ describe('WorkerModule on a memory bus', () => {
       signals.push(context.signal);
       // The second call runs until its signal aborts; the others (its redelivery too) finish.
       if (call !== 2) return Promise.resolve({ done: true });
-      return new Promise<SkillOutput>((_, reject) => context.signal.addEventListener('abort', () => reject(context.signal.reason), { once: true }));
+      return new Promise<SkillOutput>((_, reject) =>
+        context.signal.addEventListener('abort', () => reject(context.signal.reason), { once: true }),
+      );
     });
     h = await startWorker('w-10', [skill]);
     await assign(h, task('stuck', 'first'), 'wf-10');
@@ -296,8 +322,15 @@ describe('WorkerModule on a memory bus', () => {
   describe('reply topic', () => {
     it('publishes task.completed on the task’s replyTopic, and nothing on task.results', async () => {
       h = await startWorker('w-8', []);
-      const sent = await assign(h, task('keywords', 'Bees visit flowers. Flowers feed bees.', { top: 2 }, Topics.sagaTaskResults), 'wf-8');
-      const result = await eventually('a result on task.results.saga', async () => (await results(h!, Topics.sagaTaskResults))[0]);
+      const sent = await assign(
+        h,
+        task('keywords', 'Bees visit flowers. Flowers feed bees.', { top: 2 }, Topics.sagaTaskResults),
+        'wf-8',
+      );
+      const result = await eventually(
+        'a result on task.results.saga',
+        async () => (await results(h!, Topics.sagaTaskResults))[0],
+      );
       expect(result.type).toBe('task.completed');
       expect(result.causationId).toBe(sent.id);
       expect(result.data).toMatchObject({ taskId: 'wf-1:2', skill: 'keywords', worker: 'worker@w-8' });
@@ -313,7 +346,10 @@ describe('WorkerModule on a memory bus', () => {
       });
       h = await startWorker('w-9', [skill]);
       await assign(h, task('picky', 'anything', undefined, Topics.solverTaskResults), 'wf-9');
-      const result = await eventually('a result on task.results.solver-rounds', async () => (await results(h!, Topics.solverTaskResults))[0]);
+      const result = await eventually(
+        'a result on task.results.solver-rounds',
+        async () => (await results(h!, Topics.solverTaskResults))[0],
+      );
       expect(result.type).toBe('task.failed');
       await settled(h, Topics.tasks('picky'));
       expect(await results(h, Topics.taskResults)).toEqual([]);
@@ -325,7 +361,10 @@ describe('WorkerModule on a memory bus', () => {
       // Built by hand: the registry refuses to create such a task.
       const valid = h.registry.create(TaskAssignedV1, task('obedient', 'text'), origin, { correlationId: 'wf-10' });
       const tampered = { ...valid, data: { ...valid.data, replyTopic: Topics.workflowEvents } };
-      await h.client.publish(qualifyTopic(naming, Topics.tasks('obedient')), { payload: Buffer.from(JSON.stringify(tampered)), key: 'wf-10' });
+      await h.client.publish(qualifyTopic(naming, Topics.tasks('obedient')), {
+        payload: Buffer.from(JSON.stringify(tampered)),
+        key: 'wf-10',
+      });
       const dead = await eventually('the dead letter', async () => (await readAll(h!, Topics.deadLetter))[0]);
       expect(dead.properties['dlq.reason']).toContain('replyTopic');
       expect(skill.calls).toBe(0);
@@ -333,7 +372,9 @@ describe('WorkerModule on a memory bus', () => {
       expect(await results(h)).toEqual([]);
       // and the runner itself refuses, should a task reach it unvalidated
       const ref = { taskId: 'wf-10:0', branchIndex: 0, branchCount: 1, skill: 'obedient' };
-      await expect(h.app.get(TaskRunner).run(ref, { id: 'a', text: 'text' }, undefined, valid, 0, Topics.workflowEvents)).rejects.toThrow(/reply topic/);
+      await expect(
+        h.app.get(TaskRunner).run(ref, { id: 'a', text: 'text' }, undefined, valid, 0, Topics.workflowEvents),
+      ).rejects.toThrow(/reply topic/);
       expect(skill.calls).toBe(0);
     });
   });

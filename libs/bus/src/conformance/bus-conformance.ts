@@ -100,7 +100,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
         expect(typeof firstId).toBe('string');
         expect(secondId).not.toBe(firstId);
 
-        await waitFor(() => box.count() >= 2, WAIT, () => `2 deliveries, ${box.describe()}`);
+        await waitFor(
+          () => box.count() >= 2,
+          WAIT,
+          () => `2 deliveries, ${box.describe()}`,
+        );
         const [first, second] = box.deliveries.map((d) => d.message);
 
         expect(first.topic).toBe(topic);
@@ -163,7 +167,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
         await expect(busB.subscribe(options, box.listener('other-client'))).rejects.toBeInstanceOf(ConsumerBusyError);
 
         await busB.publish(topic, { payload: 'x' });
-        await waitFor(() => box.count('first') >= 1, WAIT, () => `"x" on the first consumer, ${box.describe()}`);
+        await waitFor(
+          () => box.count('first') >= 1,
+          WAIT,
+          () => `"x" on the first consumer, ${box.describe()}`,
+        );
         await box.settled();
         await sleep(QUIET);
         expect(box.labels()).toEqual(['first']);
@@ -171,7 +179,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
         await first.close();
         await busB.subscribe(options, box.listener('after-close'));
         await busA.publish(topic, { payload: 'y' });
-        await waitFor(() => box.count('after-close') >= 1, WAIT, () => `"y" after close, ${box.describe()}`);
+        await waitFor(
+          () => box.count('after-close') >= 1,
+          WAIT,
+          () => `"y" after close, ${box.describe()}`,
+        );
         await sleep(QUIET);
         expect(box.texts('after-close')).toEqual(['y']);
       });
@@ -187,7 +199,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
         };
         const payloads = range('m', 5);
         await publishTexts(busA, topic, payloads);
-        await waitFor(() => box.count() >= 5, WAIT, () => `5 deliveries, ${box.describe()}`);
+        await waitFor(
+          () => box.count() >= 5,
+          WAIT,
+          () => `5 deliveries, ${box.describe()}`,
+        );
         await sleep(QUIET);
 
         expect(box.labels()).toHaveLength(1);
@@ -197,9 +213,17 @@ export function describeBusConformance(target: ConformanceTarget): void {
 
         for (const d of box.of(active).slice(0, 2)) await d.consumer.ack(d.message);
         await consumers[active].close();
-        await waitFor(() => box.count(standby) >= 3, WAIT, () => `3 unacked messages on ${standby}, ${box.describe()}`);
+        await waitFor(
+          () => box.count(standby) >= 3,
+          WAIT,
+          () => `3 unacked messages on ${standby}, ${box.describe()}`,
+        );
         await publishTexts(busB, topic, ['m5', 'm6']);
-        await waitFor(() => box.count(standby) >= 5, WAIT, () => `5 messages on ${standby}, ${box.describe()}`);
+        await waitFor(
+          () => box.count(standby) >= 5,
+          WAIT,
+          () => `5 messages on ${standby}, ${box.describe()}`,
+        );
         await sleep(QUIET);
 
         expect(box.texts(standby)).toEqual(['m2', 'm3', 'm4', 'm5', 'm6']);
@@ -218,7 +242,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
         const payloads = range('s', 20);
         await publishTexts(publisher, topic, payloads);
 
-        await waitFor(() => box.count() >= payloads.length, WAIT, () => `20 deliveries, ${box.describe()}`);
+        await waitFor(
+          () => box.count() >= payloads.length,
+          WAIT,
+          () => `20 deliveries, ${box.describe()}`,
+        );
         await box.settled();
         await sleep(QUIET);
         expect(box.count()).toBe(payloads.length);
@@ -242,7 +270,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
         }
         const total = keys.length * rounds;
 
-        await waitFor(() => box.count() >= total, WAIT, () => `${total} deliveries, ${box.describe()}`);
+        await waitFor(
+          () => box.count() >= total,
+          WAIT,
+          () => `${total} deliveries, ${box.describe()}`,
+        );
         await box.settled();
         await sleep(QUIET);
         expect(box.count()).toBe(total);
@@ -273,13 +305,21 @@ export function describeBusConformance(target: ConformanceTarget): void {
           box.listener('first', (d) => (text(d.message) === 'b' ? undefined : d.consumer.ack(d.message))),
         );
         await publishTexts(busB, topic, ['a', 'b', 'c']);
-        await waitFor(() => box.count('first') >= 3, WAIT, () => `3 deliveries, ${box.describe()}`);
+        await waitFor(
+          () => box.count('first') >= 3,
+          WAIT,
+          () => `3 deliveries, ${box.describe()}`,
+        );
         await box.settled();
         await first.close();
 
         await busB.publish(topic, { payload: 'sentinel' });
         await busB.subscribe(options, box.listener('second'));
-        await waitFor(() => box.texts('second').includes('sentinel'), WAIT, () => `"sentinel", ${box.describe()}`);
+        await waitFor(
+          () => box.texts('second').includes('sentinel'),
+          WAIT,
+          () => `"sentinel", ${box.describe()}`,
+        );
         await sleep(QUIET);
         expect(box.texts('second')).toEqual(['b', 'sentinel']);
       });
@@ -297,7 +337,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
         );
         const id = await bus.publish(topic, { payload: 'n', key: 'nk', properties: { p: '1' } });
 
-        await waitFor(() => box.count() >= 3, WAIT + 2 * delay, () => `3 deliveries, ${box.describe()}`);
+        await waitFor(
+          () => box.count() >= 3,
+          WAIT + 2 * delay,
+          () => `3 deliveries, ${box.describe()}`,
+        );
         await sleep(Math.max(QUIET, 2 * delay));
         const deliveries = box.of();
         expect(deliveries.map((d) => d.message.redeliveryCount)).toEqual([0, 1, 2]);
@@ -323,7 +367,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
         );
         const id = await bus.publish(topic, { payload: 't', key: 'tk' });
 
-        await waitFor(() => box.count() >= 2, WAIT + timeout, () => `2 deliveries, ${box.describe()}`);
+        await waitFor(
+          () => box.count() >= 2,
+          WAIT + timeout,
+          () => `2 deliveries, ${box.describe()}`,
+        );
         await sleep(Math.max(QUIET, 2 * timeout));
         const deliveries = box.of();
         expect(deliveries.map((d) => d.message.redeliveryCount)).toEqual([0, 1]);
@@ -363,7 +411,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
         const bytes = Buffer.from([0x01, 0x02, 0x03, 0xfa]);
         const id = await bus.publish(topic, { payload: bytes, key: 'dk', properties: { origin: 'test' } });
 
-        await waitFor(() => dead.count() >= 1, WAIT + 3 * nackDelay, () => `a dead letter; ${box.describe()}`);
+        await waitFor(
+          () => dead.count() >= 1,
+          WAIT + 3 * nackDelay,
+          () => `a dead letter; ${box.describe()}`,
+        );
         await sleep(Math.max(QUIET, 3 * nackDelay));
         expect(box.of().map((d) => d.message.redeliveryCount)).toEqual([0, 1, 2]);
         expect(dead.count()).toBe(1);
@@ -404,7 +456,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
         );
         const id = await bus.publish(topic, { payload: 'poison', key: 'pk' });
 
-        await waitFor(() => dead.count('custom') >= 1, WAIT + nackDelay, () => `a dead letter; ${dead.describe()}`);
+        await waitFor(
+          () => dead.count('custom') >= 1,
+          WAIT + nackDelay,
+          () => `a dead letter; ${dead.describe()}`,
+        );
         await sleep(Math.max(QUIET, 3 * nackDelay));
         expect(box.of().map((d) => d.message.redeliveryCount)).toEqual([0]);
         expect(dead.texts('custom')).toEqual(['poison']);
@@ -432,7 +488,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
         );
         const id = await bus.publish(topic, { payload: 'slow', key: 'sk' });
 
-        await waitFor(() => dead.count() >= 1, WAIT + 2 * timeout, () => `a dead letter; ${box.describe()}`);
+        await waitFor(
+          () => dead.count() >= 1,
+          WAIT + 2 * timeout,
+          () => `a dead letter; ${box.describe()}`,
+        );
         await sleep(Math.max(QUIET, 2 * timeout));
         expect(box.of().map((d) => d.message.redeliveryCount)).toEqual([0, 1]);
         expect(dead.texts()).toEqual(['slow']);
@@ -457,7 +517,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
         );
         const id = await busB.publish(topic, { payload: '{not json', key: 'bk', properties: { kind: 'raw' } });
 
-        await waitFor(() => dead.count() >= 1, WAIT, () => `a dead letter; ${box.describe()}`);
+        await waitFor(
+          () => dead.count() >= 1,
+          WAIT,
+          () => `a dead letter; ${box.describe()}`,
+        );
         await box.settled();
         await sleep(QUIET);
         expect(box.texts('first')).toEqual(['{not json']);
@@ -477,7 +541,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
         await first.close();
         await busB.subscribe(options, box.listener('second'));
         await busB.publish(topic, { payload: 'sentinel' });
-        await waitFor(() => box.count('second') >= 1, WAIT, () => `"sentinel", ${box.describe()}`);
+        await waitFor(
+          () => box.count('second') >= 1,
+          WAIT,
+          () => `"sentinel", ${box.describe()}`,
+        );
         await sleep(QUIET);
         expect(box.texts('second')).toEqual(['sentinel']);
       });
@@ -495,7 +563,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
           await bus.publish(topic, { payload: 'later', key: 'k1', deliverAfterMs: delay });
           await bus.publish(topic, { payload: 'now', key: 'k2' });
 
-          await waitFor(() => box.count() >= 2, WAIT + delay, () => `2 deliveries, ${box.describe()}`);
+          await waitFor(
+            () => box.count() >= 2,
+            WAIT + delay,
+            () => `2 deliveries, ${box.describe()}`,
+          );
           expect(box.texts()).toEqual(['now', 'later']);
           const later = box.find('later');
           expect(later.receivedAt - start).toBeGreaterThanOrEqual(delay - EARLY_MS);
@@ -512,7 +584,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
         await bus.publish(topic, { payload: 'later', deliverAt });
         await bus.publish(topic, { payload: 'now' });
 
-        await waitFor(() => box.count() >= 2, WAIT + ms(600), () => `2 deliveries, ${box.describe()}`);
+        await waitFor(
+          () => box.count() >= 2,
+          WAIT + ms(600),
+          () => `2 deliveries, ${box.describe()}`,
+        );
         expect(box.texts()).toEqual(['now', 'later']);
         expect(box.find('later').receivedAt).toBeGreaterThanOrEqual(deliverAt - EARLY_MS);
       });
@@ -525,7 +601,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
           await bus.subscribe({ topic, subscription: 'sub', type }, box.listener('c'));
           await bus.publish(topic, { payload: 'after', deliverAfterMs: 60_000 });
           await bus.publish(topic, { payload: 'at', deliverAt: Date.now() + 60_000 });
-          await waitFor(() => box.count() >= 2, WAIT, () => `both messages without delay, ${box.describe()}`);
+          await waitFor(
+            () => box.count() >= 2,
+            WAIT,
+            () => `both messages without delay, ${box.describe()}`,
+          );
           expect(box.texts()).toEqual(['after', 'at']);
         });
       }
@@ -610,7 +690,8 @@ export function describeBusConformance(target: ConformanceTarget): void {
         const inclusive = await bus.createReader({ topic, startMessageId: ids[1], startMessageIdInclusive: true });
         const readAll = async (reader: Reader): Promise<string[]> => {
           const texts: string[] = [];
-          for (let m = await reader.readNext(ms(300)); m !== null; m = await reader.readNext(ms(300))) texts.push(text(m));
+          for (let m = await reader.readNext(ms(300)); m !== null; m = await reader.readNext(ms(300)))
+            texts.push(text(m));
           return texts;
         };
         expect(await readAll(exclusive)).toEqual(['r2', 'r3']);
@@ -643,19 +724,31 @@ export function describeBusConformance(target: ConformanceTarget): void {
         const payloads = range('q', 10);
         await publishTexts(publisher, topic, payloads);
 
-        await waitFor(() => box.count() >= 3, WAIT, () => `3 deliveries, ${box.describe()}`);
+        await waitFor(
+          () => box.count() >= 3,
+          WAIT,
+          () => `3 deliveries, ${box.describe()}`,
+        );
         await sleep(QUIET);
         expect(box.count()).toBe(3);
 
         const first = held.shift();
         if (first) await ack(first);
-        await waitFor(() => box.count() >= 4, WAIT, () => `a 4th delivery after one ack, ${box.describe()}`);
+        await waitFor(
+          () => box.count() >= 4,
+          WAIT,
+          () => `a 4th delivery after one ack, ${box.describe()}`,
+        );
         await sleep(QUIET);
         expect(box.count()).toBe(4);
 
         ackAll = true;
         for (const d of held.splice(0)) await ack(d);
-        await waitFor(() => box.count() >= payloads.length, WAIT, () => `10 deliveries, ${box.describe()}`);
+        await waitFor(
+          () => box.count() >= payloads.length,
+          WAIT,
+          () => `10 deliveries, ${box.describe()}`,
+        );
         await box.settled();
         await sleep(QUIET);
         expect(box.count()).toBe(payloads.length);
@@ -671,7 +764,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
           const box = inbox();
           const worker = await busA.subscribe(options, box.listener('a', 'hold'));
           await publishTexts(publisher, topic, ['t0', 't1', 't2']);
-          await waitFor(() => box.count('a') >= 3, WAIT, () => `3 tasks on worker a, ${box.describe()}`);
+          await waitFor(
+            () => box.count('a') >= 3,
+            WAIT,
+            () => `3 tasks on worker a, ${box.describe()}`,
+          );
           const [done, ...inFlight] = box.of('a');
           await done.consumer.ack(done.message);
 
@@ -681,7 +778,11 @@ export function describeBusConformance(target: ConformanceTarget): void {
 
           if (how === 'consumer.close()') await worker.close();
           else await busA.close();
-          await waitFor(() => box.count('b') >= 2, WAIT, () => `2 tasks on worker b, ${box.describe()}`);
+          await waitFor(
+            () => box.count('b') >= 2,
+            WAIT,
+            () => `2 tasks on worker b, ${box.describe()}`,
+          );
           await sleep(QUIET);
           expect(sorted(box.texts('b'))).toEqual(sorted(inFlight.map((d) => text(d.message))));
           expect(box.count('a')).toBe(3);
@@ -695,14 +796,22 @@ export function describeBusConformance(target: ConformanceTarget): void {
         const box = inbox();
         const first = await busA.subscribe(options, box.listener('first'));
         await publisher.publish(topic, { payload: 'd0' });
-        await waitFor(() => box.count('first') >= 1, WAIT, () => `"d0", ${box.describe()}`);
+        await waitFor(
+          () => box.count('first') >= 1,
+          WAIT,
+          () => `"d0", ${box.describe()}`,
+        );
         await box.settled();
         await first.close();
 
         await publishTexts(publisher, topic, ['d1', 'd2']);
         // initialPosition (default latest) only applies to new subscriptions.
         await busB.subscribe(options, box.listener('second'));
-        await waitFor(() => box.count('second') >= 2, WAIT, () => `the backlog, ${box.describe()}`);
+        await waitFor(
+          () => box.count('second') >= 2,
+          WAIT,
+          () => `the backlog, ${box.describe()}`,
+        );
         await sleep(QUIET);
         expect(sorted(box.texts('second'))).toEqual(['d1', 'd2']);
       });
@@ -732,7 +841,10 @@ export function describeBusConformance(target: ConformanceTarget): void {
         const [bus, other] = [await connect(), await connect()];
         const topic = target.topic('close-during-open');
         const box = inbox();
-        const subscribing = bus.subscribe({ topic, subscription: 'sub', type: 'Shared', initialPosition: 'earliest' }, box.listener('opened'));
+        const subscribing = bus.subscribe(
+          { topic, subscription: 'sub', type: 'Shared', initialPosition: 'earliest' },
+          box.listener('opened'),
+        );
         const reading = bus.createReader({ topic, startMessageId: 'earliest' });
         await bus.close();
         const [consumer, reader] = await Promise.allSettled([subscribing, reading]);
@@ -741,7 +853,8 @@ export function describeBusConformance(target: ConformanceTarget): void {
         for (const outcome of [consumer, reader]) {
           if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(BusClosedError);
         }
-        if (reader.status === 'fulfilled') await expect(reader.value.readNext(ms(100))).rejects.toBeInstanceOf(BusClosedError);
+        if (reader.status === 'fulfilled')
+          await expect(reader.value.readNext(ms(100))).rejects.toBeInstanceOf(BusClosedError);
         await other.publish(topic, { payload: 'after-close' });
         await sleep(QUIET);
         expect(box.count()).toBe(0);

@@ -677,7 +677,11 @@ export class MemoryEventBus implements EventBus {
     if (options.startMessageId === 'earliest') position = topic.log.start;
     else if (options.startMessageId === 'latest') position = topic.log.end;
     // A start id already dropped begins at the oldest message kept, as on Pulsar.
-    else position = Math.max(topic.log.start, topic.indexOf(options.startMessageId) + (options.startMessageIdInclusive ? 0 : 1));
+    else
+      position = Math.max(
+        topic.log.start,
+        topic.indexOf(options.startMessageId) + (options.startMessageIdInclusive ? 0 : 1),
+      );
     const reader = new MemoryReader(topic, position, this);
     this.resources.add(reader);
     return reader;

@@ -29,7 +29,13 @@ describe('MemoryBroker retention', () => {
     broker.shutdown();
   });
 
-  const ackAll = async (bus: EventBus, topic: string, subscription: string, box: Inbox, type: 'Shared' | 'Key_Shared'): Promise<void> => {
+  const ackAll = async (
+    bus: EventBus,
+    topic: string,
+    subscription: string,
+    box: Inbox,
+    type: 'Shared' | 'Key_Shared',
+  ): Promise<void> => {
     await bus.subscribe({ topic, subscription, type, initialPosition: 'earliest' }, box.listener(subscription));
   };
 
@@ -43,7 +49,11 @@ describe('MemoryBroker retention', () => {
 
     const published = 5000;
     for (let i = 0; i < published; i++) await bus.publish(topic, { payload: `m${i}`, key: `wf-${i % 7}` });
-    await waitFor(() => box.count() === 2 * published, 10_000, () => `${2 * published} deliveries, got ${box.count()}`);
+    await waitFor(
+      () => box.count() === 2 * published,
+      10_000,
+      () => `${2 * published} deliveries, got ${box.count()}`,
+    );
     await box.settled();
 
     expect(broker.backlog(topic, 'orchestrator')).toBe(0);
@@ -57,7 +67,11 @@ describe('MemoryBroker retention', () => {
     const topic = 'persistent://t/ns/forever';
     const box = new Inbox();
     await ackAll(bus, topic, 'sub', box, 'Shared');
-    await publishTexts(bus, topic, Array.from({ length: 1500 }, (_, i) => `m${i}`));
+    await publishTexts(
+      bus,
+      topic,
+      Array.from({ length: 1500 }, (_, i) => `m${i}`),
+    );
     await waitFor(() => box.count() === 1500, 10_000, 'every delivery');
     await box.settled();
     expect(broker.storedMessages(topic)).toBe(1500);
@@ -68,9 +82,16 @@ describe('MemoryBroker retention', () => {
     const bus = connect();
     const topic = 'persistent://t/ns/unacked';
     const box = new Inbox();
-    const consumer = await bus.subscribe({ topic, subscription: 'slow', type: 'Exclusive' }, box.listener('held', 'hold'));
+    const consumer = await bus.subscribe(
+      { topic, subscription: 'slow', type: 'Exclusive' },
+      box.listener('held', 'hold'),
+    );
     await publishTexts(bus, topic, ['a', 'b', 'c', 'd']);
-    await waitFor(() => box.count() === 4, 5000, () => box.describe());
+    await waitFor(
+      () => box.count() === 4,
+      5000,
+      () => box.describe(),
+    );
     expect(broker.storedMessages(topic)).toBe(4);
 
     await consumer.ack(box.find('a').message);
@@ -81,7 +102,11 @@ describe('MemoryBroker retention', () => {
     expect(broker.storedMessages(topic)).toBe(3);
     const again = new Inbox();
     await bus.subscribe({ topic, subscription: 'slow', type: 'Exclusive' }, again.listener('again'));
-    await waitFor(() => again.count() === 2, 5000, () => again.describe());
+    await waitFor(
+      () => again.count() === 2,
+      5000,
+      () => again.describe(),
+    );
     await again.settled();
     expect(again.texts()).toEqual(['b', 'd']);
     expect(broker.storedMessages(topic)).toBe(0);
@@ -110,7 +135,11 @@ describe('MemoryBroker retention', () => {
     useBroker(3);
     const bus = connect();
     const topic = 'persistent://t/ns/window';
-    const ids = await publishTexts(bus, topic, Array.from({ length: 10 }, (_, i) => `w${i}`));
+    const ids = await publishTexts(
+      bus,
+      topic,
+      Array.from({ length: 10 }, (_, i) => `w${i}`),
+    );
     expect(broker.storedMessages(topic)).toBe(3);
 
     const readAll = async (startMessageId: string, startMessageIdInclusive = false): Promise<string[]> => {
@@ -130,8 +159,15 @@ describe('MemoryBroker retention', () => {
     expect(await readAll(ids[8])).toEqual(['w9']);
 
     const box = new Inbox();
-    await bus.subscribe({ topic, subscription: 'late', type: 'Exclusive', initialPosition: 'earliest' }, box.listener('late'));
-    await waitFor(() => box.count() === 3, 5000, () => box.describe());
+    await bus.subscribe(
+      { topic, subscription: 'late', type: 'Exclusive', initialPosition: 'earliest' },
+      box.listener('late'),
+    );
+    await waitFor(
+      () => box.count() === 3,
+      5000,
+      () => box.describe(),
+    );
     expect(box.texts()).toEqual(['w7', 'w8', 'w9']);
     expect(broker.backlog(topic, 'late')).toBe(0);
   });
@@ -156,9 +192,18 @@ describe('MemoryBroker retention', () => {
     const letter = await readOrFail(dead, 5000);
     expect(text(letter)).toBe('poison');
     expect(letter.properties[DeadLetterProperties.reason]).toBe('cannot handle poison');
-    await waitFor(() => box.texts().filter((t) => t === 'retry').length === 3, 5000, () => box.describe());
+    await waitFor(
+      () => box.texts().filter((t) => t === 'retry').length === 3,
+      5000,
+      () => box.describe(),
+    );
     await box.settled();
-    expect(box.of().filter((d) => text(d.message) === 'retry').map((d) => d.message.redeliveryCount)).toEqual([0, 1, 2]);
+    expect(
+      box
+        .of()
+        .filter((d) => text(d.message) === 'retry')
+        .map((d) => d.message.redeliveryCount),
+    ).toEqual([0, 1, 2]);
     await waitFor(() => broker.backlog(topic, 'flaky') === 0, 5000, 'an empty backlog');
     expect(broker.storedMessages(topic)).toBe(0);
     await dead.close();
@@ -174,13 +219,23 @@ describe('MemoryBroker retention', () => {
       box.listener(label, ({ message, consumer }) => {
         setTimeout(() => void consumer.ack(message), Number(text(message).split('-')[1]) % 5);
       });
-    await a.subscribe({ topic, subscription: 'ordered', type: 'Key_Shared', consumerName: 'a', receiverQueueSize: 10 }, ackLater('a'));
-    await b.subscribe({ topic, subscription: 'ordered', type: 'Key_Shared', consumerName: 'b', receiverQueueSize: 10 }, ackLater('b'));
+    await a.subscribe(
+      { topic, subscription: 'ordered', type: 'Key_Shared', consumerName: 'a', receiverQueueSize: 10 },
+      ackLater('a'),
+    );
+    await b.subscribe(
+      { topic, subscription: 'ordered', type: 'Key_Shared', consumerName: 'b', receiverQueueSize: 10 },
+      ackLater('b'),
+    );
     const keys = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5'];
     const payloads = Array.from({ length: 300 }, (_, i) => `${keys[i % keys.length]}-${i}`);
     await publishTexts(publisher, topic, payloads, (payload) => payload.split('-')[0]);
 
-    await waitFor(() => box.count() === payloads.length && broker.backlog(topic, 'ordered') === 0, 10_000, () => box.describe());
+    await waitFor(
+      () => box.count() === payloads.length && broker.backlog(topic, 'ordered') === 0,
+      10_000,
+      () => box.describe(),
+    );
     for (const key of keys) {
       const ofKey = box.of().filter((d) => d.message.key === key);
       expect(new Set(ofKey.map((d) => d.label)).size).toBe(1);

@@ -250,16 +250,36 @@ describe('PulsarNativeEventBus over a stand-in pulsar-client module', () => {
       got.push(m);
       return c.ack(m);
     });
-    const id = await bus.publish(TOPIC, { payload: 'x', key: 'k', properties: { a: '1' }, eventTime: 1234, deliverAfterMs: 5 });
+    const id = await bus.publish(TOPIC, {
+      payload: 'x',
+      key: 'k',
+      properties: { a: '1' },
+      eventTime: 1234,
+      deliverAfterMs: 5,
+    });
     const plain = await bus.publish(TOPIC, { payload: Buffer.from([1, 2]) });
     expect(broker.producerConfigs).toEqual([expect.objectContaining({ topic: TOPIC, batchingEnabled: false })]);
-    expect(broker.consumerConfigs[0]).toMatchObject({ subscriptionType: 'KeyShared', subscriptionInitialPosition: 'Latest' });
+    expect(broker.consumerConfigs[0]).toMatchObject({
+      subscriptionType: 'KeyShared',
+      subscriptionInitialPosition: 'Latest',
+    });
     expect(broker.consumerConfigs[0]).not.toHaveProperty('ackTimeoutMs');
     expect(broker.consumerConfigs[0]).not.toHaveProperty('deadLetterPolicy');
-    expect(broker.topics.get(TOPIC)?.[0].message).toMatchObject({ partitionKey: 'k', eventTimestamp: 1234, deliverAfter: 5 });
+    expect(broker.topics.get(TOPIC)?.[0].message).toMatchObject({
+      partitionKey: 'k',
+      eventTimestamp: 1234,
+      deliverAfter: 5,
+    });
     expect(id).toBe(encodeMessageId(LEDGER, 0n));
     await waitFor(() => got.length === 2, 1000);
-    expect(got[0]).toMatchObject({ topic: TOPIC, messageId: id, key: 'k', properties: { a: '1' }, eventTime: 1234, redeliveryCount: 0 });
+    expect(got[0]).toMatchObject({
+      topic: TOPIC,
+      messageId: id,
+      key: 'k',
+      properties: { a: '1' },
+      eventTime: 1234,
+      redeliveryCount: 0,
+    });
     expect(got[1]).toMatchObject({ messageId: plain, key: undefined, properties: {}, eventTime: undefined });
     expect([...got[1].payload]).toEqual([1, 2]);
   });
@@ -272,9 +292,12 @@ describe('PulsarNativeEventBus over a stand-in pulsar-client module', () => {
 
   it('hands the listener at most receiverQueueSize unsettled messages', async () => {
     const held: BusMessage[] = [];
-    const consumer = await bus.subscribe({ topic: TOPIC, subscription: 's', type: 'Shared', receiverQueueSize: 2 }, (m) => {
-      held.push(m);
-    });
+    const consumer = await bus.subscribe(
+      { topic: TOPIC, subscription: 's', type: 'Shared', receiverQueueSize: 2 },
+      (m) => {
+        held.push(m);
+      },
+    );
     for (let i = 0; i < 5; i++) await bus.publish(TOPIC, { payload: `m${i}` });
     await sleep(50);
     expect(held).toHaveLength(2);
@@ -291,7 +314,13 @@ describe('PulsarNativeEventBus over a stand-in pulsar-client module', () => {
     });
     const counts: number[] = [];
     await bus.subscribe(
-      { topic: TOPIC, subscription: 's', type: 'Shared', nackRedeliveryDelayMs: 10, deadLetter: { maxRedeliverCount: 1 } },
+      {
+        topic: TOPIC,
+        subscription: 's',
+        type: 'Shared',
+        nackRedeliveryDelayMs: 10,
+        deadLetter: { maxRedeliverCount: 1 },
+      },
       (m) => {
         counts.push(m.redeliveryCount);
         throw new Error(`boom ${m.redeliveryCount}`);
@@ -380,9 +409,9 @@ describe('PulsarNativeEventBus over a stand-in pulsar-client module', () => {
   it('a closed bus rejects with BusClosedError and closes its client', async () => {
     await bus.close();
     await expect(bus.publish(TOPIC, { payload: 'x' })).rejects.toBeInstanceOf(BusClosedError);
-    await expect(bus.subscribe({ topic: TOPIC, subscription: 's', type: 'Shared' }, () => undefined)).rejects.toBeInstanceOf(
-      BusClosedError,
-    );
+    await expect(
+      bus.subscribe({ topic: TOPIC, subscription: 's', type: 'Shared' }, () => undefined),
+    ).rejects.toBeInstanceOf(BusClosedError);
     await expect(bus.createReader({ topic: TOPIC, startMessageId: 'earliest' })).rejects.toBeInstanceOf(BusClosedError);
     await expect(bus.close()).resolves.toBeUndefined();
   });

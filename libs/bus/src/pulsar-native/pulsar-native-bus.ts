@@ -35,7 +35,6 @@ export interface PulsarNativeOptions extends PulsarBusOptions {
   readonly operationTimeoutSeconds?: number;
 }
 
-
 const SUBSCRIPTION_TYPES: Readonly<Record<SubscriptionType, PulsarSubscriptionType>> = {
   Exclusive: 'Exclusive',
   Failover: 'Failover',
@@ -121,7 +120,9 @@ export class PulsarNativeEventBus extends PulsarEventBusBase<NativeProducer> {
   ) {
     super(options);
     if (!/^pulsar(\+ssl)?:\/\//.test(options.serviceUrl)) {
-      throw new Error(`PULSAR_SERVICE_URL must be pulsar://host:port or pulsar+ssl://host:port, got "${options.serviceUrl}"`);
+      throw new Error(
+        `PULSAR_SERVICE_URL must be pulsar://host:port or pulsar+ssl://host:port, got "${options.serviceUrl}"`,
+      );
     }
     this.client = new pulsar.Client({
       serviceUrl: options.serviceUrl,
@@ -185,7 +186,11 @@ class NativeProducer {
 
   static async open(bus: PulsarNativeEventBus, topic: string): Promise<NativeProducer> {
     try {
-      const native = await bus.client.createProducer({ topic, batchingEnabled: false, sendTimeoutMs: bus.sendTimeoutMs });
+      const native = await bus.client.createProducer({
+        topic,
+        batchingEnabled: false,
+        sendTimeoutMs: bus.sendTimeoutMs,
+      });
       return new NativeProducer(bus, topic, native);
     } catch (error) {
       if (bus.isClosed) throw new BusClosedError(`publish to ${topic}`);
@@ -202,7 +207,9 @@ class NativeProducer {
     } catch (error) {
       if (this.bus.isClosed) throw new BusClosedError(`publish to ${this.topic}`);
       this.bus.connection.linkDown(this);
-      throw new Error(`publish to ${this.topic} failed: ${errorText(error)} (broker at ${this.bus.options.serviceUrl})`);
+      throw new Error(
+        `publish to ${this.topic} failed: ${errorText(error)} (broker at ${this.bus.options.serviceUrl})`,
+      );
     }
   }
 
@@ -388,7 +395,11 @@ class NativeReader implements Reader {
   async open(): Promise<void> {
     const startMessageId = this.startPosition();
     try {
-      this.native = await this.bus.client.createReader({ topic: this.options.topic, startMessageId, receiverQueueSize: 1000 });
+      this.native = await this.bus.client.createReader({
+        topic: this.options.topic,
+        startMessageId,
+        receiverQueueSize: 1000,
+      });
     } catch (error) {
       if (this.bus.isClosed) throw new BusClosedError(`createReader on ${this.options.topic}`);
       this.bus.connection.openFailed();
@@ -430,7 +441,8 @@ class NativeReader implements Reader {
     if (start === 'latest') return MessageId.latest();
     const position = decodeMessageId(start); // rejects what is not a Pulsar id before the addon sees it
     if (!this.options.startMessageIdInclusive) return this.bus.nativeMessageId(start);
-    if (position.entryId > 0n) return this.bus.nativeMessageId(encodeMessageId(position.ledgerId, position.entryId - 1n));
+    if (position.entryId > 0n)
+      return this.bus.nativeMessageId(encodeMessageId(position.ledgerId, position.entryId - 1n));
     this.skipBefore = position;
     return MessageId.earliest();
   }

@@ -12,7 +12,8 @@ if (loaded.ok) {
     describeBusConformance({
       name: 'pulsar-native',
       connect: async () => PulsarNativeEventBus.create({ serviceUrl: env.serviceUrl }),
-      topic: (name) => `persistent://${env.tenant}/${env.namespace}/conformance-${run}-${name}-${randomBytes(3).toString('hex')}`,
+      topic: (name) =>
+        `persistent://${env.tenant}/${env.namespace}/conformance-${run}-${name}-${randomBytes(3).toString('hex')}`,
       timeScale: 3,
     });
   });

@@ -24,7 +24,6 @@ export interface PulsarWsOptions extends PulsarBusOptions {
   readonly reconnect?: ReconnectPolicy;
 }
 
-
 interface WireMessage {
   readonly messageId: string;
   readonly payload: string;
@@ -44,7 +43,8 @@ interface ProducerReply {
 
 function topicPath(topic: string): string {
   const match = /^(persistent|non-persistent):\/\/([^/]+)\/([^/]+)\/(.+)$/.exec(topic);
-  if (!match) throw new Error(`pulsar-ws needs a fully qualified topic (persistent://tenant/namespace/name), got "${topic}"`);
+  if (!match)
+    throw new Error(`pulsar-ws needs a fully qualified topic (persistent://tenant/namespace/name), got "${topic}"`);
   return `${match[1]}/${match[2]}/${match[3]}/${encodeURIComponent(match[4])}`;
 }
 
@@ -128,13 +128,20 @@ export class PulsarWsEventBus extends PulsarEventBusBase<WsProducer> {
 
   /** @internal Last message id of a topic from the admin API, or undefined for an empty topic. */
   async lastMessagePosition(topic: string): Promise<MessagePosition | undefined> {
-    const response = await fetch(`${this.options.webUrl.replace(/\/$/, '')}/admin/v2/${topicPath(topic)}/lastMessageId`, {
-      headers: this.headers,
-    });
+    const response = await fetch(
+      `${this.options.webUrl.replace(/\/$/, '')}/admin/v2/${topicPath(topic)}/lastMessageId`,
+      {
+        headers: this.headers,
+      },
+    );
     if (!response.ok) throw new Error(`lastMessageId of ${topic}: HTTP ${response.status} ${await response.text()}`);
     const body = (await response.json()) as { ledgerId: number; entryId: number; batchIndex?: number };
     if (body.ledgerId < 0 || body.entryId < 0) return undefined;
-    return { ledgerId: BigInt(body.ledgerId), entryId: BigInt(body.entryId), batchIndex: BigInt(body.batchIndex ?? -1) };
+    return {
+      ledgerId: BigInt(body.ledgerId),
+      entryId: BigInt(body.entryId),
+      batchIndex: BigInt(body.batchIndex ?? -1),
+    };
   }
 }
 
@@ -228,7 +235,11 @@ class WsProducer {
       // Deadlines grow with send order, so the first one still in time ends the sweep.
       if (send.deadline > now) break;
       this.pending.delete(context);
-      send.reject(new Error(`publish to ${this.topic} not confirmed within ${this.timeoutMs} ms (broker at ${this.bus.options.webUrl})`));
+      send.reject(
+        new Error(
+          `publish to ${this.topic} not confirmed within ${this.timeoutMs} ms (broker at ${this.bus.options.webUrl})`,
+        ),
+      );
     }
     if (this.pending.size > 0) this.sweepTimer = this.scheduleSweep();
   }
@@ -367,7 +378,9 @@ class WsReader implements Reader {
     if (!last) return this.lastSeen ? false : (await this.waitForMessage(500)) !== undefined;
     if (this.lastSeen && comparePositions(this.lastSeen, last) >= 0) return false;
     // From 'latest', messages published before the reader existed do not count.
-    return (await this.waitForMessage(this.options.startMessageId === 'latest' && !this.lastSeen ? 200 : 2000)) !== undefined;
+    return (
+      (await this.waitForMessage(this.options.startMessageId === 'latest' && !this.lastSeen ? 200 : 2000)) !== undefined
+    );
   }
 
   async readNext(timeoutMs = DEFAULT_READ_TIMEOUT_MS): Promise<BusMessage | null> {

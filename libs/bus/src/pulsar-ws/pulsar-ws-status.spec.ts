@@ -42,7 +42,11 @@ describe('pulsar-ws connection status', () => {
     bus.onConnectionStatus((status) => heard.push(status));
 
     sockets[0].terminate();
-    await waitFor(() => heard.length >= 2, 5000, () => `a drop and a reconnect, heard [${heard.join(', ')}]`);
+    await waitFor(
+      () => heard.length >= 2,
+      5000,
+      () => `a drop and a reconnect, heard [${heard.join(', ')}]`,
+    );
     expect(heard).toEqual(['disconnected', 'connected']);
     expect(bus.connectionStatus).toBe('connected');
   });

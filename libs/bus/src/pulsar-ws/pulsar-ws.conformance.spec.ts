@@ -9,7 +9,8 @@ describeWithPulsar('pulsar-ws driver against the real broker', (env) => {
   describeBusConformance({
     name: 'pulsar-ws',
     connect: async () => new PulsarWsEventBus({ webUrl: env.webUrl }),
-    topic: (name) => `persistent://${env.tenant}/${env.namespace}/conformance-${run}-${name}-${randomBytes(3).toString('hex')}`,
+    topic: (name) =>
+      `persistent://${env.tenant}/${env.namespace}/conformance-${run}-${name}-${randomBytes(3).toString('hex')}`,
     timeScale: 3,
   });
 });

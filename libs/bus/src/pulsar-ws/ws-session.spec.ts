@@ -50,7 +50,11 @@ describe('WsSession frame coalescing', () => {
   });
 
   const openSession = async (): Promise<WsSession> => {
-    const session = new WsSession(`ws://127.0.0.1:${port}`, {}, { onOpen: () => undefined, onMessage: () => undefined });
+    const session = new WsSession(
+      `ws://127.0.0.1:${port}`,
+      {},
+      { onOpen: () => undefined, onMessage: () => undefined },
+    );
     sessions.push(session);
     const accepted = serverSockets.length;
     await session.open(5000);
@@ -96,7 +100,7 @@ describe('WsSession frame coalescing', () => {
   // Changed when the lone frame began to wait for the microtasks queued before it: it used to be
   // written inside send(), so frames sent right after it in the same run (the other messages of
   // one socket read) cost a second write.
-  it('writes a lone first frame of a turn early after a quiet turn, and the turn\'s later frames in one write', async () => {
+  it("writes a lone first frame of a turn early after a quiet turn, and the turn's later frames in one write", async () => {
     const session = await openSession();
     const before = writesToServer();
     const frames = Array.from({ length: 20 }, (_, i) => `f-${i}`);

@@ -15,7 +15,17 @@ export class UpgradeRefusedError extends Error {
     readonly status: number,
     readonly body: string,
   ) {
-    super(`Pulsar refused ${url}: HTTP ${status}${body ? ` ${body.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 300)}` : ''}`);
+    super(
+      `Pulsar refused ${url}: HTTP ${status}${
+        body
+          ? ` ${body
+              .replace(/<[^>]+>/g, ' ')
+              .replace(/\s+/g, ' ')
+              .trim()
+              .slice(0, 300)}`
+          : ''
+      }`,
+    );
     this.name = 'UpgradeRefusedError';
   }
 }
@@ -177,7 +187,12 @@ export class WsSession {
     if (this.closed) return;
     // No per-message deflate: mesh frames are ~1 KB of JSON on loopback or a LAN, where
     // compressing them costs more CPU and latency than it saves.
-    const socket = new WebSocket(this.url, { headers: this.headers, handshakeTimeout: timeoutMs, perMessageDeflate: false, generateMask: zeroMask });
+    const socket = new WebSocket(this.url, {
+      headers: this.headers,
+      handshakeTimeout: timeoutMs,
+      perMessageDeflate: false,
+      generateMask: zeroMask,
+    });
     this.socket = socket;
     let settled = false;
     const fail = (error: Error) => {

@@ -1,5 +1,18 @@
 import { Type } from 'class-transformer';
-import { IsArray, IsBoolean, IsDefined, IsIn, IsInt, IsNotEmpty, IsObject, IsOptional, IsString, Matches, Min, ValidateNested } from 'class-validator';
+import {
+  IsArray,
+  IsBoolean,
+  IsDefined,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import { defineEvent } from '../registry';
 import { AggregationStrategySpec, FanOutPolicySpec, STEP_KINDS, WorkflowSpec, type StepKind } from '../workflow-spec';
 
@@ -143,7 +156,12 @@ export class FanOutRetry {
 }
 
 export const WorkflowSubmittedV1 = defineEvent('workflow.submitted', 1, 'command', WorkflowSubmitted);
-export const WorkflowCancelRequestedV1 = defineEvent('workflow.cancel-requested', 1, 'command', WorkflowCancelRequested);
+export const WorkflowCancelRequestedV1 = defineEvent(
+  'workflow.cancel-requested',
+  1,
+  'command',
+  WorkflowCancelRequested,
+);
 export const StepStartedV1 = defineEvent('step.started', 1, 'event', StepStarted);
 export const StepCompletedV1 = defineEvent('step.completed', 1, 'event', StepCompleted);
 export const StepFailedV1 = defineEvent('step.failed', 1, 'event', StepFailed);

@@ -8,14 +8,23 @@ import { TaskAssignedV1, type TaskAssigned } from './task';
 const origin: EventOrigin = { source: 'tester@t-1', region: 'test' };
 
 function task(extra: Partial<TaskAssigned> = {}): TaskAssigned {
-  return { taskId: 'wf-1:root:saga:0:action', branchIndex: 0, branchCount: 1, skill: 'keywords', input: { id: 'a', text: 'some text' }, ...extra };
+  return {
+    taskId: 'wf-1:root:saga:0:action',
+    branchIndex: 0,
+    branchCount: 1,
+    skill: 'keywords',
+    input: { id: 'a', text: 'some text' },
+    ...extra,
+  };
 }
 
 describe('TaskAssigned.replyTopic', () => {
   const registry = createMeshEventRegistry();
 
   it('is optional: a task without it is valid (results then go to task.results)', () => {
-    const decoded = registry.decode(JSON.stringify(registry.create(TaskAssignedV1, task(), origin, { correlationId: 'wf-1' })));
+    const decoded = registry.decode(
+      JSON.stringify(registry.create(TaskAssignedV1, task(), origin, { correlationId: 'wf-1' })),
+    );
     expect(decoded.ok && (decoded.envelope.data as TaskAssigned).replyTopic).toBeUndefined();
   });
 
@@ -42,7 +51,9 @@ describe('TaskAssigned.replyTopic', () => {
       '',
     ];
     for (const replyTopic of outside) {
-      expect(() => registry.create(TaskAssignedV1, task({ replyTopic }), origin, { correlationId: 'wf-1' })).toThrow(ContractValidationError);
+      expect(() => registry.create(TaskAssignedV1, task({ replyTopic }), origin, { correlationId: 'wf-1' })).toThrow(
+        ContractValidationError,
+      );
       const valid = registry.create(TaskAssignedV1, task(), origin, { correlationId: 'wf-1' });
       const tampered = { ...valid, data: { ...valid.data, replyTopic } };
       const decoded = registry.decode(JSON.stringify(tampered));

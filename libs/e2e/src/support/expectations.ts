@@ -57,7 +57,11 @@ export const own = (solver: number) => {
 };
 
 /** The rounds computed independently; `drop` leaves a solver's answer out of a round (it failed). */
-export function expectedRounds(solvers: number, rounds: number, drop: { round: number; solver: number }[] = []): Map<number, number>[] {
+export function expectedRounds(
+  solvers: number,
+  rounds: number,
+  drop: { round: number; solver: number }[] = [],
+): Map<number, number>[] {
   const out: Map<number, number>[] = [];
   for (let r = 1; r <= rounds; r++) {
     const answers = new Map<number, number>();

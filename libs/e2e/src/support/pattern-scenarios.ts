@@ -39,7 +39,17 @@ export class PatternSkills {
   /** Each process gets its own registry (like separate processes), holding the same test skills. */
   registry(): SkillRegistry {
     const skills = createDefaultSkillRegistry();
-    for (const skill of [this.count, this.flaky, this.hang, this.label, this.rank, this.append, this.draft, this.fix, this.sink]) {
+    for (const skill of [
+      this.count,
+      this.flaky,
+      this.hang,
+      this.label,
+      this.rank,
+      this.append,
+      this.draft,
+      this.fix,
+      this.sink,
+    ]) {
       skills.register(skill);
     }
     return skills;
@@ -47,7 +57,12 @@ export class PatternSkills {
 
   /** How far the skills' records had got: a scenario checks what it added since. */
   tally(): SkillTally {
-    return { countCalls: this.count.calls, appendInputs: this.append.inputs.length, fixInputs: this.fix.inputs.length, sinkInputs: this.sink.inputs.length };
+    return {
+      countCalls: this.count.calls,
+      appendInputs: this.append.inputs.length,
+      fixInputs: this.fix.inputs.length,
+      sinkInputs: this.sink.inputs.length,
+    };
   }
 }
 
@@ -130,7 +145,11 @@ const transport: DrivenScenario = {
   async drive({ agents, transport }) {
     expect(agents.map((a) => a.role).sort()).toEqual(['aggregator', 'orchestrator', 'worker', 'worker']);
     for (const agent of agents) {
-      const health = (await (await fetch(`${agent.url}/health`)).json()) as { status: string; role: string; transport: string };
+      const health = (await (await fetch(`${agent.url}/health`)).json()) as {
+        status: string;
+        role: string;
+        transport: string;
+      };
       expect(health).toMatchObject({ status: 'ok', role: agent.role, transport });
     }
   },
@@ -144,7 +163,13 @@ const task: WorkflowScenario = {
     // "red green" + " blue" → "red green blue", 3 words
     expect(workflow.result).toEqual({ text: 'red green blue', words: 3 });
     expect(workflow.steps).toHaveLength(1);
-    expect(workflow.steps[0]).toMatchObject({ path: 'root', kind: 'task', status: 'completed', attempt: 1, output: { text: 'red green blue', words: 3 } });
+    expect(workflow.steps[0]).toMatchObject({
+      path: 'root',
+      kind: 'task',
+      status: 'completed',
+      attempt: 1,
+      output: { text: 'red green blue', words: 3 },
+    });
     expect(entries(workflow, 'task.assigned', 'root')).toHaveLength(1);
     expect(entries(workflow, 'workflow.completed')).toHaveLength(1);
   },
@@ -216,12 +241,20 @@ const failurePolicies: PatternScenario[] = [
       // maxRetries 2 → attempts 1, 2, 3; never a fourth
       await sleep(quietMs);
       expect(skills.flaky.calls.get('rbx-bad')).toBe(3);
-      expect(entries(workflow, 'fanout.retry', 'root').map((e) => e.detail)).toEqual(['branches 1 attempt 2', 'branches 1 attempt 3']);
+      expect(entries(workflow, 'fanout.retry', 'root').map((e) => e.detail)).toEqual([
+        'branches 1 attempt 2',
+        'branches 1 attempt 3',
+      ]);
     },
   },
   {
     name: 'proceed-with-partial: 1 of 3 fails, the workflow completes from the 2 good ones',
-    step: { kind: 'fan-out', skill: 'flaky', inputs: [doc('pp-0', 'a b c'), doc('pp-1', 'broken d e'), doc('pp-2', 'f g')], policy: { type: 'proceed-with-partial' } },
+    step: {
+      kind: 'fan-out',
+      skill: 'flaky',
+      inputs: [doc('pp-0', 'a b c'), doc('pp-1', 'broken d e'), doc('pp-2', 'f g')],
+      policy: { type: 'proceed-with-partial' },
+    },
     check(workflow, { skills }) {
       expect(workflow.status).toBe('completed');
       // branches 0 and 2: 3 + 2 words
@@ -235,7 +268,13 @@ const failurePolicies: PatternScenario[] = [
     step: {
       kind: 'fan-out',
       skill: 'hang',
-      inputs: [doc('q-0', 'one'), doc('q-1', 'hang one two'), doc('q-2', 'two words'), doc('q-3', 'hang x'), doc('q-4', 'three more words')],
+      inputs: [
+        doc('q-0', 'one'),
+        doc('q-1', 'hang one two'),
+        doc('q-2', 'two words'),
+        doc('q-3', 'hang x'),
+        doc('q-4', 'three more words'),
+      ],
       policy: { type: 'quorum', k: 3 },
     },
     async check(workflow, { client, skills, waitMs }) {
@@ -250,7 +289,9 @@ const failurePolicies: PatternScenario[] = [
       const pending = await eventually(
         'branches 0, 2 and 4 completed in the projection',
         async () => {
-          const found = (await client.get(workflow.id)).branches.filter((b) => b.status === 'pending').map((b) => b.index);
+          const found = (await client.get(workflow.id)).branches
+            .filter((b) => b.status === 'pending')
+            .map((b) => b.index);
           return found.length <= 2 ? found : undefined;
         },
         waitMs,
@@ -263,7 +304,13 @@ const failurePolicies: PatternScenario[] = [
     step: {
       kind: 'fan-out',
       skill: 'flaky',
-      inputs: [doc('qx-0', 'ok'), doc('qx-1', 'broken'), doc('qx-2', 'broken'), doc('qx-3', 'ok too'), doc('qx-4', 'broken')],
+      inputs: [
+        doc('qx-0', 'ok'),
+        doc('qx-1', 'broken'),
+        doc('qx-2', 'broken'),
+        doc('qx-3', 'ok too'),
+        doc('qx-4', 'broken'),
+      ],
       policy: { type: 'quorum', k: 3 },
     },
     check(workflow) {
@@ -290,16 +337,32 @@ const FUSED = [
 const strategies: PatternScenario[] = [
   {
     name: 'majority-vote: 3 × cat, 2 × dog → cat wins with its votes',
-    step: { kind: 'fan-out', skill: 'label', inputs: ['cat', 'dog', 'cat', 'dog', 'cat'].map((text, i) => doc(`mv-${i}`, text)), strategy: { type: 'majority-vote', field: 'label' } },
+    step: {
+      kind: 'fan-out',
+      skill: 'label',
+      inputs: ['cat', 'dog', 'cat', 'dog', 'cat'].map((text, i) => doc(`mv-${i}`, text)),
+      strategy: { type: 'majority-vote', field: 'label' },
+    },
     check(workflow) {
       expect(workflow.status).toBe('completed');
       // votes are keyed by the canonical JSON of the value
-      expect(workflow.result).toEqual({ type: 'majority-vote', winner: 'cat', votes: { '"cat"': 3, '"dog"': 2 }, total: 5, abstained: 0 });
+      expect(workflow.result).toEqual({
+        type: 'majority-vote',
+        winner: 'cat',
+        votes: { '"cat"': 3, '"dog"': 2 },
+        total: 5,
+        abstained: 0,
+      });
     },
   },
   {
     name: 'ranked-fusion: [a,b,c], [b,a,d], [c,b,a] with k=60 → b, a, c, d',
-    step: { kind: 'fan-out', skill: 'rank', inputs: [doc('rf-0', 'a,b,c'), doc('rf-1', 'b,a,d'), doc('rf-2', 'c,b,a')], strategy: { type: 'ranked-fusion', field: 'ranking', k: 60 } },
+    step: {
+      kind: 'fan-out',
+      skill: 'rank',
+      inputs: [doc('rf-0', 'a,b,c'), doc('rf-1', 'b,a,d'), doc('rf-2', 'c,b,a')],
+      strategy: { type: 'ranked-fusion', field: 'ranking', k: 60 },
+    },
     check(workflow) {
       expect(workflow.status).toBe('completed');
       const result = workflow.result as { type: string; ranking: { id: string; score: number }[] };
@@ -320,14 +383,22 @@ const strategies: PatternScenario[] = [
     },
     check(workflow) {
       expect(workflow.status).toBe('completed');
-      const result = workflow.result as { type: string; winner?: { branchIndex: number; inputId?: string; output: SkillOutput } };
+      const result = workflow.result as {
+        type: string;
+        winner?: { branchIndex: number; inputId?: string; output: SkillOutput };
+      };
       expect(result.type).toBe('last-writer-wins');
       expect(result.winner).toMatchObject({ branchIndex: 0, inputId: 'lw-0', output: { label: 'slowest' } });
     },
   },
   {
     name: 'all: every output, in branch order',
-    step: { kind: 'fan-out', skill: 'label', inputs: [doc('all-0', 'x after 100'), doc('all-1', 'y'), doc('all-2', 'z after 50')], strategy: { type: 'all' } },
+    step: {
+      kind: 'fan-out',
+      skill: 'label',
+      inputs: [doc('all-0', 'x after 100'), doc('all-1', 'y'), doc('all-2', 'z after 50')],
+      strategy: { type: 'all' },
+    },
     check(workflow) {
       expect(workflow.status).toBe('completed');
       expect(workflow.result).toEqual({
@@ -342,7 +413,9 @@ const strategies: PatternScenario[] = [
   },
 ];
 
-const appendStage = (word: string) => ({ step: { kind: 'task', skill: 'append', inputFrom: { source: 'previous', field: 'text' }, params: { word } } });
+const appendStage = (word: string) => ({
+  step: { kind: 'task', skill: 'append', inputFrom: { source: 'previous', field: 'text' }, params: { word } },
+});
 const sinkStage = { step: { kind: 'task', skill: 'sink', inputFrom: { source: 'previous', field: 'text' } } };
 
 const chainGates: PatternScenario[] = [
@@ -355,7 +428,13 @@ const chainGates: PatternScenario[] = [
           step: { kind: 'task', skill: 'append', input: doc('ch-0', 'one two'), params: { word: 'three' } },
           gate: { checks: [{ field: 'words', op: 'min', value: 3 }], onFail: { action: 'fail' } },
         },
-        { ...appendStage('four'), gate: { checks: [{ field: 'text', op: 'matches', value: '^one two three four$' }], onFail: { action: 'fail' } } },
+        {
+          ...appendStage('four'),
+          gate: {
+            checks: [{ field: 'text', op: 'matches', value: '^one two three four$' }],
+            onFail: { action: 'fail' },
+          },
+        },
         appendStage('five'),
       ],
     },
@@ -366,11 +445,16 @@ const chainGates: PatternScenario[] = [
       expect(stepAt(workflow, 'root.stages.1').output).toEqual({ text: 'one two three four', words: 4 });
       expect(stepAt(workflow, 'root.stages.2').output).toEqual({ text: 'one two three four five', words: 5 });
       expect(workflow.result).toEqual({ text: 'one two three four five', words: 5 });
-      expect(stepAt(workflow, 'root')).toMatchObject({ kind: 'chain', status: 'completed', output: { text: 'one two three four five', words: 5 } });
+      expect(stepAt(workflow, 'root')).toMatchObject({
+        kind: 'chain',
+        status: 'completed',
+        output: { text: 'one two three four five', words: 5 },
+      });
       expect(entries(workflow, 'stage.validated').map((e) => e.stepPath)).toEqual(['root.stages.0', 'root.stages.1']);
       expect(entries(workflow, 'stage.failed')).toHaveLength(0);
       // each stage started only after the one before it completed
-      const at = (type: string, path: string) => workflow.timeline.findIndex((e) => e.type === type && e.stepPath === path);
+      const at = (type: string, path: string) =>
+        workflow.timeline.findIndex((e) => e.type === type && e.stepPath === path);
       expect(at('step.completed', 'root.stages.0')).toBeLessThan(at('step.started', 'root.stages.1'));
       expect(at('step.completed', 'root.stages.1')).toBeLessThan(at('step.started', 'root.stages.2'));
     },
@@ -391,7 +475,11 @@ const chainGates: PatternScenario[] = [
       expect(workflow.status).toBe('completed');
       // run 1: "improves slowly v1", score 1 → rejected; run 2: "improves slowly v2", score 9 → passes
       expect(skills.draft.calls.get('gr-1')).toBe(2);
-      expect(stepAt(workflow, 'root.stages.0')).toMatchObject({ status: 'completed', attempt: 2, output: { text: 'improves slowly v2', score: 9 } });
+      expect(stepAt(workflow, 'root.stages.0')).toMatchObject({
+        status: 'completed',
+        attempt: 2,
+        output: { text: 'improves slowly v2', score: 9 },
+      });
       expect(workflow.result).toEqual({ text: 'improves slowly v2 done', words: 4 });
       const failed = entries(workflow, 'stage.failed', 'root.stages.0');
       expect(failed).toHaveLength(1);
@@ -418,7 +506,10 @@ const chainGates: PatternScenario[] = [
       // maxRetries 1 → 2 runs, both scored 1
       expect(skills.draft.calls.get('gx-1')).toBe(2);
       expect(workflow.reason).toContain('gate of stage 0 still failing after 2 attempts');
-      expect(entries(workflow, 'stage.failed', 'root.stages.0').map((e) => e.detail?.split(':')[0])).toEqual(['retry', 'fail']);
+      expect(entries(workflow, 'stage.failed', 'root.stages.0').map((e) => e.detail?.split(':')[0])).toEqual([
+        'retry',
+        'fail',
+      ]);
       await sleep(quietMs);
       expect(skills.sink.inputs.length - before.sinkInputs).toBe(0);
       expect(workflow.steps.map((s) => s.path)).not.toContain('root.stages.1');
@@ -434,7 +525,10 @@ const chainGates: PatternScenario[] = [
           step: { kind: 'task', skill: 'draft', input: doc('rc-1', 'never right') },
           gate: {
             checks: [{ field: 'score', op: 'min', value: 5 }],
-            onFail: { action: 'recover', recovery: { kind: 'task', skill: 'fix', inputFrom: { source: 'previous', field: 'text' } } },
+            onFail: {
+              action: 'recover',
+              recovery: { kind: 'task', skill: 'fix', inputFrom: { source: 'previous', field: 'text' } },
+            },
           },
         },
         appendStage('shipped'),
@@ -445,11 +539,16 @@ const chainGates: PatternScenario[] = [
       // draft "never right v1" (score 1) → fix → "fixed(never right v1)" → append "shipped"
       // ("fixed(never", "right", "v1)", "shipped": 4 words); each of them ran once, on these inputs only
       expect(skills.fix.inputs.slice(before.fixInputs)).toEqual(['never right v1']);
-      expect(stepAt(workflow, 'root.stages.0.recovery')).toMatchObject({ status: 'completed', output: { text: 'fixed(never right v1)', score: 10 } });
+      expect(stepAt(workflow, 'root.stages.0.recovery')).toMatchObject({
+        status: 'completed',
+        output: { text: 'fixed(never right v1)', score: 10 },
+      });
       expect(workflow.result).toEqual({ text: 'fixed(never right v1) shipped', words: 4 });
       expect(skills.append.inputs.slice(before.appendInputs)).toEqual(['fixed(never right v1)']);
       expect(skills.append.inputs).not.toContain('never right v1');
-      expect(entries(workflow, 'stage.failed', 'root.stages.0').map((e) => e.detail?.split(':')[0])).toEqual(['recover']);
+      expect(entries(workflow, 'stage.failed', 'root.stages.0').map((e) => e.detail?.split(':')[0])).toEqual([
+        'recover',
+      ]);
       expect(skills.draft.calls.get('rc-1')).toBe(1);
     },
   },
@@ -518,7 +617,9 @@ const supervisorTree: WorkflowScenario = {
       // and equal to the combine of its leaves’ recorded outputs
       const leaves = Array.from({ length: n }, (_, l) => stepAt(workflow, `root.children.${m}.children.${l}`));
       expect(leaves.every((leaf) => leaf.status === 'completed' && leaf.kind === 'task')).toBe(true);
-      expect(mid.output).toEqual(sumWords(leaves.map((leaf) => ({ inputId: String(leaf.name), output: leaf.output ?? {} }))));
+      expect(mid.output).toEqual(
+        sumWords(leaves.map((leaf) => ({ inputId: String(leaf.name), output: leaf.output ?? {} }))),
+      );
     });
     expect(stepAt(workflow, 'root').output).toEqual(workflow.result);
   },
@@ -529,12 +630,24 @@ const BAD_SPECS: [string, unknown, string][] = [
   ['unknown kind', { step: { kind: 'loop', skill: 'count', input: doc('x', 'y') } }, 'step.kind'],
   [
     'quorum k above the inputs',
-    { step: { kind: 'fan-out', skill: 'count', inputs: [doc('a', 'a'), doc('b', 'b')], policy: { type: 'quorum', k: 3 } } },
+    {
+      step: {
+        kind: 'fan-out',
+        skill: 'count',
+        inputs: [doc('a', 'a'), doc('b', 'b')],
+        policy: { type: 'quorum', k: 3 },
+      },
+    },
     'step.policy.k',
   ],
   [
     'saga step without compensation',
-    { step: { kind: 'saga', steps: [{ name: 'reserve', action: { skill: 'count', input: doc('s', 'seat') }, deadlineMs: 1000 }] } },
+    {
+      step: {
+        kind: 'saga',
+        steps: [{ name: 'reserve', action: { skill: 'count', input: doc('s', 'seat') }, deadlineMs: 1000 }],
+      },
+    },
     'step.steps.0.compensation',
   ],
   [
@@ -592,8 +705,14 @@ const httpApi: DrivenScenario[] = [
   {
     name: 'cancels a running workflow; a finished one cannot be cancelled',
     async drive({ client, skills, waitMs }) {
-      const id = await client.submit({ step: { kind: 'task', skill: 'hang', input: doc('cx-1', 'hang until cancelled') } });
-      await eventually('the task to hang on a worker', async () => (skills.hang.hanging.has('cx-1') ? true : undefined), waitMs);
+      const id = await client.submit({
+        step: { kind: 'task', skill: 'hang', input: doc('cx-1', 'hang until cancelled') },
+      });
+      await eventually(
+        'the task to hang on a worker',
+        async () => (skills.hang.hanging.has('cx-1') ? true : undefined),
+        waitMs,
+      );
       expect((await client.get(id)).status).toBe('running');
 
       const cancel = await client.cancel(id, 'test says stop');
@@ -603,7 +722,9 @@ const httpApi: DrivenScenario[] = [
       expect(workflow.reason).toContain('test says stop');
 
       expect((await client.cancel(id)).status).toBe(400);
-      const completed = await client.run({ step: { kind: 'task', skill: 'count', input: doc('cx-2', 'already done') } });
+      const completed = await client.run({
+        step: { kind: 'task', skill: 'count', input: doc('cx-2', 'already done') },
+      });
       expect(completed.status).toBe('completed');
       expect((await client.cancel(completed.id)).status).toBe(400);
       expect((await client.cancel('01a1fdc7-0000-7000-8000-000000000000')).status).toBe(404);

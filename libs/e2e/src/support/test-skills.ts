@@ -1,4 +1,11 @@
-import { EstimateSkill, SkillInputError, type Skill, type SkillContext, type SkillInput, type SkillOutput } from '@agent-mesh/skills';
+import {
+  EstimateSkill,
+  SkillInputError,
+  type Skill,
+  type SkillContext,
+  type SkillInput,
+  type SkillOutput,
+} from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
 
 /*
@@ -14,12 +21,17 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 /** combine shared by the counting skills: sums `words`, lists what it summed (in the order given). */
 export function sumWords(outputs: Outputs): SkillOutput {
-  return { words: outputs.reduce((sum, o) => sum + Number(o.output['words']), 0), inputs: outputs.map((o) => o.inputId) };
+  return {
+    words: outputs.reduce((sum, o) => sum + Number(o.output['words']), 0),
+    inputs: outputs.map((o) => o.inputId),
+  };
 }
 
 /** A promise that rejects when the task is aborted (the worker stops or times it out). */
 export const aborted = (context: SkillContext) =>
-  new Promise<never>((_, reject) => context.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+  new Promise<never>((_, reject) =>
+    context.signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }),
+  );
 
 /**
  * Word count; remembers how often it ran (`calls`) and on which input ids (`runs`). Its combine
@@ -50,7 +62,8 @@ export class FlakySkill implements Skill {
     const n = (this.calls.get(input.id) ?? 0) + 1;
     this.calls.set(input.id, n);
     if (input.text.startsWith('broken')) throw new SkillInputError(this.name, `input ${input.id} is broken (run ${n})`);
-    if (input.text.startsWith('flaky') && n === 1) throw new SkillInputError(this.name, `input ${input.id} fails its first run`);
+    if (input.text.startsWith('flaky') && n === 1)
+      throw new SkillInputError(this.name, `input ${input.id} fails its first run`);
     return { words: wordCount(input.text) };
   }
   combine(outputs: Outputs): SkillOutput {
@@ -257,7 +270,8 @@ export class PickySkill implements Skill {
   readonly description = 'estimate, with one refusing solver (test)';
   private readonly inner = new EstimateSkill();
   async run(input: SkillInput, context: SkillContext): Promise<SkillOutput> {
-    if (input.params?.['solver'] === 1 && input.params['round'] === 2) throw new SkillInputError(this.name, 'solver 1 sits out round 2');
+    if (input.params?.['solver'] === 1 && input.params['round'] === 2)
+      throw new SkillInputError(this.name, 'solver 1 sits out round 2');
     return this.inner.run(input, context);
   }
   combine(outputs: Outputs): SkillOutput {

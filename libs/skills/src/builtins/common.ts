@@ -33,7 +33,10 @@ export function intParam(
   const value = (params as Record<string, unknown>)[key];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new SkillInputError(skill, `param "${key}" must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    throw new SkillInputError(
+      skill,
+      `param "${key}" must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -64,7 +67,8 @@ export class OutputReader {
     const value = from[key];
     if (!Array.isArray(value)) this.fail(`"${key}" is not an array`);
     return value.map((item: unknown, i) => {
-      if (item === null || typeof item !== 'object' || Array.isArray(item)) this.fail(`"${key}[${i}]" is not an object`);
+      if (item === null || typeof item !== 'object' || Array.isArray(item))
+        this.fail(`"${key}[${i}]" is not an object`);
       return item as Record<string, unknown>;
     });
   }

@@ -8,7 +8,8 @@ describe('KeywordsSkill', () => {
   it('ranks the dominant term first with normalized frequencies', async () => {
     // Content words (stopwords "the", "and", "make", "many", "between" removed): bees x4,
     // flowers x2, visit, carry, pollen, honey, garden, hosts x1 = 12 in all.
-    const text = 'Bees visit flowers. Bees carry pollen between flowers, and bees make honey. The garden hosts many bees.';
+    const text =
+      'Bees visit flowers. Bees carry pollen between flowers, and bees make honey. The garden hosts many bees.';
     const out = await skill.run({ id: 'd', text, params: { top: 3 } }, liveContext());
     expect(out).toEqual({
       keywords: [
@@ -60,8 +61,24 @@ describe('KeywordsSkill', () => {
 
   it('combines by summing per-document scores, keeping the longest list length', () => {
     const combined = skill.combine([
-      { inputId: 'a', output: { keywords: [{ term: 'x', score: 0.5 }, { term: 'y', score: 0.2 }] } },
-      { inputId: 'b', output: { keywords: [{ term: 'y', score: 0.4 }, { term: 'z', score: 0.1 }] } },
+      {
+        inputId: 'a',
+        output: {
+          keywords: [
+            { term: 'x', score: 0.5 },
+            { term: 'y', score: 0.2 },
+          ],
+        },
+      },
+      {
+        inputId: 'b',
+        output: {
+          keywords: [
+            { term: 'y', score: 0.4 },
+            { term: 'z', score: 0.1 },
+          ],
+        },
+      },
       { inputId: 'c', output: { keywords: [] } },
     ]);
     expect(combined).toEqual({
@@ -79,7 +96,16 @@ describe('KeywordsSkill', () => {
 
   it('breaks combined ties by document count, then alphabetically', () => {
     const combined = skill.combine([
-      { inputId: 'a', output: { keywords: [{ term: 'q', score: 0.3 }, { term: 'p', score: 0.3 }, { term: 'r', score: 0.1 }] } },
+      {
+        inputId: 'a',
+        output: {
+          keywords: [
+            { term: 'q', score: 0.3 },
+            { term: 'p', score: 0.3 },
+            { term: 'r', score: 0.1 },
+          ],
+        },
+      },
       { inputId: 'b', output: { keywords: [{ term: 'r', score: 0.2 }] } },
     ]) as { keywords: { term: string }[] };
     // r: 0.1 + 0.2 = 0.3 in two documents beats p and q (0.3 in one); p before q alphabetically.

@@ -143,7 +143,9 @@ export class KeywordsSkill implements Skill {
     }
     const keywords: CombinedKeyword[] = [...merged.entries()]
       .map(([term, e]) => ({ term, score: round(e.score, 4), documents: e.inputIds.length, inputIds: e.inputIds }))
-      .sort((a, b) => b.score - a.score || b.documents - a.documents || (a.term < b.term ? -1 : a.term > b.term ? 1 : 0))
+      .sort(
+        (a, b) => b.score - a.score || b.documents - a.documents || (a.term < b.term ? -1 : a.term > b.term ? 1 : 0),
+      )
       .slice(0, limit);
     const result: CombinedKeywordsOutput = { keywords, perInput };
     return result;

@@ -24,8 +24,14 @@ describe('ReadabilitySkill', () => {
 
   it('combines with word-weighted averages and names the hardest and easiest input', () => {
     const combined = skill.combine([
-      { inputId: 'a', output: { words: 7, sentences: 2, syllables: 12, fleschReadingEase: 58.25, fleschKincaidGrade: 6 } },
-      { inputId: 'b', output: { words: 5, sentences: 1, syllables: 5, fleschReadingEase: 117.16, fleschKincaidGrade: -1.84 } },
+      {
+        inputId: 'a',
+        output: { words: 7, sentences: 2, syllables: 12, fleschReadingEase: 58.25, fleschKincaidGrade: 6 },
+      },
+      {
+        inputId: 'b',
+        output: { words: 5, sentences: 1, syllables: 5, fleschReadingEase: 117.16, fleschKincaidGrade: -1.84 },
+      },
     ]);
     // ease  = (58.25*7 + 117.16*5) / 12 = 993.55 / 12 = 82.795833 -> 82.8
     // grade = (6*7 - 1.84*5) / 12 = 32.8 / 12 = 2.733333 -> 2.73
@@ -46,12 +52,16 @@ describe('ReadabilitySkill', () => {
   });
 
   it('rejects malformed outputs in combine', () => {
-    expect(() => skill.combine([{ inputId: 'x', output: { words: '7' } }])).toThrow(/readability\.combine: output of input x/);
+    expect(() => skill.combine([{ inputId: 'x', output: { words: '7' } }])).toThrow(
+      /readability\.combine: output of input x/,
+    );
   });
 
   it('rejects text without words, empty text and an aborted signal', async () => {
     await expect(skill.run({ id: 'n', text: '123 456.' }, liveContext())).rejects.toBeInstanceOf(SkillInputError);
     await expect(skill.run({ id: 'e', text: ' \n\t ' }, liveContext())).rejects.toBeInstanceOf(SkillInputError);
-    await expect(skill.run({ id: 'x', text: 'Fine text.' }, abortedContext())).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(skill.run({ id: 'x', text: 'Fine text.' }, abortedContext())).rejects.toMatchObject({
+      name: 'AbortError',
+    });
   });
 });

@@ -22,8 +22,17 @@ describe('SentimentSkill', () => {
 
   it('scores a clearly positive sentence', async () => {
     // wonderful +4, friendly +2 = 6 over 9 words
-    const out = await skill.run({ id: 'p', text: 'The food was wonderful and the staff were friendly.' }, liveContext());
-    expect(out).toEqual({ score: 6, comparative: 0.6667, label: 'positive', positive: ['wonderful', 'friendly'], negative: [] });
+    const out = await skill.run(
+      { id: 'p', text: 'The food was wonderful and the staff were friendly.' },
+      liveContext(),
+    );
+    expect(out).toEqual({
+      score: 6,
+      comparative: 0.6667,
+      label: 'positive',
+      positive: ['wonderful', 'friendly'],
+      negative: [],
+    });
   });
 
   it('scores a clearly negative sentence', () => {
@@ -35,10 +44,19 @@ describe('SentimentSkill', () => {
     });
   });
 
-  it('flips words negated by not / never / no / n\'t within three words', () => {
-    expect(analyzeSentiment('The film was not good.')).toMatchObject({ score: -2, label: 'negative', negative: ['not good'], positive: [] });
+  it("flips words negated by not / never / no / n't within three words", () => {
+    expect(analyzeSentiment('The film was not good.')).toMatchObject({
+      score: -2,
+      label: 'negative',
+      negative: ['not good'],
+      positive: [],
+    });
     expect(analyzeSentiment('I never felt happy there.')).toMatchObject({ score: -3, negative: ['never happy'] });
-    expect(analyzeSentiment('This is not a bad idea.')).toMatchObject({ score: 2, label: 'positive', positive: ['not bad'] });
+    expect(analyzeSentiment('This is not a bad idea.')).toMatchObject({
+      score: 2,
+      label: 'positive',
+      positive: ['not bad'],
+    });
     expect(analyzeSentiment('There was no problem at all.')).toMatchObject({ score: 2, positive: ['no problem'] });
     expect(analyzeSentiment("We didn't enjoy it.")).toMatchObject({ score: -3, negative: ["didn't enjoy"] });
   });
@@ -54,7 +72,13 @@ describe('SentimentSkill', () => {
   });
 
   it('labels text without lexicon words neutral', () => {
-    expect(analyzeSentiment('The meeting is on Tuesday.')).toEqual({ score: 0, comparative: 0, label: 'neutral', positive: [], negative: [] });
+    expect(analyzeSentiment('The meeting is on Tuesday.')).toEqual({
+      score: 0,
+      comparative: 0,
+      label: 'neutral',
+      positive: [],
+      negative: [],
+    });
   });
 
   it('rejects empty text and an aborted signal', async () => {

@@ -40,7 +40,10 @@ function labelOf(value: number): SentimentLabel {
   return value > 0 ? 'positive' : value < 0 ? 'negative' : 'neutral';
 }
 
-export function analyzeSentiment(text: string, lexicon: ReadonlyMap<string, number> = SENTIMENT_LEXICON.weights): SentimentOutput {
+export function analyzeSentiment(
+  text: string,
+  lexicon: ReadonlyMap<string, number> = SENTIMENT_LEXICON.weights,
+): SentimentOutput {
   let score = 0;
   let wordCount = 0;
   const positive: string[] = [];

@@ -28,7 +28,10 @@ describe('SummarizeSkill', () => {
   });
 
   it('returns the default two sentences in original order, not score order', async () => {
-    const out = (await skill.run({ id: 'r', text: TEXT }, liveContext())) as { summary: string; sentences: { index: number; score: number }[] };
+    const out = (await skill.run({ id: 'r', text: TEXT }, liveContext())) as {
+      summary: string;
+      sentences: { index: number; score: number }[];
+    };
     expect(out.sentences.map((s) => [s.index, s.score])).toEqual([
       [0, 1.1667],
       [1, 1.5119],
@@ -45,7 +48,9 @@ describe('SummarizeSkill', () => {
   });
 
   it.each([0, 21, 1.5, '2'])('rejects sentences = %p', async (sentences) => {
-    await expect(skill.run({ id: 'r', text: TEXT, params: { sentences } }, liveContext())).rejects.toBeInstanceOf(SkillInputError);
+    await expect(skill.run({ id: 'r', text: TEXT, params: { sentences } }, liveContext())).rejects.toBeInstanceOf(
+      SkillInputError,
+    );
   });
 
   it('rejects empty text and an aborted signal', async () => {
@@ -59,7 +64,13 @@ describe('SummarizeSkill', () => {
     // the rest once (0.5). Scores: 2.5/sqrt(3) = 1.4434, 3/2 = 1.5, 1/sqrt(2) = 0.7071.
     // Two are kept (the largest per-input pick), in branch order.
     const combined = skill.combine([
-      { inputId: 'a', output: { summary: 'Solar power is cheap.', sentences: [{ index: 0, text: 'Solar power is cheap.', score: 1 }] } },
+      {
+        inputId: 'a',
+        output: {
+          summary: 'Solar power is cheap.',
+          sentences: [{ index: 0, text: 'Solar power is cheap.', score: 1 }],
+        },
+      },
       {
         inputId: 'b',
         output: {

@@ -52,7 +52,11 @@ export function scoreSentences(sentences: readonly { index: number; text: string
 }
 
 /** The `count` best sentences (ties to the earlier one), returned in their original order. */
-export function pickTop<T extends { index: number; score: number }>(scored: readonly T[], count: number, order: (a: T, b: T) => number): T[] {
+export function pickTop<T extends { index: number; score: number }>(
+  scored: readonly T[],
+  count: number,
+  order: (a: T, b: T) => number,
+): T[] {
   return [...scored]
     .sort((a, b) => b.score - a.score || order(a, b))
     .slice(0, count)
@@ -78,7 +82,7 @@ export function summarizeText(text: string, count: number): SummarizeOutput {
 export class SummarizeSkill implements Skill {
   readonly name = 'summarize';
   readonly description =
-    'Extractive summary: picks the sentences richest in the text\'s most frequent content words, in original order. ' +
+    "Extractive summary: picks the sentences richest in the text's most frequent content words, in original order. " +
     `Param: sentences (integer 1..${SUMMARIZE_MAX_SENTENCES}, default ${SUMMARIZE_DEFAULT_SENTENCES}).`;
 
   async run(input: SkillInput, context: SkillContext): Promise<SkillOutput> {

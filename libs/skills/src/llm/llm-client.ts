@@ -175,12 +175,14 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 }
 
 function positiveNumber(name: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`OpenAiCompatibleClient: ${name} must be a positive number, got ${value}`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`OpenAiCompatibleClient: ${name} must be a positive number, got ${value}`);
   return value;
 }
 
 function nonNegativeInteger(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw new Error(`OpenAiCompatibleClient: ${name} must be an integer >= 0, got ${value}`);
+  if (!Number.isInteger(value) || value < 0)
+    throw new Error(`OpenAiCompatibleClient: ${name} must be an integer >= 0, got ${value}`);
   return value;
 }
 
@@ -212,7 +214,10 @@ export class OpenAiCompatibleClient implements LlmClient {
     this.apiKey = options.apiKey === undefined || options.apiKey === '' ? undefined : options.apiKey;
     this.timeoutMs = positiveNumber('timeoutMs', options.timeoutMs ?? LLM_DEFAULT_TIMEOUT_MS);
     this.maxRetries = nonNegativeInteger('maxRetries', options.maxRetries ?? LLM_DEFAULT_MAX_RETRIES);
-    this.retryBaseDelayMs = positiveNumber('retryBaseDelayMs', options.retryBaseDelayMs ?? LLM_DEFAULT_RETRY_BASE_DELAY_MS);
+    this.retryBaseDelayMs = positiveNumber(
+      'retryBaseDelayMs',
+      options.retryBaseDelayMs ?? LLM_DEFAULT_RETRY_BASE_DELAY_MS,
+    );
     this.maxRetryDelayMs = positiveNumber('maxRetryDelayMs', options.maxRetryDelayMs ?? LLM_DEFAULT_MAX_RETRY_DELAY_MS);
   }
 
@@ -313,7 +318,9 @@ export class OpenAiCompatibleClient implements LlmClient {
 
   private parseCompletion(text: string, status: number): LlmCompletion {
     const fail = (problem: string): never => {
-      throw new LlmResponseError(`POST ${this.url} returned HTTP ${status} but ${problem}: ${snippet(text) || '(empty body)'}`);
+      throw new LlmResponseError(
+        `POST ${this.url} returned HTTP ${status} but ${problem}: ${snippet(text) || '(empty body)'}`,
+      );
     };
     let parsed: unknown;
     try {
@@ -330,8 +337,16 @@ export class OpenAiCompatibleClient implements LlmClient {
     if (typeof content !== 'string') return fail('"choices[0].message.content" is not a string');
     const model = typeof parsed['model'] === 'string' && parsed['model'] !== '' ? parsed['model'] : this.model;
     const usage = parsed['usage'];
-    if (isRecord(usage) && typeof usage['prompt_tokens'] === 'number' && typeof usage['completion_tokens'] === 'number') {
-      return { text: content, model, usage: { promptTokens: usage['prompt_tokens'], completionTokens: usage['completion_tokens'] } };
+    if (
+      isRecord(usage) &&
+      typeof usage['prompt_tokens'] === 'number' &&
+      typeof usage['completion_tokens'] === 'number'
+    ) {
+      return {
+        text: content,
+        model,
+        usage: { promptTokens: usage['prompt_tokens'], completionTokens: usage['completion_tokens'] },
+      };
     }
     return { text: content, model };
   }

@@ -1,5 +1,11 @@
 import { SkillInputError, type SkillContext } from '../skill';
-import { LlmRequestError, LlmResponseError, OpenAiCompatibleClient, parseRetryAfter, type LlmClient } from './llm-client';
+import {
+  LlmRequestError,
+  LlmResponseError,
+  OpenAiCompatibleClient,
+  parseRetryAfter,
+  type LlmClient,
+} from './llm-client';
 import { createLlmSkillFromEnv, LlmSkill } from './llm.skill';
 import { echoText, startOpenAiStub, type OpenAiStub, type OpenAiStubOptions } from './openai-compatible-stub';
 
@@ -34,7 +40,10 @@ describe('LLM skill against a real OpenAI-compatible HTTP stub', () => {
     return stub;
   }
 
-  function client(s: OpenAiStub, overrides: Partial<ConstructorParameters<typeof OpenAiCompatibleClient>[0]> = {}): OpenAiCompatibleClient {
+  function client(
+    s: OpenAiStub,
+    overrides: Partial<ConstructorParameters<typeof OpenAiCompatibleClient>[0]> = {},
+  ): OpenAiCompatibleClient {
     return new OpenAiCompatibleClient({ baseUrl: s.baseUrl, model: 'test-model', retryBaseDelayMs: 10, ...overrides });
   }
 
@@ -92,7 +101,9 @@ describe('LLM skill against a real OpenAI-compatible HTTP stub', () => {
   });
 
   it('honours Retry-After on 429', async () => {
-    const s = await start({ replies: [{ type: 'error', status: 429, message: 'slow down', errorType: 'rate_limit', retryAfter: 1 }] });
+    const s = await start({
+      replies: [{ type: 'error', status: 429, message: 'slow down', errorType: 'rate_limit', retryAfter: 1 }],
+    });
     const started = Date.now();
     const result = await client(s).complete({ prompt: 'hello there' });
     expect(result.text).toBe('echo:hello there');
@@ -110,7 +121,9 @@ describe('LLM skill against a real OpenAI-compatible HTTP stub', () => {
   });
 
   it('does not retry a 400 and reports the server message', async () => {
-    const s = await start({ replies: [{ type: 'error', status: 400, message: 'max_tokens is too large', errorType: 'invalid_request_error' }] });
+    const s = await start({
+      replies: [{ type: 'error', status: 400, message: 'max_tokens is too large', errorType: 'invalid_request_error' }],
+    });
     const { error } = await rejection(client(s).complete({ prompt: 'x' }));
     expect(error).toBeInstanceOf(LlmRequestError);
     const e = error as LlmRequestError;
@@ -142,7 +155,9 @@ describe('LLM skill against a real OpenAI-compatible HTTP stub', () => {
 
   it('times out each attempt, retries, then fails naming the timeout', async () => {
     const s = await start({ handler: () => ({ type: 'echo', delayMs: 2000 }) });
-    const { error, elapsedMs } = await rejection(client(s, { timeoutMs: 100, maxRetries: 1 }).complete({ prompt: 'x' }));
+    const { error, elapsedMs } = await rejection(
+      client(s, { timeoutMs: 100, maxRetries: 1 }).complete({ prompt: 'x' }),
+    );
     expect(error).toBeInstanceOf(LlmRequestError);
     expect((error as Error).message).toMatch(/timed out after 100 ms \(gave up after 2 attempts\)/);
     expect(s.requests).toHaveLength(2);
@@ -160,7 +175,9 @@ describe('LLM skill against a real OpenAI-compatible HTTP stub', () => {
     const s = await start({ handler: () => ({ type: 'echo', delayMs: 3000 }) });
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('task cancelled')), 50);
-    const { error, elapsedMs } = await rejection(client(s, { timeoutMs: 5000 }).complete({ prompt: 'x' }, controller.signal));
+    const { error, elapsedMs } = await rejection(
+      client(s, { timeoutMs: 5000 }).complete({ prompt: 'x' }, controller.signal),
+    );
     expect((error as Error).message).toBe('task cancelled');
     expect(elapsedMs).toBeLessThan(1000);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -183,14 +200,20 @@ describe('LLM skill against a real OpenAI-compatible HTTP stub', () => {
     const controller = new AbortController();
     controller.abort();
     const skill = new LlmSkill(client(s));
-    await expect(skill.run({ id: 'd1', text: TEXT, params: { instruction: 'x' } }, { signal: controller.signal })).rejects.toThrow();
+    await expect(
+      skill.run({ id: 'd1', text: TEXT, params: { instruction: 'x' } }, { signal: controller.signal }),
+    ).rejects.toThrow();
     expect(s.requests).toHaveLength(0);
   });
 
   it.each([
     ['a body that is not JSON', '{"choices": [', /not JSON/],
     ['no choices', '{"object":"chat.completion","choices":[]}', /"choices" is missing or empty/],
-    ['a non-string content', '{"choices":[{"message":{"role":"assistant","content":null}}]}', /"choices\[0\]\.message\.content" is not a string/],
+    [
+      'a non-string content',
+      '{"choices":[{"message":{"role":"assistant","content":null}}]}',
+      /"choices\[0\]\.message\.content" is not a string/,
+    ],
   ])('rejects a 200 with %s, without retrying', async (_label, body, pattern) => {
     const s = await start({ replies: [{ type: 'raw', body }] });
     const { error } = await rejection(client(s).complete({ prompt: 'x' }));
@@ -203,7 +226,11 @@ describe('LLM skill against a real OpenAI-compatible HTTP stub', () => {
     const s = await start();
     const baseUrl = s.baseUrl;
     await s.close();
-    const { error } = await rejection(new OpenAiCompatibleClient({ baseUrl, model: 'm', maxRetries: 1, retryBaseDelayMs: 10 }).complete({ prompt: 'x' }));
+    const { error } = await rejection(
+      new OpenAiCompatibleClient({ baseUrl, model: 'm', maxRetries: 1, retryBaseDelayMs: 10 }).complete({
+        prompt: 'x',
+      }),
+    );
     expect(error).toBeInstanceOf(LlmRequestError);
     expect((error as Error).message).toMatch(/fetch failed.*ECONNREFUSED.*gave up after 2 attempts/);
   });
@@ -212,8 +239,12 @@ describe('LLM skill against a real OpenAI-compatible HTTP stub', () => {
     const s = await start();
     const res = await fetch(`${s.baseUrl}/models`);
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ error: { message: 'No route for GET /v1/models', type: 'invalid_request_error' } });
-    const { error } = await rejection(new OpenAiCompatibleClient({ baseUrl: `${s.baseUrl}/nope`, model: 'm' }).complete({ prompt: 'x' }));
+    expect(await res.json()).toEqual({
+      error: { message: 'No route for GET /v1/models', type: 'invalid_request_error' },
+    });
+    const { error } = await rejection(
+      new OpenAiCompatibleClient({ baseUrl: `${s.baseUrl}/nope`, model: 'm' }).complete({ prompt: 'x' }),
+    );
     expect((error as LlmRequestError).status).toBe(404);
     expect(s.chatRequests()).toHaveLength(0);
   });
@@ -247,12 +278,17 @@ describe('LlmSkill params and combine (no network)', () => {
   });
 
   it('rejects empty text with SkillInputError', async () => {
-    await expect(skill.run({ id: 'd1', text: ' ', params: { instruction: 'x' } }, live())).rejects.toBeInstanceOf(SkillInputError);
+    await expect(skill.run({ id: 'd1', text: ' ', params: { instruction: 'x' } }, live())).rejects.toBeInstanceOf(
+      SkillInputError,
+    );
   });
 
   it('accepts the bounds and passes them to the client', async () => {
     calls.length = 0;
-    const out = await skill.run({ id: 'd1', text: 'hi', params: { instruction: 'x', temperature: 0, maxTokens: 8192 } }, live());
+    const out = await skill.run(
+      { id: 'd1', text: 'hi', params: { instruction: 'x', temperature: 0, maxTokens: 8192 } },
+      live(),
+    );
     expect(out).toEqual({ text: 'done:hi', model: 'fake' });
     expect(calls).toEqual([{ system: 'x', prompt: 'hi', temperature: 0, maxTokens: 8192 }]);
   });
@@ -273,7 +309,9 @@ describe('LlmSkill params and combine (no network)', () => {
   });
 
   it('combine fails loudly on a malformed output', () => {
-    expect(() => skill.combine([{ inputId: 'x', output: { model: 'm' } }])).toThrow(/llm\.combine: output of input x is malformed/);
+    expect(() => skill.combine([{ inputId: 'x', output: { model: 'm' } }])).toThrow(
+      /llm\.combine: output of input x is malformed/,
+    );
   });
 
   it('has the name llm', () => {
@@ -290,7 +328,9 @@ describe('createLlmSkillFromEnv', () => {
 
   it('requires LLM_MODEL when LLM_BASE_URL is set', () => {
     expect(() => createLlmSkillFromEnv({ LLM_BASE_URL: 'http://127.0.0.1:11434/v1' })).toThrow(/LLM_MODEL/);
-    expect(() => createLlmSkillFromEnv({ LLM_BASE_URL: 'http://127.0.0.1:11434/v1', LLM_MODEL: ' ' })).toThrow(/LLM_MODEL/);
+    expect(() => createLlmSkillFromEnv({ LLM_BASE_URL: 'http://127.0.0.1:11434/v1', LLM_MODEL: ' ' })).toThrow(
+      /LLM_MODEL/,
+    );
   });
 
   it('rejects an invalid LLM_BASE_URL', () => {
@@ -300,7 +340,11 @@ describe('createLlmSkillFromEnv', () => {
   it('builds a working skill, with LLM_API_KEY as the bearer token', async () => {
     const stub = await startOpenAiStub();
     try {
-      const skill = createLlmSkillFromEnv({ LLM_BASE_URL: stub.baseUrl, LLM_MODEL: 'env-model', LLM_API_KEY: 'sk-env' });
+      const skill = createLlmSkillFromEnv({
+        LLM_BASE_URL: stub.baseUrl,
+        LLM_MODEL: 'env-model',
+        LLM_API_KEY: 'sk-env',
+      });
       expect(skill).toBeInstanceOf(LlmSkill);
       const out = await skill!.run({ id: 'd1', text: TEXT, params: { instruction: 'Summarize' } }, live());
       expect(out['text']).toBe(echoText(TEXT));

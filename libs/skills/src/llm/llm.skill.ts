@@ -1,6 +1,12 @@
 import { SkillInputError, type Skill, type SkillContext, type SkillInput, type SkillOutput } from '../skill';
 import { ensureNotAborted, OutputReader, requireText, type BranchOutput } from '../builtins/common';
-import { LlmRequestError, OpenAiCompatibleClient, type LlmClient, type LlmCompletion, type OpenAiCompatibleClientOptions } from './llm-client';
+import {
+  LlmRequestError,
+  OpenAiCompatibleClient,
+  type LlmClient,
+  type LlmCompletion,
+  type OpenAiCompatibleClientOptions,
+} from './llm-client';
 
 export const LLM_SKILL_NAME = 'llm';
 export const LLM_MAX_TEMPERATURE = 2;
@@ -42,9 +48,14 @@ export function parseLlmParams(input: SkillInput): LlmParams {
   const temperature = record['temperature'];
   if (
     temperature !== undefined &&
-    (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature < 0 || temperature > LLM_MAX_TEMPERATURE)
+    (typeof temperature !== 'number' ||
+      !Number.isFinite(temperature) ||
+      temperature < 0 ||
+      temperature > LLM_MAX_TEMPERATURE)
   ) {
-    return fail(`param "temperature" must be a number from 0 to ${LLM_MAX_TEMPERATURE}, got ${JSON.stringify(temperature)}`);
+    return fail(
+      `param "temperature" must be a number from 0 to ${LLM_MAX_TEMPERATURE}, got ${JSON.stringify(temperature)}`,
+    );
   }
   const maxTokens = record['maxTokens'];
   if (
@@ -107,7 +118,10 @@ export class LlmSkill implements Skill {
   }
 
   combine(outputs: readonly BranchOutput[]): SkillOutput {
-    const texts = outputs.map((branch) => ({ inputId: branch.inputId, text: new OutputReader(this.name, branch).string('text') }));
+    const texts = outputs.map((branch) => ({
+      inputId: branch.inputId,
+      text: new OutputReader(this.name, branch).string('text'),
+    }));
     const result: CombinedLlmOutput = { outputs: texts, text: texts.map((t) => t.text).join('\n\n') };
     return result;
   }

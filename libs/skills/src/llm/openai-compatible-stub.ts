@@ -47,7 +47,12 @@ export type StubReply =
       readonly retryAfter?: number | string;
     } & Delayed)
   /** Exactly this body (malformed JSON, wrong shape, ...), default status 200. */
-  | ({ readonly type: 'raw'; readonly body: string; readonly status?: number; readonly contentType?: string } & Delayed);
+  | ({
+      readonly type: 'raw';
+      readonly body: string;
+      readonly status?: number;
+      readonly contentType?: string;
+    } & Delayed);
 
 export type StubHandler = (request: RecordedRequest) => StubReply | Promise<StubReply>;
 
@@ -123,7 +128,12 @@ export async function startOpenAiStub(options: OpenAiStubOptions = {}): Promise<
   let chatCount = 0;
   let closed: Promise<void> | undefined;
 
-  const completion = (request: RecordedRequest, text: string, model?: string, omitUsage?: boolean): Record<string, unknown> => {
+  const completion = (
+    request: RecordedRequest,
+    text: string,
+    model?: string,
+    omitUsage?: boolean,
+  ): Record<string, unknown> => {
     const requested = request.body?.['model'];
     const body: Record<string, unknown> = {
       id: `chatcmpl-stub-${request.index}`,
@@ -135,7 +145,11 @@ export async function startOpenAiStub(options: OpenAiStubOptions = {}): Promise<
     if (!omitUsage) {
       const promptTokens = request.messages.reduce((n, m) => n + countWords(m.content), 0);
       const completionTokens = countWords(text);
-      body['usage'] = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+      body['usage'] = {
+        prompt_tokens: promptTokens,
+        completion_tokens: completionTokens,
+        total_tokens: promptTokens + completionTokens,
+      };
     }
     return body;
   };
@@ -151,7 +165,8 @@ export async function startOpenAiStub(options: OpenAiStubOptions = {}): Promise<
         sendJson(res, 200, completion(request, reply.text, reply.model, reply.omitUsage));
         return;
       case 'error': {
-        const headers: Record<string, string> = reply.retryAfter === undefined ? {} : { 'retry-after': String(reply.retryAfter) };
+        const headers: Record<string, string> =
+          reply.retryAfter === undefined ? {} : { 'retry-after': String(reply.retryAfter) };
         const type = reply.errorType ?? (reply.status >= 500 ? 'server_error' : 'invalid_request_error');
         sendJson(res, reply.status, errorBody(reply.message ?? `stub error ${reply.status}`, type), headers);
         return;
@@ -194,7 +209,11 @@ export async function startOpenAiStub(options: OpenAiStubOptions = {}): Promise<
       return;
     }
     if (messages === undefined || messages.length === 0) {
-      sendJson(res, 400, errorBody('"messages" must be a non-empty array of {role, content} strings', 'invalid_request_error'));
+      sendJson(
+        res,
+        400,
+        errorBody('"messages" must be a non-empty array of {role, content} strings', 'invalid_request_error'),
+      );
       return;
     }
     const scripted = options.replies?.[chatCount];

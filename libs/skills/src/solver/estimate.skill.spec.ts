@@ -40,8 +40,18 @@ describe('EstimateSkill', () => {
     // solver 1: others 36, 30 → 33; (18 + 33) / 2 = 25.5
     // solver 2: others 36, 18 → 27; (30 + 27) / 2 = 28.5
     expect(await run({ solver: 0, round: 2, peers: r1 })).toEqual({ answer: 30, label: 'short', round: 2, solver: 0 });
-    expect(await run({ solver: 1, round: 2, peers: r1 })).toEqual({ answer: 25.5, label: 'short', round: 2, solver: 1 });
-    expect(await run({ solver: 2, round: 2, peers: r1 })).toEqual({ answer: 28.5, label: 'short', round: 2, solver: 2 });
+    expect(await run({ solver: 1, round: 2, peers: r1 })).toEqual({
+      answer: 25.5,
+      label: 'short',
+      round: 2,
+      solver: 1,
+    });
+    expect(await run({ solver: 2, round: 2, peers: r1 })).toEqual({
+      answer: 28.5,
+      label: 'short',
+      round: 2,
+      solver: 2,
+    });
 
     const r2 = [
       { answer: 30, solver: 0 },
@@ -70,7 +80,8 @@ describe('EstimateSkill', () => {
   });
 
   it('combines to the median of the answers', () => {
-    const outputs = (answers: number[]) => answers.map((answer, i) => ({ inputId: `s${i}`, output: { answer, label: 'short', round: 3, solver: i } }));
+    const outputs = (answers: number[]) =>
+      answers.map((answer, i) => ({ inputId: `s${i}`, output: { answer, label: 'short', round: 3, solver: i } }));
     expect(skill.combine(outputs([31.5, 23.63, 28.88]))).toEqual({ answer: 28.88, label: 'short', count: 3 });
     // even count: the mean of the two middle answers, (20 + 30) / 2
     expect(skill.combine(outputs([10, 40, 30, 20]))).toEqual({ answer: 25, label: 'short', count: 4 });

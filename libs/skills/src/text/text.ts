@@ -31,8 +31,34 @@ export interface Sentence {
  * sentences ("etc.", "Inc.", "p.m.") are left to the "next word starts lower-case" rule.
  */
 const ABBREVIATIONS: ReadonlySet<string> = new Set([
-  'mr', 'mrs', 'ms', 'dr', 'prof', 'sr', 'jr', 'st', 'mt', 'rev', 'hon', 'gen', 'col', 'capt', 'lt',
-  'sgt', 'vs', 'cf', 'fig', 'figs', 'no', 'nos', 'vol', 'approx', 'dept', 'est', 'ca', 'pp',
+  'mr',
+  'mrs',
+  'ms',
+  'dr',
+  'prof',
+  'sr',
+  'jr',
+  'st',
+  'mt',
+  'rev',
+  'hon',
+  'gen',
+  'col',
+  'capt',
+  'lt',
+  'sgt',
+  'vs',
+  'cf',
+  'fig',
+  'figs',
+  'no',
+  'nos',
+  'vol',
+  'approx',
+  'dept',
+  'est',
+  'ca',
+  'pp',
 ]);
 
 function isAbbreviation(token: string): boolean {
@@ -53,7 +79,9 @@ function isAbbreviation(token: string): boolean {
  */
 export function splitSentences(text: string): Sentence[] {
   const out: string[] = [];
-  const paragraphs = normalizeApostrophes(text).replace(/\r\n?/g, '\n').split(/\n[ \t]*\n/);
+  const paragraphs = normalizeApostrophes(text)
+    .replace(/\r\n?/g, '\n')
+    .split(/\n[ \t]*\n/);
   for (const raw of paragraphs) {
     const paragraph = raw.replace(/\s+/g, ' ').trim();
     if (paragraph.length === 0) continue;
@@ -125,5 +153,4 @@ export function round(value: number, decimals = 2): number {
   const scaled = Math.abs(value) * factor;
   const rounded = (Math.sign(value) * Math.round(scaled + scaled * Number.EPSILON)) / factor;
   return rounded === 0 ? 0 : rounded; // never -0
-
 }

@@ -14,7 +14,15 @@ export const WRONGTYPE_MESSAGE = 'WRONGTYPE Operation against a key holding the 
 
 export type StateOpName = StateOp['op'];
 
-const OP_NAMES: ReadonlySet<string> = new Set<StateOpName>(['set', 'hset', 'hsetnx', 'hincrby', 'rpush', 'sadd', 'del']);
+const OP_NAMES: ReadonlySet<string> = new Set<StateOpName>([
+  'set',
+  'hset',
+  'hsetnx',
+  'hincrby',
+  'rpush',
+  'sadd',
+  'del',
+]);
 
 /** Messages shared by both drivers for write-time failures, so callers see the same text. */
 export const opErrors = {
@@ -35,7 +43,9 @@ export function assertKey(key: unknown, what = 'key'): asserts key is string {
     throw new TypeError(`StateStore: ${what} must be a non-empty string, got ${describe(key)}`);
   }
   if (key.startsWith(MARKER_NAMESPACE)) {
-    throw new TypeError(`StateStore: ${what} '${key}' is in the '${MARKER_NAMESPACE}' namespace reserved for idempotency markers`);
+    throw new TypeError(
+      `StateStore: ${what} '${key}' is in the '${MARKER_NAMESPACE}' namespace reserved for idempotency markers`,
+    );
   }
 }
 
@@ -102,10 +112,12 @@ export function validateOps(ops: unknown): asserts ops is readonly StateOp[] {
 
 /** Checks an applyOnceChain request: an array of { marker, ops } with distinct markers. */
 export function validateChain(steps: unknown): asserts steps is readonly OnceStep[] {
-  if (!Array.isArray(steps)) throw new TypeError(`StateStore: applyOnceChain needs an array of steps, got ${describe(steps)}`);
+  if (!Array.isArray(steps))
+    throw new TypeError(`StateStore: applyOnceChain needs an array of steps, got ${describe(steps)}`);
   const markers = new Set<string>();
   steps.forEach((step: unknown, i) => {
-    if (typeof step !== 'object' || step === null) throw new TypeError(`StateStore: step #${i + 1} must be { marker, ops }, got ${describe(step)}`);
+    if (typeof step !== 'object' || step === null)
+      throw new TypeError(`StateStore: step #${i + 1} must be { marker, ops }, got ${describe(step)}`);
     const { marker, ops } = step as Record<string, unknown>;
     assertMarker(marker);
     if (markers.has(marker)) throw new TypeError(`StateStore: step #${i + 1} repeats marker ${describe(marker)}`);
@@ -116,7 +128,8 @@ export function validateChain(steps: unknown): asserts steps is readonly OnceSte
 
 /** Checks a recordSlot request (all but its ops, which validateOps checks). */
 export function validateSlotWrite(write: unknown): asserts write is SlotWrite {
-  if (typeof write !== 'object' || write === null) throw new TypeError(`StateStore: recordSlot needs an object, got ${describe(write)}`);
+  if (typeof write !== 'object' || write === null)
+    throw new TypeError(`StateStore: recordSlot needs an object, got ${describe(write)}`);
   const w = write as Record<string, unknown>;
   assertMarker(w['marker']);
   assertKey(w['slotsKey'], 'slotsKey');
@@ -127,7 +140,8 @@ export function validateSlotWrite(write: unknown): asserts write is SlotWrite {
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) {
     throw new RangeError(`StateStore: version must be a non-negative safe integer, got ${describe(version)}`);
   }
-  if (typeof w['state'] !== 'string' || w['state'].length === 0) throw new TypeError(`StateStore: state must be a non-empty string, got ${describe(w['state'])}`);
+  if (typeof w['state'] !== 'string' || w['state'].length === 0)
+    throw new TypeError(`StateStore: state must be a non-empty string, got ${describe(w['state'])}`);
   if (w['markerTtlSeconds'] !== undefined) assertTtl(w['markerTtlSeconds']);
   if (w['requires'] !== undefined) assertHashField(w['requires'], 'requires');
   const reads = w['reads'];
@@ -138,7 +152,8 @@ export function validateSlotWrite(write: unknown): asserts write is SlotWrite {
   if (w['ops'] !== undefined) {
     validateOps(w['ops']);
     for (const op of w['ops']) {
-      if (op.key === w['slotsKey'] || op.key === w['countsKey']) throw new TypeError(`StateStore: recordSlot ops may not write the slots or counts key ('${op.key}')`);
+      if (op.key === w['slotsKey'] || op.key === w['countsKey'])
+        throw new TypeError(`StateStore: recordSlot ops may not write the slots or counts key ('${op.key}')`);
     }
   }
 }
@@ -159,7 +174,8 @@ export function parseSlotValue(value: string): { readonly version: number; reado
 }
 
 function assertHashField(value: unknown, what: string): void {
-  if (typeof value !== 'object' || value === null) throw new TypeError(`StateStore: ${what} must be { key, field }, got ${describe(value)}`);
+  if (typeof value !== 'object' || value === null)
+    throw new TypeError(`StateStore: ${what} must be { key, field }, got ${describe(value)}`);
   const { key, field } = value as Record<string, unknown>;
   assertKey(key, `${what} key`);
   assertString(field, `${what} field`);

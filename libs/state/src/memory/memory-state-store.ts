@@ -1,4 +1,13 @@
-import type { ApplyOnceResult, ChainResult, OnceStep, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '../state-store';
+import type {
+  ApplyOnceResult,
+  ChainResult,
+  OnceStep,
+  SlotWrite,
+  SlotWriteResult,
+  StateOp,
+  StateOpResult,
+  StateStore,
+} from '../state-store';
 import { globToRegExp } from '../internal/glob';
 import {
   DEFAULT_MARKER_TTL_SECONDS,
@@ -72,7 +81,10 @@ export class MemoryStateStore implements StateStore {
     return { applied: true, results: this.run(ops) };
   }
 
-  async applyOnceChain(steps: readonly OnceStep[], markerTtlSeconds: number = DEFAULT_MARKER_TTL_SECONDS): Promise<ChainResult> {
+  async applyOnceChain(
+    steps: readonly OnceStep[],
+    markerTtlSeconds: number = DEFAULT_MARKER_TTL_SECONDS,
+  ): Promise<ChainResult> {
     this.assertOpen();
     validateChain(steps);
     assertTtl(markerTtlSeconds);
@@ -121,7 +133,12 @@ export class MemoryStateStore implements StateStore {
     if (expiresAt !== undefined && expiresAt > now) return { outcome: 'duplicate', results: [] };
 
     const counts = this.read(write.countsKey, 'hash')?.value;
-    const moved = current !== undefined && current.state !== write.state ? [current.state, write.state] : current === undefined ? [write.state] : [];
+    const moved =
+      current !== undefined && current.state !== write.state
+        ? [current.state, write.state]
+        : current === undefined
+          ? [write.state]
+          : [];
     for (const state of moved) {
       const count = counts?.get(state);
       if (count !== undefined && !INTEGER_STRING.test(count)) throw new Error(slotErrors.notInteger(state));
@@ -130,7 +147,10 @@ export class MemoryStateStore implements StateStore {
     this.check(ops);
 
     this.markers.set(write.marker, now + (write.markerTtlSeconds ?? DEFAULT_MARKER_TTL_SECONDS) * 1000);
-    this.upsert(write.slotsKey, 'hash', () => new Map<string, string>()).set(write.slot, `${write.version}:${write.state}`);
+    this.upsert(write.slotsKey, 'hash', () => new Map<string, string>()).set(
+      write.slot,
+      `${write.version}:${write.state}`,
+    );
     if (moved.length > 0) {
       const hash = this.upsert(write.countsKey, 'hash', () => new Map<string, string>());
       if (current !== undefined) hash.set(current.state, String(Number(hash.get(current.state) ?? '0') - 1));
@@ -161,7 +181,8 @@ export class MemoryStateStore implements StateStore {
   async hmget(key: string, fields: readonly string[]): Promise<(string | null)[]> {
     this.assertOpen();
     assertKey(key);
-    if (!Array.isArray(fields) || !fields.every((f) => typeof f === 'string')) throw new TypeError('StateStore: hmget fields must be an array of strings');
+    if (!Array.isArray(fields) || !fields.every((f) => typeof f === 'string'))
+      throw new TypeError('StateStore: hmget fields must be an array of strings');
     const hash = this.read(key, 'hash')?.value;
     return fields.map((field) => hash?.get(field) ?? null);
   }

@@ -140,7 +140,9 @@ describe('RedisStateStore: against Redis', () => {
     const plain = new RedisStateStore({ url: REDIS_URL, autoPipelining: false });
     expect(plain.autoPipelining).toBe(false);
     await plain.close();
-    expect(() => new RedisStateStore({ url: REDIS_URL, autoPipelining: 'yes' as unknown as boolean })).toThrow('autoPipelining must be a boolean');
+    expect(() => new RedisStateStore({ url: REDIS_URL, autoPipelining: 'yes' as unknown as boolean })).toThrow(
+      'autoPipelining must be a boolean',
+    );
   });
 
   it('keeps the order of commands issued in one turn (writes seen by the reads after them)', async () => {
@@ -168,7 +170,9 @@ describe('RedisStateStore: against Redis', () => {
   it('falls back to EVAL for every pipelined call after Redis lost its scripts (SCRIPT FLUSH)', async () => {
     await raw.script('FLUSH');
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => store.applyOnce(`flushed-${i}`, [{ op: 'rpush', key: 'flushed:l', value: String(i) }])),
+      Array.from({ length: 20 }, (_, i) =>
+        store.applyOnce(`flushed-${i}`, [{ op: 'rpush', key: 'flushed:l', value: String(i) }]),
+      ),
     );
     expect(results.every((r) => r.applied)).toBe(true);
     expect(await store.lrange('flushed:l', 0, -1)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));

@@ -1,6 +1,15 @@
 import { Redis } from 'ioredis';
 import { describeError } from '@agent-mesh/contracts';
-import type { ApplyOnceResult, ChainResult, OnceStep, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '../state-store';
+import type {
+  ApplyOnceResult,
+  ChainResult,
+  OnceStep,
+  SlotWrite,
+  SlotWriteResult,
+  StateOp,
+  StateOpResult,
+  StateStore,
+} from '../state-store';
 import { escapeGlob } from '../internal/glob';
 import {
   DEFAULT_MARKER_TTL_SECONDS,
@@ -85,7 +94,8 @@ export class RedisStateStore implements StateStore {
     this.displayUrl = maskPassword(options.url);
     this.connectTimeoutMs = Math.max(connectTimeoutMs, 1);
     this.autoPipelining = options.autoPipelining ?? true;
-    if (typeof this.autoPipelining !== 'boolean') throw new TypeError('RedisStateStore: autoPipelining must be a boolean');
+    if (typeof this.autoPipelining !== 'boolean')
+      throw new TypeError('RedisStateStore: autoPipelining must be a boolean');
     this.redis = new Redis(options.url, {
       lazyConnect: true,
       // Safe with everything the store sends: EVALSHA/EVAL (NOSCRIPT comes back per command),
@@ -134,12 +144,19 @@ export class RedisStateStore implements StateStore {
     return reply.applied ? reply : { applied: false, results: [] };
   }
 
-  async applyOnceChain(steps: readonly OnceStep[], markerTtlSeconds: number = DEFAULT_MARKER_TTL_SECONDS): Promise<ChainResult> {
+  async applyOnceChain(
+    steps: readonly OnceStep[],
+    markerTtlSeconds: number = DEFAULT_MARKER_TTL_SECONDS,
+  ): Promise<ChainResult> {
     validateChain(steps);
     assertTtl(markerTtlSeconds);
     if (steps.length === 0) return { applied: 0, results: [] };
     const keys = steps.map((step) => `${this.markerPrefix}${step.marker}`);
-    const args: ScriptArg[] = [String(steps.length), String(markerTtlSeconds), ...steps.map((step) => String(step.ops.length))];
+    const args: ScriptArg[] = [
+      String(steps.length),
+      String(markerTtlSeconds),
+      ...steps.map((step) => String(step.ops.length)),
+    ];
     for (const step of steps) {
       for (const op of step.ops) {
         keys.push(this.k(op.key));
@@ -193,7 +210,8 @@ export class RedisStateStore implements StateStore {
 
   async hmget(key: string, fields: readonly string[]): Promise<(string | null)[]> {
     assertKey(key);
-    if (!Array.isArray(fields) || !fields.every((f) => typeof f === 'string')) throw new TypeError('StateStore: hmget fields must be an array of strings');
+    if (!Array.isArray(fields) || !fields.every((f) => typeof f === 'string'))
+      throw new TypeError('StateStore: hmget fields must be an array of strings');
     if (fields.length === 0) return [];
     return (await this.client()).hmget(this.k(key), ...fields);
   }
@@ -370,7 +388,14 @@ function parseChainReply(reply: unknown, steps: readonly OnceStep[]): ChainResul
   const unexpected = () => new Error(`RedisStateStore: unexpected applyOnceChain reply ${JSON.stringify(reply)}`);
   if (!Array.isArray(reply)) throw unexpected();
   const [applied, ...flat] = reply as unknown[];
-  if (typeof applied !== 'number' || !Number.isSafeInteger(applied) || applied < 0 || applied > steps.length || !flat.every(isOpResult)) throw unexpected();
+  if (
+    typeof applied !== 'number' ||
+    !Number.isSafeInteger(applied) ||
+    applied < 0 ||
+    applied > steps.length ||
+    !flat.every(isOpResult)
+  )
+    throw unexpected();
   const results: StateOpResult[][] = [];
   let at = 0;
   for (const step of steps.slice(0, applied)) {
@@ -381,13 +406,24 @@ function parseChainReply(reply: unknown, steps: readonly OnceStep[]): ChainResul
   return { applied, results };
 }
 
-const SLOT_OUTCOMES: ReadonlySet<string> = new Set<SlotWriteResult['outcome']>(['recorded', 'duplicate', 'stale', 'missing']);
+const SLOT_OUTCOMES: ReadonlySet<string> = new Set<SlotWriteResult['outcome']>([
+  'recorded',
+  'duplicate',
+  'stale',
+  'missing',
+]);
 
 function parseSlotReply(reply: unknown, readCount: number, opCount: number): SlotWriteResult {
   const unexpected = () => new Error(`RedisStateStore: unexpected recordSlot reply ${JSON.stringify(reply)}`);
   if (!Array.isArray(reply) || reply.length !== 4) throw unexpected();
   const [outcome, flatCounts, values, results] = reply as unknown[];
-  if (typeof outcome !== 'string' || !SLOT_OUTCOMES.has(outcome) || !Array.isArray(flatCounts) || !Array.isArray(values) || !Array.isArray(results)) {
+  if (
+    typeof outcome !== 'string' ||
+    !SLOT_OUTCOMES.has(outcome) ||
+    !Array.isArray(flatCounts) ||
+    !Array.isArray(values) ||
+    !Array.isArray(results)
+  ) {
     throw unexpected();
   }
   const counts: Record<string, number> = {};
@@ -398,7 +434,8 @@ function parseSlotReply(reply: unknown, readCount: number, opCount: number): Slo
     counts[state] = count;
   }
   const recorded = outcome === 'recorded';
-  if (values.length !== readCount || !values.every((v): v is string | null => v === null || typeof v === 'string')) throw unexpected();
+  if (values.length !== readCount || !values.every((v): v is string | null => v === null || typeof v === 'string'))
+    throw unexpected();
   if (results.length !== (recorded ? opCount : 0) || !results.every(isOpResult)) throw unexpected();
   return { outcome: outcome as SlotWriteResult['outcome'], counts, values, results };
 }

@@ -28,7 +28,10 @@ describe('scriptError', () => {
   it.each([
     ['OP_WRONG_TYPE [2,"hset","string"]', 'WRONGTYPE op #2 (hset) targets a key holding a string'],
     ['OP_NOT_INTEGER [1]', 'ERR op #1 (hincrby): hash value is not an integer'],
-    ['OP_UNSAFE_INTEGER [3]', `ERR op #3 (hincrby): result is outside the safe integer range (±${Number.MAX_SAFE_INTEGER})`],
+    [
+      'OP_UNSAFE_INTEGER [3]',
+      `ERR op #3 (hincrby): result is outside the safe integer range (±${Number.MAX_SAFE_INTEGER})`,
+    ],
     ['OP_UNKNOWN [1,"lpush"]', 'ERR op #1: unknown op lpush'],
     ['SLOT_WRONG_TYPE ["reads #1","list"]', 'WRONGTYPE recordSlot: reads #1 holds a list, not a hash'],
     ['SLOT_MALFORMED ["a\\nb"]', 'ERR recordSlot: slot a\nb does not hold <version>:<state>'],

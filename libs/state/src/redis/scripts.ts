@@ -15,11 +15,14 @@ type Arg = string | number;
  */
 const CODED_ERRORS: Readonly<Record<string, (args: readonly Arg[]) => string | null>> = {
   OP_WRONG_TYPE: ([index, op, actual]) =>
-    isIndex(index) && typeof op === 'string' && typeof actual === 'string' ? opErrors.wrongType(index, op as StateOpName, actual) : null,
+    isIndex(index) && typeof op === 'string' && typeof actual === 'string'
+      ? opErrors.wrongType(index, op as StateOpName, actual)
+      : null,
   OP_NOT_INTEGER: ([index]) => (isIndex(index) ? opErrors.notInteger(index) : null),
   OP_UNSAFE_INTEGER: ([index]) => (isIndex(index) ? opErrors.unsafeInteger(index) : null),
   OP_UNKNOWN: ([index, op]) => (isIndex(index) && typeof op === 'string' ? opErrors.unknownOp(index, op) : null),
-  SLOT_WRONG_TYPE: ([what, actual]) => (typeof what === 'string' && typeof actual === 'string' ? slotErrors.wrongType(what, actual) : null),
+  SLOT_WRONG_TYPE: ([what, actual]) =>
+    typeof what === 'string' && typeof actual === 'string' ? slotErrors.wrongType(what, actual) : null,
   SLOT_MALFORMED: ([slot]) => (typeof slot === 'string' ? slotErrors.malformed(slot) : null),
   SLOT_COUNT_NOT_INTEGER: ([state]) => (typeof state === 'string' ? slotErrors.notInteger(state) : null),
 };

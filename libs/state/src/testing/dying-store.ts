@@ -1,4 +1,13 @@
-import type { ApplyOnceResult, ChainResult, OnceStep, SlotWrite, SlotWriteResult, StateOp, StateOpResult, StateStore } from '../state-store';
+import type {
+  ApplyOnceResult,
+  ChainResult,
+  OnceStep,
+  SlotWrite,
+  SlotWriteResult,
+  StateOp,
+  StateOpResult,
+  StateStore,
+} from '../state-store';
 
 /*
  * Crash injection for end-to-end tests: a store that makes its process "die" right after a

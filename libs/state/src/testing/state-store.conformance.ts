@@ -256,23 +256,32 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
   });
 
   describe('applyOnceChain', () => {
-    const step = (marker: string, field: string, value: string) => ({ marker: k(marker), ops: [{ op: 'hset' as const, key: k('h'), field, value }] });
+    const step = (marker: string, field: string, value: string) => ({
+      marker: k(marker),
+      ops: [{ op: 'hset' as const, key: k('h'), field, value }],
+    });
 
     it('applies every step once, in order, with each step’s results', async () => {
-      await expect(store.applyOnceChain([step('a', 'x', '1'), step('b', 'x', '2'), { marker: k('c'), ops: [] }])).resolves.toEqual({
+      await expect(
+        store.applyOnceChain([step('a', 'x', '1'), step('b', 'x', '2'), { marker: k('c'), ops: [] }]),
+      ).resolves.toEqual({
         applied: 3,
         results: [[1], [0], []],
       });
       expect(await store.hgetall(k('h'))).toEqual({ x: '2' });
       // Each marker is recorded as applyOnce's would be.
-      await expect(store.applyOnce(k('b'), [{ op: 'hset', key: k('h'), field: 'x', value: 'again' }])).resolves.toEqual({ applied: false, results: [] });
+      await expect(store.applyOnce(k('b'), [{ op: 'hset', key: k('h'), field: 'x', value: 'again' }])).resolves.toEqual(
+        { applied: false, results: [] },
+      );
       await expect(store.applyOnceChain([step('a', 'y', '1')])).resolves.toEqual({ applied: 0, results: [] });
       expect(await store.hgetall(k('h'))).toEqual({ x: '2' });
     });
 
     it('stops at the first step whose marker exists: it and the steps after it write nothing', async () => {
       await store.applyOnce(k('second'), []);
-      await expect(store.applyOnceChain([step('first', 'a', '1'), step('second', 'b', '1'), step('third', 'c', '1')])).resolves.toEqual({
+      await expect(
+        store.applyOnceChain([step('first', 'a', '1'), step('second', 'b', '1'), step('third', 'c', '1')]),
+      ).resolves.toEqual({
         applied: 1,
         results: [[1]],
       });
@@ -284,7 +293,9 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
     it('is all-or-nothing: a failing op in a step that would apply leaves no write and no marker', async () => {
       await store.apply([{ op: 'set', key: k('s'), value: 'string' }]);
       const failing = { marker: k('f2'), ops: [{ op: 'hset' as const, key: k('s'), field: 'f', value: 'v' }] };
-      await expect(store.applyOnceChain([step('f1', 'a', '1'), failing])).rejects.toThrow('WRONGTYPE op #2 (hset) targets a key holding a string');
+      await expect(store.applyOnceChain([step('f1', 'a', '1'), failing])).rejects.toThrow(
+        'WRONGTYPE op #2 (hset) targets a key holding a string',
+      );
       expect(await store.hgetall(k('h'))).toEqual({});
       await expect(store.applyOnceChain([step('f1', 'a', '1')])).resolves.toEqual({ applied: 1, results: [[1]] });
       // A bad op after the stop is never run, so it fails nothing.
@@ -293,7 +304,9 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
 
     it('rejects a repeated marker and invalid ops before writing anything', async () => {
       await expect(store.applyOnceChain([step('r', 'a', '1'), step('r', 'b', '1')])).rejects.toThrow(/repeats marker/);
-      await expect(store.applyOnceChain([{ marker: k('r'), ops: [{ op: 'nope' } as unknown as StateOp] }])).rejects.toThrow(/unknown op/);
+      await expect(
+        store.applyOnceChain([{ marker: k('r'), ops: [{ op: 'nope' } as unknown as StateOp] }]),
+      ).rejects.toThrow(/unknown op/);
       expect(await store.hgetall(k('h'))).toEqual({});
       await expect(store.applyOnceChain([])).resolves.toEqual({ applied: 0, results: [] });
     });
@@ -315,13 +328,24 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
   describe('keys', () => {
     beforeEach(async () => {
       await store.apply(
-        ['g:alpha', 'g:beta', 'g:b1', 'g:b22', 'g:a*b', 'other:x'].map((key): StateOp => ({ op: 'set', key: k(key), value: '1' })),
+        ['g:alpha', 'g:beta', 'g:b1', 'g:b22', 'g:a*b', 'other:x'].map((key): StateOp => ({
+          op: 'set',
+          key: k(key),
+          value: '1',
+        })),
       );
       await store.applyOnce(k('g:marker'), [{ op: 'sadd', key: k('g:set'), member: 'm' }]);
     });
 
     it('matches * and ? and strips the prefix', async () => {
-      expect(await store.keys(k('g:*'))).toEqual([k('g:a*b'), k('g:alpha'), k('g:b1'), k('g:b22'), k('g:beta'), k('g:set')]);
+      expect(await store.keys(k('g:*'))).toEqual([
+        k('g:a*b'),
+        k('g:alpha'),
+        k('g:b1'),
+        k('g:b22'),
+        k('g:beta'),
+        k('g:set'),
+      ]);
       expect(await store.keys(k('g:b?'))).toEqual([k('g:b1')]);
       expect(await store.keys(k('g:b??'))).toEqual([k('g:b22')]);
       expect(await store.keys(k('*:x'))).toEqual([k('other:x')]);
@@ -343,7 +367,13 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
 
   describe('recordSlot', () => {
     /** A slot write on `slots`/`counts` with the given marker, slot, version and state. */
-    const write = (marker: string, slot: string, version: number, state: string, extra: Partial<SlotWrite> = {}): SlotWrite => ({
+    const write = (
+      marker: string,
+      slot: string,
+      version: number,
+      state: string,
+      extra: Partial<SlotWrite> = {},
+    ): SlotWrite => ({
       marker: k(marker),
       slotsKey: k('slots'),
       countsKey: k('counts'),
@@ -355,12 +385,18 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
 
     it('records once, counts slots per state, runs the ops and reads after the write, in one step', async () => {
       await store.apply([{ op: 'hset', key: k('join'), field: 'spec', value: 's' }]);
-      const reads = [{ key: k('join'), field: 'spec' }, { key: k('join'), field: 'n' }, { key: k('nothing'), field: 'x' }];
+      const reads = [
+        { key: k('join'), field: 'spec' },
+        { key: k('join'), field: 'n' },
+        { key: k('nothing'), field: 'x' },
+      ];
       const ops: StateOp[] = [
         { op: 'hincrby', key: k('join'), field: 'n', by: 1 },
         { op: 'hset', key: k('records'), field: '0', value: 'r0' },
       ];
-      await expect(store.recordSlot(write('m0', '0', 1, 'done', { ops, reads, requires: { key: k('join'), field: 'spec' } }))).resolves.toEqual({
+      await expect(
+        store.recordSlot(write('m0', '0', 1, 'done', { ops, reads, requires: { key: k('join'), field: 'spec' } })),
+      ).resolves.toEqual({
         outcome: 'recorded',
         counts: { done: 1 },
         values: ['s', '1', null],
@@ -381,8 +417,12 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
 
     it('moves a slot between states: a newer or equal version replaces it, an older one is stale', async () => {
       await store.recordSlot(write('a1', '7', 1, 'failed'));
-      expect(await store.recordSlot(write('a2', '7', 2, 'pending'))).toEqual(expect.objectContaining({ outcome: 'recorded', counts: { failed: 0, pending: 1 } }));
-      const stale = await store.recordSlot(write('a1-late', '7', 1, 'done', { ops: [{ op: 'set', key: k('touched'), value: 'x' }] }));
+      expect(await store.recordSlot(write('a2', '7', 2, 'pending'))).toEqual(
+        expect.objectContaining({ outcome: 'recorded', counts: { failed: 0, pending: 1 } }),
+      );
+      const stale = await store.recordSlot(
+        write('a1-late', '7', 1, 'done', { ops: [{ op: 'set', key: k('touched'), value: 'x' }] }),
+      );
       expect(stale).toEqual({ outcome: 'stale', counts: { failed: 0, pending: 1 }, values: [], results: [] });
       expect(await store.get(k('touched'))).toBeNull();
       // a stale write records no marker: the same marker is still free
@@ -395,12 +435,18 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
 
     it('writes nothing while `requires` is absent, and reads all the same', async () => {
       const result = await store.recordSlot(
-        write('r', '0', 1, 'done', { requires: { key: k('join'), field: 'spec' }, reads: [{ key: k('join'), field: 'decided' }], ops: [{ op: 'set', key: k('w'), value: 'x' }] }),
+        write('r', '0', 1, 'done', {
+          requires: { key: k('join'), field: 'spec' },
+          reads: [{ key: k('join'), field: 'decided' }],
+          ops: [{ op: 'set', key: k('w'), value: 'x' }],
+        }),
       );
       expect(result).toEqual({ outcome: 'missing', counts: {}, values: [null], results: [] });
       expect(await store.keys(k('*'))).toEqual([]);
       await store.apply([{ op: 'hset', key: k('join'), field: 'spec', value: 's' }]);
-      expect((await store.recordSlot(write('r', '0', 1, 'done', { requires: { key: k('join'), field: 'spec' } }))).outcome).toBe('recorded');
+      expect(
+        (await store.recordSlot(write('r', '0', 1, 'done', { requires: { key: k('join'), field: 'spec' } }))).outcome,
+      ).toBe('recorded');
     });
 
     it('fails before writing anything: a failing op, a key of another type, a malformed slot', async () => {
@@ -408,9 +454,9 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
         { op: 'set', key: k('str'), value: 'x' },
         { op: 'hset', key: k('h'), field: 'f', value: 'not a number' },
       ]);
-      await expect(store.recordSlot(write('f1', '0', 1, 'done', { ops: [{ op: 'hincrby', key: k('h'), field: 'f', by: 1 }] }))).rejects.toThrow(
-        'ERR op #1 (hincrby): hash value is not an integer',
-      );
+      await expect(
+        store.recordSlot(write('f1', '0', 1, 'done', { ops: [{ op: 'hincrby', key: k('h'), field: 'f', by: 1 }] })),
+      ).rejects.toThrow('ERR op #1 (hincrby): hash value is not an integer');
       expect(await store.keys(k('*'))).toEqual([k('h'), k('str')]);
       // the marker was not kept
       expect((await store.recordSlot(write('f1', '0', 1, 'done'))).outcome).toBe('recorded');
@@ -418,25 +464,33 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
       await expect(store.recordSlot(write('f2', '1', 1, 'done', { countsKey: k('str') }))).rejects.toThrow(
         'WRONGTYPE recordSlot: countsKey holds a string, not a hash',
       );
-      await expect(store.recordSlot(write('f3', '1', 1, 'done', { reads: [{ key: k('str'), field: 'x' }] }))).rejects.toThrow(
-        'WRONGTYPE recordSlot: reads #1 holds a string, not a hash',
-      );
+      await expect(
+        store.recordSlot(write('f3', '1', 1, 'done', { reads: [{ key: k('str'), field: 'x' }] })),
+      ).rejects.toThrow('WRONGTYPE recordSlot: reads #1 holds a string, not a hash');
       await store.apply([{ op: 'hset', key: k('slots'), field: 'bad', value: 'done' }]);
-      await expect(store.recordSlot(write('f4', 'bad', 1, 'done'))).rejects.toThrow('ERR recordSlot: slot bad does not hold <version>:<state>');
+      await expect(store.recordSlot(write('f4', 'bad', 1, 'done'))).rejects.toThrow(
+        'ERR recordSlot: slot bad does not hold <version>:<state>',
+      );
       expect(await store.hgetall(k('counts'))).toEqual({ done: '1' });
     });
 
     it('rejects a bad request before sending it', async () => {
-      await expect(store.recordSlot(write('v', '0', -1, 'done'))).rejects.toThrow('version must be a non-negative safe integer');
-      await expect(store.recordSlot(write('v', '0', 1, ''))).rejects.toThrow('state must be a non-empty string');
-      await expect(store.recordSlot(write('v', '0', 1, 'done', { countsKey: k('slots') }))).rejects.toThrow('slotsKey and countsKey must differ');
-      await expect(store.recordSlot(write('v', '0', 1, 'done', { ops: [{ op: 'del', key: k('counts') }] }))).rejects.toThrow(
-        'may not write the slots or counts key',
+      await expect(store.recordSlot(write('v', '0', -1, 'done'))).rejects.toThrow(
+        'version must be a non-negative safe integer',
       );
+      await expect(store.recordSlot(write('v', '0', 1, ''))).rejects.toThrow('state must be a non-empty string');
+      await expect(store.recordSlot(write('v', '0', 1, 'done', { countsKey: k('slots') }))).rejects.toThrow(
+        'slotsKey and countsKey must differ',
+      );
+      await expect(
+        store.recordSlot(write('v', '0', 1, 'done', { ops: [{ op: 'del', key: k('counts') }] })),
+      ).rejects.toThrow('may not write the slots or counts key');
     });
 
     it('counts each slot once when writers race', async () => {
-      const writes = Array.from({ length: 40 }, (_, i) => store.recordSlot(write(`race-${i % 10}`, String(i % 10), 1, i % 10 < 3 ? 'failed' : 'done')));
+      const writes = Array.from({ length: 40 }, (_, i) =>
+        store.recordSlot(write(`race-${i % 10}`, String(i % 10), 1, i % 10 < 3 ? 'failed' : 'done')),
+      );
       const outcomes = await Promise.all(writes);
       expect(outcomes.filter((o) => o.outcome === 'recorded')).toHaveLength(10);
       expect(await store.hgetall(k('counts'))).toEqual({ done: '7', failed: '3' });

@@ -19,7 +19,8 @@ import { aggregate, type BranchResult } from '../strategies';
 /** `aggregator:rounds:<wf>:<path>` (hash): `result` (Compiled JSON), `published` ('1'). */
 const resultKey = (workflowId: string, stepPath: string) => `aggregator:rounds:${workflowId}:${stepPath}`;
 
-type Compiled = { readonly ok: true; readonly output: Record<string, unknown> } | { readonly ok: false; readonly reason: string };
+type Compiled =
+  { readonly ok: true; readonly output: Record<string, unknown> } | { readonly ok: false; readonly reason: string };
 
 /**
  * Compiles the last round of a solver-rounds step (`solver.answers` on market.rounds) by its
@@ -55,7 +56,12 @@ export class SolverAnswersController {
     const result = JSON.parse(record['result']) as Compiled;
     const options = { correlationId: workflowId, causedBy: event };
     if (result.ok) {
-      await this.publisher.publish(Topics.workflowEvents, SolverCompletedV1, { stepPath, output: result.output }, options);
+      await this.publisher.publish(
+        Topics.workflowEvents,
+        SolverCompletedV1,
+        { stepPath, output: result.output },
+        options,
+      );
     } else {
       this.log.warn(`solver rounds ${workflowId} ${stepPath}: ${result.reason}`);
       await this.publisher.publish(Topics.workflowEvents, SolverFailedV1, { stepPath, reason: result.reason }, options);
@@ -70,9 +76,17 @@ export class SolverAnswersController {
       if (compiled.type === 'combine') {
         const found = this.skills.get(skill);
         if (!found) return { ok: false, reason: `cannot combine the answers: the aggregator has no skill "${skill}"` };
-        return { ok: true, output: found.combine(ordered.map((a) => ({ inputId: `solver-${a.solver}`, output: a.output }))) };
+        return {
+          ok: true,
+          output: found.combine(ordered.map((a) => ({ inputId: `solver-${a.solver}`, output: a.output }))),
+        };
       }
-      const branches: BranchResult[] = ordered.map((a) => ({ branchIndex: a.solver, inputId: `solver-${a.solver}`, status: 'completed', output: a.output }));
+      const branches: BranchResult[] = ordered.map((a) => ({
+        branchIndex: a.solver,
+        inputId: `solver-${a.solver}`,
+        status: 'completed',
+        output: a.output,
+      }));
       return { ok: true, output: { ...aggregate(compiled, branches) } };
     } catch (error) {
       return { ok: false, reason: `cannot compile the answers by ${strategy.type}: ${describeError(error)}` };

@@ -21,7 +21,8 @@ export function inBranchOrder(branches: readonly BranchResult[]): BranchResult[]
     }
     if (seen.has(branch.branchIndex)) throw new Error(`branchIndex ${branch.branchIndex} appears more than once`);
     seen.add(branch.branchIndex);
-    if (!STATUSES.has(branch.status)) throw new Error(`branch #${branch.branchIndex}: unknown status ${JSON.stringify(branch.status)}`);
+    if (!STATUSES.has(branch.status))
+      throw new Error(`branch #${branch.branchIndex}: unknown status ${JSON.stringify(branch.status)}`);
   }
   return [...branches].sort((a, b) => a.branchIndex - b.branchIndex);
 }

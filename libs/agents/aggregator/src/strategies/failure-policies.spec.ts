@@ -45,7 +45,9 @@ describe('decide: quorum', () => {
 
   it('uses every completed branch once reached, and ignores failures past the quorum', () => {
     // c c c f f with k 2 → completed with 0, 1, 2
-    expect(decide({ type: 'quorum', k: 2 }, branches('cccff'))).toEqual(expect.objectContaining({ outcome: 'completed', used: [0, 1, 2] }));
+    expect(decide({ type: 'quorum', k: 2 }, branches('cccff'))).toEqual(
+      expect.objectContaining({ outcome: 'completed', used: [0, 1, 2] }),
+    );
   });
 });
 
@@ -60,8 +62,12 @@ describe('decide: fail-fast', () => {
   });
 
   it('waits for pending branches and completes when all completed', () => {
-    expect(decide({ type: 'fail-fast' }, branches('cpc'))).toEqual(expect.objectContaining({ outcome: 'pending', branches: [1] }));
-    expect(decide({ type: 'fail-fast' }, branches('ccc'))).toEqual(expect.objectContaining({ outcome: 'completed', used: [0, 1, 2] }));
+    expect(decide({ type: 'fail-fast' }, branches('cpc'))).toEqual(
+      expect.objectContaining({ outcome: 'pending', branches: [1] }),
+    );
+    expect(decide({ type: 'fail-fast' }, branches('ccc'))).toEqual(
+      expect.objectContaining({ outcome: 'completed', used: [0, 1, 2] }),
+    );
   });
 });
 
@@ -76,7 +82,9 @@ describe('decide: retry-branch', () => {
       reason: 'retry-branch: #1 attempt 2 of 3',
       used: [],
     });
-    expect(decide(policy, branches('cfp'), { 1: 2 })).toEqual(expect.objectContaining({ outcome: 'retry', branches: [1] }));
+    expect(decide(policy, branches('cfp'), { 1: 2 })).toEqual(
+      expect.objectContaining({ outcome: 'retry', branches: [1] }),
+    );
     // two failures at once: both retried
     expect(decide(policy, branches('ffc'), { 0: 1, 1: 2 }).branches).toEqual([0, 1]);
   });
@@ -87,14 +95,20 @@ describe('decide: retry-branch', () => {
     expect(d).toEqual(expect.objectContaining({ outcome: 'failed', branches: [1], used: [] }));
     expect(d.reason).toContain('failed after 3 attempts (maxRetries 2)');
     // one exhausted and one retriable → failed (the fan-out cannot succeed), listing the exhausted one
-    expect(decide(policy, branches('ff'), { 0: 3, 1: 1 })).toEqual(expect.objectContaining({ outcome: 'failed', branches: [0] }));
+    expect(decide(policy, branches('ff'), { 0: 3, 1: 1 })).toEqual(
+      expect.objectContaining({ outcome: 'failed', branches: [0] }),
+    );
     // maxRetries 1 → 2 attempts: the failure of the second is final (0 retries is refused: compileFanOutPolicy's limit)
     expect(decide({ type: 'retry-branch', maxRetries: 1 }, branches('cf'), { 1: 2 }).outcome).toBe('failed');
-    expect(() => decide({ type: 'retry-branch', maxRetries: 0 }, branches('cf'))).toThrow(/policy\.maxRetries: retry-branch needs maxRetries, an integer from 1 to 10/);
+    expect(() => decide({ type: 'retry-branch', maxRetries: 0 }, branches('cf'))).toThrow(
+      /policy\.maxRetries: retry-branch needs maxRetries, an integer from 1 to 10/,
+    );
   });
 
   it('completes when the retried branch succeeds', () => {
-    expect(decide(policy, branches('ccc'), { 1: 2 })).toEqual(expect.objectContaining({ outcome: 'completed', used: [0, 1, 2] }));
+    expect(decide(policy, branches('ccc'), { 1: 2 })).toEqual(
+      expect.objectContaining({ outcome: 'completed', used: [0, 1, 2] }),
+    );
     expect(decide(policy, branches('cpc'), { 1: 2 }).outcome).toBe('pending');
   });
 
@@ -105,7 +119,9 @@ describe('decide: retry-branch', () => {
 
 describe('decide: proceed-with-partial', () => {
   it('waits for every branch, then completes with what completed', () => {
-    expect(decide({ type: 'proceed-with-partial' }, branches('cfp'))).toEqual(expect.objectContaining({ outcome: 'pending', branches: [2] }));
+    expect(decide({ type: 'proceed-with-partial' }, branches('cfp'))).toEqual(
+      expect.objectContaining({ outcome: 'pending', branches: [2] }),
+    );
     // c f f: one completed → completed with [0]
     expect(decide({ type: 'proceed-with-partial' }, branches('cff'))).toEqual({
       outcome: 'completed',
@@ -116,7 +132,9 @@ describe('decide: proceed-with-partial', () => {
   });
 
   it('fails when nothing completed', () => {
-    expect(decide({ type: 'proceed-with-partial' }, branches('ff'))).toEqual(expect.objectContaining({ outcome: 'failed', branches: [0, 1], used: [] }));
+    expect(decide({ type: 'proceed-with-partial' }, branches('ff'))).toEqual(
+      expect.objectContaining({ outcome: 'failed', branches: [0, 1], used: [] }),
+    );
   });
 });
 
@@ -124,7 +142,9 @@ describe('decide: input checks', () => {
   it('reads branches in branch order and rejects bad input', () => {
     const shuffled = [...branches('cpcc')].reverse();
     expect(decide({ type: 'quorum', k: 3 }, shuffled).used).toEqual([0, 2, 3]);
-    expect(() => decide({ type: 'quorum', k: 6 }, branches('ccccc'))).toThrow(/policy\.k: quorum needs k between 1 and the 5 inputs/);
+    expect(() => decide({ type: 'quorum', k: 6 }, branches('ccccc'))).toThrow(
+      /policy\.k: quorum needs k between 1 and the 5 inputs/,
+    );
     expect(() => decide({ type: 'fail-fast' }, [])).toThrow(/at least one branch/);
     expect(() => decide({ type: 'fail-fast' }, [...branches('c'), ...branches('c')])).toThrow(/appears more than once/);
   });
@@ -149,11 +169,18 @@ describe('canDecide: counts say whether decide can decide', () => {
       ];
       for (const pattern of patterns(n)) {
         const list = branches(pattern);
-        const counts = { completed: [...pattern].filter((c) => c === 'c').length, failed: [...pattern].filter((c) => c === 'f').length };
+        const counts = {
+          completed: [...pattern].filter((c) => c === 'c').length,
+          failed: [...pattern].filter((c) => c === 'f').length,
+        };
         // attempts vary so that retry-branch both retries and gives up
         const attempts = Object.fromEntries(list.map((b) => [b.branchIndex, 1 + (b.branchIndex % 3)]));
         for (const policy of policies) {
-          expect([policy, pattern, canDecide(policy, n, counts)]).toEqual([policy, pattern, decide(policy, list, attempts).outcome !== 'pending']);
+          expect([policy, pattern, canDecide(policy, n, counts)]).toEqual([
+            policy,
+            pattern,
+            decide(policy, list, attempts).outcome !== 'pending',
+          ]);
           checked++;
         }
       }
@@ -167,6 +194,8 @@ describe('canDecide: counts say whether decide can decide', () => {
   });
 
   it('throws on a policy invalid for the branch count, as decide does', () => {
-    expect(() => canDecide({ type: 'quorum', k: 6 }, 5, { completed: 0, failed: 0 })).toThrow(/policy\.k: quorum needs k between 1 and the 5 inputs/);
+    expect(() => canDecide({ type: 'quorum', k: 6 }, 5, { completed: 0, failed: 0 })).toThrow(
+      /policy\.k: quorum needs k between 1 and the 5 inputs/,
+    );
   });
 });

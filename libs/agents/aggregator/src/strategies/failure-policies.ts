@@ -1,4 +1,9 @@
-import { compileFailurePolicy, type FailurePolicy, type QuorumPolicy, type RetryBranchPolicy } from '@agent-mesh/contracts';
+import {
+  compileFailurePolicy,
+  type FailurePolicy,
+  type QuorumPolicy,
+  type RetryBranchPolicy,
+} from '@agent-mesh/contracts';
 import { inBranchOrder, label } from './branches';
 import type { BranchResult, Decision } from './types';
 
@@ -61,19 +66,33 @@ interface Picture {
 const indexes = (list: readonly BranchResult[]) => list.map((b) => b.branchIndex);
 
 function waiting(name: string, { pending }: Picture): Decision {
-  return { outcome: 'pending', branches: indexes(pending), reason: `${name}: waiting for ${plural(pending.length, 'branch', 'branches')}`, used: [] };
+  return {
+    outcome: 'pending',
+    branches: indexes(pending),
+    reason: `${name}: waiting for ${plural(pending.length, 'branch', 'branches')}`,
+    used: [],
+  };
 }
 
 /** Pending until every branch completed, then completed from all of them. */
 function whenAllCompleted(name: string, picture: Picture): Decision {
   if (picture.pending.length > 0) return waiting(name, picture);
-  return { outcome: 'completed', reason: `${name}: all ${picture.ordered.length} completed`, used: indexes(picture.completed) };
+  return {
+    outcome: 'completed',
+    reason: `${name}: all ${picture.ordered.length} completed`,
+    used: indexes(picture.completed),
+  };
 }
 
 function decideFailFast(picture: Picture): Decision {
   const { failed } = picture;
   if (failed.length > 0) {
-    return { outcome: 'failed', branches: indexes(failed), reason: `fail-fast: ${failed.length} failed: ${describeFailures(failed)}`, used: [] };
+    return {
+      outcome: 'failed',
+      branches: indexes(failed),
+      reason: `fail-fast: ${failed.length} failed: ${describeFailures(failed)}`,
+      used: [],
+    };
   }
   return whenAllCompleted('fail-fast', picture);
 }
@@ -83,7 +102,8 @@ function decideRetryBranch(policy: RetryBranchPolicy, picture: Picture, attempts
   const limit = policy.maxRetries + 1;
   const attemptsOf = (b: BranchResult) => {
     const n = attempts[b.branchIndex] ?? 1;
-    if (!Number.isSafeInteger(n) || n < 1) throw new Error(`decide: attempts[${b.branchIndex}] must be a positive integer (got ${String(n)})`);
+    if (!Number.isSafeInteger(n) || n < 1)
+      throw new Error(`decide: attempts[${b.branchIndex}] must be a positive integer (got ${String(n)})`);
     return n;
   };
   const exhausted = failed.filter((b) => attemptsOf(b) >= limit);
@@ -106,7 +126,12 @@ function decideProceedWithPartial(picture: Picture): Decision {
   const { ordered, completed, failed, pending } = picture;
   if (pending.length > 0) return waiting('proceed-with-partial', picture);
   if (completed.length === 0) {
-    return { outcome: 'failed', branches: indexes(failed), reason: `proceed-with-partial: all ${ordered.length} failed: ${describeFailures(failed)}`, used: [] };
+    return {
+      outcome: 'failed',
+      branches: indexes(failed),
+      reason: `proceed-with-partial: all ${ordered.length} failed: ${describeFailures(failed)}`,
+      used: [],
+    };
   }
   return {
     outcome: 'completed',

@@ -1,15 +1,32 @@
 import { decide } from './failure-policies';
-import { aggregate, collectAll, lastWriterWins, majorityVote, rankedFusion, reciprocalRankFusion, selectBranches } from './strategies';
+import {
+  aggregate,
+  collectAll,
+  lastWriterWins,
+  majorityVote,
+  rankedFusion,
+  reciprocalRankFusion,
+  selectBranches,
+} from './strategies';
 import type { BranchResult } from './types';
 
-const done = (branchIndex: number, output: Record<string, unknown> | undefined, completedAt?: number): BranchResult => ({
+const done = (
+  branchIndex: number,
+  output: Record<string, unknown> | undefined,
+  completedAt?: number,
+): BranchResult => ({
   branchIndex,
   inputId: `in-${branchIndex}`,
   status: 'completed',
   output,
   completedAt,
 });
-const failed = (branchIndex: number): BranchResult => ({ branchIndex, status: 'failed', error: 'boom', output: { label: 'ignored' } });
+const failed = (branchIndex: number): BranchResult => ({
+  branchIndex,
+  status: 'failed',
+  error: 'boom',
+  output: { label: 'ignored' },
+});
 const pending = (branchIndex: number): BranchResult => ({ branchIndex, status: 'pending' });
 
 describe('all', () => {
@@ -26,7 +43,13 @@ describe('all', () => {
 
 describe('last-writer-wins', () => {
   it('takes the greatest completedAt, ties to the higher branch index, ignoring non-completed branches', () => {
-    const branches = [done(0, { v: 'a' }, 30), done(1, { v: 'b' }, 50), done(2, { v: 'c' }, 50), { ...failed(3), completedAt: 99 }, pending(4)];
+    const branches = [
+      done(0, { v: 'a' }, 30),
+      done(1, { v: 'b' }, 50),
+      done(2, { v: 'c' }, 50),
+      { ...failed(3), completedAt: 99 },
+      pending(4),
+    ];
     // 50 is the latest completedAt among completed (3 failed, so its 99 does not count); 1 and 2 tie → 2
     expect(lastWriterWins(branches)).toEqual({ branchIndex: 2, inputId: 'in-2', output: { v: 'c' }, completedAt: 50 });
   });
@@ -50,7 +73,12 @@ describe('majority-vote', () => {
 
   it('uses branch index, not array position, for the tie-break', () => {
     // array order 3 → x, 1 → y, 2 → x, 0 → y. x 2, y 2; in branch order y votes first (branch 0) → y.
-    const branches = [done(3, { label: 'x' }), done(1, { label: 'y' }), done(2, { label: 'x' }), done(0, { label: 'y' })];
+    const branches = [
+      done(3, { label: 'x' }),
+      done(1, { label: 'y' }),
+      done(2, { label: 'x' }),
+      done(0, { label: 'y' }),
+    ];
     expect(majorityVote(branches, 'label').winner).toBe('y');
   });
 
@@ -66,11 +94,20 @@ describe('majority-vote', () => {
       pending(6),
     ];
     // B 3, A 1; total 4 votes; 1 abstained
-    expect(majorityVote(branches, 'answer.choice')).toEqual({ winner: 'B', votes: { '"B"': 3, '"A"': 1 }, total: 4, abstained: 1 });
+    expect(majorityVote(branches, 'answer.choice')).toEqual({
+      winner: 'B',
+      votes: { '"B"': 3, '"A"': 1 },
+      total: 4,
+      abstained: 1,
+    });
   });
 
   it('compares values by canonical JSON: key order does not matter, types do', () => {
-    const objects = [done(0, { v: { x: 1, y: [1, 2] } }), done(1, { v: { y: [2, 1], x: 1 } }), done(2, { v: { y: [1, 2], x: 1 } })];
+    const objects = [
+      done(0, { v: { x: 1, y: [1, 2] } }),
+      done(1, { v: { y: [2, 1], x: 1 } }),
+      done(2, { v: { y: [1, 2], x: 1 } }),
+    ];
     // {x:1,y:[1,2]} twice (branches 0 and 2; key order differs), {x:1,y:[2,1]} once (array order matters)
     expect(majorityVote(objects, 'v')).toEqual({
       winner: { x: 1, y: [1, 2] },
@@ -88,7 +125,12 @@ describe('majority-vote', () => {
   });
 
   it('has no winner when nobody voted', () => {
-    expect(majorityVote([done(0, {}), failed(1)], 'label')).toEqual({ winner: undefined, votes: {}, total: 0, abstained: 1 });
+    expect(majorityVote([done(0, {}), failed(1)], 'label')).toEqual({
+      winner: undefined,
+      votes: {},
+      total: 0,
+      abstained: 1,
+    });
   });
 });
 
@@ -100,7 +142,11 @@ describe('ranked-fusion (reciprocal rank fusion)', () => {
     //   c: ranks 3,-,1 → 1/63 + 1/61       = 0.015873015873 + 0.016393442623               = 0.032266458496
     //   d: rank  -,3,- → 1/63                                                               = 0.015873015873
     // order: b > a > c > d
-    const branches = [done(0, { hits: ['a', 'b', 'c'] }), done(1, { hits: ['b', 'a', 'd'] }), done(2, { hits: ['c', 'b', 'a'] })];
+    const branches = [
+      done(0, { hits: ['a', 'b', 'c'] }),
+      done(1, { hits: ['b', 'a', 'd'] }),
+      done(2, { hits: ['c', 'b', 'a'] }),
+    ];
     const ranking = rankedFusion(branches, { field: 'hits' });
     expect(ranking.map((r) => r.id)).toEqual(['b', 'a', 'c', 'd']);
     const expected = [0.048651507139, 0.048395490754, 0.032266458496, 0.015873015873];
@@ -133,7 +179,12 @@ describe('ranked-fusion (reciprocal rank fusion)', () => {
     expect(ranking[0].score).toBe(ranking[1].score);
     expect(ranking[1].score).toBe(ranking[2].score);
     // two lists [y, x] and [x, y]: both 1/61 + 1/62 → tie → x before y
-    expect(reciprocalRankFusion([['y', 'x'], ['x', 'y']]).map((r) => r.id)).toEqual(['x', 'y']);
+    expect(
+      reciprocalRankFusion([
+        ['y', 'x'],
+        ['x', 'y'],
+      ]).map((r) => r.id),
+    ).toEqual(['x', 'y']);
   });
 
   it('counts an id repeated within one list at its best rank only; numbers are ids too', () => {
@@ -145,9 +196,15 @@ describe('ranked-fusion (reciprocal rank fusion)', () => {
   });
 
   it('skips branches without the field and throws on malformed lists', () => {
-    expect(rankedFusion([done(0, {}), done(1, { hits: ['x'] })], { field: 'hits' })).toEqual([{ id: 'x', score: 1 / 61 }]);
-    expect(() => rankedFusion([done(0, { hits: 'x' })], { field: 'hits' })).toThrow(/branch #0 field hits is not a list/);
-    expect(() => rankedFusion([done(3, { hits: [{ name: 'x' }] })], { field: 'hits' })).toThrow(/branch #3 hits\[0\] has no string or number id/);
+    expect(rankedFusion([done(0, {}), done(1, { hits: ['x'] })], { field: 'hits' })).toEqual([
+      { id: 'x', score: 1 / 61 },
+    ]);
+    expect(() => rankedFusion([done(0, { hits: 'x' })], { field: 'hits' })).toThrow(
+      /branch #0 field hits is not a list/,
+    );
+    expect(() => rankedFusion([done(3, { hits: [{ name: 'x' }] })], { field: 'hits' })).toThrow(
+      /branch #3 hits\[0\] has no string or number id/,
+    );
     expect(() => reciprocalRankFusion([['a']], -1)).toThrow(/k must be a finite number >= 0/);
   });
 });

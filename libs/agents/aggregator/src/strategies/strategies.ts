@@ -98,8 +98,12 @@ export function majorityVote(branches: readonly BranchResult[], field: string): 
  * (best) rank only. Terms are summed best rank first, so ids with the same ranks get exactly
  * equal scores. Sorted by score descending, equal scores by id ascending (code-unit order).
  */
-export function reciprocalRankFusion(lists: ReadonlyArray<ReadonlyArray<string>>, k: number = DEFAULT_RRF_K): RankedItem[] {
-  if (typeof k !== 'number' || !Number.isFinite(k) || k < 0) throw new Error(`ranked-fusion: k must be a finite number >= 0 (got ${String(k)})`);
+export function reciprocalRankFusion(
+  lists: ReadonlyArray<ReadonlyArray<string>>,
+  k: number = DEFAULT_RRF_K,
+): RankedItem[] {
+  if (typeof k !== 'number' || !Number.isFinite(k) || k < 0)
+    throw new Error(`ranked-fusion: k must be a finite number >= 0 (got ${String(k)})`);
   const ranks = new Map<string, number[]>();
   for (const list of lists) {
     const seen = new Set<string>();
@@ -133,13 +137,16 @@ export function rankedFusion(
   for (const branch of completedInOrder(branches)) {
     const value = readPath(branch.output ?? {}, options.field);
     if (value === undefined) continue;
-    if (!Array.isArray(value)) throw new Error(`ranked-fusion: branch #${branch.branchIndex} field ${options.field} is not a list`);
+    if (!Array.isArray(value))
+      throw new Error(`ranked-fusion: branch #${branch.branchIndex} field ${options.field} is not a list`);
     lists.push(
       value.map((item: unknown, index) => {
         const id = typeof item === 'object' && item !== null && !Array.isArray(item) ? readPath(item, idField) : item;
         if (typeof id === 'string' && id.length > 0) return id;
         if (typeof id === 'number' && Number.isFinite(id)) return String(id);
-        throw new Error(`ranked-fusion: branch #${branch.branchIndex} ${options.field}[${index}] has no string or number id (idField ${idField})`);
+        throw new Error(
+          `ranked-fusion: branch #${branch.branchIndex} ${options.field}[${index}] has no string or number id (idField ${idField})`,
+        );
       }),
     );
   }

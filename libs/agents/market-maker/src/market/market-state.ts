@@ -45,5 +45,7 @@ export function causeOf(event: EventEnvelope): Cause {
 
 /** Bids of one ask in arrival order (ties by id, so the order is stable). */
 export function byArrival(bids: readonly StoredBid[]): StoredBid[] {
-  return [...bids].sort((a, b) => a.arrival - b.arrival || (a.bid.bidId < b.bid.bidId ? -1 : a.bid.bidId > b.bid.bidId ? 1 : 0));
+  return [...bids].sort(
+    (a, b) => a.arrival - b.arrival || (a.bid.bidId < b.bid.bidId ? -1 : a.bid.bidId > b.bid.bidId ? 1 : 0),
+  );
 }

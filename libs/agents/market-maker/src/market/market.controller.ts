@@ -117,7 +117,9 @@ export class MarketController {
       if (!record['order']) return; // its ask has not arrived yet: the bid waits for it in the StateStore
       const ask = JSON.parse(record['order']) as StoredAsk;
       if (ask.ask.market !== bid.market) {
-        this.log.warn(`bid ${bid.bidId} is for market ${bid.market} but ask ${bid.askId} is in ${ask.ask.market}: ignored`);
+        this.log.warn(
+          `bid ${bid.bidId} is for market ${bid.market} but ask ${bid.askId} is in ${ask.ask.market}: ignored`,
+        );
         return;
       }
       if (!this.asks.has(bid.askId)) {
@@ -159,7 +161,9 @@ export class MarketController {
     if (ask.expiresAt <= now) return; // its expiry check settles it
     this.asks.set(ask.askId, stored);
     const book = this.books.book(ask.market);
-    const waiting = Object.values(await this.state.hgetall(bidsKey(ask.askId))).map((json) => JSON.parse(json) as StoredBid);
+    const waiting = Object.values(await this.state.hgetall(bidsKey(ask.askId))).map(
+      (json) => JSON.parse(json) as StoredBid,
+    );
     for (const { bid } of byArrival(waiting)) {
       if (bid.market !== ask.market || bid.price <= 0 || bid.expiresAt <= now) continue;
       // No ask rests under this capability yet, so these bids only rest: no fill here.
@@ -168,7 +172,17 @@ export class MarketController {
     }
     if (ask.budget <= 0) return; // no positive price crosses a zero budget; it rests until it expires
     const fills = this.place(
-      () => book.addAsk({ id: ask.askId, capability: ask.askId, budget: ask.budget, maxEstimatedMs: ask.maxEstimatedMs, deadline: ask.expiresAt }, now),
+      () =>
+        book.addAsk(
+          {
+            id: ask.askId,
+            capability: ask.askId,
+            budget: ask.budget,
+            maxEstimatedMs: ask.maxEstimatedMs,
+            deadline: ask.expiresAt,
+          },
+          now,
+        ),
       ask.askId,
     );
     for (const fill of fills) await this.settleFill(fill, cause ?? stored.cause);
@@ -261,7 +275,14 @@ export class MarketController {
   }
 
   private bookBid(bid: MarketBid): Bid {
-    return { id: bid.bidId, workerId: bid.workerId, capability: bid.askId, price: bid.price, estimatedMs: bid.estimatedMs, expiresAt: bid.expiresAt };
+    return {
+      id: bid.bidId,
+      workerId: bid.workerId,
+      capability: bid.askId,
+      price: bid.price,
+      estimatedMs: bid.estimatedMs,
+      expiresAt: bid.expiresAt,
+    };
   }
 
   /** An order the book refuses (an id used twice, an order already expired) is logged and left out. */
@@ -309,7 +330,8 @@ export class MarketController {
       await (market === undefined ? this.serialize(stored.ask.market, work) : work());
       restored++;
     }
-    if (restored > 0) this.log.log(`rebuilt the order book${market ? ` of ${market}` : 's'}: ${restored} resting ask(s) restored`);
+    if (restored > 0)
+      this.log.log(`rebuilt the order book${market ? ` of ${market}` : 's'}: ${restored} resting ask(s) restored`);
   }
 
   /**

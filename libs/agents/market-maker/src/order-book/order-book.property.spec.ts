@@ -75,7 +75,8 @@ function crossRule(ask: Ask, bid: Bid, now: number): boolean {
   return !expiredAt(ask.deadline, now) && !expiredAt(bid.expiresAt, now);
 }
 /** Does resting bid `x` (arrival position xSeq) beat bid `y` for an ask? */
-const better = (x: Bid, xSeq: number, y: Bid, ySeq: number) => x.price < y.price || (x.price === y.price && xSeq < ySeq);
+const better = (x: Bid, xSeq: number, y: Bid, ySeq: number) =>
+  x.price < y.price || (x.price === y.price && xSeq < ySeq);
 
 interface Run {
   readonly fills: Fill[][];
@@ -115,7 +116,11 @@ class CheckedRun {
 
   apply(op: Op): void {
     const before = this.book.snapshot();
-    const restingBids = before.bids.map((b): RestingBid => ({ bid: this.bids.get(b.id)!, seq: b.seq, remaining: b.remaining }));
+    const restingBids = before.bids.map((b): RestingBid => ({
+      bid: this.bids.get(b.id)!,
+      seq: b.seq,
+      remaining: b.remaining,
+    }));
     const fills = this.step(op, before, restingBids);
     this.checkFills(fills, op.now);
     const after = this.book.snapshot();
@@ -152,7 +157,11 @@ class CheckedRun {
     }
   }
 
-  private reprice(op: Extract<Op, { kind: 'reprice' }>, before: BookSnapshot, restingBids: readonly RestingBid[]): Fill[] {
+  private reprice(
+    op: Extract<Op, { kind: 'reprice' }>,
+    before: BookSnapshot,
+    restingBids: readonly RestingBid[],
+  ): Fill[] {
     if (before.asks.length === 0) return [];
     const target = before.asks[Math.floor(op.pick * before.asks.length)];
     const repriced = { ...this.asks.get(target.id)!, budget: op.budget };
@@ -204,10 +213,14 @@ class CheckedRun {
     }
     // filled asks never rest; resting bids show the capacity not yet used
     expect(after.asks.filter((a) => this.filledAsks.has(a.id))).toEqual([]);
-    expect(after.bids.map((b) => b.remaining)).toEqual(after.bids.map((b) => (this.bids.get(b.id)!.capacity ?? 1) - (this.bidFills.get(b.id) ?? 0)));
+    expect(after.bids.map((b) => b.remaining)).toEqual(
+      after.bids.map((b) => (this.bids.get(b.id)!.capacity ?? 1) - (this.bidFills.get(b.id) ?? 0)),
+    );
     // priority order: asks by seq, bids by (price, seq)
     expect(after.asks.every((a, i) => i === 0 || after.asks[i - 1].seq < a.seq)).toBe(true);
-    expect(after.bids.every((q, i) => i === 0 || better(after.bids[i - 1], after.bids[i - 1].seq, q, q.seq))).toBe(true);
+    expect(after.bids.every((q, i) => i === 0 || better(after.bids[i - 1], after.bids[i - 1].seq, q, q.seq))).toBe(
+      true,
+    );
   }
 }
 

@@ -22,7 +22,17 @@ describe('OrderBook crossing rule', () => {
     expect(book.addBid(bid('b1', { price: 8 }))).toEqual([]); // seq 1, rests
     // seq 2: budget 10 >= price 8, same capability → one fill at 8 (not the budget of 10)
     expect(book.addAsk(ask('a1', { budget: 10 }))).toEqual([
-      { fillId: 'a1:b1', askId: 'a1', bidId: 'b1', workerId: 'w-b1', capability: 'summarize', price: 8, askedAt: 2, bidAt: 1, matchedAt: 2 },
+      {
+        fillId: 'a1:b1',
+        askId: 'a1',
+        bidId: 'b1',
+        workerId: 'w-b1',
+        capability: 'summarize',
+        price: 8,
+        askedAt: 2,
+        bidAt: 1,
+        matchedAt: 2,
+      },
     ]);
     expect(book.snapshot()).toEqual({ asks: [], bids: [], time: 0, seq: 2 });
   });
@@ -87,7 +97,9 @@ describe('OrderBook priority', () => {
     book.addBid(bid('b8', { price: 8 })); // seq 3
     expect(book.snapshot().bids.map((b) => b.id)).toEqual(['b7', 'b8', 'b9']);
     // three asks (seq 4, 5, 6) take the bids cheapest first: 7, 8, 9
-    expect(book.addAsk(ask('a1'))).toEqual([expect.objectContaining({ bidId: 'b7', price: 7, askedAt: 4, bidAt: 2, matchedAt: 4 })]);
+    expect(book.addAsk(ask('a1'))).toEqual([
+      expect.objectContaining({ bidId: 'b7', price: 7, askedAt: 4, bidAt: 2, matchedAt: 4 }),
+    ]);
     expect(book.addAsk(ask('a2'))).toEqual([expect.objectContaining({ bidId: 'b8', price: 8, bidAt: 3 })]);
     expect(book.addAsk(ask('a3'))).toEqual([expect.objectContaining({ bidId: 'b9', price: 9, bidAt: 1 })]);
   });
@@ -114,7 +126,17 @@ describe('OrderBook priority', () => {
     book.addAsk(ask('a2', { budget: 10 })); // seq 2
     book.addAsk(ask('a3', { budget: 10 })); // seq 3
     expect(book.addBid(bid('b1', { price: 8 }))).toEqual([
-      { fillId: 'a2:b1', askId: 'a2', bidId: 'b1', workerId: 'w-b1', capability: 'summarize', price: 8, askedAt: 2, bidAt: 4, matchedAt: 4 },
+      {
+        fillId: 'a2:b1',
+        askId: 'a2',
+        bidId: 'b1',
+        workerId: 'w-b1',
+        capability: 'summarize',
+        price: 8,
+        askedAt: 2,
+        bidAt: 4,
+        matchedAt: 4,
+      },
     ]);
     expect(book.addBid(bid('b2', { price: 8 })).map((f) => f.askId)).toEqual(['a3']);
     expect(book.snapshot().asks.map((a) => a.id)).toEqual(['poor']);
@@ -136,14 +158,25 @@ describe('OrderBook capacity', () => {
     // seq 5: capacity 3 → fills a3, 2 units rest
     expect(book.addBid(bid('b2', { capacity: 3, price: 6 })).map((f) => f.askId)).toEqual(['a3']);
     expect(book.snapshot().bids).toEqual([
-      { id: 'b2', workerId: 'w-b2', capability: 'summarize', price: 6, estimatedMs: 1000, capacity: 3, remaining: 2, seq: 5 },
+      {
+        id: 'b2',
+        workerId: 'w-b2',
+        capability: 'summarize',
+        price: 6,
+        estimatedMs: 1000,
+        capacity: 3,
+        remaining: 2,
+        seq: 5,
+      },
     ]);
     // seq 6 and 7: two more asks use up the remaining 2 units; seq 8 rests
     expect(book.addAsk(ask('a4'))).toEqual([expect.objectContaining({ bidId: 'b2', askedAt: 6, matchedAt: 6 })]);
     expect(book.snapshot().bids[0].remaining).toBe(1);
     expect(book.addAsk(ask('a5')).map((f) => f.bidId)).toEqual(['b2']);
     expect(book.addAsk(ask('a6'))).toEqual([]);
-    expect(book.snapshot()).toEqual(expect.objectContaining({ bids: [], asks: [expect.objectContaining({ id: 'a6', seq: 8 })] }));
+    expect(book.snapshot()).toEqual(
+      expect.objectContaining({ bids: [], asks: [expect.objectContaining({ id: 'a6', seq: 8 })] }),
+    );
   });
 
   it('keeps a partly used bid in its time priority', () => {
@@ -203,7 +236,17 @@ describe('OrderBook cancel, expire and reprice', () => {
     expect(book.snapshot().asks).toEqual([{ id: 'a1', capability: 'summarize', budget: 7, seq: 1 }]);
     // seq 4: budget 12 >= 8 → fill at 8; askedAt keeps the original seq 1
     expect(book.reprice('a1', 12)).toEqual([
-      { fillId: 'a1:b1', askId: 'a1', bidId: 'b1', workerId: 'w-b1', capability: 'summarize', price: 8, askedAt: 1, bidAt: 2, matchedAt: 4 },
+      {
+        fillId: 'a1:b1',
+        askId: 'a1',
+        bidId: 'b1',
+        workerId: 'w-b1',
+        capability: 'summarize',
+        price: 8,
+        askedAt: 1,
+        bidAt: 2,
+        matchedAt: 4,
+      },
     ]);
     expect(() => book.reprice('a1', 20)).toThrow(/not resting/);
     expect(() => book.reprice('ghost', 20)).toThrow(/not resting/);
@@ -305,7 +348,12 @@ describe('OrderBooks', () => {
     books.book('gpu').addBid(bid('b1', { price: 2 }));
     // same id in another market is fine; the bid in "gpu" does not serve "cpu"
     expect(books.book('cpu').addAsk(ask('b1', { budget: 5 }))).toEqual([]);
-    expect(books.book('gpu').addAsk(ask('a1', { budget: 5 })).map((f) => f.bidId)).toEqual(['b1']);
+    expect(
+      books
+        .book('gpu')
+        .addAsk(ask('a1', { budget: 5 }))
+        .map((f) => f.bidId),
+    ).toEqual(['b1']);
     expect(books.markets()).toEqual(['cpu', 'gpu']);
     expect(books.has('tpu')).toBe(false);
     expect(books.get('tpu')).toBeUndefined();

@@ -44,7 +44,14 @@ interface MutableAsk {
 }
 
 function restingAsk(order: Ask, seq: number): MutableAsk {
-  return { order, seq, capability: order.capability, budget: order.budget, maxEstimatedMs: order.maxEstimatedMs, deadline: order.deadline };
+  return {
+    order,
+    seq,
+    capability: order.capability,
+    budget: order.budget,
+    maxEstimatedMs: order.maxEstimatedMs,
+    deadline: order.deadline,
+  };
 }
 
 interface MutableBid {
@@ -71,7 +78,8 @@ function requireNonNegative(value: unknown, field: string): void {
 }
 
 function requireFinite(value: unknown, field: string): void {
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`${field} must be a finite number (got ${String(value)})`);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new Error(`${field} must be a finite number (got ${String(value)})`);
 }
 
 /** Priority of bids: lower price first, then earlier arrival. */
@@ -229,7 +237,9 @@ export class OrderBook {
   private validateId(id: unknown, field: string): void {
     requireString(id, field);
     if (this.seen.has(id as string)) {
-      throw new Error(`${field} ${JSON.stringify(id)} is already used: ids are unique across asks and bids for the life of the book`);
+      throw new Error(
+        `${field} ${JSON.stringify(id)} is already used: ids are unique across asks and bids for the life of the book`,
+      );
     }
   }
 
@@ -240,7 +250,8 @@ export class OrderBook {
     if (ask.maxEstimatedMs !== undefined) requirePositive(ask.maxEstimatedMs, 'ask.maxEstimatedMs');
     if (ask.deadline !== undefined) {
       requireFinite(ask.deadline, 'ask.deadline');
-      if (isExpired(ask.deadline, now)) throw new Error(`ask ${ask.id} is already expired: ask.deadline ${ask.deadline} <= now ${now}`);
+      if (isExpired(ask.deadline, now))
+        throw new Error(`ask ${ask.id} is already expired: ask.deadline ${ask.deadline} <= now ${now}`);
     }
     if (ask.ownerId !== undefined) requireString(ask.ownerId, 'ask.ownerId');
   }
@@ -256,7 +267,8 @@ export class OrderBook {
     }
     if (bid.expiresAt !== undefined) {
       requireFinite(bid.expiresAt, 'bid.expiresAt');
-      if (isExpired(bid.expiresAt, now)) throw new Error(`bid ${bid.id} is already expired: bid.expiresAt ${bid.expiresAt} <= now ${now}`);
+      if (isExpired(bid.expiresAt, now))
+        throw new Error(`bid ${bid.id} is already expired: bid.expiresAt ${bid.expiresAt} <= now ${now}`);
     }
   }
 

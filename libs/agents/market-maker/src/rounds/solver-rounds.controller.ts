@@ -20,12 +20,20 @@ import { MeshPublisher, OnMeshEvent, type MeshSubscriptionOptions } from '@agent
 import { STATE_STORE } from '@agent-mesh/runtime';
 import type { StateStore } from '@agent-mesh/state';
 
-const ROUNDS: MeshSubscriptionOptions = { topic: Topics.marketRounds, subscription: 'market-maker-rounds', type: 'Key_Shared' };
+const ROUNDS: MeshSubscriptionOptions = {
+  topic: Topics.marketRounds,
+  subscription: 'market-maker-rounds',
+  type: 'Key_Shared',
+};
 /**
  * The answers of the rounds' own solver tasks, and only those: every solver task names this
  * topic as its reply topic, so fan-out and other results never reach (or cost) the market maker.
  */
-const RESULTS: MeshSubscriptionOptions = { topic: Topics.solverTaskResults, subscription: 'market-maker-rounds', type: 'Key_Shared' };
+const RESULTS: MeshSubscriptionOptions = {
+  topic: Topics.solverTaskResults,
+  subscription: 'market-maker-rounds',
+  type: 'Key_Shared',
+};
 
 /** `<workflowId>:<stepPath>:r<round>:s<solver>`. */
 const TASK_ID = new RegExp(String.raw`^(.+):(${STEP_PATH_FRAGMENT}):r(\d+):s(\d+)$`);
@@ -35,7 +43,8 @@ export const solverTaskId = (workflowId: string, stepPath: string, round: number
 /** `rounds:<wf>:<path>` (hash): `spec` (the SolverStart), `status`, `announced:<round>` flags. */
 const runKey = (workflowId: string, stepPath: string) => `rounds:${workflowId}:${stepPath}`;
 /** `rounds:<wf>:<path>:r<round>` (hash): solver index → RoundAnswer JSON. */
-const answersKey = (workflowId: string, stepPath: string, round: number) => `rounds:${workflowId}:${stepPath}:r${round}`;
+const answersKey = (workflowId: string, stepPath: string, round: number) =>
+  `rounds:${workflowId}:${stepPath}:r${round}`;
 
 type RunStatus = 'running' | 'completed' | 'failed';
 
@@ -109,7 +118,12 @@ export class SolverRoundsController {
     const spec = JSON.parse(run['spec']) as SolverStart;
     if (round > spec.rounds || solver >= spec.solvers) return;
     await this.state.applyOnce(`rounds:answer:${event.data.taskId}`, [
-      { op: 'hset', key: answersKey(workflowId, stepPath, round), field: String(solver), value: JSON.stringify(answer) },
+      {
+        op: 'hset',
+        key: answersKey(workflowId, stepPath, round),
+        field: String(solver),
+        value: JSON.stringify(answer),
+      },
     ]);
     await this.closeRound(workflowId, spec, round, event);
   }
@@ -139,7 +153,13 @@ export class SolverRoundsController {
     }
     await this.publisher.publish(Topics.marketRounds, SolverRoundCompletedV1, { stepPath, round, answers }, options);
     if (round < spec.rounds) {
-      await this.assignRound(workflowId, spec, round + 1, answers.map((a) => a.output), cause);
+      await this.assignRound(
+        workflowId,
+        spec,
+        round + 1,
+        answers.map((a) => a.output),
+        cause,
+      );
       await this.finish(key, round);
       return;
     }

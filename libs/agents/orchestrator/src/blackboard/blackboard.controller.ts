@@ -12,7 +12,11 @@ import { BlackboardService } from './blackboard.service';
 export class BlackboardController {
   constructor(private readonly blackboard: BlackboardService) {}
 
-  @OnMeshEvent(BoardEntryPostedV1, { topic: 'blackboard.{board}', subscription: 'blackboard-controller', type: 'Key_Shared' })
+  @OnMeshEvent(BoardEntryPostedV1, {
+    topic: 'blackboard.{board}',
+    subscription: 'blackboard-controller',
+    type: 'Key_Shared',
+  })
   async onEntry(@Payload() event: EventEnvelope<BoardEntryPosted>): Promise<void> {
     await this.blackboard.onEntry(event);
   }

@@ -64,11 +64,18 @@ export class BlackboardService {
     const { stepPath, board, entryId, kind, text, postedBy } = event.data;
     const step = await this.stepSpec(workflowId, stepPath);
     if (!step || step.board !== board) {
-      this.log.warn(`entry ${entryId} on board ${board}: workflow ${workflowId} has no blackboard step on that board at ${stepPath}`);
+      this.log.warn(
+        `entry ${entryId} on board ${board}: workflow ${workflowId} has no blackboard step on that board at ${stepPath}`,
+      );
       return;
     }
     // Seeds are `seed-<i>`; an id with a colon is a source's result, which ends that source's task.
-    const sequence = await this.boards.add(workflowId, stepPath, { entryId, kind, text, postedBy }, entryId.includes(':'));
+    const sequence = await this.boards.add(
+      workflowId,
+      stepPath,
+      { entryId, kind, text, postedBy },
+      entryId.includes(':'),
+    );
     await this.workflows.record(workflowId, event.id, {
       at: event.occurredAt,
       type: event.type,
@@ -94,17 +101,30 @@ export class BlackboardService {
     }
     const entry = entries.find((e) => e.entryId === entryId);
     if (!entry) return; // not on the board: it was replaced by a rebuild that did not see it yet
-    for (const source of step.sources.filter((s) => s.on === kind)) await this.react(workflowId, stepPath, entry, source, event);
+    for (const source of step.sources.filter((s) => s.on === kind))
+      await this.react(workflowId, stepPath, entry, source, event);
 
     // Nothing in flight (no source task without its entry, every seed on the board): nothing
     // will ever be posted again, so `until` cannot come true.
     if ((await this.boards.pending(workflowId, stepPath)) <= 0 && (await this.seeded(workflowId, stepPath, step))) {
-      await this.engine.failStep(workflowId, stepPath, state.attempt, `board ${board} went quiet with ${short}: no knowledge source has work left`, event);
+      await this.engine.failStep(
+        workflowId,
+        stepPath,
+        state.attempt,
+        `board ${board} went quiet with ${short}: no knowledge source has work left`,
+        event,
+      );
     }
   }
 
   /** Runs one knowledge source on an entry, as a task on a worker with its skill. */
-  private async react(workflowId: string, stepPath: string, entry: BoardEntry, source: KnowledgeSourceSpec, cause: Cause): Promise<void> {
+  private async react(
+    workflowId: string,
+    stepPath: string,
+    entry: BoardEntry,
+    source: KnowledgeSourceSpec,
+    cause: Cause,
+  ): Promise<void> {
     const taskId = sourceTaskId(workflowId, stepPath, source.name, entry.entryId);
     await this.boards.taskAssigned(workflowId, stepPath, taskId); // before publishing: a crash in between re-publishes on redelivery
     const assigned = await this.orchestrator.publisher.publish(
@@ -138,7 +158,9 @@ export class BlackboardService {
     const task = parseSourceTaskId(result.taskId, workflowId, state.path);
     const source = task && step?.sources.find((s) => s.name === task.source);
     if (!step || !task || !source) {
-      this.log.warn(`task ${result.taskId} is no knowledge source task of the blackboard step ${state.path} of workflow ${workflowId}`);
+      this.log.warn(
+        `task ${result.taskId} is no knowledge source task of the blackboard step ${state.path} of workflow ${workflowId}`,
+      );
       return;
     }
     const text = entryText(source, result.output);
@@ -167,11 +189,19 @@ export class BlackboardService {
     if (state.status !== 'running' || !(await this.isLive(workflowId))) return;
     const task = parseSourceTaskId(result.taskId, workflowId, state.path);
     if (!task) {
-      this.log.warn(`task ${result.taskId} is no knowledge source task of the blackboard step ${state.path} of workflow ${workflowId}`);
+      this.log.warn(
+        `task ${result.taskId} is no knowledge source task of the blackboard step ${state.path} of workflow ${workflowId}`,
+      );
       return;
     }
     await this.boards.taskEnded(workflowId, state.path, result.taskId);
-    await this.engine.failStep(workflowId, state.path, state.attempt, `source ${task.source} (${result.skill}) failed on entry ${task.reactedTo}: ${result.error}`, cause);
+    await this.engine.failStep(
+      workflowId,
+      state.path,
+      state.attempt,
+      `source ${task.source} (${result.skill}) failed on entry ${task.reactedTo}: ${result.error}`,
+      cause,
+    );
   }
 
   /** The materialized board of a blackboard step; undefined if the workflow has none at that path. */
@@ -190,7 +220,10 @@ export class BlackboardService {
     const step = await this.stepSpec(workflowId, stepPath);
     if (!step) return undefined;
     const { bus, naming, registry } = this.transport;
-    const reader = await bus.createReader({ topic: qualifyTopic(naming, Topics.blackboard(step.board)), startMessageId: 'earliest' });
+    const reader = await bus.createReader({
+      topic: qualifyTopic(naming, Topics.blackboard(step.board)),
+      startMessageId: 'earliest',
+    });
     const seen = new Set<string>();
     const entries: Omit<BoardEntry, 'sequence'>[] = [];
     let skipped = 0;
@@ -215,7 +248,10 @@ export class BlackboardService {
     } finally {
       await reader.close();
     }
-    if (skipped > 0) this.log.warn(`rebuilding board ${step.board} of ${workflowId} ${stepPath}: skipped ${skipped} undecodable messages`);
+    if (skipped > 0)
+      this.log.warn(
+        `rebuilding board ${step.board} of ${workflowId} ${stepPath}: skipped ${skipped} undecodable messages`,
+      );
     await this.boards.replace(workflowId, stepPath, entries);
     this.log.log(`rebuilt board ${step.board} of ${workflowId} ${stepPath} from its topic: ${entries.length} entries`);
     return { workflowId, stepPath, board: step.board, ...(await this.boards.read(workflowId, stepPath)) };
@@ -236,7 +272,8 @@ export class BlackboardService {
 
   /** Every seed entry is on the board. */
   private async seeded(workflowId: string, stepPath: string, step: BlackboardStepSpec): Promise<boolean> {
-    for (let i = 0; i < step.seed.length; i++) if (!(await this.boards.has(workflowId, stepPath, `seed-${i}`))) return false;
+    for (let i = 0; i < step.seed.length; i++)
+      if (!(await this.boards.has(workflowId, stepPath, `seed-${i}`))) return false;
     return true;
   }
 

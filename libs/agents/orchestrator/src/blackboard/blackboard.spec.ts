@@ -10,7 +10,10 @@ describe('source task ids', () => {
   it('round-trip the source and the entry it reacted to, colons in the entry id included', () => {
     const taskId = sourceTaskId('wf-1', 'root.stages.0', 'indexer', 'summarizer:seed-0');
     expect(taskId).toBe('wf-1:root.stages.0:bb:indexer:summarizer:seed-0');
-    expect(parseSourceTaskId(taskId, 'wf-1', 'root.stages.0')).toEqual({ source: 'indexer', reactedTo: 'summarizer:seed-0' });
+    expect(parseSourceTaskId(taskId, 'wf-1', 'root.stages.0')).toEqual({
+      source: 'indexer',
+      reactedTo: 'summarizer:seed-0',
+    });
     expect(sourceEntryId('indexer', 'summarizer:seed-0')).toBe('indexer:summarizer:seed-0');
   });
 
@@ -36,20 +39,31 @@ describe('entry text', () => {
   });
 
   it('is JSON for any other field value, and the whole output as JSON without a field', () => {
-    expect(entryText(source({ field: 'keywords' }), { keywords: [{ term: 'x', score: 1 }] })).toEqual({ text: '[{"term":"x","score":1}]' });
+    expect(entryText(source({ field: 'keywords' }), { keywords: [{ term: 'x', score: 1 }] })).toEqual({
+      text: '[{"term":"x","score":1}]',
+    });
     expect(entryText(source(), { keywords: ['x'], n: 1 })).toEqual({ text: '{"keywords":["x"],"n":1}' });
   });
 
   it('is an error naming the source when the field is missing or empty, or the text too long', () => {
-    expect(entryText(source({ field: 'summary' }), { other: 'x' })).toEqual({ error: 'source summarizer: the summarize output has no "summary"' });
-    expect(entryText(source({ field: 'summary' }), { summary: '  ' })).toEqual({ error: 'source summarizer: "summary" of the summarize output is empty' });
+    expect(entryText(source({ field: 'summary' }), { other: 'x' })).toEqual({
+      error: 'source summarizer: the summarize output has no "summary"',
+    });
+    expect(entryText(source({ field: 'summary' }), { summary: '  ' })).toEqual({
+      error: 'source summarizer: "summary" of the summarize output is empty',
+    });
     const long = entryText(source({ field: 'summary' }), { summary: 'x'.repeat(MAX_INPUT_TEXT + 1) });
     expect('error' in long && long.error).toContain(`more than ${MAX_INPUT_TEXT}`);
   });
 });
 
 describe('BoardStore', () => {
-  const entry = (entryId: string, kind: string) => ({ entryId, kind, text: `text of ${entryId}`, postedBy: entryId.includes(':') ? entryId.split(':')[0] : 'seed' });
+  const entry = (entryId: string, kind: string) => ({
+    entryId,
+    kind,
+    text: `text of ${entryId}`,
+    postedBy: entryId.includes(':') ? entryId.split(':')[0] : 'seed',
+  });
 
   it('adds each entry once, numbering them in order and counting kinds', async () => {
     const boards = new BoardStore(new MemoryStateStore());
@@ -89,11 +103,19 @@ describe('BoardStore', () => {
     const before = await boards.read('wf', 'root');
     await state.apply(boardKeys('wf', 'root').map((key) => ({ op: 'del' as const, key })));
     expect((await boards.read('wf', 'root')).entries).toEqual([]);
-    await boards.replace('wf', 'root', before.entries.map(({ sequence: _sequence, ...e }) => e));
+    await boards.replace(
+      'wf',
+      'root',
+      before.entries.map(({ sequence: _sequence, ...e }) => e),
+    );
     expect(await boards.read('wf', 'root')).toEqual(before);
     // After a real loss (a new Redis) the markers are gone too: the rebuilt board itself refuses a second copy.
     const restored = new BoardStore(new MemoryStateStore());
-    await restored.replace('wf', 'root', before.entries.map(({ sequence: _sequence, ...e }) => e));
+    await restored.replace(
+      'wf',
+      'root',
+      before.entries.map(({ sequence: _sequence, ...e }) => e),
+    );
     expect(await restored.add('wf', 'root', entry('s:seed-0', 'summary'), true)).toBeUndefined();
     expect(await restored.add('wf', 'root', entry('k:s:seed-0', 'keywords'), true)).toBe(3);
     expect((await restored.read('wf', 'root')).counts).toEqual({ question: 1, summary: 1, keywords: 1 });

@@ -11,7 +11,11 @@ export function sourceTaskId(workflowId: string, stepPath: string, source: strin
 }
 
 /** The source and the entry it reacted to, from a source task's id; undefined if not one of this step's. */
-export function parseSourceTaskId(taskId: string, workflowId: string, stepPath: string): { source: string; reactedTo: string } | undefined {
+export function parseSourceTaskId(
+  taskId: string,
+  workflowId: string,
+  stepPath: string,
+): { source: string; reactedTo: string } | undefined {
   const prefix = `${workflowId}:${stepPath}:bb:`;
   if (!taskId.startsWith(prefix)) return undefined;
   const rest = taskId.slice(prefix.length);
@@ -39,18 +43,27 @@ export function taskInputId(entryId: string, sequence: number): string {
  * or the whole output as JSON. An error when there is nothing to post or it is too long to be
  * an entry (and the input of the next source).
  */
-export function entryText(source: KnowledgeSourceSpec, output: Record<string, unknown>): { text: string } | { error: string } {
+export function entryText(
+  source: KnowledgeSourceSpec,
+  output: Record<string, unknown>,
+): { text: string } | { error: string } {
   let text: string;
   if (source.field !== undefined) {
     const value = fieldOf(output, source.field);
-    if (value === undefined) return { error: `source ${source.name}: the ${source.skill} output has no "${source.field}"` };
+    if (value === undefined)
+      return { error: `source ${source.name}: the ${source.skill} output has no "${source.field}"` };
     text = typeof value === 'string' ? value : JSON.stringify(value);
   } else {
     text = JSON.stringify(output);
   }
-  if (text.trim().length === 0) return { error: `source ${source.name}: ${source.field ? `"${source.field}" of ` : ''}the ${source.skill} output is empty` };
+  if (text.trim().length === 0)
+    return {
+      error: `source ${source.name}: ${source.field ? `"${source.field}" of ` : ''}the ${source.skill} output is empty`,
+    };
   if (text.length > MAX_INPUT_TEXT) {
-    return { error: `source ${source.name}: the entry would be ${text.length} characters, more than ${MAX_INPUT_TEXT}` };
+    return {
+      error: `source ${source.name}: the entry would be ${text.length} characters, more than ${MAX_INPUT_TEXT}`,
+    };
   }
   return { text };
 }

@@ -48,7 +48,12 @@ export class BoardStore {
    * end the source task that produced them (one less pending). Returns the sequence, or
    * undefined when the entry was already on the board.
    */
-  async add(workflowId: string, stepPath: string, entry: StoredEntry, fromSource: boolean): Promise<number | undefined> {
+  async add(
+    workflowId: string,
+    stepPath: string,
+    entry: StoredEntry,
+    fromSource: boolean,
+  ): Promise<number | undefined> {
     if (await this.has(workflowId, stepPath, entry.entryId)) return undefined;
     const ops: StateOp[] = [
       { op: 'rpush', key: entriesKey(workflowId, stepPath), value: JSON.stringify(stored(entry)) },
@@ -56,7 +61,10 @@ export class BoardStore {
       { op: 'hset', key: idsKey(workflowId, stepPath), field: entry.entryId, value: '1' },
     ];
     if (fromSource) ops.push({ op: 'hincrby', key: controlKey(workflowId, stepPath), field: 'pending', by: -1 });
-    const { applied, results } = await this.state.applyOnce(`orchestrator:board-entry:${workflowId}:${stepPath}:${entry.entryId}`, ops);
+    const { applied, results } = await this.state.applyOnce(
+      `orchestrator:board-entry:${workflowId}:${stepPath}:${entry.entryId}`,
+      ops,
+    );
     return applied ? Number(results[0]) : undefined;
   }
 
@@ -68,18 +76,23 @@ export class BoardStore {
     const raw = await this.state.lrange(entriesKey(workflowId, stepPath), 0, -1);
     const entries = raw.map((json, i) => ({ sequence: i + 1, ...(JSON.parse(json) as StoredEntry) }));
     const counts: Record<string, number> = {};
-    for (const [kind, n] of Object.entries(await this.state.hgetall(countsKey(workflowId, stepPath)))) counts[kind] = Number(n);
+    for (const [kind, n] of Object.entries(await this.state.hgetall(countsKey(workflowId, stepPath))))
+      counts[kind] = Number(n);
     return { entries, counts };
   }
 
   /** Counts a source task as pending, once per task id (redelivered reactions count nothing twice). */
   async taskAssigned(workflowId: string, stepPath: string, taskId: string): Promise<void> {
-    await this.state.applyOnce(`orchestrator:board-task:${taskId}`, [{ op: 'hincrby', key: controlKey(workflowId, stepPath), field: 'pending', by: 1 }]);
+    await this.state.applyOnce(`orchestrator:board-task:${taskId}`, [
+      { op: 'hincrby', key: controlKey(workflowId, stepPath), field: 'pending', by: 1 },
+    ]);
   }
 
   /** A source task that ended without an entry (it failed): one less pending, once per task id. */
   async taskEnded(workflowId: string, stepPath: string, taskId: string): Promise<void> {
-    await this.state.applyOnce(`orchestrator:board-task-ended:${taskId}`, [{ op: 'hincrby', key: controlKey(workflowId, stepPath), field: 'pending', by: -1 }]);
+    await this.state.applyOnce(`orchestrator:board-task-ended:${taskId}`, [
+      { op: 'hincrby', key: controlKey(workflowId, stepPath), field: 'pending', by: -1 },
+    ]);
   }
 
   /** Source tasks assigned whose entry is not on the board yet. */
@@ -93,8 +106,17 @@ export class BoardStore {
     for (const e of entries) counts.set(e.kind, (counts.get(e.kind) ?? 0) + 1);
     await this.state.apply([
       ...boardKeys(workflowId, stepPath).map((key) => ({ op: 'del' as const, key })),
-      ...entries.map((e) => ({ op: 'rpush' as const, key: entriesKey(workflowId, stepPath), value: JSON.stringify(stored(e)) })),
-      ...[...counts].map(([kind, n]) => ({ op: 'hset' as const, key: countsKey(workflowId, stepPath), field: kind, value: String(n) })),
+      ...entries.map((e) => ({
+        op: 'rpush' as const,
+        key: entriesKey(workflowId, stepPath),
+        value: JSON.stringify(stored(e)),
+      })),
+      ...[...counts].map(([kind, n]) => ({
+        op: 'hset' as const,
+        key: countsKey(workflowId, stepPath),
+        field: kind,
+        value: String(n),
+      })),
       ...entries.map((e) => ({ op: 'hset' as const, key: idsKey(workflowId, stepPath), field: e.entryId, value: '1' })),
     ]);
   }

@@ -2,9 +2,18 @@ import { validateWorkflowSpec, type StepOf } from '@agent-mesh/contracts';
 import { evaluateGate } from './gate';
 
 describe('validation gates', () => {
-  const gate = (checks: object[]) => validateWorkflowSpec({
-    step: { kind: 'chain', stages: [{ step: { kind: 'task', skill: 'x', input: { id: 'a', text: 't' } }, gate: { checks, onFail: { action: 'fail' } } }] },
-  });
+  const gate = (checks: object[]) =>
+    validateWorkflowSpec({
+      step: {
+        kind: 'chain',
+        stages: [
+          {
+            step: { kind: 'task', skill: 'x', input: { id: 'a', text: 't' } },
+            gate: { checks, onFail: { action: 'fail' } },
+          },
+        ],
+      },
+    });
   const of = (checks: object[]) => (gate(checks).step as StepOf<'chain'>).stages[0].gate!;
 
   it('pass when every check holds', () => {

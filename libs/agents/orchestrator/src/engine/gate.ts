@@ -25,7 +25,9 @@ function check(output: Record<string, unknown>, rule: GateCheckSpec): string | u
       return undefined;
     }
     case 'equals':
-      return JSON.stringify(value) === JSON.stringify(rule.value) ? undefined : `${rule.field} is ${shown}, not ${JSON.stringify(rule.value)}`;
+      return JSON.stringify(value) === JSON.stringify(rule.value)
+        ? undefined
+        : `${rule.field} is ${shown}, not ${JSON.stringify(rule.value)}`;
     case 'matches':
       return typeof value === 'string' && new RegExp(String(rule.value)).test(value)
         ? undefined

@@ -27,7 +27,10 @@ export const entriesOf = (events: readonly Outgoing[]): TimelineEntry[] => event
 
 /** `first`, then the others side by side once it is out. */
 export function thenAll(first: Outgoing, others: readonly Outgoing[]): Outgoing {
-  return { entries: entriesOf([first, ...others]), publish: () => first.publish().then(() => Promise.all(others.map((o) => o.publish()))) };
+  return {
+    entries: entriesOf([first, ...others]),
+    publish: () => first.publish().then(() => Promise.all(others.map((o) => o.publish()))),
+  };
 }
 
 /** One after the other, each once the one before it is out. */
@@ -52,18 +55,35 @@ export class WorkflowEvents {
    * An event with its id and time fixed now, so that its timeline entry can be written with
    * the state change, before the publish.
    */
-  event<TData extends object>(topic: string, definition: EventDefinition<TData>, data: TData, options: EventOptions): Outgoing {
+  event<TData extends object>(
+    topic: string,
+    definition: EventDefinition<TData>,
+    data: TData,
+    options: EventOptions,
+  ): Outgoing {
     const id = uuidv7();
     const occurredAt = new Date();
     const { stepPath, detail, key } = options;
     return {
-      entries: [{ at: occurredAt.toISOString(), type: definition.type, source: this.publisher.source, stepPath, detail }],
-      publish: () => this.publisher.publish(topic, definition, data, { correlationId: this.workflowId, causedBy: this.cause, id, occurredAt, key }),
+      entries: [
+        { at: occurredAt.toISOString(), type: definition.type, source: this.publisher.source, stepPath, detail },
+      ],
+      publish: () =>
+        this.publisher.publish(topic, definition, data, {
+          correlationId: this.workflowId,
+          causedBy: this.cause,
+          id,
+          occurredAt,
+          key,
+        }),
     };
   }
 
   /** A command to another agent (a saga's start, a solver's): not on the workflow's timeline. */
   command<TData extends object>(topic: string, definition: EventDefinition<TData>, data: TData): Outgoing {
-    return { publish: () => this.publisher.publish(topic, definition, data, { correlationId: this.workflowId, causedBy: this.cause }) };
+    return {
+      publish: () =>
+        this.publisher.publish(topic, definition, data, { correlationId: this.workflowId, causedBy: this.cause }),
+    };
   }
 }

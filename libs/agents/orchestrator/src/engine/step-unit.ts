@@ -45,7 +45,13 @@ export interface ChildCompleted {
 /** What a step kind may do to the run: the engine's moves, decided into the plan. */
 export interface StepFlow {
   start(at: StartAt, also?: readonly Outgoing[]): Promise<void>;
-  complete(plan: Plan, path: string, attempt: number, output: Record<string, unknown>, also?: readonly Outgoing[]): Promise<void>;
+  complete(
+    plan: Plan,
+    path: string,
+    attempt: number,
+    output: Record<string, unknown>,
+    also?: readonly Outgoing[],
+  ): Promise<void>;
   fail(plan: Plan, path: string, attempt: number, reason: string, also?: readonly Outgoing[]): Promise<void>;
 }
 

@@ -28,9 +28,25 @@ class RecordingPublisher implements EventPublisher {
   readonly published: Published[] = [];
   private readonly registry = createMeshEventRegistry();
 
-  async publish<TData extends object>(topic: string, definition: EventDefinition<TData>, data: TData, options: PublishOptions): Promise<EventEnvelope<TData>> {
-    const { envelope } = this.registry.createEncoded(definition, data, { source: this.source, region: 'test' }, options);
-    this.published.push({ topic, type: definition.type, key: options.key ?? envelope.correlationId, data: Object.fromEntries(Object.entries(data)), causationId: envelope.causationId });
+  async publish<TData extends object>(
+    topic: string,
+    definition: EventDefinition<TData>,
+    data: TData,
+    options: PublishOptions,
+  ): Promise<EventEnvelope<TData>> {
+    const { envelope } = this.registry.createEncoded(
+      definition,
+      data,
+      { source: this.source, region: 'test' },
+      options,
+    );
+    this.published.push({
+      topic,
+      type: definition.type,
+      key: options.key ?? envelope.correlationId,
+      data: Object.fromEntries(Object.entries(data)),
+      causationId: envelope.causationId,
+    });
     return envelope;
   }
 
@@ -70,19 +86,36 @@ describe('WorkflowEngine', () => {
       const { id } = await begin({ kind: 'task', skill: 'keywords', input: doc('a', 'bees and flowers') });
       const events = publisher.take();
       expect(types(events)).toEqual(['task.assigned tasks.keywords', 'step.started workflow.events']);
-      expect(events[0].data).toMatchObject({ taskId: `${id}:root:1`, stepPath: 'root', attempt: 1, input: doc('a', 'bees and flowers') });
+      expect(events[0].data).toMatchObject({
+        taskId: `${id}:root:1`,
+        stepPath: 'root',
+        attempt: 1,
+        input: doc('a', 'bees and flowers'),
+      });
       expect(await workflows.status(id)).toBe('running');
       expect(await stepOf(id, 'root')).toMatchObject({ kind: 'task', status: 'running', attempt: 1 });
     });
 
     it('fan-out: fanout.started ahead of one task per branch, the branches projected as pending', async () => {
-      const { id } = await begin({ kind: 'fan-out', skill: 'keywords', inputs: [doc('a', 'x'), doc('b', 'y'), doc('c', 'z')], policy: { type: 'quorum', k: 2 } });
+      const { id } = await begin({
+        kind: 'fan-out',
+        skill: 'keywords',
+        inputs: [doc('a', 'x'), doc('b', 'y'), doc('c', 'z')],
+        policy: { type: 'quorum', k: 2 },
+      });
       const events = publisher.take();
       const onResults = events.filter((e) => e.topic !== 'workflow.events');
       // The join reaches task.results before any task is out, so the aggregator knows it before any result.
-      expect(types(onResults)).toEqual(['fanout.started task.results', ...Array(3).fill('task.assigned tasks.keywords')]);
+      expect(types(onResults)).toEqual([
+        'fanout.started task.results',
+        ...Array(3).fill('task.assigned tasks.keywords'),
+      ]);
       expect(types(events.filter((e) => e.topic === 'workflow.events'))).toEqual(['step.started workflow.events']);
-      expect(onResults[0].data).toMatchObject({ branchCount: 3, policy: { type: 'quorum', k: 2 }, strategy: { type: 'combine' } });
+      expect(onResults[0].data).toMatchObject({
+        branchCount: 3,
+        policy: { type: 'quorum', k: 2 },
+        strategy: { type: 'combine' },
+      });
       expect(onResults.slice(1).map((e) => e.data['taskId'])).toEqual([0, 1, 2].map((b) => `${id}:root:${b}:1`));
       expect((await workflows.branches(id)).map((b) => b.status)).toEqual(['pending', 'pending', 'pending']);
     });
@@ -90,20 +123,43 @@ describe('WorkflowEngine', () => {
     it('chain: its first stage starts with it, the later stages wait', async () => {
       const { id } = await begin({
         kind: 'chain',
-        stages: [{ step: { kind: 'task', skill: 'summarize', input: doc('a', 'One. Two. Three.') } }, { step: { kind: 'task', skill: 'keywords', inputFrom: { source: 'previous', field: 'summary' } } }],
+        stages: [
+          { step: { kind: 'task', skill: 'summarize', input: doc('a', 'One. Two. Three.') } },
+          { step: { kind: 'task', skill: 'keywords', inputFrom: { source: 'previous', field: 'summary' } } },
+        ],
       });
-      expect(types(publisher.take())).toEqual(['task.assigned tasks.summarize', 'step.started workflow.events', 'step.started workflow.events']);
+      expect(types(publisher.take())).toEqual([
+        'task.assigned tasks.summarize',
+        'step.started workflow.events',
+        'step.started workflow.events',
+      ]);
       expect((await workflows.steps(id)).map((s) => s.path)).toEqual(['root', 'root.stages.0']);
     });
 
     it('supervisor: every child starts with it', async () => {
-      const { id } = await begin({ kind: 'supervisor', children: [{ kind: 'task', skill: 'keywords', input: doc('a', 'x') }, { kind: 'task', skill: 'keywords', input: doc('b', 'y') }] });
+      const { id } = await begin({
+        kind: 'supervisor',
+        children: [
+          { kind: 'task', skill: 'keywords', input: doc('a', 'x') },
+          { kind: 'task', skill: 'keywords', input: doc('b', 'y') },
+        ],
+      });
       expect(types(publisher.take()).filter((t) => t.startsWith('task.assigned'))).toHaveLength(2);
       expect((await workflows.steps(id)).map((s) => s.path)).toEqual(['root', 'root.children.0', 'root.children.1']);
     });
 
     it('saga: saga.start to the saga coordinator, not on the timeline', async () => {
-      const { id } = await begin({ kind: 'saga', steps: [{ name: 'reserve', action: { skill: 'keywords', input: doc('a', 'x') }, compensation: { skill: 'keywords', input: doc('a', 'undo') }, deadlineMs: 1000 }] });
+      const { id } = await begin({
+        kind: 'saga',
+        steps: [
+          {
+            name: 'reserve',
+            action: { skill: 'keywords', input: doc('a', 'x') },
+            compensation: { skill: 'keywords', input: doc('a', 'undo') },
+            deadlineMs: 1000,
+          },
+        ],
+      });
       const events = publisher.take();
       expect(types(events)).toEqual(['saga.start saga.commands', 'step.started workflow.events']);
       expect(events[0].data).toMatchObject({ stepPath: 'root', steps: [{ name: 'reserve' }] });
@@ -113,12 +169,24 @@ describe('WorkflowEngine', () => {
     it('market: an ask keyed by its market, with the budget', async () => {
       await begin({ kind: 'market', skill: 'keywords', input: doc('a', 'x'), budget: 5, expireAfterMs: 1000 });
       const [ask] = publisher.take();
-      expect(ask).toMatchObject({ type: 'market.ask', topic: 'market.asks', key: 'keywords', data: { budget: 5, market: 'keywords' } });
+      expect(ask).toMatchObject({
+        type: 'market.ask',
+        topic: 'market.asks',
+        key: 'keywords',
+        data: { budget: 5, market: 'keywords' },
+      });
       expect(String(ask.data['askId'])).toMatch(/:root:ask-1$/);
     });
 
     it('solver rounds: solver.start to the market maker', async () => {
-      await begin({ kind: 'solver-rounds', skill: 'keywords', input: doc('a', 'x'), solvers: 2, rounds: 2, strategy: { type: 'all' } });
+      await begin({
+        kind: 'solver-rounds',
+        skill: 'keywords',
+        input: doc('a', 'x'),
+        solvers: 2,
+        rounds: 2,
+        strategy: { type: 'all' },
+      });
       expect(types(publisher.take())).toEqual(['solver.start market.rounds', 'step.started workflow.events']);
     });
 
@@ -126,7 +194,10 @@ describe('WorkflowEngine', () => {
       await begin({
         kind: 'blackboard',
         board: 'ideas',
-        seed: [{ kind: 'question', text: 'one' }, { kind: 'question', text: 'two' }],
+        seed: [
+          { kind: 'question', text: 'one' },
+          { kind: 'question', text: 'two' },
+        ],
         sources: [{ name: 'kw', skill: 'keywords', on: 'question', produces: 'answer' }],
         until: { kind: 'answer', count: 1 },
         maxEntries: 10,
@@ -141,7 +212,10 @@ describe('WorkflowEngine', () => {
       const { id } = await begin({
         kind: 'chain',
         stages: [
-          { step: { kind: 'task', skill: 'summarize', input: doc('a', 'x') }, gate: { checks: [{ field: 'summary', op: 'exists' }], onFail: { action: 'fail' } } },
+          {
+            step: { kind: 'task', skill: 'summarize', input: doc('a', 'x') },
+            gate: { checks: [{ field: 'summary', op: 'exists' }], onFail: { action: 'fail' } },
+          },
           { step: { kind: 'task', skill: 'keywords', inputFrom: { source: 'previous', field: 'summary' } } },
         ],
       });
@@ -156,30 +230,54 @@ describe('WorkflowEngine', () => {
       ]);
       expect(events[0].data).toMatchObject({ input: { id: 'root.stages.0.summary', text: 'bees visit flowers' } });
       await engine.completeStep(id, 'root.stages.1', 1, { keywords: ['bees'] }, cause());
-      expect(types(publisher.take())).toEqual(['workflow.completed workflow.events', 'step.completed workflow.events', 'step.completed workflow.events']);
+      expect(types(publisher.take())).toEqual([
+        'workflow.completed workflow.events',
+        'step.completed workflow.events',
+        'step.completed workflow.events',
+      ]);
       expect(await workflows.view(id)).toMatchObject({ status: 'completed', result: { keywords: ['bees'] } });
     });
 
     it('a failing gate with retry runs the stage again as attempt 2; past its retries the chain and the workflow fail', async () => {
       const { id } = await begin({
         kind: 'chain',
-        stages: [{ step: { kind: 'task', skill: 'summarize', input: doc('a', 'x') }, gate: { checks: [{ field: 'summary', op: 'min', value: 10 }], onFail: { action: 'retry', maxRetries: 1 } } }],
+        stages: [
+          {
+            step: { kind: 'task', skill: 'summarize', input: doc('a', 'x') },
+            gate: { checks: [{ field: 'summary', op: 'min', value: 10 }], onFail: { action: 'retry', maxRetries: 1 } },
+          },
+        ],
       });
       publisher.take();
       await engine.completeStep(id, 'root.stages.0', 1, { summary: 'short' }, cause());
       const retry = publisher.take();
-      expect(types(retry)).toEqual(['task.assigned tasks.summarize', 'step.completed workflow.events', 'stage.failed workflow.events', 'step.started workflow.events']);
+      expect(types(retry)).toEqual([
+        'task.assigned tasks.summarize',
+        'step.completed workflow.events',
+        'stage.failed workflow.events',
+        'step.started workflow.events',
+      ]);
       expect(retry[0].data).toMatchObject({ taskId: `${id}:root.stages.0:2`, attempt: 2 });
-      await engine.completeStep(id, 'root.stages.0', 2, { summary: 'short again' .slice(0, 5) }, cause());
+      await engine.completeStep(id, 'root.stages.0', 2, { summary: 'short again'.slice(0, 5) }, cause());
       expect(types(publisher.take())).toContain('workflow.failed workflow.events');
-      expect(await workflows.view(id)).toMatchObject({ status: 'failed', reason: expect.stringContaining('still failing after 2 attempts') });
+      expect(await workflows.view(id)).toMatchObject({
+        status: 'failed',
+        reason: expect.stringContaining('still failing after 2 attempts'),
+      });
     });
 
-    it('a supervisor rolls its children up with their skill\'s combine once all have ended', async () => {
-      const { id } = await begin({ kind: 'supervisor', children: [{ kind: 'task', skill: 'keywords', input: doc('a', 'x') }, { kind: 'task', skill: 'keywords', input: doc('b', 'y') }] });
+    it("a supervisor rolls its children up with their skill's combine once all have ended", async () => {
+      const { id } = await begin({
+        kind: 'supervisor',
+        children: [
+          { kind: 'task', skill: 'keywords', input: doc('a', 'x') },
+          { kind: 'task', skill: 'keywords', input: doc('b', 'y') },
+        ],
+      });
       publisher.take();
       const keywords = createDefaultSkillRegistry().require('keywords');
-      const run = (input: { id: string; text: string }) => keywords.run(input, { signal: new AbortController().signal });
+      const run = (input: { id: string; text: string }) =>
+        keywords.run(input, { signal: new AbortController().signal });
       const outputs = [await run(doc('a', 'bees visit flowers')), await run(doc('b', 'bees make honey'))];
       await engine.completeStep(id, 'root.children.0', 1, outputs[0], cause());
       expect(await workflows.status(id)).toBe('running');
@@ -193,27 +291,58 @@ describe('WorkflowEngine', () => {
     it("a child's failure fails its parent and the workflow; a compensated saga ends the workflow compensated", async () => {
       const { id } = await begin({
         kind: 'supervisor',
-        children: [{ kind: 'saga', steps: [{ name: 'reserve', action: { skill: 'keywords', input: doc('a', 'x') }, compensation: { skill: 'keywords', input: doc('a', 'undo') }, deadlineMs: 1000 }] }],
+        children: [
+          {
+            kind: 'saga',
+            steps: [
+              {
+                name: 'reserve',
+                action: { skill: 'keywords', input: doc('a', 'x') },
+                compensation: { skill: 'keywords', input: doc('a', 'undo') },
+                deadlineMs: 1000,
+              },
+            ],
+          },
+        ],
       });
       publisher.take();
       await engine.failStep(id, 'root.children.0', 1, 'step 1 failed', cause(), { compensated: true });
-      expect(types(publisher.take())).toEqual(['workflow.failed workflow.events', 'step.failed workflow.events', 'step.failed workflow.events']);
-      expect(await workflows.view(id)).toMatchObject({ status: 'compensated', reason: 'root.children.0 failed: step 1 failed' });
+      expect(types(publisher.take())).toEqual([
+        'workflow.failed workflow.events',
+        'step.failed workflow.events',
+        'step.failed workflow.events',
+      ]);
+      expect(await workflows.view(id)).toMatchObject({
+        status: 'compensated',
+        reason: 'root.children.0 failed: step 1 failed',
+      });
     });
 
     it('a task whose input is missing from the previous output fails as it starts', async () => {
       const { id } = await begin({
         kind: 'chain',
-        stages: [{ step: { kind: 'task', skill: 'summarize', input: doc('a', 'x') } }, { step: { kind: 'task', skill: 'keywords', inputFrom: { source: 'previous', field: 'summary' } } }],
+        stages: [
+          { step: { kind: 'task', skill: 'summarize', input: doc('a', 'x') } },
+          { step: { kind: 'task', skill: 'keywords', inputFrom: { source: 'previous', field: 'summary' } } },
+        ],
       });
       await engine.completeStep(id, 'root.stages.0', 1, { other: 1 }, cause());
-      expect(await stepOf(id, 'root.stages.1')).toMatchObject({ status: 'failed', error: 'input summary of the previous output is missing' });
+      expect(await stepOf(id, 'root.stages.1')).toMatchObject({
+        status: 'failed',
+        error: 'input summary of the previous output is missing',
+      });
       expect(await workflows.status(id)).toBe('failed');
     });
   });
 
   describe('redeliveries and races', () => {
-    const chainOfTwo = { kind: 'chain', stages: [{ step: { kind: 'task', skill: 'summarize', input: doc('a', 'x') } }, { step: { kind: 'task', skill: 'keywords', input: doc('b', 'y') } }] };
+    const chainOfTwo = {
+      kind: 'chain',
+      stages: [
+        { step: { kind: 'task', skill: 'summarize', input: doc('a', 'x') } },
+        { step: { kind: 'task', skill: 'keywords', input: doc('b', 'y') } },
+      ],
+    };
 
     it('the same event again (replayed) publishes its work again and writes nothing twice', async () => {
       const { id } = await begin(chainOfTwo);

@@ -31,7 +31,8 @@ export type BeginCause = Pick<EventEnvelope, 'id' | 'traceparent' | 'occurredAt'
 /** What a finishing step's state says about an event that would finish it. */
 type Transition = 'apply' | 'replay' | 'ignore';
 
-type WorkflowOutcome = { readonly result: Record<string, unknown> } | { readonly reason: string; readonly status: 'failed' | 'compensated' };
+type WorkflowOutcome =
+  { readonly result: Record<string, unknown> } | { readonly reason: string; readonly status: 'failed' | 'compensated' };
 
 const isLive = (status: WorkflowStatus | undefined): boolean => status === 'running' || status === 'accepted';
 
@@ -89,7 +90,9 @@ export class WorkflowEngine implements StepFlow {
     if (origin === 'event' && state.submitter) {
       if (state.submitter.announced) return 'begun';
       if (Date.now() - state.submitter.at < (options.waitForSubmitterMs ?? 0)) return 'submitter-pending';
-      this.log.warn(`workflow ${workflowId}: the process that accepted it did not finish starting it; starting it from workflow.submitted`);
+      this.log.warn(
+        `workflow ${workflowId}: the process that accepted it did not finish starting it; starting it from workflow.submitted`,
+      );
     }
     const plan = this.plan(workflowId, spec, cause, { status: 'accepted', steps: new Map() });
     await this.start({ plan, path: ROOT, attempt: 1 }, [], [this.workflows.runningOp(workflowId)]);
@@ -102,7 +105,14 @@ export class WorkflowEngine implements StepFlow {
    * A step's attempt ended well: record it and advance its parent. `snapshot` is what the
    * caller read of the step and its ancestors; read here when not given.
    */
-  async completeStep(workflowId: string, path: string, attempt: number, output: Record<string, unknown>, cause: Cause, snapshot?: WorkflowSnapshot): Promise<void> {
+  async completeStep(
+    workflowId: string,
+    path: string,
+    attempt: number,
+    output: Record<string, unknown>,
+    cause: Cause,
+    snapshot?: WorkflowSnapshot,
+  ): Promise<void> {
     const plan = await this.planFor(workflowId, path, cause, snapshot);
     if (!plan) return;
     await this.complete(plan, path, attempt, output);
@@ -130,13 +140,27 @@ export class WorkflowEngine implements StepFlow {
   }
 
   /** Puts the task up for bids again; `round` counts re-pricings (the ask id says which). */
-  async publishAsk(workflowId: string, path: string, step: StepOf<'market'>, round: number, budget: number, cause: Cause): Promise<void> {
+  async publishAsk(
+    workflowId: string,
+    path: string,
+    step: StepOf<'market'>,
+    round: number,
+    budget: number,
+    cause: Cause,
+  ): Promise<void> {
     const ask = marketAsk(new WorkflowEvents(workflowId, cause, this.publisher), path, step, round, budget);
     await Promise.all([this.workflows.recordAll(workflowId, entriesOf([ask])), ask.publish()]);
   }
 
   /** Re-runs branches of a fan-out (the aggregator's `fanout.retry`). */
-  async assignBranches(workflowId: string, step: StepOf<'fan-out'>, path: string, branches: readonly number[], attempt: number, cause: Cause): Promise<void> {
+  async assignBranches(
+    workflowId: string,
+    step: StepOf<'fan-out'>,
+    path: string,
+    branches: readonly number[],
+    attempt: number,
+    cause: Cause,
+  ): Promise<void> {
     const events = new WorkflowEvents(workflowId, cause, this.publisher);
     const tasks = branches.map((branch) => branchTask(events, step, path, branch, attempt));
     await Promise.all([this.workflows.recordAll(workflowId, entriesOf(tasks)), ...tasks.map((task) => task.publish())]);
@@ -161,22 +185,42 @@ export class WorkflowEngine implements StepFlow {
       startedAt: new Date().toISOString(),
       startedBy: plan.cause.id,
     };
-    const started = plan.events.event(Topics.workflowEvents, StepStartedV1, { stepPath: path, kind: step.kind, attempt, name: step.name }, { stepPath: path, detail: step.kind });
+    const started = plan.events.event(
+      Topics.workflowEvents,
+      StepStartedV1,
+      { stepPath: path, kind: step.kind, attempt, name: step.name },
+      { stepPath: path, detail: step.kind },
+    );
     const work = begun.work ?? [];
     const announce = [...also, started];
-    const write = this.workflows.startWrite(plan.workflowId, record, entriesOf([...announce, ...work]), [...ops, ...(begun.ops ?? [])]);
+    const write = this.workflows.startWrite(plan.workflowId, record, entriesOf([...announce, ...work]), [
+      ...ops,
+      ...(begun.ops ?? []),
+    ]);
     // Made before: by this event (a redelivery), as a start's marker is its (step, attempt).
     plan.add({ write, work, announce, ifMadeBefore: 'replayed', record });
     if (begun.failure !== undefined) return this.fail(plan, path, attempt, begun.failure);
-    for (const child of begun.children ?? []) await this.start({ plan, path: child.path, attempt: 1, previous: child.previous });
+    for (const child of begun.children ?? [])
+      await this.start({ plan, path: child.path, attempt: 1, previous: child.previous });
   }
 
   /** Decides a step's good end (with `also`, the events that go with it) and advances its parent. */
-  async complete(plan: Plan, path: string, attempt: number, output: Record<string, unknown>, also: readonly Outgoing[] = []): Promise<void> {
+  async complete(
+    plan: Plan,
+    path: string,
+    attempt: number,
+    output: Record<string, unknown>,
+    also: readonly Outgoing[] = [],
+  ): Promise<void> {
     const state = await plan.stateOf(path);
     const transition = state ? transitionOf(state, attempt, plan.cause) : 'ignore';
     if (!state || transition === 'ignore') return; // a late result of a replaced attempt, or a duplicate
-    const completed = plan.events.event(Topics.workflowEvents, StepCompletedV1, { stepPath: path, kind: state.kind, attempt, output }, { stepPath: path, detail: state.kind });
+    const completed = plan.events.event(
+      Topics.workflowEvents,
+      StepCompletedV1,
+      { stepPath: path, kind: state.kind, attempt, output },
+      { stepPath: path, detail: state.kind },
+    );
     this.end(plan, transition, { ...state, status: 'completed', output }, [...also, completed]);
     if (!(await this.mayAdvance(plan, transition))) return;
     const parent = parentOf(path);
@@ -184,11 +228,25 @@ export class WorkflowEngine implements StepFlow {
     const parentState = await plan.stateOf(parent.path);
     if (!parentState || transitionOf(parentState, parentState.attempt, plan.cause) === 'ignore') return;
     const parentStep = stepAt(plan.spec, parent.path);
-    await this.unitOf(parentStep).childCompleted?.(parentStep, { plan, parent, parentState, childPath: path, attempt, output });
+    await this.unitOf(parentStep).childCompleted?.(parentStep, {
+      plan,
+      parent,
+      parentState,
+      childPath: path,
+      attempt,
+      output,
+    });
   }
 
   /** Decides a step's failure (with `also`) and fails its parent (chains and supervisors), up to the workflow. */
-  async fail(plan: Plan, path: string, attempt: number, reason: string, also: readonly Outgoing[] = [], compensated = false): Promise<void> {
+  async fail(
+    plan: Plan,
+    path: string,
+    attempt: number,
+    reason: string,
+    also: readonly Outgoing[] = [],
+    compensated = false,
+  ): Promise<void> {
     const state = await plan.stateOf(path);
     const transition = state ? transitionOf(state, attempt, plan.cause) : 'ignore';
     if (!state || transition === 'ignore') return;
@@ -203,14 +261,20 @@ export class WorkflowEngine implements StepFlow {
     const parent = parentOf(path);
     if (!parent) return this.finishWorkflow(plan, { reason, status: compensated ? 'compensated' : 'failed' });
     const parentState = await plan.stateOf(parent.path);
-    if (parentState) await this.fail(plan, parent.path, parentState.attempt, `${path} failed: ${reason}`, [], compensated);
+    if (parentState)
+      await this.fail(plan, parent.path, parentState.attempt, `${path} failed: ${reason}`, [], compensated);
   }
 
   /** A step's end: written with what follows it and announced once written; a replayed end is announced again. */
   private end(plan: Plan, transition: Transition, ended: StepRecord, announce: readonly Outgoing[]): void {
     if (transition === 'replay') return plan.send(...announce);
     const record: StepRecord = { ...ended, finishedAt: new Date().toISOString(), endedBy: plan.cause.id };
-    plan.add({ write: this.workflows.finishWrite(plan.workflowId, record, entriesOf(announce)), announce, ifMadeBefore: 'superseded', record });
+    plan.add({
+      write: this.workflows.finishWrite(plan.workflowId, record, entriesOf(announce)),
+      announce,
+      ifMadeBefore: 'superseded',
+      record,
+    });
   }
 
   /**
@@ -227,25 +291,46 @@ export class WorkflowEngine implements StepFlow {
     const { workflowId, cause, spec } = plan;
     const end =
       'result' in outcome
-        ? plan.events.event(Topics.workflowEvents, WorkflowCompletedV1, await this.completedBody(workflowId, spec, outcome.result), { stepPath: ROOT })
-        : plan.events.event(Topics.workflowEvents, WorkflowFailedV1, { reason: outcome.reason, failedBranches: [] }, { stepPath: ROOT });
+        ? plan.events.event(
+            Topics.workflowEvents,
+            WorkflowCompletedV1,
+            await this.completedBody(workflowId, spec, outcome.result),
+            { stepPath: ROOT },
+          )
+        : plan.events.event(
+            Topics.workflowEvents,
+            WorkflowFailedV1,
+            { reason: outcome.reason, failedBranches: [] },
+            { stepPath: ROOT },
+          );
     const at = end.entries?.[0]?.at ?? new Date().toISOString();
     plan.add({
       write: this.workflows.finishWorkflowWrite(workflowId, cause.id, at, outcome, entriesOf([end])),
       // The end goes out first: it is what the workflow's client waits for.
       work: [end],
       // Made before: by this event (a redelivery), or otherwise (a cancel).
-      ifMadeBefore: async () => ((await this.workflows.finishedBy(workflowId)) === cause.id ? 'replayed' : 'superseded'),
-      done: () => ('result' in outcome ? this.log.log(`workflow ${workflowId} completed`) : this.log.warn(`workflow ${workflowId} failed: ${outcome.reason}`)),
+      ifMadeBefore: async () =>
+        (await this.workflows.finishedBy(workflowId)) === cause.id ? 'replayed' : 'superseded',
+      done: () =>
+        'result' in outcome
+          ? this.log.log(`workflow ${workflowId} completed`)
+          : this.log.warn(`workflow ${workflowId} failed: ${outcome.reason}`),
     });
   }
 
   private async completedBody(workflowId: string, spec: WorkflowSpec, result: Record<string, unknown>) {
     const root = spec.step;
-    if (root.kind !== 'fan-out') return { skill: this.outputSkill(root) ?? root.kind, branchCount: 1, succeeded: 1, failed: 0, result };
+    if (root.kind !== 'fan-out')
+      return { skill: this.outputSkill(root) ?? root.kind, branchCount: 1, succeeded: 1, failed: 0, result };
     // The counts kept with the branch projection: no branch read or parsed.
     const counts = await this.workflows.branchCounts(workflowId, ROOT);
-    return { skill: root.skill, branchCount: root.inputs.length, succeeded: counts.completed, failed: counts.failed, result };
+    return {
+      skill: root.skill,
+      branchCount: root.inputs.length,
+      succeeded: counts.completed,
+      failed: counts.failed,
+      result,
+    };
   }
 
   /** The skill whose shape a step's output has, if any. */
@@ -263,8 +348,16 @@ export class WorkflowEngine implements StepFlow {
   }
 
   /** A plan for an event about the step at `path`: the spec and what was read of the step and its ancestors. */
-  private async planFor(workflowId: string, path: string, cause: Cause, snapshot?: WorkflowSnapshot): Promise<Plan | undefined> {
-    const [spec, known] = await Promise.all([this.workflows.spec(workflowId), snapshot ?? this.workflows.snapshot(workflowId, lineage(path))]);
+  private async planFor(
+    workflowId: string,
+    path: string,
+    cause: Cause,
+    snapshot?: WorkflowSnapshot,
+  ): Promise<Plan | undefined> {
+    const [spec, known] = await Promise.all([
+      this.workflows.spec(workflowId),
+      snapshot ?? this.workflows.snapshot(workflowId, lineage(path)),
+    ]);
     return spec ? this.plan(workflowId, spec, cause, known) : undefined;
   }
 

@@ -19,8 +19,20 @@ function counting(store: StateStore): { store: StateStore; calls: Map<string, nu
 }
 
 describe('WorkflowState branch projection', () => {
-  const entry = (detail: string): TimelineEntry => ({ at: new Date().toISOString(), type: 'task.completed', source: 'worker@w1', stepPath: 'root', detail });
-  const branch = (index: number, status: 'completed' | 'failed', attempt: number): BranchView => ({ stepPath: 'root', index, inputId: `in-${index}`, status, attempt });
+  const entry = (detail: string): TimelineEntry => ({
+    at: new Date().toISOString(),
+    type: 'task.completed',
+    source: 'worker@w1',
+    stepPath: 'root',
+    detail,
+  });
+  const branch = (index: number, status: 'completed' | 'failed', attempt: number): BranchView => ({
+    stepPath: 'root',
+    index,
+    inputId: `in-${index}`,
+    status,
+    attempt,
+  });
 
   it('projects a result with its timeline entry in one call, once per event, never over a later attempt', async () => {
     const { store, calls } = counting(new MemoryStateStore());
@@ -52,7 +64,10 @@ describe('WorkflowState branch projection', () => {
 
 describe('WorkflowState spec cache', () => {
   const specOf = (n: number, textChars: number): WorkflowSpec =>
-    validateWorkflowSpec({ name: `w${n}`, step: { kind: 'task', skill: 'keywords', input: { id: `doc-${n}`, text: 'x'.repeat(textChars) } } });
+    validateWorkflowSpec({
+      name: `w${n}`,
+      step: { kind: 'task', skill: 'keywords', input: { id: `doc-${n}`, text: 'x'.repeat(textChars) } },
+    });
 
   it('stays within its bounds however many workflows begin, and still answers for the evicted ones', async () => {
     const workflows = new WorkflowState(new MemoryStateStore());
@@ -60,7 +75,8 @@ describe('WorkflowState spec cache', () => {
     expect(workflows.specCacheSize().entries).toBeLessThanOrEqual(512);
 
     // Large specs: the character budget, not the count, bounds the cache.
-    for (let n = 0; n < 100; n++) await workflows.begin(`big-${n}`, specOf(n, 200_000), new Date().toISOString(), 'event');
+    for (let n = 0; n < 100; n++)
+      await workflows.begin(`big-${n}`, specOf(n, 200_000), new Date().toISOString(), 'event');
     expect(workflows.specCacheSize().chars).toBeLessThanOrEqual(8 * 1024 * 1024);
     expect(workflows.specCacheSize().entries).toBeLessThan(100);
 

@@ -157,7 +157,12 @@ export class WorkflowState {
       this.state.hmget(wfKey(id), ['status', 'begunVia', 'begunAt', 'begunOut']),
     ]);
     this.remember(id, spec, specJson.length); // its first step's end needs it: no read on that path
-    const runnable = !(status === 'completed' || status === 'failed' || status === 'compensated' || status === 'cancelled');
+    const runnable = !(
+      status === 'completed' ||
+      status === 'failed' ||
+      status === 'compensated' ||
+      status === 'cancelled'
+    );
     if (begunVia !== 'submit') return { runnable, firstBegun: 'event' };
     return { runnable, firstBegun: 'submit', submitter: { at: Number(begunAt), announced: announced === '1' } };
   }
@@ -218,7 +223,10 @@ export class WorkflowState {
 
   /** The status and the states of `paths`, read concurrently: one round trip, not one per read. */
   async snapshot(id: string, paths: readonly string[]): Promise<WorkflowSnapshot> {
-    const [status, ...raws] = await Promise.all([this.state.hget(wfKey(id), 'status'), ...paths.map((path) => this.state.hget(stepsKey(id), path))]);
+    const [status, ...raws] = await Promise.all([
+      this.state.hget(wfKey(id), 'status'),
+      ...paths.map((path) => this.state.hget(stepsKey(id), path)),
+    ]);
     const steps = new Map<string, StepRecord>();
     raws.forEach((raw, i) => raw && steps.set(paths[i], JSON.parse(raw) as StepRecord));
     return { status: (status ?? undefined) as WorkflowStatus | undefined, steps };
@@ -229,15 +237,29 @@ export class WorkflowState {
    * (written with the state, so the timeline never lags the steps); false if that attempt was
    * started before.
    */
-  async startStep(id: string, step: StepRecord, entries: readonly TimelineEntry[] = [], extra: readonly StateOp[] = []): Promise<boolean> {
+  async startStep(
+    id: string,
+    step: StepRecord,
+    entries: readonly TimelineEntry[] = [],
+    extra: readonly StateOp[] = [],
+  ): Promise<boolean> {
     return (await this.state.applyOnceChain([this.startWrite(id, step, entries, extra)])).applied === 1;
   }
 
   /** startStep's write, for writeChain. */
-  startWrite(id: string, step: StepRecord, entries: readonly TimelineEntry[] = [], extra: readonly StateOp[] = []): OnceStep {
+  startWrite(
+    id: string,
+    step: StepRecord,
+    entries: readonly TimelineEntry[] = [],
+    extra: readonly StateOp[] = [],
+  ): OnceStep {
     return {
       marker: `orchestrator:start:${id}:${step.path}:${step.attempt}`,
-      ops: [{ op: 'hset', key: stepsKey(id), field: step.path, value: JSON.stringify(step) }, ...extra, ...entries.map((entry) => timelineOp(id, entry))],
+      ops: [
+        { op: 'hset', key: stepsKey(id), field: step.path, value: JSON.stringify(step) },
+        ...extra,
+        ...entries.map((entry) => timelineOp(id, entry)),
+      ],
     };
   }
 
@@ -250,7 +272,10 @@ export class WorkflowState {
   finishWrite(id: string, step: StepRecord, entries: readonly TimelineEntry[] = []): OnceStep {
     return {
       marker: `orchestrator:finish:${id}:${step.path}:${step.attempt}`,
-      ops: [{ op: 'hset', key: stepsKey(id), field: step.path, value: JSON.stringify(step) }, ...entries.map((entry) => timelineOp(id, entry))],
+      ops: [
+        { op: 'hset', key: stepsKey(id), field: step.path, value: JSON.stringify(step) },
+        ...entries.map((entry) => timelineOp(id, entry)),
+      ],
     };
   }
 
@@ -338,7 +363,10 @@ export class WorkflowState {
 
   /** Which of a fan-out's branches have a result projected: one small read, no branch parsed. */
   async projectedBranches(id: string, stepPath: string, indexes: readonly number[]): Promise<boolean[]> {
-    const states = await this.state.hmget(branchStatesKey(id), indexes.map((i) => `${stepPath}#${i}`));
+    const states = await this.state.hmget(
+      branchStatesKey(id),
+      indexes.map((i) => `${stepPath}#${i}`),
+    );
     return states.map((state) => state !== null);
   }
 
@@ -374,7 +402,13 @@ export class WorkflowState {
     for (const id of ids) {
       const wf = await this.state.hgetall(wfKey(id));
       if (status && wf.status !== status) continue;
-      out.push({ id, name: wf.name, status: (wf.status ?? 'accepted') as WorkflowStatus, submittedAt: wf.submittedAt, finishedAt: wf.finishedAt });
+      out.push({
+        id,
+        name: wf.name,
+        status: (wf.status ?? 'accepted') as WorkflowStatus,
+        submittedAt: wf.submittedAt,
+        finishedAt: wf.finishedAt,
+      });
       if (out.length >= limit) break;
     }
     return out;

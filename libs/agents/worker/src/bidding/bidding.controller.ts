@@ -58,11 +58,21 @@ export class BiddingController {
     return this.inFlight;
   }
 
-  @OnMeshEvent(MarketAskV1, { topic: Topics.marketAsks, subscription: BIDDER, type: 'Exclusive', initialPosition: 'latest' })
+  @OnMeshEvent(MarketAskV1, {
+    topic: Topics.marketAsks,
+    subscription: BIDDER,
+    type: 'Exclusive',
+    initialPosition: 'latest',
+  })
   async onAsk(@Payload() event: EventEnvelope<MarketAsk>): Promise<void> {
     const ask = event.data;
     if (!this.capabilities.has(ask.market) || ask.expiresAt <= Date.now()) return;
-    const quote = quoteBid({ skill: ask.market, textLength: ask.input.text.length, load: this.inFlight, factor: this.factor });
+    const quote = quoteBid({
+      skill: ask.market,
+      textLength: ask.input.text.length,
+      load: this.inFlight,
+      factor: this.factor,
+    });
     // Bids above the budget are still sent: they do not cross, and the market sees the price.
     await this.publisher.publish(
       Topics.marketBids,
@@ -106,7 +116,14 @@ export class BiddingController {
 
   private async work(event: EventEnvelope<MarketFill>, context: MeshContext): Promise<void> {
     const fill = event.data;
-    const ref = { taskId: `${fill.askId}:fill`, branchIndex: 0, branchCount: 1, skill: fill.market, stepPath: fill.stepPath, attempt: 1 };
+    const ref = {
+      taskId: `${fill.askId}:fill`,
+      branchIndex: 0,
+      branchCount: 1,
+      skill: fill.market,
+      stepPath: fill.stepPath,
+      attempt: 1,
+    };
     await this.runner.run(ref, fill.input, fill.params, event, context.getRedeliveryCount());
   }
 

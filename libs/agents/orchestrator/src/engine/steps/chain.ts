@@ -24,9 +24,15 @@ export function chainUnit({ flow }: StepDeps): StepUnit<'chain'> {
     if (action === 'retry') {
       // The bad output goes nowhere: the stage runs again on the same input.
       const previousPath = (await plan.stateOf(stagePath))?.previousPath;
-      return flow.start({ plan, path: stagePath, attempt: attempt + 1, previous: previousPath ? { path: previousPath } : undefined }, [failed]);
+      return flow.start(
+        { plan, path: stagePath, attempt: attempt + 1, previous: previousPath ? { path: previousPath } : undefined },
+        [failed],
+      );
     }
-    if (action === 'recover') return flow.start({ plan, path: `${stagePath}.recovery`, attempt: 1, previous: { path: stagePath, output } }, [failed]);
+    if (action === 'recover')
+      return flow.start({ plan, path: `${stagePath}.recovery`, attempt: 1, previous: { path: stagePath, output } }, [
+        failed,
+      ]);
     const why =
       onFail?.action === 'retry'
         ? `gate of stage ${parent.index} still failing after ${attempt} attempts: ${reason}`
@@ -46,10 +52,18 @@ export function chainUnit({ flow }: StepDeps): StepUnit<'chain'> {
         const verdict = evaluateGate(stage.gate, output);
         if (!verdict.ok) return gateFailed(chain, end, verdict.reason);
         const validated = { chainPath: parent.path, stage: parent.index };
-        also.push(plan.events.event(Topics.workflowEvents, StageValidatedV1, validated, { stepPath: `${parent.path}.stages.${parent.index}` }));
+        also.push(
+          plan.events.event(Topics.workflowEvents, StageValidatedV1, validated, {
+            stepPath: `${parent.path}.stages.${parent.index}`,
+          }),
+        );
       }
       const next = parent.index + 1;
-      if (next < chain.stages.length) return flow.start({ plan, path: `${parent.path}.stages.${next}`, attempt: 1, previous: { path: childPath, output } }, also);
+      if (next < chain.stages.length)
+        return flow.start(
+          { plan, path: `${parent.path}.stages.${next}`, attempt: 1, previous: { path: childPath, output } },
+          also,
+        );
       return flow.complete(plan, parent.path, end.parentState.attempt, output, also);
     },
   };

@@ -1,9 +1,22 @@
-import { compileAggregationStrategy, compileFanOutPolicy, FanOutStartedV1, TaskAssignedV1, Topics, type StepOf } from '@agent-mesh/contracts';
+import {
+  compileAggregationStrategy,
+  compileFanOutPolicy,
+  FanOutStartedV1,
+  TaskAssignedV1,
+  Topics,
+  type StepOf,
+} from '@agent-mesh/contracts';
 import { thenAll, type Outgoing, type WorkflowEvents } from '../outgoing';
 import type { StepDeps, StepUnit } from '../step-unit';
 
 /** One branch's task (`<workflow>:<step>:<branch>:<attempt>`); the aggregator's `fanout.retry` re-runs branches with it. */
-export function branchTask(events: WorkflowEvents, step: StepOf<'fan-out'>, path: string, branchIndex: number, attempt: number): Outgoing {
+export function branchTask(
+  events: WorkflowEvents,
+  step: StepOf<'fan-out'>,
+  path: string,
+  branchIndex: number,
+  attempt: number,
+): Outgoing {
   return events.event(
     Topics.tasks(step.skill),
     TaskAssignedV1,
@@ -40,7 +53,11 @@ export function fanOutUnit({ workflows }: StepDeps): StepUnit<'fan-out'> {
       return {
         // On task.results ahead of the tasks, so the aggregator knows the join before any result.
         work: [thenAll(join, tasks)],
-        ops: workflows.initBranchOps(plan.workflowId, path, step.inputs.map((input) => input.id)),
+        ops: workflows.initBranchOps(
+          plan.workflowId,
+          path,
+          step.inputs.map((input) => input.id),
+        ),
       };
     },
     // A fan-out's output has its skill's shape only when joined by the skill's own combine.

@@ -3,7 +3,13 @@ import type { Outgoing, WorkflowEvents } from '../outgoing';
 import type { StepUnit } from '../step-unit';
 
 /** The ask of one round of a market step (`round` counts re-pricings; the ask id says which). */
-export function marketAsk(events: WorkflowEvents, path: string, step: StepOf<'market'>, round: number, budget: number): Outgoing {
+export function marketAsk(
+  events: WorkflowEvents,
+  path: string,
+  step: StepOf<'market'>,
+  round: number,
+  budget: number,
+): Outgoing {
   return events.event(
     Topics.marketAsks,
     MarketAskV1,

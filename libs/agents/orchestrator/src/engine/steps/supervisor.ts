@@ -8,18 +8,30 @@ import type { StepRecord } from '../workflow-state';
  * that fails.
  */
 export function supervisorUnit({ workflows, skills, flow, outputSkill }: StepDeps): StepUnit<'supervisor'> {
-  const rollUp = (supervisor: StepOf<'supervisor'>, children: readonly (StepRecord | undefined)[]): Record<string, unknown> => {
+  const rollUp = (
+    supervisor: StepOf<'supervisor'>,
+    children: readonly (StepRecord | undefined)[],
+  ): Record<string, unknown> => {
     const kinds = new Set(supervisor.children.map(outputSkill));
     const [skill] = [...kinds];
     // Children of one skill combine with that skill's own combine; otherwise keep them side by side.
     if (kinds.size === 1 && skill && skills.get(skill)) {
-      return skills.require(skill).combine(children.map((c, i) => ({ inputId: c?.name ?? `${supervisor.children[i].kind}-${i}`, output: c?.output ?? {} })));
+      return skills
+        .require(skill)
+        .combine(
+          children.map((c, i) => ({
+            inputId: c?.name ?? `${supervisor.children[i].kind}-${i}`,
+            output: c?.output ?? {},
+          })),
+        );
     }
     return { children: children.map((c, i) => ({ name: c?.name ?? `child-${i}`, output: c?.output ?? {} })) };
   };
 
   return {
-    start: (step, { path, previous }) => ({ children: step.children.map((_, i) => ({ path: `${path}.children.${i}`, previous })) }),
+    start: (step, { path, previous }) => ({
+      children: step.children.map((_, i) => ({ path: `${path}.children.${i}`, previous })),
+    }),
 
     async childCompleted(supervisor, { plan, parent, childPath }) {
       if ((await plan.commit()) === 'superseded') return; // the child's end is counted only once recorded
@@ -30,7 +42,10 @@ export function supervisorUnit({ workflows, skills, flow, outputSkill }: StepDep
       plan.learn(fresh);
       const state = fresh.steps.get(parent.path);
       if (!state) return;
-      const output = rollUp(supervisor, childPaths.map((p) => fresh.steps.get(p)));
+      const output = rollUp(
+        supervisor,
+        childPaths.map((p) => fresh.steps.get(p)),
+      );
       return flow.complete(plan, parent.path, state.attempt, output);
     },
 

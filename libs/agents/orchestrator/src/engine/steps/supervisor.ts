@@ -16,14 +16,11 @@ export function supervisorUnit({ workflows, skills, flow, outputSkill }: StepDep
     const [skill] = [...kinds];
     // Children of one skill combine with that skill's own combine; otherwise keep them side by side.
     if (kinds.size === 1 && skill && skills.get(skill)) {
-      return skills
-        .require(skill)
-        .combine(
-          children.map((c, i) => ({
-            inputId: c?.name ?? `${supervisor.children[i].kind}-${i}`,
-            output: c?.output ?? {},
-          })),
-        );
+      const outputs = children.map((c, i) => ({
+        inputId: c?.name ?? `${supervisor.children[i].kind}-${i}`,
+        output: c?.output ?? {},
+      }));
+      return skills.require(skill).combine(outputs);
     }
     return { children: children.map((c, i) => ({ name: c?.name ?? `child-${i}`, output: c?.output ?? {} })) };
   };

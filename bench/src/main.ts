@@ -16,11 +16,11 @@ import { WORKSPACE } from './build';
 const PARTS = ['market', 'bus', 'hop', 'chain', 'fanout', 'memory', 'saga', 'peer'] as const;
 type Part = (typeof PARTS)[number];
 
-const USAGE = `usage: npm run bench [-- <part>] [options]
+const USAGE = `usage: npm run bench [-- <part> ...] [options]
 
 Without a part, runs every part below (not the soak) and writes bench/results/latest.json and
-the generated table of docs/benchmarks.md. With a part, runs that part and writes
-bench/results/<part>.json.
+the generated table of docs/benchmarks.md. With parts (e.g. fanout chain hop), runs those, in
+that order, and writes bench/results/<part>[-<part>...].json.
 
 parts:
   market   orders matched per second: the market maker's OrderBook beside a minimal matcher, and the
@@ -132,10 +132,15 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const named = first !== undefined && !first.startsWith('--') ? first : undefined;
-  const args = named ? argv.slice(1) : argv;
-  if (named && named !== 'soak' && !(PARTS as readonly string[]).includes(named)) {
-    process.stderr.write(`unknown part "${named}"\n\n${USAGE}`);
+  // The parts named before the first option, run in that order (none: every part).
+  const firstOption = argv.findIndex((arg) => arg.startsWith('--'));
+  const named = argv.slice(0, firstOption < 0 ? argv.length : firstOption);
+  const args = argv.slice(named.length);
+  const unknown = named.find(
+    (part) => !(PARTS as readonly string[]).includes(part) && !(part === 'soak' && named.length === 1),
+  );
+  if (unknown !== undefined) {
+    process.stderr.write(`unknown part "${unknown}"${unknown === 'soak' ? ' (soak runs on its own)' : ''}\n\n${USAGE}`);
     return 2;
   }
   const options: CommonOptions = {
@@ -148,7 +153,8 @@ async function main(argv: readonly string[]): Promise<number> {
     redisUrl: flag(args, '--redis-url') ?? (process.env['REDIS_URL'] || 'redis://127.0.0.1:6379'),
     run: newRunId(),
   };
-  const parts: readonly string[] = named ? [named] : PARTS;
+  const all = named.length === 0;
+  const parts: readonly string[] = all ? PARTS : named;
   const report = new Report(parts);
   const ctx = new BenchContext(env, report, options);
   active = ctx;
@@ -160,14 +166,14 @@ async function main(argv: readonly string[]): Promise<number> {
 
   let failures = 0;
   try {
-    if (named === 'soak') {
+    if (parts[0] === 'soak') {
       return await runSoak(ctx, { minutes: number(args, '--minutes', 2), resultsDir: RESULTS });
     }
     for (const part of parts as readonly Part[]) {
       const started = Date.now();
       try {
-        await runPart(part, ctx, args, !named);
-        if (!named && part === 'saga') await runFanOutLean(ctx); // after the saga: it stops the saga coordinator
+        await runPart(part, ctx, args, all);
+        if (all && part === 'saga') await runFanOutLean(ctx); // after the saga: it stops the saga coordinator
       } catch (error) {
         failures++;
         const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
@@ -182,8 +188,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   report.finish();
   process.stdout.write('\n');
-  if (named) {
-    report.writeJson(join(RESULTS, `${named}.json`));
+  if (!all) {
+    report.writeJson(join(RESULTS, `${parts.join('-')}.json`));
   } else {
     report.writeJson(join(RESULTS, 'latest.json'));
     if (!args.includes('--no-docs')) report.writeMarkdown(DOCS);

@@ -1,7 +1,7 @@
 // Compiles apps and the libraries they may import with SWC (keeping the decorator metadata
 // NestJS needs) into outDir, rewriting the tsconfig path aliases to relative requires; the
 // entry of an app lands at <outDir>/apps/<app>/src/main.js. Files the code reads at run time
-// (ASSET: the Redis state store's Lua scripts) are copied to the same relative place. Shared by
+// (the Redis state store's Lua scripts, the demo's documents) are copied to the same relative place. Shared by
 // `nx build <app>` (tools/build-app.js) and the benchmark's own agent build (bench/src/build.ts).
 const fs = require('fs');
 const path = require('path');
@@ -9,7 +9,6 @@ const swc = require('@swc/core');
 
 const root = path.join(__dirname, '..');
 const skip = /(\.spec\.ts$|\/conformance\/|\/testing\/|^libs\/testing\/)/;
-const ASSET = /\.lua$/;
 
 /** The files under dir (relative to the root) whose names match `wanted`, test code left out. */
 function filesUnder(dir, wanted) {
@@ -24,8 +23,8 @@ function sources(dir) {
   return filesUnder(dir, /\.ts$/);
 }
 
-function copyAssets(dirs, outDir) {
-  for (const file of dirs.flatMap((dir) => filesUnder(dir, ASSET))) {
+function copyAssets(dirs, wanted, outDir) {
+  for (const file of dirs.flatMap((dir) => filesUnder(dir, wanted))) {
     const target = path.join(outDir, file);
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.copyFileSync(path.join(root, file), target);
@@ -57,7 +56,8 @@ function compileApps(apps, outDir) {
     fs.writeFileSync(target, `${code}\n//# sourceMappingURL=${path.basename(target)}.map\n`);
     if (map) fs.writeFileSync(`${target}.map`, map);
   }
-  copyAssets([...apps.map((app) => path.join('apps', app, 'src')), 'libs'], outDir);
+  copyAssets([...apps.map((app) => path.join('apps', app, 'src')), 'libs'], /\.lua$/, outDir);
+  copyAssets(['data/documents'], /\.txt$/, outDir); // the mesh app's demo reads them
   for (const app of apps) {
     const main = path.join(outDir, 'apps', app, 'src', 'main.js');
     if (!fs.existsSync(main)) throw new Error(`build of ${app} produced no ${path.relative(root, main)}`);

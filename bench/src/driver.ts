@@ -1,7 +1,7 @@
 /**
  * How the benchmarks drive a mesh: workflows are submitted over HTTP (POST /workflows, as a
  * client would) and their end is observed on the bus — a subscription of the benchmark's own on
- * `workflow.events` that sees `workflow.completed` / `workflow.failed` (read from the message
+ * `workflow.events` that sees each terminal event, `workflow.completed` and the ends that are not (read from the message
  * properties, no payload decoding). Closed-loop submitters keep a fixed number in flight.
  */
 import { Agent, request } from 'node:http';
@@ -9,6 +9,8 @@ import type { Consumer, EventBus, BusMessage } from '@agent-mesh/bus';
 import { EnvelopeProperties, qualifyTopic, Topics, type TopicNaming } from '@agent-mesh/contracts';
 
 const keepAlive = new Agent({ keepAlive: true, maxSockets: 256 });
+/** Every workflow ends with exactly one of these; all but `workflow.completed` count as failed here. */
+const TERMINAL_TYPES = new Set(['workflow.completed', 'workflow.failed', 'workflow.compensated', 'workflow.cancelled']);
 
 export interface HttpReply {
   readonly status: number;
@@ -155,7 +157,7 @@ export class CompletionObserver {
 
   private onMessage(message: BusMessage): void {
     const type = message.properties[EnvelopeProperties.eventType];
-    if (type !== 'workflow.completed' && type !== 'workflow.failed') return;
+    if (type === undefined || !TERMINAL_TYPES.has(type)) return;
     const at = process.hrtime.bigint();
     const id = message.properties[EnvelopeProperties.correlationId];
     if (!id) return;

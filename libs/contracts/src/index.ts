@@ -77,6 +77,8 @@ export {
   WorkflowRequestedV1,
   WorkflowCompletedV1,
   WorkflowFailedV1,
+  WorkflowCompensatedV1,
+  WorkflowCancelledV1,
 } from './events';
 export {
   compileFailurePolicy,

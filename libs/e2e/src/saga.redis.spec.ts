@@ -2,6 +2,7 @@ import { createDefaultSkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
 import { eventually, InProcessMesh, RedisFixture, startAgent, startAgents, WorkflowClient } from '@agent-mesh/testing';
 import { LedgerSkill } from './support/test-skills';
+import { terminalEvents } from './support/pattern-scenarios';
 
 const step = (name: string, id: string, op: string, deadlineMs = 10_000) => ({
   name,
@@ -113,6 +114,7 @@ describe('sagas (memory bus, state in the real Redis)', () => {
     expect(saga.status).toBe('compensated');
     expect(saga.reason).toContain('customer changed their mind');
     expect(await effects()).toEqual(['reserve:a', 'release:a']);
+    expect(terminalEvents(saga)).toEqual(['workflow.compensated']);
   });
 
   it('refuses a saga step without a compensation at submission', async () => {

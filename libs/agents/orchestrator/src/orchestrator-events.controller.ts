@@ -200,10 +200,7 @@ export class OrchestratorEventsController {
       }
       return;
     }
-    await this.workflows.finish(event.correlationId, event.id, event.occurredAt, {
-      reason: `cancelled: ${event.data.reason}`,
-      status: 'cancelled',
-    });
+    await this.engine.cancel(event.correlationId, `cancelled: ${event.data.reason}`, event);
   }
 
   @OnMeshEvent(FanOutCompletedV1, EVENTS)

@@ -35,7 +35,14 @@ import {
   SagaStepEventV1,
 } from './saga';
 import { TaskAssignedV1, TaskCompletedV1, TaskFailedV1 } from './task';
-import { WorkflowCompletedV1, WorkflowFailedV1, WorkflowRequestedV1, WorkflowStartedV1 } from './workflow';
+import {
+  WorkflowCancelledV1,
+  WorkflowCompensatedV1,
+  WorkflowCompletedV1,
+  WorkflowFailedV1,
+  WorkflowRequestedV1,
+  WorkflowStartedV1,
+} from './workflow';
 
 export * from './blackboard';
 export * from './market';
@@ -50,6 +57,8 @@ export const MESH_EVENT_DEFINITIONS = [
   WorkflowStartedV1,
   WorkflowCompletedV1,
   WorkflowFailedV1,
+  WorkflowCompensatedV1,
+  WorkflowCancelledV1,
   TaskAssignedV1,
   TaskCompletedV1,
   TaskFailedV1,

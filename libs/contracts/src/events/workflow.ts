@@ -97,3 +97,20 @@ export const WorkflowRequestedV1 = defineEvent('workflow.requested', 1, 'command
 export const WorkflowStartedV1 = defineEvent('workflow.started', 1, 'event', WorkflowStarted);
 export const WorkflowCompletedV1 = defineEvent('workflow.completed', 1, 'event', WorkflowCompleted);
 export const WorkflowFailedV1 = defineEvent('workflow.failed', 1, 'event', WorkflowFailed);
+
+/** A workflow whose saga undid its steps: the terminal event of status `compensated`. */
+export class WorkflowCompensated {
+  @IsString()
+  @IsNotEmpty()
+  reason!: string;
+}
+
+/** A workflow cancelled over the API before it ended: the terminal event of status `cancelled`. */
+export class WorkflowCancelled {
+  @IsString()
+  @IsNotEmpty()
+  reason!: string;
+}
+
+export const WorkflowCompensatedV1 = defineEvent('workflow.compensated', 1, 'event', WorkflowCompensated);
+export const WorkflowCancelledV1 = defineEvent('workflow.cancelled', 1, 'event', WorkflowCancelled);

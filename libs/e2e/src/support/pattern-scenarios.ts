@@ -112,6 +112,11 @@ export interface ScenarioGroup {
 
 const doc = (id: string, text: string) => ({ id, text });
 
+const TERMINAL_TYPES = ['workflow.completed', 'workflow.failed', 'workflow.compensated', 'workflow.cancelled'];
+/** The terminal events on a workflow's timeline. */
+export const terminalEvents = (workflow: { readonly timeline: readonly { readonly type: string }[] }): string[] =>
+  workflow.timeline.filter((e) => TERMINAL_TYPES.includes(e.type)).map((e) => e.type);
+
 function stepAt(workflow: WorkflowView, path: string): StepState {
   const found = workflow.steps.find((s) => s.path === path);
   if (!found) throw new Error(`no step ${path} in ${workflow.steps.map((s) => s.path).join(', ')}`);
@@ -720,6 +725,8 @@ const httpApi: DrivenScenario[] = [
       const workflow = await client.finished(id);
       expect(workflow.status).toBe('cancelled');
       expect(workflow.reason).toContain('test says stop');
+      // Exactly one terminal event, its type matching the status.
+      expect(terminalEvents(workflow)).toEqual(['workflow.cancelled']);
 
       expect((await client.cancel(id)).status).toBe(400);
       const completed = await client.run({

@@ -308,7 +308,7 @@ describe('WorkflowEngine', () => {
       publisher.take();
       await engine.failStep(id, 'root.children.0', 1, 'step 1 failed', cause(), { compensated: true });
       expect(types(publisher.take())).toEqual([
-        'workflow.failed workflow.events',
+        'workflow.compensated workflow.events',
         'step.failed workflow.events',
         'step.failed workflow.events',
       ]);
@@ -380,11 +380,23 @@ describe('WorkflowEngine', () => {
     it('a cancel that ended the workflow first supersedes the completion', async () => {
       const { id } = await begin({ kind: 'task', skill: 'keywords', input: doc('a', 'x') });
       const read = await workflows.snapshot(id, ['root']);
-      await workflows.finish(id, uuidv7(), new Date().toISOString(), { reason: 'cancelled: no', status: 'cancelled' });
       publisher.take();
+      await engine.cancel(id, 'cancelled: no longer needed', cause());
+      const cancelled = publisher.take();
+      expect(types(cancelled)).toEqual(['workflow.cancelled workflow.events']);
+      expect(cancelled[0].data).toEqual({ reason: 'cancelled: no longer needed' });
       await engine.completeStep(id, 'root', 1, { keywords: [] }, cause(), read);
       expect(types(publisher.take())).toEqual(['step.completed workflow.events']);
-      expect(await workflows.status(id)).toBe('cancelled');
+      expect(await workflows.view(id)).toMatchObject({ status: 'cancelled', reason: 'cancelled: no longer needed' });
+    });
+
+    it('a cancel after the workflow ended publishes nothing and changes nothing', async () => {
+      const { id } = await begin({ kind: 'task', skill: 'keywords', input: doc('a', 'x') });
+      await engine.completeStep(id, 'root', 1, { keywords: [] }, cause());
+      publisher.take();
+      await engine.cancel(id, 'cancelled: too late', cause());
+      expect(publisher.take()).toEqual([]);
+      expect(await workflows.status(id)).toBe('completed');
     });
   });
 });

@@ -10,6 +10,8 @@ import {
   Topics,
   WorkflowCompletedV1,
   WorkflowFailedV1,
+  WorkflowCompensatedV1,
+  WorkflowCancelledV1,
   type EventEnvelope,
   type StepKind,
   type StepOf,
@@ -32,7 +34,8 @@ export type BeginCause = Pick<EventEnvelope, 'id' | 'traceparent' | 'occurredAt'
 type Transition = 'apply' | 'replay' | 'ignore';
 
 type WorkflowOutcome =
-  { readonly result: Record<string, unknown> } | { readonly reason: string; readonly status: 'failed' | 'compensated' };
+  | { readonly result: Record<string, unknown> }
+  | { readonly reason: string; readonly status: 'failed' | 'compensated' | 'cancelled' };
 
 const isLive = (status: WorkflowStatus | undefined): boolean => status === 'running' || status === 'accepted';
 
@@ -131,6 +134,19 @@ export class WorkflowEngine implements StepFlow {
     const plan = await this.planFor(workflowId, path, cause, options.snapshot);
     if (!plan) return;
     await this.fail(plan, path, attempt, reason, [], options.compensated === true);
+    await this.commit(plan);
+  }
+
+  /**
+   * Ends a live workflow as cancelled, with its terminal event, unless it ended first (then
+   * nothing). A running saga is aborted by the caller instead: the workflow ends when its
+   * compensation does.
+   */
+  async cancel(workflowId: string, reason: string, cause: Cause): Promise<void> {
+    const spec = await this.workflows.spec(workflowId);
+    if (!spec) return;
+    const plan = this.plan(workflowId, spec, cause, { status: 'running', steps: new Map() });
+    await this.finishWorkflow(plan, { reason, status: 'cancelled' });
     await this.commit(plan);
   }
 
@@ -288,34 +304,39 @@ export class WorkflowEngine implements StepFlow {
 
   /** Ends the workflow once; a redelivery of the event that ended it announces the end again. */
   private async finishWorkflow(plan: Plan, outcome: WorkflowOutcome): Promise<void> {
-    const { workflowId, cause, spec } = plan;
-    const end =
-      'result' in outcome
-        ? plan.events.event(
-            Topics.workflowEvents,
-            WorkflowCompletedV1,
-            await this.completedBody(workflowId, spec, outcome.result),
-            { stepPath: ROOT },
-          )
-        : plan.events.event(
-            Topics.workflowEvents,
-            WorkflowFailedV1,
-            { reason: outcome.reason, failedBranches: [] },
-            { stepPath: ROOT },
-          );
+    const { workflowId, cause } = plan;
+    const end = await this.terminalEvent(plan, outcome);
     const at = end.entries?.[0]?.at ?? new Date().toISOString();
     plan.add({
       write: this.workflows.finishWorkflowWrite(workflowId, cause.id, at, outcome, entriesOf([end])),
       // The end goes out first: it is what the workflow's client waits for.
       work: [end],
-      // Made before: by this event (a redelivery), or otherwise (a cancel).
+      // Made before: by this event (a redelivery), or otherwise (another end won).
       ifMadeBefore: async () =>
         (await this.workflows.finishedBy(workflowId)) === cause.id ? 'replayed' : 'superseded',
       done: () =>
         'result' in outcome
           ? this.log.log(`workflow ${workflowId} completed`)
-          : this.log.warn(`workflow ${workflowId} failed: ${outcome.reason}`),
+          : this.log.warn(`workflow ${workflowId} ${outcome.status}: ${outcome.reason}`),
     });
+  }
+
+  /** The one terminal event of a workflow, its type matching the status it ends with. */
+  private async terminalEvent(plan: Plan, outcome: WorkflowOutcome): Promise<Outgoing> {
+    const at = { stepPath: ROOT };
+    if ('result' in outcome) {
+      const body = await this.completedBody(plan.workflowId, plan.spec, outcome.result);
+      return plan.events.event(Topics.workflowEvents, WorkflowCompletedV1, body, at);
+    }
+    const { reason } = outcome;
+    switch (outcome.status) {
+      case 'failed':
+        return plan.events.event(Topics.workflowEvents, WorkflowFailedV1, { reason, failedBranches: [] }, at);
+      case 'compensated':
+        return plan.events.event(Topics.workflowEvents, WorkflowCompensatedV1, { reason }, at);
+      case 'cancelled':
+        return plan.events.event(Topics.workflowEvents, WorkflowCancelledV1, { reason }, at);
+    }
   }
 
   private async completedBody(workflowId: string, spec: WorkflowSpec, result: Record<string, unknown>) {

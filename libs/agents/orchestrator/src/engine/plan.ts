@@ -113,7 +113,7 @@ export class Plan {
   }
 
   /** A publish (or a sequence of them) in flight; its failure surfaces in settled(). */
-  track(sending: Promise<unknown>): void {
+  private track(sending: Promise<unknown>): void {
     sending.catch(() => undefined); // observed by settled(); not an unhandled rejection meanwhile
     this.sends.push(sending);
   }

@@ -233,20 +233,9 @@ export class WorkflowState {
   }
 
   /**
-   * Records a step (attempt) as started, with the timeline entries of the events announcing it
-   * (written with the state, so the timeline never lags the steps); false if that attempt was
-   * started before.
+   * A step (attempt) recorded as started, with the timeline entries of the events announcing it
+   * (written with the state, so the timeline never lags the steps): a transition for writeChain.
    */
-  async startStep(
-    id: string,
-    step: StepRecord,
-    entries: readonly TimelineEntry[] = [],
-    extra: readonly StateOp[] = [],
-  ): Promise<boolean> {
-    return (await this.state.applyOnceChain([this.startWrite(id, step, entries, extra)])).applied === 1;
-  }
-
-  /** startStep's write, for writeChain. */
   startWrite(
     id: string,
     step: StepRecord,
@@ -263,12 +252,7 @@ export class WorkflowState {
     };
   }
 
-  /** Records how a step (attempt) ended, with its timeline entries; false if it was recorded before. */
-  async finishStep(id: string, step: StepRecord, entries: readonly TimelineEntry[] = []): Promise<boolean> {
-    return (await this.state.applyOnceChain([this.finishWrite(id, step, entries)])).applied === 1;
-  }
-
-  /** finishStep's write, for writeChain. */
+  /** How a step (attempt) ended, with its timeline entries: a transition for writeChain. */
   finishWrite(id: string, step: StepRecord, entries: readonly TimelineEntry[] = []): OnceStep {
     return {
       marker: `orchestrator:finish:${id}:${step.path}:${step.attempt}`,
@@ -299,20 +283,9 @@ export class WorkflowState {
   }
 
   /**
-   * Ends the workflow once: the first outcome recorded stands (a late completion cannot undo a
-   * cancel, nor a cancel a completion). `by` is the event that ended it; false if it had ended.
+   * The workflow's end, written once: the first outcome recorded stands (a late completion cannot
+   * undo a cancel, nor a cancel a completion). `by` is the event that ended it. For writeChain.
    */
-  async finish(
-    id: string,
-    by: string,
-    at: string,
-    outcome: { result: Record<string, unknown> } | { reason: string; status?: 'failed' | 'compensated' | 'cancelled' },
-    entries: readonly TimelineEntry[] = [],
-  ): Promise<boolean> {
-    return (await this.writeChain([this.finishWorkflowWrite(id, by, at, outcome, entries)])) === 1;
-  }
-
-  /** finish's write, for writeChain. */
   finishWorkflowWrite(
     id: string,
     by: string,

@@ -10,7 +10,13 @@ import { EnvelopeProperties, qualifyTopic, Topics, type TopicNaming } from '@age
 
 const keepAlive = new Agent({ keepAlive: true, maxSockets: 256 });
 /** Every workflow ends with exactly one of these; all but `workflow.completed` count as failed here. */
-const TERMINAL_TYPES = new Set(['workflow.completed', 'workflow.failed', 'workflow.compensated', 'workflow.cancelled']);
+const TERMINAL_TYPES = new Set([
+  'workflow.completed',
+  'workflow.failed',
+  'workflow.compensated',
+  'workflow.cancelled',
+  'workflow.timed-out',
+]);
 
 export interface HttpReply {
   readonly status: number;

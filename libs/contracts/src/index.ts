@@ -79,6 +79,7 @@ export {
   WorkflowFailedV1,
   WorkflowCompensatedV1,
   WorkflowCancelledV1,
+  WorkflowTimedOutV1,
 } from './events';
 export {
   compileFailurePolicy,
@@ -121,3 +122,4 @@ export {
   WorkflowSpec,
 } from './workflow-spec';
 export { stepAt, parentOf, lineage, fieldOf, ROOT, walkSteps, type StepOf, type ParentOf } from './step-tree';
+export { backoffDelayMs, mayRetry, retryPolicyProblem, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy';

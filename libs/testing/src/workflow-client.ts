@@ -2,7 +2,13 @@ import type { TimelineEntry, WorkflowStatus, WorkflowView } from '@agent-mesh/ag
 import { eventually } from './in-process-mesh';
 
 /** The statuses a workflow never leaves. */
-export const TERMINAL_STATUSES: readonly WorkflowStatus[] = ['completed', 'failed', 'compensated', 'cancelled'];
+export const TERMINAL_STATUSES: readonly WorkflowStatus[] = [
+  'completed',
+  'failed',
+  'compensated',
+  'cancelled',
+  'timed-out',
+];
 
 /** An HTTP answer: its status and its parsed JSON body (undefined when the body is empty). */
 export interface HttpAnswer<T> {

@@ -42,6 +42,7 @@ import {
   WorkflowFailedV1,
   WorkflowRequestedV1,
   WorkflowStartedV1,
+  WorkflowTimedOutV1,
 } from './workflow';
 
 export * from './blackboard';
@@ -59,6 +60,7 @@ export const MESH_EVENT_DEFINITIONS = [
   WorkflowFailedV1,
   WorkflowCompensatedV1,
   WorkflowCancelledV1,
+  WorkflowTimedOutV1,
   TaskAssignedV1,
   TaskCompletedV1,
   TaskFailedV1,

@@ -112,5 +112,18 @@ export class WorkflowCancelled {
   reason!: string;
 }
 
+/** A workflow past its deadline: the terminal event of status `timed-out`, naming the step that held it up. */
+export class WorkflowTimedOut {
+  @IsString()
+  @IsNotEmpty()
+  reason!: string;
+
+  /** The path of the deepest step still running when the deadline passed (`root` when none). */
+  @IsString()
+  @IsNotEmpty()
+  stepPath!: string;
+}
+
 export const WorkflowCompensatedV1 = defineEvent('workflow.compensated', 1, 'event', WorkflowCompensated);
 export const WorkflowCancelledV1 = defineEvent('workflow.cancelled', 1, 'event', WorkflowCancelled);
+export const WorkflowTimedOutV1 = defineEvent('workflow.timed-out', 1, 'event', WorkflowTimedOut);

@@ -112,7 +112,13 @@ export interface ScenarioGroup {
 
 const doc = (id: string, text: string) => ({ id, text });
 
-const TERMINAL_TYPES = ['workflow.completed', 'workflow.failed', 'workflow.compensated', 'workflow.cancelled'];
+const TERMINAL_TYPES = [
+  'workflow.completed',
+  'workflow.failed',
+  'workflow.compensated',
+  'workflow.cancelled',
+  'workflow.timed-out',
+];
 /** The terminal events on a workflow's timeline. */
 export const terminalEvents = (workflow: { readonly timeline: readonly { readonly type: string }[] }): string[] =>
   workflow.timeline.filter((e) => TERMINAL_TYPES.includes(e.type)).map((e) => e.type);

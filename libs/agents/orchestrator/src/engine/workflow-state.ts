@@ -2,7 +2,7 @@ import type { StepKind, WorkflowSpec } from '@agent-mesh/contracts';
 import { validateWorkflowSpec } from '@agent-mesh/contracts';
 import type { OnceStep, StateOp, StateStore } from '@agent-mesh/state';
 
-export type WorkflowStatus = 'accepted' | 'running' | 'completed' | 'failed' | 'compensated' | 'cancelled';
+export type WorkflowStatus = 'accepted' | 'running' | 'completed' | 'failed' | 'compensated' | 'cancelled' | 'timed-out';
 export type StepStatus = 'running' | 'completed' | 'failed';
 export type BranchStatus = 'pending' | 'completed' | 'failed';
 

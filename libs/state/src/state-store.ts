@@ -19,7 +19,13 @@ export type StateOp =
   /** Result: 1 if added, 0 if already a member. */
   | { readonly op: 'sadd'; readonly key: string; readonly member: string }
   /** Result: 1 if the key existed (of any type), 0 otherwise. */
-  | { readonly op: 'del'; readonly key: string };
+  | { readonly op: 'del'; readonly key: string }
+  /** Sets the key's time to live (a positive integer of milliseconds). Result: 1 if the key exists, else 0. */
+  | { readonly op: 'pexpire'; readonly key: string; readonly ms: number }
+  /** Adds a member to a sorted set (or updates its score). Result: 1 if added, 0 if it was a member. */
+  | { readonly op: 'zadd'; readonly key: string; readonly score: number; readonly member: string }
+  /** Result: 1 if the member was removed, 0 if it was not there. */
+  | { readonly op: 'zrem'; readonly key: string; readonly member: string };
 
 export type StateOpResult = string | number | null;
 
@@ -123,6 +129,15 @@ export interface StateStore {
   hgetall(key: string): Promise<Record<string, string>>;
   lrange(key: string, start: number, stop: number): Promise<string[]>;
   smembers(key: string): Promise<string[]>;
+  /**
+   * One page of a sorted set whose members all have the same score, in lexicographic order
+   * (`desc` for newest first when members are UUID v7 ids): the members after `after` (exclusive;
+   * from the start without it), at most `limit`. O(log n + limit), as Redis's ZRANGE BYLEX.
+   */
+  zpage(
+    key: string,
+    page: { readonly after?: string; readonly limit: number; readonly order: 'asc' | 'desc' },
+  ): Promise<string[]>;
   /** Logical keys (prefix stripped) matching a glob pattern, e.g. `workflow:*`. */
   keys(pattern: string): Promise<string[]>;
   /** True when the store answers (health checks). */

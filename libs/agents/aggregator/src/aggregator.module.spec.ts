@@ -171,6 +171,10 @@ class CountingStateStore implements StateStore {
     this.count('smembers');
     return this.store.smembers(key);
   }
+  async zpage(key: string, page: Parameters<StateStore['zpage']>[1]): Promise<string[]> {
+    this.count('zpage');
+    return this.store.zpage(key, page);
+  }
   async keys(pattern: string): Promise<string[]> {
     this.count('keys');
     return this.store.keys(pattern);

@@ -22,6 +22,9 @@ const OP_NAMES: ReadonlySet<string> = new Set<StateOpName>([
   'rpush',
   'sadd',
   'del',
+  'pexpire',
+  'zadd',
+  'zrem',
 ]);
 
 /** Messages shared by both drivers for write-time failures, so callers see the same text. */
@@ -102,12 +105,32 @@ export function validateOps(ops: unknown): asserts ops is readonly StateOp[] {
         assertInteger(op['by'], `${at} by`);
         break;
       case 'sadd':
+      case 'zrem':
         assertString(op['member'], `${at} member`);
+        break;
+      case 'zadd':
+        assertString(op['member'], `${at} member`);
+        if (typeof op['score'] !== 'number' || !Number.isFinite(op['score']))
+          throw new TypeError(`StateStore: ${at} score must be a finite number, got ${describe(op['score'])}`);
+        break;
+      case 'pexpire':
+        if (typeof op['ms'] !== 'number' || !Number.isSafeInteger(op['ms']) || op['ms'] <= 0)
+          throw new RangeError(`StateStore: ${at} ms must be a positive integer, got ${describe(op['ms'])}`);
         break;
       case 'del':
         break;
     }
   });
+}
+
+/** Checks a zpage request. */
+export function validatePage(page: unknown): void {
+  const p = (typeof page === 'object' && page !== null ? page : {}) as Record<string, unknown>;
+  if (p['after'] !== undefined) assertString(p['after'], 'after');
+  if (typeof p['limit'] !== 'number' || !Number.isSafeInteger(p['limit']) || p['limit'] < 1)
+    throw new RangeError(`StateStore: limit must be a positive integer, got ${describe(p['limit'])}`);
+  if (p['order'] !== 'asc' && p['order'] !== 'desc')
+    throw new TypeError(`StateStore: order must be 'asc' or 'desc', got ${describe(p['order'])}`);
 }
 
 /** Checks an applyOnceChain request: an array of { marker, ops } with distinct markers. */

@@ -22,6 +22,7 @@ import {
   slotErrors,
   validateChain,
   validateOps,
+  validatePage,
   validateSlotWrite,
 } from '../internal/validation';
 
@@ -34,7 +35,9 @@ type Entry =
   | { readonly type: 'string'; value: string }
   | { readonly type: 'hash'; readonly value: Map<string, string> }
   | { readonly type: 'list'; readonly value: string[] }
-  | { readonly type: 'set'; readonly value: Set<string> };
+  | { readonly type: 'set'; readonly value: Set<string> }
+  /** member → score. */
+  | { readonly type: 'zset'; readonly value: Map<string, number> };
 
 type EntryType = Entry['type'];
 type EntryOf<T extends EntryType> = Extract<Entry, { type: T }>;
@@ -54,6 +57,8 @@ export class MemoryStateStore implements StateStore {
   private readonly data = new Map<string, Entry>();
   /** marker → expiry (epoch ms). */
   private readonly markers = new Map<string, number>();
+  /** key → expiry (epoch ms) of the keys given a time to live (pexpire). */
+  private readonly expiries = new Map<string, number>();
   private readonly now: () => number;
   private lastSweep: number;
   private closed = false;
@@ -210,11 +215,26 @@ export class MemoryStateStore implements StateStore {
     return [...(this.read(key, 'set')?.value ?? [])];
   }
 
+  async zpage(
+    key: string,
+    page: { readonly after?: string; readonly limit: number; readonly order: 'asc' | 'desc' },
+  ): Promise<string[]> {
+    this.assertOpen();
+    assertKey(key);
+    validatePage(page);
+    // Redis's BYLEX compares bytes; members here are ASCII ids, for which code-unit order is the same.
+    const members = [...(this.read(key, 'zset')?.value.keys() ?? [])].sort();
+    if (page.order === 'desc') members.reverse();
+    const { after } = page;
+    const rest = after === undefined ? members : members.filter((m) => (page.order === 'asc' ? m > after : m < after));
+    return rest.slice(0, page.limit);
+  }
+
   async keys(pattern: string): Promise<string[]> {
     this.assertOpen();
     if (typeof pattern !== 'string') throw new TypeError('StateStore: keys pattern must be a string');
     const re = globToRegExp(pattern);
-    return [...this.data.keys()].filter((key) => re.test(key)).sort();
+    return [...this.data.keys()].filter((key) => this.live(key) && re.test(key)).sort();
   }
 
   async ping(): Promise<boolean> {
@@ -229,7 +249,17 @@ export class MemoryStateStore implements StateStore {
     if (this.closed) throw new Error('MemoryStateStore is closed');
   }
 
+  /** False (and the key is gone) once its time to live has passed. */
+  private live(key: string): boolean {
+    const expiresAt = this.expiries.get(key);
+    if (expiresAt === undefined || expiresAt > this.now()) return true;
+    this.expiries.delete(key);
+    this.data.delete(key);
+    return false;
+  }
+
   private read<T extends EntryType>(key: string, type: T): EntryOf<T> | undefined {
+    if (!this.live(key)) return undefined;
     const entry = this.data.get(key);
     if (entry === undefined) return undefined;
     if (entry.type !== type) throw new Error(WRONGTYPE_MESSAGE);
@@ -244,7 +274,8 @@ export class MemoryStateStore implements StateStore {
     const types = new Map<string, EntryType | 'none'>();
     const fields = new Map<string, Map<string, string>>();
     const replaced = new Set<string>();
-    const typeOf = (key: string): EntryType | 'none' => types.get(key) ?? this.data.get(key)?.type ?? 'none';
+    const typeOf = (key: string): EntryType | 'none' =>
+      types.get(key) ?? (this.live(key) ? this.data.get(key)?.type : undefined) ?? 'none';
     ops.forEach((op, i) => {
       const index = i + 1;
       switch (op.op) {
@@ -254,12 +285,16 @@ export class MemoryStateStore implements StateStore {
           replaced.add(op.key);
           fields.delete(op.key);
           return;
+        case 'pexpire':
+          return;
         case 'rpush':
-        case 'sadd': {
-          const want = op.op === 'rpush' ? 'list' : 'set';
+        case 'sadd':
+        case 'zadd':
+        case 'zrem': {
+          const want = op.op === 'rpush' ? 'list' : op.op === 'sadd' ? 'set' : 'zset';
           const actual = typeOf(op.key);
           if (actual !== 'none' && actual !== want) throw new Error(opErrors.wrongType(index, op.op, actual));
-          types.set(op.key, want);
+          if (op.op !== 'zrem') types.set(op.key, want);
           return;
         }
         case 'hset':
@@ -289,10 +324,31 @@ export class MemoryStateStore implements StateStore {
     return ops.map((op, i): StateOpResult => {
       switch (op.op) {
         case 'set':
+          this.expiries.delete(op.key); // SET drops a time to live, as in Redis
           this.data.set(op.key, { type: 'string', value: op.value });
           return 'OK';
         case 'del':
-          return this.data.delete(op.key) ? 1 : 0;
+          this.expiries.delete(op.key);
+          return this.live(op.key) && this.data.delete(op.key) ? 1 : 0;
+        case 'pexpire':
+          if (!this.live(op.key) || !this.data.has(op.key)) return 0;
+          this.expiries.set(op.key, this.now() + op.ms);
+          return 1;
+        case 'zadd': {
+          const zset = this.upsert(op.key, 'zset', () => new Map<string, number>());
+          const added = zset.has(op.member) ? 0 : 1;
+          zset.set(op.member, op.score);
+          return added;
+        }
+        case 'zrem': {
+          const zset = this.read(op.key, 'zset')?.value;
+          if (!zset?.delete(op.member)) return 0;
+          if (zset.size === 0) {
+            this.data.delete(op.key);
+            this.expiries.delete(op.key);
+          }
+          return 1;
+        }
         case 'hset': {
           const hash = this.upsert(op.key, 'hash', () => new Map<string, string>());
           const added = hash.has(op.field) ? 0 : 1;
@@ -337,6 +393,7 @@ export class MemoryStateStore implements StateStore {
     if (now - this.lastSweep < SWEEP_INTERVAL_MS) return;
     this.lastSweep = now;
     for (const [marker, expiresAt] of this.markers) if (expiresAt <= now) this.markers.delete(marker);
+    for (const key of this.expiries.keys()) this.live(key);
   }
 }
 

@@ -20,6 +20,7 @@ import {
   assertTtl,
   validateChain,
   validateOps,
+  validatePage,
   validateSlotWrite,
 } from '../internal/validation';
 import type { LuaScript } from './lua-loader';
@@ -233,6 +234,19 @@ export class RedisStateStore implements StateStore {
     return (await this.client()).smembers(this.k(key));
   }
 
+  async zpage(
+    key: string,
+    page: { readonly after?: string; readonly limit: number; readonly order: 'asc' | 'desc' },
+  ): Promise<string[]> {
+    assertKey(key);
+    validatePage(page);
+    const client = await this.client();
+    const k = this.k(key);
+    if (page.order === 'asc')
+      return client.zrangebylex(k, page.after === undefined ? '-' : `(${page.after}`, '+', 'LIMIT', 0, page.limit);
+    return client.zrevrangebylex(k, page.after === undefined ? '+' : `(${page.after}`, '-', 'LIMIT', 0, page.limit);
+  }
+
   /** SCAN (never KEYS) under the prefix; markers are not listed. Sorted, without duplicates. */
   async keys(pattern: string): Promise<string[]> {
     if (typeof pattern !== 'string') throw new TypeError('StateStore: keys pattern must be a string');
@@ -369,6 +383,12 @@ function encodeOp(op: StateOp): [string, string, string] {
       return [op.op, op.member, ''];
     case 'del':
       return [op.op, '', ''];
+    case 'pexpire':
+      return [op.op, String(op.ms), ''];
+    case 'zadd':
+      return [op.op, String(op.score), op.member];
+    case 'zrem':
+      return [op.op, op.member, ''];
   }
 }
 

@@ -76,6 +76,9 @@ export class DyingStore implements StateStore {
   smembers(key: string): Promise<string[]> {
     return this.store.smembers(key);
   }
+  zpage(key: string, page: Parameters<StateStore['zpage']>[1]): Promise<string[]> {
+    return this.store.zpage(key, page);
+  }
   keys(pattern: string): Promise<string[]> {
     return this.store.keys(pattern);
   }

@@ -212,6 +212,48 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
       expect(await store.lrange(k('l'), 0, -1)).toEqual([]);
     });
 
+    it('zadd / zrem: 1 if added or removed, 0 otherwise; zpage pages in lexicographic order', async () => {
+      const members = ['01', '02', '03', '04', '05'];
+      const added = await store.apply(
+        members.map((member) => ({ op: 'zadd' as const, key: k('z'), score: 0, member })),
+      );
+      expect(added).toEqual([1, 1, 1, 1, 1]);
+      expect(await store.apply([{ op: 'zadd', key: k('z'), score: 0, member: '03' }])).toEqual([0]);
+      expect(await store.zpage(k('z'), { limit: 2, order: 'desc' })).toEqual(['05', '04']);
+      expect(await store.zpage(k('z'), { after: '04', limit: 2, order: 'desc' })).toEqual(['03', '02']);
+      expect(await store.zpage(k('z'), { after: '02', limit: 2, order: 'desc' })).toEqual(['01']);
+      expect(await store.zpage(k('z'), { after: '02', limit: 10, order: 'asc' })).toEqual(['03', '04', '05']);
+      expect(
+        await store.apply([
+          { op: 'zrem', key: k('z'), member: '03' },
+          { op: 'zrem', key: k('z'), member: '03' },
+        ]),
+      ).toEqual([1, 0]);
+      expect(await store.zpage(k('z'), { limit: 10, order: 'asc' })).toEqual(['01', '02', '04', '05']);
+      expect(await store.zpage(k('missing'), { limit: 10, order: 'asc' })).toEqual([]);
+      await expect(store.apply([{ op: 'zadd', key: k('z'), score: Number.NaN, member: 'x' }])).rejects.toThrow(/score/);
+      await expect(store.zpage(k('z'), { limit: 0, order: 'asc' })).rejects.toThrow(/limit/);
+    });
+
+    it('pexpire: 1 when the key exists, which is gone after its time to live', async () => {
+      await store.apply([{ op: 'hset', key: k('h'), field: 'f', value: 'v' }]);
+      const results = await store.apply([
+        { op: 'pexpire', key: k('h'), ms: 50 },
+        { op: 'pexpire', key: k('never'), ms: 50 },
+        { op: 'zadd', key: k('z'), score: 0, member: 'm' },
+        { op: 'pexpire', key: k('z'), ms: 50 },
+      ]);
+      expect(results).toEqual([1, 0, 1, 1]);
+      expect(await store.hget(k('h'), 'f')).toBe('v');
+      await sleep(120);
+      expect(await store.hgetall(k('h'))).toEqual({});
+      expect(await store.zpage(k('z'), { limit: 10, order: 'asc' })).toEqual([]);
+      expect(await store.keys(`${ns}*`)).toEqual([]);
+      await expect(store.apply([{ op: 'pexpire', key: k('h'), ms: 0 }])).rejects.toThrow(
+        /ms must be a positive integer/,
+      );
+    });
+
     it('sees earlier ops of the same batch (del then re-create as another type)', async () => {
       await store.apply([{ op: 'set', key: k('x'), value: 'string' }]);
       const results = await store.apply([

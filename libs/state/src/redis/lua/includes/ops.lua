@@ -11,7 +11,8 @@
   read.
 
   Op triples: set/rpush: a = value; hset/hsetnx: a = field, b = value; hincrby: a = field,
-  b = by; sadd: a = member; del: none (unused slots are '').
+  b = by; sadd/zrem: a = member; zadd: a = score, b = member; pexpire: a = milliseconds;
+  del: none (unused slots are '').
 ]]
 --- @include "coded-error"
 
@@ -35,12 +36,14 @@ local function check_ops(first_key, first_arg, count)
       if op == 'set' then types[key] = 'string' else types[key] = 'none' end
       replaced[key] = true
       written[key] = nil
-    elseif op == 'rpush' or op == 'sadd' then
+    elseif op == 'pexpire' then
+      -- no type to check: a time to live applies to a key of any type
+    elseif op == 'rpush' or op == 'sadd' or op == 'zadd' or op == 'zrem' then
       local want = 'list'
-      if op == 'sadd' then want = 'set' end
+      if op == 'sadd' then want = 'set' elseif op == 'zadd' or op == 'zrem' then want = 'zset' end
       local actual = type_of(key)
       if actual ~= 'none' and actual ~= want then return coded_error('OP_WRONG_TYPE', i, op, actual) end
-      types[key] = want
+      if op ~= 'zrem' then types[key] = want end
     elseif op == 'hset' or op == 'hsetnx' or op == 'hincrby' then
       local actual = type_of(key)
       if actual ~= 'none' and actual ~= 'hash' then return coded_error('OP_WRONG_TYPE', i, op, actual) end
@@ -99,6 +102,12 @@ local function write_ops(first_key, first_arg, count, out)
       r = redis.call('RPUSH', key, a)
     elseif op == 'sadd' then
       r = redis.call('SADD', key, a)
+    elseif op == 'zadd' then
+      r = redis.call('ZADD', key, a, b)
+    elseif op == 'zrem' then
+      r = redis.call('ZREM', key, a)
+    elseif op == 'pexpire' then
+      r = redis.call('PEXPIRE', key, a)
     else
       r = redis.call('DEL', key)
     end

@@ -91,6 +91,11 @@ export class MeshEnvironment {
   TASK_TIMEOUT_MS?: number;
 
   @IsOptional()
+  @IsInt({ message: 'WORKFLOW_RETENTION_MS must be an integer' })
+  @Min(1, { message: 'WORKFLOW_RETENTION_MS must be positive' })
+  WORKFLOW_RETENTION_MS?: number;
+
+  @IsOptional()
   @IsUrl(
     { protocols: ['http', 'https'], require_tld: false, require_protocol: true },
     { message: 'LLM_BASE_URL must be an http(s) URL' },
@@ -133,6 +138,8 @@ export interface MeshConfig {
   /** Skills this process's worker serves; undefined = every registered skill. */
   readonly workerSkills?: readonly string[];
   readonly taskTimeoutMs: number;
+  /** How long an ended workflow's state is kept (every role's keys of it expire then). */
+  readonly workflowRetentionMs: number;
   /** Blackboards this mesh serves (topics `blackboard.<board>`). */
   readonly boards: readonly string[];
   /** How long shutdown waits for in-flight handlers before closing anyway. */
@@ -148,7 +155,10 @@ export class MeshConfigError extends Error {
   }
 }
 
-const INTEGER_SETTINGS = ['PORT', 'TASK_TIMEOUT_MS', 'DRAIN_TIMEOUT_MS'] as const;
+/** An ended workflow's state is kept 7 days by default. */
+export const DEFAULT_WORKFLOW_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+const INTEGER_SETTINGS = ['PORT', 'TASK_TIMEOUT_MS', 'DRAIN_TIMEOUT_MS', 'WORKFLOW_RETENTION_MS'] as const;
 
 /**
  * Validates the environment. Every problem is reported at once, each naming its setting, so a
@@ -197,6 +207,7 @@ export function validateMeshEnvironment(
     port: parsed.PORT ?? defaults.port ?? 3000,
     workerSkills: parsed.WORKER_SKILLS?.split(','),
     taskTimeoutMs: parsed.TASK_TIMEOUT_MS ?? 60_000,
+    workflowRetentionMs: parsed.WORKFLOW_RETENTION_MS ?? DEFAULT_WORKFLOW_RETENTION_MS,
     drainTimeoutMs: parsed.DRAIN_TIMEOUT_MS ?? 30_000,
     boards: parsed.MESH_BOARDS?.split(',') ?? ['default'],
     llm: parsed.LLM_BASE_URL
@@ -221,6 +232,7 @@ class MeshEnvironmentKeys implements Record<keyof MeshEnvironment, undefined> {
   PORT = undefined;
   WORKER_SKILLS = undefined;
   TASK_TIMEOUT_MS = undefined;
+  WORKFLOW_RETENTION_MS = undefined;
   DRAIN_TIMEOUT_MS = undefined;
   MESH_BOARDS = undefined;
   LLM_BASE_URL = undefined;

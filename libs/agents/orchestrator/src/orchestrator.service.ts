@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import {
+  describeError,
   Topics,
   uuidv7,
   WorkflowCancelRequestedV1,
@@ -8,11 +9,11 @@ import {
   type WorkflowSpec,
 } from '@agent-mesh/contracts';
 import { MeshPublisher, nextTraceparent } from '@agent-mesh/nest-pulsar';
-import { SKILL_REGISTRY, STATE_STORE } from '@agent-mesh/runtime';
+import { MESH_CONFIG, SKILL_REGISTRY, STATE_STORE, type MeshConfig } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
 import { WorkflowEngine, type BeginCause } from './engine/workflow-engine';
-import { WorkflowState, type WorkflowStatus, type WorkflowSummary, type WorkflowView } from './engine/workflow-state';
+import { WorkflowState, type WorkflowPage, type WorkflowStatus, type WorkflowView } from './engine/workflow-state';
 
 /** The plain fan-out request (`{ skill, inputs }`) as a workflow spec. */
 export function fanOutSpec(request: FanOutWorkflowRequest): WorkflowSpec {
@@ -23,6 +24,8 @@ export function fanOutSpec(request: FanOutWorkflowRequest): WorkflowSpec {
 
 /** How long a begun workflow's local begin is remembered for its workflow.submitted (a bounded cache). */
 const LOCAL_BEGINS = 1000;
+/** How often ended workflows whose state expired are taken out of the index. */
+const SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * Accepts workflows and answers for them. A submission is recorded, published as
@@ -32,11 +35,12 @@ const LOCAL_BEGINS = 1000;
  * localBegin); everything after the start happens by consuming events.
  */
 @Injectable()
-export class OrchestratorService {
+export class OrchestratorService implements OnModuleInit, OnModuleDestroy {
   readonly workflows: WorkflowState;
   readonly engine: WorkflowEngine;
   readonly publisher: MeshPublisher;
   private readonly log = new Logger('OrchestratorService');
+  private sweeper?: NodeJS.Timeout;
   /** This process's begins of the workflows it accepted: true once done, false if it failed. */
   private readonly begins = new Map<string, Promise<boolean>>();
 
@@ -44,9 +48,10 @@ export class OrchestratorService {
     publisher: MeshPublisher,
     @Inject(STATE_STORE) state: StateStore,
     @Inject(SKILL_REGISTRY) skills: SkillRegistry,
+    @Inject(MESH_CONFIG) config: MeshConfig,
   ) {
     this.publisher = publisher.as('orchestrator');
-    this.workflows = new WorkflowState(state);
+    this.workflows = new WorkflowState(state, config.workflowRetentionMs);
     this.engine = new WorkflowEngine(this.workflows, this.publisher, skills);
   }
 
@@ -108,8 +113,22 @@ export class OrchestratorService {
     return this.workflows.view(workflowId);
   }
 
-  list(status?: WorkflowStatus, limit?: number): Promise<WorkflowSummary[]> {
-    return this.workflows.list(status, limit);
+  list(query: { status?: WorkflowStatus; limit: number; after?: string }): Promise<WorkflowPage> {
+    return this.workflows.list(query);
+  }
+
+  onModuleInit(): void {
+    // Housekeeping, not a deadline: ended workflows whose keys expired leave the index.
+    this.sweeper = setInterval(() => {
+      this.workflows
+        .sweepExpired()
+        .catch((error: unknown) => this.log.warn(`index sweep failed: ${describeError(error)}`));
+    }, SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.sweeper);
   }
 
   async cancel(workflowId: string, reason: string): Promise<void> {

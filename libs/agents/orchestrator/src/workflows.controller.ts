@@ -23,10 +23,20 @@ import {
 } from '@agent-mesh/contracts';
 import { MESH_CONFIG, SKILL_REGISTRY, type MeshConfig } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
-import type { WorkflowStatus, WorkflowSummary, WorkflowView } from './engine/workflow-state';
+import type { WorkflowPage, WorkflowStatus, WorkflowView } from './engine/workflow-state';
 import { fanOutSpec, OrchestratorService } from './orchestrator.service';
 
-const STATUSES: readonly WorkflowStatus[] = ['accepted', 'running', 'completed', 'failed', 'compensated', 'cancelled'];
+const STATUSES: readonly WorkflowStatus[] = [
+  'accepted',
+  'running',
+  'completed',
+  'failed',
+  'compensated',
+  'cancelled',
+  'timed-out',
+];
+/** A workflow id (what a cursor is). */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function invalid(errors: readonly FieldError[]): BadRequestException {
   return new BadRequestException({ message: 'invalid workflow request', errors });
@@ -53,14 +63,20 @@ export class WorkflowsController {
   }
 
   @Get()
-  async list(@Query('status') status?: string, @Query('limit') limit?: string): Promise<WorkflowSummary[]> {
+  async list(
+    @Query('status') status?: string,
+    @Query('limit') limit?: string,
+    @Query('cursor') cursor?: string,
+  ): Promise<WorkflowPage> {
     if (status !== undefined && !STATUSES.includes(status as WorkflowStatus)) {
       throw invalid([{ field: 'status', messages: [`status must be one of ${STATUSES.join(', ')}`] }]);
     }
     const max = limit === undefined ? 100 : Number(limit);
     if (!Number.isInteger(max) || max < 1 || max > 1000)
       throw invalid([{ field: 'limit', messages: ['limit must be 1-1000'] }]);
-    return this.orchestrator.list(status as WorkflowStatus | undefined, max);
+    if (cursor !== undefined && !UUID.test(cursor))
+      throw invalid([{ field: 'cursor', messages: ['cursor must be a nextCursor from an earlier page'] }]);
+    return this.orchestrator.list({ status: status as WorkflowStatus | undefined, limit: max, after: cursor });
   }
 
   @Get(':id')

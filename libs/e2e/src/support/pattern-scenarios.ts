@@ -695,22 +695,37 @@ const httpApi: DrivenScenario[] = [
     },
   },
   {
-    name: 'lists workflows by status',
+    name: 'lists workflows by status, a page at a time with a cursor',
     async drive({ client }) {
       const done = await client.run({ step: { kind: 'task', skill: 'count', input: doc('ls-1', 'listed once') } });
+      const again = await client.run({ step: { kind: 'task', skill: 'count', input: doc('ls-3', 'listed twice') } });
       const failed = await client.run({ step: { kind: 'task', skill: 'flaky', input: doc('ls-2', 'broken listing') } });
-      expect([done.status, failed.status]).toEqual(['completed', 'failed']);
+      expect([done.status, again.status, failed.status]).toEqual(['completed', 'completed', 'failed']);
+      type Page = { workflows: { id: string; status: string }[]; nextCursor?: string };
+      /** Every page of one status, one workflow per page. */
       const list = async (status: string) => {
-        const response = await client.request<{ id: string; status: string }[]>('GET', `/workflows?status=${status}`);
-        expect(response.status).toBe(200);
-        return response.json;
+        const seen: { id: string; status: string }[] = [];
+        let cursor: string | undefined;
+        do {
+          const query = `/workflows?status=${status}&limit=1${cursor ? `&cursor=${cursor}` : ''}`;
+          const response = await client.request<Page>('GET', query);
+          expect(response.status).toBe(200);
+          expect(response.json.workflows.length).toBeLessThanOrEqual(1);
+          seen.push(...response.json.workflows);
+          cursor = response.json.nextCursor;
+        } while (cursor);
+        return seen;
       };
       const completed = await list('completed');
-      expect(completed.map((w) => w.id)).toContain(done.id);
+      expect(completed.map((w) => w.id)).toEqual(expect.arrayContaining([again.id, done.id]));
+      // Newest first: the later submission comes before the earlier one.
+      expect(completed.findIndex((w) => w.id === again.id)).toBeLessThan(completed.findIndex((w) => w.id === done.id));
+      expect(new Set(completed.map((w) => w.id)).size).toBe(completed.length);
       expect(completed.map((w) => w.id)).not.toContain(failed.id);
       expect(completed.every((w) => w.status === 'completed')).toBe(true);
       expect((await list('failed')).map((w) => w.id)).toContain(failed.id);
       expect((await client.request('GET', '/workflows?status=sideways')).status).toBe(400);
+      expect((await client.request('GET', '/workflows?cursor=not-an-id')).status).toBe(400);
     },
   },
   {

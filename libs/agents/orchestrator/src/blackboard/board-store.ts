@@ -35,6 +35,11 @@ export function boardKeys(workflowId: string, stepPath: string): string[] {
   return [entriesKey(workflowId, stepPath), countsKey(workflowId, stepPath), idsKey(workflowId, stepPath)];
 }
 
+/** Every key one board's state uses, its bookkeeping included (what expires with the workflow). */
+export function boardStateKeys(workflowId: string, stepPath: string): string[] {
+  return [...boardKeys(workflowId, stepPath), controlKey(workflowId, stepPath)];
+}
+
 /**
  * The Redis materialization of the boards: per (workflow, step) the entries in order, the count
  * of each kind, and which entry ids are on it. The topic `blackboard.<board>` is the source of

@@ -98,7 +98,7 @@ export class WorkflowEngine implements StepFlow {
       );
     }
     const plan = this.plan(workflowId, spec, cause, { status: 'accepted', steps: new Map() });
-    await this.start({ plan, path: ROOT, attempt: 1 }, [], [this.workflows.runningOp(workflowId)]);
+    await this.start({ plan, path: ROOT, attempt: 1 }, [], this.workflows.runningOps(workflowId));
     await this.commit(plan);
     if (origin === 'submit') await this.workflows.markAnnounced(workflowId);
     return 'begun';
@@ -308,7 +308,7 @@ export class WorkflowEngine implements StepFlow {
     const end = await this.terminalEvent(plan, outcome);
     const at = end.entries?.[0]?.at ?? new Date().toISOString();
     plan.add({
-      write: this.workflows.finishWorkflowWrite(workflowId, cause.id, at, outcome, entriesOf([end])),
+      write: this.workflows.finishWorkflowWrite(workflowId, plan.spec, cause.id, at, outcome, entriesOf([end])),
       // The end goes out first: it is what the workflow's client waits for.
       work: [end],
       // Made before: by this event (a redelivery), or otherwise (another end won).

@@ -1,8 +1,10 @@
 import type { StepKind, WorkflowSpec } from '@agent-mesh/contracts';
-import { validateWorkflowSpec } from '@agent-mesh/contracts';
+import { validateWorkflowSpec, walkSteps } from '@agent-mesh/contracts';
+import { boardStateKeys } from '../blackboard/board-store';
 import type { OnceStep, StateOp, StateStore } from '@agent-mesh/state';
 
-export type WorkflowStatus = 'accepted' | 'running' | 'completed' | 'failed' | 'compensated' | 'cancelled' | 'timed-out';
+export type WorkflowStatus =
+  'accepted' | 'running' | 'completed' | 'failed' | 'compensated' | 'cancelled' | 'timed-out';
 export type StepStatus = 'running' | 'completed' | 'failed';
 export type BranchStatus = 'pending' | 'completed' | 'failed';
 
@@ -100,7 +102,38 @@ const timelineKey = (id: string) => `orchestrator:wf:${id}:timeline`;
 const branchStatesKey = (id: string) => `orchestrator:wf:${id}:branch-states`;
 /** Status → number of a fan-out's branches projected in it. */
 const branchCountsKey = (id: string, stepPath: string) => `orchestrator:wf:${id}:branch-counts:${stepPath}`;
-const INDEX_KEY = 'orchestrator:workflows';
+/**
+ * The workflow index: every workflow, and those in each status, as sorted sets of ids with one
+ * score, so that ids (UUID v7, ordered by submission) page in order with a cursor: O(page).
+ */
+const indexKey = (status?: WorkflowStatus) => (status ? `orchestrator:index:${status}` : 'orchestrator:index');
+/**
+ * Ended workflows by the time their state expires: members `<expiry ms, 15 digits>:<status>:<id>`
+ * (lexicographic = time order), so the sweep finds the expired ones from the start.
+ */
+const EXPIRING_KEY = 'orchestrator:expiring';
+const NOT_ENDED: readonly WorkflowStatus[] = ['accepted', 'running'];
+const TERMINAL: ReadonlySet<string> = new Set<WorkflowStatus>([
+  'completed',
+  'failed',
+  'compensated',
+  'cancelled',
+  'timed-out',
+]);
+
+/** Moves a workflow into the index of `status`, out of those of the statuses before it. */
+function indexOps(id: string, status: WorkflowStatus, before: readonly WorkflowStatus[]): StateOp[] {
+  return [
+    ...before.map((from): StateOp => ({ op: 'zrem', key: indexKey(from), member: id })),
+    { op: 'zadd', key: indexKey(status), score: 0, member: id },
+  ];
+}
+
+/** One page of `GET /workflows`: newest first; `nextCursor` when there may be more. */
+export interface WorkflowPage {
+  readonly workflows: WorkflowSummary[];
+  readonly nextCursor?: string;
+}
 
 function timelineOp(id: string, entry: TimelineEntry): StateOp {
   return { op: 'rpush', key: timelineKey(id), value: JSON.stringify(entry) };
@@ -121,7 +154,11 @@ export class WorkflowState {
   private readonly specs = new Map<string, { readonly spec: WorkflowSpec; readonly chars: number }>();
   private specChars = 0;
 
-  constructor(private readonly state: StateStore) {}
+  constructor(
+    private readonly state: StateStore,
+    /** How long an ended workflow's keys live (WORKFLOW_RETENTION_MS). */
+    private readonly retentionMs = 7 * 24 * 60 * 60 * 1000,
+  ) {}
 
   /** Records a submission, with the timeline entry of the event that announces it. */
   async accept(id: string, spec: WorkflowSpec, at: string, entries: readonly TimelineEntry[] = []): Promise<void> {
@@ -130,7 +167,9 @@ export class WorkflowState {
       { op: 'hset', key: wfKey(id), field: 'submittedAt', value: at },
       { op: 'hset', key: wfKey(id), field: 'spec', value: JSON.stringify(spec) },
       ...(spec.name ? [{ op: 'hset' as const, key: wfKey(id), field: 'name', value: spec.name }] : []),
-      { op: 'sadd', key: INDEX_KEY, member: id },
+      { op: 'zadd', key: indexKey(), score: 0, member: id },
+      // A begin that got in first made it running: the listing drops the stale entry (list()).
+      { op: 'zadd', key: indexKey('accepted'), score: 0, member: id },
       ...entries.map((entry) => timelineOp(id, entry)),
     ]);
   }
@@ -150,19 +189,14 @@ export class WorkflowState {
         { op: 'hsetnx', key: wfKey(id), field: 'submittedAt', value: at },
         { op: 'hsetnx', key: wfKey(id), field: 'spec', value: specJson },
         ...(spec.name ? [{ op: 'hsetnx' as const, key: wfKey(id), field: 'name', value: spec.name }] : []),
-        { op: 'sadd', key: INDEX_KEY, member: id },
+        { op: 'zadd', key: indexKey(), score: 0, member: id },
         { op: 'hsetnx', key: wfKey(id), field: 'begunVia', value: origin },
         { op: 'hsetnx', key: wfKey(id), field: 'begunAt', value: String(Date.now()) },
       ]),
       this.state.hmget(wfKey(id), ['status', 'begunVia', 'begunAt', 'begunOut']),
     ]);
     this.remember(id, spec, specJson.length); // its first step's end needs it: no read on that path
-    const runnable = !(
-      status === 'completed' ||
-      status === 'failed' ||
-      status === 'compensated' ||
-      status === 'cancelled'
-    );
+    const runnable = !(status && TERMINAL.has(status));
     if (begunVia !== 'submit') return { runnable, firstBegun: 'event' };
     return { runnable, firstBegun: 'submit', submitter: { at: Number(begunAt), announced: announced === '1' } };
   }
@@ -172,9 +206,12 @@ export class WorkflowState {
     await this.state.apply([{ op: 'hset', key: wfKey(id), field: 'begunOut', value: '1' }]);
   }
 
-  /** Marks the workflow running, to write with its root step's start. */
-  runningOp(id: string): StateOp {
-    return { op: 'hset', key: wfKey(id), field: 'status', value: 'running' };
+  /** Marks the workflow running (and indexes it so), to write with its root step's start. */
+  runningOps(id: string): StateOp[] {
+    return [
+      { op: 'hset', key: wfKey(id), field: 'status', value: 'running' },
+      ...indexOps(id, 'running', ['accepted']),
+    ];
   }
 
   async status(id: string): Promise<WorkflowStatus | undefined> {
@@ -288,6 +325,7 @@ export class WorkflowState {
    */
   finishWorkflowWrite(
     id: string,
+    spec: WorkflowSpec,
     by: string,
     at: string,
     outcome: { result: Record<string, unknown> } | { reason: string; status?: 'failed' | 'compensated' | 'cancelled' },
@@ -304,8 +342,49 @@ export class WorkflowState {
         { op: 'hset', key: wfKey(id), field: 'finishedAt', value: at },
         { op: 'hset', key: wfKey(id), field: 'finishedBy', value: by },
         ...entries.map((entry) => timelineOp(id, entry)),
+        ...this.retireOps(id, spec, fields['status'] as WorkflowStatus),
       ],
     };
+  }
+
+  /**
+   * An ended workflow: indexed under its final status, and every key of its state given the
+   * retention period to live (WORKFLOW_RETENTION_MS); the sweep takes it out of the index then.
+   */
+  private retireOps(id: string, spec: WorkflowSpec, status: WorkflowStatus): StateOp[] {
+    const expiresAt = Date.now() + this.retentionMs;
+    const keys = [wfKey(id), stepsKey(id), branchesKey(id), timelineKey(id), branchStatesKey(id)];
+    walkSteps(spec.step, (step, { path }) => {
+      if (step.kind === 'fan-out') keys.push(branchCountsKey(id, path));
+      if (step.kind === 'blackboard') keys.push(...boardStateKeys(id, path));
+    });
+    return [
+      ...indexOps(id, status, NOT_ENDED),
+      { op: 'zadd', key: EXPIRING_KEY, score: 0, member: `${String(expiresAt).padStart(15, '0')}:${status}:${id}` },
+      ...keys.map((key): StateOp => ({ op: 'pexpire', key, ms: this.retentionMs })),
+    ];
+  }
+
+  /**
+   * Takes the workflows whose retention has passed out of the index (their keys expired by
+   * themselves), oldest first, at most `limit` at a time; returns how many it took out.
+   */
+  async sweepExpired(now = Date.now(), limit = 500): Promise<number> {
+    const due = (await this.state.zpage(EXPIRING_KEY, { limit, order: 'asc' })).filter(
+      (member) => Number(member.slice(0, 15)) <= now,
+    );
+    if (due.length === 0) return 0;
+    await this.state.apply(
+      due.flatMap((member): StateOp[] => {
+        const [, status, id] = member.split(':') as [string, WorkflowStatus, string];
+        return [
+          { op: 'zrem', key: indexKey(), member: id },
+          { op: 'zrem', key: indexKey(status), member: id },
+          { op: 'zrem', key: EXPIRING_KEY, member },
+        ];
+      }),
+    );
+    return due.length;
   }
 
   /** The event that ended the workflow. */
@@ -369,22 +448,44 @@ export class WorkflowState {
     if (entries.length > 0) await this.state.apply(entries.map((entry) => timelineOp(id, entry)));
   }
 
-  async list(status?: WorkflowStatus, limit = 100): Promise<WorkflowSummary[]> {
-    const ids = (await this.state.smembers(INDEX_KEY)).sort().reverse();
-    const out: WorkflowSummary[] = [];
-    for (const id of ids) {
-      const wf = await this.state.hgetall(wfKey(id));
-      if (status && wf.status !== status) continue;
-      out.push({
-        id,
-        name: wf.name,
-        status: (wf.status ?? 'accepted') as WorkflowStatus,
-        submittedAt: wf.submittedAt,
-        finishedAt: wf.finishedAt,
-      });
-      if (out.length >= limit) break;
+  /**
+   * One page of workflows, newest first, from the index of `status` (or of all): O(page). Ids
+   * whose workflow is gone (expired) or has moved on to another status are dropped from that
+   * index on the way.
+   */
+  async list(query: { status?: WorkflowStatus; limit: number; after?: string }): Promise<WorkflowPage> {
+    const { status, limit } = query;
+    const key = indexKey(status);
+    const workflows: WorkflowSummary[] = [];
+    let after = query.after;
+    for (;;) {
+      const wanted = limit - workflows.length;
+      const ids = await this.state.zpage(key, { after, limit: wanted, order: 'desc' });
+      const found = await Promise.all(ids.map((id) => this.summary(id)));
+      const stale = ids.filter((_, i) => !found[i] || (status && found[i]?.status !== status));
+      if (stale.length > 0) await this.state.apply(stale.map((id): StateOp => ({ op: 'zrem', key, member: id })));
+      for (const summary of found) if (summary && (!status || summary.status === status)) workflows.push(summary);
+      if (ids.length < wanted) return { workflows }; // the index has no more
+      after = ids[ids.length - 1];
+      if (workflows.length >= limit) return { workflows, nextCursor: after };
     }
-    return out;
+  }
+
+  private async summary(id: string): Promise<WorkflowSummary | undefined> {
+    const [status, name, submittedAt, finishedAt] = await this.state.hmget(wfKey(id), [
+      'status',
+      'name',
+      'submittedAt',
+      'finishedAt',
+    ]);
+    if (submittedAt === null) return undefined;
+    return {
+      id,
+      name: name ?? undefined,
+      status: (status ?? 'accepted') as WorkflowStatus,
+      submittedAt,
+      finishedAt: finishedAt ?? undefined,
+    };
   }
 
   /** Every step's state, in path order. */

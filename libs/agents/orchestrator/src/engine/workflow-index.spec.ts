@@ -1,0 +1,106 @@
+import { randomBytes } from 'node:crypto';
+import { uuidv7, validateWorkflowSpec, type WorkflowSpec } from '@agent-mesh/contracts';
+import { MemoryStateStore, RedisStateStore, type StateStore } from '@agent-mesh/state';
+import { WorkflowState, type WorkflowStatus } from './workflow-state';
+
+const REDIS_URL = process.env['REDIS_URL'] || 'redis://127.0.0.1:6379';
+
+const spec: WorkflowSpec = validateWorkflowSpec({
+  step: {
+    kind: 'chain',
+    stages: [
+      { step: { kind: 'fan-out', skill: 'keywords', inputs: [{ id: 'a', text: 'alpha' }] } },
+      {
+        step: {
+          kind: 'blackboard',
+          board: 'default',
+          seed: [{ kind: 'question', text: 'why' }],
+          sources: [{ name: 'indexer', skill: 'keywords', on: 'question', produces: 'keywords' }],
+          until: { kind: 'keywords', count: 1 },
+          maxEntries: 10,
+        },
+      },
+    ],
+  },
+});
+
+const drivers: [string, () => Promise<StateStore>][] = [
+  ['memory', async () => new MemoryStateStore()],
+  ['redis', () => RedisStateStore.connect({ url: REDIS_URL, keyPrefix: `test:${randomBytes(6).toString('hex')}:` })],
+];
+
+describe.each(drivers)('the workflow index and retention (%s)', (_driver, open) => {
+  let store: StateStore;
+  beforeAll(async () => {
+    store = await open();
+  });
+  afterAll(async () => {
+    const keys = await store.keys('*');
+    if (keys.length > 0) await store.apply(keys.map((key) => ({ op: 'del' as const, key })));
+    await store.close();
+  });
+
+  /** A workflow accepted, begun, running and, unless `status` is running, ended so. */
+  async function workflow(workflows: WorkflowState, status: WorkflowStatus): Promise<string> {
+    const id = uuidv7();
+    const at = new Date().toISOString();
+    await workflows.accept(id, spec, at, [{ at, type: 'workflow.submitted', source: 'test' }]);
+    await workflows.begin(id, spec, at, 'event');
+    await store.apply(workflows.runningOps(id));
+    const root = { path: 'root', kind: 'chain' as const, status: 'running' as const, attempt: 1, startedAt: at };
+    await store.applyOnceChain([workflows.startWrite(id, root)]);
+    await store.apply([
+      ...workflows.initBranchOps(id, 'root.stages.0', ['a']),
+      { op: 'rpush', key: `orchestrator:board:${id}:root.stages.1:entries`, value: '{}' },
+    ]);
+    if (status === 'running') return id;
+    const outcome = status === 'completed' ? { result: { ok: true } } : { reason: 'r', status: status as 'failed' };
+    await store.applyOnceChain([workflows.finishWorkflowWrite(id, spec, `end-${id}`, at, outcome)]);
+    return id;
+  }
+
+  it('pages newest first with a cursor, per status, each workflow once', async () => {
+    const workflows = new WorkflowState(store);
+    const completed: string[] = [];
+    const running: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      completed.push(await workflow(workflows, 'completed'));
+      running.push(await workflow(workflows, 'running'));
+    }
+    const pages: string[][] = [];
+    let after: string | undefined;
+    do {
+      const page = await workflows.list({ status: 'completed', limit: 2, after });
+      pages.push(page.workflows.map((w) => w.id));
+      expect(page.workflows.every((w) => w.status === 'completed')).toBe(true);
+      after = page.nextCursor;
+    } while (after);
+    expect(pages.flat()).toEqual([...completed].reverse());
+    expect(pages.slice(0, 2).map((p) => p.length)).toEqual([2, 2]);
+
+    expect((await workflows.list({ status: 'running', limit: 100 })).workflows.map((w) => w.id)).toEqual(
+      [...running].reverse(),
+    );
+    const all = await workflows.list({ limit: 100 });
+    expect(all.workflows).toHaveLength(10);
+    expect(all.nextCursor).toBeUndefined();
+  });
+
+  it('lets an ended workflow’s keys expire after the retention period, and the sweep takes it out of the index', async () => {
+    const workflows = new WorkflowState(store, 200);
+    const ended = await workflow(workflows, 'failed');
+    const alive = await workflow(workflows, 'running');
+    const keysOf = (id: string) => store.keys(`orchestrator:*${id}*`);
+    expect((await keysOf(ended)).length).toBeGreaterThan(3);
+    expect(await workflows.sweepExpired()).toBe(0); // not yet due
+
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await keysOf(ended)).toEqual([]); // steps, branches, timeline, board: all of them
+    expect((await keysOf(alive)).length).toBeGreaterThan(0); // a running workflow never expires
+    expect(await workflows.sweepExpired()).toBe(1);
+    const ids = (await workflows.list({ limit: 1000 })).workflows.map((w) => w.id);
+    expect(ids).toContain(alive);
+    expect(ids).not.toContain(ended);
+    expect(await store.zpage('orchestrator:index:failed', { limit: 1000, order: 'asc' })).not.toContain(ended);
+  });
+});

@@ -12,6 +12,7 @@ export type {
   StateOpResult,
   StateStore,
 } from './state-store';
+export { expireOps } from './state-store';
 export { MemoryStateStore } from './memory/memory-state-store';
 export { RedisStateStore } from './redis/redis-state-store';
 export { createStateStore } from './create-state-store';

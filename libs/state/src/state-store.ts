@@ -29,6 +29,11 @@ export type StateOp =
 
 export type StateOpResult = string | number | null;
 
+/** The ops that give `keys` `ms` milliseconds to live: how a role retires an ended workflow's state. */
+export function expireOps(keys: readonly string[], ms: number): StateOp[] {
+  return keys.map((key) => ({ op: 'pexpire', key, ms }));
+}
+
 export interface ApplyOnceResult {
   /** False when the marker already existed: nothing was written. */
   readonly applied: boolean;

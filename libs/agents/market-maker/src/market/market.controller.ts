@@ -15,8 +15,8 @@ import {
   type MarketFill,
 } from '@agent-mesh/contracts';
 import { MeshPublisher, OnMeshEvent } from '@agent-mesh/nest-pulsar';
-import { STATE_STORE } from '@agent-mesh/runtime';
-import type { StateStore } from '@agent-mesh/state';
+import { MESH_CONFIG, STATE_STORE, type MeshConfig } from '@agent-mesh/runtime';
+import { expireOps, type StateStore } from '@agent-mesh/state';
 import { OrderBooks, type Bid, type Fill } from '../order-book';
 import {
   askKey,
@@ -71,6 +71,7 @@ export class MarketController {
   constructor(
     publisher: MeshPublisher,
     @Inject(STATE_STORE) private readonly state: StateStore,
+    @Inject(MESH_CONFIG) private readonly config: MeshConfig,
   ) {
     this.publisher = publisher.as('market-maker');
   }
@@ -145,6 +146,7 @@ export class MarketController {
           { op: 'hset', key: askKey(askId), field: 'status', value: 'expired' satisfies AskStatus },
           { op: 'del', key: openKey(askId) },
           { op: 'del', key: bidsKey(askId) },
+          ...expireOps([askKey(askId)], this.config.workflowRetentionMs),
         ]);
         if (applied) this.log.log(`ask ${askId} expired without a crossing bid`);
       }
@@ -209,6 +211,7 @@ export class MarketController {
       { op: 'hset', key: askKey(ask.askId), field: 'fill', value: JSON.stringify(data) },
       { op: 'del', key: openKey(ask.askId) },
       { op: 'del', key: bidsKey(ask.askId) },
+      ...expireOps([askKey(ask.askId)], this.config.workflowRetentionMs),
     ]);
     this.forget(ask.askId);
     if (!applied) {

@@ -17,8 +17,8 @@ import {
   type TaskFailed,
 } from '@agent-mesh/contracts';
 import { MeshPublisher, OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
-import { STATE_STORE } from '@agent-mesh/runtime';
-import type { StateStore } from '@agent-mesh/state';
+import { MESH_CONFIG, STATE_STORE, type MeshConfig } from '@agent-mesh/runtime';
+import { expireOps, type StateStore } from '@agent-mesh/state';
 
 const ROUNDS: MeshSubscriptionOptions = {
   topic: Topics.marketRounds,
@@ -77,6 +77,7 @@ export class SolverRoundsController {
   constructor(
     publisher: MeshPublisher,
     @Inject(STATE_STORE) private readonly state: StateStore,
+    @Inject(MESH_CONFIG) private readonly config: MeshConfig,
   ) {
     this.publisher = publisher.as('market-maker');
   }
@@ -148,7 +149,7 @@ export class SolverRoundsController {
       const reason = `every solver failed in round ${round} of ${spec.rounds}: ${errors.join('; ')}`;
       this.log.warn(`solver rounds ${workflowId} ${stepPath}: ${reason}`);
       await this.publisher.publish(Topics.workflowEvents, SolverFailedV1, { stepPath, reason }, options);
-      await this.finish(key, round, 'failed');
+      await this.finish(workflowId, stepPath, round, 'failed');
       return;
     }
     await this.publisher.publish(Topics.marketRounds, SolverRoundCompletedV1, { stepPath, round, answers }, options);
@@ -160,7 +161,7 @@ export class SolverRoundsController {
         answers.map((a) => a.output),
         cause,
       );
-      await this.finish(key, round);
+      await this.finish(workflowId, stepPath, round);
       return;
     }
     await this.publisher.publish(
@@ -169,13 +170,21 @@ export class SolverRoundsController {
       { stepPath, skill: spec.skill, strategy: spec.strategy, answers },
       options,
     );
-    await this.finish(key, round, 'completed');
+    await this.finish(workflowId, stepPath, round, 'completed');
   }
 
-  private async finish(key: string, round: number, status?: RunStatus): Promise<void> {
+  /** Marks the round announced and, when the run ends with it, the run's end, its keys expiring after the retention. */
+  private async finish(workflowId: string, stepPath: string, round: number, status?: RunStatus): Promise<void> {
+    const key = runKey(workflowId, stepPath);
+    const rounds = Array.from({ length: round }, (_, i) => answersKey(workflowId, stepPath, i + 1));
     await this.state.apply([
       { op: 'hset', key, field: `announced:${round}`, value: '1' },
-      ...(status ? [{ op: 'hset' as const, key, field: 'status', value: status }] : []),
+      ...(status
+        ? [
+            { op: 'hset' as const, key, field: 'status', value: status },
+            ...expireOps([key, ...rounds], this.config.workflowRetentionMs),
+          ]
+        : []),
     ]);
   }
 

@@ -1,7 +1,7 @@
 import type { StepKind, WorkflowSpec } from '@agent-mesh/contracts';
 import { validateWorkflowSpec, walkSteps } from '@agent-mesh/contracts';
 import { boardStateKeys } from '../blackboard/board-store';
-import type { OnceStep, StateOp, StateStore } from '@agent-mesh/state';
+import { expireOps, type OnceStep, type StateOp, type StateStore } from '@agent-mesh/state';
 
 export type WorkflowStatus =
   'accepted' | 'running' | 'completed' | 'failed' | 'compensated' | 'cancelled' | 'timed-out';
@@ -361,7 +361,7 @@ export class WorkflowState {
     return [
       ...indexOps(id, status, NOT_ENDED),
       { op: 'zadd', key: EXPIRING_KEY, score: 0, member: `${String(expiresAt).padStart(15, '0')}:${status}:${id}` },
-      ...keys.map((key): StateOp => ({ op: 'pexpire', key, ms: this.retentionMs })),
+      ...expireOps(keys, this.retentionMs),
     ];
   }
 

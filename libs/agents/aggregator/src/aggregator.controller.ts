@@ -19,9 +19,9 @@ import {
   type TaskFailed,
 } from '@agent-mesh/contracts';
 import { MeshPublisher, OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
-import { SKILL_REGISTRY, STATE_STORE } from '@agent-mesh/runtime';
+import { MESH_CONFIG, SKILL_REGISTRY, STATE_STORE, type MeshConfig } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
-import type { SlotWriteResult, StateOp, StateStore } from '@agent-mesh/state';
+import { expireOps, type SlotWriteResult, type StateOp, type StateStore } from '@agent-mesh/state';
 import {
   aggregate,
   canDecide,
@@ -96,6 +96,7 @@ export class AggregatorController {
     publisher: MeshPublisher,
     @Inject(STATE_STORE) private readonly state: StateStore,
     @Inject(SKILL_REGISTRY) private readonly skills: SkillRegistry,
+    @Inject(MESH_CONFIG) private readonly config: MeshConfig,
   ) {
     this.publisher = publisher.as('aggregator');
   }
@@ -236,7 +237,13 @@ export class AggregatorController {
         await this.complete(join, decision);
         break;
     }
-    await this.state.apply([{ op: 'hset', key: joinKey(join.workflowId, stepPath), field: 'decided', value: '1' }]);
+    const { workflowId } = join;
+    const keys = [joinKey, branchesKey, statesKey, countsKey].map((key) => key(workflowId, stepPath));
+    await this.state.apply([
+      { op: 'hset', key: joinKey(workflowId, stepPath), field: 'decided', value: '1' },
+      // Decided: the join's state lives on for the retention period only.
+      ...expireOps(keys, this.config.workflowRetentionMs),
+    ]);
   }
 
   /** Every branch of the join as recorded (a branch with no record yet is pending). */

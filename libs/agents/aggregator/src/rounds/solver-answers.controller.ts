@@ -11,9 +11,9 @@ import {
   type SolverAnswers,
 } from '@agent-mesh/contracts';
 import { MeshPublisher, OnMeshEvent } from '@agent-mesh/nest-pulsar';
-import { SKILL_REGISTRY, STATE_STORE } from '@agent-mesh/runtime';
+import { MESH_CONFIG, SKILL_REGISTRY, STATE_STORE, type MeshConfig } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
-import type { StateStore } from '@agent-mesh/state';
+import { expireOps, type StateStore } from '@agent-mesh/state';
 import { aggregate, type BranchResult } from '../strategies';
 
 /** `aggregator:rounds:<wf>:<path>` (hash): `result` (Compiled JSON), `published` ('1'). */
@@ -39,6 +39,7 @@ export class SolverAnswersController {
     publisher: MeshPublisher,
     @Inject(STATE_STORE) private readonly state: StateStore,
     @Inject(SKILL_REGISTRY) private readonly skills: SkillRegistry,
+    @Inject(MESH_CONFIG) private readonly config: MeshConfig,
   ) {
     this.publisher = publisher.as('aggregator');
   }
@@ -66,7 +67,10 @@ export class SolverAnswersController {
       this.log.warn(`solver rounds ${workflowId} ${stepPath}: ${result.reason}`);
       await this.publisher.publish(Topics.workflowEvents, SolverFailedV1, { stepPath, reason: result.reason }, options);
     }
-    await this.state.apply([{ op: 'hset', key, field: 'published', value: '1' }]);
+    await this.state.apply([
+      { op: 'hset', key, field: 'published', value: '1' },
+      ...expireOps([key], this.config.workflowRetentionMs),
+    ]);
   }
 
   private compile({ skill, strategy, answers }: SolverAnswers): Compiled {

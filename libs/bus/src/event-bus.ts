@@ -112,6 +112,7 @@ export interface Reader {
   readNext(timeoutMs?: number): Promise<BusMessage | null>;
   /** True when a message is available now. */
   hasMessageAvailable(): Promise<boolean>;
+  /** A readNext under way then gives null. */
   close(): Promise<void>;
 }
 

@@ -105,7 +105,10 @@ export interface ReaderOptions {
   readonly startMessageIdInclusive?: boolean;
 }
 
-/** A non-durable cursor over a topic, for replay. Sees every message, in publish order. */
+/**
+ * A non-durable cursor over a topic, for replay, or to follow a topic without a subscription (the
+ * worker's watch for workflow ends). Sees every message, in publish order.
+ */
 export interface Reader {
   readonly topic: string;
   /** The next message, or null if none arrives within timeoutMs. */

@@ -105,13 +105,17 @@ export interface ReaderOptions {
   readonly startMessageIdInclusive?: boolean;
 }
 
-/** A non-durable cursor over a topic, for replay. Sees every message, in publish order. */
+/**
+ * A non-durable cursor over a topic, for replay, or to follow a topic without a subscription (the
+ * worker's watch for workflow ends). Sees every message, in publish order.
+ */
 export interface Reader {
   readonly topic: string;
   /** The next message, or null if none arrives within timeoutMs. */
   readNext(timeoutMs?: number): Promise<BusMessage | null>;
   /** True when a message is available now. */
   hasMessageAvailable(): Promise<boolean>;
+  /** A readNext under way then gives null. */
   close(): Promise<void>;
 }
 

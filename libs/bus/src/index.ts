@@ -11,6 +11,8 @@ export {
   type Consumer,
   type BusConnectionStatus,
   type EventBus,
+  type Reader,
+  BusClosedError,
 } from './event-bus';
 export { MemoryBroker } from './memory/memory-broker';
 export { PulsarWsEventBus } from './pulsar-ws/pulsar-ws-bus';

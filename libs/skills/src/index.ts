@@ -3,6 +3,7 @@
  * Start at skill.ts and registry.ts; the skills are in builtins/, solver/ and llm/.
  */
 export { type SkillInput, type SkillOutput, type SkillContext, type Skill, SkillInputError } from './skill';
+export { WorkflowCancelledError } from './workflow-ended';
 export { createDefaultSkillRegistry, SkillRegistry } from './registry';
 export { KeywordsSkill } from './builtins';
 export { EstimateSkill } from './solver';

@@ -16,7 +16,10 @@ export interface SkillInput {
 export type SkillOutput = Record<string, unknown>;
 
 export interface SkillContext {
-  /** Aborted when the worker shuts down or the task times out; long skills should honour it. */
+  /**
+   * Aborted when the worker shuts down, the task times out, or its workflow is cancelled or times
+   * out (reason: WorkflowCancelledError); long skills should honour it.
+   */
   readonly signal: AbortSignal;
   /**
    * The task's id: the same on every redelivery and re-publication of the task. A skill with an

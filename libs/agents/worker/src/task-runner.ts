@@ -10,7 +10,8 @@ import {
 } from '@agent-mesh/contracts';
 import { MeshPublisher } from '@agent-mesh/nest-pulsar';
 import { MESH_CONFIG, SKILL_REGISTRY, type MeshConfig } from '@agent-mesh/runtime';
-import { SkillInputError, type SkillRegistry } from '@agent-mesh/skills';
+import { SkillInputError, WorkflowCancelledError, type SkillRegistry } from '@agent-mesh/skills';
+import { cancellableWorkflow, RunningTasks } from './cancellation';
 
 /** Deliveries of one task before the worker reports it failed instead of retrying again. */
 export const WORKER_MAX_REDELIVER = 3;
@@ -51,6 +52,7 @@ export class TaskRunner implements OnApplicationShutdown {
     publisher: MeshPublisher,
     @Inject(SKILL_REGISTRY) private readonly skills: SkillRegistry,
     @Inject(MESH_CONFIG) private readonly config: MeshConfig,
+    private readonly tasks: RunningTasks,
   ) {
     this.publisher = publisher.as('worker');
   }
@@ -79,11 +81,18 @@ export class TaskRunner implements OnApplicationShutdown {
     if (!isTaskResultsTopic(replyTopic))
       throw new Error(`task ${ref.taskId}: reply topic "${replyTopic}" is not task.results or task.results.<name>`);
     const options = { correlationId: cause.correlationId, causedBy: cause };
+    // A task of a workflow that ended early (cancelled, timed out) is skipped, or aborted when it runs: acked, no result.
+    const workflow = cancellableWorkflow(cause.correlationId, replyTopic);
+    if (workflow !== undefined && this.tasks.hasEnded(workflow)) {
+      this.log.log(`task ${ref.taskId} skipped: its workflow ${workflow} has ended`);
+      return;
+    }
     const started = Date.now();
     try {
       const skill = this.skills.require(ref.skill);
-      const output = await this.withTimeout((signal) =>
-        skill.run({ id: input.id, text: input.text, params }, { signal, taskId: ref.taskId }),
+      const output = await this.withTimeout(
+        (signal) => skill.run({ id: input.id, text: input.text, params }, { signal, taskId: ref.taskId }),
+        workflow,
       );
       await this.publisher.publish(
         replyTopic,
@@ -92,6 +101,10 @@ export class TaskRunner implements OnApplicationShutdown {
         options,
       );
     } catch (error) {
+      if (error instanceof WorkflowCancelledError) {
+        this.log.log(`task ${ref.taskId} aborted: ${error.message}`);
+        return;
+      }
       const lastDelivery = redeliveryCount >= WORKER_MAX_REDELIVER;
       if (!(error instanceof SkillInputError) && !lastDelivery) throw error;
       this.log.warn(`task ${ref.taskId} failed: ${describeError(error)}`);
@@ -105,26 +118,29 @@ export class TaskRunner implements OnApplicationShutdown {
   }
 
   /**
-   * Runs `work` under TASK_TIMEOUT_MS with a signal that aborts on timeout or shutdown. One
+   * Runs `work` under TASK_TIMEOUT_MS with a signal that aborts on timeout or shutdown, and — for
+   * a task of `workflow` — when the workflow ends early (rejecting at once, as a timeout does). One
    * promise and one timer per task: no Promise.race (a second promise and a race's reactions)
    * and no listener on the shutdown signal (an EventTarget add/remove per task costs more than
    * the skill); shutdown aborts the controllers in `running` instead.
    */
-  private withTimeout<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private withTimeout<T>(work: (signal: AbortSignal) => Promise<T>, workflow?: string): Promise<T> {
     const timeoutMs = this.config.taskTimeoutMs;
     const controller = new AbortController();
     // A task started after shutdown is not aborted by it (as with a listener added to an aborted signal).
     if (!this.shutdown.signal.aborted) this.running.add(controller);
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.running.delete(controller);
-        const error = new TaskTimeoutError(timeoutMs);
+      const stop = (error: Error) => {
+        settle();
         controller.abort(error);
         reject(error);
-      }, timeoutMs);
+      };
+      const timer = setTimeout(() => stop(new TaskTimeoutError(timeoutMs)), timeoutMs);
+      const untrack = workflow === undefined ? undefined : this.tasks.track(workflow, stop);
       const settle = () => {
         clearTimeout(timer);
         this.running.delete(controller);
+        untrack?.();
       };
       try {
         work(controller.signal).then(

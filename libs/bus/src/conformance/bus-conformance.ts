@@ -680,6 +680,16 @@ export function describeBusConformance(target: ConformanceTarget): void {
         expect(await reader.readNext(ms(200))).toBeNull();
       });
 
+      test('closing a reader ends a readNext under way: it gives null (a reader can follow a topic and still stop)', async () => {
+        const bus = await connect();
+        const topic = target.topic('reader-close');
+        const reader = await bus.createReader({ topic, startMessageId: 'latest' });
+        const pending = reader.readNext(ms(600_000));
+        await sleep(QUIET);
+        await reader.close();
+        expect(await pending).toBeNull();
+      });
+
       test('a reader from a message id starts after it, or at it with startMessageIdInclusive', async () => {
         const bus = await connect();
         const topic = target.topic('reader-id');

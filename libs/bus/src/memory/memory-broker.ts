@@ -577,6 +577,8 @@ class MemoryConsumer implements Consumer {
 /** A reader holds the topic's messages from its position on until it reads them or closes. */
 class MemoryReader implements Reader {
   private closed = false;
+  /** Ends the wait of a readNext under way (close() calls it: the read then gives null, as on Pulsar). */
+  private wake?: () => void;
 
   constructor(
     private readonly topicRef: MemoryTopic,
@@ -605,13 +607,15 @@ class MemoryReader implements Reader {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, timeoutMs);
         const stop = this.topicRef.onNextPublish(done);
+        this.wake = done;
         function done() {
           clearTimeout(timer);
           stop();
           resolve();
         }
       });
-      if (this.next >= this.topicRef.log.end) return null;
+      this.wake = undefined;
+      if (this.closed || this.next >= this.topicRef.log.end) return null;
     }
     const stored = this.topicRef.entry(this.next++);
     return {
@@ -628,6 +632,7 @@ class MemoryReader implements Reader {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.wake?.();
     this.topicRef.closeReader(this);
     this.client.forget(this);
   }

@@ -65,7 +65,11 @@ export function topicSchema(definitions: readonly EventDefinition[], doc?: strin
   const header = fieldsOf(EnvelopeHeader, names, 'data');
   const bodies = [...definitions]
     .sort((a, b) => a.type.localeCompare(b.type) || a.version - b.version)
-    .map((d) => recordOf(d.data, names, bodyRecordName(d), `${d.type}@${d.version}`));
+    .map((d): AvroRecord => {
+      // Each event type its own record, even when two share a body class (a union holds a name once).
+      const name = names.claimName(bodyRecordName(d));
+      return { type: 'record', name, doc: `${d.type}@${d.version}`, fields: fieldsOf(d.data, names) };
+    });
   return {
     type: 'record',
     name: 'Envelope',
@@ -92,20 +96,25 @@ class NameTable {
   }
 
   claim(cls: Constructor<object>, wanted: string): string {
+    const name = this.claimName(wanted);
+    this.byClass.set(cls, name);
+    return name;
+  }
+
+  claimName(wanted: string): string {
     let name = wanted;
     for (let i = 2; this.taken.has(name); i++) name = `${wanted}${i}`;
     this.taken.add(name);
-    this.byClass.set(cls, name);
     return name;
   }
 }
 
-function recordOf(cls: Constructor<object>, names: NameTable, wanted = cls.name, doc?: string): AvroType {
+function recordOf(cls: Constructor<object>, names: NameTable): AvroType {
   const known = names.nameOf(cls);
   if (known) return known;
-  const name = names.claim(cls, wanted);
   // Named before its fields: a class that nests itself (steps in a chain) refers to it by name.
-  return { type: 'record', name, ...(doc ? { doc } : {}), fields: fieldsOf(cls, names) };
+  const name = names.claim(cls, cls.name);
+  return { type: 'record', name, fields: fieldsOf(cls, names) };
 }
 
 function fieldsOf(cls: Constructor<object>, names: NameTable, except?: string): AvroField[] {

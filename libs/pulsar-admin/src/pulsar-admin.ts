@@ -276,7 +276,7 @@ export class PulsarAdmin {
       const version = object(object(parseJson(text))['version'] ?? null)['version'];
       if (typeof version === 'number') return version;
       throw new TypeError('no version');
-    } catch (error) {
+    } catch {
       throw new PulsarAdminError(200, 'POST', `${schemaPath(topic)}/schema`, `unexpected answer: ${excerpt(text)}`);
     }
   }

@@ -218,3 +218,42 @@ function jsonValue(names: NameTable): AvroType {
     ],
   };
 }
+
+/**
+ * What the registry's BACKWARD check cannot see and a consumer still on the old schema would
+ * trip on: a required field of a record removed, or made optional, in the new schema (a newer
+ * producer may then leave it out). Records are matched by name; `Record.field` per problem.
+ */
+export function requiredFieldsDropped(before: AvroRecord, after: AvroRecord): string[] {
+  const now = recordsByName(after);
+  const problems: string[] = [];
+  for (const [name, record] of recordsByName(before)) {
+    const current = now.get(name);
+    if (!current) continue; // a record gone from a union: the registry's own check refuses it
+    for (const field of record.fields.filter(isRequired)) {
+      const next = current.fields.find((f) => f.name === field.name);
+      if (!next) problems.push(`${name}.${field.name} removed`);
+      else if (!isRequired(next)) problems.push(`${name}.${field.name} made optional`);
+    }
+  }
+  return problems;
+}
+
+function isRequired(field: AvroField): boolean {
+  return !(Array.isArray(field.type) && field.type.includes('null'));
+}
+
+function recordsByName(type: AvroType, out = new Map<string, AvroRecord>()): Map<string, AvroRecord> {
+  if (typeof type === 'string') return out;
+  if (Array.isArray(type)) {
+    for (const branch of type as readonly AvroType[]) recordsByName(branch, out);
+    return out;
+  }
+  const complex = type as Exclude<AvroType, string | readonly AvroType[]>;
+  if (complex.type === 'array') return recordsByName(complex.items, out);
+  if (complex.type === 'map') return recordsByName(complex.values, out);
+  if (out.has(complex.name)) return out;
+  out.set(complex.name, complex);
+  for (const field of complex.fields) recordsByName(field.type, out);
+  return out;
+}

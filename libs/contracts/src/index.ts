@@ -111,6 +111,7 @@ export {
   topicSchema,
   bodyRecordName,
   AVRO_NAMESPACE,
+  requiredFieldsDropped,
   type AvroRecord,
   type AvroField,
   type AvroType,

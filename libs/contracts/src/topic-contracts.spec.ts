@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type } from 'class-transformer';
 import { IsInt, IsObject, IsOptional, IsString, ValidateNested } from 'class-validator';
-import { topicSchema, type AvroRecord } from './avro-schema';
+import { requiredFieldsDropped, topicSchema, type AvroRecord } from './avro-schema';
 import { MESH_EVENT_DEFINITIONS } from './events';
 import { defineEvent, type EventDefinition } from './registry';
 import { meshTopicSchemas, schemaRegistrations, TOPIC_EVENTS } from './topic-contracts';
@@ -103,6 +103,40 @@ describe('topic schemas', () => {
       { name: 'second', type: ['null', 'Inner'], default: null },
     ]);
     expect(fields[4]).toMatchObject({ name: 'params', type: { type: 'map', values: { name: 'JsonValue' } } });
+  });
+
+  it('name the required fields a change drops or makes optional (what BACKWARD lets through)', () => {
+    class Before {
+      @IsInt()
+      n!: number;
+
+      @IsString()
+      sku!: string;
+
+      @IsString()
+      label!: string;
+
+      @IsOptional()
+      @IsString()
+      note?: string;
+    }
+    class After {
+      @IsInt()
+      n!: number;
+
+      @IsOptional()
+      @IsString()
+      label?: string;
+
+      @IsString()
+      added!: string;
+    }
+    const schema = (cls: new () => object) => topicSchema([defineEvent('test.item', 1, 'event', cls)]);
+    expect(requiredFieldsDropped(schema(Before), schema(After))).toEqual([
+      'TestItemV1.sku removed',
+      'TestItemV1.label made optional',
+    ]);
+    expect(requiredFieldsDropped(schema(Before), schema(Before))).toEqual([]);
   });
 
   it('register fixed topics, and families once per name given', () => {

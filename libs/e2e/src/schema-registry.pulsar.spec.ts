@@ -2,14 +2,22 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsInt, IsOptional, IsString, Min } from 'class-validator';
 import { assertPulsarAnswers, describeWithPulsar } from '@agent-mesh/bus/testing';
-import { defineEvent, meshTopicSchemas, qualifyTopic, topicSchema, type AvroRecord } from '@agent-mesh/contracts';
+import {
+  defineEvent,
+  meshTopicSchemas,
+  qualifyTopic,
+  requiredFieldsDropped,
+  topicSchema,
+  type AvroRecord,
+} from '@agent-mesh/contracts';
 import { PulsarNamespace } from '@agent-mesh/testing';
 
 /*
  * The contracts against Pulsar's schema registry (the real broker). The committed schemas
  * (libs/contracts/schemas, what the bootstrap registers) stand for the schemas of the running
  * mesh; the schemas generated from the current contracts must be compatible with them under
- * the namespace's strategy, BACKWARD — or a rolling upgrade would break a consumer.
+ * the namespace's strategy, BACKWARD, and keep every required field — or a rolling upgrade
+ * would break a consumer.
  *
  * After a compatible contract change, rewrite the committed schemas with
  *   MESH_UPDATE_SCHEMAS=1 npx jest -c libs/e2e/jest.config.js schema-registry
@@ -107,7 +115,10 @@ describeWithPulsar("the contracts in Pulsar's schema registry", (env) => {
       const before = committed[short];
       if (before) await namespace.admin.uploadSchema(name, json(before));
       const verdict = await namespace.admin.checkSchemaCompatibility(name, json(schema));
-      verdicts[short] = verdict.compatible ? 'compatible' : (verdict.reason ?? 'incompatible');
+      // BACKWARD does not see a required field dropped, which breaks consumers still on the old schema.
+      const dropped = before ? requiredFieldsDropped(before, schema) : [];
+      if (!verdict.compatible) verdicts[short] = verdict.reason ?? 'incompatible';
+      else verdicts[short] = dropped.length > 0 ? `required fields dropped: ${dropped.join(', ')}` : 'compatible';
     }
     const expected = Object.fromEntries(Object.keys(current).map((short) => [short, 'compatible']));
     expect(verdicts).toEqual(expected);

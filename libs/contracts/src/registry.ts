@@ -99,15 +99,16 @@ export class EventRegistry {
   register(definition: EventDefinition): this {
     const key = `${definition.type}@${definition.version}`;
     if (this.definitions.has(key)) throw new Error(`event ${key} is registered twice`);
-    for (const from of Object.keys(definition.upcastFrom ?? {})) {
+    const olders = Object.keys(definition.upcastFrom ?? {}).map((from) => {
       const older = `${definition.type}@${from}`;
       const other = this.upcasts.get(older);
       if (other)
         throw new Error(`event ${older} is upcast twice (to versions ${other.version} and ${definition.version})`);
       if (Number(from) >= definition.version)
         throw new Error(`event ${key} can only upcast older versions, not ${from}`);
-      this.upcasts.set(older, definition);
-    }
+      return older;
+    });
+    for (const older of olders) this.upcasts.set(older, definition);
     this.definitions.set(key, definition);
     return this;
   }

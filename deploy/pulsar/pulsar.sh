@@ -6,6 +6,7 @@
 #   bash deploy/pulsar/pulsar.sh down
 #   bash deploy/pulsar/pulsar.sh status
 #   bash deploy/pulsar/pulsar.sh logs [cluster]     # tail -f of the broker log
+#   bash deploy/pulsar/pulsar.sh schemas            # (re)register the contracts' schemas
 #
 # See deploy/pulsar/README.md for ports, environment overrides and troubleshooting.
 set -euo pipefail
@@ -34,6 +35,7 @@ NAMESPACE="${PULSAR_NAMESPACE:-mesh}"
 RETENTION_MINUTES="${PULSAR_RETENTION_MINUTES:--1}"  # -1 = keep forever (replayable event log)
 RETENTION_SIZE_MB="${PULSAR_RETENTION_SIZE_MB:--1}"
 DEDUPLICATION="${PULSAR_DEDUPLICATION:-true}"
+SCHEMAS="${PULSAR_SCHEMAS:-true}"                    # register the contracts' schemas on up
 
 # cluster 1 / cluster 2: name, broker port, web port, bookie port (read via cluster_field)
 C1_NAME="${PULSAR_CLUSTER_NAME:-us-east}"
@@ -53,7 +55,7 @@ warn() { printf '[pulsar] WARN: %s\n' "$*" >&2; }
 die()  { printf '[pulsar] ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '3,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '3,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # cluster_field <index 1|2> <name|broker|web|bookie>
@@ -346,6 +348,21 @@ provision() {
   log "$name: tenant $TENANT (allowedClusters [$name]), namespace $ns (retention ${RETENTION_MINUTES}min/${RETENTION_SIZE_MB}MB, deduplication=$DEDUPLICATION)"
 }
 
+# register_schemas <web port>: the contracts' schemas on the namespace's topics, the namespace's
+# compatibility strategy BACKWARD (tools/register-schemas.ts). Registering never stops the
+# agents' clients, which send no schema (schemaValidationEnforced stays false). Needs node and the
+# repository's node_modules; without them it warns and skips.
+register_schemas() {
+  local web="$1" repo
+  repo="$(cd -P "$PULSAR_HOME_DIR/../.." && pwd)"
+  if ! command -v node >/dev/null || [[ ! -d "$repo/node_modules/@swc-node/register" ]]; then
+    warn "schemas not registered: node or $repo/node_modules missing (npm ci, then: bash deploy/pulsar/pulsar.sh schemas)"
+    return 0
+  fi
+  (cd "$repo" && node -r @swc-node/register tools/register-schemas.ts \
+    --web-url "http://127.0.0.1:$web" --tenant "$TENANT" --namespace "$NAMESPACE") | sed 's/^/[pulsar] /'
+}
+
 stop_pid() {
   local name="$1" pid="$2" i
   log "stopping $name (pid $pid) ..."
@@ -400,6 +417,11 @@ cmd_up() {
     provision "$i" || { sleep 2; provision "$i"; } || { sleep 5; provision "$i"; } ||
       { print_failure "$(cluster_field "$i" name)"; die "provisioning failed"; }
   done
+  if [[ "$SCHEMAS" == true ]]; then
+    for ((i = 1; i <= clusters; i++)); do
+      register_schemas "$(cluster_field "$i" web)" || die "schema registration failed (output above)"
+    done
+  fi
   log "up in $(( $(date +%s) - t0 ))s"
 }
 
@@ -445,6 +467,18 @@ cmd_status() {
   return "$rc"
 }
 
+cmd_schemas() {
+  local idx name web any=0
+  for idx in 1 2; do
+    name="$(cluster_field "$idx" name)"
+    web="$(conf_value "$name" webServicePort "$(cluster_field "$idx" web)")"
+    health_ok "$web" || continue
+    any=1
+    register_schemas "$web" || die "$name: schema registration failed (output above)"
+  done
+  (( any )) || die "no healthy broker to register schemas on"
+}
+
 cmd_logs() {
   local name="${1:-$C1_NAME}"
   exec tail -n 100 -F "$(log_file "$name")"
@@ -458,6 +492,7 @@ main() {
     down|stop) cmd_down ;;
     status) cmd_status ;;
     logs) cmd_logs "$@" ;;
+    schemas) cmd_schemas ;;
     -h|--help|help|"") usage ;;
     *) usage; die "unknown command: $cmd" ;;
   esac

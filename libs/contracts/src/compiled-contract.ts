@@ -6,8 +6,10 @@ import type { Constructor } from './validation';
  * Fast validation of the common, valid case. class-validator walks its metadata, builds a
  * ValidationError per property and class-transformer copies every value, on every message:
  * most of an agent's CPU. A CompiledContract is built once per class from that same metadata
- * and answers one question — "would `plainToInstance` + `validateSync({ whitelist,
- * forbidNonWhitelisted })` accept the JSON form of this value?" — with yes, or "not sure".
+ * and answers one question — "would `plainToInstance` + `validateSync` accept the JSON form of
+ * this value?" — with yes, or "not sure". Fields the class does not declare are neither checked
+ * nor refused, and decode as they came (`validatePlain(..., 'keep')`, as events are validated:
+ * see validation.ts).
  * "Not sure" covers every invalid value and anything unusual; the caller then runs
  * class-validator itself, so error messages and field paths never change. A class using a
  * decorator or a class-transformer feature this compiler does not know gets no compiled
@@ -20,7 +22,7 @@ import type { Constructor } from './validation';
 export interface CompiledContract<T extends object> {
   /** true only if class-validator would accept the JSON form of `value`; false: invalid or not sure. */
   accepts(value: unknown): boolean;
-  /** What `plainToInstance` builds from a JSON value `accepts` said yes to (class instances, same keys). */
+  /** What `plainToInstance` builds from a JSON value `accepts` said yes to (class instances, same keys, unknown ones too). */
   materialize(plain: object): T;
 }
 
@@ -140,8 +142,8 @@ function compile(cls: Constructor<object>): ClassPlan | undefined {
   if (!hasOnlyFields(cls)) return undefined;
   const grouped = new Map<string, ValidationMetadata[]>();
   for (const m of metadatas) grouped.set(m.propertyName, [...(grouped.get(m.propertyName) ?? []), m]);
-  // Fields the class itself defines (useDefineForClassFields) are keys of every instance: each
-  // needs metadata, or the whitelist refuses every instance.
+  // Fields the class itself defines (useDefineForClassFields) are keys of every instance: the
+  // contracts declare each (a field without metadata is left to class-validator).
   const instanceKeys = Object.keys(new (cls as new () => object)());
   if (instanceKeys.some((key) => !grouped.has(key))) return undefined;
   const properties: PropertyPlan[] = [];
@@ -281,13 +283,12 @@ function isJsonValue(value: unknown): boolean {
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
+/**
+ * Keys the class does not declare are not looked at: class-validator does not validate them,
+ * and whatever JSON.stringify makes of them is what goes on the wire and what a consumer keeps.
+ */
 function acceptsObject(plan: ClassPlan, value: unknown): boolean {
   if (!isJsonObject(value)) return false;
-  for (const key in value) {
-    // for-in also walks inherited enumerable keys, which JSON.stringify ignores
-    if (!hasOwn.call(value, key)) continue;
-    if (!plan.byName.has(key) && value[key] !== undefined) return false; // whitelist
-  }
   for (const property of plan.properties) {
     if (!acceptsProperty(property, hasOwn.call(value, property.name) ? value[property.name] : undefined)) return false;
   }

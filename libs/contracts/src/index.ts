@@ -99,13 +99,31 @@ export {
   defineEvent,
   envelopeProperties,
   type EventDefinition,
+  type EventDefinitionOptions,
+  type Upcaster,
   type EventOrigin,
   type NewEventOptions,
   EventRegistry,
 } from './registry';
 export { isTaskResultsTopic, qualifyTopic, type TopicNaming, DEFAULT_TOPIC_NAMING, Topics } from './topics';
 export { uuidv7 } from './uuid';
-export { flattenValidationErrors, validatePlain, type FieldError, ContractValidationError } from './validation';
+export {
+  topicSchema,
+  bodyRecordName,
+  AVRO_NAMESPACE,
+  requiredFieldsDropped,
+  type AvroRecord,
+  type AvroField,
+  type AvroType,
+} from './avro-schema';
+export { TOPIC_EVENTS, meshTopicSchemas, schemaRegistrations, type SchemaRegistration } from './topic-contracts';
+export {
+  flattenValidationErrors,
+  validatePlain,
+  type FieldError,
+  type UnknownFields,
+  ContractValidationError,
+} from './validation';
 export {
   skillsNamedBy,
   validateWorkflowSpec,

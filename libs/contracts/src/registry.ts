@@ -5,12 +5,24 @@ import { ContractValidationError, validatePlain, type Constructor, type FieldErr
 
 export type EventKind = 'event' | 'command';
 
+/**
+ * Turns the validated body of an older version into this version's body (e.g. `(v1) => ({ ...v1,
+ * priority: 'normal' })`). Its result is validated against this version's class.
+ */
+export type Upcaster<TData extends object> = (older: never) => TData;
+
 /** A versioned event type: its name, schema version and body class. */
 export interface EventDefinition<TData extends object = object> {
   readonly type: string;
   readonly version: number;
   readonly kind: EventKind;
   readonly data: Constructor<TData>;
+  /** Older versions this one reads, by version: a registry knowing both hands handlers this version only. */
+  readonly upcastFrom?: Readonly<Record<number, Upcaster<TData>>>;
+}
+
+export interface EventDefinitionOptions<TData extends object> {
+  readonly upcastFrom?: Readonly<Record<number, Upcaster<TData>>>;
 }
 
 export function defineEvent<TData extends object>(
@@ -18,8 +30,11 @@ export function defineEvent<TData extends object>(
   version: number,
   kind: EventKind,
   data: Constructor<TData>,
+  options: EventDefinitionOptions<TData> = {},
 ): EventDefinition<TData> {
-  return { type, version, kind, data };
+  return options.upcastFrom
+    ? { type, version, kind, data, upcastFrom: options.upcastFrom }
+    : { type, version, kind, data };
 }
 
 /** Type of the body of an event definition. */
@@ -60,7 +75,11 @@ export interface EncodedEvent<TData extends object> {
 
 /**
  * The set of event types a process understands. Decoding checks, in order: JSON, envelope
- * header, known type and version, body schema — and says which failed and why.
+ * header, known type and version, body schema — and says which failed and why. Fields the
+ * contracts do not declare, in the envelope or the body, are neither checked nor refused: they
+ * stay on the decoded envelope and body as they came, so republishing the data passes them on.
+ * An event of a version that a registered definition upcasts (`upcastFrom`) is decoded as that
+ * version, then upcast, then validated as the newer one: handlers see the newest version only.
  *
  * Validation runs on a compiled contract first (compiled-contract.ts), which says yes to valid
  * events at a fraction of class-validator's cost; anything it is not sure of goes through
@@ -70,6 +89,8 @@ export class EventRegistry {
   private readonly definitions = new Map<string, EventDefinition>();
   private readonly header = compiledContract(EnvelopeHeader);
   private readonly bodies = new Map<EventDefinition, CompiledContract<object> | undefined>();
+  /** `type@version` → the definition that upcasts it. */
+  private readonly upcasts = new Map<string, EventDefinition>();
 
   constructor(definitions: readonly EventDefinition[] = []) {
     for (const d of definitions) this.register(d);
@@ -78,6 +99,16 @@ export class EventRegistry {
   register(definition: EventDefinition): this {
     const key = `${definition.type}@${definition.version}`;
     if (this.definitions.has(key)) throw new Error(`event ${key} is registered twice`);
+    const olders = Object.keys(definition.upcastFrom ?? {}).map((from) => {
+      const older = `${definition.type}@${from}`;
+      const other = this.upcasts.get(older);
+      if (other)
+        throw new Error(`event ${older} is upcast twice (to versions ${other.version} and ${definition.version})`);
+      if (Number(from) >= definition.version)
+        throw new Error(`event ${key} can only upcast older versions, not ${from}`);
+      return older;
+    });
+    for (const older of olders) this.upcasts.set(older, definition);
     this.definitions.set(key, definition);
     return this;
   }
@@ -150,7 +181,37 @@ export class EventRegistry {
     } catch (error) {
       return { ok: false, code: 'unparseable', reason: `payload is not JSON: ${(error as Error).message}` };
     }
-    return (jsonFitsCompiledPath(json) && this.decodeCompiled(plain)) || this.decodePlain(plain);
+    const result = (jsonFitsCompiledPath(json) && this.decodeCompiled(plain)) || this.decodePlain(plain);
+    return result.ok && this.upcasts.size > 0 ? this.upcast(result) : result;
+  }
+
+  /** The decoded event, upcast version by version while a registered definition reads its version. */
+  private upcast(decoded: DecodeResult & { ok: true }): DecodeResult {
+    let { envelope, definition } = decoded;
+    for (let target = this.upcasts.get(`${envelope.type}@${envelope.version}`); target;) {
+      const upcaster = target.upcastFrom?.[envelope.version] as ((older: object) => object) | undefined;
+      const subject = `${target.type}@${target.version} data (upcast from version ${envelope.version})`;
+      let data: object;
+      try {
+        data = this.validBody(target, upcaster ? upcaster(envelope.data) : envelope.data, subject);
+      } catch (error) {
+        const fieldErrors = fieldErrorsOf(error)?.map((e) => ({ ...e, field: `data.${e.field}` }));
+        return { ok: false, code: 'invalid-data', reason: (error as Error).message, fieldErrors };
+      }
+      envelope = { ...envelope, version: target.version, data };
+      definition = target;
+      target = this.upcasts.get(`${envelope.type}@${envelope.version}`);
+    }
+    return { ok: true, envelope, definition };
+  }
+
+  /** A body validated against `definition` as it goes on the wire (compiled contract first), as class instances. */
+  private validBody(definition: EventDefinition, data: object, subject: string): object {
+    const json = JSON.stringify(data);
+    const plain = JSON.parse(json) as object;
+    const body = this.bodyContract(definition);
+    if (jsonFitsCompiledPath(json) && body?.accepts(plain)) return body.materialize(plain);
+    return validatePlain(definition.data, plain, subject, 'keep');
   }
 
   /**
@@ -206,7 +267,7 @@ export class EventRegistry {
   private decodePlain(plain: unknown): DecodeResult {
     let header: EnvelopeHeader;
     try {
-      header = validatePlain(EnvelopeHeader, plain, 'envelope');
+      header = validatePlain(EnvelopeHeader, plain, 'envelope', 'keep');
     } catch (error) {
       return {
         ok: false,
@@ -221,7 +282,7 @@ export class EventRegistry {
     }
     let data: object;
     try {
-      data = validatePlain(definition.data, header.data, `${header.type}@${header.version} data`);
+      data = validatePlain(definition.data, header.data, `${header.type}@${header.version} data`, 'keep');
     } catch (error) {
       const fieldErrors = fieldErrorsOf(error)?.map((e) => ({ ...e, field: `data.${e.field}` }));
       return { ok: false, code: 'invalid-data', reason: (error as Error).message, fieldErrors };

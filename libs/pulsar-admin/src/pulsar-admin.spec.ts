@@ -239,6 +239,46 @@ describeWithPulsar('PulsarAdmin against a real broker', (env) => {
     }
   });
 
+  it('schemas: registerSchemas sets BACKWARD and registers; get, compatibility, a refusal naming the topic, delete', async () => {
+    const record = (fields: object[]) => ({ type: 'record', name: 'Probe', namespace: 'agentmesh', fields });
+    const v1 = { type: 'JSON' as const, schema: record([{ name: 'n', type: 'long' }]) };
+    const optional = {
+      type: 'JSON' as const,
+      schema: record([
+        { name: 'n', type: 'long' },
+        { name: 'note', type: ['null', 'string'], default: null },
+      ]),
+    };
+    const required = {
+      type: 'JSON' as const,
+      schema: record([
+        { name: 'n', type: 'long' },
+        { name: 'm', type: 'long' },
+      ]),
+    };
+    const t = topic('schema-probe');
+    expect(await admin.getSchema(t)).toBeNull();
+    expect(await admin.registerSchemas(tenant, namespace, [{ topic: 'schema-probe', schema: v1 }])).toEqual({
+      'schema-probe': 0,
+    });
+    expect(await admin.getSchemaCompatibilityStrategy(tenant, namespace)).toBe('BACKWARD');
+    expect(await admin.getSchemaValidationEnforced(tenant, namespace)).toBe(false);
+    expect(await admin.getSchema(t)).toEqual({ version: 0, type: 'JSON', schema: v1.schema });
+    expect(await admin.uploadSchema(t, v1)).toBe(0); // the same schema keeps its version
+    expect(await admin.checkSchemaCompatibility(t, optional)).toEqual({ compatible: true, strategy: 'BACKWARD' });
+    expect(await admin.checkSchemaCompatibility(t, required)).toMatchObject({
+      compatible: false,
+      reason: expect.stringMatching(/BACKWARD/),
+    });
+    const refused = await rejection(
+      admin.registerSchemas(tenant, namespace, [{ topic: 'schema-probe', schema: required }]),
+    );
+    expect(refused).toBeInstanceOf(PulsarAdminError);
+    expect((refused as PulsarAdminError).reason).toMatch(/^schema of schema-probe: /);
+    await admin.deleteSchema(t);
+    expect(await admin.getSchema(t)).toBeNull();
+  });
+
   it('errors carry status, method, path and the broker reason', async () => {
     const missing = topic('no-such-topic');
     const statsError = await rejection(admin.topicStats(missing));

@@ -1,5 +1,5 @@
 import { PulsarAdminError, PulsarUnreachableError } from './errors';
-import { parseTopicName } from './topic-name';
+import { parseTopicName, persistentTopic } from './topic-name';
 import type {
   ClusterData,
   ConsumerStats,
@@ -10,6 +10,10 @@ import type {
   PulsarAdminOptions,
   RestMessage,
   RetentionPolicy,
+  SchemaCompatibility,
+  SchemaCompatibilityStrategy,
+  SchemaDefinition,
+  StoredSchema,
   SubscriptionStats,
   SubscriptionType,
   TenantInfo,
@@ -236,6 +240,101 @@ export class PulsarAdmin {
     });
   }
 
+  // ---------------------------------------------------------------- schemas
+
+  /** The strategy the registry checks a new schema of the namespace's topics with (`UNDEFINED`: the broker's default). */
+  async setSchemaCompatibilityStrategy(
+    tenant: string,
+    namespace: string,
+    strategy: SchemaCompatibilityStrategy,
+  ): Promise<void> {
+    await this.request('PUT', `${nsPath(tenant, namespace)}/schemaCompatibilityStrategy`, { body: strategy });
+  }
+
+  getSchemaCompatibilityStrategy(tenant: string, namespace: string): Promise<string> {
+    return this.getJson(`${nsPath(tenant, namespace)}/schemaCompatibilityStrategy`, (json) => {
+      if (typeof json === 'string') return json;
+      throw new TypeError(`expected a strategy name, got ${JSON.stringify(json)}`);
+    });
+  }
+
+  /** Whether producers and consumers that send no schema are refused on the namespace's topics with one (must stay false for the mesh). */
+  getSchemaValidationEnforced(tenant: string, namespace: string): Promise<boolean> {
+    return this.getJson(`${nsPath(tenant, namespace)}/schemaValidationEnforced`, (json) => {
+      if (typeof json === 'boolean') return json;
+      throw new TypeError(`expected true/false, got ${JSON.stringify(json)}`);
+    });
+  }
+
+  /**
+   * Registers `schema` for the topic and returns its version: the same schema again keeps its
+   * version; a schema the namespace's compatibility strategy refuses is a 409 PulsarAdminError.
+   */
+  async uploadSchema(topic: string, schema: SchemaDefinition): Promise<number> {
+    const { text } = await this.request('POST', `${schemaPath(topic)}/schema`, { body: schemaBody(schema) });
+    try {
+      const version = object(object(parseJson(text))['version'] ?? null)['version'];
+      if (typeof version === 'number') return version;
+      throw new TypeError('no version');
+    } catch {
+      throw new PulsarAdminError(200, 'POST', `${schemaPath(topic)}/schema`, `unexpected answer: ${excerpt(text)}`);
+    }
+  }
+
+  /** The topic's latest schema, or null when it has none. */
+  async getSchema(topic: string): Promise<StoredSchema | null> {
+    const { status, text } = await this.request('GET', `${schemaPath(topic)}/schema`, { accept: [404] });
+    if (status === 404) return null;
+    const o = object(parseJson(text));
+    const data = str(o, 'data');
+    return { version: num(o, 'version'), type: str(o, 'type'), schema: JSON.parse(data) as unknown };
+  }
+
+  /** Deletes every version of the topic's schema (fine when it has none). */
+  async deleteSchema(topic: string): Promise<void> {
+    await this.request('DELETE', `${schemaPath(topic)}/schema`, { accept: [404] });
+  }
+
+  /**
+   * Asks the registry whether `schema` is compatible with the topic's registered ones under the
+   * namespace's strategy, registering nothing. The broker answers an incompatible schema with an
+   * error (409, or 500 carrying an IncompatibleSchemaException): both are `compatible: false`.
+   */
+  async checkSchemaCompatibility(topic: string, schema: SchemaDefinition): Promise<SchemaCompatibility> {
+    const path = `${schemaPath(topic)}/compatibility`;
+    const { status, text } = await this.request('POST', path, { body: schemaBody(schema), accept: [409, 500] });
+    if (status === 409 || (status === 500 && /Incompatible|SchemaValidationException/.test(text))) {
+      return { compatible: false, reason: incompatibility(text) };
+    }
+    if (status === 500) throw new PulsarAdminError(status, 'POST', path, reasonOf(text, 'server error'));
+    const o = object(parseJson(text));
+    return { compatible: o['compatibility'] === true, strategy: optStr(o, 'schemaCompatibilityStrategy') };
+  }
+
+  /**
+   * Sets the namespace's compatibility strategy (BACKWARD unless told), then registers each
+   * topic's schema (short names, in the namespace) and returns their versions. The first schema
+   * the registry refuses stops it with an error naming the topic.
+   */
+  async registerSchemas(
+    tenant: string,
+    namespace: string,
+    schemas: readonly { readonly topic: string; readonly schema: SchemaDefinition }[],
+    strategy: SchemaCompatibilityStrategy = 'BACKWARD',
+  ): Promise<Record<string, number>> {
+    await this.setSchemaCompatibilityStrategy(tenant, namespace, strategy);
+    const versions: Record<string, number> = {};
+    for (const { topic, schema } of schemas) {
+      try {
+        versions[topic] = await this.uploadSchema(persistentTopic(tenant, namespace, topic), schema);
+      } catch (error) {
+        if (!(error instanceof PulsarAdminError)) throw error;
+        throw new PulsarAdminError(error.status, error.method, error.path, `schema of ${topic}: ${error.reason}`);
+      }
+    }
+    return versions;
+  }
+
   // ---------------------------------------------------------------- topics
 
   /** Persistent topics of the namespace, fully qualified (partitions appear as `…-partition-N`). */
@@ -402,6 +501,26 @@ function seg(value: string): string {
 
 function nsPath(tenant: string, namespace: string): string {
   return `/admin/v2/namespaces/${seg(tenant)}/${seg(namespace)}`;
+}
+
+/** `/admin/v2/schemas/<tenant>/<namespace>/<topic>` of a persistent topic. */
+function schemaPath(topic: string): string {
+  const name = parseTopicName(topic);
+  return `/admin/v2/schemas/${[name.tenant, name.namespace, name.name].map(encodeURIComponent).join('/')}`;
+}
+
+/** The line of the broker's answer that says why a schema is incompatible (its `Message:`). */
+function incompatibility(text: string): string {
+  const lines = reasonOf(text, 'incompatible')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  const message = lines.find((line) => line.startsWith('Message:')) ?? lines[0] ?? 'incompatible';
+  return excerpt(message.replace(/^Message:\s*/, ''));
+}
+
+function schemaBody(schema: SchemaDefinition): object {
+  return { type: schema.type, schema: JSON.stringify(schema.schema), properties: schema.properties ?? {} };
 }
 
 function topicPath(topic: string): string {

@@ -92,3 +92,41 @@ export interface RestMessage {
   readonly properties?: Record<string, string>;
   readonly eventTime?: number;
 }
+
+/** Pulsar's schema compatibility strategies (namespace policy `schemaCompatibilityStrategy`). */
+export type SchemaCompatibilityStrategy =
+  | 'UNDEFINED'
+  | 'ALWAYS_INCOMPATIBLE'
+  | 'ALWAYS_COMPATIBLE'
+  | 'BACKWARD'
+  | 'FORWARD'
+  | 'FULL'
+  | 'BACKWARD_TRANSITIVE'
+  | 'FORWARD_TRANSITIVE'
+  | 'FULL_TRANSITIVE';
+
+/**
+ * A schema as the registry takes it: for `JSON` and `AVRO`, `schema` is an Avro record
+ * definition (an object here; sent as its JSON text).
+ */
+export interface SchemaDefinition {
+  readonly type: 'JSON' | 'AVRO';
+  readonly schema: object;
+  readonly properties?: Readonly<Record<string, string>>;
+}
+
+/** The latest schema registered for a topic. */
+export interface StoredSchema {
+  readonly version: number;
+  readonly type: string;
+  /** The schema definition, parsed. */
+  readonly schema: unknown;
+}
+
+/** The registry's answer to "could this schema be registered now?". */
+export interface SchemaCompatibility {
+  readonly compatible: boolean;
+  readonly strategy?: string;
+  /** Why not (the broker's first line of explanation). */
+  readonly reason?: string;
+}

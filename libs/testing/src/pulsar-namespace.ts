@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { TopicNaming } from '@agent-mesh/contracts';
+import { schemaRegistrations, type TopicNaming } from '@agent-mesh/contracts';
 import { PulsarAdmin } from '@agent-mesh/pulsar-admin';
+import { createDefaultSkillRegistry } from '@agent-mesh/skills';
 
 /** Where the broker is: a PulsarTestEnvironment of @agent-mesh/bus/testing fits. */
 export interface PulsarTarget {
@@ -40,9 +41,18 @@ export class PulsarNamespace {
     };
   }
 
-  /** Creates the namespace (idempotent), keeping messages an hour so readers from 'earliest' see them. */
+  /**
+   * Creates the namespace (idempotent), keeping messages an hour so readers from 'earliest' see
+   * them, and registers the contracts' schemas on its topics as the bootstrap does (strategy
+   * BACKWARD; `tasks.<skill>` for the built-in skills), so suites run where production runs.
+   */
   async create(): Promise<void> {
     await this.admin.ensureNamespace(this.tenant, this.name, { retention: { minutes: 60, sizeMB: 100 } });
+    await this.admin.registerSchemas(
+      this.tenant,
+      this.name,
+      schemaRegistrations({ skill: createDefaultSkillRegistry().names() }),
+    );
   }
 
   /** Deletes the namespace and its topics; a failure is ignored (teardown must go on). */

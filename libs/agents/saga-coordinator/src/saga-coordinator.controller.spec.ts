@@ -38,7 +38,12 @@ class RecordingPublisher {
       { source: 'saga-coordinator@spec', region: 't' },
       options,
     );
-    this.published.push({ topic, type: definition.type, data: { ...data }, deliverAfterMs: options.deliverAfterMs });
+    this.published.push({
+      topic,
+      type: definition.type,
+      data: Object.fromEntries(Object.entries(data)),
+      deliverAfterMs: options.deliverAfterMs,
+    });
     return envelope;
   }
   take(): Published[] {

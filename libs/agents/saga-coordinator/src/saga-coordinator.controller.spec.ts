@@ -16,6 +16,7 @@ import { MemoryStateStore } from '@agent-mesh/state';
 import { SagaCoordinatorController } from './saga-coordinator.controller';
 
 interface Published {
+  readonly id: string;
   readonly topic: string;
   readonly type: string;
   readonly data: Record<string, unknown>;
@@ -28,6 +29,8 @@ const WF = 'wf-1';
 /** Publishes nowhere: records each event after validating it against the contracts, as MeshPublisher does. */
 class RecordingPublisher {
   readonly published: Published[] = [];
+  /** Event types whose next publish fails (as a crash between a write and its announcement would). */
+  readonly failNext = new Set<string>();
   as(): this {
     return this;
   }
@@ -38,7 +41,9 @@ class RecordingPublisher {
       { source: 'saga-coordinator@spec', region: 't' },
       options,
     );
+    if (this.failNext.delete(definition.type)) throw new Error(`publish of ${definition.type} failed`);
     this.published.push({
+      id: envelope.id,
       topic,
       type: definition.type,
       data: Object.fromEntries(Object.entries(data)),
@@ -106,37 +111,76 @@ describe('SagaCoordinatorController', () => {
     await saga.onStart(incoming(SagaStartV1, { stepPath: 'root', steps: names.map((n) => spec(n)) }));
   };
 
-  it('applies each event once: a redelivered start, result or compensation announces and undoes nothing twice', async () => {
+  it('applies each event once: a redelivered start, result or compensation undoes nothing twice, and re-announces the same events', async () => {
+    const all: Published[] = [];
+    const deliverTwice = async <T>(handler: (event: T) => Promise<void>, event: T) => {
+      await handler(event);
+      const first = publisher.take();
+      await handler(event);
+      const again = publisher.take();
+      all.push(...first, ...again);
+      // The redelivery publishes nothing new: the same announcements (same ids), the same tasks (same task ids).
+      const ids = new Set(first.map((e) => e.id));
+      expect(
+        again
+          .filter((e) => e.type !== 'task.assigned' && !e.type.startsWith('saga.deadline'))
+          .map((e) => e.id)
+          .every((id) => ids.has(id)),
+      ).toBe(true);
+      return kinds(first);
+    };
     const begin = incoming(SagaStartV1, { stepPath: 'root', steps: [spec('one'), spec('two')] });
-    await saga.onStart(begin);
-    await saga.onStart(begin);
-    expect(kinds(publisher.take())).toEqual([
+    expect(await deliverTwice((e) => saga.onStart(e), begin)).toEqual([
       'assign 0:action #1',
       'saga.deadline',
       'step one started',
-      'assign 0:action #1', // re-published (same task id: the skill applies it once), not announced again
-      'saga.deadline',
     ]);
-    const done = completed(0, 'action');
-    await saga.onTaskCompleted(done);
-    await saga.onTaskCompleted(done);
-    expect(kinds(publisher.take()).filter((k) => k.startsWith('step'))).toEqual([
+    expect(await deliverTwice((e) => saga.onTaskCompleted(e), completed(0, 'action'))).toEqual([
       'step one completed',
+      'assign 1:action #1',
+      'saga.deadline',
       'step two started',
     ]);
-    const failure = failed(1, 'action');
-    await saga.onTaskFailed(failure);
-    await saga.onTaskFailed(failure);
-    expect(kinds(publisher.take())).toEqual([
+    expect(await deliverTwice((e) => saga.onTaskFailed(e), failed(1, 'action'))).toEqual([
       'step two failed',
       'step one compensating',
       'assign 0:compensation #1',
-      'assign 0:compensation #1', // the redelivery re-publishes the compensation in flight, same task id
     ]);
+    expect(await deliverTwice((e) => saga.onTaskCompleted(e), completed(0, 'compensation'))).toEqual([
+      'step one compensated',
+      'saga.compensated',
+    ]);
+    // Every compensation task is the one task id: the skill applies it once.
+    const undo = all.filter((e) => e.type === 'task.assigned' && String(e.data['taskId']).endsWith(':compensation'));
+    expect(new Set(undo.map((e) => e.data['taskId']))).toEqual(new Set([taskId(0, 'compensation')]));
+    expect(new Set(all.filter((e) => e.type === 'saga.compensated').map((e) => e.id)).size).toBe(1);
+  });
+
+  it('a later event for an ended saga announces nothing', async () => {
+    await start('one');
+    await saga.onTaskFailed(failed(0, 'action'));
+    publisher.take();
+    // nothing took effect: the saga ends compensated at once
+    const other = incoming(SagaAbortV1, { stepPath: 'root', reason: 'late' });
+    await saga.onAbort(other);
+    expect(publisher.take()).toEqual([]); // not the event that ended it: announces nothing
+  });
+
+  it('a crash between the end and its announcement: the redelivered result announces it, under the same id', async () => {
+    await start('one', 'two');
+    await saga.onTaskCompleted(completed(0, 'action'));
+    await saga.onTaskFailed(failed(1, 'action'));
+    publisher.take();
     const undone = completed(0, 'compensation');
-    await saga.onTaskCompleted(undone);
-    await saga.onTaskCompleted(undone);
-    expect(kinds(publisher.take())).toEqual(['step one compensated', 'saga.compensated']);
+    publisher.failNext.add('saga.compensated');
+    await expect(saga.onTaskCompleted(undone)).rejects.toThrow('publish of saga.compensated failed');
+    expect(kinds(publisher.take())).toEqual(['step one compensated']);
+    await saga.onTaskCompleted(undone); // redelivered
+    const again = publisher.take();
+    expect(kinds(again)).toEqual(['step one compensated', 'saga.compensated']);
+    await saga.onTaskCompleted(undone); // and once more: the same event again
+    const third = publisher.take();
+    expect(third.map((e) => e.id)).toEqual(again.map((e) => e.id));
   });
 
   it('an action completing after its deadline is undone before the steps it follows; the saga ends after it', async () => {
@@ -215,9 +259,9 @@ describe('SagaCoordinatorController', () => {
     expect(publisher.take()).toEqual([]);
     const last = failed(1, 'compensation', 3);
     await saga.onTaskFailed(last);
-    await saga.onTaskFailed(last);
+    await saga.onTaskFailed(last); // redelivered: the same announcement
     const [sagaFailed, ...rest] = publisher.take();
-    expect(rest).toEqual([]);
+    expect(rest.map((e) => e.id)).toEqual([sagaFailed.id]);
     expect(sagaFailed).toMatchObject({ type: 'saga.failed', data: { leftToUndo: ['two', 'one'] } });
     expect(sagaFailed.data['reason']).toContain(
       'compensation of two failed 3 time(s), last: no; left to undo: two, one',

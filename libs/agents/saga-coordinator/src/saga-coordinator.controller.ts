@@ -29,8 +29,8 @@ import {
 } from '@agent-mesh/contracts';
 import { MeshPublisher, OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
 import { MESH_CONFIG, STATE_STORE, type MeshConfig } from '@agent-mesh/runtime';
-import type { StateStore } from '@agent-mesh/state';
-import { leftToUndo, logKey, parseLog, undoNext, type SagaLog } from './saga-log';
+import type { StateOp, StateStore } from '@agent-mesh/state';
+import { announcementId, leftToUndo, logKey, parseLog, undoNext, type SagaLog } from './saga-log';
 import { sagaSettings, type SagaSettings } from './saga-settings';
 
 const SUBSCRIPTION = 'saga-coordinator';
@@ -136,7 +136,8 @@ export class SagaCoordinatorController {
       { correlationId: workflowId, causedBy: event, deliverAfterMs: this.settings.resultWaitMs },
     );
     const reason = `step ${saga.steps[index].name} missed its deadline of ${deadlineMs} ms`;
-    if (applied) await this.stepEvent(event, stepPath, index, saga.steps[index].name, 'failed', reason);
+    if (applied) this.log.warn(`saga ${workflowId} ${stepPath}: ${reason}`);
+    await this.stepEvent(event, stepPath, index, saga.steps[index].name, 'failed', reason, 'deadline');
     await this.compensate(event, stepPath, reason);
   }
 
@@ -146,7 +147,8 @@ export class SagaCoordinatorController {
     const { stepPath, index, waitedMs } = event.data;
     const workflowId = event.correlationId;
     const saga = await this.read(workflowId, stepPath);
-    if (saga?.phases[index] !== 'timed-out') return; // its result came
+    // Its result came — or this event marked it unknown already, and is redelivered: carry on.
+    if (saga?.phases[index] !== 'timed-out' && saga?.phases[index] !== 'unknown') return;
     const { applied } = await this.state.applyOnce(`saga:unknown:${workflowId}:${stepPath}:${index}`, [
       { op: 'hset', key: logKey(workflowId, stepPath), field: `phase:${index}`, value: 'unknown' },
     ]);
@@ -203,7 +205,8 @@ export class SagaCoordinatorController {
     const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [
       { op: 'hset', key: logKey(event.correlationId, stepPath), field: `phase:${index}`, value: 'failed' },
     ]);
-    if (applied) await this.stepEvent(event, stepPath, index, name, 'failed', error);
+    if (applied) this.log.warn(`saga ${event.correlationId} ${stepPath}: step ${name} failed: ${error}`);
+    await this.stepEvent(event, stepPath, index, name, 'failed', error, 'result');
     if (saga.status === 'running') await this.compensate(event, stepPath, `step ${name} failed: ${error}`);
     else await this.compensateNext(event, stepPath);
   }
@@ -229,13 +232,15 @@ export class SagaCoordinatorController {
     const detail = late
       ? `done late (${phase === 'timed-out' ? 'after its deadline' : 'after the abort'}): to undo`
       : 'done';
-    if (applied) await this.stepEvent(event, stepPath, index, name, 'completed', detail);
+    if (applied && late) this.log.warn(`saga ${event.correlationId} ${stepPath}: step ${name} ${detail}`);
+    await this.stepEvent(event, stepPath, index, name, 'completed', detail);
     const now = await this.read(event.correlationId, stepPath);
     if (now?.status === 'running' && phase === 'timed-out')
       await this.compensate(event, stepPath, `step ${name} missed its deadline of ${now.steps[index].deadlineMs} ms`);
     else if (now?.status === 'running' && index + 1 < now.steps.length) await this.runStep(event, stepPath, index + 1);
     else if (now?.status === 'running') await this.finishCompleted(event, stepPath, now);
     else if (now?.status === 'compensating') await this.compensateNext(event, stepPath);
+    else if (now?.status === 'completed') await this.finishCompleted(event, stepPath, now); // a redelivery
   }
 
   /**
@@ -255,15 +260,19 @@ export class SagaCoordinatorController {
   /** A compensation's result: a success undoes the next step; a failure is retried, then fails the saga. */
   private async onCompensationResult(step: ResultOf, saga: SagaLog, result: TaskResult): Promise<void> {
     const { event, taskId, stepPath, index, name } = step;
-    if (saga.phases[index] === 'compensated') return this.compensateNext(event, stepPath); // a redelivery
-    if (saga.phases[index] !== 'compensating') return;
-    if (result.error !== undefined) return this.onCompensationFailed(step, saga, result.error, result.attempt);
+    const phase = saga.phases[index];
+    if (result.error !== undefined) {
+      if (phase === 'compensating') await this.onCompensationFailed(step, saga, result.error, result.attempt);
+      return;
+    }
+    if (phase !== 'compensating' && phase !== 'compensated') return; // 'compensated': a redelivery
     const key = logKey(event.correlationId, stepPath);
     const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [
       { op: 'hset', key, field: `phase:${index}`, value: 'compensated' },
       { op: 'rpush', key: `${key}:compensated`, value: name },
     ]);
-    if (applied) await this.stepEvent(event, stepPath, index, name, 'compensated', 'undone');
+    if (applied) this.log.log(`saga ${event.correlationId} ${stepPath}: step ${name} compensated`);
+    await this.stepEvent(event, stepPath, index, name, 'compensated', 'undone');
     await this.compensateNext(event, stepPath);
   }
 
@@ -286,10 +295,9 @@ export class SagaCoordinatorController {
         value: `${attempt + 1}`,
       },
     ]);
-    if (applied) {
-      const detail = `attempt ${attempt} of ${policy.attempts} failed (${error}); retry in ${delayMs} ms`;
-      await this.stepEvent(event, stepPath, index, name, 'compensating', detail);
-    }
+    const detail = `attempt ${attempt} of ${policy.attempts} failed (${error}); retry in ${delayMs} ms`;
+    if (applied) this.log.warn(`saga ${event.correlationId} ${stepPath}: compensation of ${name} ${detail}`);
+    await this.stepEvent(event, stepPath, index, name, 'compensating', detail, `${attempt + 1}`);
     await this.publisher.publish(
       Topics.timers,
       SagaCompensationRetryV1,
@@ -314,18 +322,17 @@ export class SagaCoordinatorController {
       `compensation of ${name} failed ${attempts} time(s), last: ${error}; ` +
       `left to undo: ${left.join(', ')} — an operator must undo them`;
     const key = logKey(workflowId, stepPath);
-    const { applied } = await this.state.applyOnce(`saga:failed:${workflowId}:${stepPath}`, [
-      { op: 'hset', key, field: 'status', value: 'failed' },
+    const ended = await this.end(cause, stepPath, 'failed', [
       { op: 'hset', key, field: 'failure', value: reason },
       { op: 'hset', key, field: 'left-to-undo', value: JSON.stringify(left) },
     ]);
-    if (!applied) return;
+    if (!ended) return;
     this.log.error(`saga ${workflowId} ${stepPath}: ${reason}`);
     await this.publisher.publish(
       Topics.sagaEvents,
       SagaFailedV1,
       { stepPath, reason, leftToUndo: left },
-      { correlationId: workflowId, causedBy: cause },
+      this.announced(cause, stepPath, 'end'),
     );
   }
 
@@ -346,10 +353,14 @@ export class SagaCoordinatorController {
       { stepPath, index, deadlineMs: step.deadlineMs },
       { correlationId: workflowId, causedBy: cause, deliverAfterMs: step.deadlineMs },
     );
-    if (applied) {
-      const detail = `${step.action.skill}, deadline ${step.deadlineMs} ms`;
-      await this.stepEvent(cause, stepPath, index, step.name, 'started', detail);
-    }
+    await this.stepEvent(
+      cause,
+      stepPath,
+      index,
+      step.name,
+      'started',
+      `${step.action.skill}, deadline ${step.deadlineMs} ms`,
+    );
   }
 
   private async compensate(cause: EventEnvelope, stepPath: string, reason: string): Promise<void> {
@@ -370,7 +381,8 @@ export class SagaCoordinatorController {
   private async compensateNext(cause: EventEnvelope, stepPath: string): Promise<void> {
     const workflowId = cause.correlationId;
     const saga = await this.read(workflowId, stepPath);
-    if (!saga || saga.status !== 'compensating') return;
+    if (saga?.status === 'compensated') return this.finishCompensated(cause, stepPath, saga); // a redelivery
+    if (saga?.status !== 'compensating') return;
     const next = undoNext(saga);
     if (next.kind === 'done') return this.finishCompensated(cause, stepPath, saga);
     if (next.kind === 'wait') return;
@@ -384,26 +396,16 @@ export class SagaCoordinatorController {
       { op: 'hset', key: logKey(workflowId, stepPath), field: `phase:${index}`, value: 'compensating' },
       { op: 'hset', key: logKey(workflowId, stepPath), field: `compensation-attempt:${index}`, value: '1' },
     ]);
-    if (applied) {
-      const unknown = saga.phases[index] === 'unknown' ? ' (its action never reported: undone anyway)' : '';
-      await this.stepEvent(
-        cause,
-        stepPath,
-        index,
-        saga.steps[index].name,
-        'compensating',
-        `${compensation.skill}${unknown}`,
-      );
-    }
+    const unknown = saga.phases[index] === 'unknown' ? ' (its action never reported: undone anyway)' : '';
+    if (applied) this.log.warn(`saga ${workflowId} ${stepPath}: undoing ${saga.steps[index].name}${unknown}`);
+    const name = saga.steps[index].name;
+    await this.stepEvent(cause, stepPath, index, name, 'compensating', `${compensation.skill}${unknown}`, '1');
     await this.assign(cause, stepPath, index, compensation, 'compensation', 1);
   }
 
   private async finishCompleted(cause: EventEnvelope, stepPath: string, saga: SagaLog): Promise<void> {
     const workflowId = cause.correlationId;
-    const { applied } = await this.state.applyOnce(`saga:done:${workflowId}:${stepPath}`, [
-      { op: 'hset', key: logKey(workflowId, stepPath), field: 'status', value: 'completed' },
-    ]);
-    if (!applied) return;
+    if (!(await this.end(cause, stepPath, 'completed'))) return;
     const raw = await this.state.hgetall(logKey(workflowId, stepPath));
     const outputs = Object.fromEntries(
       saga.steps.map((s, i) => [s.name, JSON.parse(raw[`output:${i}`] ?? '{}') as unknown]),
@@ -412,23 +414,51 @@ export class SagaCoordinatorController {
       Topics.sagaEvents,
       SagaCompletedV1,
       { stepPath, outputs },
-      { correlationId: workflowId, causedBy: cause },
+      this.announced(cause, stepPath, 'end'),
     );
   }
 
   private async finishCompensated(cause: EventEnvelope, stepPath: string, saga: SagaLog): Promise<void> {
     const workflowId = cause.correlationId;
-    const { applied } = await this.state.applyOnce(`saga:undone:${workflowId}:${stepPath}`, [
-      { op: 'hset', key: logKey(workflowId, stepPath), field: 'status', value: 'compensated' },
-    ]);
-    if (!applied) return;
+    if (!(await this.end(cause, stepPath, 'compensated'))) return;
     const compensated = await this.state.lrange(`${logKey(workflowId, stepPath)}:compensated`, 0, -1);
     await this.publisher.publish(
       Topics.sagaEvents,
       SagaCompensatedV1,
       { stepPath, reason: saga.reason ?? 'compensated', compensated },
-      { correlationId: workflowId, causedBy: cause },
+      this.announced(cause, stepPath, 'end'),
     );
+  }
+
+  /**
+   * Ends the saga once, recording which event ended it: true if `cause` did — now, or before
+   * (a redelivery after a crash between the write and the announcement, which then goes out again).
+   */
+  private async end(
+    cause: EventEnvelope,
+    stepPath: string,
+    status: 'completed' | 'compensated' | 'failed',
+    also: readonly StateOp[] = [],
+  ): Promise<boolean> {
+    const key = logKey(cause.correlationId, stepPath);
+    const { applied } = await this.state.applyOnce(`saga:end:${cause.correlationId}:${stepPath}`, [
+      { op: 'hset', key, field: 'status', value: status },
+      { op: 'hset', key, field: 'ended-by', value: cause.id },
+      ...also,
+    ]);
+    return applied || (await this.state.hget(key, 'ended-by')) === cause.id;
+  }
+
+  /**
+   * Publish options of an announcement: its id is derived from what it announces, so one
+   * re-published (a redelivery, a crash before the ack) is the same event, recorded once.
+   */
+  private announced(cause: EventEnvelope, stepPath: string, what: string) {
+    return {
+      correlationId: cause.correlationId,
+      causedBy: cause,
+      id: announcementId(cause.correlationId, stepPath, what),
+    };
   }
 
   /** A step's action or compensation as a task; its id is stable (`…:saga:<index>:<role>`), the skill's idempotency key. */
@@ -459,6 +489,7 @@ export class SagaCoordinatorController {
     );
   }
 
+  /** A step's change for the timeline; `tag` tells apart announcements of one phase (a deadline's failure, a result's). */
   private async stepEvent(
     cause: EventEnvelope,
     stepPath: string,
@@ -466,12 +497,13 @@ export class SagaCoordinatorController {
     name: string,
     phase: StepEventPhase,
     detail: string,
+    tag = '',
   ): Promise<void> {
     await this.publisher.publish(
       Topics.sagaEvents,
       SagaStepEventV1,
       { stepPath, index, name, phase, detail },
-      { correlationId: cause.correlationId, causedBy: cause },
+      this.announced(cause, stepPath, `${index}:${phase}:${tag}`),
     );
   }
 

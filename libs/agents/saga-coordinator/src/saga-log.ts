@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { SagaStepItemSpec } from '@agent-mesh/contracts';
 
 /**
@@ -76,4 +77,16 @@ export function leftToUndo(log: SagaLog): string[] {
     .filter(({ i }) => TO_UNDO.has(log.phases[i]))
     .reverse()
     .map(({ step }) => step.name);
+}
+
+/**
+ * A UUID (version 5 layout: SHA-1 of the name) for what a saga announces, the same each time it
+ * is announced: a re-published announcement is the same event, which its consumers record once.
+ */
+export function announcementId(workflowId: string, stepPath: string, what: string): string {
+  const hash = createHash('sha1').update(`saga:${workflowId}:${stepPath}:${what}`).digest();
+  hash[6] = (hash[6] & 0x0f) | 0x50;
+  hash[8] = (hash[8] & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -89,6 +89,8 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
     readonly redis?: boolean;
     /** BID_PRICE_FACTOR of a worker: read from process.env when its bidder is built. */
     readonly factor?: string;
+    /** Other settings read from process.env at start-up (the saga coordinator's). */
+    readonly processEnv?: Record<string, string>;
   }
 
   const start = async (role: AgentRole, options: StartOptions = {}): Promise<AgentProcess> =>
@@ -99,9 +101,18 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       stateStore: options.redis ? await redis.connect() : undefined,
       // PULSAR_SERVICE_URL blank: never the native driver, whatever the environment says
       env: { ...namespace.meshEnv(), PULSAR_SERVICE_URL: '', MESH_BOARDS: 'default,ideas' },
-      processEnv: options.factor === undefined ? undefined : { BID_PRICE_FACTOR: options.factor },
+      processEnv: {
+        ...options.processEnv,
+        ...(options.factor === undefined ? {} : { BID_PRICE_FACTOR: options.factor }),
+      },
     });
-  const startCoordinator = (instanceId: string) => start('saga-coordinator', { instanceId, redis: true });
+  // A failing compensation is tried 3 times, 200 ms then 400 ms apart (half of each jitter): delayed messages on timers.
+  const startCoordinator = (instanceId: string) =>
+    start('saga-coordinator', {
+      instanceId,
+      redis: true,
+      processEnv: { SAGA_COMPENSATION_ATTEMPTS: '3', SAGA_COMPENSATION_BACKOFF_MS: '200' },
+    });
 
   beforeAll(async () => {
     await assertPulsarAnswers(env);
@@ -323,6 +334,27 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       const after = await client.get(id);
       expect(after.status).toBe('cancelled');
       expect(terminalEvents(after)).toEqual(['workflow.cancelled']);
+    }, 60_000);
+
+    it('retries a compensation that always fails (delayed by the broker), then ends the workflow failed naming what is left to undo', async () => {
+      const fx = 'fx:saga-stuck';
+      const stuck = {
+        ...sagaStep(fx, 'two', 'st-b', 'reserve'),
+        compensation: { skill: 'ledger', input: { id: 'st-b', text: 'x' }, params: { op: 'fail', effects: fx } },
+      };
+      const workflow = await run({
+        kind: 'saga',
+        steps: [sagaStep(fx, 'one', 'st-a', 'reserve'), stuck, sagaStep(fx, 'three', 'st-c', 'fail')],
+      });
+      expect(workflow.status).toBe('failed');
+      expect(workflow.reason).toContain('compensation of two failed 3 time(s)');
+      expect(workflow.reason).toContain('left to undo: two, one');
+      expect(ledger.calls.filter((c) => c === 'fail:st-b')).toHaveLength(3);
+      const retries = sagaSteps(workflow).filter((e) => e.detail?.includes('failed (SkillInputError'));
+      expect(retries.map((e) => e.detail?.split(':')[0])).toEqual(['two compensating', 'two compensating']);
+      // nothing undone: step one waits for an operator, after two
+      expect(await effectsOf(fx)).toEqual(['reserve:st-a', 'reserve:st-b']);
+      expect(terminalEvents(workflow)).toEqual(['workflow.failed']);
     }, 60_000);
   });
 

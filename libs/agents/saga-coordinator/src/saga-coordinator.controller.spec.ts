@@ -230,6 +230,29 @@ describe('SagaCoordinatorController', () => {
     publisher.take();
     await saga.onWaitExpired(incoming(SagaWaitExpiredV1, { stepPath: 'root', index: 0, waitedMs: 5000 }));
     expect(kinds(publisher.take())).toEqual(['step one compensating', 'assign 0:compensation #1']);
+    await saga.onTaskCompleted(completed(0, 'compensation'));
+    expect(kinds(publisher.take())).toEqual(['step one compensated', 'saga.compensated']);
+    // Reporting after all, it is recorded for an operator (its compensation may have come first), once.
+    const late = completed(0, 'action');
+    await saga.onTaskCompleted(late);
+    const [entry, ...rest] = publisher.take();
+    expect(rest).toEqual([]);
+    expect(entry.data['detail']).toContain('done after it was given up as unknown');
+    await saga.onTaskCompleted(late);
+    expect(publisher.take()).toEqual([]);
+  });
+
+  it('a duplicate result of an action already undone starts nothing and announces nothing new', async () => {
+    await start('one', 'two');
+    await saga.onTaskCompleted(completed(0, 'action'));
+    await saga.onTaskFailed(failed(1, 'action'));
+    await saga.onTaskCompleted(completed(0, 'compensation'));
+    const before = new Set(publisher.take().map((e) => e.id));
+    await saga.onTaskCompleted(completed(0, 'action'));
+    await saga.onTaskFailed(failed(1, 'action'));
+    const after = publisher.take();
+    expect(after.filter((e) => e.type !== 'saga.step')).toEqual([]);
+    expect(after.every((e) => before.has(e.id))).toBe(true); // at most the same announcement again
   });
 
   it('retries a failed compensation after a growing backoff, then fails the saga naming the steps left to undo', async () => {

@@ -200,8 +200,7 @@ export class SagaCoordinatorController {
     error: string,
   ): Promise<void> {
     const phase = saga.phases[index];
-    if (phase !== 'running' && phase !== 'timed-out' && phase !== 'failed')
-      return this.lateAfterUndo(event, saga, index);
+    if (phase !== 'running' && phase !== 'timed-out' && phase !== 'failed') return; // given up on: nothing to undo
     const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [
       { op: 'hset', key: logKey(event.correlationId, stepPath), field: `phase:${index}`, value: 'failed' },
     ]);
@@ -222,7 +221,10 @@ export class SagaCoordinatorController {
   ): Promise<void> {
     const phase = saga.phases[index];
     if (phase !== 'running' && phase !== 'timed-out' && phase !== 'completed')
-      return this.lateAfterUndo(event, saga, index);
+      return this.completedAfterGivenUp(
+        { event, taskId, workflowId: event.correlationId, stepPath, index, name },
+        phase,
+      );
     const key = logKey(event.correlationId, stepPath);
     const late = phase === 'timed-out' || saga.status !== 'running';
     const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [
@@ -244,17 +246,16 @@ export class SagaCoordinatorController {
   }
 
   /**
-   * A result for a step whose outcome was given up as unknown (compensated anyway): nothing
-   * changes, but if it says the action took effect after its compensation ran, an operator
-   * must check that the effect is gone.
+   * An action that completed after its outcome was given up as unknown (and compensated
+   * anyway): its compensation may have run before its effect. Not undone again — recorded in the
+   * timeline and logged as an error, once, for an operator to check.
    */
-  private async lateAfterUndo(event: EventEnvelope, saga: SagaLog, index: number): Promise<void> {
-    const phase = saga.phases[index];
-    if (phase === 'unknown' || phase === 'compensating' || phase === 'compensated')
-      this.log.error(
-        `saga ${event.correlationId}: step ${saga.steps[index].name} reported after its outcome was taken as ` +
-          `unknown (phase ${phase}); its compensation may have run before its effect — check it`,
-      );
+  private async completedAfterGivenUp({ event, taskId, stepPath, index, name }: ResultOf, phase: string) {
+    const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, []);
+    if (!applied) return; // a duplicate of a result already recorded
+    const detail = `done after it was given up as unknown (now ${phase}): its compensation may have run first — check`;
+    this.log.error(`saga ${event.correlationId} ${stepPath}: step ${name} ${detail}`);
+    await this.stepEvent(event, stepPath, index, name, 'completed', detail, 'after-given-up');
   }
 
   /** A compensation's result: a success undoes the next step; a failure is retried, then fails the saga. */

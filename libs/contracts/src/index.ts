@@ -51,6 +51,8 @@ export {
   SagaCompletedV1,
   SagaCompensatedV1,
   SagaFailedV1,
+  sagaTaskId,
+  isSagaCompensationTask,
   STEP_PATH_FRAGMENT,
   WorkflowSubmitted,
   WorkflowCancelRequested,

@@ -12,6 +12,7 @@ import {
   SagaStartV1,
   SagaStepEventV1,
   SagaWaitExpiredV1,
+  sagaTaskId,
   TaskAssignedV1,
   TaskCompletedV1,
   TaskFailedV1,
@@ -476,7 +477,7 @@ export class SagaCoordinatorController {
       Topics.tasks(action.skill),
       TaskAssignedV1,
       {
-        taskId: `${workflowId}:${stepPath}:saga:${index}:${role}`,
+        taskId: sagaTaskId(workflowId, stepPath, index, role),
         branchIndex: index,
         branchCount: 1,
         skill: action.skill,

@@ -150,3 +150,24 @@ export const SagaStepEventV1 = defineEvent('saga.step', 1, 'event', SagaStepEven
 export const SagaCompletedV1 = defineEvent('saga.completed', 1, 'event', SagaCompleted);
 export const SagaCompensatedV1 = defineEvent('saga.compensated', 1, 'event', SagaCompensated);
 export const SagaFailedV1 = defineEvent('saga.failed', 1, 'event', SagaFailed);
+
+/**
+ * The task id of a saga step's action or compensation (`<workflow>:<step path>:saga:<index>:<role>`):
+ * stable across redeliveries and retries, the skill's idempotency key.
+ */
+export function sagaTaskId(
+  workflowId: string,
+  stepPath: string,
+  index: number,
+  role: 'action' | 'compensation',
+): string {
+  return `${workflowId}:${stepPath}:saga:${index}:${role}`;
+}
+
+/**
+ * Whether a task undoes a saga step. A compensation must run even when its workflow was
+ * cancelled or timed out: it is how the cancel undoes the work (never skip or abort one).
+ */
+export function isSagaCompensationTask(taskId: string): boolean {
+  return /:saga:\d+:compensation$/.test(taskId);
+}

@@ -36,6 +36,7 @@ import {
   summarizeThenIndex,
   type Board,
 } from './support/expectations';
+import { terminalEvents } from './support/pattern-scenarios';
 import { CountSkill, LedgerSkill, sleep } from './support/test-skills';
 
 /*
@@ -88,6 +89,8 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
     readonly redis?: boolean;
     /** BID_PRICE_FACTOR of a worker: read from process.env when its bidder is built. */
     readonly factor?: string;
+    /** Other settings read from process.env at start-up (the saga coordinator's). */
+    readonly processEnv?: Record<string, string>;
   }
 
   const start = async (role: AgentRole, options: StartOptions = {}): Promise<AgentProcess> =>
@@ -98,9 +101,18 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       stateStore: options.redis ? await redis.connect() : undefined,
       // PULSAR_SERVICE_URL blank: never the native driver, whatever the environment says
       env: { ...namespace.meshEnv(), PULSAR_SERVICE_URL: '', MESH_BOARDS: 'default,ideas' },
-      processEnv: options.factor === undefined ? undefined : { BID_PRICE_FACTOR: options.factor },
+      processEnv: {
+        ...options.processEnv,
+        ...(options.factor === undefined ? {} : { BID_PRICE_FACTOR: options.factor }),
+      },
     });
-  const startCoordinator = (instanceId: string) => start('saga-coordinator', { instanceId, redis: true });
+  // A failing compensation is tried 3 times, 200 ms then 400 ms apart (half of each jitter): delayed messages on timers.
+  const startCoordinator = (instanceId: string) =>
+    start('saga-coordinator', {
+      instanceId,
+      redis: true,
+      processEnv: { SAGA_COMPENSATION_ATTEMPTS: '3', SAGA_COMPENSATION_BACKOFF_MS: '200' },
+    });
 
   beforeAll(async () => {
     await assertPulsarAnswers(env);
@@ -267,17 +279,29 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       expect(by('four started')).toEqual([]);
     }, 90_000);
 
-    it('compensates when a step misses its deadline: a message delivered late by the broker on timers', async () => {
+    it('compensates a step that finishes after its deadline (a message delivered late by the broker on timers) before the step it follows', async () => {
       const fx = 'fx:saga-deadline';
       const deadlineMs = 1500;
-      const workflow = await run({
+      const releaseB = ledger.hold('reserve:dl-b'); // slow's action takes effect only after its deadline
+      const id = await submit({
         kind: 'saga',
-        steps: [sagaStep(fx, 'one', 'dl-a', 'reserve'), sagaStep(fx, 'slow', 'dl-b', 'hang', deadlineMs)],
+        steps: [sagaStep(fx, 'one', 'dl-a', 'reserve'), sagaStep(fx, 'slow', 'dl-b', 'reserve', deadlineMs)],
       });
+      await eventually(
+        'the deadline of slow',
+        async () =>
+          sagaSteps(await client.get(id)).some((e) => e.detail?.startsWith('slow failed')) ? true : undefined,
+        30_000,
+      );
+      expect((await client.get(id)).status).toBe('running'); // the undoing waits for slow's result
+      expect(await effectsOf(fx)).toEqual(['reserve:dl-a']);
+      releaseB();
+      const workflow = await client.finished(id, 45_000);
       expect(workflow.status).toBe('compensated');
       expect(workflow.reason).toContain(`slow missed its deadline of ${deadlineMs} ms`);
-      expect(await effectsOf(fx)).toEqual(['reserve:dl-a', 'release:dl-a']);
-      expect(ledger.calls).toContain('hang:dl-b');
+      expect(workflow.reason).toContain('compensated slow then one');
+      // the late effect undone first, then step one's: nothing is left applied
+      expect(await effectsOf(fx)).toEqual(['reserve:dl-a', 'reserve:dl-b', 'release:dl-b', 'release:dl-a']);
       // The deadline came from the broker's delayed delivery: not before deadlineMs after the step started
       // (the timer is published just before the step's "started" event).
       const steps = sagaSteps(workflow);
@@ -285,25 +309,52 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
       const missed = ms(steps.find((e) => e.detail?.startsWith('slow failed')));
       expect(missed - started).toBeGreaterThanOrEqual(deadlineMs - 100);
       expect(missed - started).toBeLessThan(deadlineMs + 10_000);
-    }, 60_000);
+    }, 90_000);
 
-    it('compensates a running saga that is cancelled over HTTP', async () => {
+    it('cancel ends the workflow cancelled, then the saga undoes what took effect — an action finishing after the cancel too', async () => {
       const fx = 'fx:saga-cancel';
+      const releaseB = ledger.hold('reserve:cc-b');
       const id = await submit({
         kind: 'saga',
-        steps: [sagaStep(fx, 'one', 'cc-a', 'reserve'), sagaStep(fx, 'waits', 'cc-b', 'hang')],
+        steps: [sagaStep(fx, 'one', 'cc-a', 'reserve'), sagaStep(fx, 'two', 'cc-b', 'reserve')],
       });
       await eventually(
         'step one done and step two running',
-        async () => (ledger.calls.includes('hang:cc-b') ? true : undefined),
+        async () => (ledger.calls.includes('reserve:cc-b') ? true : undefined),
         30_000,
       );
       const cancel = await client.cancel(id, 'customer changed their mind');
       expect(cancel.status).toBe(202);
-      const workflow = await client.finished(id);
-      expect(workflow.status).toBe('compensated');
-      expect(workflow.reason).toContain('customer changed their mind');
-      expect(await effectsOf(fx)).toEqual(['reserve:cc-a', 'release:cc-a']);
+      const cancelled = await client.finished(id);
+      expect(cancelled.status).toBe('cancelled');
+      expect(cancelled.reason).toContain('customer changed their mind');
+      releaseB();
+      await client.timeline(id, 'saga.compensated', 1);
+      expect(await effectsOf(fx)).toEqual(['reserve:cc-a', 'reserve:cc-b', 'release:cc-b', 'release:cc-a']);
+      const after = await client.get(id);
+      expect(after.status).toBe('cancelled');
+      expect(terminalEvents(after)).toEqual(['workflow.cancelled']);
+    }, 60_000);
+
+    it('retries a compensation that always fails (delayed by the broker), then ends the workflow failed naming what is left to undo', async () => {
+      const fx = 'fx:saga-stuck';
+      const stuck = {
+        ...sagaStep(fx, 'two', 'st-b', 'reserve'),
+        compensation: { skill: 'ledger', input: { id: 'st-b', text: 'x' }, params: { op: 'fail', effects: fx } },
+      };
+      const workflow = await run({
+        kind: 'saga',
+        steps: [sagaStep(fx, 'one', 'st-a', 'reserve'), stuck, sagaStep(fx, 'three', 'st-c', 'fail')],
+      });
+      expect(workflow.status).toBe('failed');
+      expect(workflow.reason).toContain('compensation of two failed 3 time(s)');
+      expect(workflow.reason).toContain('left to undo: two, one');
+      expect(ledger.calls.filter((c) => c === 'fail:st-b')).toHaveLength(3);
+      const retries = sagaSteps(workflow).filter((e) => e.detail?.includes('failed (SkillInputError'));
+      expect(retries.map((e) => e.detail?.split(':')[0])).toEqual(['two compensating', 'two compensating']);
+      // nothing undone: step one waits for an operator, after two
+      expect(await effectsOf(fx)).toEqual(['reserve:st-a', 'reserve:st-b']);
+      expect(terminalEvents(workflow)).toEqual(['workflow.failed']);
     }, 60_000);
   });
 

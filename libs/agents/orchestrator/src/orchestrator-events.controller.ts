@@ -188,17 +188,16 @@ export class OrchestratorEventsController {
     const sagas = (await this.workflows.steps(event.correlationId)).filter(
       (s) => s.kind === 'saga' && s.status === 'running',
     );
-    if (sagas.length > 0) {
-      // A running saga is undone, not abandoned: the workflow ends when its compensation does.
-      for (const saga of sagas) {
-        await this.orchestrator.publisher.publish(
-          Topics.sagaCommands,
-          SagaAbortV1,
-          { stepPath: saga.path, reason: event.data.reason },
-          { correlationId: event.correlationId, causedBy: event },
-        );
-      }
-      return;
+    // A running saga is undone, not abandoned: its coordinator compensates what took effect. The
+    // workflow ends cancelled now, with its one terminal event; the saga's end that follows is
+    // recorded in the timeline and changes nothing else.
+    for (const saga of sagas) {
+      await this.orchestrator.publisher.publish(
+        Topics.sagaCommands,
+        SagaAbortV1,
+        { stepPath: saga.path, reason: event.data.reason },
+        { correlationId: event.correlationId, causedBy: event },
+      );
     }
     await this.engine.cancel(event.correlationId, `cancelled: ${event.data.reason}`, event);
   }

@@ -28,11 +28,13 @@ import {
 import {
   SagaAbortV1,
   SagaCompensatedV1,
+  SagaCompensationRetryV1,
   SagaCompletedV1,
   SagaDeadlineV1,
   SagaFailedV1,
   SagaStartV1,
   SagaStepEventV1,
+  SagaWaitExpiredV1,
 } from './saga';
 import { TaskAssignedV1, TaskCompletedV1, TaskFailedV1 } from './task';
 import {
@@ -78,6 +80,8 @@ export const MESH_EVENT_DEFINITIONS = [
   SagaStartV1,
   SagaAbortV1,
   SagaDeadlineV1,
+  SagaWaitExpiredV1,
+  SagaCompensationRetryV1,
   SagaStepEventV1,
   SagaCompletedV1,
   SagaCompensatedV1,

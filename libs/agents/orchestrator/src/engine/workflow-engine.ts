@@ -139,8 +139,8 @@ export class WorkflowEngine implements StepFlow {
 
   /**
    * Ends a live workflow as cancelled, with its terminal event, unless it ended first (then
-   * nothing). A running saga is aborted by the caller instead: the workflow ends when its
-   * compensation does.
+   * nothing). The caller aborts a running saga first (`saga.abort`): its compensation goes on
+   * after the end, and its `saga.compensated` adds no second terminal event.
    */
   async cancel(workflowId: string, reason: string, cause: Cause): Promise<void> {
     const spec = await this.workflows.spec(workflowId);

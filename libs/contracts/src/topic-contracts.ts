@@ -17,6 +17,8 @@ import {
   SagaFailedV1,
   SagaStartV1,
   SagaStepEventV1,
+  SagaWaitExpiredV1,
+  SagaCompensationRetryV1,
   SolverAnswersV1,
   SolverCompletedV1,
   SolverFailedV1,
@@ -83,7 +85,7 @@ export const TOPIC_EVENTS: Readonly<Record<string, readonly EventDefinition[]>> 
   [Topics.marketRounds]: [SolverStartV1, SolverRoundCompletedV1, SolverAnswersV1],
   [Topics.sagaCommands]: [SagaStartV1, SagaAbortV1],
   [Topics.sagaEvents]: [SagaStepEventV1, SagaCompletedV1, SagaCompensatedV1, SagaFailedV1],
-  [Topics.timers]: [SagaDeadlineV1, MarketExpiryCheckV1],
+  [Topics.timers]: [SagaDeadlineV1, SagaWaitExpiredV1, SagaCompensationRetryV1, MarketExpiryCheckV1],
   [Topics.blackboard('{board}')]: [BoardEntryPostedV1],
 };
 

@@ -30,7 +30,7 @@ import {
 } from '@agent-mesh/contracts';
 import { MeshPublisher, OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
 import { MESH_CONFIG, STATE_STORE, type MeshConfig } from '@agent-mesh/runtime';
-import type { StateOp, StateStore } from '@agent-mesh/state';
+import { expireOps, type StateOp, type StateStore } from '@agent-mesh/state';
 import { announcementId, leftToUndo, logKey, parseLog, undoNext, type SagaLog } from './saga-log';
 import { sagaSettings, type SagaSettings } from './saga-settings';
 
@@ -89,6 +89,7 @@ export class SagaCoordinatorController {
   private readonly log = new Logger('SagaCoordinator');
   private readonly publisher: MeshPublisher;
   private readonly settings: SagaSettings;
+  private readonly retentionMs: number;
 
   constructor(
     publisher: MeshPublisher,
@@ -97,6 +98,7 @@ export class SagaCoordinatorController {
   ) {
     this.publisher = publisher.as('saga-coordinator');
     this.settings = sagaSettings(process.env, config.taskTimeoutMs);
+    this.retentionMs = config.workflowRetentionMs;
   }
 
   @OnMeshEvent(SagaStartV1, COMMANDS)
@@ -447,6 +449,8 @@ export class SagaCoordinatorController {
       { op: 'hset', key, field: 'status', value: status },
       { op: 'hset', key, field: 'ended-by', value: cause.id },
       ...also,
+      // Ended: its log lives on for the retention period only.
+      ...expireOps([key, `${key}:compensated`], this.retentionMs),
     ]);
     return applied || (await this.state.hget(key, 'ended-by')) === cause.id;
   }

@@ -103,6 +103,7 @@ describe('SagaCoordinatorController', () => {
     publisher = new RecordingPublisher();
     saga = new SagaCoordinatorController(publisher as unknown as MeshPublisher, new MemoryStateStore(), {
       taskTimeoutMs: 60_000,
+      workflowRetentionMs: 60_000,
     } as MeshConfig);
   });
   afterEach(() => (process.env = { ...saved }));

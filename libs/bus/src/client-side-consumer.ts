@@ -87,9 +87,9 @@ export abstract class ClientSideConsumer<Handle> implements Consumer {
     this.nackOnWire(message, handle);
   }
 
-  async deadLetter(message: BusMessage, reason: string): Promise<void> {
+  async deadLetter(message: BusMessage, reason: string, detail?: string): Promise<void> {
     this.assertOpen('deadLetter');
-    await this.sendToDeadLetter(message, reason, this.settle(message));
+    await this.sendToDeadLetter(message, reason, this.settle(message), detail);
   }
 
   /** Deliveries not settled yet. */
@@ -159,10 +159,15 @@ export abstract class ClientSideConsumer<Handle> implements Consumer {
     return delivery.handle;
   }
 
-  private async sendToDeadLetter(message: BusMessage, reason: string, handle: Handle | undefined): Promise<void> {
+  private async sendToDeadLetter(
+    message: BusMessage,
+    reason: string,
+    handle: Handle | undefined,
+    detail?: string,
+  ): Promise<void> {
     const topic =
       this.options.deadLetter?.deadLetterTopic ?? defaultDeadLetterTopic(this.options.topic, this.options.subscription);
-    await this.client.publish(topic, deadLetterMessage(message, this.options.subscription, reason));
+    await this.client.publish(topic, deadLetterMessage(message, this.options.subscription, reason, detail));
     this.lastFailure.delete(message.messageId);
     await this.ackOnWire(message, handle);
   }

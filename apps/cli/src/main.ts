@@ -1,0 +1,11 @@
+import 'reflect-metadata';
+import { runMeshCli } from '@agent-mesh/cli';
+
+// `mesh <group> <command> …` (npx mesh): the logic is in libs/cli.
+runMeshCli(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`mesh: ${String(error)}\n`);
+    process.exit(1);
+  },
+);

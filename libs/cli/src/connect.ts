@@ -34,10 +34,10 @@ export async function connectFromEnvironment(
 function connectBus(config: MeshConfig): Promise<EventBus> | EventBus {
   if (config.pulsarWebUrl) return new PulsarWsEventBus({ webUrl: config.pulsarWebUrl, token: config.pulsarToken });
   const native = loadPulsarClient();
-  if (!native.ok) {
+  if (!native.ok || !config.pulsarServiceUrl) {
     throw new Error(
-      `PULSAR_WEB_URL is not set and the native client cannot load (${native.reason.split('\n')[0]}): set PULSAR_WEB_URL`,
+      `PULSAR_WEB_URL is not set and the native client cannot be used (${native.ok ? 'PULSAR_SERVICE_URL is not set' : native.reason.split('\n')[0]}): set PULSAR_WEB_URL`,
     );
   }
-  return PulsarNativeEventBus.create({ serviceUrl: config.pulsarServiceUrl!, token: config.pulsarToken });
+  return PulsarNativeEventBus.create({ serviceUrl: config.pulsarServiceUrl, token: config.pulsarToken });
 }

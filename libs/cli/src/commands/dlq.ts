@@ -30,10 +30,11 @@ export const dlqCommands: CommandGroup = {
     const action = verb ? ACTIONS[verb] : undefined;
     if (!action) throw new UsageError(verb ? `unknown command "dlq ${verb}"` : 'mesh dlq needs a command');
     const topic = qualifyTopic(context.naming, values['dlq-topic'] ?? Topics.deadLetter);
+    const { backlog } = context;
     const session = await DeadLetterSession.open({
       bus: context.bus,
       topic,
-      backlog: context.backlog ? () => context.backlog!(topic, DEAD_LETTER_SUBSCRIPTION) : undefined,
+      backlog: backlog ? () => backlog(topic, DEAD_LETTER_SUBSCRIPTION) : undefined,
     });
     try {
       return await action(session, { values, positionals }, context);

@@ -56,8 +56,8 @@ function describeRetries(target: RetryTarget): void {
       for (const bus of buses) await bus.close();
     });
 
-    async function start(controller: Type<unknown>): Promise<void> {
-      const bus = target.connect();
+    async function start(controller: Type<unknown>, wrap: (bus: EventBus) => EventBus = (bus) => bus): Promise<void> {
+      const bus = wrap(target.connect());
       buses.push(bus);
       const moduleRef = await Test.createTestingModule({
         imports: [
@@ -146,6 +146,80 @@ function describeRetries(target: RetryTarget): void {
       );
       expect(JSON.parse(dead.payload.toString('utf8'))).toMatchObject({ id: published.id, data: { n: 7 } });
       expect(dead.key).toBe(`c-${run}`);
+    });
+
+    it('retries a Failover handler by nack, on the active consumer (no retry topic), then dead-letters it', async () => {
+      const attempts: Attempt[] = [];
+      const record = recorder(attempts);
+
+      @Controller()
+      class FailoverController {
+        @OnMeshEvent(PingV1, {
+          topic: short('failover'),
+          subscription: 'failover',
+          type: 'Failover',
+          nackRedeliveryDelayMs: 100,
+          deadLetterTopic: short('failover-dlq'),
+          retry: { attempts: 3 },
+        })
+        onPing(@Ctx() ctx: MeshContext): void {
+          record(ctx);
+          throw new Error('failover failure');
+        }
+      }
+
+      await start(FailoverController);
+      await publisher.publish(short('failover'), PingV1, { n: 3 }, { correlationId: `c-${run}` });
+      const [dead] = await waitForMessages(external, topic('failover-dlq'), 1, target.timeoutMs);
+
+      expect(attempts.map((a) => [a.redeliveryCount, a.topic])).toEqual([0, 1, 2].map((n) => [n, topic('failover')]));
+      expect(dead.properties[DeadLetterProperties.reason]).toBe(
+        'retries exhausted after 3 attempt(s): handler failed: Error: failover failure',
+      );
+      expect(dead.properties[DeadLetterProperties.attempts]).toBe('3');
+    });
+
+    it('nacks (fixed delay) when the retry cannot be published, and the retry after that goes through', async () => {
+      const attempts: Attempt[] = [];
+      const record = recorder(attempts);
+      let refused = 0;
+      const refuseFirstRetry = (bus: EventBus): EventBus =>
+        new Proxy(bus, {
+          get(target_, name, receiver) {
+            if (name !== 'publish') return Reflect.get(target_, name, receiver) as unknown;
+            return (topicName: string, message: Parameters<EventBus['publish']>[1]) => {
+              if (topicName.endsWith('-RETRY') && refused++ === 0) return Promise.reject(new Error('broker said no'));
+              return target_.publish(topicName, message);
+            };
+          },
+        });
+
+      @Controller()
+      class UnluckyController {
+        @OnMeshEvent(PingV1, {
+          topic: short('unlucky'),
+          subscription: 'unlucky',
+          nackRedeliveryDelayMs: 100,
+          deadLetterTopic: short('unlucky-dlq'),
+          retry: { attempts: 5, initialDelayMs: 100, jitter: 0 },
+        })
+        onPing(@Ctx() ctx: MeshContext): void {
+          record(ctx);
+          if (attempts.length < 3) throw new Error('unlucky');
+        }
+      }
+
+      await start(UnluckyController, refuseFirstRetry);
+      await publisher.publish(short('unlucky'), PingV1, { n: 4 }, { correlationId: `c-${run}` });
+      await waitFor('three attempts', () => attempts.length === 3, target.timeoutMs);
+
+      // first failure: the retry was refused, so a nack redelivered it from the topic itself
+      expect(attempts.map((a) => [a.redeliveryCount, a.topic])).toEqual([
+        [0, topic('unlucky')],
+        [1, topic('unlucky')],
+        [2, `${topic('unlucky')}-unlucky-RETRY`],
+      ]);
+      expect(refused).toBe(2);
     });
 
     it('sends a non-retryable error straight to the dead-letter topic', async () => {

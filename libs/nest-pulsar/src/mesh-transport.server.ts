@@ -51,8 +51,12 @@ interface SubscriptionGroup {
   readonly resolved: ResolvedSubscription;
   /** Ordered groups: the last message started per key, so the next one of that key waits for it. */
   readonly keyChains: Map<string, Promise<void>>;
-  /** Where failed messages wait out their backoff; the group consumes it too (see `retryOptions`). */
-  readonly retryTopic: string;
+  /**
+   * Where failed messages wait out their backoff; the group consumes it too (see `retryOptions`).
+   * None for Failover: delayed delivery does not exist there, and a Shared retry topic would hand
+   * retries to a process that is not the active consumer; its retries are nacks (fixed delay).
+   */
+  readonly retryTopic?: string;
 }
 
 /** What `on()` takes: the bus's connection status, on every change. */
@@ -102,8 +106,11 @@ export class MeshTransportServer
       for (const group of groups) {
         const listener = (message: BusMessage, c: Consumer) => this.onMessage(group, message, c);
         this.consumers.push(await this.options.bus.subscribe(group.options, listener));
-        const retries = [...group.handlers.values()].some((h) => h.retry.policy.attempts > 1);
-        if (retries) this.consumers.push(await this.options.bus.subscribe(this.retryOptions(group), listener));
+        const { retryTopic } = group;
+        const retries =
+          retryTopic !== undefined && [...group.handlers.values()].some((h) => h.retry.policy.attempts > 1);
+        if (retries)
+          this.consumers.push(await this.options.bus.subscribe(this.retryOptions(group, retryTopic), listener));
         this.log.log(
           `${group.options.subscription} (${group.options.type}) on ${group.options.topic}${retries ? ' and its retry topic' : ''}: ${[...group.handlers.keys()].join(', ')}`,
         );
@@ -211,7 +218,7 @@ export class MeshTransportServer
       ordered: resolved.type !== 'Shared',
       handlers: new Map(),
       keyChains: new Map(),
-      retryTopic: defaultRetryTopic(resolved.topic, resolved.subscription),
+      retryTopic: resolved.type === 'Failover' ? undefined : defaultRetryTopic(resolved.topic, resolved.subscription),
     };
   }
 
@@ -221,10 +228,10 @@ export class MeshTransportServer
    * earliest message (everything on it is for this subscription). Its messages go through the
    * same handlers and, for ordered groups, the same per-key chains.
    */
-  private retryOptions(group: SubscriptionGroup): SubscribeOptions {
+  private retryOptions(group: SubscriptionGroup, retryTopic: string): SubscribeOptions {
     return {
       ...group.options,
-      topic: group.retryTopic,
+      topic: retryTopic,
       type: group.options.type === 'Key_Shared' ? 'Key_Shared' : 'Shared',
       initialPosition: 'earliest',
     };
@@ -345,6 +352,11 @@ export class MeshTransportServer
     if (outcome.action === 'dead-letter') {
       this.log.warn(`${where}: dead-lettered: ${outcome.reason}`);
       await consumer.deadLetter(message, outcome.reason, outcome.detail);
+      return;
+    }
+    if (!group.retryTopic) {
+      this.log.warn(`${where}: ${outcome.reason}; redelivered (nack)`);
+      await consumer.nack(message, outcome.reason);
       return;
     }
     this.log.warn(`${where}: ${outcome.reason}; retried in ${outcome.delayMs} ms`);

@@ -4,6 +4,5 @@
 const path = require('node:path');
 const root = path.resolve(__dirname, '../../..');
 process.env.SWC_NODE_PROJECT = process.env.SWC_NODE_PROJECT || path.join(root, 'tsconfig.json');
-process.chdir(root);
 require('@swc-node/register');
 require(path.join(root, 'apps/cli/src/main.ts'));

@@ -78,37 +78,41 @@ function describeRetries(target: RetryTarget): void {
       };
     }
 
-    it('retries with growing delays through the retry topic, then succeeds', async () => {
-      const attempts: Attempt[] = [];
-      const record = recorder(attempts);
+    it.each(['Shared', 'Key_Shared'] as const)(
+      'retries with growing delays through the retry topic, then succeeds (%s)',
+      async (type) => {
+        const attempts: Attempt[] = [];
+        const record = recorder(attempts);
 
-      @Controller()
-      class FlakyController {
-        @OnMeshEvent(PingV1, {
-          topic: short('flaky'),
-          subscription: 'flaky',
-          deadLetterTopic: short('flaky-dlq'),
-          retry: { attempts: 5, initialDelayMs: 200, multiplier: 2, jitter: 0 },
-        })
-        onPing(@Ctx() ctx: MeshContext): void {
-          record(ctx);
-          if (attempts.length < 4) throw new Error(`not yet (attempt ${attempts.length})`);
+        @Controller()
+        class FlakyController {
+          @OnMeshEvent(PingV1, {
+            topic: short(`flaky-${type}`),
+            subscription: 'flaky',
+            type,
+            deadLetterTopic: short(`flaky-${type}-dlq`),
+            retry: { attempts: 5, initialDelayMs: 200, multiplier: 2, jitter: 0 },
+          })
+          onPing(@Ctx() ctx: MeshContext): void {
+            record(ctx);
+            if (attempts.length < 4) throw new Error(`not yet (attempt ${attempts.length})`);
+          }
         }
-      }
 
-      await start(FlakyController);
-      await publisher.publish(short('flaky'), PingV1, { n: 1 }, { correlationId: `c-${run}` });
-      await waitFor('four attempts', () => attempts.length === 4, target.timeoutMs);
+        await start(FlakyController);
+        await publisher.publish(short(`flaky-${type}`), PingV1, { n: 1 }, { correlationId: `c-${run}` });
+        await waitFor('four attempts', () => attempts.length === 4, target.timeoutMs);
 
-      expect(attempts.map((a) => a.redeliveryCount)).toEqual([0, 1, 2, 3]);
-      expect(attempts[0].topic).toBe(topic('flaky'));
-      expect(attempts.slice(1).map((a) => a.topic)).toEqual(Array(3).fill(`${topic('flaky')}-flaky-RETRY`));
-      const gaps = attempts.slice(1).map((a, i) => a.at - attempts[i].at);
-      // 200, 400 then 800 ms asked: each wait longer than the one before.
-      expect(gaps[1]).toBeGreaterThan(gaps[0]);
-      expect(gaps[2]).toBeGreaterThan(gaps[1]);
-      expect(await readAll(external, qualifyTopic(target.naming, short('flaky-dlq')))).toEqual([]);
-    });
+        expect(attempts.map((a) => a.redeliveryCount)).toEqual([0, 1, 2, 3]);
+        expect(attempts[0].topic).toBe(topic(`flaky-${type}`));
+        expect(attempts.slice(1).map((a) => a.topic)).toEqual(Array(3).fill(`${topic(`flaky-${type}`)}-flaky-RETRY`));
+        const gaps = attempts.slice(1).map((a, i) => a.at - attempts[i].at);
+        // 200, 400 then 800 ms asked: each wait longer than the one before.
+        expect(gaps[1]).toBeGreaterThan(gaps[0]);
+        expect(gaps[2]).toBeGreaterThan(gaps[1]);
+        expect(await readAll(external, qualifyTopic(target.naming, short(`flaky-${type}-dlq`)))).toEqual([]);
+      },
+    );
 
     it('dead-letters a message whose attempts are spent, with its origin, error, attempts and failure times', async () => {
       const attempts: Attempt[] = [];

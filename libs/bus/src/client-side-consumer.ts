@@ -40,6 +40,11 @@ export abstract class ClientSideConsumer<Handle> implements Consumer {
   private readonly inFlight = new Map<string, Delivery<Handle>>();
   /** Why the last delivery of a message failed, for the dead-letter reason. */
   private readonly lastFailure = new Map<string, string>();
+  /**
+   * Exclusive and Failover: nacks counted here, by messageId, because the broker counts
+   * redeliveries on Shared and Key_Shared subscriptions only (its redeliveryCount stays 0).
+   */
+  private readonly nacked = new Map<string, number>();
 
   protected constructor(
     protected readonly client: ConsumerClient,
@@ -71,6 +76,7 @@ export abstract class ClientSideConsumer<Handle> implements Consumer {
   async ack(message: BusMessage): Promise<void> {
     this.assertOpen('ack');
     this.lastFailure.delete(message.messageId); // a message that failed once and then succeeded
+    this.nacked.delete(message.messageId);
     await this.ackOnWire(message, this.settle(message));
   }
 
@@ -84,12 +90,15 @@ export abstract class ClientSideConsumer<Handle> implements Consumer {
       return;
     }
     this.lastFailure.set(message.messageId, reason);
+    if (this.options.type === 'Exclusive' || this.options.type === 'Failover') {
+      this.nacked.set(message.messageId, message.redeliveryCount + 1);
+    }
     this.nackOnWire(message, handle);
   }
 
-  async deadLetter(message: BusMessage, reason: string): Promise<void> {
+  async deadLetter(message: BusMessage, reason: string, detail?: string): Promise<void> {
     this.assertOpen('deadLetter');
-    await this.sendToDeadLetter(message, reason, this.settle(message));
+    await this.sendToDeadLetter(message, reason, this.settle(message), detail);
   }
 
   /** Deliveries not settled yet. */
@@ -98,7 +107,9 @@ export abstract class ClientSideConsumer<Handle> implements Consumer {
   }
 
   /** A message from the broker: dead-lettered if past the limit, else timed and handed to the listener. */
-  protected receive(message: BusMessage, handle: Handle): void {
+  protected receive(received: BusMessage, handle: Handle): void {
+    const counted = this.nacked.get(received.messageId) ?? 0;
+    const message = counted > received.redeliveryCount ? { ...received, redeliveryCount: counted } : received;
     const policy = this.options.deadLetter;
     if (policy && message.redeliveryCount > policy.maxRedeliverCount) {
       const reason =
@@ -159,11 +170,17 @@ export abstract class ClientSideConsumer<Handle> implements Consumer {
     return delivery.handle;
   }
 
-  private async sendToDeadLetter(message: BusMessage, reason: string, handle: Handle | undefined): Promise<void> {
+  private async sendToDeadLetter(
+    message: BusMessage,
+    reason: string,
+    handle: Handle | undefined,
+    detail?: string,
+  ): Promise<void> {
     const topic =
       this.options.deadLetter?.deadLetterTopic ?? defaultDeadLetterTopic(this.options.topic, this.options.subscription);
-    await this.client.publish(topic, deadLetterMessage(message, this.options.subscription, reason));
+    await this.client.publish(topic, deadLetterMessage(message, this.options.subscription, reason, detail));
     this.lastFailure.delete(message.messageId);
+    this.nacked.delete(message.messageId);
     await this.ackOnWire(message, handle);
   }
 }

@@ -64,16 +64,37 @@ export interface SubscribeOptions {
   readonly consumerName?: string;
 }
 
-/** Properties set on a message moved to a dead-letter topic. */
+/** Properties set on a message moved to a dead-letter topic (see dead-letter.ts). */
 export const DeadLetterProperties = {
   reason: 'dlq.reason',
+  /** The error's message and stack, or the validation errors; at most 4000 characters. */
+  error: 'dlq.error',
+  /** The topic it was published to (not the retry topic it last came from). */
   originTopic: 'dlq.origin-topic',
   originMessageId: 'dlq.origin-message-id',
   subscription: 'dlq.subscription',
   redeliveryCount: 'dlq.redelivery-count',
+  /** Failed attempts in all, across retries and earlier replays. */
+  attempts: 'dlq.attempts',
+  /** ISO times of the first failure (kept across replays) and of the last one. */
+  firstFailureAt: 'dlq.first-failure-at',
+  lastFailureAt: 'dlq.last-failure-at',
+  /** How many times it was replayed from the dead-letter topic (set by `mesh dlq replay`). */
+  replays: 'dlq.replays',
   /** Pulsar's own property names, kept so Pulsar tooling reads our dead letters too. */
   pulsarRealTopic: 'REAL_TOPIC',
   pulsarOriginMessageId: 'ORIGIN_MESSAGE_ID',
+} as const;
+
+/** Properties of a message republished to a retry topic (see dead-letter.ts); a dead letter drops them. */
+export const RetryProperties = {
+  /** Failed attempts so far. */
+  attempts: 'retry.attempts',
+  originTopic: 'retry.origin-topic',
+  subscription: 'retry.subscription',
+  firstFailureAt: 'retry.first-failure-at',
+  lastFailureAt: 'retry.last-failure-at',
+  lastError: 'retry.last-error',
 } as const;
 
 export interface Consumer {
@@ -87,9 +108,10 @@ export interface Consumer {
   nack(message: BusMessage, reason?: string): Promise<void>;
   /**
    * Sends the message straight to the dead-letter topic with `reason` and acks it: for
-   * messages that can never succeed (unparseable, unknown type, invalid).
+   * messages that can never succeed (unparseable, unknown type, invalid, a non-retryable error)
+   * or whose retries are spent. `detail`: the error's message and stack, or the validation errors.
    */
-  deadLetter(message: BusMessage, reason: string): Promise<void>;
+  deadLetter(message: BusMessage, reason: string, detail?: string): Promise<void>;
   /** Stops delivery. Messages delivered and not acked return to the subscription. */
   close(): Promise<void>;
 }
@@ -158,4 +180,12 @@ export class ConsumerBusyError extends Error {
 
 export function defaultDeadLetterTopic(topic: string, subscription: string): string {
   return `${topic}-${subscription}-DLQ`;
+}
+
+/** The durable subscription on a dead-letter topic whose backlog is the pending dead letters (`mesh dlq`). */
+export const DEAD_LETTER_SUBSCRIPTION = 'mesh-dlq';
+
+/** Where a subscription's retries wait out their backoff, as Pulsar's retryLetterTopic: `<topic>-<subscription>-RETRY`. */
+export function defaultRetryTopic(topic: string, subscription: string): string {
+  return `${topic}-${subscription}-RETRY`;
 }

@@ -7,13 +7,18 @@ export {
   type InitialPosition,
   type BusMessage,
   type SubscribeOptions,
+  type OutgoingMessage,
   DeadLetterProperties,
+  RetryProperties,
+  defaultRetryTopic,
+  DEAD_LETTER_SUBSCRIPTION,
+  type Reader,
   type Consumer,
   type BusConnectionStatus,
   type EventBus,
-  type Reader,
   BusClosedError,
 } from './event-bus';
+export { deadLetterMessage, retryMessage, failedAttempts, MAX_FAILURE_DETAIL_CHARS } from './dead-letter';
 export { MemoryBroker } from './memory/memory-broker';
 export { PulsarWsEventBus } from './pulsar-ws/pulsar-ws-bus';
 export { PulsarNativeEventBus, loadPulsarClient } from './pulsar-native';

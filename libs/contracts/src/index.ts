@@ -147,3 +147,4 @@ export {
 } from './workflow-spec';
 export { stepAt, parentOf, lineage, fieldOf, ROOT, walkSteps, type StepOf, type ParentOf } from './step-tree';
 export { backoffDelayMs, mayRetry, retryPolicyProblem, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy';
+export { NonRetryableError, PayloadTooLargeError, RetryableError, isRetryableError } from './retryable';

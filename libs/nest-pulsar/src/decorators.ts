@@ -8,9 +8,18 @@ import {
 } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
 import type { InitialPosition, SubscriptionType } from '@agent-mesh/bus';
-import type { EventDefinition } from '@agent-mesh/contracts';
+import type { EventDefinition, RetryPolicy } from '@agent-mesh/contracts';
 import { throwError, type Observable } from 'rxjs';
 import { MESH_HANDLER_METHOD, type MeshHandlerMethod } from './direct-handler';
+
+/**
+ * How a handler's failures are retried: a retry policy (each field defaults to
+ * DEFAULT_RETRY_POLICY's) and which errors are retryable (default: all but those marked
+ * `retryable: false`, e.g. NonRetryableError, SkillInputError). `attempts: 1` turns retries off.
+ */
+export type MeshRetryOptions = Partial<RetryPolicy> & {
+  readonly retryable?: (error: unknown) => boolean;
+};
 
 /** How a handler's subscription is declared. Topic names are short names from libs/contracts. */
 export interface MeshSubscriptionOptions {
@@ -22,7 +31,16 @@ export interface MeshSubscriptionOptions {
   readonly subscription: string;
   /** Default Shared. Key_Shared, Exclusive and Failover handlers run one message per key at a time. */
   readonly type?: SubscriptionType;
-  /** Deliveries after the first before the message goes to the dead-letter topic. Default 5. */
+  /**
+   * How a throwing handler is retried: after `backoffDelayMs(policy, attempt)` through the
+   * subscription's retry topic (`<topic>-<subscription>-RETRY`, delayed delivery), then the
+   * dead-letter topic once the attempts are spent; a non-retryable error goes there at once.
+   */
+  readonly retry?: MeshRetryOptions;
+  /**
+   * Redeliveries (after a nack, an ack timeout or a crash) after the first delivery before the
+   * message goes to the dead-letter topic. Default 5. A handler's own errors follow `retry`.
+   */
   readonly maxRedeliverCount?: number;
   /** Default: the mesh dead-letter topic (`mesh.dlq`). */
   readonly deadLetterTopic?: string;
@@ -56,8 +74,8 @@ export class KeepOriginalErrorFilter implements RpcExceptionFilter<unknown> {
 }
 
 /**
- * Handles one event type from one subscription. Resolving acks the message; throwing nacks it
- * (redelivered after a delay, then dead-lettered with the error as reason).
+ * Handles one event type from one subscription. Resolving acks the message; throwing retries it
+ * with backoff (see `retry`), then dead-letters it with the error as reason.
  */
 export function OnMeshEvent(event: string | EventDefinition, options: MeshSubscriptionOptions): MethodDecorator {
   const eventType = typeof event === 'string' ? event : event.type;

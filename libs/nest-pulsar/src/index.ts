@@ -2,7 +2,7 @@
  * The NestJS transport over the EventBus: `@OnMeshEvent` handlers, MeshContext and MeshPublisher.
  * Start at mesh-transport.server.ts (consumers, acking), then decorators.ts and mesh-publisher.ts.
  */
-export { OnMeshEvent, type MeshSubscriptionOptions } from './decorators';
+export { OnMeshEvent, type MeshSubscriptionOptions, type MeshRetryOptions } from './decorators';
 export { MeshContext } from './mesh-context';
 // Nobody imports it yet, but MeshTransportModule provides it for injection, and injecting it needs the class.
 export { MeshClientProxy } from './mesh-client.proxy';

@@ -1,5 +1,5 @@
 import { BaseRpcContext } from '@nestjs/microservices';
-import type { BusMessage } from '@agent-mesh/bus';
+import { failedAttempts, type BusMessage } from '@agent-mesh/bus';
 import type { EventEnvelope } from '@agent-mesh/contracts';
 
 type MeshContextArgs = [message: BusMessage, envelope: EventEnvelope<object>, subscription: string];
@@ -24,8 +24,12 @@ export class MeshContext extends BaseRpcContext<MeshContextArgs> {
   getProperties(): Readonly<Record<string, string>> {
     return this.args[0].properties;
   }
+  /**
+   * Deliveries of this message before this one: its redeliveries plus the retries it went
+   * through on the retry topic (0 on the first delivery).
+   */
   getRedeliveryCount(): number {
-    return this.args[0].redeliveryCount;
+    return failedAttempts(this.args[0]) - 1;
   }
   getTopic(): string {
     return this.args[0].topic;

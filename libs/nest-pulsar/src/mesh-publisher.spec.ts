@@ -2,6 +2,8 @@ import { Controller } from '@nestjs/common';
 import {
   ContractValidationError,
   EnvelopeProperties,
+  isRetryableError,
+  PayloadTooLargeError,
   TaskAssignedV1,
   TRACEPARENT_PATTERN,
 } from '@agent-mesh/contracts';
@@ -75,6 +77,15 @@ describe('MeshPublisher (memory bus)', () => {
   ])('refuses %s with ContractValidationError and publishes nothing', async (_label, publish) => {
     await expect(publish()).rejects.toBeInstanceOf(ContractValidationError);
     expect(await readTopic(h.external, topicOf('pub.topic'))).toHaveLength(0);
+  });
+
+  it('refuses a payload over Pulsar’s message size limit with a non-retryable PayloadTooLargeError', async () => {
+    const huge = { n: 1, note: 'x'.repeat(5 * 1024 * 1024) };
+    const error = await publisher.publish('pub.big', PingV1, huge, { correlationId: 'c' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PayloadTooLargeError);
+    expect((error as Error).message).toMatch(/^payload of \d+ bytes is over the limit of 5242880 bytes$/);
+    expect(isRetryableError(error)).toBe(false);
+    expect(await readTopic(h.external, topicOf('pub.big'))).toEqual([]);
   });
 
   it('refuses an event type the registry does not know', async () => {

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   envelopeProperties,
+  PayloadTooLargeError,
   qualifyTopic,
   type EventDefinition,
   type EventEnvelope,
@@ -9,6 +10,9 @@ import {
 import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from './options';
 import { nextTraceparent } from './trace';
 
+/** Largest payload published: Pulsar's default `maxMessageSize` (5 MiB). */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 5 * 1024 * 1024;
+
 export interface PublishOptions extends NewEventOptions {
   /** Message key; defaults to the correlation id so one workflow's events stay in order. */
   readonly key?: string;
@@ -16,7 +20,11 @@ export interface PublishOptions extends NewEventOptions {
   readonly deliverAt?: number;
 }
 
-/** Builds, validates and publishes events. Invalid data is refused here, before the broker. */
+/**
+ * Builds, validates and publishes events. Invalid data is refused here, before the broker, and
+ * so is a payload over `maxPayloadBytes` (PayloadTooLargeError: a handler that throws it is not
+ * retried, its message goes straight to the dead-letter topic).
+ */
 @Injectable()
 export class MeshPublisher {
   constructor(@Inject(MESH_TRANSPORT_OPTIONS) private readonly options: MeshTransportOptions) {}
@@ -47,6 +55,7 @@ export class MeshPublisher {
       ...options,
       traceparent,
     });
+    this.checkSize(payload);
     await this.options.bus.publish(qualifyTopic(this.options.naming, topic), {
       payload,
       key: options.key ?? envelope.correlationId,
@@ -56,5 +65,10 @@ export class MeshPublisher {
       deliverAt: options.deliverAt,
     });
     return envelope;
+  }
+
+  private checkSize(payload: Buffer): void {
+    const limit = this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    if (payload.length > limit) throw new PayloadTooLargeError(payload.length, limit);
   }
 }

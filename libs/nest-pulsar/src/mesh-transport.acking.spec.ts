@@ -15,6 +15,7 @@ import {
   sleep,
   topicOf,
   waitFor,
+  waitForMessages,
 } from './testing/mesh-test-kit';
 
 /** What a handler saw on one delivery. */
@@ -59,7 +60,7 @@ describe('MeshTransportServer acking and dead-lettering (memory bus)', () => {
     expect(await readTopic(h.external, MESH_DLQ)).toHaveLength(0);
   });
 
-  it('nacks a throwing handler, redelivers it with growing redeliveryCount, then dead-letters it to mesh.dlq with the original error', async () => {
+  it('retries a throwing handler through its retry topic with growing redeliveryCount, then dead-letters it to mesh.dlq with the original error and its history', async () => {
     const redeliveries: number[] = [];
 
     @Controller()
@@ -67,8 +68,7 @@ describe('MeshTransportServer acking and dead-lettering (memory bus)', () => {
       @OnMeshEvent(PingV1, {
         topic: 'fail.topic',
         subscription: 'failer',
-        maxRedeliverCount: 2,
-        nackRedeliveryDelayMs: 50,
+        retry: { attempts: 3, initialDelayMs: 20, jitter: 0 },
       })
       async onPing(@Payload() envelope: EventEnvelope<Ping>, @Ctx() ctx: MeshContext): Promise<void> {
         redeliveries.push(ctx.getRedeliveryCount());
@@ -79,16 +79,22 @@ describe('MeshTransportServer acking and dead-lettering (memory bus)', () => {
     await h.start({ controllers: [FailingController] });
     const published = await h.publisher.publish('fail.topic', PingV1, { n: 42 }, { correlationId: 'c-fail' });
 
-    await waitFor('dead letter', () => h.backlog('fail.topic', 'failer') === 0, 3000);
-    const dead = await readTopic(h.external, MESH_DLQ);
+    const dead = await waitForMessages(h.external, MESH_DLQ, 1);
     expect(redeliveries).toEqual([0, 1, 2]);
     expect(dead).toHaveLength(1);
     const props = dead[0].properties;
     expect(props[DeadLetterProperties.reason]).toContain('boom on ping 42');
+    expect(props[DeadLetterProperties.reason]).toContain('retries exhausted after 3 attempt(s)');
     expect(props[DeadLetterProperties.reason]).not.toContain('Internal server error');
+    expect(props[DeadLetterProperties.error]).toMatch(/^Error: boom on ping 42\n\s+at /);
     expect(props[DeadLetterProperties.originTopic]).toBe(topicOf('fail.topic'));
     expect(props[DeadLetterProperties.subscription]).toBe('failer');
-    expect(props[DeadLetterProperties.redeliveryCount]).toBe('2');
+    expect(props[DeadLetterProperties.attempts]).toBe('3');
+    const first = Date.parse(props[DeadLetterProperties.firstFailureAt]);
+    const last = Date.parse(props[DeadLetterProperties.lastFailureAt]);
+    expect(first).toBeLessThan(last);
+    expect(Object.keys(props).filter((name) => name.startsWith('retry.'))).toEqual([]);
+    expect(h.backlog('fail.topic', 'failer')).toBe(0);
     // The dead letter keeps the event itself: payload, key and the envelope properties.
     expect(dead[0].key).toBe('c-fail');
     expect(props[EnvelopeProperties.eventId]).toBe(published.id);
@@ -122,8 +128,7 @@ describe('MeshTransportServer acking and dead-lettering (memory bus)', () => {
       @OnMeshEvent(PingV1, {
         topic: 'kinds.topic',
         subscription: 'kinds',
-        maxRedeliverCount: 0,
-        nackRedeliveryDelayMs: 10,
+        retry: { attempts: 1 },
       })
       onPing(): unknown {
         calls++;
@@ -147,8 +152,7 @@ describe('MeshTransportServer acking and dead-lettering (memory bus)', () => {
       @OnMeshEvent(PingV1, {
         topic: 'custom.topic',
         subscription: 'custom',
-        maxRedeliverCount: 1,
-        nackRedeliveryDelayMs: 20,
+        retry: { attempts: 2, initialDelayMs: 20 },
         deadLetterTopic: 'custom.dlq',
       })
       onPing(): void {
@@ -158,9 +162,7 @@ describe('MeshTransportServer acking and dead-lettering (memory bus)', () => {
 
     await h.start({ controllers: [FailingController] });
     await h.publisher.publish('custom.topic', PingV1, { n: 3 }, { correlationId: 'c-custom' });
-    await waitFor('dead letter', () => h.backlog('custom.topic', 'custom') === 0);
-
-    const custom = await readTopic(h.external, topicOf('custom.dlq'));
+    const custom = await waitForMessages(h.external, topicOf('custom.dlq'), 1);
     expect(custom).toHaveLength(1);
     expect(custom[0].properties[DeadLetterProperties.reason]).toContain('custom failure');
     expect(custom[0].properties[DeadLetterProperties.originTopic]).toBe(topicOf('custom.topic'));
@@ -168,7 +170,7 @@ describe('MeshTransportServer acking and dead-lettering (memory bus)', () => {
     expect(await readTopic(h.external, MESH_DLQ)).toHaveLength(0);
   });
 
-  it('acks a message that succeeds on a redelivery (no dead letter)', async () => {
+  it('acks a message that succeeds on a retry (no dead letter)', async () => {
     const redeliveries: number[] = [];
 
     @Controller()
@@ -176,8 +178,7 @@ describe('MeshTransportServer acking and dead-lettering (memory bus)', () => {
       @OnMeshEvent(PingV1, {
         topic: 'flaky.topic',
         subscription: 'flaky',
-        maxRedeliverCount: 3,
-        nackRedeliveryDelayMs: 20,
+        retry: { attempts: 4, initialDelayMs: 20 },
       })
       onPing(@Ctx() ctx: MeshContext): void {
         redeliveries.push(ctx.getRedeliveryCount());

@@ -1,13 +1,23 @@
 import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
-import type { BusConnectionStatus, BusMessage, Consumer, SubscribeOptions } from '@agent-mesh/bus';
+import {
+  DEAD_LETTER_SUBSCRIPTION,
+  defaultRetryTopic,
+  failedAttempts,
+  retryMessage,
+  type BusConnectionStatus,
+  type BusMessage,
+  type Consumer,
+  type SubscribeOptions,
+} from '@agent-mesh/bus';
 import { describeError, type EventEnvelope } from '@agent-mesh/contracts';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { MeshHandlerExtras } from './decorators';
 import { directHandler, MESH_HANDLER_METHOD, type DirectHandler } from './direct-handler';
 import { MeshContext } from './mesh-context';
 import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from './options';
+import { decideFailure, resolveRetry, type HandlerRetry } from './retry';
 import {
   conflictingOption,
   resolveSubscriptions,
@@ -21,6 +31,7 @@ const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 interface RoutedHandler {
   readonly nest: MessageHandler;
   readonly direct?: DirectHandler;
+  readonly retry: HandlerRetry;
 }
 
 /** A handler as declared with `@OnMeshEvent`, with its subscription resolved (one per topic its template expands to). */
@@ -40,6 +51,12 @@ interface SubscriptionGroup {
   readonly resolved: ResolvedSubscription;
   /** Ordered groups: the last message started per key, so the next one of that key waits for it. */
   readonly keyChains: Map<string, Promise<void>>;
+  /**
+   * Where failed messages wait out their backoff; the group consumes it too (see `retryOptions`).
+   * None for Failover: delayed delivery does not exist there, and a Shared retry topic would hand
+   * retries to a process that is not the active consumer; its retries are nacks (fixed delay).
+   */
+  readonly retryTopic?: string;
 }
 
 /** What `on()` takes: the bus's connection status, on every change. */
@@ -85,15 +102,20 @@ export class MeshTransportServer
   /** Subscribes every handler; exposed for tests and for processes without an HTTP app. */
   async start(): Promise<void> {
     try {
-      for (const group of this.groups()) {
-        const consumer = await this.options.bus.subscribe(group.options, (message, c) =>
-          this.onMessage(group, message, c),
-        );
-        this.consumers.push(consumer);
+      const groups = this.groups();
+      for (const group of groups) {
+        const listener = (message: BusMessage, c: Consumer) => this.onMessage(group, message, c);
+        this.consumers.push(await this.options.bus.subscribe(group.options, listener));
+        const { retryTopic } = group;
+        const retries =
+          retryTopic !== undefined && [...group.handlers.values()].some((h) => h.retry.policy.attempts > 1);
+        if (retries)
+          this.consumers.push(await this.options.bus.subscribe(this.retryOptions(group, retryTopic), listener));
         this.log.log(
-          `${group.options.subscription} (${group.options.type}) on ${group.options.topic}: ${[...group.handlers.keys()].join(', ')}`,
+          `${group.options.subscription} (${group.options.type}) on ${group.options.topic}${retries ? ' and its retry topic' : ''}: ${[...group.handlers.keys()].join(', ')}`,
         );
       }
+      await this.keepDeadLetters(groups);
     } catch (error) {
       // A process that failed to start must not keep consuming through the consumers it made.
       await Promise.allSettled(this.consumers.map((c) => c.close()));
@@ -158,7 +180,8 @@ export class MeshTransportServer
         );
       }
       const subscriptions = resolveSubscriptions(extras, this.options);
-      return { extras, subscriptions, routed: { nest: handler, direct: this.directCallOf(extras) } };
+      const retry = resolveRetry(extras.retry, `${extras.eventType} in subscription "${extras.subscription}"`);
+      return { extras, subscriptions, routed: { nest: handler, direct: this.directCallOf(extras), retry } };
     });
   }
 
@@ -195,7 +218,44 @@ export class MeshTransportServer
       ordered: resolved.type !== 'Shared',
       handlers: new Map(),
       keyChains: new Map(),
+      retryTopic: resolved.type === 'Failover' ? undefined : defaultRetryTopic(resolved.topic, resolved.subscription),
     };
+  }
+
+  /**
+   * The group's subscription on its retry topic, as Pulsar's retryLetterTopic: same name, Shared
+   * (Key_Shared for a Key_Shared group) since delayed delivery works on those only, from the
+   * earliest message (everything on it is for this subscription). Its messages go through the
+   * same handlers and, for ordered groups, the same per-key chains.
+   */
+  private retryOptions(group: SubscriptionGroup, retryTopic: string): SubscribeOptions {
+    return {
+      ...group.options,
+      topic: retryTopic,
+      type: group.options.type === 'Key_Shared' ? 'Key_Shared' : 'Shared',
+      initialPosition: 'earliest',
+    };
+  }
+
+  /**
+   * Gives each dead-letter topic its durable subscription `mesh-dlq` (the pending dead letters
+   * `mesh dlq` lists, replays and purges), so dead letters are kept from the first start on
+   * even where the namespace retains nothing without a subscription.
+   */
+  private async keepDeadLetters(groups: readonly SubscriptionGroup[]): Promise<void> {
+    for (const topic of new Set(groups.map((g) => g.resolved.deadLetterTopic))) {
+      const keeper = await this.options.bus.subscribe(
+        {
+          topic,
+          subscription: DEAD_LETTER_SUBSCRIPTION,
+          type: 'Shared',
+          initialPosition: 'earliest',
+          receiverQueueSize: 1,
+        },
+        () => undefined, // never acked: whatever reaches it returns to the subscription on close
+      );
+      await keeper.close();
+    }
   }
 
   /** The direct call of a handler, unless Nest has to run something around it (see direct-handler.ts). */
@@ -265,11 +325,7 @@ export class MeshTransportServer
         // A synchronous handler is acked in the turn it ran in, before anything it set off.
         if (pending) await pending;
       } catch (error) {
-        const reason = `handler failed: ${describeError(error)}`;
-        this.log.warn(
-          `${envelope.type} ${envelope.id} in ${subscription} (delivery ${message.redeliveryCount + 1}): ${reason}`,
-        );
-        await consumer.nack(message, reason);
+        await this.failed(group, handler.retry, { envelope, message, consumer }, error);
         return;
       }
       await consumer.ack(message);
@@ -277,6 +333,44 @@ export class MeshTransportServer
       // The consumer went away (crash, shutdown): the broker redelivers, nothing is lost.
       this.log.debug(`could not settle ${message.messageId} on ${topic}: ${describeError(error)}`);
     }
+  }
+
+  /**
+   * A handler threw: the message goes to the retry topic with its backoff as delivery delay, then
+   * is acked; or to the dead-letter topic (non-retryable, or its attempts spent). If the retry
+   * cannot be published, a nack redelivers it after the subscription's fixed delay instead.
+   */
+  private async failed(
+    group: SubscriptionGroup,
+    retry: HandlerRetry,
+    { envelope, message, consumer }: { envelope: EventEnvelope<object>; message: BusMessage; consumer: Consumer },
+    error: unknown,
+  ): Promise<void> {
+    const attempt = failedAttempts(message);
+    const outcome = decideFailure(retry, error, attempt);
+    const where = `${envelope.type} ${envelope.id} in ${consumer.subscription} (attempt ${attempt})`;
+    if (outcome.action === 'dead-letter') {
+      this.log.warn(`${where}: dead-lettered: ${outcome.reason}`);
+      await consumer.deadLetter(message, outcome.reason, outcome.detail);
+      return;
+    }
+    if (!group.retryTopic) {
+      this.log.warn(`${where}: ${outcome.reason}; redelivered (nack)`);
+      await consumer.nack(message, outcome.reason);
+      return;
+    }
+    this.log.warn(`${where}: ${outcome.reason}; retried in ${outcome.delayMs} ms`);
+    try {
+      await this.options.bus.publish(
+        group.retryTopic,
+        retryMessage(message, consumer.subscription, outcome.detail, outcome.delayMs),
+      );
+    } catch (publishError) {
+      this.log.warn(`${where}: could not publish the retry (${describeError(publishError)}); nacked instead`);
+      await consumer.nack(message, outcome.reason);
+      return;
+    }
+    await consumer.ack(message);
   }
 
   /** Runs a handler; undefined once it finished synchronously, else a promise of its end. Throws or rejects with its error. */

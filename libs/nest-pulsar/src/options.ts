@@ -10,6 +10,8 @@ export interface MeshTransportOptions {
   readonly origin: EventOrigin;
   /** Values for `{name}` placeholders in handler topics, e.g. `{ capability: ['keywords'] }`. */
   readonly topicVariables?: Readonly<Record<string, readonly string[]>>;
+  /** Largest payload MeshPublisher publishes; larger ones throw PayloadTooLargeError. Default 5 MiB (Pulsar's maxMessageSize). */
+  readonly maxPayloadBytes?: number;
   /** How long shutdown waits for in-flight handlers. Default 30 s. */
   readonly drainTimeoutMs?: number;
   /**

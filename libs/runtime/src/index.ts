@@ -3,6 +3,6 @@
  * Start at bootstrap.ts (runAgent), then mesh-runtime.module.ts and mesh-config.ts.
  */
 export { bootstrapAgent, runAgent } from './bootstrap';
-export type { MeshConfig } from './mesh-config';
+export { validateMeshEnvironment, MeshConfigError, type MeshConfig } from './mesh-config';
 export { MeshRuntimeModule } from './mesh-runtime.module';
 export { MESH_CONFIG, SKILL_REGISTRY, STATE_STORE } from './tokens';

@@ -1,3 +1,5 @@
+import { NonRetryableError, type RetryPolicy } from '@agent-mesh/contracts';
+
 /**
  * What a worker can do. A skill is a named capability: workers subscribe to `tasks.<name>`
  * for each skill they have. Built-in skills are deterministic work on text; the LLM skill
@@ -33,6 +35,12 @@ export interface Skill {
   /** Lower-case name, also the capability and the topic suffix: `tasks.<name>`. */
   readonly name: string;
   readonly description: string;
+  /**
+   * How the worker retries a run that throws (anything but SkillInputError): each field
+   * defaults to DEFAULT_RETRY_POLICY's. Retries wait out their backoff on the retry topic;
+   * once spent, the task is dead-lettered (for `mesh dlq replay`) without a task.failed.
+   */
+  readonly retry?: Partial<RetryPolicy>;
   /** Does the work for one input. Throws SkillInputError for input it cannot handle. */
   run(input: SkillInput, context: SkillContext): Promise<SkillOutput>;
   /**
@@ -42,8 +50,8 @@ export interface Skill {
   combine(outputs: readonly { readonly inputId: string; readonly output: SkillOutput }[]): SkillOutput;
 }
 
-/** Input the skill cannot work on: not retried, reported as a failed branch. */
-export class SkillInputError extends Error {
+/** Input the skill cannot work on: not retried, reported as a failed branch (and dead-lettered as non-retryable). */
+export class SkillInputError extends NonRetryableError {
   constructor(skill: string, message: string) {
     super(`${skill}: ${message}`);
     this.name = 'SkillInputError';

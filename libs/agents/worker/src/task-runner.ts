@@ -2,6 +2,8 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import {
   describeError,
   isTaskResultsTopic,
+  NonRetryableError,
+  RetryableError,
   TaskCompletedV1,
   TaskFailedV1,
   Topics,
@@ -10,10 +12,13 @@ import {
 } from '@agent-mesh/contracts';
 import { MeshPublisher } from '@agent-mesh/nest-pulsar';
 import { MESH_CONFIG, SKILL_REGISTRY, type MeshConfig } from '@agent-mesh/runtime';
-import { SkillInputError, WorkflowCancelledError, type SkillRegistry } from '@agent-mesh/skills';
+import { SkillInputError, WorkflowCancelledError, type Skill, type SkillRegistry } from '@agent-mesh/skills';
 import { cancellableWorkflow, RunningTasks } from './cancellation';
 
-/** Deliveries of one task before the worker reports it failed instead of retrying again. */
+/**
+ * Redeliveries of a task that no handler settled (its worker crashed, or the retry could not be
+ * published) before it is dead-lettered. A skill's own errors follow its retry policy instead.
+ */
 export const WORKER_MAX_REDELIVER = 3;
 
 /** What a result says about the task it belongs to. */
@@ -37,8 +42,11 @@ class TaskTimeoutError extends Error {
  * Runs one task for the worker — from `tasks.<skill>` or from a market fill — the same way:
  * the skill under TASK_TIMEOUT_MS with the task id as idempotency key, then `task.completed`
  * or `task.failed` on the task's reply topic (`task.results` unless the assigner named one of
- * the family, e.g. `task.results.saga`). Input the skill refuses fails at once; other errors are
- * thrown (the message is redelivered) until the last allowed delivery, which reports failure.
+ * the family, e.g. `task.results.saga`). Input the skill refuses (SkillInputError) fails at once:
+ * `task.failed`, then the error is thrown on, non-retryable, so the task is dead-lettered too. Other
+ * errors are thrown with the skill's retry policy (RetryableError): the transport retries the task
+ * with backoff and, once the attempts are spent, dead-letters it without a `task.failed` — parked
+ * for `mesh dlq replay`; the step's deadline bounds the workflow's wait.
  */
 @Injectable()
 export class TaskRunner implements OnApplicationShutdown {
@@ -73,13 +81,14 @@ export class TaskRunner implements OnApplicationShutdown {
     input: DocumentInput,
     params: Record<string, unknown> | undefined,
     cause: EventEnvelope,
-    redeliveryCount: number,
     replyTopic: string = Topics.taskResults,
   ): Promise<void> {
     // The contract already refuses other topics; checked again because a task must never make
-    // a worker publish elsewhere (thrown: redelivered, then dead-lettered with this reason).
+    // a worker publish elsewhere (thrown, non-retryable: dead-lettered with this reason).
     if (!isTaskResultsTopic(replyTopic))
-      throw new Error(`task ${ref.taskId}: reply topic "${replyTopic}" is not task.results or task.results.<name>`);
+      throw new NonRetryableError(
+        `task ${ref.taskId}: reply topic "${replyTopic}" is not task.results or task.results.<name>`,
+      );
     const options = { correlationId: cause.correlationId, causedBy: cause };
     // A task of a workflow that ended early (cancelled, timed out) is skipped, or aborted when it runs: acked, no result.
     const workflow = cancellableWorkflow(cause.correlationId, replyTopic);
@@ -88,8 +97,10 @@ export class TaskRunner implements OnApplicationShutdown {
       return;
     }
     const started = Date.now();
+    let retry: Skill['retry'];
     try {
       const skill = this.skills.require(ref.skill);
+      retry = skill.retry;
       const output = await this.withTimeout(
         (signal) => skill.run({ id: input.id, text: input.text, params }, { signal, taskId: ref.taskId }),
         workflow,
@@ -105,8 +116,7 @@ export class TaskRunner implements OnApplicationShutdown {
         this.log.log(`task ${ref.taskId} aborted: ${error.message}`);
         return;
       }
-      const lastDelivery = redeliveryCount >= WORKER_MAX_REDELIVER;
-      if (!(error instanceof SkillInputError) && !lastDelivery) throw error;
+      if (!(error instanceof SkillInputError)) throw new RetryableError(error, retry);
       this.log.warn(`task ${ref.taskId} failed: ${describeError(error)}`);
       await this.publisher.publish(
         replyTopic,
@@ -114,6 +124,7 @@ export class TaskRunner implements OnApplicationShutdown {
         { ...ref, inputId: input.id, error: describeError(error), worker: this.workerId },
         options,
       );
+      throw error;
     }
   }
 

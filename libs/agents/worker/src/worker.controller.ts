@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
-import { Ctx, Payload } from '@nestjs/microservices';
+import { Payload } from '@nestjs/microservices';
 import { TaskAssignedV1, type EventEnvelope, type TaskAssigned } from '@agent-mesh/contracts';
-import { MeshContext, OnMeshEvent } from '@agent-mesh/nest-pulsar';
+import { OnMeshEvent } from '@agent-mesh/nest-pulsar';
 import { TaskRunner, WORKER_MAX_REDELIVER } from './task-runner';
 
 export { WORKER_MAX_REDELIVER } from './task-runner';
@@ -22,14 +22,13 @@ export class WorkerController {
     maxRedeliverCount: WORKER_MAX_REDELIVER,
     concurrency: 4,
   })
-  async onTask(@Payload() event: EventEnvelope<TaskAssigned>, @Ctx() context: MeshContext): Promise<void> {
+  async onTask(@Payload() event: EventEnvelope<TaskAssigned>): Promise<void> {
     const { taskId, branchIndex, branchCount, skill, stepPath, attempt, input, params, replyTopic } = event.data;
     await this.runner.run(
       { taskId, branchIndex, branchCount, skill, stepPath, attempt },
       input,
       params,
       event,
-      context.getRedeliveryCount(),
       replyTopic,
     );
   }

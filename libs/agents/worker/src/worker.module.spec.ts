@@ -1,5 +1,5 @@
 import { Module, type INestApplication } from '@nestjs/common';
-import { MemoryBroker, type BusMessage, type EventBus } from '@agent-mesh/bus';
+import { DeadLetterProperties, MemoryBroker, type BusMessage, type EventBus } from '@agent-mesh/bus';
 import {
   createMeshEventRegistry,
   envelopeProperties,
@@ -8,6 +8,7 @@ import {
   Topics,
   type EventEnvelope,
   type EventRegistry,
+  type RetryPolicy,
   type TaskAssigned,
   type TaskCompleted,
   type TaskFailed,
@@ -24,7 +25,6 @@ import {
   type SkillOutput,
 } from '@agent-mesh/skills';
 import { TaskRunner } from './task-runner';
-import { WORKER_MAX_REDELIVER } from './worker.controller';
 import { WorkerModule } from './worker.module';
 
 const naming: TopicNaming = { tenant: 'agentmesh', namespace: 'mesh' };
@@ -40,6 +40,7 @@ class ScriptedSkill implements Skill {
   constructor(
     readonly name: string,
     private readonly behaviour: (input: SkillInput, context: SkillContext, call: number) => Promise<SkillOutput>,
+    readonly retry?: Partial<RetryPolicy>,
   ) {}
 
   get calls(): number {
@@ -195,7 +196,7 @@ describe('WorkerModule on a memory bus', () => {
     expect((await readAll(h, Topics.taskResults))[0].key).toBe('wf-1');
   });
 
-  it('reports a SkillInputError as task.failed at once, without a retry', async () => {
+  it('reports a SkillInputError as task.failed at once, without a retry, and dead-letters the task as non-retryable', async () => {
     const skill = new ScriptedSkill('picky', async (input) => {
       throw new SkillInputError('picky', `input ${input.id}: not today`);
     });
@@ -221,7 +222,12 @@ describe('WorkerModule on a memory bus', () => {
     // acked: nothing left to redeliver, and the skill ran once
     await settled(h, Topics.tasks('picky'));
     expect(skill.calls).toBe(1);
-    expect(await readAll(h, Topics.deadLetter)).toEqual([]);
+    const dead = await eventually('the dead letter', async () => (await readAll(h!, Topics.deadLetter))[0]);
+    expect(dead.properties[DeadLetterProperties.reason]).toBe(
+      'non-retryable: handler failed: SkillInputError: picky: input doc-7: not today',
+    );
+    expect(dead.properties[DeadLetterProperties.originTopic]).toBe(qualifyTopic(naming, Topics.tasks('picky')));
+    expect(dead.properties[DeadLetterProperties.attempts]).toBe('1');
   });
 
   it('retries a skill that throws, and recovers when a later delivery succeeds', async () => {
@@ -237,50 +243,54 @@ describe('WorkerModule on a memory bus', () => {
     expect(skill.calls).toBe(2);
   });
 
-  it('retries a skill that keeps throwing, then reports task.failed on the last allowed delivery', async () => {
-    const skill = new ScriptedSkill('broken', async (_input, _context, call) => {
-      throw new Error(`broken on call ${call}`);
-    });
+  it('retries a skill that keeps throwing by the skill’s retry policy, then dead-letters the task without a task.failed', async () => {
+    const skill = new ScriptedSkill(
+      'broken',
+      async (_input, _context, call) => {
+        throw new Error(`broken on call ${call}`);
+      },
+      { attempts: 3, initialDelayMs: 20 },
+    );
     h = await startWorker('w-3', [skill]);
     const sent = await assign(h, task('broken', 'text'), 'wf-4');
 
-    const result = await firstResult(h);
-    expect(result.type).toBe('task.failed');
-    const data = result.data as TaskFailed;
-    // one first delivery + WORKER_MAX_REDELIVER redeliveries, the last one reported
-    expect(skill.calls).toBe(WORKER_MAX_REDELIVER + 1);
-    expect(data.error).toContain(`broken on call ${WORKER_MAX_REDELIVER + 1}`);
-    expect(result.causationId).toBe(sent.id);
-
+    const dead = await eventually('the dead letter', async () => (await readAll(h!, Topics.deadLetter))[0]);
+    expect(skill.calls).toBe(3);
+    expect(dead.properties[DeadLetterProperties.reason]).toBe(
+      'retries exhausted after 3 attempt(s): handler failed: Error: broken on call 3',
+    );
+    expect(dead.properties[DeadLetterProperties.originTopic]).toBe(qualifyTopic(naming, Topics.tasks('broken')));
+    expect(dead.properties[DeadLetterProperties.subscription]).toBe('workers');
+    expect(dead.properties[DeadLetterProperties.attempts]).toBe('3');
+    expect(JSON.parse(dead.payload.toString('utf8'))).toMatchObject({ id: sent.id });
+    // parked for `mesh dlq replay`: no result, and no more runs
     await settled(h, Topics.tasks('broken'));
-    expect(await results(h)).toHaveLength(1);
-    // reported, so not dead-lettered silently
-    expect(await readAll(h, Topics.deadLetter)).toEqual([]);
-    expect(skill.calls).toBe(WORKER_MAX_REDELIVER + 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await results(h)).toEqual([]);
+    expect(skill.calls).toBe(3);
   });
 
-  it('fails a task that exceeds TASK_TIMEOUT_MS (after its retries), aborting the skill’s signal', async () => {
+  it('retries a task that exceeds TASK_TIMEOUT_MS, aborting the skill’s signal each time, then dead-letters it', async () => {
     const TIMEOUT_MS = 60;
     const aborts: unknown[] = [];
-    const skill = new ScriptedSkill('sleepy', (_input, context) => {
-      context.signal.addEventListener('abort', () => aborts.push(context.signal.reason), { once: true });
-      return new Promise<SkillOutput>(() => undefined); // never settles
-    });
+    const skill = new ScriptedSkill(
+      'sleepy',
+      (_input, context) => {
+        context.signal.addEventListener('abort', () => aborts.push(context.signal.reason), { once: true });
+        return new Promise<SkillOutput>(() => undefined); // never settles
+      },
+      { attempts: 2, initialDelayMs: 10 },
+    );
     h = await startWorker('w-4', [skill], { TASK_TIMEOUT_MS: String(TIMEOUT_MS) });
-    const started = Date.now();
     await assign(h, task('sleepy', 'text'), 'wf-5');
 
-    const result = await firstResult(h);
-    expect(result.type).toBe('task.failed');
-    const data = result.data as TaskFailed;
-    expect(data.error).toContain('TASK_TIMEOUT_MS');
-    expect(data.error).toContain(String(TIMEOUT_MS));
-    expect(skill.calls).toBe(WORKER_MAX_REDELIVER + 1);
-    expect(Date.now() - started).toBeGreaterThanOrEqual((WORKER_MAX_REDELIVER + 1) * TIMEOUT_MS);
-    expect(aborts).toHaveLength(WORKER_MAX_REDELIVER + 1);
+    const dead = await eventually('the dead letter', async () => (await readAll(h!, Topics.deadLetter))[0]);
+    expect(dead.properties[DeadLetterProperties.reason]).toContain('TASK_TIMEOUT_MS');
+    expect(dead.properties[DeadLetterProperties.reason]).toContain(String(TIMEOUT_MS));
+    expect(skill.calls).toBe(2);
+    expect(aborts).toHaveLength(2);
     expect(aborts.every((reason) => reason instanceof Error && reason.message.includes('TASK_TIMEOUT_MS'))).toBe(true);
-    await settled(h, Topics.tasks('sleepy'));
-    expect(await readAll(h, Topics.deadLetter)).toEqual([]);
+    expect(await results(h)).toEqual([]);
   });
 
   it('aborts the signal of every running task at shutdown, and of no finished one', async () => {
@@ -373,7 +383,7 @@ describe('WorkerModule on a memory bus', () => {
       // and the runner itself refuses, should a task reach it unvalidated
       const ref = { taskId: 'wf-10:0', branchIndex: 0, branchCount: 1, skill: 'obedient' };
       await expect(
-        h.app.get(TaskRunner).run(ref, { id: 'a', text: 'text' }, undefined, valid, 0, Topics.workflowEvents),
+        h.app.get(TaskRunner).run(ref, { id: 'a', text: 'text' }, undefined, valid, Topics.workflowEvents),
       ).rejects.toThrow(/reply topic/);
       expect(skill.calls).toBe(0);
     });

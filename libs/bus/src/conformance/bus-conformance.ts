@@ -324,37 +324,40 @@ export function describeBusConformance(target: ConformanceTarget): void {
         expect(box.texts('second')).toEqual(['b', 'sentinel']);
       });
 
-      test('nack redelivers after nackRedeliveryDelayMs with redeliveryCount incremented', async () => {
-        const bus = await connect();
-        const topic = target.topic('nack');
-        const delay = ms(200);
-        const box = inbox();
-        await bus.subscribe(
-          { topic, subscription: 'sub', type: 'Shared', nackRedeliveryDelayMs: delay },
-          box.listener('c', (d) =>
-            d.message.redeliveryCount < 2 ? d.consumer.nack(d.message, 'try again') : d.consumer.ack(d.message),
-          ),
-        );
-        const id = await bus.publish(topic, { payload: 'n', key: 'nk', properties: { p: '1' } });
+      // Failover too: the broker counts redeliveries on Shared and Key_Shared only, the drivers count the rest.
+      for (const type of ['Shared', 'Failover'] as const) {
+        test(`nack redelivers after nackRedeliveryDelayMs with redeliveryCount incremented (${type})`, async () => {
+          const bus = await connect();
+          const topic = target.topic(`nack-${type.toLowerCase()}`);
+          const delay = ms(200);
+          const box = inbox();
+          await bus.subscribe(
+            { topic, subscription: 'sub', type, nackRedeliveryDelayMs: delay },
+            box.listener('c', (d) =>
+              d.message.redeliveryCount < 2 ? d.consumer.nack(d.message, 'try again') : d.consumer.ack(d.message),
+            ),
+          );
+          const id = await bus.publish(topic, { payload: 'n', key: 'nk', properties: { p: '1' } });
 
-        await waitFor(
-          () => box.count() >= 3,
-          WAIT + 2 * delay,
-          () => `3 deliveries, ${box.describe()}`,
-        );
-        await sleep(Math.max(QUIET, 2 * delay));
-        const deliveries = box.of();
-        expect(deliveries.map((d) => d.message.redeliveryCount)).toEqual([0, 1, 2]);
-        for (const d of deliveries) {
-          expect(d.message.messageId).toBe(id);
-          expect(text(d.message)).toBe('n');
-          expect(d.message.key).toBe('nk');
-          expect(d.message.properties).toEqual({ p: '1' });
-        }
-        for (let i = 1; i < deliveries.length; i++) {
-          expect(deliveries[i].receivedAt - deliveries[i - 1].receivedAt).toBeGreaterThanOrEqual(delay - EARLY_MS);
-        }
-      });
+          await waitFor(
+            () => box.count() >= 3,
+            WAIT + 2 * delay,
+            () => `3 deliveries, ${box.describe()}`,
+          );
+          await sleep(Math.max(QUIET, 2 * delay));
+          const deliveries = box.of();
+          expect(deliveries.map((d) => d.message.redeliveryCount)).toEqual([0, 1, 2]);
+          for (const d of deliveries) {
+            expect(d.message.messageId).toBe(id);
+            expect(text(d.message)).toBe('n');
+            expect(d.message.key).toBe('nk');
+            expect(d.message.properties).toEqual({ p: '1' });
+          }
+          for (let i = 1; i < deliveries.length; i++) {
+            expect(deliveries[i].receivedAt - deliveries[i - 1].receivedAt).toBeGreaterThanOrEqual(delay - EARLY_MS);
+          }
+        });
+      }
 
       test('ack timeout redelivers an unacked message with redeliveryCount incremented', async () => {
         const bus = await connect();

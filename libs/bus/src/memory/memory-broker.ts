@@ -554,11 +554,11 @@ class MemoryConsumer implements Consumer {
     this.sub.redeliverLater(this, this.topicRef.indexOf(message.messageId), delay, reason);
   }
 
-  async deadLetter(message: BusMessage, reason: string): Promise<void> {
+  async deadLetter(message: BusMessage, reason: string, detail?: string): Promise<void> {
     this.assertOpen('deadLetter');
     const topic =
       this.options.deadLetter?.deadLetterTopic ?? defaultDeadLetterTopic(this.options.topic, this.options.subscription);
-    await this.client.publish(topic, deadLetterMessage(message, this.options.subscription, reason));
+    await this.client.publish(topic, deadLetterMessage(message, this.options.subscription, reason, detail));
     await this.ack(message);
   }
 

@@ -114,6 +114,23 @@ export async function readTopic(bus: EventBus, topic: string): Promise<BusMessag
   return out;
 }
 
+/** Reads `topic` until it holds `count` messages (fails after `timeoutMs`); returns them. */
+export async function waitForMessages(
+  bus: EventBus,
+  topic: string,
+  count: number,
+  timeoutMs = 5000,
+): Promise<BusMessage[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const messages = await readTopic(bus, topic);
+    if (messages.length >= count) return messages;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${count} message(s) on ${topic}`);
+    await sleep(20);
+  }
+}
+
 export interface MeshAppOptions {
   readonly controllers: Type<unknown>[];
   readonly providers?: Provider[];

@@ -1,5 +1,5 @@
 import { Controller, Inject } from '@nestjs/common';
-import { Ctx, Payload } from '@nestjs/microservices';
+import { Payload } from '@nestjs/microservices';
 import {
   MarketAskV1,
   MarketBidV1,
@@ -9,7 +9,7 @@ import {
   type MarketAsk,
   type MarketFill,
 } from '@agent-mesh/contracts';
-import { MeshContext, OnMeshEvent, type MeshPublisher } from '@agent-mesh/nest-pulsar';
+import { OnMeshEvent, type MeshPublisher } from '@agent-mesh/nest-pulsar';
 import { MESH_CONFIG, SKILL_REGISTRY, type MeshConfig } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import { TaskRunner, WORKER_MAX_REDELIVER } from '../task-runner';
@@ -98,7 +98,7 @@ export class BiddingController {
     initialPosition: 'latest',
     maxRedeliverCount: WORKER_MAX_REDELIVER,
   })
-  async onFill(@Payload() event: EventEnvelope<MarketFill>, @Ctx() context: MeshContext): Promise<void> {
+  async onFill(@Payload() event: EventEnvelope<MarketFill>): Promise<void> {
     const fill = event.data;
     if (fill.workerId !== this.workerId) return;
     // A fill the market maker re-published (after a crash) is the same work: done once here.
@@ -106,7 +106,7 @@ export class BiddingController {
     this.running.add(fill.fillId);
     this.inFlight += 1;
     try {
-      await this.work(event, context);
+      await this.work(event);
       this.remember(fill.fillId);
     } finally {
       this.inFlight -= 1;
@@ -114,7 +114,7 @@ export class BiddingController {
     }
   }
 
-  private async work(event: EventEnvelope<MarketFill>, context: MeshContext): Promise<void> {
+  private async work(event: EventEnvelope<MarketFill>): Promise<void> {
     const fill = event.data;
     const ref = {
       taskId: `${fill.askId}:fill`,
@@ -124,7 +124,7 @@ export class BiddingController {
       stepPath: fill.stepPath,
       attempt: 1,
     };
-    await this.runner.run(ref, fill.input, fill.params, event, context.getRedeliveryCount());
+    await this.runner.run(ref, fill.input, fill.params, event);
   }
 
   private remember(fillId: string): void {

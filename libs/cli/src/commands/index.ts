@@ -1,0 +1,5 @@
+import type { CommandGroup } from '../command';
+import { dlqCommands } from './dlq';
+
+/** Every command group of `mesh`, by name. Add a group: one file in this folder, one line here. */
+export const COMMAND_GROUPS: readonly CommandGroup[] = [dlqCommands];

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  EnvelopeProperties,
   envelopeProperties,
   qualifyTopic,
   type EventDefinition,
@@ -47,10 +48,14 @@ export class MeshPublisher {
       ...options,
       traceparent,
     });
+    const properties = envelopeProperties(envelope);
+    const deliverAt =
+      options.deliverAt ?? (options.deliverAfterMs !== undefined ? Date.now() + options.deliverAfterMs : undefined);
+    if (deliverAt !== undefined) properties[EnvelopeProperties.deliverAt] = String(deliverAt);
     await this.options.bus.publish(qualifyTopic(this.options.naming, topic), {
       payload,
       key: options.key ?? envelope.correlationId,
-      properties: envelopeProperties(envelope),
+      properties,
       eventTime: Date.parse(envelope.occurredAt),
       deliverAfterMs: options.deliverAfterMs,
       deliverAt: options.deliverAt,

@@ -7,7 +7,7 @@ import {
   type Provider,
 } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
-import type { MemoryBroker } from '@agent-mesh/bus';
+import type { EventBus, MemoryBroker } from '@agent-mesh/bus';
 import { createMeshEventRegistry } from '@agent-mesh/contracts';
 import { MeshTransportModule, type MeshTransportOptions } from '@agent-mesh/nest-pulsar';
 import { createDefaultSkillRegistry, LlmSkill, type SkillRegistry } from '@agent-mesh/skills';
@@ -26,6 +26,11 @@ export interface MeshRuntimeOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** The memory broker to connect to (default: one per process). */
   readonly broker?: MemoryBroker;
+  /**
+   * An EventBus to use instead of the one the configuration names (the rebuild's, which feeds
+   * handlers from the log and publishes nothing). It is closed with the app.
+   */
+  readonly bus?: EventBus;
   /** A state store to use instead of the one the configuration names. */
   readonly stateStore?: StateStore;
   /** Prefix of every Redis key (default `agentmesh:`). */
@@ -99,7 +104,7 @@ export class MeshRuntimeModule {
         MeshTransportModule.forRootAsync({
           inject: [MESH_CONFIG, SKILL_REGISTRY],
           useFactory: async (config: MeshConfig, skills: SkillRegistry): Promise<MeshTransportOptions> => ({
-            bus: await connectEventBus(config, options.broker),
+            bus: options.bus ?? (await connectEventBus(config, options.broker)),
             registry: createMeshEventRegistry(),
             naming: config.naming,
             origin: { source: `${options.role}@${config.instanceId}`, region: config.region },

@@ -18,9 +18,11 @@ import { PATTERN_SCENARIOS, type PatternSkills } from './pattern-scenarios';
 export interface RebuildMesh {
   readonly client: WorkflowClient;
   readonly skills: PatternSkills;
-  /** A client of the mesh's bus (the log is read through it). */
-  readonly bus: EventBus;
+  /** A client of the mesh's bus (the log is read through it), unless `replayEnv` says where the mesh is. */
+  readonly bus?: EventBus;
   readonly naming: TopicNaming;
+  /** The settings `mesh replay` connects with, as the command-line tool does (bus and Redis from them). */
+  readonly replayEnv?: Readonly<Record<string, string>>;
   /** A connection to the mesh's Redis, under its key prefix. */
   readonly state: StateStore;
   /** Settings the agents run with (MESH_BOARDS). */
@@ -126,8 +128,8 @@ export async function deleteWorkflowKeys(state: StateStore, workflowId: string):
 export function replay(mesh: RebuildMesh, args: { workflow?: string[]; allRunning?: boolean }): Promise<ReplayReport> {
   return runReplayCommand({
     ...args,
-    env: mesh.env,
-    mesh: { bus: mesh.bus, state: mesh.state, naming: mesh.naming },
+    env: mesh.replayEnv ?? mesh.env,
+    mesh: mesh.replayEnv || !mesh.bus ? undefined : { bus: mesh.bus, state: mesh.state, naming: mesh.naming },
     skills: mesh.skills.registry(),
   });
 }

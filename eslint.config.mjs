@@ -22,7 +22,10 @@ export default [
             { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent'] },
             { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent'] },
             // the end-to-end suites (libs/e2e): anything but apps
-            { sourceTag: 'scope:test', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent', 'scope:testing', 'scope:tools'] },
+            {
+              sourceTag: 'scope:test',
+              onlyDependOnLibsWithTags: ['scope:core', 'scope:agent', 'scope:testing', 'scope:tools'],
+            },
             { sourceTag: 'scope:bench', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent', 'scope:testing'] },
             { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
           ],

@@ -47,16 +47,14 @@ describeWithPulsar('rebuild from the log on a real Pulsar broker (pulsar-ws, sta
     await redis.cleanup();
   }, 60_000);
 
-  describeRebuild(
-    (): RebuildMesh => ({
-      client,
-      skills,
-      naming: namespace.naming,
-      state,
-      env: meshEnv(),
-      replayEnv: { ...meshEnv(), REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.keyPrefix },
-      waitMs: 30_000,
-      quietMs: 500,
-    }),
-  );
+  describeRebuild((): RebuildMesh => ({
+    client,
+    skills,
+    naming: namespace.naming,
+    state,
+    env: meshEnv(),
+    replayEnv: { ...meshEnv(), REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.keyPrefix },
+    waitMs: 30_000,
+    quietMs: 500,
+  }));
 });

@@ -32,7 +32,9 @@ describe('rebuild from the log (memory bus, state in the real Redis)', () => {
     );
     client = new WorkflowClient(orchestrator.url, { timeoutMs: 20_000 });
     state = await redis.connect();
-    await eventually('the mesh to answer', async () => ((await fetch(`${orchestrator.url}/health`)).ok ? true : undefined));
+    await eventually('the mesh to answer', async () =>
+      (await fetch(`${orchestrator.url}/health`)).ok ? true : undefined,
+    );
   });
 
   afterAll(async () => {
@@ -42,16 +44,14 @@ describe('rebuild from the log (memory bus, state in the real Redis)', () => {
     await redis.cleanup();
   });
 
-  describeRebuild(
-    (): RebuildMesh => ({
-      client,
-      skills,
-      bus: mesh.broker.connect(),
-      naming: mesh.naming,
-      state,
-      env: ENV,
-      waitMs: 20_000,
-      quietMs: 150,
-    }),
-  );
+  describeRebuild((): RebuildMesh => ({
+    client,
+    skills,
+    bus: mesh.broker.connect(),
+    naming: mesh.naming,
+    state,
+    env: ENV,
+    waitMs: 20_000,
+    quietMs: 150,
+  }));
 });

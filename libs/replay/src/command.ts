@@ -56,7 +56,7 @@ export async function runReplayCommand(args: ReplayCommandArgs): Promise<ReplayR
     throw new Error('mesh replay: --workflow and --all-running exclude each other');
   const env = args.env ?? (process.env as Record<string, string>);
   const connection = args.mesh ? undefined : await connectMesh(env);
-  const mesh = args.mesh ?? connection!.mesh;
+  const mesh = args.mesh ?? (connection as NonNullable<typeof connection>).mesh;
   try {
     const workflows = args.allRunning ? await findRunningWorkflows(mesh.bus, mesh.naming) : [...new Set(named)];
     const report = await rebuildWorkflows({
@@ -86,6 +86,8 @@ export function formatReplayReport(report: ReplayReport): string {
     `replay ${report.runId}: ${report.workflows.length} workflows, ${report.deliveries} handler calls over ${report.topics.length} topics, ${report.dropped} outputs not republished`,
   );
   for (const u of report.unsettled)
-    lines.push(`  not taken (${u.settlement}): ${u.type ?? '?'} ${u.eventId ?? '?'} of ${u.workflowId} in ${u.subscription} on ${u.topic}`);
+    lines.push(
+      `  not taken (${u.settlement}): ${u.type ?? '?'} ${u.eventId ?? '?'} of ${u.workflowId} in ${u.subscription} on ${u.topic}`,
+    );
   return lines.join('\n');
 }

@@ -100,7 +100,9 @@ export async function rebuildWorkflows(options: RebuildOptions): Promise<Rebuild
     const consumers = runs.flatMap((run) => run.bus.consumers);
     const topics = [...new Set(consumers.map((c) => c.topic))];
     const logs = await Promise.all(
-      topics.map((topic) => readTopic(options.bus, topic, (m) => m.correlationId !== undefined && wanted.has(m.correlationId))),
+      topics.map((topic) =>
+        readTopic(options.bus, topic, (m) => m.correlationId !== undefined && wanted.has(m.correlationId)),
+      ),
     );
     const deleted = await deleteWorkflowKeys(options.state, options.roles, options.workflows);
     const now = (options.now ?? Date.now)();

@@ -91,5 +91,7 @@ export class ReplayStateStore implements StateStore {
     return this.inner.ping();
   }
   /** The inner store belongs to the caller, who closes it. */
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    return undefined;
+  }
 }

@@ -147,9 +147,7 @@ export function comparable(state: WorkflowState): unknown {
   const id = view.id;
   const step = ({ startedAt: _s, finishedAt: _f, ...rest }: Record<string, unknown>) => rest;
   const entry = (e: { type: string; stepPath?: string; detail?: string; source: string; at: string }) =>
-    JSON.stringify(
-      e.source.startsWith('orchestrator@') ? { type: e.type, stepPath: e.stepPath, detail: e.detail } : e,
-    );
+    JSON.stringify(e.source.startsWith('orchestrator@') ? { type: e.type, stepPath: e.stepPath, detail: e.detail } : e);
   const rawKeys: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(keys)) {
     if (key === `orchestrator:wf:${id}`) {
@@ -270,7 +268,7 @@ export function describeRebuild(connect: () => RebuildMesh): void {
       const after = await stateOf(mesh, id);
       expect({ workflow: specs[i].name, ...(comparable(after) as object) }).toEqual({
         workflow: specs[i].name,
-        ...(comparable(before.get(id)!) as object),
+        ...(comparable(before.get(id) as WorkflowState) as object),
       });
     }
   });
@@ -282,7 +280,7 @@ export function describeRebuild(connect: () => RebuildMesh): void {
     );
     const before = new Map<string, WorkflowState>();
     for (const id of ids) before.set(id, await settled(mesh, id));
-    for (const id of ids) expect(before.get(id)!.view.status).toBe('running');
+    for (const id of ids) expect((before.get(id) as WorkflowState).view.status).toBe('running');
 
     for (const id of ids) await deleteWorkflowKeys(mesh.state, id);
     const report = await replay(mesh, { allRunning: true });
@@ -290,12 +288,12 @@ export function describeRebuild(connect: () => RebuildMesh): void {
     expect(report.unsettled).toEqual([]);
     expect(report.workflows.map((w) => w.workflowId).sort()).toEqual([...ids].sort());
     // the saga's deadline (a minute) has not fired: left to fire live
-    expect(report.workflows.find((w) => w.workflowId === ids[2])!.pendingTimers).toBeGreaterThan(0);
+    expect(report.workflows.find((w) => w.workflowId === ids[2])?.pendingTimers).toBeGreaterThan(0);
     for (const [i, id] of ids.entries()) {
       const after = await stateOf(mesh, id);
       expect({ workflow: IN_FLIGHT[i].name, ...(comparable(after) as object) }).toEqual({
         workflow: IN_FLIGHT[i].name,
-        ...(comparable(before.get(id)!) as object),
+        ...(comparable(before.get(id) as WorkflowState) as object),
       });
     }
 

@@ -3,11 +3,12 @@ import {
   EnvelopeProperties,
   envelopeProperties,
   qualifyTopic,
+  uuidv7,
   type EventDefinition,
   type EventEnvelope,
   type NewEventOptions,
 } from '@agent-mesh/contracts';
-import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from './options';
+import { MESH_TRANSPORT_OPTIONS, type EventStamp, type MeshTransportOptions } from './options';
 import { nextTraceparent } from './trace';
 
 export interface PublishOptions extends NewEventOptions {
@@ -37,6 +38,19 @@ export class MeshPublisher {
     return new MeshPublisher({ ...this.options, origin: { ...this.options.origin, source: `${role}@${instance}` } });
   }
 
+  /**
+   * The id, time and source of an event about to be published on `topic`, fixed before the
+   * publish (so a record of it can be written first): new ones, or the log's in a rebuild.
+   */
+  stamp(topic: string, definition: EventDefinition<object>, causedBy?: { readonly id: string }): EventStamp {
+    const known = this.options.stamps?.stampFor(
+      qualifyTopic(this.options.naming, topic),
+      definition.type,
+      causedBy?.id,
+    );
+    return known ?? { id: uuidv7(), occurredAt: new Date(), source: this.source };
+  }
+
   async publish<TData extends object>(
     topic: string,
     definition: EventDefinition<TData>,
@@ -44,8 +58,13 @@ export class MeshPublisher {
     options: PublishOptions,
   ): Promise<EventEnvelope<TData>> {
     const traceparent = options.traceparent ?? nextTraceparent(options.causedBy?.traceparent);
-    const { envelope, payload } = this.options.registry.createEncoded(definition, data, this.options.origin, {
+    // In a rebuild, an event published without its id fixed takes the log's (see EventStamps).
+    const known =
+      options.id === undefined && this.options.stamps ? this.stamp(topic, definition, options.causedBy) : undefined;
+    const origin = known ? { ...this.options.origin, source: known.source } : this.options.origin;
+    const { envelope, payload } = this.options.registry.createEncoded(definition, data, origin, {
       ...options,
+      ...(known ? { id: known.id, occurredAt: known.occurredAt } : {}),
       traceparent,
     });
     const properties = envelopeProperties(envelope);

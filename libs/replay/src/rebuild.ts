@@ -7,6 +7,7 @@ import { MeshRuntimeModule } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
 import { mergeInLogOrder, readTopic, type LoggedMessage } from './event-log';
+import { LogStamps, taskTopicsOf } from './log-stamps';
 import { ReplayBus, type ReplayConsumer, type Settlement } from './replay-bus';
 import { ReplayStateStore } from './replay-state-store';
 
@@ -95,15 +96,17 @@ export async function rebuildWorkflows(options: RebuildOptions): Promise<Rebuild
   const runId = uuidv7();
   const wanted = new Set(options.workflows);
   const runs: RoleRun[] = [];
+  const stamps = new LogStamps();
+  const keep = (m: LoggedMessage) => m.correlationId !== undefined && wanted.has(m.correlationId);
   try {
-    for (const role of options.roles) runs.push(await startRole(role, runId, options));
+    for (const role of options.roles) runs.push(await startRole(role, runId, stamps, options));
     const consumers = runs.flatMap((run) => run.bus.consumers);
     const topics = [...new Set(consumers.map((c) => c.topic))];
-    const logs = await Promise.all(
-      topics.map((topic) =>
-        readTopic(options.bus, topic, (m) => m.correlationId !== undefined && wanted.has(m.correlationId)),
-      ),
-    );
+    const logs = await Promise.all(topics.map((topic) => readTopic(options.bus, topic, keep)));
+    // The handlers' outputs take the log's ids and times: the events on the topics read, and the tasks assigned.
+    const taskTopics = topics.length > 0 ? taskTopicsOf(logs.flat(), topics[0]).filter((t) => !topics.includes(t)) : [];
+    stamps.add(logs.flat());
+    stamps.add((await Promise.all(taskTopics.map((topic) => readTopic(options.bus, topic, keep)))).flat());
     const deleted = await deleteWorkflowKeys(options.state, options.roles, options.workflows);
     const now = (options.now ?? Date.now)();
     const unsettled: UnsettledEvent[] = [];
@@ -141,13 +144,19 @@ export async function rebuildWorkflows(options: RebuildOptions): Promise<Rebuild
 }
 
 /** Starts a role's app on a ReplayBus and the run's state store, its subscriptions made but fed nothing yet. */
-async function startRole(role: ReplayedRole, runId: string, options: RebuildOptions): Promise<RoleRun> {
+async function startRole(
+  role: ReplayedRole,
+  runId: string,
+  stamps: LogStamps,
+  options: RebuildOptions,
+): Promise<RoleRun> {
   const bus = new ReplayBus(options.bus);
   @Module({
     imports: [
       MeshRuntimeModule.forRoot({
         role: role.role,
         bus,
+        stamps,
         stateStore: new ReplayStateStore(options.state, runId),
         skills: options.skills,
         env: {

@@ -9,7 +9,7 @@ import {
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import type { EventBus, MemoryBroker } from '@agent-mesh/bus';
 import { createMeshEventRegistry } from '@agent-mesh/contracts';
-import { MeshTransportModule, type MeshTransportOptions } from '@agent-mesh/nest-pulsar';
+import { MeshTransportModule, type EventStamps, type MeshTransportOptions } from '@agent-mesh/nest-pulsar';
 import { createDefaultSkillRegistry, LlmSkill, type SkillRegistry } from '@agent-mesh/skills';
 import { createStateStore, type StateStore } from '@agent-mesh/state';
 import { connectEventBus } from './bus-factory';
@@ -31,6 +31,8 @@ export interface MeshRuntimeOptions {
    * handlers from the log and publishes nothing). It is closed with the app.
    */
   readonly bus?: EventBus;
+  /** The events' ids, times and sources when they are known already (the rebuild's, from the log). */
+  readonly stamps?: EventStamps;
   /** A state store to use instead of the one the configuration names. */
   readonly stateStore?: StateStore;
   /** Prefix of every Redis key (default `agentmesh:`). */
@@ -114,6 +116,7 @@ export class MeshRuntimeModule {
               instance: [config.instanceId],
             },
             drainTimeoutMs: config.drainTimeoutMs,
+            stamps: options.stamps,
           }),
         }),
       ],

@@ -136,40 +136,26 @@ export function replay(mesh: RebuildMesh, args: { workflow?: string[]; allRunnin
 
 /**
  * The state with what a rebuild does not reproduce taken out (docs/architecture.md, "Rebuilding
- * from the log"): when the orchestrator wrote a step's start and end and the timeline entries of
- * the events it published itself (the time it handled the event that caused them; its events'
- * `source` names the instance that published them), when it began the workflow and whether the
- * submitting process did; timeline entries are compared as a multiset (the log's order, where
- * live handlers of several topics interleave).
+ * from the log"): who began the workflow and when the orchestrator wrote that (`begunAt`,
+ * `begunVia`, `begunOut`: the submitting process, live; workflow.submitted's handler, rebuilt).
+ * Timeline entries are compared as a multiset: the log's order, where live handlers of several
+ * topics interleave. Everything else — times and sources of the orchestrator's own events,
+ * steps' start and end times included — must be the same.
  */
 export function comparable(state: WorkflowState): unknown {
   const { view, keys } = state;
   const id = view.id;
-  const step = ({ startedAt: _s, finishedAt: _f, ...rest }: Record<string, unknown>) => rest;
-  const entry = (e: { type: string; stepPath?: string; detail?: string; source: string; at: string }) =>
-    JSON.stringify(e.source.startsWith('orchestrator@') ? { type: e.type, stepPath: e.stepPath, detail: e.detail } : e);
   const rawKeys: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(keys)) {
     if (key === `orchestrator:wf:${id}`) {
-      const { begunAt: _a, begunVia: _v, begunOut: _o, finishedAt: _f, ...rest } = value as Record<string, string>;
+      const { begunAt: _a, begunVia: _v, begunOut: _o, ...rest } = value as Record<string, string>;
       rawKeys[key] = rest;
-    } else if (key === `orchestrator:wf:${id}:steps`) {
-      rawKeys[key] = Object.fromEntries(
-        Object.entries(value as Record<string, string>).map(([path, json]) => [path, step(JSON.parse(json))]),
-      );
     } else if (key === `orchestrator:wf:${id}:timeline`) {
-      rawKeys[key] = (value as string[]).map((json) => entry(JSON.parse(json))).sort();
+      rawKeys[key] = [...(value as string[])].sort();
     } else rawKeys[key] = value;
   }
-  return {
-    view: {
-      ...view,
-      finishedAt: undefined,
-      steps: view.steps.map((s) => step({ ...s })).sort((a, b) => String(a['path']).localeCompare(String(b['path']))),
-      timeline: view.timeline.map(entry).sort(),
-    },
-    keys: rawKeys,
-  };
+  const timeline = view.timeline.map((entry) => JSON.stringify(entry)).sort();
+  return { view: { ...view, timeline }, keys: rawKeys };
 }
 
 /** Waits until the workflow's state stops changing (nothing in flight but what is held). */

@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import type { EventBus } from '@agent-mesh/bus';
 import { uuidv7 } from '@agent-mesh/contracts';
 import { MeshTransportServer } from '@agent-mesh/nest-pulsar';
-import { MeshRuntimeModule } from '@agent-mesh/runtime';
+import { MeshRuntimeModule, type MeshClock } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
 import { mergeInLogOrder, readTopic, type LoggedMessage } from './event-log';
@@ -75,6 +75,14 @@ export interface RebuildReport {
   readonly unsettled: readonly UnsettledEvent[];
 }
 
+/** The time the rebuilt handlers see: the time the mesh saw the event being replayed. */
+class ReplayClock implements MeshClock {
+  at?: number;
+  now(): number {
+    return this.at ?? Date.now();
+  }
+}
+
 /** One rebuilt role: its app on a ReplayBus. */
 interface RoleRun {
   readonly role: ReplayedRole;
@@ -97,9 +105,10 @@ export async function rebuildWorkflows(options: RebuildOptions): Promise<Rebuild
   const wanted = new Set(options.workflows);
   const runs: RoleRun[] = [];
   const stamps = new LogStamps();
+  const clock = new ReplayClock();
   const keep = (m: LoggedMessage) => m.correlationId !== undefined && wanted.has(m.correlationId);
   try {
-    for (const role of options.roles) runs.push(await startRole(role, runId, stamps, options));
+    for (const role of options.roles) runs.push(await startRole(role, { runId, stamps, clock }, options));
     const consumers = runs.flatMap((run) => run.bus.consumers);
     const topics = [...new Set(consumers.map((c) => c.topic))];
     const logs = await Promise.all(topics.map((topic) => readTopic(options.bus, topic, keep)));
@@ -118,6 +127,7 @@ export async function rebuildWorkflows(options: RebuildOptions): Promise<Rebuild
         pending.set(workflowId, (pending.get(workflowId) ?? 0) + 1);
         continue;
       }
+      clock.at = logged.dueAt;
       for (const consumer of consumers.filter((c) => c.topic === logged.message.topic)) {
         deliveries += 1;
         const settlement = await deliver(consumer, logged);
@@ -146,10 +156,10 @@ export async function rebuildWorkflows(options: RebuildOptions): Promise<Rebuild
 /** Starts a role's app on a ReplayBus and the run's state store, its subscriptions made but fed nothing yet. */
 async function startRole(
   role: ReplayedRole,
-  runId: string,
-  stamps: LogStamps,
+  run: { readonly runId: string; readonly stamps: LogStamps; readonly clock: ReplayClock },
   options: RebuildOptions,
 ): Promise<RoleRun> {
+  const { runId, stamps, clock } = run;
   const bus = new ReplayBus(options.bus);
   @Module({
     imports: [
@@ -157,7 +167,8 @@ async function startRole(
         role: role.role,
         bus,
         stamps,
-        stateStore: new ReplayStateStore(options.state, runId),
+        clock,
+        stateStore: new ReplayStateStore(options.state, runId, options.workflows),
         skills: options.skills,
         env: {
           ...options.env,

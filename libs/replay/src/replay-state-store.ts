@@ -25,6 +25,8 @@ export class ReplayStateStore implements StateStore {
   constructor(
     private readonly inner: StateStore,
     private readonly runId: string,
+    /** The workflows being rebuilt: listings show only their keys. */
+    private readonly workflows: readonly string[] = [],
   ) {
     this.driver = inner.driver;
   }
@@ -84,8 +86,13 @@ export class ReplayStateStore implements StateStore {
   smembers(key: string): Promise<string[]> {
     return this.inner.smembers(key);
   }
-  keys(pattern: string): Promise<string[]> {
-    return this.inner.keys(pattern);
+  /**
+   * Only the rebuilt workflows' keys: a role that lists keys to restore what it keeps in memory
+   * (the market maker's order books) takes up the rebuilt workflows only, and touches no other.
+   */
+  async keys(pattern: string): Promise<string[]> {
+    const keys = await this.inner.keys(pattern);
+    return keys.filter((key) => this.workflows.some((id) => key.includes(id)));
   }
   ping(): Promise<boolean> {
     return this.inner.ping();

@@ -16,7 +16,8 @@ import { connectEventBus } from './bus-factory';
 import { HealthController } from './health.controller';
 import { MESH_SETTING_NAMES, validateMeshEnvironment, type MeshConfig } from './mesh-config';
 import { MESH_ROLE } from './role';
-import { MESH_CONFIG, SKILL_REGISTRY, STATE_STORE } from './tokens';
+import { SYSTEM_CLOCK, type MeshClock } from './clock';
+import { MESH_CLOCK, MESH_CONFIG, SKILL_REGISTRY, STATE_STORE } from './tokens';
 
 export interface MeshRuntimeOptions {
   /** The agent role of this process, e.g. 'worker'; 'mesh' for the embedded all-in-one. */
@@ -33,6 +34,8 @@ export interface MeshRuntimeOptions {
   readonly bus?: EventBus;
   /** The events' ids, times and sources when they are known already (the rebuild's, from the log). */
   readonly stamps?: EventStamps;
+  /** The time handlers see (MESH_CLOCK); default the wall clock. The rebuild's is the replayed event's time. */
+  readonly clock?: MeshClock;
   /** A state store to use instead of the one the configuration names. */
   readonly stateStore?: StateStore;
   /** Prefix of every Redis key (default `agentmesh:`). */
@@ -63,6 +66,7 @@ export class MeshRuntimeModule {
     };
     const providers: Provider[] = [
       { provide: MESH_ROLE, useValue: options.role },
+      { provide: MESH_CLOCK, useValue: options.clock ?? SYSTEM_CLOCK },
       {
         provide: MESH_CONFIG,
         inject: [ConfigService],
@@ -122,7 +126,7 @@ export class MeshRuntimeModule {
       ],
       controllers: [HealthController],
       providers,
-      exports: [MESH_ROLE, MESH_CONFIG, STATE_STORE, SKILL_REGISTRY],
+      exports: [MESH_ROLE, MESH_CLOCK, MESH_CONFIG, STATE_STORE, SKILL_REGISTRY],
     };
   }
 }

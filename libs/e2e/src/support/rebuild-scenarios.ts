@@ -66,6 +66,19 @@ export function rebuildWorkflowSpecs(): { readonly name: string; readonly spec: 
     { name: 'saga: a failed step compensated', spec: { name: 'order-undone', step: undone } },
     { name: 'blackboard: sources until the board holds', spec: { step: summarizeThenIndex } },
     {
+      // expires a second after it is put up: the rebuild, later, judges the bids by the time they came (MESH_CLOCK)
+      name: 'market: the ask filled by the cheaper bid, rebuilt after it would have expired',
+      spec: {
+        step: {
+          kind: 'market',
+          skill: 'count',
+          input: doc('rb-market', 'a b c d'),
+          budget: 100,
+          expireAfterMs: 1_000,
+        },
+      },
+    },
+    {
       name: 'solver-rounds: 3 solvers, 2 rounds',
       spec: {
         step: {

@@ -85,6 +85,10 @@ export function formatReplayReport(report: ReplayReport): string {
   lines.push(
     `replay ${report.runId}: ${report.workflows.length} workflows, ${report.deliveries} handler calls over ${report.topics.length} topics, ${report.dropped} outputs not republished`,
   );
+  for (const u of report.unmatchedOutputs)
+    lines.push(
+      `  decided otherwise than live: made ${u.type} on ${u.topic} (caused by ${u.causationId ?? '?'}), not in the log`,
+    );
   for (const u of report.unsettled)
     lines.push(
       `  not taken (${u.settlement}): ${u.type ?? '?'} ${u.eventId ?? '?'} of ${u.workflowId} in ${u.subscription} on ${u.topic}`,

@@ -11,5 +11,6 @@ export {
   type WorkflowRebuild,
 } from './rebuild';
 export { REPLAYED_ROLES } from './roles';
+export type { UnmatchedOutput } from './log-stamps';
 export { findRunningWorkflows } from './running';
 export { formatReplayReport, runReplayCommand, type ReplayCommandArgs, type ReplayReport } from './command';

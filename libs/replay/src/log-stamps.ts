@@ -2,6 +2,14 @@ import { Topics } from '@agent-mesh/contracts';
 import type { EventStamp, EventStamps } from '@agent-mesh/nest-pulsar';
 import type { LoggedMessage } from './event-log';
 
+/** An event a rebuilt handler made that the log does not have. */
+export interface UnmatchedOutput {
+  readonly topic: string;
+  readonly type: string;
+  /** The event it was handling. */
+  readonly causationId?: string;
+}
+
 /** What a logged event says of itself: enough to stamp the same event made again. */
 interface LoggedEvent {
   readonly topic: string;
@@ -25,6 +33,8 @@ function parse(logged: LoggedMessage): Record<string, unknown> | undefined {
  */
 export class LogStamps implements EventStamps {
   private readonly byCause = new Map<string, LoggedEvent[]>();
+  /** Events a rebuilt handler made that the log does not have: it decided otherwise than live. */
+  readonly unmatched: UnmatchedOutput[] = [];
 
   /** Adds logged events (each read once: a topic is added once). */
   add(messages: readonly LoggedMessage[]): void {
@@ -42,7 +52,10 @@ export class LogStamps implements EventStamps {
   stampFor(topic: string, type: string, causationId: string | undefined): EventStamp | undefined {
     const caused = causationId === undefined ? undefined : this.byCause.get(causationId);
     const at = caused?.findIndex((event) => event.topic === topic && event.type === type) ?? -1;
-    if (!caused || at < 0) return undefined;
+    if (!caused || at < 0) {
+      this.unmatched.push({ topic, type, causationId });
+      return undefined;
+    }
     return caused.splice(at, 1)[0].stamp;
   }
 }

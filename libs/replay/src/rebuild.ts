@@ -7,7 +7,7 @@ import { MeshRuntimeModule, type MeshClock } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
 import { mergeInLogOrder, readTopic, type LoggedMessage } from './event-log';
-import { LogStamps, taskTopicsOf } from './log-stamps';
+import { LogStamps, taskTopicsOf, type UnmatchedOutput } from './log-stamps';
 import { ReplayBus, type ReplayConsumer, type Settlement } from './replay-bus';
 import { ReplayStateStore } from './replay-state-store';
 
@@ -73,6 +73,13 @@ export interface RebuildReport {
   /** Events the rebuilt handlers tried to publish: dropped, their originals are in the log. */
   readonly dropped: number;
   readonly unsettled: readonly UnsettledEvent[];
+  /**
+   * Events the rebuilt handlers made that the log does not have: where a handler decided otherwise
+   * than live (it saw events in another order than live, e.g. a timer that fired live while a
+   * message published before it was still queued), that workflow's rebuilt state may differ. Empty
+   * when every output the rebuild made is one live processing made.
+   */
+  readonly unmatchedOutputs: readonly UnmatchedOutput[];
 }
 
 /** The time the rebuilt handlers see: the time the mesh saw the event being replayed. */
@@ -147,6 +154,7 @@ export async function rebuildWorkflows(options: RebuildOptions): Promise<Rebuild
       deliveries,
       dropped: runs.reduce((sum, run) => sum + run.bus.dropped, 0),
       unsettled,
+      unmatchedOutputs: [...stamps.unmatched],
     };
   } finally {
     await Promise.allSettled(runs.map((run) => run.app.close()));

@@ -34,8 +34,11 @@ export interface RebuildMesh {
 
 const doc = (id: string, text: string) => ({ id, text });
 
+/** The completed market's ask expires this long after it is put up; the rebuild comes after that. */
+const MARKET_EXPIRY_MS = 3_000;
+
 /** Every workflow scenario of the pattern table (the ones that submit a step), and the kinds it lacks. */
-export function rebuildWorkflowSpecs(): { readonly name: string; readonly spec: object }[] {
+export function rebuildWorkflowSpecs(): { readonly name: string; readonly spec: object; readonly status?: string }[] {
   const fromTable = PATTERN_SCENARIOS.flatMap((group) => group.scenarios).flatMap((scenario) =>
     'step' in scenario ? [{ name: scenario.name, spec: { name: scenario.workflowName, step: scenario.step } }] : [],
   );
@@ -45,7 +48,8 @@ export function rebuildWorkflowSpecs(): { readonly name: string; readonly spec: 
       name: word,
       action: { skill: 'append', input: doc(`rb-saga-${i}`, 'order'), params: { word } },
       compensation: { skill: 'append', input: doc(`rb-saga-undo-${i}`, 'order'), params: { word: 'undo' } },
-      deadlineMs: 10_000,
+      // long: a live deadline firing while the rebuild runs would act on a partly rebuilt saga
+      deadlineMs: 120_000,
     })),
   };
   const undone = {
@@ -54,19 +58,19 @@ export function rebuildWorkflowSpecs(): { readonly name: string; readonly spec: 
       saga.steps[0],
       {
         name: 'fails',
-        action: { skill: 'flaky', input: doc('rb-saga-rotten', 'rotten') },
+        action: { skill: 'flaky', input: doc('rb-saga-rotten', 'broken charge') },
         compensation: { skill: 'append', input: doc('rb-saga-undo-r', 'order'), params: { word: 'undo' } },
-        deadlineMs: 10_000,
+        deadlineMs: 120_000,
       },
     ],
   };
   return [
     ...fromTable,
-    { name: 'saga: every step done', spec: { name: 'order', step: saga } },
-    { name: 'saga: a failed step compensated', spec: { name: 'order-undone', step: undone } },
-    { name: 'blackboard: sources until the board holds', spec: { step: summarizeThenIndex } },
+    { name: 'saga: every step done', spec: { name: 'order', step: saga }, status: 'completed' },
+    { name: 'saga: a failed step compensated', spec: { name: 'order-undone', step: undone }, status: 'compensated' },
+    { name: 'blackboard: sources until the board holds', spec: { step: summarizeThenIndex }, status: 'completed' },
     {
-      // expires a second after it is put up: the rebuild, later, judges the bids by the time they came (MESH_CLOCK)
+      // its ask expires 3 s after it is put up: the rebuild, later, judges the bids by the time they came (MESH_CLOCK)
       name: 'market: the ask filled by the cheaper bid, rebuilt after it would have expired',
       spec: {
         step: {
@@ -74,9 +78,10 @@ export function rebuildWorkflowSpecs(): { readonly name: string; readonly spec: 
           skill: 'count',
           input: doc('rb-market', 'a b c d'),
           budget: 100,
-          expireAfterMs: 1_000,
+          expireAfterMs: MARKET_EXPIRY_MS,
         },
       },
+      status: 'completed',
     },
     {
       name: 'solver-rounds: 3 solvers, 2 rounds',
@@ -90,6 +95,7 @@ export function rebuildWorkflowSpecs(): { readonly name: string; readonly spec: 
           strategy: { type: 'all' },
         },
       },
+      status: 'completed',
     },
   ];
 }
@@ -189,7 +195,7 @@ export async function settled(mesh: RebuildMesh, workflowId: string): Promise<Wo
 }
 
 /** Workflows held in flight: each has a branch, child or saga step on the `hang` skill, held until it is released. */
-const IN_FLIGHT: { readonly name: string; readonly spec: object; readonly result: Record<string, unknown> }[] = [
+const IN_FLIGHT: { readonly name: string; readonly spec: object; readonly result?: Record<string, unknown> }[] = [
   {
     name: 'fan-out with one branch done and one held',
     spec: {
@@ -239,9 +245,16 @@ const IN_FLIGHT: { readonly name: string; readonly spec: object; readonly result
         ],
       },
     },
-    result: {},
   },
 ];
+
+IN_FLIGHT.push({
+  name: 'market with its ask filled and the work held',
+  spec: {
+    step: { kind: 'market', skill: 'hang', input: doc('rb-m-held', 'hang market'), budget: 100, expireAfterMs: 60_000 },
+  },
+  result: { words: 2 },
+});
 
 /** The rebuild's tests on a mesh: completed workflows of every pattern, then workflows caught in flight. */
 export function describeRebuild(connect: () => RebuildMesh): void {
@@ -252,15 +265,21 @@ export function describeRebuild(connect: () => RebuildMesh): void {
 
   it('rebuilds completed workflows of every pattern, their keys deleted, as they were', async () => {
     const specs = rebuildWorkflowSpecs();
+    const submitted = Date.now();
     const ids = await Promise.all(specs.map(({ spec }) => mesh.client.submit(spec)));
     await Promise.all(ids.map((id) => mesh.client.finished(id, mesh.waitMs)));
     const before = new Map<string, WorkflowState>();
     for (const id of ids) before.set(id, await settled(mesh, id));
+    for (const [i, { name, status }] of specs.entries())
+      if (status) expect({ name, status: before.get(ids[i])?.view.status }).toEqual({ name, status });
 
+    // the market's ask would have expired by now: the rebuild must judge its bids by their own time
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, submitted + MARKET_EXPIRY_MS + 100 - Date.now())));
     for (const id of ids) expect(await deleteWorkflowKeys(mesh.state, id)).toBeGreaterThan(0);
     const report = await replay(mesh, { workflow: ids });
 
     expect(report.unsettled).toEqual([]);
+    expect(report.unmatchedOutputs).toEqual([]);
     expect(report.workflows.map((w) => w.workflowId)).toEqual(ids);
     expect(report.workflows.every((w) => w.events > 0 && w.deletedKeys === 0)).toBe(true);
     for (const [i, id] of ids.entries()) {
@@ -275,7 +294,9 @@ export function describeRebuild(connect: () => RebuildMesh): void {
   it('rebuilds workflows caught in flight (--all-running), which then finish on the rebuilt state', async () => {
     const ids = await Promise.all(IN_FLIGHT.map(({ spec }) => mesh.client.submit(spec)));
     await eventually('the held work to be running', async () =>
-      ['rb-f-held', 'rb-s-held', 'rb-g-held'].every((id) => mesh.skills.hang.hanging.has(id)) ? true : undefined,
+      ['rb-f-held', 'rb-s-held', 'rb-g-held', 'rb-m-held'].every((id) => mesh.skills.hang.hanging.has(id))
+        ? true
+        : undefined,
     );
     const before = new Map<string, WorkflowState>();
     for (const id of ids) before.set(id, await settled(mesh, id));
@@ -285,6 +306,7 @@ export function describeRebuild(connect: () => RebuildMesh): void {
     const report = await replay(mesh, { allRunning: true });
 
     expect(report.unsettled).toEqual([]);
+    expect(report.unmatchedOutputs).toEqual([]);
     expect(report.workflows.map((w) => w.workflowId).sort()).toEqual([...ids].sort());
     // the saga's deadline (a minute) has not fired: left to fire live
     expect(report.workflows.find((w) => w.workflowId === ids[2])?.pendingTimers).toBeGreaterThan(0);
@@ -303,7 +325,7 @@ export function describeRebuild(connect: () => RebuildMesh): void {
         workflow: IN_FLIGHT[i].name,
         status: 'completed',
       });
-      if (i < 2) expect(finished.result).toEqual(IN_FLIGHT[i].result);
+      if (IN_FLIGHT[i].result) expect(finished.result).toEqual(IN_FLIGHT[i].result);
       expect(finished.timeline.filter((e) => e.type === 'workflow.completed')).toHaveLength(1);
     }
   });

@@ -73,6 +73,11 @@ export async function runReplayCommand(args: ReplayCommandArgs): Promise<ReplayR
   }
 }
 
+/** Whether the command should exit non-zero: a handler did not take an event, or decided otherwise than live. */
+export function replayFailed(report: RebuildReport): boolean {
+  return report.unsettled.length > 0 || report.unmatchedOutputs.length > 0;
+}
+
 /** The report as the command prints it: one line per workflow, then the totals and anything a handler did not take. */
 export function formatReplayReport(report: ReplayReport): string {
   const lines = report.workflows.map(

@@ -13,4 +13,10 @@ export {
 export { REPLAYED_ROLES } from './roles';
 export type { UnmatchedOutput } from './log-stamps';
 export { findRunningWorkflows } from './running';
-export { formatReplayReport, runReplayCommand, type ReplayCommandArgs, type ReplayReport } from './command';
+export {
+  formatReplayReport,
+  replayFailed,
+  runReplayCommand,
+  type ReplayCommandArgs,
+  type ReplayReport,
+} from './command';

@@ -1,7 +1,9 @@
 import { MemoryBroker, type BusMessage } from '@agent-mesh/bus';
 import { EnvelopeProperties, qualifyTopic, Topics } from '@agent-mesh/contracts';
 import { MemoryStateStore } from '@agent-mesh/state';
+import { formatReplayReport, replayFailed, type ReplayReport } from './command';
 import { mergeInLogOrder, toLogged } from './event-log';
+import { LogStamps } from './log-stamps';
 import { ReplayStateStore } from './replay-state-store';
 import { findRunningWorkflows } from './running';
 
@@ -65,5 +67,66 @@ describe('findRunningWorkflows', () => {
     expect(await findRunningWorkflows(bus, naming)).toEqual(['a', 'd']);
     await bus.close();
     broker.shutdown();
+  });
+});
+
+describe('LogStamps', () => {
+  const logged = (topic: string, id: string, type: string, causationId: string) =>
+    toLogged({
+      ...message(topic, 1, id),
+      payload: Buffer.from(
+        JSON.stringify({ id, type, causationId, occurredAt: '2026-01-02T03:04:05.678Z', source: 'orchestrator@o-1' }),
+      ),
+    });
+
+  it('answers with the log’s event of that topic and type the handled event caused, in order, each once', () => {
+    const stamps = new LogStamps();
+    stamps.add([
+      logged('events', 'a', 'step.started', 'cause'),
+      logged('events', 'b', 'step.started', 'cause'),
+      logged('tasks', 'c', 'task.assigned', 'cause'),
+    ]);
+    expect(stamps.stampFor('tasks', 'task.assigned', 'cause')).toEqual({
+      id: 'c',
+      occurredAt: new Date('2026-01-02T03:04:05.678Z'),
+      source: 'orchestrator@o-1',
+    });
+    expect(stamps.stampFor('events', 'step.started', 'cause')?.id).toBe('a');
+    expect(stamps.stampFor('events', 'step.started', 'cause')?.id).toBe('b');
+    expect(stamps.unmatched).toEqual([]);
+    // a third one the log does not have: the handler decided otherwise than live
+    expect(stamps.stampFor('events', 'step.started', 'cause')).toBeUndefined();
+    expect(stamps.unmatched).toEqual([{ topic: 'events', type: 'step.started', causationId: 'cause' }]);
+  });
+});
+
+describe('formatReplayReport', () => {
+  it('prints a line per workflow, the totals, and what went wrong', () => {
+    const report: ReplayReport = {
+      selection: 'workflows',
+      runId: 'run-1',
+      topics: ['t1', 't2'],
+      workflows: [{ workflowId: 'wf-1', events: 12, deletedKeys: 3, pendingTimers: 1 }],
+      deliveries: 20,
+      dropped: 7,
+      unsettled: [
+        {
+          workflowId: 'wf-1',
+          eventId: 'e',
+          type: 'task.completed',
+          topic: 't1',
+          subscription: 's',
+          settlement: 'nack',
+        },
+      ],
+      unmatchedOutputs: [],
+    };
+    expect(formatReplayReport(report).split('\n')).toEqual([
+      'rebuilt wf-1: 12 events, 3 keys replaced, 1 timers not due yet (they fire live)',
+      'replay run-1: 1 workflows, 20 handler calls over 2 topics, 7 outputs not republished',
+      '  not taken (nack): task.completed e of wf-1 in s on t1',
+    ]);
+    expect(replayFailed(report)).toBe(true);
+    expect(replayFailed({ ...report, unsettled: [] })).toBe(false);
   });
 });

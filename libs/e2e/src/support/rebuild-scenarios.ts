@@ -35,7 +35,7 @@ export interface RebuildMesh {
 const doc = (id: string, text: string) => ({ id, text });
 
 /** The completed market's ask expires this long after it is put up; the rebuild comes after that. */
-const MARKET_EXPIRY_MS = 3_000;
+const MARKET_EXPIRY_MS = 5_000;
 
 /** Every workflow scenario of the pattern table (the ones that submit a step), and the kinds it lacks. */
 export function rebuildWorkflowSpecs(): { readonly name: string; readonly spec: object; readonly status?: string }[] {
@@ -70,7 +70,7 @@ export function rebuildWorkflowSpecs(): { readonly name: string; readonly spec: 
     { name: 'saga: a failed step compensated', spec: { name: 'order-undone', step: undone }, status: 'compensated' },
     { name: 'blackboard: sources until the board holds', spec: { step: summarizeThenIndex }, status: 'completed' },
     {
-      // its ask expires 3 s after it is put up: the rebuild, later, judges the bids by the time they came (MESH_CLOCK)
+      // its ask expires 5 s after it is put up: the rebuild, later, judges the bids by the time they came (MESH_CLOCK)
       name: 'market: the ask filled by the cheaper bid, rebuilt after it would have expired',
       spec: {
         step: {

@@ -15,12 +15,17 @@ export default [
           enforceBuildableLibDependency: true,
           allow: [],
           depConstraints: [
-            { sourceTag: 'scope:app', onlyDependOnLibsWithTags: ['scope:agent', 'scope:core'] },
+            { sourceTag: 'scope:app', onlyDependOnLibsWithTags: ['scope:agent', 'scope:core', 'scope:tools'] },
             { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:core'] },
             { sourceTag: 'scope:core', onlyDependOnLibsWithTags: ['scope:core'] },
+            // operator tools that drive the agents' own code (libs/replay: the rebuild from the log)
+            { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent'] },
             { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent'] },
             // the end-to-end suites (libs/e2e): anything but apps
-            { sourceTag: 'scope:test', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent', 'scope:testing'] },
+            {
+              sourceTag: 'scope:test',
+              onlyDependOnLibsWithTags: ['scope:core', 'scope:agent', 'scope:testing', 'scope:tools'],
+            },
             { sourceTag: 'scope:bench', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent', 'scope:testing'] },
             { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
           ],

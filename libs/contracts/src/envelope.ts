@@ -66,4 +66,10 @@ export const EnvelopeProperties = {
   source: 'mesh.source',
   region: 'mesh.region',
   traceparent: 'traceparent',
+  /**
+   * Not an envelope field: set by the publisher on a delayed message (a timer), the epoch ms it
+   * is due. A reader sees a delayed message at once; this says when subscribers get it (the rebuild
+   * replays a timer at that time, and leaves one not due yet to fire live).
+   */
+  deliverAt: 'mesh.deliver-at',
 } as const;

@@ -9,5 +9,5 @@ export { MeshClientProxy } from './mesh-client.proxy';
 export { MeshPublisher, type PublishOptions } from './mesh-publisher';
 export { MeshTransportServer } from './mesh-transport.server';
 export { MeshTransportModule } from './mesh-transport.module';
-export { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from './options';
+export { MESH_TRANSPORT_OPTIONS, type EventStamp, type EventStamps, type MeshTransportOptions } from './options';
 export { nextTraceparent } from './trace';

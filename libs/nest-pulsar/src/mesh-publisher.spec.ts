@@ -53,6 +53,20 @@ describe('MeshPublisher (memory bus)', () => {
     expect(envelope.traceparent).toMatch(TRACEPARENT_PATTERN);
   });
 
+  it('marks a delayed message with the time it is due (mesh.deliver-at), and no other', async () => {
+    const before = Date.now();
+    await publisher.publish('pub.delayed', PingV1, { n: 1 }, { correlationId: 'c', deliverAfterMs: 60_000 });
+    await publisher.publish('pub.delayed', PingV1, { n: 2 }, { correlationId: 'c', deliverAt: 4_000_000_000_000 });
+    await publisher.publish('pub.delayed', PingV1, { n: 3 }, { correlationId: 'c' });
+    // a reader sees delayed messages at once: the property is how it knows when subscribers get them
+    const due = (await readTopic(h.external, topicOf('pub.delayed'))).map(
+      (m) => m.properties[EnvelopeProperties.deliverAt],
+    );
+    expect(Number(due[0])).toBeGreaterThanOrEqual(before + 60_000);
+    expect(Number(due[0])).toBeLessThanOrEqual(Date.now() + 60_000);
+    expect(due.slice(1)).toEqual(['4000000000000', undefined]);
+  });
+
   it.each<[string, () => Promise<unknown>]>([
     [
       'a wrong field type',

@@ -1,13 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  EnvelopeProperties,
   envelopeProperties,
   PayloadTooLargeError,
   qualifyTopic,
+  uuidv7,
   type EventDefinition,
   type EventEnvelope,
   type NewEventOptions,
 } from '@agent-mesh/contracts';
-import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from './options';
+import { MESH_TRANSPORT_OPTIONS, type EventStamp, type MeshTransportOptions } from './options';
 import { nextTraceparent } from './trace';
 
 /** Largest payload published: Pulsar's default `maxMessageSize` (5 MiB). */
@@ -44,6 +46,19 @@ export class MeshPublisher {
     return new MeshPublisher({ ...this.options, origin: { ...this.options.origin, source: `${role}@${instance}` } });
   }
 
+  /**
+   * The id, time and source of an event about to be published on `topic`, fixed before the
+   * publish (so a record of it can be written first): new ones, or the log's in a rebuild.
+   */
+  stamp(topic: string, definition: EventDefinition<object>, causedBy?: { readonly id: string }): EventStamp {
+    const known = this.options.stamps?.stampFor(
+      qualifyTopic(this.options.naming, topic),
+      definition.type,
+      causedBy?.id,
+    );
+    return known ?? { id: uuidv7(), occurredAt: new Date(), source: this.source };
+  }
+
   async publish<TData extends object>(
     topic: string,
     definition: EventDefinition<TData>,
@@ -51,15 +66,24 @@ export class MeshPublisher {
     options: PublishOptions,
   ): Promise<EventEnvelope<TData>> {
     const traceparent = options.traceparent ?? nextTraceparent(options.causedBy?.traceparent);
-    const { envelope, payload } = this.options.registry.createEncoded(definition, data, this.options.origin, {
+    // In a rebuild, an event published without its id fixed takes the log's (see EventStamps).
+    const known =
+      options.id === undefined && this.options.stamps ? this.stamp(topic, definition, options.causedBy) : undefined;
+    const origin = known ? { ...this.options.origin, source: known.source } : this.options.origin;
+    const { envelope, payload } = this.options.registry.createEncoded(definition, data, origin, {
       ...options,
+      ...(known ? { id: known.id, occurredAt: known.occurredAt } : {}),
       traceparent,
     });
     this.checkSize(payload);
+    const properties = envelopeProperties(envelope);
+    const deliverAt =
+      options.deliverAt ?? (options.deliverAfterMs !== undefined ? Date.now() + options.deliverAfterMs : undefined);
+    if (deliverAt !== undefined) properties[EnvelopeProperties.deliverAt] = String(deliverAt);
     await this.options.bus.publish(qualifyTopic(this.options.naming, topic), {
       payload,
       key: options.key ?? envelope.correlationId,
-      properties: envelopeProperties(envelope),
+      properties,
       eventTime: Date.parse(envelope.occurredAt),
       deliverAfterMs: options.deliverAfterMs,
       deliverAt: options.deliverAt,

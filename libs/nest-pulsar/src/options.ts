@@ -22,6 +22,25 @@ export interface MeshTransportOptions {
    * them applied to mesh handlers.
    */
   readonly alwaysUseNestPipeline?: boolean;
+  /** The events' ids, times and sources when they are known already (a rebuild). Default: new ones. */
+  readonly stamps?: EventStamps;
+}
+
+/** The id, time and source of an event about to be made. */
+export interface EventStamp {
+  readonly id: string;
+  readonly occurredAt: Date;
+  readonly source: string;
+}
+
+/**
+ * Where a publisher takes the id, time and source of the events it makes when they are known
+ * already: a rebuild from the log hands its handlers the log's own (the event of that topic and
+ * type the event being handled caused, in order), so what they record of their outputs is what
+ * live processing recorded. Undefined: a new id, the time now and this process's source.
+ */
+export interface EventStamps {
+  stampFor(topic: string, type: string, causationId: string | undefined): EventStamp | undefined;
 }
 
 export const MESH_TRANSPORT_OPTIONS = Symbol('MESH_TRANSPORT_OPTIONS');

@@ -5,4 +5,5 @@
 export { bootstrapAgent, runAgent } from './bootstrap';
 export { validateMeshEnvironment, MeshConfigError, type MeshConfig } from './mesh-config';
 export { MeshRuntimeModule } from './mesh-runtime.module';
-export { MESH_CONFIG, SKILL_REGISTRY, STATE_STORE } from './tokens';
+export { MESH_CLOCK, MESH_CONFIG, SKILL_REGISTRY, STATE_STORE } from './tokens';
+export { SYSTEM_CLOCK, type MeshClock } from './clock';

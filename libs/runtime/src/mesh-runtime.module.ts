@@ -7,16 +7,17 @@ import {
   type Provider,
 } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
-import type { MemoryBroker } from '@agent-mesh/bus';
+import type { EventBus, MemoryBroker } from '@agent-mesh/bus';
 import { createMeshEventRegistry } from '@agent-mesh/contracts';
-import { MeshTransportModule, type MeshTransportOptions } from '@agent-mesh/nest-pulsar';
+import { MeshTransportModule, type EventStamps, type MeshTransportOptions } from '@agent-mesh/nest-pulsar';
 import { createDefaultSkillRegistry, LlmSkill, type SkillRegistry } from '@agent-mesh/skills';
 import { createStateStore, type StateStore } from '@agent-mesh/state';
 import { connectEventBus } from './bus-factory';
 import { HealthController } from './health.controller';
 import { MESH_SETTING_NAMES, validateMeshEnvironment, type MeshConfig } from './mesh-config';
 import { MESH_ROLE } from './role';
-import { MESH_CONFIG, SKILL_REGISTRY, STATE_STORE } from './tokens';
+import { SYSTEM_CLOCK, type MeshClock } from './clock';
+import { MESH_CLOCK, MESH_CONFIG, SKILL_REGISTRY, STATE_STORE } from './tokens';
 
 export interface MeshRuntimeOptions {
   /** The agent role of this process, e.g. 'worker'; 'mesh' for the embedded all-in-one. */
@@ -26,6 +27,15 @@ export interface MeshRuntimeOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** The memory broker to connect to (default: one per process). */
   readonly broker?: MemoryBroker;
+  /**
+   * An EventBus to use instead of the one the configuration names (the rebuild's, which feeds
+   * handlers from the log and publishes nothing). It is closed with the app.
+   */
+  readonly bus?: EventBus;
+  /** The events' ids, times and sources when they are known already (the rebuild's, from the log). */
+  readonly stamps?: EventStamps;
+  /** The time handlers see (MESH_CLOCK); default the wall clock. The rebuild's is the replayed event's time. */
+  readonly clock?: MeshClock;
   /** A state store to use instead of the one the configuration names. */
   readonly stateStore?: StateStore;
   /** Prefix of every Redis key (default `agentmesh:`). */
@@ -56,6 +66,7 @@ export class MeshRuntimeModule {
     };
     const providers: Provider[] = [
       { provide: MESH_ROLE, useValue: options.role },
+      { provide: MESH_CLOCK, useValue: options.clock ?? SYSTEM_CLOCK },
       {
         provide: MESH_CONFIG,
         inject: [ConfigService],
@@ -99,7 +110,7 @@ export class MeshRuntimeModule {
         MeshTransportModule.forRootAsync({
           inject: [MESH_CONFIG, SKILL_REGISTRY],
           useFactory: async (config: MeshConfig, skills: SkillRegistry): Promise<MeshTransportOptions> => ({
-            bus: await connectEventBus(config, options.broker),
+            bus: options.bus ?? (await connectEventBus(config, options.broker)),
             registry: createMeshEventRegistry(),
             naming: config.naming,
             origin: { source: `${options.role}@${config.instanceId}`, region: config.region },
@@ -109,12 +120,13 @@ export class MeshRuntimeModule {
               instance: [config.instanceId],
             },
             drainTimeoutMs: config.drainTimeoutMs,
+            stamps: options.stamps,
           }),
         }),
       ],
       controllers: [HealthController],
       providers,
-      exports: [MESH_ROLE, MESH_CONFIG, STATE_STORE, SKILL_REGISTRY],
+      exports: [MESH_ROLE, MESH_CLOCK, MESH_CONFIG, STATE_STORE, SKILL_REGISTRY],
     };
   }
 }

@@ -163,6 +163,11 @@ export class OrchestratorEventsController {
   async onSubmitted(@Payload() event: EventEnvelope<WorkflowSubmitted>, @Ctx() context: MeshContext): Promise<void> {
     const local = this.orchestrator.localBegin(event.correlationId);
     if (local && (await local)) return;
+    // The acceptance as the accepting process wrote it (same marker: nothing new when it did),
+    // for a submitter that died before writing it, and for a rebuild from the log.
+    await this.workflows.accept(event.correlationId, event.data.spec, event.occurredAt, [
+      { at: event.occurredAt, type: event.type, source: event.source, stepPath: 'root', detail: event.data.spec.name },
+    ]);
     const waitForSubmitterMs = local || context.getRedeliveryCount() >= SUBMITTER_WAITS ? 0 : SUBMITTER_GRACE_MS;
     const outcome = await this.engine.begin(event.correlationId, event.data.spec, event, { waitForSubmitterMs });
     if (outcome === 'submitter-pending')

@@ -15,7 +15,7 @@ import {
   type MarketFill,
 } from '@agent-mesh/contracts';
 import { MeshPublisher, OnMeshEvent } from '@agent-mesh/nest-pulsar';
-import { MESH_CONFIG, STATE_STORE, type MeshConfig } from '@agent-mesh/runtime';
+import { MESH_CLOCK, MESH_CONFIG, STATE_STORE, type MeshClock, type MeshConfig } from '@agent-mesh/runtime';
 import { expireOps, type StateStore } from '@agent-mesh/state';
 import { OrderBooks, type Bid, type Fill } from '../order-book';
 import {
@@ -72,6 +72,8 @@ export class MarketController {
     publisher: MeshPublisher,
     @Inject(STATE_STORE) private readonly state: StateStore,
     @Inject(MESH_CONFIG) private readonly config: MeshConfig,
+    /** The time orders are judged by: the wall clock live, the replayed event's in a rebuild. */
+    @Inject(MESH_CLOCK) private readonly clock: MeshClock,
   ) {
     this.publisher = publisher.as('market-maker');
   }
@@ -103,7 +105,7 @@ export class MarketController {
     await this.loaded();
     const bid = event.data;
     await this.serialize(bid.market, async () => {
-      if (bid.price <= 0 || bid.expiresAt <= Date.now()) return; // can never trade
+      if (bid.price <= 0 || bid.expiresAt <= this.clock.now()) return; // can never trade
       const record = await this.state.hgetall(askKey(bid.askId));
       const status = record['status'] as AskStatus | undefined;
       if (status !== undefined && status !== 'resting') {
@@ -130,7 +132,10 @@ export class MarketController {
         return;
       }
       if (!applied) return; // a redelivered bid: it is in the book already (or has traded)
-      const fills = this.place(() => this.books.book(bid.market).addBid(this.bookBid(bid), Date.now()), bid.bidId);
+      const fills = this.place(
+        () => this.books.book(bid.market).addBid(this.bookBid(bid), this.clock.now()),
+        bid.bidId,
+      );
       this.trackBid(bid);
       for (const fill of fills) await this.settleFill(fill, event);
     });
@@ -159,7 +164,7 @@ export class MarketController {
   private async enterBook(stored: StoredAsk, cause: Cause | undefined): Promise<void> {
     const { ask } = stored;
     if (this.asks.has(ask.askId)) return;
-    const now = Date.now();
+    const now = this.clock.now();
     if (ask.expiresAt <= now) return; // its expiry check settles it
     this.asks.set(ask.askId, stored);
     const book = this.books.book(ask.market);
@@ -300,7 +305,7 @@ export class MarketController {
 
   private arrival(): number {
     this.arrivals = (this.arrivals + 1) % 1000;
-    return Date.now() * 1000 + this.arrivals;
+    return this.clock.now() * 1000 + this.arrivals;
   }
 
   /** Rebuilds the books from the resting orders in the StateStore, once, before the first order. */

@@ -5,8 +5,8 @@ import type { TimelineEntry } from './workflow-state';
 /** The event being handled: what the engine's events are caused by. */
 export type Cause = Pick<EventEnvelope, 'id' | 'traceparent'>;
 
-/** What the engine needs of a publisher (a recording one in the engine spec). */
-export type EventPublisher = Pick<MeshPublisher, 'source' | 'publish'>;
+/** What the engine needs of a publisher (a recording one in the engine spec); `stamp` fixes an event's id and time (default: new ones). */
+export type EventPublisher = Pick<MeshPublisher, 'source' | 'publish'> & Partial<Pick<MeshPublisher, 'stamp'>>;
 
 /** Events the engine publishes, with their timeline entries (written with the state change they announce). */
 export interface Outgoing {
@@ -61,13 +61,15 @@ export class WorkflowEvents {
     data: TData,
     options: EventOptions,
   ): Outgoing {
-    const id = uuidv7();
-    const occurredAt = new Date();
+    // In a rebuild, the log's (MeshPublisher.stamp): the entry is the one live processing wrote.
+    const { id, occurredAt, source } = this.publisher.stamp?.(topic, definition, this.cause) ?? {
+      id: uuidv7(),
+      occurredAt: new Date(),
+      source: this.publisher.source,
+    };
     const { stepPath, detail, key } = options;
     return {
-      entries: [
-        { at: occurredAt.toISOString(), type: definition.type, source: this.publisher.source, stepPath, detail },
-      ],
+      entries: [{ at: occurredAt.toISOString(), type: definition.type, source, stepPath, detail }],
       publish: () =>
         this.publisher.publish(topic, definition, data, {
           correlationId: this.workflowId,

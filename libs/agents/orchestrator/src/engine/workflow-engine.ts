@@ -191,6 +191,12 @@ export class WorkflowEngine implements StepFlow {
     const { plan, path, attempt, previous } = at;
     const step = stepAt(plan.spec, path);
     const begun = await this.unitOf(step).start(step, at);
+    const started = plan.events.event(
+      Topics.workflowEvents,
+      StepStartedV1,
+      { stepPath: path, kind: step.kind, attempt, name: step.name },
+      { stepPath: path, detail: step.kind },
+    );
     const record: StepRecord = {
       path,
       kind: step.kind,
@@ -198,15 +204,10 @@ export class WorkflowEngine implements StepFlow {
       status: 'running',
       attempt,
       previousPath: previous?.path,
-      startedAt: new Date().toISOString(),
+      // the time of the step.started announcing it (in a rebuild, the log's)
+      startedAt: started.entries?.[0]?.at ?? new Date().toISOString(),
       startedBy: plan.cause.id,
     };
-    const started = plan.events.event(
-      Topics.workflowEvents,
-      StepStartedV1,
-      { stepPath: path, kind: step.kind, attempt, name: step.name },
-      { stepPath: path, detail: step.kind },
-    );
     const work = begun.work ?? [];
     const announce = [...also, started];
     const write = this.workflows.startWrite(plan.workflowId, record, entriesOf([...announce, ...work]), [
@@ -284,7 +285,9 @@ export class WorkflowEngine implements StepFlow {
   /** A step's end: written with what follows it and announced once written; a replayed end is announced again. */
   private end(plan: Plan, transition: Transition, ended: StepRecord, announce: readonly Outgoing[]): void {
     if (transition === 'replay') return plan.send(...announce);
-    const record: StepRecord = { ...ended, finishedAt: new Date().toISOString(), endedBy: plan.cause.id };
+    // the time of the step.completed / .failed announcing it, the last of `announce` (in a rebuild, the log's)
+    const finishedAt = entriesOf(announce).at(-1)?.at ?? new Date().toISOString();
+    const record: StepRecord = { ...ended, finishedAt, endedBy: plan.cause.id };
     plan.add({
       write: this.workflows.finishWrite(plan.workflowId, record, entriesOf(announce)),
       announce,

@@ -1,4 +1,11 @@
-import type { BusConnectionStatus, BusMessage, Consumer, EventBus, SubscribeOptions } from '@agent-mesh/bus';
+import {
+  DEAD_LETTER_SUBSCRIPTION,
+  type BusConnectionStatus,
+  type BusMessage,
+  type Consumer,
+  type EventBus,
+  type SubscribeOptions,
+} from '@agent-mesh/bus';
 
 type MessageListener = Parameters<EventBus['subscribe']>[1];
 type ReaderOptions = Parameters<EventBus['createReader']>[0];
@@ -94,7 +101,8 @@ export class ReplayBus implements EventBus {
 
   async subscribe(options: SubscribeOptions, listener: MessageListener): Promise<Consumer> {
     const consumer = new ReplayConsumer(options, listener);
-    this.consumers.push(consumer);
+    // The transport's keeper of dead letters handles nothing: dead letters are not replayed.
+    if (options.subscription !== DEAD_LETTER_SUBSCRIPTION) this.consumers.push(consumer);
     return consumer;
   }
 

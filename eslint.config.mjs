@@ -18,8 +18,8 @@ export default [
             { sourceTag: 'scope:app', onlyDependOnLibsWithTags: ['scope:agent', 'scope:core', 'scope:tools'] },
             { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:core'] },
             { sourceTag: 'scope:core', onlyDependOnLibsWithTags: ['scope:core'] },
-            // operator tools that drive the agents' own code (libs/replay: the rebuild from the log)
-            { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent'] },
+            // operator tools that drive the agents' own code (libs/replay: the rebuild from the log; libs/cli: `mesh`)
+            { sourceTag: 'scope:tools', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent', 'scope:tools'] },
             { sourceTag: 'scope:testing', onlyDependOnLibsWithTags: ['scope:core', 'scope:agent'] },
             // the end-to-end suites (libs/e2e): anything but apps
             {

@@ -14,6 +14,8 @@ export interface CliContext {
   /** The backlog of a subscription, when the broker's admin API is at hand. */
   readonly backlog?: (topic: string, subscription: string) => Promise<number>;
   readonly output: CliOutput;
+  /** The settings the connection was made from (a command that connects more, e.g. to Redis, reads them). */
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 /** A group of commands (`mesh dlq …`): one file per group, registered in commands/index.ts. */

@@ -28,6 +28,7 @@ export async function connectFromEnvironment(
     naming: config.naming,
     backlog: admin ? (topic, subscription) => admin.backlog(topic, subscription) : undefined,
     output,
+    env,
   };
 }
 

@@ -55,6 +55,7 @@ describe('mesh dlq (memory bus)', () => {
     healthy = false;
     context = {
       bus,
+      env: {},
       naming,
       backlog: async (topic, subscription) => broker.backlog(topic, subscription),
       output: { out: (line) => lines.push(line), err: (line) => lines.push(`ERR ${line}`) },

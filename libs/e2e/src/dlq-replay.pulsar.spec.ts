@@ -75,6 +75,7 @@ describeWithPulsar('mesh dlq replay completes parked workflows (pulsar-ws, Redis
     const admin = new PulsarAdmin({ webUrl: env.webUrl });
     cli = {
       bus: new PulsarWsEventBus({ webUrl: env.webUrl }),
+      env: {},
       naming: namespace.naming,
       backlog: (topic, subscription) => admin.backlog(topic, subscription),
       output,

@@ -54,6 +54,10 @@ export {
   FanOutCompleted,
   FanOutFailed,
   FanOutRetry,
+  WorkflowDeadline,
+  WorkflowDeadlineV1,
+  DEADLINE_SCOPES,
+  type DeadlineScope,
   WorkflowSubmittedV1,
   WorkflowCancelRequestedV1,
   StepStartedV1,
@@ -109,6 +113,8 @@ export { flattenValidationErrors, validatePlain, type FieldError, ContractValida
 export {
   skillsNamedBy,
   validateWorkflowSpec,
+  MAX_DEADLINE_MS,
+  BackoffSpec,
   type StepKind,
   FanOutPolicySpec,
   AggregationStrategySpec,
@@ -122,4 +128,12 @@ export {
   WorkflowSpec,
 } from './workflow-spec';
 export { stepAt, parentOf, lineage, fieldOf, ROOT, walkSteps, type StepOf, type ParentOf } from './step-tree';
-export { backoffDelayMs, mayRetry, retryPolicyProblem, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy';
+export {
+  backoffDelayMs,
+  backoffPolicy,
+  mayRetry,
+  retryPolicyProblem,
+  DEFAULT_RETRY_POLICY,
+  type BackoffDeclaration,
+  type RetryPolicy,
+} from './retry-policy';

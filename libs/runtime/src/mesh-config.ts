@@ -1,7 +1,10 @@
 import { hostname } from 'node:os';
 import { plainToInstance } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
-import { flattenValidationErrors, type TopicNaming } from '@agent-mesh/contracts';
+import { flattenValidationErrors, MAX_DEADLINE_MS, type TopicNaming } from '@agent-mesh/contracts';
+
+/** How long a workflow whose spec declares no deadline may run: one hour. */
+export const DEFAULT_WORKFLOW_DEADLINE_MS = 3_600_000;
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
 
@@ -91,6 +94,12 @@ export class MeshEnvironment {
   TASK_TIMEOUT_MS?: number;
 
   @IsOptional()
+  @IsInt({ message: 'WORKFLOW_DEADLINE_MS must be an integer' })
+  @Min(1, { message: 'WORKFLOW_DEADLINE_MS must be positive' })
+  @Max(MAX_DEADLINE_MS, { message: `WORKFLOW_DEADLINE_MS must be at most ${MAX_DEADLINE_MS} (7 days)` })
+  WORKFLOW_DEADLINE_MS?: number;
+
+  @IsOptional()
   @IsUrl(
     { protocols: ['http', 'https'], require_tld: false, require_protocol: true },
     { message: 'LLM_BASE_URL must be an http(s) URL' },
@@ -133,6 +142,8 @@ export interface MeshConfig {
   /** Skills this process's worker serves; undefined = every registered skill. */
   readonly workerSkills?: readonly string[];
   readonly taskTimeoutMs: number;
+  /** The deadline of a workflow whose spec declares none (`WORKFLOW_DEADLINE_MS`, default one hour). */
+  readonly workflowDeadlineMs: number;
   /** Blackboards this mesh serves (topics `blackboard.<board>`). */
   readonly boards: readonly string[];
   /** How long shutdown waits for in-flight handlers before closing anyway. */
@@ -148,7 +159,7 @@ export class MeshConfigError extends Error {
   }
 }
 
-const INTEGER_SETTINGS = ['PORT', 'TASK_TIMEOUT_MS', 'DRAIN_TIMEOUT_MS'] as const;
+const INTEGER_SETTINGS = ['PORT', 'TASK_TIMEOUT_MS', 'DRAIN_TIMEOUT_MS', 'WORKFLOW_DEADLINE_MS'] as const;
 
 /**
  * Validates the environment. Every problem is reported at once, each naming its setting, so a
@@ -197,6 +208,7 @@ export function validateMeshEnvironment(
     port: parsed.PORT ?? defaults.port ?? 3000,
     workerSkills: parsed.WORKER_SKILLS?.split(','),
     taskTimeoutMs: parsed.TASK_TIMEOUT_MS ?? 60_000,
+    workflowDeadlineMs: parsed.WORKFLOW_DEADLINE_MS ?? DEFAULT_WORKFLOW_DEADLINE_MS,
     drainTimeoutMs: parsed.DRAIN_TIMEOUT_MS ?? 30_000,
     boards: parsed.MESH_BOARDS?.split(',') ?? ['default'],
     llm: parsed.LLM_BASE_URL
@@ -223,6 +235,7 @@ class MeshEnvironmentKeys implements Record<keyof MeshEnvironment, undefined> {
   TASK_TIMEOUT_MS = undefined;
   DRAIN_TIMEOUT_MS = undefined;
   MESH_BOARDS = undefined;
+  WORKFLOW_DEADLINE_MS = undefined;
   LLM_BASE_URL = undefined;
   LLM_MODEL = undefined;
   LLM_API_KEY = undefined;

@@ -8,7 +8,7 @@ import {
   type WorkflowSpec,
 } from '@agent-mesh/contracts';
 import { MeshPublisher, nextTraceparent } from '@agent-mesh/nest-pulsar';
-import { SKILL_REGISTRY, STATE_STORE } from '@agent-mesh/runtime';
+import { MESH_CONFIG, SKILL_REGISTRY, STATE_STORE, type MeshConfig } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
 import { WorkflowEngine, type BeginCause } from './engine/workflow-engine';
@@ -44,10 +44,13 @@ export class OrchestratorService {
     publisher: MeshPublisher,
     @Inject(STATE_STORE) state: StateStore,
     @Inject(SKILL_REGISTRY) skills: SkillRegistry,
+    @Inject(MESH_CONFIG) config: MeshConfig,
   ) {
     this.publisher = publisher.as('orchestrator');
     this.workflows = new WorkflowState(state);
-    this.engine = new WorkflowEngine(this.workflows, this.publisher, skills);
+    this.engine = new WorkflowEngine(this.workflows, this.publisher, skills, {
+      workflowDeadlineMs: config.workflowDeadlineMs,
+    });
   }
 
   async submit(spec: WorkflowSpec): Promise<string> {

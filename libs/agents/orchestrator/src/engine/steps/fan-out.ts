@@ -3,25 +3,34 @@ import {
   compileFanOutPolicy,
   FanOutStartedV1,
   TaskAssignedV1,
+  TaskFailedV1,
   Topics,
   type StepOf,
 } from '@agent-mesh/contracts';
+import { deadlineTimer, tighterOf } from '../deadlines';
 import { thenAll, type Outgoing, type WorkflowEvents } from '../outgoing';
 import type { StepDeps, StepUnit } from '../step-unit';
 
-/** One branch's task (`<workflow>:<step>:<branch>:<attempt>`); the aggregator's `fanout.retry` re-runs branches with it. */
+const branchTaskId = (workflowId: string, path: string, branchIndex: number, attempt: number): string =>
+  `${workflowId}:${path}:${branchIndex}:${attempt}`;
+
+/**
+ * One branch's task (`<workflow>:<step>:<branch>:<attempt>`); the aggregator's `fanout.retry`
+ * re-runs branches with it, `delayMs` later (the retry's backoff).
+ */
 export function branchTask(
   events: WorkflowEvents,
   step: StepOf<'fan-out'>,
   path: string,
   branchIndex: number,
   attempt: number,
+  delayMs = 0,
 ): Outgoing {
   return events.event(
     Topics.tasks(step.skill),
     TaskAssignedV1,
     {
-      taskId: `${events.workflowId}:${path}:${branchIndex}:${attempt}`,
+      taskId: branchTaskId(events.workflowId, path, branchIndex, attempt),
       branchIndex,
       branchCount: step.inputs.length,
       skill: step.skill,
@@ -30,7 +39,39 @@ export function branchTask(
       stepPath: path,
       attempt,
     },
-    { stepPath: path, detail: `branch ${branchIndex}${attempt > 1 ? ` attempt ${attempt}` : ''}` },
+    {
+      stepPath: path,
+      detail: `branch ${branchIndex}${attempt > 1 ? ` attempt ${attempt}` : ''}`,
+      deliverAfterMs: delayMs,
+    },
+  );
+}
+
+/**
+ * Branches past their deadline, as the failed results of their tasks (same task ids) on
+ * `task.results`: the aggregator's join and the orchestrator's projection count each task's
+ * first result only, so a branch is counted once whichever comes first.
+ */
+export function branchesTimedOut(
+  events: WorkflowEvents,
+  step: StepOf<'fan-out'>,
+  path: string,
+  branches: readonly number[],
+  attempt: number,
+  reason: string,
+): Outgoing[] {
+  return branches.map((branchIndex) =>
+    events.command(Topics.taskResults, TaskFailedV1, {
+      taskId: branchTaskId(events.workflowId, path, branchIndex, attempt),
+      branchIndex,
+      branchCount: step.inputs.length,
+      skill: step.skill,
+      stepPath: path,
+      attempt,
+      inputId: step.inputs[branchIndex]?.id ?? String(branchIndex),
+      error: reason,
+      worker: 'orchestrator',
+    }),
   );
 }
 
@@ -41,7 +82,7 @@ export function branchTask(
  */
 export function fanOutUnit({ workflows }: StepDeps): StepUnit<'fan-out'> {
   return {
-    start(step, { plan, path }) {
+    start(step, { plan, path, deadlineAt }) {
       const { policy, strategy } = compileFanOutPolicy(step, step.inputs.length);
       const join = plan.events.event(
         Topics.taskResults,
@@ -50,9 +91,27 @@ export function fanOutUnit({ workflows }: StepDeps): StepUnit<'fan-out'> {
         { stepPath: path, detail: `${step.inputs.length} branches, ${policy.type}, ${strategy.type}` },
       );
       const tasks = step.inputs.map((_, branch) => branchTask(plan.events, step, path, branch, 1));
+      // One timer for every branch, and only when their deadline is tighter than the fan-out's.
+      const ms = step.branchDeadlineMs;
+      const timers =
+        ms !== undefined && tighterOf(deadlineAt, Date.now(), ms).own
+          ? [
+              deadlineTimer(
+                plan.events,
+                {
+                  scope: 'branches',
+                  stepPath: path,
+                  attempt: 1,
+                  deadlineMs: ms,
+                  branches: step.inputs.map((_, i) => i),
+                },
+                ms,
+              ),
+            ]
+          : [];
       return {
         // On task.results ahead of the tasks, so the aggregator knows the join before any result.
-        work: [thenAll(join, tasks)],
+        work: [thenAll(join, tasks), ...timers],
         ops: workflows.initBranchOps(
           plan.workflowId,
           path,

@@ -363,7 +363,7 @@ export class WorkflowEngine implements StepFlow {
   /** Why a workflow timed out: the deepest step still running (the one that held it up), and its running sagas. */
   private async timedOut(workflowId: string, deadlineMs: number) {
     const running = (await this.workflows.steps(workflowId)).filter((s) => s.status === 'running');
-    const depth = (path: string) => lineage(path).length;
+    const depth = (path: string) => path.split('.').length;
     const held = running.reduce<(typeof running)[number] | undefined>(
       (deepest, s) => (!deepest || depth(s.path) > depth(deepest.path) ? s : deepest),
       undefined,

@@ -26,7 +26,15 @@ import type { SkillRegistry } from '@agent-mesh/skills';
 import type { WorkflowStatus, WorkflowSummary, WorkflowView } from './engine/workflow-state';
 import { fanOutSpec, OrchestratorService } from './orchestrator.service';
 
-const STATUSES: readonly WorkflowStatus[] = ['accepted', 'running', 'completed', 'failed', 'compensated', 'cancelled'];
+const STATUSES: readonly WorkflowStatus[] = [
+  'accepted',
+  'running',
+  'completed',
+  'failed',
+  'compensated',
+  'cancelled',
+  'timed-out',
+];
 
 function invalid(errors: readonly FieldError[]): BadRequestException {
   return new BadRequestException({ message: 'invalid workflow request', errors });

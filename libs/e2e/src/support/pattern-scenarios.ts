@@ -777,11 +777,13 @@ const deadlines: PatternScenario[] = [
         { step: { kind: 'task', skill: 'unserved', input: doc('dl-2', 'nobody serves this') } },
       ],
     },
-    check(workflow) {
+    async check(workflow, { client }) {
       expect(workflow.status).toBe('timed-out');
       expect(workflow.reason).toBe('workflow deadline exceeded (1500 ms): root.stages.1 (task) was still running');
       expect(terminalEvents(workflow)).toEqual(['workflow.timed-out']);
       expect(stepAt(workflow, 'root.stages.0').status).toBe('completed');
+      const listed = await client.request<{ id: string }[]>('GET', '/workflows?status=timed-out');
+      expect(listed.json.map((w) => w.id)).toContain(workflow.id);
     },
   },
   {

@@ -1,7 +1,5 @@
 import { Logger } from '@nestjs/common';
 import {
-  backoffDelayMs,
-  backoffPolicy,
   lineage,
   parentOf,
   ROOT,
@@ -29,7 +27,7 @@ import { deadlineAtOf, deadlineExceeded, deadlineTimer, tighterOf } from './dead
 import { entriesOf, WorkflowEvents, type Cause, type EventPublisher, type Outgoing } from './outgoing';
 import { Plan } from './plan';
 import type { StartAt, StepFlow, StepUnit, StepUnits } from './step-unit';
-import { branchesTimedOut, branchTask, createStepUnits, marketAsk } from './steps';
+import { branchesTimedOut, branchesTimer, branchRetryDelayMs, branchTask, createStepUnits, marketAsk } from './steps';
 import type { BeginOrigin, StepRecord, WorkflowSnapshot, WorkflowState, WorkflowStatus } from './workflow-state';
 
 export type { Cause } from './outgoing';
@@ -204,26 +202,10 @@ export class WorkflowEngine implements StepFlow {
     const state = snapshot.steps.get(path);
     if (!spec || !isLive(snapshot.status) || state?.status !== 'running') return;
     const step = stepAt(spec, path, 'fan-out');
-    const policy = step.policy?.type === 'retry-branch' ? step.policy : undefined;
-    const delayMs = backoffDelayMs(backoffPolicy(policy?.backoff, (policy?.maxRetries ?? 1) + 1), attempt - 1);
+    const delayMs = branchRetryDelayMs(step, attempt);
     const events = new WorkflowEvents(workflowId, cause, this.publisher);
     const tasks = branches.map((branch) => branchTask(events, step, path, branch, attempt, delayMs));
-    const bound = tighterOf(deadlineAtOf(state), Date.now() + delayMs, step.branchDeadlineMs);
-    const timers = bound.own
-      ? [
-          deadlineTimer(
-            events,
-            {
-              scope: 'branches',
-              stepPath: path,
-              attempt,
-              deadlineMs: step.branchDeadlineMs ?? 0,
-              branches: [...branches],
-            },
-            delayMs + (step.branchDeadlineMs ?? 0),
-          ),
-        ]
-      : [];
+    const timers = branchesTimer(events, step, path, branches, attempt, deadlineAtOf(state), delayMs);
     await Promise.all([
       this.workflows.recordAll(workflowId, entriesOf(tasks)),
       ...[...tasks, ...timers].map((out) => out.publish()),

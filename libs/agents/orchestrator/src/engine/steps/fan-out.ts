@@ -1,4 +1,6 @@
 import {
+  backoffDelayMs,
+  backoffPolicy,
   compileAggregationStrategy,
   compileFanOutPolicy,
   FanOutStartedV1,
@@ -47,6 +49,31 @@ export function branchTask(
   );
 }
 
+/** How long a branch's re-run (`attempt` ≥ 2) waits: retry-branch's backoff for that retry. */
+export function branchRetryDelayMs(step: StepOf<'fan-out'>, attempt: number): number {
+  const policy = step.policy?.type === 'retry-branch' ? step.policy : undefined;
+  return backoffDelayMs(backoffPolicy(policy?.backoff, (policy?.maxRetries ?? 1) + 1), attempt - 1);
+}
+
+/**
+ * The timer of branches whose tasks go out `delayMs` from now: one for all of them, and only
+ * when their deadline (`branchDeadlineMs`) is tighter than the fan-out's (`deadlineAt`).
+ */
+export function branchesTimer(
+  events: WorkflowEvents,
+  step: StepOf<'fan-out'>,
+  path: string,
+  branches: readonly number[],
+  attempt: number,
+  deadlineAt: number | undefined,
+  delayMs = 0,
+): Outgoing[] {
+  const ms = step.branchDeadlineMs;
+  if (ms === undefined || !tighterOf(deadlineAt, Date.now() + delayMs, ms).own) return [];
+  const deadline = { scope: 'branches' as const, stepPath: path, attempt, deadlineMs: ms, branches: [...branches] };
+  return [deadlineTimer(events, deadline, delayMs + ms)];
+}
+
 /**
  * Branches past their deadline, as the failed results of their tasks (same task ids) on
  * `task.results`: the aggregator's join and the orchestrator's projection count each task's
@@ -91,24 +118,8 @@ export function fanOutUnit({ workflows }: StepDeps): StepUnit<'fan-out'> {
         { stepPath: path, detail: `${step.inputs.length} branches, ${policy.type}, ${strategy.type}` },
       );
       const tasks = step.inputs.map((_, branch) => branchTask(plan.events, step, path, branch, 1));
-      // One timer for every branch, and only when their deadline is tighter than the fan-out's.
-      const ms = step.branchDeadlineMs;
-      const timers =
-        ms !== undefined && tighterOf(deadlineAt, Date.now(), ms).own
-          ? [
-              deadlineTimer(
-                plan.events,
-                {
-                  scope: 'branches',
-                  stepPath: path,
-                  attempt: 1,
-                  deadlineMs: ms,
-                  branches: step.inputs.map((_, i) => i),
-                },
-                ms,
-              ),
-            ]
-          : [];
+      const branches = step.inputs.map((_, i) => i);
+      const timers = branchesTimer(plan.events, step, path, branches, 1, deadlineAt);
       return {
         // On task.results ahead of the tasks, so the aggregator knows the join before any result.
         work: [thenAll(join, tasks), ...timers],

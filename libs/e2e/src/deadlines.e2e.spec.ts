@@ -48,7 +48,9 @@ describe('deadlines end to end (memory bus)', () => {
       return role === 'worker' ? registry : registry.register(new UnservedSkill());
     };
     const roles = ['orchestrator', 'aggregator', 'worker', 'saga-coordinator'] as const;
-    const [orchestrator] = await startAgents(mesh, roles, (role) => ({ skills: skills(role) }));
+    // The workflows' default deadline, for the specs that declare none.
+    const env = { WORKFLOW_DEADLINE_MS: '1200' };
+    const [orchestrator] = await startAgents(mesh, roles, (role) => ({ skills: skills(role), env }));
     await mesh.start({ role: 'worker', modules: [DeadLetteringWorkerModule] });
     client = new WorkflowClient(orchestrator.url, { timeoutMs: 10_000 });
   });
@@ -93,14 +95,13 @@ describe('deadlines end to end (memory bus)', () => {
     expect(terminalEvents(ended)).toEqual(['workflow.timed-out']);
   });
 
-  it('lost work: a task dead-lettered by its worker ends the workflow timed-out by its deadline', async () => {
+  it('lost work: a task dead-lettered by its worker ends the workflow timed-out by its deadline (WORKFLOW_DEADLINE_MS)', async () => {
     const id = await client.submit({
-      deadlineMs: 1000,
       step: { kind: 'task', skill: 'unserved', input: { id: 'dead-1', text: 'never answered' } },
     });
     const workflow = await client.finished<WorkflowView>(id);
     expect(workflow.status).toBe('timed-out');
-    expect(workflow.reason).toBe('workflow deadline exceeded (1000 ms): root (task) was still running');
+    expect(workflow.reason).toBe('workflow deadline exceeded (1200 ms): root (task) was still running');
     expect(terminalEvents(workflow)).toEqual(['workflow.timed-out']);
     const letters = await eventually('the task in the dead-letter topic', async () => {
       const found = (await mesh.deadLetters()).filter((m) =>

@@ -499,6 +499,20 @@ describe('WorkflowEngine', () => {
       expect(publisher.take()).toEqual([]);
     });
 
+    it('once a workflow ended, a step still running changes no more: its end is late', async () => {
+      const { id } = await begin({ kind: 'supervisor', children: [task('a'), task('b')] });
+      await engine.failStep(id, 'root.children.0', 1, 'broken', cause());
+      expect(await workflows.status(id)).toBe('failed');
+      publisher.take();
+      const late = cause();
+      expect(engine.isLate(await workflows.snapshot(id, ['root.children.1', 'root']), 'root.children.1', 1, late)).toBe(
+        true,
+      );
+      await engine.completeStep(id, 'root.children.1', 1, { keywords: [] }, late);
+      expect(publisher.take()).toEqual([]);
+      expect(await stepOf(id, 'root.children.1')).toMatchObject({ status: 'running' });
+    });
+
     it("a workflow that ended in time ignores its deadline's timer", async () => {
       const { id } = await begin(task());
       const [timer] = timersOf(publisher.take());

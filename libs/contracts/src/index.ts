@@ -60,6 +60,10 @@ export {
   FanOutCompleted,
   FanOutFailed,
   FanOutRetry,
+  WorkflowDeadline,
+  WorkflowDeadlineV1,
+  DEADLINE_SCOPES,
+  type DeadlineScope,
   WorkflowSubmittedV1,
   WorkflowCancelRequestedV1,
   StepStartedV1,
@@ -133,6 +137,8 @@ export {
 export {
   skillsNamedBy,
   validateWorkflowSpec,
+  MAX_DEADLINE_MS,
+  BackoffSpec,
   type StepKind,
   FanOutPolicySpec,
   AggregationStrategySpec,
@@ -146,5 +152,13 @@ export {
   WorkflowSpec,
 } from './workflow-spec';
 export { stepAt, parentOf, lineage, fieldOf, ROOT, walkSteps, type StepOf, type ParentOf } from './step-tree';
-export { backoffDelayMs, mayRetry, retryPolicyProblem, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry-policy';
+export {
+  backoffDelayMs,
+  backoffPolicy,
+  mayRetry,
+  retryPolicyProblem,
+  DEFAULT_RETRY_POLICY,
+  type BackoffDeclaration,
+  type RetryPolicy,
+} from './retry-policy';
 export { NonRetryableError, PayloadTooLargeError, RetryableError, isRetryableError } from './retryable';

@@ -1,4 +1,11 @@
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, mayRetry, retryPolicyProblem, type RetryPolicy } from './retry-policy';
+import {
+  backoffDelayMs,
+  backoffPolicy,
+  DEFAULT_RETRY_POLICY,
+  mayRetry,
+  retryPolicyProblem,
+  type RetryPolicy,
+} from './retry-policy';
 
 const policy: RetryPolicy = { attempts: 4, initialDelayMs: 100, multiplier: 2, maxDelayMs: 350, jitter: 0 };
 
@@ -25,5 +32,19 @@ describe('retry policy', () => {
     expect(retryPolicyProblem({ ...policy, attempts: 0 })).toMatch(/^attempts/);
     expect(retryPolicyProblem({ ...policy, maxDelayMs: 10 })).toMatch(/^maxDelayMs/);
     expect(retryPolicyProblem({ ...policy, jitter: 2 })).toMatch(/^jitter/);
+  });
+});
+
+describe('backoffPolicy', () => {
+  it("fills what a declaration leaves out from the default policy, with the declaring policy's attempts", () => {
+    expect(backoffPolicy(undefined, 3)).toEqual({ ...DEFAULT_RETRY_POLICY, attempts: 3 });
+    expect(backoffPolicy({ initialDelayMs: 100, jitter: 0 }, 2)).toEqual({
+      ...DEFAULT_RETRY_POLICY,
+      attempts: 2,
+      initialDelayMs: 100,
+      jitter: 0,
+    });
+    // an initial delay above the default cap raises the cap to it
+    expect(backoffPolicy({ initialDelayMs: 60_000 }, 2).maxDelayMs).toBe(60_000);
   });
 });

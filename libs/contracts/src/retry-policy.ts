@@ -48,3 +48,27 @@ export function backoffDelayMs(policy: RetryPolicy, retry: number, random: () =>
 export function mayRetry(policy: RetryPolicy, attemptsMade: number): boolean {
   return attemptsMade < policy.attempts;
 }
+
+/** A backoff as a workflow spec declares it (`retry-branch`, a gate's `retry`): each field optional. */
+export interface BackoffDeclaration {
+  readonly initialDelayMs?: number;
+  readonly multiplier?: number;
+  readonly maxDelayMs?: number;
+  readonly jitter?: number;
+}
+
+/**
+ * A declared backoff with DEFAULT_RETRY_POLICY's delays for what it leaves out (attempts are
+ * the declaring policy's own: `maxRetries`). A declared `initialDelayMs` above the default cap
+ * raises the cap to it.
+ */
+export function backoffPolicy(declared: BackoffDeclaration | undefined, attempts: number): RetryPolicy {
+  const initialDelayMs = declared?.initialDelayMs ?? DEFAULT_RETRY_POLICY.initialDelayMs;
+  return {
+    attempts,
+    initialDelayMs,
+    multiplier: declared?.multiplier ?? DEFAULT_RETRY_POLICY.multiplier,
+    maxDelayMs: declared?.maxDelayMs ?? Math.max(DEFAULT_RETRY_POLICY.maxDelayMs, initialDelayMs),
+    jitter: declared?.jitter ?? DEFAULT_RETRY_POLICY.jitter,
+  };
+}

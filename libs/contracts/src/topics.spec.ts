@@ -47,6 +47,7 @@ describe('qualifyTopic', () => {
       Topics.sagaEvents,
       Topics.blackboard('plans'),
       Topics.timers,
+      Topics.workflowTimers,
       Topics.deadLetter,
     ];
     for (const name of shortNames) {

@@ -42,6 +42,12 @@ export const Topics = {
   sagaEvents: 'saga.events',
   blackboard: (board: string): string => `blackboard.${board}`,
   timers: 'timers',
+  /**
+   * The orchestrator's deadlines (`workflow.deadline`, delayed delivery): a topic of their own,
+   * so the saga coordinator's and market maker's `timers` subscriptions do not hold every
+   * workflow's timer for its whole deadline.
+   */
+  workflowTimers: 'workflow.timers',
   /** The mesh-wide dead-letter topic for events that can never be handled. */
   deadLetter: 'mesh.dlq',
 } as const;

@@ -30,6 +30,7 @@ import {
   type AggregationStrategyDeclaration,
   type FailurePolicyDeclaration,
 } from './fan-out-policy';
+import { backoffPolicy, retryPolicyProblem, type BackoffDeclaration } from './retry-policy';
 import { walkSteps, type StepPlace } from './step-tree';
 import { ContractValidationError, validatePlain, type FieldError } from './validation';
 
@@ -52,6 +53,38 @@ export const STEP_KINDS = [
 export type StepKind = (typeof STEP_KINDS)[number];
 export const MAX_STEP_DEPTH = 8;
 export const MAX_STEPS = 5000;
+/** The longest deadline a workflow or a step may declare: 7 days. */
+export const MAX_DEADLINE_MS = 7 * 86_400_000;
+
+/**
+ * How long a retry waits (a fan-out's `retry-branch`, a gate's `retry`): the mesh's one backoff,
+ * `backoffDelayMs` (retry-policy.ts); what is left out takes DEFAULT_RETRY_POLICY's value.
+ */
+export class BackoffSpec implements BackoffDeclaration {
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  initialDelayMs?: number;
+
+  @IsOptional()
+  @IsNumber()
+  @Min(1)
+  @Max(10)
+  multiplier?: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  maxDelayMs?: number;
+
+  @IsOptional()
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  jitter?: number;
+}
 
 /** Where a step's input text comes from when it is not given literally. */
 export class InputFrom {
@@ -74,6 +107,16 @@ export abstract class StepSpecBase {
   @IsString()
   @MaxLength(80)
   name?: string;
+
+  /**
+   * How long the step (each attempt) may run, from its start; past it, the step fails as if
+   * its work had failed. A deadline longer than its parent's is allowed: the parent's applies.
+   */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_DEADLINE_MS)
+  deadlineMs?: number;
 }
 
 /** One task on a worker with the skill. */
@@ -116,6 +159,12 @@ export class FanOutPolicySpec implements FailurePolicyDeclaration {
   @IsInt()
   @Min(1)
   k?: number;
+
+  /** retry-branch: how long a failed branch waits before it runs again. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => BackoffSpec)
+  backoff?: BackoffSpec;
 }
 
 /** An aggregation strategy as declared; compileFanOutPolicy() (fan-out-policy.ts) resolves it. */
@@ -169,6 +218,13 @@ export class FanOutStepSpec extends StepSpecBase {
   @ValidateNested()
   @Type(() => AggregationStrategySpec)
   strategy?: AggregationStrategySpec;
+
+  /** How long each branch (each attempt) may run; past it the branch counts as failed and the policy decides. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_DEADLINE_MS)
+  branchDeadlineMs?: number;
 }
 
 /** One check of a validation gate on a stage's output. */
@@ -196,6 +252,12 @@ export class GateFailureSpec {
   @Min(1)
   @Max(10)
   maxRetries?: number;
+
+  /** retry: how long the stage waits before it runs again. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => BackoffSpec)
+  backoff?: BackoffSpec;
 
   @IsOptional()
   @ValidateNested()
@@ -504,12 +566,22 @@ function stepDiscriminator() {
   };
 }
 
-/** A submitted workflow: a name and the root step. */
+/** A submitted workflow: a name, its deadline and the root step. */
 export class WorkflowSpec {
   @IsOptional()
   @IsString()
   @MaxLength(120)
   name?: string;
+
+  /**
+   * How long the workflow may run (default: the orchestrator's WORKFLOW_DEADLINE_MS, one hour);
+   * past it, it ends `timed-out`. Steps may declare tighter deadlines of their own.
+   */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_DEADLINE_MS)
+  deadlineMs?: number;
 
   @IsDefined()
   @ValidateNested()
@@ -538,6 +610,7 @@ const STEP_CHECKS: { readonly [K in StepKind]: StepCheck<K> } = {
   'fan-out': (step, { field }) => [
     ...(step.policy ? failurePolicyErrors(step.policy, step.inputs.length, `${field}.policy`) : []),
     ...(step.strategy ? aggregationStrategyErrors(step.strategy, `${field}.strategy`) : []),
+    ...backoffErrors(step.policy?.backoff, step.policy?.type === 'retry-branch', 'retry-branch', `${field}.policy`),
   ],
   chain: (step, { field }) => step.stages.flatMap((stage, i) => checkStage(stage, `${field}.stages.${i}`)),
   supervisor: () => [],
@@ -593,7 +666,21 @@ function checkStage(stage: ChainStageSpec, field: string): FieldError[] {
   if (onFail?.action === 'retry' && stage.step.kind !== 'task') {
     errors.push(error(`${field}.gate.onFail.action`, 'retry re-runs task stages only; use recover for other stages'));
   }
+  errors.push(...backoffErrors(onFail?.backoff, onFail?.action === 'retry', 'retry', `${field}.gate.onFail`));
   return errors;
+}
+
+/** A declared backoff: only where something retries, and delays that make a policy. */
+function backoffErrors(
+  backoff: BackoffSpec | undefined,
+  retries: boolean,
+  retrying: string,
+  field: string,
+): FieldError[] {
+  if (!backoff) return [];
+  if (!retries) return [error(`${field}.backoff`, `backoff applies to ${retrying} only`)];
+  const problem = retryPolicyProblem(backoffPolicy(backoff, 1));
+  return problem ? [error(`${field}.backoff`, problem)] : [];
 }
 
 function checkStep<K extends StepKind>(step: Extract<StepSpec, { kind: K }>, place: StepPlace): FieldError[] {

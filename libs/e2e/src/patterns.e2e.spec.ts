@@ -15,7 +15,7 @@ describe('workflow patterns across agent processes (memory bus)', () => {
   let client: WorkflowClient;
 
   beforeAll(async () => {
-    agents.push(...(await startAgents(mesh, WORKFLOW_ROLES, () => ({ skills: skills.registry() }))));
+    agents.push(...(await startAgents(mesh, WORKFLOW_ROLES, (role) => ({ skills: skills.registry(role) }))));
     client = new WorkflowClient(agents[0].url, { timeoutMs: 10_000 });
   });
 

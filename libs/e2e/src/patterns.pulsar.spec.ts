@@ -29,8 +29,8 @@ describeWithPulsar('workflow patterns on a real Pulsar broker (pulsar-ws)', (env
     await assertPulsarAnswers(env);
     await namespace.create();
     agents.push(
-      ...(await startAgents(mesh, WORKFLOW_ROLES, () => ({
-        skills: skills.registry(),
+      ...(await startAgents(mesh, WORKFLOW_ROLES, (role) => ({
+        skills: skills.registry(role),
         // PULSAR_SERVICE_URL blank: never the native driver, whatever the environment says
         env: { ...namespace.meshEnv(), PULSAR_SERVICE_URL: '' },
       }))),

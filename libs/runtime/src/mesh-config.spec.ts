@@ -13,6 +13,7 @@ describe('validateMeshEnvironment', () => {
       region: 'local',
       port: 3001,
       taskTimeoutMs: 60_000,
+      workflowDeadlineMs: 3_600_000,
     });
     expect(config.redisUrl).toBeUndefined();
     expect(config.workerSkills).toBeUndefined();
@@ -30,6 +31,7 @@ describe('validateMeshEnvironment', () => {
       PORT: '4000',
       WORKER_SKILLS: 'keywords,sentiment',
       TASK_TIMEOUT_MS: '2500',
+      WORKFLOW_DEADLINE_MS: '90000',
       LLM_BASE_URL: 'http://127.0.0.1:11434/v1',
       LLM_MODEL: 'tiny',
     });
@@ -43,6 +45,7 @@ describe('validateMeshEnvironment', () => {
       port: 4000,
       workerSkills: ['keywords', 'sentiment'],
       taskTimeoutMs: 2500,
+      workflowDeadlineMs: 90_000,
       llm: { baseUrl: 'http://127.0.0.1:11434/v1', model: 'tiny' },
     });
   });
@@ -57,6 +60,10 @@ describe('validateMeshEnvironment', () => {
     [{ PULSAR_WEB_URL: 'ftp://x' }, 'PULSAR_WEB_URL'],
     [{ MESH_TRANSPORT: 'pulsar' }, 'PULSAR_WEB_URL'],
     [{ LLM_BASE_URL: 'http://127.0.0.1:1/v1' }, 'LLM_MODEL'],
+    [{ WORKFLOW_DEADLINE_MS: '0' }, 'WORKFLOW_DEADLINE_MS'],
+    [{ WORKFLOW_DEADLINE_MS: 'an hour' }, 'WORKFLOW_DEADLINE_MS'],
+    [{ WORKFLOW_DEADLINE_MS: '1.5' }, 'WORKFLOW_DEADLINE_MS'],
+    [{ WORKFLOW_DEADLINE_MS: String(8 * 86_400_000) }, 'WORKFLOW_DEADLINE_MS'],
   ])('rejects %j naming %s', (env, setting) => {
     expect(() => validateMeshEnvironment(env)).toThrow(MeshConfigError);
     expect(() => validateMeshEnvironment(env)).toThrow(setting);

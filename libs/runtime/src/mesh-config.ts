@@ -1,7 +1,10 @@
 import { hostname } from 'node:os';
 import { plainToInstance } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
-import { flattenValidationErrors, type TopicNaming } from '@agent-mesh/contracts';
+import { flattenValidationErrors, MAX_DEADLINE_MS, type TopicNaming } from '@agent-mesh/contracts';
+
+/** How long a workflow whose spec declares no deadline may run: one hour. */
+export const DEFAULT_WORKFLOW_DEADLINE_MS = 3_600_000;
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
 
@@ -96,6 +99,12 @@ export class MeshEnvironment {
   WORKFLOW_RETENTION_MS?: number;
 
   @IsOptional()
+  @IsInt({ message: 'WORKFLOW_DEADLINE_MS must be an integer' })
+  @Min(1, { message: 'WORKFLOW_DEADLINE_MS must be positive' })
+  @Max(MAX_DEADLINE_MS, { message: `WORKFLOW_DEADLINE_MS must be at most ${MAX_DEADLINE_MS} (7 days)` })
+  WORKFLOW_DEADLINE_MS?: number;
+
+  @IsOptional()
   @IsUrl(
     { protocols: ['http', 'https'], require_tld: false, require_protocol: true },
     { message: 'LLM_BASE_URL must be an http(s) URL' },
@@ -140,6 +149,8 @@ export interface MeshConfig {
   readonly taskTimeoutMs: number;
   /** How long an ended workflow's state is kept (every role's keys of it expire then). */
   readonly workflowRetentionMs: number;
+  /** The deadline of a workflow whose spec declares none (`WORKFLOW_DEADLINE_MS`, default one hour). */
+  readonly workflowDeadlineMs: number;
   /** Blackboards this mesh serves (topics `blackboard.<board>`). */
   readonly boards: readonly string[];
   /** How long shutdown waits for in-flight handlers before closing anyway. */
@@ -158,7 +169,13 @@ export class MeshConfigError extends Error {
 /** An ended workflow's state is kept 7 days by default. */
 export const DEFAULT_WORKFLOW_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
-const INTEGER_SETTINGS = ['PORT', 'TASK_TIMEOUT_MS', 'DRAIN_TIMEOUT_MS', 'WORKFLOW_RETENTION_MS'] as const;
+const INTEGER_SETTINGS = [
+  'PORT',
+  'TASK_TIMEOUT_MS',
+  'DRAIN_TIMEOUT_MS',
+  'WORKFLOW_DEADLINE_MS',
+  'WORKFLOW_RETENTION_MS',
+] as const;
 
 /**
  * Validates the environment. Every problem is reported at once, each naming its setting, so a
@@ -208,6 +225,7 @@ export function validateMeshEnvironment(
     workerSkills: parsed.WORKER_SKILLS?.split(','),
     taskTimeoutMs: parsed.TASK_TIMEOUT_MS ?? 60_000,
     workflowRetentionMs: parsed.WORKFLOW_RETENTION_MS ?? DEFAULT_WORKFLOW_RETENTION_MS,
+    workflowDeadlineMs: parsed.WORKFLOW_DEADLINE_MS ?? DEFAULT_WORKFLOW_DEADLINE_MS,
     drainTimeoutMs: parsed.DRAIN_TIMEOUT_MS ?? 30_000,
     boards: parsed.MESH_BOARDS?.split(',') ?? ['default'],
     llm: parsed.LLM_BASE_URL
@@ -235,6 +253,7 @@ class MeshEnvironmentKeys implements Record<keyof MeshEnvironment, undefined> {
   WORKFLOW_RETENTION_MS = undefined;
   DRAIN_TIMEOUT_MS = undefined;
   MESH_BOARDS = undefined;
+  WORKFLOW_DEADLINE_MS = undefined;
   LLM_BASE_URL = undefined;
   LLM_MODEL = undefined;
   LLM_API_KEY = undefined;

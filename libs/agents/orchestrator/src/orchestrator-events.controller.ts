@@ -18,6 +18,7 @@ import {
   TaskFailedV1,
   Topics,
   WorkflowCancelRequestedV1,
+  WorkflowDeadlineV1,
   WorkflowRequestedV1,
   WorkflowSubmittedV1,
   lineage,
@@ -40,6 +41,7 @@ import {
   type TaskCompleted,
   type TaskFailed,
   type WorkflowCancelRequested,
+  type WorkflowDeadline,
   type WorkflowSubmitted,
 } from '@agent-mesh/contracts';
 import { MeshContext, OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
@@ -85,6 +87,8 @@ const RESULTS: MeshSubscriptionOptions = {
   subscription: 'orchestrator',
   type: 'Key_Shared',
 };
+/** Deadlines: delayed delivery needs a Shared (or Key_Shared) subscription. */
+const TIMERS: MeshSubscriptionOptions = { topic: Topics.workflowTimers, subscription: 'orchestrator', type: 'Shared' };
 
 /**
  * The orchestrator's event handlers, Key_Shared by workflow id so one workflow's events are
@@ -110,25 +114,55 @@ export class OrchestratorEventsController {
     return this.orchestrator.workflows;
   }
 
-  private track(event: EventEnvelope, stepPath?: string, detail?: string): Promise<void> {
+  private track(event: EventEnvelope, stepPath?: string, detail?: string, late?: boolean): Promise<void> {
     return this.workflows.record(event.correlationId, event.id, {
       at: event.occurredAt,
       type: event.type,
       source: event.source,
       stepPath,
       detail,
+      late: late || undefined,
     });
   }
 
   /**
-   * Records the event on the timeline and reads the step it is about, with its ancestors and
-   * the workflow's status, all in one round trip (the timeline write goes first, so the entry
-   * precedes whatever the event causes).
+   * For an event that would end the step at `stepPath` (its `attempt`, else the step's current
+   * one): reads the step with its ancestors and the workflow's status, then records the event
+   * on the timeline — flagged late when the step, this attempt or the workflow ended before
+   * it — while `end` decides on what was read (the timeline write and the engine's share a
+   * round trip).
    */
-  private async trackAndRead(event: EventEnvelope, stepPath: string, detail?: string): Promise<WorkflowSnapshot> {
-    const tracked = this.track(event, stepPath, detail);
-    const [snapshot] = await Promise.all([this.workflows.snapshot(event.correlationId, lineage(stepPath)), tracked]);
-    return snapshot;
+  private async trackEnd(
+    event: EventEnvelope,
+    stepPath: string,
+    detail: string | undefined,
+    end: (snapshot: WorkflowSnapshot) => Promise<void>,
+    attempt?: number,
+  ): Promise<void> {
+    const snapshot = await this.workflows.snapshot(event.correlationId, lineage(stepPath));
+    const late = this.engine.isLate(snapshot, stepPath, attempt, event);
+    await Promise.all([this.track(event, stepPath, detail, late), end(snapshot)]);
+  }
+
+  /** Fails the step an event is about (its current attempt) with `reason`, unless the event comes late. */
+  private failOnEvent(event: EventEnvelope, stepPath: string, reason: string, detail = reason): Promise<void> {
+    return this.trackEnd(event, stepPath, detail, async (snapshot) => {
+      const state = snapshot.steps.get(stepPath);
+      if (state) await this.engine.failStep(event.correlationId, stepPath, state.attempt, reason, event, { snapshot });
+    });
+  }
+
+  /** Completes the step an event is about (its current attempt) with `output`, unless the event comes late. */
+  private completeOnEvent(
+    event: EventEnvelope,
+    stepPath: string,
+    output: Record<string, unknown>,
+    detail?: string,
+  ): Promise<void> {
+    return this.trackEnd(event, stepPath, detail, async (snapshot) => {
+      const state = snapshot.steps.get(stepPath);
+      if (state) await this.engine.completeStep(event.correlationId, stepPath, state.attempt, output, event, snapshot);
+    });
   }
 
   /**
@@ -146,9 +180,18 @@ export class OrchestratorEventsController {
   }
 
   /** A fan-out branch's result: projected with its timeline entry in one atomic write. */
-  private async recordBranch(event: EventEnvelope, branch: BranchView, detail: string): Promise<void> {
+  private async recordBranch(
+    event: EventEnvelope<TaskCompleted | TaskFailed>,
+    branch: BranchView,
+    detail: string,
+  ): Promise<void> {
     const entry = { at: event.occurredAt, type: event.type, source: event.source, stepPath: branch.stepPath, detail };
-    await this.workflows.recordBranch(event.correlationId, event.id, branch, entry);
+    await this.workflows.recordBranch(
+      event.correlationId,
+      { taskId: event.data.taskId, eventId: event.id },
+      branch,
+      entry,
+    );
     this.projections.branchRecorded(event.correlationId, branch.stepPath);
   }
 
@@ -224,7 +267,7 @@ export class OrchestratorEventsController {
       unprojected(),
     ]);
     const state = snapshot.steps.get(stepPath);
-    if (!this.engine.mayEnd(state, event)) return;
+    if (!this.engine.mayEnd(state, event)) return this.track(event, stepPath, `used branches ${used.join(',')}`, true);
     // The branch results reach this projection on task.results, which can trail this event:
     // wait for them in the handler, then (a redelivery, a second apart) a few more times, so
     // the step never shows completed with branches still pending. After that it completes
@@ -239,7 +282,8 @@ export class OrchestratorEventsController {
         throw new ProjectionBehindError(`branch results ${missing.join(',')} of ${stepPath} not projected yet`);
       }
     }
-    const tracked = this.track(event, stepPath, `used branches ${used.join(',')}`);
+    const late = this.engine.isLate(snapshot, stepPath, undefined, event);
+    const tracked = this.track(event, stepPath, `used branches ${used.join(',')}`, late);
     await Promise.all([
       tracked,
       this.engine.completeStep(id, stepPath, state?.attempt ?? 1, event.data.output, event, snapshot),
@@ -248,36 +292,23 @@ export class OrchestratorEventsController {
 
   @OnMeshEvent(FanOutFailedV1, EVENTS)
   async onFanOutFailed(@Payload() event: EventEnvelope<FanOutFailed>): Promise<void> {
-    const snapshot = await this.trackAndRead(event, event.data.stepPath, event.data.reason);
-    const state = snapshot.steps.get(event.data.stepPath);
-    if (state)
-      await this.engine.failStep(event.correlationId, state.path, state.attempt, event.data.reason, event, {
-        snapshot,
-      });
+    await this.failOnEvent(event, event.data.stepPath, event.data.reason);
   }
 
+  /** retry-branch: re-runs the branches (after their backoff) while the fan-out and its workflow run. */
   @OnMeshEvent(FanOutRetryV1, EVENTS)
   async onFanOutRetry(@Payload() event: EventEnvelope<FanOutRetry>): Promise<void> {
-    const tracked = this.track(
-      event,
-      event.data.stepPath,
-      `branches ${event.data.branches.join(',')} attempt ${event.data.attempt}`,
-    );
-    const [spec, state] = await Promise.all([
-      this.workflows.spec(event.correlationId),
-      this.workflows.step(event.correlationId, event.data.stepPath),
-      tracked,
+    const { stepPath, branches, attempt } = event.data;
+    await Promise.all([
+      this.track(event, stepPath, `branches ${branches.join(',')} attempt ${attempt}`),
+      this.engine.assignBranches(event.correlationId, stepPath, branches, attempt, event),
     ]);
-    if (!spec || state?.status !== 'running') return;
-    const step = stepAt(spec, event.data.stepPath, 'fan-out');
-    await this.engine.assignBranches(
-      event.correlationId,
-      step,
-      event.data.stepPath,
-      event.data.branches,
-      event.data.attempt,
-      event,
-    );
+  }
+
+  /** A deadline delivered: the engine ends what it bounds if that still runs. */
+  @OnMeshEvent(WorkflowDeadlineV1, TIMERS)
+  async onDeadline(@Payload() event: EventEnvelope<WorkflowDeadline>): Promise<void> {
+    await this.engine.expire(event.correlationId, event.data, event);
   }
 
   @OnMeshEvent(SagaStepEventV1, SAGAS)
@@ -287,51 +318,26 @@ export class OrchestratorEventsController {
 
   @OnMeshEvent(SagaCompletedV1, SAGAS)
   async onSagaCompleted(@Payload() event: EventEnvelope<SagaCompleted>): Promise<void> {
-    const snapshot = await this.trackAndRead(event, event.data.stepPath);
-    const state = snapshot.steps.get(event.data.stepPath);
-    if (state)
-      await this.engine.completeStep(
-        event.correlationId,
-        state.path,
-        state.attempt,
-        { outputs: event.data.outputs },
-        event,
-        snapshot,
-      );
+    await this.completeOnEvent(event, event.data.stepPath, { outputs: event.data.outputs });
   }
 
   @OnMeshEvent(SagaCompensatedV1, SAGAS)
   async onSagaCompensated(@Payload() event: EventEnvelope<SagaCompensated>): Promise<void> {
-    const snapshot = await this.trackAndRead(
-      event,
-      event.data.stepPath,
-      `undone: ${event.data.compensated.join(', ') || 'nothing'}`,
-    );
-    const state = snapshot.steps.get(event.data.stepPath);
-    const undone =
-      event.data.compensated.length > 0
-        ? `; compensated ${event.data.compensated.join(' then ')}`
-        : '; nothing to compensate';
-    if (state) {
-      await this.engine.failStep(
-        event.correlationId,
-        state.path,
-        state.attempt,
-        `${event.data.reason}${undone}`,
-        event,
-        { compensated: true, snapshot },
-      );
-    }
+    const { stepPath, compensated, reason } = event.data;
+    const undone = compensated.length > 0 ? `; compensated ${compensated.join(' then ')}` : '; nothing to compensate';
+    await this.trackEnd(event, stepPath, `undone: ${compensated.join(', ') || 'nothing'}`, async (snapshot) => {
+      const state = snapshot.steps.get(stepPath);
+      if (state)
+        await this.engine.failStep(event.correlationId, stepPath, state.attempt, `${reason}${undone}`, event, {
+          compensated: true,
+          snapshot,
+        });
+    });
   }
 
   @OnMeshEvent(SagaFailedV1, SAGAS)
   async onSagaFailed(@Payload() event: EventEnvelope<SagaFailed>): Promise<void> {
-    const snapshot = await this.trackAndRead(event, event.data.stepPath, event.data.reason);
-    const state = snapshot.steps.get(event.data.stepPath);
-    if (state)
-      await this.engine.failStep(event.correlationId, state.path, state.attempt, event.data.reason, event, {
-        snapshot,
-      });
+    await this.failOnEvent(event, event.data.stepPath, event.data.reason);
   }
 
   @OnMeshEvent(MarketFillV1, FILLS)
@@ -343,22 +349,22 @@ export class OrchestratorEventsController {
   @OnMeshEvent(MarketAskExpiredV1, FILLS)
   async onAskExpired(@Payload() event: EventEnvelope<MarketAskExpired>): Promise<void> {
     const { stepPath, askId, budget } = event.data;
-    const [snapshot, spec] = await Promise.all([
-      this.trackAndRead(event, stepPath, `${askId} at budget ${budget}`),
-      this.workflows.spec(event.correlationId),
-    ]);
-    const state = snapshot.steps.get(stepPath);
-    if (!spec || !state) return;
-    const step = stepAt(spec, stepPath, 'market');
-    const round = Number(/ask-(\d+)$/.exec(askId)?.[1] ?? '1');
-    const reprice = step.reprice;
-    if (state.status === 'running' && reprice && round <= reprice.times && budget < reprice.maxBudget) {
-      const next = Math.min(reprice.maxBudget, Math.round(budget * reprice.factor * 100) / 100);
-      await this.engine.publishAsk(event.correlationId, stepPath, step, round + 1, next, event);
-      return;
-    }
-    const reason = `no bid within budget ${budget} before the ask expired (${round} ask${round > 1 ? 's' : ''})`;
-    await this.engine.failStep(event.correlationId, stepPath, state.attempt, reason, event, { snapshot });
+    const spec = await this.workflows.spec(event.correlationId);
+    if (!spec) return;
+    await this.trackEnd(event, stepPath, `${askId} at budget ${budget}`, async (snapshot) => {
+      const state = snapshot.steps.get(stepPath);
+      if (!state || this.engine.isLate(snapshot, stepPath, undefined, event)) return;
+      const step = stepAt(spec, stepPath, 'market');
+      const round = Number(/ask-(\d+)$/.exec(askId)?.[1] ?? '1');
+      const reprice = step.reprice;
+      if (state.status === 'running' && reprice && round <= reprice.times && budget < reprice.maxBudget) {
+        const next = Math.min(reprice.maxBudget, Math.round(budget * reprice.factor * 100) / 100);
+        await this.engine.publishAsk(event.correlationId, stepPath, step, round + 1, next, event);
+        return;
+      }
+      const reason = `no bid within budget ${budget} before the ask expired (${round} ask${round > 1 ? 's' : ''})`;
+      await this.engine.failStep(event.correlationId, stepPath, state.attempt, reason, event, { snapshot });
+    });
   }
 
   @OnMeshEvent(SolverRoundCompletedV1, ROUNDS)
@@ -368,27 +374,12 @@ export class OrchestratorEventsController {
 
   @OnMeshEvent(SolverCompletedV1, EVENTS)
   async onSolverCompleted(@Payload() event: EventEnvelope<SolverCompleted>): Promise<void> {
-    const snapshot = await this.trackAndRead(event, event.data.stepPath);
-    const state = snapshot.steps.get(event.data.stepPath);
-    if (state)
-      await this.engine.completeStep(
-        event.correlationId,
-        state.path,
-        state.attempt,
-        event.data.output,
-        event,
-        snapshot,
-      );
+    await this.completeOnEvent(event, event.data.stepPath, event.data.output);
   }
 
   @OnMeshEvent(SolverFailedV1, EVENTS)
   async onSolverFailed(@Payload() event: EventEnvelope<SolverFailed>): Promise<void> {
-    const snapshot = await this.trackAndRead(event, event.data.stepPath, event.data.reason);
-    const state = snapshot.steps.get(event.data.stepPath);
-    if (state)
-      await this.engine.failStep(event.correlationId, state.path, state.attempt, event.data.reason, event, {
-        snapshot,
-      });
+    await this.failOnEvent(event, event.data.stepPath, event.data.reason);
   }
 
   /** A task's result: a fan-out branch for the projection, or the end of a task or market step, which advances its parent here. */
@@ -411,13 +402,20 @@ export class OrchestratorEventsController {
       };
       return this.recordBranch(event, branch, detail);
     }
-    const snapshot = await this.trackAndRead(event, stepPath, detail);
-    const state = snapshot.steps.get(stepPath);
-    if (state?.kind === 'task' || state?.kind === 'market') {
-      await this.engine.completeStep(event.correlationId, stepPath, attempt, output, event, snapshot);
-    } else if (state?.kind === 'blackboard') {
-      await this.blackboard.onSourceCompleted(event.correlationId, state, event.data, event);
-    }
+    await this.trackEnd(
+      event,
+      stepPath,
+      detail,
+      async (snapshot) => {
+        const state = snapshot.steps.get(stepPath);
+        if (state?.kind === 'task' || state?.kind === 'market') {
+          await this.engine.completeStep(event.correlationId, stepPath, attempt, output, event, snapshot);
+        } else if (state?.kind === 'blackboard') {
+          await this.blackboard.onSourceCompleted(event.correlationId, state, event.data, event);
+        }
+      },
+      attempt,
+    );
   }
 
   @OnMeshEvent(TaskFailedV1, RESULTS)
@@ -433,12 +431,21 @@ export class OrchestratorEventsController {
         detail,
       );
     }
-    const snapshot = await this.trackAndRead(event, stepPath, detail);
-    const state = snapshot.steps.get(stepPath);
-    if (state?.kind === 'task' || state?.kind === 'market') {
-      await this.engine.failStep(event.correlationId, stepPath, attempt, `${inputId}: ${error}`, event, { snapshot });
-    } else if (state?.kind === 'blackboard') {
-      await this.blackboard.onSourceFailed(event.correlationId, state, event.data, event);
-    }
+    await this.trackEnd(
+      event,
+      stepPath,
+      detail,
+      async (snapshot) => {
+        const state = snapshot.steps.get(stepPath);
+        if (state?.kind === 'task' || state?.kind === 'market') {
+          await this.engine.failStep(event.correlationId, stepPath, attempt, `${inputId}: ${error}`, event, {
+            snapshot,
+          });
+        } else if (state?.kind === 'blackboard') {
+          await this.blackboard.onSourceFailed(event.correlationId, state, event.data, event);
+        }
+      },
+      attempt,
+    );
   }
 }

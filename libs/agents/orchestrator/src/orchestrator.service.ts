@@ -52,7 +52,9 @@ export class OrchestratorService implements OnModuleInit, OnModuleDestroy {
   ) {
     this.publisher = publisher.as('orchestrator');
     this.workflows = new WorkflowState(state, config.workflowRetentionMs);
-    this.engine = new WorkflowEngine(this.workflows, this.publisher, skills);
+    this.engine = new WorkflowEngine(this.workflows, this.publisher, skills, {
+      workflowDeadlineMs: config.workflowDeadlineMs,
+    });
   }
 
   async submit(spec: WorkflowSpec): Promise<string> {

@@ -10,6 +10,7 @@ import {
   StepFailedV1,
   StepStartedV1,
   WorkflowCancelRequestedV1,
+  WorkflowDeadlineV1,
   WorkflowSubmittedV1,
 } from './steps';
 import { BoardEntryPostedV1 } from './blackboard';
@@ -77,6 +78,7 @@ export const MESH_EVENT_DEFINITIONS = [
   FanOutCompletedV1,
   FanOutFailedV1,
   FanOutRetryV1,
+  WorkflowDeadlineV1,
   SagaStartV1,
   SagaAbortV1,
   SagaDeadlineV1,

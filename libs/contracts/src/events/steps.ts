@@ -155,6 +155,40 @@ export class FanOutRetry {
   attempt!: number;
 }
 
+/** What a deadline bounds: the whole workflow, one attempt of a step, or one attempt of some branches of a fan-out. */
+export const DEADLINE_SCOPES = ['workflow', 'step', 'branches'] as const;
+export type DeadlineScope = (typeof DEADLINE_SCOPES)[number];
+
+/**
+ * A deadline, published with `deliverAfterMs` on `workflow.timers` when what it bounds starts,
+ * and delivered once it has passed: the orchestrator then ends what it bounds if it is still
+ * running (from its state: anything that ended in time makes the timer a no-op).
+ */
+export class WorkflowDeadline {
+  @IsIn(DEADLINE_SCOPES)
+  scope!: DeadlineScope;
+
+  /** `root` for the workflow's deadline; the step, or the fan-out whose branches it bounds. */
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  /** The attempt of the step (or of the branches) it bounds; 1 for the workflow. */
+  @IsInt()
+  @Min(1)
+  attempt!: number;
+
+  /** The deadline as declared (or configured), for the reason a timeout gives. */
+  @IsInt()
+  @Min(1)
+  deadlineMs!: number;
+
+  /** scope `branches`: the fan-out's branches it bounds. */
+  @IsOptional()
+  @IsArray()
+  @IsInt({ each: true })
+  branches?: number[];
+}
+
 export const WorkflowSubmittedV1 = defineEvent('workflow.submitted', 1, 'command', WorkflowSubmitted);
 export const WorkflowCancelRequestedV1 = defineEvent(
   'workflow.cancel-requested',
@@ -171,3 +205,4 @@ export const FanOutStartedV1 = defineEvent('fanout.started', 1, 'command', FanOu
 export const FanOutCompletedV1 = defineEvent('fanout.completed', 1, 'event', FanOutCompleted);
 export const FanOutFailedV1 = defineEvent('fanout.failed', 1, 'event', FanOutFailed);
 export const FanOutRetryV1 = defineEvent('fanout.retry', 1, 'command', FanOutRetry);
+export const WorkflowDeadlineV1 = defineEvent('workflow.deadline', 1, 'command', WorkflowDeadline);

@@ -13,6 +13,7 @@ import {
   SinkSkill,
   sleep,
   sumWords,
+  UnservedSkill,
 } from './test-skills';
 
 /*
@@ -35,9 +36,13 @@ export class PatternSkills {
   readonly draft = new DraftSkill();
   readonly fix = new FixSkill();
   readonly sink = new SinkSkill();
+  readonly unserved = new UnservedSkill();
 
-  /** Each process gets its own registry (like separate processes), holding the same test skills. */
-  registry(): SkillRegistry {
+  /**
+   * Each process gets its own registry (like separate processes), holding the same test skills;
+   * `unserved` only where no worker runs (a skill known to the API that no worker serves).
+   */
+  registry(role?: string): SkillRegistry {
     const skills = createDefaultSkillRegistry();
     for (const skill of [
       this.count,
@@ -52,6 +57,7 @@ export class PatternSkills {
     ]) {
       skills.register(skill);
     }
+    if (role !== 'worker') skills.register(this.unserved);
     return skills;
   }
 
@@ -91,6 +97,8 @@ interface WorkflowScenario {
   readonly name: string;
   readonly step: object;
   readonly workflowName?: string;
+  /** The workflow's deadline. */
+  readonly deadlineMs?: number;
   /** How long the workflow may take (at least; the mesh's waitMs when longer). */
   readonly finishWithinMs?: number;
   check(workflow: WorkflowView, mesh: PatternMesh, before: SkillTally): Promise<void> | void;
@@ -137,7 +145,11 @@ function entries(workflow: WorkflowView, type: string, stepPath?: string): Timel
 export async function playScenario(scenario: PatternScenario, mesh: PatternMesh): Promise<void> {
   if ('drive' in scenario) return scenario.drive(mesh);
   const before = mesh.skills.tally();
-  const id = await mesh.client.submit({ name: scenario.workflowName, step: scenario.step });
+  const id = await mesh.client.submit({
+    name: scenario.workflowName,
+    deadlineMs: scenario.deadlineMs,
+    step: scenario.step,
+  });
   const workflow = await mesh.client.finished(id, Math.max(scenario.finishWithinMs ?? 0, mesh.waitMs));
   await scenario.check(workflow, mesh, before);
 }
@@ -760,6 +772,91 @@ const httpApi: DrivenScenario[] = [
   },
 ];
 
+/** Eventually the timeline entry of `type` at `stepPath` flagged late (results trail the workflow's end). */
+async function lateEntry(mesh: PatternMesh, id: string, type: string, stepPath: string): Promise<TimelineEntry> {
+  return eventually(
+    `a late ${type} of ${stepPath} on the timeline`,
+    async () => entries(await mesh.client.get(id), type, stepPath).find((e) => e.late),
+    mesh.waitMs,
+  );
+}
+
+const deadlines: PatternScenario[] = [
+  {
+    name: 'lost work: a task on a skill no worker serves ends the workflow timed-out by its deadline, naming the step',
+    deadlineMs: 1500,
+    step: {
+      kind: 'chain',
+      stages: [
+        { step: { kind: 'task', skill: 'count', input: doc('dl-1', 'done in time') } },
+        { step: { kind: 'task', skill: 'unserved', input: doc('dl-2', 'nobody serves this') } },
+      ],
+    },
+    async check(workflow, { client }) {
+      expect(workflow.status).toBe('timed-out');
+      expect(workflow.reason).toBe('workflow deadline exceeded (1500 ms): root.stages.1 (task) was still running');
+      expect(terminalEvents(workflow)).toEqual(['workflow.timed-out']);
+      expect(stepAt(workflow, 'root.stages.0').status).toBe('completed');
+      const listed = await client.request<{ id: string }[]>('GET', '/workflows?status=timed-out');
+      expect(listed.json.map((w) => w.id)).toContain(workflow.id);
+    },
+  },
+  {
+    name: 'a fan-out branch past its deadline is a failed branch: proceed-with-partial completes from the others, and its result comes late',
+    step: {
+      kind: 'fan-out',
+      skill: 'label',
+      inputs: [doc('dp-0', 'cat'), doc('dp-1', 'dog after 2500'), doc('dp-2', 'cat')],
+      policy: { type: 'proceed-with-partial' },
+      branchDeadlineMs: 400,
+    },
+    async check(workflow, mesh) {
+      expect(workflow.status).toBe('completed');
+      expect(workflow.result).toEqual({ labels: ['cat', 'cat'] });
+      expect(entries(workflow, 'fanout.completed', 'root').map((e) => e.detail)).toEqual(['used branches 0,2']);
+      // the real result, 2.5 s in: on the timeline, late; the branch stays failed by its deadline
+      const late = await lateEntry(mesh, workflow.id, 'task.completed', 'root');
+      expect(late.detail).toContain('dp-1');
+      const branch = (await mesh.client.get(workflow.id)).branches.find((b) => b.index === 1);
+      expect(branch).toMatchObject({ status: 'failed', error: 'deadline exceeded (400 ms)' });
+    },
+  },
+  {
+    name: 'quorum out of reach once two branches pass their deadline fails the workflow',
+    step: {
+      kind: 'fan-out',
+      skill: 'label',
+      inputs: [doc('dq-0', 'a'), doc('dq-1', 'b after 2500'), doc('dq-2', 'c after 2500'), doc('dq-3', 'd')],
+      policy: { type: 'quorum', k: 3 },
+      branchDeadlineMs: 400,
+    },
+    check(workflow) {
+      expect(workflow.status).toBe('failed');
+      expect(workflow.reason).toContain('quorum');
+    },
+  },
+  {
+    name: "a stage past its deadline fails the chain; the task's real result comes late and changes nothing",
+    step: {
+      kind: 'chain',
+      stages: [
+        { step: { kind: 'task', skill: 'label', input: doc('ds-1', 'slow after 1500'), deadlineMs: 300 } },
+        { step: { kind: 'task', skill: 'count', input: doc('ds-2', 'never runs') } },
+      ],
+    },
+    async check(workflow, mesh, before) {
+      expect(workflow.status).toBe('failed');
+      expect(workflow.reason).toBe('root.stages.0 failed: deadline exceeded (300 ms)');
+      await lateEntry(mesh, workflow.id, 'task.completed', 'root.stages.0');
+      const after = await mesh.client.get(workflow.id);
+      expect(after).toMatchObject({ status: 'failed', reason: workflow.reason });
+      expect(stepAt(after, 'root.stages.0')).toMatchObject({ status: 'failed', error: 'deadline exceeded (300 ms)' });
+      expect(after.steps.map((s) => s.path)).not.toContain('root.stages.1');
+      expect(mesh.skills.tally().countCalls).toBe(before.countCalls);
+    },
+  },
+];
+
 /** The table, in the order the scenarios run. */
 export const PATTERN_SCENARIOS: readonly ScenarioGroup[] = [
   { scenarios: [transport, task] },
@@ -768,4 +865,5 @@ export const PATTERN_SCENARIOS: readonly ScenarioGroup[] = [
   { title: 'chain with validation gates', scenarios: chainGates },
   { scenarios: [supervisorTree] },
   { title: 'HTTP API', scenarios: httpApi },
+  { title: 'deadlines', scenarios: deadlines },
 ];

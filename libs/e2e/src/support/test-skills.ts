@@ -53,6 +53,18 @@ export class CountSkill implements Skill {
   }
 }
 
+/** A skill the orchestrator knows and no worker serves (a lost task): its runs would fail. */
+export class UnservedSkill implements Skill {
+  readonly name = 'unserved';
+  readonly description = 'registered where workflows are submitted, served by no worker (test)';
+  async run(): Promise<SkillOutput> {
+    throw new Error('no worker should serve this skill');
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return sumWords(outputs);
+  }
+}
+
 /** Word count that fails on "broken …" always and on "flaky …" at the first run of that input id. */
 export class FlakySkill implements Skill {
   readonly name = 'flaky';

@@ -21,6 +21,14 @@ export interface EventOptions {
   readonly detail?: string;
   /** The message key, when not the workflow id. */
   readonly key?: string;
+  /** Delivered this late (a retry's backoff): Pulsar delayed delivery, never a sleep. */
+  readonly deliverAfterMs?: number;
+}
+
+/** How a command goes out. */
+export interface CommandOptions {
+  /** Delivered this late (a deadline's timer, a retry's backoff). */
+  readonly deliverAfterMs?: number;
 }
 
 export const entriesOf = (events: readonly Outgoing[]): TimelineEntry[] => events.flatMap((e) => e.entries ?? []);
@@ -67,7 +75,7 @@ export class WorkflowEvents {
       occurredAt: new Date(),
       source: this.publisher.source,
     };
-    const { stepPath, detail, key } = options;
+    const { stepPath, detail, key, deliverAfterMs } = options;
     return {
       entries: [{ at: occurredAt.toISOString(), type: definition.type, source, stepPath, detail }],
       publish: () =>
@@ -77,15 +85,25 @@ export class WorkflowEvents {
           id,
           occurredAt,
           key,
+          deliverAfterMs: deliverAfterMs || undefined,
         }),
     };
   }
 
   /** A command to another agent (a saga's start, a solver's): not on the workflow's timeline. */
-  command<TData extends object>(topic: string, definition: EventDefinition<TData>, data: TData): Outgoing {
+  command<TData extends object>(
+    topic: string,
+    definition: EventDefinition<TData>,
+    data: TData,
+    options: CommandOptions = {},
+  ): Outgoing {
     return {
       publish: () =>
-        this.publisher.publish(topic, definition, data, { correlationId: this.workflowId, causedBy: this.cause }),
+        this.publisher.publish(topic, definition, data, {
+          correlationId: this.workflowId,
+          causedBy: this.cause,
+          deliverAfterMs: options.deliverAfterMs || undefined,
+        }),
     };
   }
 }

@@ -17,6 +17,18 @@ export interface StartAt {
   readonly path: string;
   readonly attempt: number;
   readonly previous?: Previous;
+  /** The work goes out this late (a gate retry's backoff); the step's own deadline counts from then. */
+  readonly delayMs?: number;
+  /** The deadline that applies to the step (epoch ms), set by the engine before the unit's start. */
+  readonly deadlineAt?: number;
+}
+
+/** A step past its own deadline, still running. */
+export interface Expired {
+  readonly plan: Plan;
+  readonly path: string;
+  readonly attempt: number;
+  readonly reason: string;
 }
 
 /** What starting a step does, besides recording it and announcing `step.started`. */
@@ -68,12 +80,18 @@ export interface StepDeps {
  * One step kind: what starts it, what its children's ends do to it (chains and supervisors),
  * and the skill its output is shaped by. A step ends by an event its handler passes to the
  * engine (a task's result, the aggregator's join, a saga's end), or through `childCompleted`;
- * a child's failure fails its parent, whatever its kind (the engine does that).
+ * a child's failure fails its parent, whatever its kind (the engine does that). A step past
+ * its deadline fails as if its work had (unless its unit's `expire` says otherwise).
  */
 export interface StepUnit<K extends StepKind> {
   start(step: StepOf<K>, at: StartAt): StartWork | Promise<StartWork>;
   childCompleted?(step: StepOf<K>, end: ChildCompleted): Promise<void>;
   outputSkill?(step: StepOf<K>): string | undefined;
+  /**
+   * What a step past its deadline does instead of failing at once: the events that make its
+   * own failure path run (a saga aborts, compensates, and its end ends the step).
+   */
+  expire?(step: StepOf<K>, expired: Expired): readonly Outgoing[];
 }
 
 /** One unit per step kind: adding a kind is its file and its line in steps/index.ts. */

@@ -4,6 +4,7 @@ import {
   validateWorkflowSpec,
   type EventDefinition,
   type EventEnvelope,
+  type WorkflowDeadline,
   type WorkflowSpec,
 } from '@agent-mesh/contracts';
 import type { PublishOptions } from '@agent-mesh/nest-pulsar';
@@ -20,6 +21,7 @@ interface Published {
   readonly key: string;
   readonly data: Record<string, unknown>;
   readonly causationId?: string;
+  readonly deliverAfterMs?: number;
 }
 
 /** Publishes nowhere: records each event, after building and validating its envelope as MeshPublisher does. */
@@ -46,6 +48,7 @@ class RecordingPublisher implements EventPublisher {
       key: options.key ?? envelope.correlationId,
       data: Object.fromEntries(Object.entries(data)),
       causationId: envelope.causationId,
+      deliverAfterMs: options.deliverAfterMs,
     });
     return envelope;
   }
@@ -58,7 +61,10 @@ class RecordingPublisher implements EventPublisher {
 
 const doc = (id: string, text: string) => ({ id, text });
 const cause = () => ({ id: uuidv7(), occurredAt: new Date().toISOString() });
-const types = (events: readonly Published[]) => events.map((e) => `${e.type} ${e.topic}`);
+/** The events published, but the deadlines' timers (tests of their own below). */
+const types = (events: readonly Published[]) =>
+  events.filter((e) => e.topic !== 'workflow.timers').map((e) => `${e.type} ${e.topic}`);
+const timersOf = (events: readonly Published[]) => events.filter((e) => e.topic === 'workflow.timers');
 
 describe('WorkflowEngine', () => {
   let publisher: RecordingPublisher;
@@ -71,8 +77,8 @@ describe('WorkflowEngine', () => {
     engine = new WorkflowEngine(workflows, publisher, createDefaultSkillRegistry());
   });
 
-  async function begin(step: object): Promise<{ id: string; spec: WorkflowSpec }> {
-    const spec = validateWorkflowSpec({ step });
+  async function begin(step: object, deadlineMs?: number): Promise<{ id: string; spec: WorkflowSpec }> {
+    const spec = validateWorkflowSpec({ step, deadlineMs });
     const id = uuidv7();
     await workflows.accept(id, spec, new Date().toISOString());
     await engine.begin(id, spec, cause(), { origin: 'submit' });
@@ -104,7 +110,7 @@ describe('WorkflowEngine', () => {
         policy: { type: 'quorum', k: 2 },
       });
       const events = publisher.take();
-      const onResults = events.filter((e) => e.topic !== 'workflow.events');
+      const onResults = events.filter((e) => e.topic !== 'workflow.events' && e.topic !== 'workflow.timers');
       // The join reaches task.results before any task is out, so the aggregator knows it before any result.
       expect(types(onResults)).toEqual([
         'fanout.started task.results',
@@ -168,7 +174,7 @@ describe('WorkflowEngine', () => {
 
     it('market: an ask keyed by its market, with the budget', async () => {
       await begin({ kind: 'market', skill: 'keywords', input: doc('a', 'x'), budget: 5, expireAfterMs: 1000 });
-      const [ask] = publisher.take();
+      const [ask] = publisher.take().filter((e) => e.topic !== 'workflow.timers');
       expect(ask).toMatchObject({
         type: 'market.ask',
         topic: 'market.asks',
@@ -397,6 +403,288 @@ describe('WorkflowEngine', () => {
       await engine.cancel(id, 'cancelled: too late', cause());
       expect(publisher.take()).toEqual([]);
       expect(await workflows.status(id)).toBe('completed');
+    });
+  });
+
+  describe('deadlines', () => {
+    const deadlineOf = (timer: Published) => timer.data as unknown as WorkflowDeadline;
+    const task = (text = 'x') => ({ kind: 'task', skill: 'keywords', input: doc('a', text) });
+
+    it('a workflow costs one timer, at its deadline (the configured default); steps without a tighter deadline add none', async () => {
+      engine = new WorkflowEngine(workflows, publisher, createDefaultSkillRegistry(), { workflowDeadlineMs: 90_000 });
+      const { id } = await begin({
+        kind: 'supervisor',
+        children: [task(), { ...task(), deadlineMs: 200_000 }, { kind: 'chain', stages: [{ step: task() }] }],
+      });
+      const timers = timersOf(publisher.take());
+      expect(timers.map((t) => [t.data, t.deliverAfterMs])).toEqual([
+        [{ scope: 'workflow', stepPath: 'root', attempt: 1, deadlineMs: 90_000 }, 90_000],
+      ]);
+      // Every step carries the deadline that applies to it: the workflow's, inherited.
+      const steps = await workflows.steps(id);
+      expect(new Set(steps.map((s) => s.deadlineAt)).size).toBe(1);
+      const deadlineAt = Date.parse(steps[0].deadlineAt ?? '');
+      expect(deadlineAt - Date.parse(steps[0].startedAt)).toBeGreaterThanOrEqual(89_000);
+    });
+
+    it("a step's own deadline, when tighter, adds one timer and applies to the steps under it", async () => {
+      const { id } = await begin(
+        {
+          kind: 'chain',
+          deadlineMs: 5_000,
+          stages: [{ step: { ...task(), deadlineMs: 1_000 } }, { step: { ...task(), deadlineMs: 60_000 } }],
+        },
+        30_000,
+      );
+      const timers = timersOf(publisher.take()).map((t) => [
+        deadlineOf(t).scope,
+        deadlineOf(t).stepPath,
+        t.deliverAfterMs,
+      ]);
+      expect(timers).toEqual([
+        ['workflow', 'root', 30_000],
+        ['step', 'root', 5_000],
+        ['step', 'root.stages.0', 1_000],
+      ]);
+      // The second stage's 60 s is looser than the chain's 5 s: no timer, the chain's applies.
+      await engine.completeStep(id, 'root.stages.0', 1, { keywords: [] }, cause());
+      expect(timersOf(publisher.take())).toEqual([]);
+      const [chain, second] = [await stepOf(id, 'root'), await stepOf(id, 'root.stages.1')];
+      expect(second?.deadlineAt).toBe(chain?.deadlineAt);
+    });
+
+    it("past the workflow's deadline it ends timed-out naming the step that held it up, aborts its sagas, and a late result changes nothing", async () => {
+      const saga = {
+        kind: 'saga',
+        steps: [
+          {
+            name: 'reserve',
+            action: { skill: 'keywords', input: doc('a', 'x') },
+            compensation: { skill: 'keywords', input: doc('a', 'undo') },
+            deadlineMs: 1000,
+          },
+        ],
+      };
+      const { id } = await begin({
+        kind: 'supervisor',
+        children: [task(), { kind: 'chain', stages: [{ step: saga }] }],
+      });
+      const [timer] = timersOf(publisher.take());
+      await engine.completeStep(id, 'root.children.0', 1, { keywords: [] }, cause());
+      publisher.take();
+      const fired = { id: uuidv7(), occurredAt: new Date().toISOString() };
+      await engine.expire(id, deadlineOf(timer), fired);
+      const events = publisher.take();
+      expect(types(events)).toEqual(['workflow.timed-out workflow.events', 'saga.abort saga.commands']);
+      expect(events[0].data).toEqual({
+        reason: 'workflow deadline exceeded (3600000 ms): root.children.1.stages.0 (saga) was still running',
+        stepPath: 'root.children.1.stages.0',
+      });
+      expect(events[1].data).toMatchObject({ stepPath: 'root.children.1.stages.0' });
+      expect(await workflows.view(id)).toMatchObject({ status: 'timed-out', reason: events[0].data['reason'] });
+
+      // The saga's compensation comes after: late, nothing changes.
+      const late = cause();
+      const read = await workflows.snapshot(id, ['root.children.1.stages.0', 'root.children.1']);
+      expect(engine.isLate(read, 'root.children.1.stages.0', undefined, late)).toBe(true);
+      await engine.failStep(id, 'root.children.1.stages.0', 1, 'aborted', late, { compensated: true });
+      expect(publisher.take()).toEqual([]);
+      expect(await workflows.view(id)).toMatchObject({ status: 'timed-out' });
+
+      // The timer delivered again: its end is announced again, nothing else.
+      await engine.expire(id, deadlineOf(timer), fired);
+      expect(types(publisher.take())).toEqual(['workflow.timed-out workflow.events', 'saga.abort saga.commands']);
+      // Another delivery of a deadline once the workflow ended: nothing.
+      await engine.expire(id, deadlineOf(timer), cause());
+      expect(publisher.take()).toEqual([]);
+    });
+
+    it('once a workflow ended, a step still running changes no more: its end is late', async () => {
+      const { id } = await begin({ kind: 'supervisor', children: [task('a'), task('b')] });
+      await engine.failStep(id, 'root.children.0', 1, 'broken', cause());
+      expect(await workflows.status(id)).toBe('failed');
+      publisher.take();
+      const late = cause();
+      expect(engine.isLate(await workflows.snapshot(id, ['root.children.1', 'root']), 'root.children.1', 1, late)).toBe(
+        true,
+      );
+      await engine.completeStep(id, 'root.children.1', 1, { keywords: [] }, late);
+      expect(publisher.take()).toEqual([]);
+      expect(await stepOf(id, 'root.children.1')).toMatchObject({ status: 'running' });
+    });
+
+    it("a workflow that ended in time ignores its deadline's timer", async () => {
+      const { id } = await begin(task());
+      const [timer] = timersOf(publisher.take());
+      await engine.completeStep(id, 'root', 1, { keywords: [] }, cause());
+      publisher.take();
+      await engine.expire(id, deadlineOf(timer), cause());
+      expect(publisher.take()).toEqual([]);
+      expect(await workflows.status(id)).toBe('completed');
+    });
+
+    const kinds: [string, object][] = [
+      ['task', task()],
+      ['fan-out', { kind: 'fan-out', skill: 'keywords', inputs: [doc('a', 'x')] }],
+      ['supervisor', { kind: 'supervisor', children: [task()] }],
+      ['chain', { kind: 'chain', stages: [{ step: task() }] }],
+      ['market', { kind: 'market', skill: 'keywords', input: doc('a', 'x'), budget: 5, expireAfterMs: 1000 }],
+      [
+        'solver-rounds',
+        {
+          kind: 'solver-rounds',
+          skill: 'keywords',
+          input: doc('a', 'x'),
+          solvers: 2,
+          rounds: 2,
+          strategy: { type: 'all' },
+        },
+      ],
+      [
+        'blackboard',
+        {
+          kind: 'blackboard',
+          board: 'ideas',
+          seed: [{ kind: 'question', text: 'one' }],
+          sources: [{ name: 'kw', skill: 'keywords', on: 'question', produces: 'answer' }],
+          until: { kind: 'answer', count: 1 },
+          maxEntries: 10,
+        },
+      ],
+    ];
+
+    it.each(kinds)(
+      'a %s stage past its own deadline fails as its failure would: the chain and the workflow fail',
+      async (_kind, step) => {
+        const { id } = await begin({
+          kind: 'chain',
+          stages: [{ step: { ...step, deadlineMs: 500 } }, { step: task() }],
+        });
+        const timer = timersOf(publisher.take()).find((t) => deadlineOf(t).scope === 'step');
+        expect(timer).toMatchObject({ deliverAfterMs: 500, data: { stepPath: 'root.stages.0', attempt: 1 } });
+        await engine.expire(id, deadlineOf(timer as Published), cause());
+        expect(types(publisher.take())).toEqual([
+          'workflow.failed workflow.events',
+          'step.failed workflow.events',
+          'step.failed workflow.events',
+        ]);
+        expect(await stepOf(id, 'root.stages.0')).toMatchObject({
+          status: 'failed',
+          error: 'deadline exceeded (500 ms)',
+        });
+        expect(await workflows.view(id)).toMatchObject({
+          status: 'failed',
+          reason: 'root.stages.0 failed: deadline exceeded (500 ms)',
+        });
+        // The real end comes after: late, nothing changes.
+        const late = cause();
+        expect(engine.isLate(await workflows.snapshot(id, ['root.stages.0', 'root']), 'root.stages.0', 1, late)).toBe(
+          true,
+        );
+        await engine.completeStep(id, 'root.stages.0', 1, { keywords: [] }, late);
+        expect(publisher.take()).toEqual([]);
+        expect(await stepOf(id, 'root.stages.0')).toMatchObject({ status: 'failed' });
+      },
+    );
+
+    it('a saga past its own deadline is aborted, so it compensates; its compensation ends the step', async () => {
+      const { id } = await begin({
+        kind: 'saga',
+        deadlineMs: 2_000,
+        steps: [
+          {
+            name: 'reserve',
+            action: { skill: 'keywords', input: doc('a', 'x') },
+            compensation: { skill: 'keywords', input: doc('a', 'undo') },
+            deadlineMs: 1000,
+          },
+        ],
+      });
+      const timer = timersOf(publisher.take()).find((t) => deadlineOf(t).scope === 'step');
+      await engine.expire(id, deadlineOf(timer as Published), cause());
+      const aborted = publisher.take();
+      expect(types(aborted)).toEqual(['saga.abort saga.commands']);
+      expect(aborted[0].data).toEqual({ stepPath: 'root', reason: 'deadline exceeded (2000 ms)' });
+      expect(await stepOf(id, 'root')).toMatchObject({ status: 'running' });
+      await engine.failStep(id, 'root', 1, 'aborted: deadline exceeded (2000 ms)', cause(), { compensated: true });
+      expect(await workflows.status(id)).toBe('compensated');
+    });
+
+    it("a step's deadline for an attempt that ended, or was replaced, does nothing", async () => {
+      const { id } = await begin({
+        kind: 'chain',
+        stages: [
+          {
+            step: { ...task(), deadlineMs: 500 },
+            gate: { checks: [{ field: 'keywords', op: 'min', value: 1 }], onFail: { action: 'retry', maxRetries: 2 } },
+          },
+        ],
+      });
+      const first = timersOf(publisher.take()).find((t) => deadlineOf(t).scope === 'step') as Published;
+      await engine.completeStep(id, 'root.stages.0', 1, { keywords: [] }, cause()); // the gate retries: attempt 2
+      const retried = publisher.take();
+      await engine.expire(id, deadlineOf(first), cause());
+      expect(publisher.take()).toEqual([]);
+      expect(await stepOf(id, 'root.stages.0')).toMatchObject({ status: 'running', attempt: 2 });
+      // The retry waits its backoff (delayed delivery), and its deadline counts from then.
+      const [assigned] = retried.filter((e) => e.type === 'task.assigned');
+      const second = timersOf(retried).find((t) => deadlineOf(t).scope === 'step') as Published;
+      expect(assigned.deliverAfterMs).toBeGreaterThanOrEqual(250);
+      expect(assigned.deliverAfterMs).toBeLessThanOrEqual(500);
+      expect(second).toMatchObject({ data: { attempt: 2 }, deliverAfterMs: (assigned.deliverAfterMs ?? 0) + 500 });
+    });
+
+    it("a fan-out's branches past their deadline: one timer for them all; those without a result fail as their tasks", async () => {
+      const { id } = await begin({
+        kind: 'fan-out',
+        skill: 'keywords',
+        inputs: [doc('a', 'x'), doc('b', 'y'), doc('c', 'z')],
+        policy: { type: 'quorum', k: 2 },
+        branchDeadlineMs: 700,
+      });
+      const timers = timersOf(publisher.take()).filter((t) => deadlineOf(t).scope === 'branches');
+      expect(timers.map((t) => [t.data, t.deliverAfterMs])).toEqual([
+        [{ scope: 'branches', stepPath: 'root', attempt: 1, deadlineMs: 700, branches: [0, 1, 2] }, 700],
+      ]);
+      const entry = { at: new Date().toISOString(), type: 'task.completed', source: 'worker@w', stepPath: 'root' };
+      const done = { stepPath: 'root', index: 1, inputId: 'b', status: 'completed' as const, attempt: 1 };
+      await workflows.recordBranch(id, { taskId: `${id}:root:1:1`, eventId: uuidv7() }, done, entry);
+      await engine.expire(id, deadlineOf(timers[0]), cause());
+      const failed = publisher.take();
+      expect(types(failed)).toEqual(['task.failed task.results', 'task.failed task.results']);
+      expect(failed.map((e) => e.data)).toEqual(
+        [0, 2].map((branch) =>
+          expect.objectContaining({
+            taskId: `${id}:root:${branch}:1`,
+            branchIndex: branch,
+            attempt: 1,
+            stepPath: 'root',
+            error: 'deadline exceeded (700 ms)',
+          }),
+        ),
+      );
+      // The fan-out itself goes on: its join (the aggregator) decides by its policy.
+      expect(await stepOf(id, 'root')).toMatchObject({ status: 'running' });
+    });
+
+    it('retry-branch re-runs a branch after its backoff (delayed delivery), with a deadline for the re-run', async () => {
+      const { id } = await begin({
+        kind: 'fan-out',
+        skill: 'keywords',
+        inputs: [doc('a', 'x'), doc('b', 'y')],
+        policy: { type: 'retry-branch', maxRetries: 3, backoff: { initialDelayMs: 1000, multiplier: 3, jitter: 0 } },
+        branchDeadlineMs: 700,
+      });
+      publisher.take();
+      await engine.assignBranches(id, 'root', [1], 3, cause());
+      const events = publisher.take();
+      // The second retry: 1000 × 3.
+      expect(events.map((e) => [e.type, e.deliverAfterMs])).toEqual([
+        ['task.assigned', 3000],
+        ['workflow.deadline', 3700],
+      ]);
+      expect(events[0].data).toMatchObject({ taskId: `${id}:root:1:3`, attempt: 3 });
+      expect(events[1].data).toMatchObject({ scope: 'branches', attempt: 3, branches: [1] });
     });
   });
 });

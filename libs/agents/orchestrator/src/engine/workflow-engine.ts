@@ -3,6 +3,7 @@ import {
   lineage,
   parentOf,
   ROOT,
+  SagaAbortV1,
   stepAt,
   StepCompletedV1,
   StepFailedV1,
@@ -12,7 +13,9 @@ import {
   WorkflowFailedV1,
   WorkflowCompensatedV1,
   WorkflowCancelledV1,
+  WorkflowTimedOutV1,
   type EventEnvelope,
+  type WorkflowDeadline,
   type StepKind,
   type StepOf,
   type StepSpec,
@@ -20,10 +23,11 @@ import {
 } from '@agent-mesh/contracts';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateOp } from '@agent-mesh/state';
+import { deadlineAtOf, deadlineExceeded, deadlineTimer, tighterOf } from './deadlines';
 import { entriesOf, WorkflowEvents, type Cause, type EventPublisher, type Outgoing } from './outgoing';
 import { Plan } from './plan';
 import type { StartAt, StepFlow, StepUnit, StepUnits } from './step-unit';
-import { branchTask, createStepUnits, marketAsk } from './steps';
+import { branchesTimedOut, branchesTimer, branchRetryDelayMs, branchTask, createStepUnits, marketAsk } from './steps';
 import type { BeginOrigin, StepRecord, WorkflowSnapshot, WorkflowState, WorkflowStatus } from './workflow-state';
 
 export type { Cause } from './outgoing';
@@ -35,9 +39,19 @@ type Transition = 'apply' | 'replay' | 'ignore';
 
 type WorkflowOutcome =
   | { readonly result: Record<string, unknown> }
-  | { readonly reason: string; readonly status: 'failed' | 'compensated' | 'cancelled' };
+  | { readonly reason: string; readonly status: 'failed' | 'compensated' | 'cancelled' }
+  | { readonly reason: string; readonly status: 'timed-out'; readonly stepPath: string };
 
 const isLive = (status: WorkflowStatus | undefined): boolean => status === 'running' || status === 'accepted';
+
+/** What the engine is configured with. */
+export interface WorkflowEngineOptions {
+  /** The deadline of a workflow whose spec declares none (WORKFLOW_DEADLINE_MS). */
+  readonly workflowDeadlineMs: number;
+}
+
+/** One hour: the default of WORKFLOW_DEADLINE_MS. */
+export const DEFAULT_ENGINE_OPTIONS: WorkflowEngineOptions = { workflowDeadlineMs: 3_600_000 };
 
 /**
  * Runs workflow specs as a chain of events. Starting a step publishes the work for it (each
@@ -63,6 +77,7 @@ export class WorkflowEngine implements StepFlow {
     private readonly workflows: WorkflowState,
     private readonly publisher: EventPublisher,
     skills: SkillRegistry,
+    private readonly options: WorkflowEngineOptions = DEFAULT_ENGINE_OPTIONS,
   ) {
     this.units = createStepUnits({ workflows, skills, flow: this, outputSkill: (step) => this.outputSkill(step) });
   }
@@ -168,18 +183,33 @@ export class WorkflowEngine implements StepFlow {
     await Promise.all([this.workflows.recordAll(workflowId, entriesOf([ask])), ask.publish()]);
   }
 
-  /** Re-runs branches of a fan-out (the aggregator's `fanout.retry`). */
+  /**
+   * Re-runs branches of a fan-out (the aggregator's `fanout.retry`) while it runs: each after
+   * its retry-branch backoff (delayed delivery), with a timer when the branches' deadline is
+   * tighter than the fan-out's.
+   */
   async assignBranches(
     workflowId: string,
-    step: StepOf<'fan-out'>,
     path: string,
     branches: readonly number[],
     attempt: number,
     cause: Cause,
   ): Promise<void> {
+    const [spec, snapshot] = await Promise.all([
+      this.workflows.spec(workflowId),
+      this.workflows.snapshot(workflowId, [path]),
+    ]);
+    const state = snapshot.steps.get(path);
+    if (!spec || !isLive(snapshot.status) || state?.status !== 'running') return;
+    const step = stepAt(spec, path, 'fan-out');
+    const delayMs = branchRetryDelayMs(step, attempt);
     const events = new WorkflowEvents(workflowId, cause, this.publisher);
-    const tasks = branches.map((branch) => branchTask(events, step, path, branch, attempt));
-    await Promise.all([this.workflows.recordAll(workflowId, entriesOf(tasks)), ...tasks.map((task) => task.publish())]);
+    const tasks = branches.map((branch) => branchTask(events, step, path, branch, attempt, delayMs));
+    const timers = branchesTimer(events, step, path, branches, attempt, deadlineAtOf(state), delayMs);
+    await Promise.all([
+      this.workflows.recordAll(workflowId, entriesOf(tasks)),
+      ...[...tasks, ...timers].map((out) => out.publish()),
+    ]);
   }
 
   /**
@@ -190,7 +220,8 @@ export class WorkflowEngine implements StepFlow {
   async start(at: StartAt, also: readonly Outgoing[] = [], ops: readonly StateOp[] = []): Promise<void> {
     const { plan, path, attempt, previous } = at;
     const step = stepAt(plan.spec, path);
-    const begun = await this.unitOf(step).start(step, at);
+    const deadline = await this.deadlineOf(at, step);
+    const begun = await this.unitOf(step).start(step, { ...at, deadlineAt: deadline.at });
     const started = plan.events.event(
       Topics.workflowEvents,
       StepStartedV1,
@@ -206,10 +237,11 @@ export class WorkflowEngine implements StepFlow {
       previousPath: previous?.path,
       // the time of the step.started announcing it (in a rebuild, the log's)
       startedAt: started.entries?.[0]?.at ?? new Date().toISOString(),
+      deadlineAt: deadline.at === undefined ? undefined : new Date(deadline.at).toISOString(),
       startedBy: plan.cause.id,
     };
     const work = begun.work ?? [];
-    const announce = [...also, started];
+    const announce = [...also, started, ...deadline.timers];
     const write = this.workflows.startWrite(plan.workflowId, record, entriesOf([...announce, ...work]), [
       ...ops,
       ...(begun.ops ?? []),
@@ -219,6 +251,124 @@ export class WorkflowEngine implements StepFlow {
     if (begun.failure !== undefined) return this.fail(plan, path, attempt, begun.failure);
     for (const child of begun.children ?? [])
       await this.start({ plan, path: child.path, attempt: 1, previous: child.previous });
+  }
+
+  /**
+   * The deadline that applies to a starting step — the workflow's for the root, else its
+   * parent's, or the step's own when tighter — and the timers that go with it: the workflow's
+   * with its root, the step's own only when it is tighter (no message per step otherwise).
+   */
+  private async deadlineOf(
+    { plan, path, attempt, delayMs = 0 }: StartAt,
+    step: StepSpec,
+  ): Promise<{ readonly at: number | undefined; readonly timers: Outgoing[] }> {
+    const now = Date.now();
+    const timers: Outgoing[] = [];
+    const parent = parentOf(path);
+    let bound: number | undefined;
+    if (parent) bound = deadlineAtOf(await plan.stateOf(parent.path));
+    else {
+      const deadlineMs = plan.spec.deadlineMs ?? this.options.workflowDeadlineMs;
+      bound = now + deadlineMs;
+      timers.push(
+        deadlineTimer(plan.events, { scope: 'workflow', stepPath: ROOT, attempt: 1, deadlineMs }, deadlineMs),
+      );
+    }
+    const applies = tighterOf(bound, now + delayMs, step.deadlineMs);
+    if (applies.own && step.deadlineMs !== undefined) {
+      const deadline = { scope: 'step' as const, stepPath: path, attempt, deadlineMs: step.deadlineMs };
+      timers.push(deadlineTimer(plan.events, deadline, delayMs + step.deadlineMs));
+    }
+    return { at: applies.at, timers };
+  }
+
+  /**
+   * A deadline delivered (`workflow.deadline`): if what it bounds still runs, the workflow
+   * ends `timed-out`, the step fails (or its unit's `expire` runs its own failure path), or
+   * the branches still without a result fail. Anything that ended in time makes it a no-op.
+   */
+  async expire(workflowId: string, deadline: WorkflowDeadline, cause: Cause): Promise<void> {
+    if (deadline.scope === 'workflow') return this.timeOut(workflowId, deadline.deadlineMs, cause);
+    const plan = await this.planFor(workflowId, deadline.stepPath, cause);
+    if (!plan) return;
+    if (deadline.scope === 'branches') return this.expireBranches(plan, deadline);
+    const { stepPath: path, attempt } = deadline;
+    const state = await plan.stateOf(path);
+    const reason = deadlineExceeded(deadline.deadlineMs);
+    const step = stepAt(plan.spec, path);
+    if (state?.status === 'running' && state.attempt === attempt && isLive(plan.status)) {
+      const instead = this.unitOf(step).expire?.(step, { plan, path, attempt, reason });
+      if (instead) {
+        plan.send(...instead);
+        return plan.settled();
+      }
+    }
+    await this.fail(plan, path, attempt, reason);
+    await this.commit(plan);
+  }
+
+  /**
+   * Branches of a running fan-out past their deadline: each still without a result of this
+   * attempt gets a `task.failed` (reason: deadline exceeded) under its task's own id, on
+   * `task.results` — the aggregator counts it as it counts any failed branch (its policy
+   * decides), and the real result, should it come, is the task's second and counts nothing.
+   */
+  private async expireBranches(plan: Plan, deadline: WorkflowDeadline): Promise<void> {
+    const { stepPath: path, attempt, branches = [] } = deadline;
+    const state = await plan.stateOf(path);
+    if (state?.status !== 'running' || !isLive(plan.status)) return;
+    const projected = await this.workflows.projectedAttempts(plan.workflowId, path, branches);
+    const due = branches.filter((_, i) => (projected[i] ?? 0) < attempt);
+    const step = stepAt(plan.spec, path, 'fan-out');
+    plan.send(...branchesTimedOut(plan.events, step, path, due, attempt, deadlineExceeded(deadline.deadlineMs)));
+    await plan.settled();
+  }
+
+  /**
+   * The workflow's deadline: a live workflow ends `timed-out`, naming the deepest step still
+   * running, with its terminal event; running sagas are aborted (they compensate). Results
+   * still out come late and change nothing.
+   */
+  private async timeOut(workflowId: string, deadlineMs: number, cause: Cause): Promise<void> {
+    const [spec, status] = await Promise.all([this.workflows.spec(workflowId), this.workflows.status(workflowId)]);
+    if (!spec) return;
+    // Ended in time — unless by this timer (a redelivery: its end is announced again).
+    if (!isLive(status) && (await this.workflows.finishedBy(workflowId)) !== cause.id) return;
+    const plan = this.plan(workflowId, spec, cause, { status: 'running', steps: new Map() });
+    const outcome = await this.timedOut(workflowId, deadlineMs);
+    const aborts = outcome.sagas.map((path) =>
+      plan.events.command(Topics.sagaCommands, SagaAbortV1, { stepPath: path, reason: outcome.reason }),
+    );
+    await this.finishWorkflow(plan, outcome, aborts);
+    await this.commit(plan);
+  }
+
+  /** Why a workflow timed out: the deepest step still running (the one that held it up), and its running sagas. */
+  private async timedOut(workflowId: string, deadlineMs: number) {
+    const running = (await this.workflows.steps(workflowId)).filter((s) => s.status === 'running');
+    const depth = (path: string) => path.split('.').length;
+    const held = running.reduce<(typeof running)[number] | undefined>(
+      (deepest, s) => (!deepest || depth(s.path) > depth(deepest.path) ? s : deepest),
+      undefined,
+    );
+    const what = held ? `: ${held.path} (${held.name ?? held.kind}) was still running` : '';
+    return {
+      status: 'timed-out' as const,
+      reason: `workflow ${deadlineExceeded(deadlineMs)}${what}`,
+      stepPath: held?.path ?? ROOT,
+      sagas: running.filter((s) => s.kind === 'saga').map((s) => s.path),
+    };
+  }
+
+  /**
+   * Whether an event ending (this attempt of) the step at `path` comes late: the step, this
+   * attempt, or the workflow ended before it. It then changes nothing; its timeline entry says so.
+   */
+  isLate(snapshot: WorkflowSnapshot, path: string, attempt: number | undefined, cause: Cause): boolean {
+    const state = snapshot.steps.get(path);
+    if (!state) return !isLive(snapshot.status) && snapshot.status !== undefined;
+    const transition = transitionOf(state, attempt ?? state.attempt, cause);
+    return transition === 'ignore' || (transition === 'apply' && !isLive(snapshot.status));
   }
 
   /** Decides a step's good end (with `also`, the events that go with it) and advances its parent. */
@@ -231,7 +381,8 @@ export class WorkflowEngine implements StepFlow {
   ): Promise<void> {
     const state = await plan.stateOf(path);
     const transition = state ? transitionOf(state, attempt, plan.cause) : 'ignore';
-    if (!state || transition === 'ignore') return; // a late result of a replaced attempt, or a duplicate
+    // A late result of a replaced attempt, a duplicate, or a result after the workflow ended.
+    if (!state || transition === 'ignore' || (transition === 'apply' && !isLive(plan.status))) return;
     const completed = plan.events.event(
       Topics.workflowEvents,
       StepCompletedV1,
@@ -266,7 +417,7 @@ export class WorkflowEngine implements StepFlow {
   ): Promise<void> {
     const state = await plan.stateOf(path);
     const transition = state ? transitionOf(state, attempt, plan.cause) : 'ignore';
-    if (!state || transition === 'ignore') return;
+    if (!state || transition === 'ignore' || (transition === 'apply' && !isLive(plan.status))) return;
     const failed = plan.events.event(
       Topics.workflowEvents,
       StepFailedV1,
@@ -305,15 +456,18 @@ export class WorkflowEngine implements StepFlow {
     return transition === 'replay' && (await this.workflows.finishedBy(plan.workflowId)) === plan.cause.id;
   }
 
-  /** Ends the workflow once; a redelivery of the event that ended it announces the end again. */
-  private async finishWorkflow(plan: Plan, outcome: WorkflowOutcome): Promise<void> {
+  /**
+   * Ends the workflow once, with `also` (work it cancels: saga aborts) after its terminal
+   * event; a redelivery of the event that ended it announces the end again.
+   */
+  private async finishWorkflow(plan: Plan, outcome: WorkflowOutcome, also: readonly Outgoing[] = []): Promise<void> {
     const { workflowId, cause } = plan;
     const end = await this.terminalEvent(plan, outcome);
     const at = end.entries?.[0]?.at ?? new Date().toISOString();
     plan.add({
       write: this.workflows.finishWorkflowWrite(workflowId, plan.spec, cause.id, at, outcome, entriesOf([end])),
       // The end goes out first: it is what the workflow's client waits for.
-      work: [end],
+      work: [end, ...also],
       // Made before: by this event (a redelivery), or otherwise (another end won).
       ifMadeBefore: async () =>
         (await this.workflows.finishedBy(workflowId)) === cause.id ? 'replayed' : 'superseded',
@@ -339,6 +493,8 @@ export class WorkflowEngine implements StepFlow {
         return plan.events.event(Topics.workflowEvents, WorkflowCompensatedV1, { reason }, at);
       case 'cancelled':
         return plan.events.event(Topics.workflowEvents, WorkflowCancelledV1, { reason }, at);
+      case 'timed-out':
+        return plan.events.event(Topics.workflowEvents, WorkflowTimedOutV1, { reason, stepPath: outcome.stepPath }, at);
     }
   }
 

@@ -34,19 +34,30 @@ describe('WorkflowState branch projection', () => {
     attempt,
   });
 
-  it('projects a result with its timeline entry in one call, once per event, never over a later attempt', async () => {
+  it('projects a result with its timeline entry in one call, once per task, never over a later attempt; others are late', async () => {
     const { store, calls } = counting(new MemoryStateStore());
     const workflows = new WorkflowState(store);
     await store.apply(workflows.initBranchOps('wf', 'root', ['in-0', 'in-1', 'in-2']));
     calls.clear();
 
-    await workflows.recordBranch('wf', 'e1', branch(0, 'failed', 1), entry('e1'));
+    const result = (task: string, event: string) => ({ taskId: `wf:root:${task}`, eventId: event });
+    expect(await workflows.recordBranch('wf', result('0:1', 'e1'), branch(0, 'failed', 1), entry('e1'))).toBe(
+      'recorded',
+    );
     expect([...calls]).toEqual([['recordSlot', 1]]); // one round trip per result
-    await workflows.recordBranch('wf', 'e1', branch(0, 'failed', 1), entry('e1')); // redelivered: nothing
-    await workflows.recordBranch('wf', 'e2', branch(0, 'completed', 2), entry('e2')); // the retry's result
-    await workflows.recordBranch('wf', 'e3', branch(0, 'failed', 1), entry('e3')); // a late result of attempt 1: stale
-    await workflows.recordBranch('wf', 'e3', branch(0, 'failed', 1), entry('e3')); // ... redelivered
-    await workflows.recordBranch('wf', 'e4', branch(2, 'failed', 1), entry('e4'));
+    // redelivered: nothing, and not late
+    expect(await workflows.recordBranch('wf', result('0:1', 'e1'), branch(0, 'failed', 1), entry('e1'))).toBe(
+      'recorded',
+    );
+    await workflows.recordBranch('wf', result('0:2', 'e2'), branch(0, 'completed', 2), entry('e2')); // the retry's result
+    // a late result of attempt 1 (another event of its task): stale, late
+    expect(await workflows.recordBranch('wf', result('0:1', 'e3'), branch(0, 'failed', 1), entry('e3'))).toBe('late');
+    await workflows.recordBranch('wf', result('0:1', 'e3'), branch(0, 'failed', 1), entry('e3')); // ... redelivered
+    await workflows.recordBranch('wf', result('2:1', 'e4'), branch(2, 'failed', 1), entry('e4'));
+    // a second result of the same task (the real one after its deadline failed it): counted once, late
+    expect(await workflows.recordBranch('wf', result('2:1', 'e5'), branch(2, 'completed', 1), entry('e5'))).toBe(
+      'late',
+    );
 
     const view = await workflows.branches('wf', 'root');
     expect(view.map((b) => [b.index, b.status, b.attempt])).toEqual([
@@ -58,7 +69,14 @@ describe('WorkflowState branch projection', () => {
     expect(await workflows.branchCounts('wf', 'root')).toEqual({ completed: 1, failed: 1 });
     // Every event once on the timeline, the stale one included.
     const timeline = await store.lrange('orchestrator:wf:wf:timeline', 0, -1);
-    expect(timeline.map((raw) => (JSON.parse(raw) as TimelineEntry).detail)).toEqual(['e1', 'e2', 'e3', 'e4']);
+    const entries = timeline.map((raw) => JSON.parse(raw) as TimelineEntry);
+    expect(entries.map((e) => [e.detail, e.late ?? false])).toEqual([
+      ['e1', false],
+      ['e2', false],
+      ['e3', true],
+      ['e4', false],
+      ['e5', true],
+    ]);
   });
 });
 

@@ -17,6 +17,8 @@ export interface StepState {
   /** The step whose output is this step's "previous" input (chains, recoveries). */
   readonly previousPath?: string;
   readonly startedAt: string;
+  /** The deadline that applies to this attempt: its own (`deadlineMs`) or its parent's, whichever is earlier. */
+  readonly deadlineAt?: string;
   readonly finishedAt?: string;
   readonly output?: Record<string, unknown>;
   readonly error?: string;
@@ -56,7 +58,23 @@ export interface TimelineEntry {
   readonly source: string;
   readonly stepPath?: string;
   readonly detail?: string;
+  /** A result that came after its step (this attempt) or its workflow had ended: it changed nothing else. */
+  readonly late?: boolean;
 }
+
+/** A projected branch as stored: with the id of the result event that set it. */
+interface StoredBranch extends BranchView {
+  readonly by?: string;
+}
+
+/** The statuses a workflow ends with. */
+const ENDED: ReadonlySet<WorkflowStatus | null | undefined> = new Set<WorkflowStatus>([
+  'completed',
+  'failed',
+  'compensated',
+  'cancelled',
+  'timed-out',
+]);
 
 /** Who begins a workflow: the process that accepted it over HTTP, or the handler of workflow.submitted / .requested. */
 export type BeginOrigin = 'submit' | 'event';
@@ -113,13 +131,6 @@ const indexKey = (status?: WorkflowStatus) => (status ? `orchestrator:index:${st
  */
 const EXPIRING_KEY = 'orchestrator:expiring';
 const NOT_ENDED: readonly WorkflowStatus[] = ['accepted', 'running'];
-const TERMINAL: ReadonlySet<string> = new Set<WorkflowStatus>([
-  'completed',
-  'failed',
-  'compensated',
-  'cancelled',
-  'timed-out',
-]);
 
 /** Moves a workflow into the index of `status`, out of those of the statuses before it. */
 function indexOps(id: string, status: WorkflowStatus, before: readonly WorkflowStatus[]): StateOp[] {
@@ -196,7 +207,7 @@ export class WorkflowState {
       this.state.hmget(wfKey(id), ['status', 'begunVia', 'begunAt', 'begunOut']),
     ]);
     this.remember(id, spec, specJson.length); // its first step's end needs it: no read on that path
-    const runnable = !(status && TERMINAL.has(status));
+    const runnable = !ENDED.has(status as WorkflowStatus | null);
     if (begunVia !== 'submit') return { runnable, firstBegun: 'event' };
     return { runnable, firstBegun: 'submit', submitter: { at: Number(begunAt), announced: announced === '1' } };
   }
@@ -328,7 +339,9 @@ export class WorkflowState {
     spec: WorkflowSpec,
     by: string,
     at: string,
-    outcome: { result: Record<string, unknown> } | { reason: string; status?: 'failed' | 'compensated' | 'cancelled' },
+    outcome:
+      | { result: Record<string, unknown> }
+      | { reason: string; status?: 'failed' | 'compensated' | 'cancelled' | 'timed-out' },
     entries: readonly TimelineEntry[] = [],
   ): OnceStep {
     const fields: Record<string, string> =
@@ -394,23 +407,45 @@ export class WorkflowState {
 
   /**
    * Projects a branch's result with its timeline entry, in one atomic step (recordSlot): once
-   * per event, and never over a later attempt's result (a late result of an earlier attempt is
-   * stale: only its timeline entry is written). The counts per status go with it (branchCounts).
+   * per task — the first result of a task stands, as in the aggregator's join — and never over
+   * a later attempt's result. The counts per status go with it (branchCounts). Any other
+   * result of the task (the real one after its deadline failed it, a re-run's) or of a
+   * replaced attempt is late: only its timeline entry is written, flagged so.
    */
-  async recordBranch(id: string, eventId: string, branch: BranchView, entry: TimelineEntry): Promise<void> {
+  async recordBranch(
+    id: string,
+    result: { readonly taskId: string; readonly eventId: string },
+    branch: BranchView,
+    entry: TimelineEntry,
+  ): Promise<'recorded' | 'late'> {
     const field = `${branch.stepPath}#${branch.index}`;
-    const marker = `orchestrator:branch:${eventId}`;
+    const stored: StoredBranch = { ...branch, by: result.eventId };
     const { outcome } = await this.state.recordSlot({
-      marker,
+      marker: `orchestrator:branch:${result.taskId}`,
       slotsKey: branchStatesKey(id),
       countsKey: branchCountsKey(id, branch.stepPath),
       slot: field,
       version: branch.attempt,
       state: branch.status,
-      ops: [{ op: 'hset', key: branchesKey(id), field, value: JSON.stringify(branch) }, timelineOp(id, entry)],
+      ops: [{ op: 'hset', key: branchesKey(id), field, value: JSON.stringify(stored) }, timelineOp(id, entry)],
     });
-    // Stale stays stale (versions only grow), so the same marker keeps this entry to one.
-    if (outcome === 'stale') await this.state.applyOnce(marker, [timelineOp(id, entry)]);
+    if (outcome === 'recorded') return 'recorded';
+    if (outcome === 'duplicate') {
+      // Recorded by this very event (a redelivery: its entry is written) or by another: late.
+      const raw = await this.state.hget(branchesKey(id), field);
+      if (raw && (JSON.parse(raw) as StoredBranch).by === result.eventId) return 'recorded';
+    }
+    await this.record(id, result.eventId, { ...entry, late: true });
+    return 'late';
+  }
+
+  /** The attempt of each of a fan-out's branches whose result is projected (undefined: none yet). */
+  async projectedAttempts(id: string, stepPath: string, indexes: readonly number[]): Promise<(number | undefined)[]> {
+    const states = await this.state.hmget(
+      branchStatesKey(id),
+      indexes.map((i) => `${stepPath}#${i}`),
+    );
+    return states.map((state) => (state === null ? undefined : Number(state.split(':')[0])));
   }
 
   /** Which of a fan-out's branches have a result projected: one small read, no branch parsed. */
@@ -501,7 +536,10 @@ export class WorkflowState {
   /** Branch projections of every fan-out, or of one step's. */
   async branches(id: string, stepPath?: string): Promise<BranchView[]> {
     return Object.values(await this.state.hgetall(branchesKey(id)))
-      .map((raw) => JSON.parse(raw) as BranchView)
+      .map((raw) => {
+        const { by: _by, ...branch } = JSON.parse(raw) as StoredBranch;
+        return branch;
+      })
       .filter((b) => stepPath === undefined || b.stepPath === stepPath)
       .sort((a, b) => a.stepPath.localeCompare(b.stepPath) || a.index - b.index);
   }

@@ -1,4 +1,11 @@
-import { StageFailedV1, StageValidatedV1, Topics, type StepOf } from '@agent-mesh/contracts';
+import {
+  backoffDelayMs,
+  backoffPolicy,
+  StageFailedV1,
+  StageValidatedV1,
+  Topics,
+  type StepOf,
+} from '@agent-mesh/contracts';
 import { evaluateGate } from '../gate';
 import type { Outgoing } from '../outgoing';
 import type { ChildCompleted, StepDeps, StepUnit } from '../step-unit';
@@ -21,13 +28,12 @@ export function chainUnit({ flow }: StepDeps): StepUnit<'chain'> {
       { chainPath: parent.path, stage: parent.index, reason, action },
       { stepPath: stagePath, detail: `${action}: ${reason}` },
     );
-    if (action === 'retry') {
-      // The bad output goes nowhere: the stage runs again on the same input.
+    if (onFail?.action === 'retry' && action === 'retry') {
+      // The bad output goes nowhere: the stage runs again on the same input, after its backoff.
       const previousPath = (await plan.stateOf(stagePath))?.previousPath;
-      return flow.start(
-        { plan, path: stagePath, attempt: attempt + 1, previous: previousPath ? { path: previousPath } : undefined },
-        [failed],
-      );
+      const delayMs = backoffDelayMs(backoffPolicy(onFail.backoff, (onFail.maxRetries ?? 0) + 1), attempt);
+      const previous = previousPath ? { path: previousPath } : undefined;
+      return flow.start({ plan, path: stagePath, attempt: attempt + 1, previous, delayMs }, [failed]);
     }
     if (action === 'recover')
       return flow.start({ plan, path: `${stagePath}.recovery`, attempt: 1, previous: { path: stagePath, output } }, [

@@ -1,27 +1,38 @@
 import {
+  backoffDelayMs,
+  backoffPolicy,
   compileAggregationStrategy,
   compileFanOutPolicy,
   FanOutStartedV1,
   TaskAssignedV1,
+  TaskFailedV1,
   Topics,
   type StepOf,
 } from '@agent-mesh/contracts';
+import { deadlineTimer, tighterOf } from '../deadlines';
 import { thenAll, type Outgoing, type WorkflowEvents } from '../outgoing';
 import type { StepDeps, StepUnit } from '../step-unit';
 
-/** One branch's task (`<workflow>:<step>:<branch>:<attempt>`); the aggregator's `fanout.retry` re-runs branches with it. */
+const branchTaskId = (workflowId: string, path: string, branchIndex: number, attempt: number): string =>
+  `${workflowId}:${path}:${branchIndex}:${attempt}`;
+
+/**
+ * One branch's task (`<workflow>:<step>:<branch>:<attempt>`); the aggregator's `fanout.retry`
+ * re-runs branches with it, `delayMs` later (the retry's backoff).
+ */
 export function branchTask(
   events: WorkflowEvents,
   step: StepOf<'fan-out'>,
   path: string,
   branchIndex: number,
   attempt: number,
+  delayMs = 0,
 ): Outgoing {
   return events.event(
     Topics.tasks(step.skill),
     TaskAssignedV1,
     {
-      taskId: `${events.workflowId}:${path}:${branchIndex}:${attempt}`,
+      taskId: branchTaskId(events.workflowId, path, branchIndex, attempt),
       branchIndex,
       branchCount: step.inputs.length,
       skill: step.skill,
@@ -30,7 +41,64 @@ export function branchTask(
       stepPath: path,
       attempt,
     },
-    { stepPath: path, detail: `branch ${branchIndex}${attempt > 1 ? ` attempt ${attempt}` : ''}` },
+    {
+      stepPath: path,
+      detail: `branch ${branchIndex}${attempt > 1 ? ` attempt ${attempt}` : ''}`,
+      deliverAfterMs: delayMs,
+    },
+  );
+}
+
+/** How long a branch's re-run (`attempt` ≥ 2) waits: retry-branch's backoff for that retry. */
+export function branchRetryDelayMs(step: StepOf<'fan-out'>, attempt: number): number {
+  const policy = step.policy?.type === 'retry-branch' ? step.policy : undefined;
+  return backoffDelayMs(backoffPolicy(policy?.backoff, (policy?.maxRetries ?? 1) + 1), attempt - 1);
+}
+
+/**
+ * The timer of branches whose tasks go out `delayMs` from now: one for all of them, and only
+ * when their deadline (`branchDeadlineMs`) is tighter than the fan-out's (`deadlineAt`).
+ */
+export function branchesTimer(
+  events: WorkflowEvents,
+  step: StepOf<'fan-out'>,
+  path: string,
+  branches: readonly number[],
+  attempt: number,
+  deadlineAt: number | undefined,
+  delayMs = 0,
+): Outgoing[] {
+  const ms = step.branchDeadlineMs;
+  if (ms === undefined || !tighterOf(deadlineAt, Date.now() + delayMs, ms).own) return [];
+  const deadline = { scope: 'branches' as const, stepPath: path, attempt, deadlineMs: ms, branches: [...branches] };
+  return [deadlineTimer(events, deadline, delayMs + ms)];
+}
+
+/**
+ * Branches past their deadline, as the failed results of their tasks (same task ids) on
+ * `task.results`: the aggregator's join and the orchestrator's projection count each task's
+ * first result only, so a branch is counted once whichever comes first.
+ */
+export function branchesTimedOut(
+  events: WorkflowEvents,
+  step: StepOf<'fan-out'>,
+  path: string,
+  branches: readonly number[],
+  attempt: number,
+  reason: string,
+): Outgoing[] {
+  return branches.map((branchIndex) =>
+    events.command(Topics.taskResults, TaskFailedV1, {
+      taskId: branchTaskId(events.workflowId, path, branchIndex, attempt),
+      branchIndex,
+      branchCount: step.inputs.length,
+      skill: step.skill,
+      stepPath: path,
+      attempt,
+      inputId: step.inputs[branchIndex]?.id ?? String(branchIndex),
+      error: reason,
+      worker: 'orchestrator',
+    }),
   );
 }
 
@@ -41,7 +109,7 @@ export function branchTask(
  */
 export function fanOutUnit({ workflows }: StepDeps): StepUnit<'fan-out'> {
   return {
-    start(step, { plan, path }) {
+    start(step, { plan, path, deadlineAt }) {
       const { policy, strategy } = compileFanOutPolicy(step, step.inputs.length);
       const join = plan.events.event(
         Topics.taskResults,
@@ -50,9 +118,11 @@ export function fanOutUnit({ workflows }: StepDeps): StepUnit<'fan-out'> {
         { stepPath: path, detail: `${step.inputs.length} branches, ${policy.type}, ${strategy.type}` },
       );
       const tasks = step.inputs.map((_, branch) => branchTask(plan.events, step, path, branch, 1));
+      const branches = step.inputs.map((_, i) => i);
+      const timers = branchesTimer(plan.events, step, path, branches, 1, deadlineAt);
       return {
         // On task.results ahead of the tasks, so the aggregator knows the join before any result.
-        work: [thenAll(join, tasks)],
+        work: [thenAll(join, tasks), ...timers],
         ops: workflows.initBranchOps(
           plan.workflowId,
           path,

@@ -8,7 +8,7 @@ import { solverRoundsUnit } from './solver-rounds';
 import { supervisorUnit } from './supervisor';
 import { taskUnit } from './task';
 
-export { branchTask } from './fan-out';
+export { branchesTimedOut, branchesTimer, branchRetryDelayMs, branchTask } from './fan-out';
 export { marketAsk } from './market';
 
 /** Every step kind's unit: the one registration a new kind needs. */

@@ -25,7 +25,7 @@ export function taskUnit({ workflows }: StepDeps): StepUnit<'task'> {
     async start(step, at) {
       const input = await inputOf(step, at);
       if ('missing' in input) return { failure: input.missing };
-      const { plan, path, attempt } = at;
+      const { plan, path, attempt, delayMs } = at;
       const assigned = plan.events.event(
         Topics.tasks(step.skill),
         TaskAssignedV1,
@@ -39,7 +39,7 @@ export function taskUnit({ workflows }: StepDeps): StepUnit<'task'> {
           stepPath: path,
           attempt,
         },
-        { stepPath: path, detail: `${step.skill} on ${input.id}` },
+        { stepPath: path, detail: `${step.skill} on ${input.id}`, deliverAfterMs: delayMs },
       );
       return { work: [assigned] };
     },

@@ -36,6 +36,7 @@ import {
   WorkflowCancelRequestedV1,
   WorkflowCompensatedV1,
   WorkflowCompletedV1,
+  WorkflowDeadlineV1,
   WorkflowFailedV1,
   WorkflowRequestedV1,
   WorkflowStartedV1,
@@ -86,6 +87,7 @@ export const TOPIC_EVENTS: Readonly<Record<string, readonly EventDefinition[]>> 
   [Topics.sagaCommands]: [SagaStartV1, SagaAbortV1],
   [Topics.sagaEvents]: [SagaStepEventV1, SagaCompletedV1, SagaCompensatedV1, SagaFailedV1],
   [Topics.timers]: [SagaDeadlineV1, SagaWaitExpiredV1, SagaCompensationRetryV1, MarketExpiryCheckV1],
+  [Topics.workflowTimers]: [WorkflowDeadlineV1],
   [Topics.blackboard('{board}')]: [BoardEntryPostedV1],
 };
 

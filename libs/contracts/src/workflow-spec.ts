@@ -32,7 +32,7 @@ import {
 } from './fan-out-policy';
 import { backoffPolicy, retryPolicyProblem, type BackoffDeclaration } from './retry-policy';
 import { walkSteps, type StepPlace } from './step-tree';
-import { ContractValidationError, validatePlain, type FieldError } from './validation';
+import { ContractValidationError, validatePlain, type FieldError, type UnknownFields } from './validation';
 
 /**
  * A workflow is a declarative tree of steps the orchestrator runs; each step kind is one
@@ -712,10 +712,11 @@ export function skillsNamedBy(step: StepSpec): { readonly skill: string; readonl
  * Validates a spec: the schema (class-validator), then what a schema cannot say — a task's
  * input given exactly one way, `inputFrom` only inside a chain after its first stage, a quorum
  * no larger than its fan-out, depth and size bounds. Throws ContractValidationError naming
- * each bad field by its path (e.g. `step.stages.1.step.skill`).
+ * each bad field by its path (e.g. `step.stages.1.step.skill`). Unknown fields are refused (the
+ * HTTP API) unless `unknownFields` is 'keep' (a spec read back, or carried by an event).
  */
-export function validateWorkflowSpec(plain: unknown): WorkflowSpec {
-  const spec = validatePlain(WorkflowSpec, plain, 'workflow spec');
+export function validateWorkflowSpec(plain: unknown, unknownFields: UnknownFields = 'reject'): WorkflowSpec {
+  const spec = validatePlain(WorkflowSpec, plain, 'workflow spec', unknownFields);
   const errors: FieldError[] = [];
   let steps = 0;
   walkSteps(spec.step, (step, place) => {

@@ -103,3 +103,19 @@ describe('WorkflowState spec cache', () => {
     expect((await workflows.spec('big-0'))?.name).toBe('w0');
   });
 });
+
+describe('WorkflowState spec read back', () => {
+  it('keeps a stored spec with fields of a newer version (it came by event), instead of refusing it', async () => {
+    const store = new MemoryStateStore();
+    const spec = validateWorkflowSpec({ step: { kind: 'task', skill: 'keywords', input: { id: 'a', text: 'alpha' } } });
+    await new WorkflowState(store).begin('wf', spec, new Date().toISOString(), 'event');
+    const stored = JSON.parse((await store.hget('orchestrator:wf:wf', 'spec')) ?? '{}') as Record<string, unknown>;
+    await store.apply([
+      { op: 'hset', key: 'orchestrator:wf:wf', field: 'spec', value: JSON.stringify({ ...stored, priority: 'high' }) },
+    ]);
+    // A restarted orchestrator: nothing cached, the spec is read back from the store.
+    expect((await new WorkflowState(store).spec('wf'))?.step.kind).toBe('task');
+    // The HTTP API stays strict.
+    expect(() => validateWorkflowSpec({ ...stored, priority: 'high' })).toThrow(/priority/);
+  });
+});

@@ -237,7 +237,8 @@ export class WorkflowState {
     }
     const raw = await this.state.hget(wfKey(id), 'spec');
     if (!raw) return undefined;
-    const spec = validateWorkflowSpec(JSON.parse(raw));
+    // Kept as stored: a spec that came by event may carry fields of a newer version (schema evolution).
+    const spec = validateWorkflowSpec(JSON.parse(raw), 'keep');
     this.remember(id, spec, raw.length);
     return spec;
   }

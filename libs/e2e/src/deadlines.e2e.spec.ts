@@ -50,7 +50,14 @@ describe('deadlines end to end (memory bus)', () => {
     const roles = ['orchestrator', 'aggregator', 'worker', 'saga-coordinator'] as const;
     // The workflows' default deadline, for the specs that declare none.
     const env = { WORKFLOW_DEADLINE_MS: '1200' };
-    const [orchestrator] = await startAgents(mesh, roles, (role) => ({ skills: skills(role), env }));
+    // The saga's action held on `hang` never reports (saga tasks are not aborted): it is undone
+    // after SAGA_RESULT_WAIT_MS as an action of unknown outcome.
+    const processEnv = (role: string) => (role === 'saga-coordinator' ? { SAGA_RESULT_WAIT_MS: '300' } : undefined);
+    const [orchestrator] = await startAgents(mesh, roles, (role) => ({
+      skills: skills(role),
+      env,
+      processEnv: processEnv(role),
+    }));
     await mesh.start({ role: 'worker', modules: [DeadLetteringWorkerModule] });
     client = new WorkflowClient(orchestrator.url, { timeoutMs: 10_000 });
   });

@@ -219,7 +219,8 @@ describe('SagaCoordinatorController', () => {
     await saga.onTaskCompleted(completed(0, 'action'));
     publisher.take();
     await saga.onAbort(incoming(SagaAbortV1, { stepPath: 'root', reason: 'cancelled' }));
-    expect(publisher.take()).toEqual([]); // two is out: its result comes first
+    // two is out: its result comes first, awaited for SAGA_RESULT_WAIT_MS at most (not its own deadline)
+    expect(publisher.take().map((e) => [e.type, e.deliverAfterMs])).toEqual([['saga.wait-expired', 5000]]);
     await saga.onTaskFailed(failed(1, 'action'));
     expect(kinds(publisher.take())).toEqual(['step two failed', 'step one compensating', 'assign 0:compensation #1']);
   });

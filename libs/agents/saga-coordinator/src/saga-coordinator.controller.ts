@@ -116,9 +116,29 @@ export class SagaCoordinatorController {
   /** A cancelled (or timed-out) workflow: a running saga undoes what took effect; an ended one stays as it is. */
   @OnMeshEvent(SagaAbortV1, COMMANDS)
   async onAbort(@Payload() event: EventEnvelope<SagaAbort>): Promise<void> {
-    const saga = await this.read(event.correlationId, event.data.stepPath);
-    if (saga?.status === 'running' || saga?.status === 'compensating')
-      await this.compensate(event, event.data.stepPath, `aborted: ${event.data.reason}`);
+    const { stepPath } = event.data;
+    const saga = await this.read(event.correlationId, stepPath);
+    if (saga?.status !== 'running' && saga?.status !== 'compensating') return;
+    // The action out now is given up on as at its deadline: its result is awaited for
+    // SAGA_RESULT_WAIT_MS, not until its own deadline, before it is undone as unknown.
+    const running = saga.phases.findIndex((phase) => phase === 'running');
+    if (running >= 0) await this.giveUpOn(event, stepPath, running);
+    await this.compensate(event, stepPath, `aborted: ${event.data.reason}`);
+  }
+
+  /** A step whose action is out is timed out: its late result is awaited for SAGA_RESULT_WAIT_MS (saga.wait-expired). */
+  private async giveUpOn(cause: EventEnvelope, stepPath: string, index: number): Promise<boolean> {
+    const workflowId = cause.correlationId;
+    const { applied } = await this.state.applyOnce(`saga:deadline:${workflowId}:${stepPath}:${index}`, [
+      { op: 'hset', key: logKey(workflowId, stepPath), field: `phase:${index}`, value: 'timed-out' },
+    ]);
+    await this.publisher.publish(
+      Topics.timers,
+      SagaWaitExpiredV1,
+      { stepPath, index, waitedMs: this.settings.resultWaitMs },
+      { correlationId: workflowId, causedBy: cause, deliverAfterMs: this.settings.resultWaitMs },
+    );
+    return applied;
   }
 
   /** A step's deadline: a step still out is timed out — its late result is awaited while the others are undone. */
@@ -129,15 +149,7 @@ export class SagaCoordinatorController {
     const saga = await this.read(workflowId, stepPath);
     // Finished in time — or timed out by this event already, and redelivered: carry on.
     if (!saga || (saga.phases[index] !== 'running' && saga.phases[index] !== 'timed-out')) return;
-    const { applied } = await this.state.applyOnce(`saga:deadline:${workflowId}:${stepPath}:${index}`, [
-      { op: 'hset', key: logKey(workflowId, stepPath), field: `phase:${index}`, value: 'timed-out' },
-    ]);
-    await this.publisher.publish(
-      Topics.timers,
-      SagaWaitExpiredV1,
-      { stepPath, index, waitedMs: this.settings.resultWaitMs },
-      { correlationId: workflowId, causedBy: event, deliverAfterMs: this.settings.resultWaitMs },
-    );
+    const applied = await this.giveUpOn(event, stepPath, index);
     const reason = `step ${saga.steps[index].name} missed its deadline of ${deadlineMs} ms`;
     if (applied) this.log.warn(`saga ${workflowId} ${stepPath}: ${reason}`);
     await this.stepEvent(event, stepPath, index, saga.steps[index].name, 'failed', reason, 'deadline');

@@ -797,8 +797,8 @@ const deadlines: PatternScenario[] = [
       expect(workflow.reason).toBe('workflow deadline exceeded (1500 ms): root.stages.1 (task) was still running');
       expect(terminalEvents(workflow)).toEqual(['workflow.timed-out']);
       expect(stepAt(workflow, 'root.stages.0').status).toBe('completed');
-      const listed = await client.request<{ id: string }[]>('GET', '/workflows?status=timed-out');
-      expect(listed.json.map((w) => w.id)).toContain(workflow.id);
+      const listed = await client.request<{ workflows: { id: string }[] }>('GET', '/workflows?status=timed-out');
+      expect(listed.json.workflows.map((w) => w.id)).toContain(workflow.id);
     },
   },
   {

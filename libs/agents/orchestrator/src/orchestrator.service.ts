@@ -9,7 +9,14 @@ import {
   type WorkflowSpec,
 } from '@agent-mesh/contracts';
 import { MeshPublisher, nextTraceparent } from '@agent-mesh/nest-pulsar';
-import { MESH_CONFIG, SKILL_REGISTRY, STATE_STORE, type MeshConfig } from '@agent-mesh/runtime';
+import {
+  MESH_CLOCK,
+  MESH_CONFIG,
+  SKILL_REGISTRY,
+  STATE_STORE,
+  type MeshClock,
+  type MeshConfig,
+} from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
 import { WorkflowEngine, type BeginCause } from './engine/workflow-engine';
@@ -49,11 +56,13 @@ export class OrchestratorService implements OnModuleInit, OnModuleDestroy {
     @Inject(STATE_STORE) state: StateStore,
     @Inject(SKILL_REGISTRY) skills: SkillRegistry,
     @Inject(MESH_CONFIG) config: MeshConfig,
+    @Inject(MESH_CLOCK) clock: MeshClock,
   ) {
     this.publisher = publisher.as('orchestrator');
     this.workflows = new WorkflowState(state, config.workflowRetentionMs);
     this.engine = new WorkflowEngine(this.workflows, this.publisher, skills, {
       workflowDeadlineMs: config.workflowDeadlineMs,
+      now: () => clock.now(),
     });
   }
 

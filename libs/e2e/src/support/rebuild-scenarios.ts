@@ -40,7 +40,14 @@ const MARKET_EXPIRY_MS = 5_000;
 /** Every workflow scenario of the pattern table (the ones that submit a step), and the kinds it lacks. */
 export function rebuildWorkflowSpecs(): { readonly name: string; readonly spec: object; readonly status?: string }[] {
   const fromTable = PATTERN_SCENARIOS.flatMap((group) => group.scenarios).flatMap((scenario) =>
-    'step' in scenario ? [{ name: scenario.name, spec: { name: scenario.workflowName, step: scenario.step } }] : [],
+    'step' in scenario
+      ? [
+          {
+            name: scenario.name,
+            spec: { name: scenario.workflowName, deadlineMs: scenario.deadlineMs, step: scenario.step },
+          },
+        ]
+      : [],
   );
   const saga = {
     kind: 'saga',

@@ -74,6 +74,8 @@ export interface StepDeps {
   readonly flow: StepFlow;
   /** The skill whose shape a step's output has, if any (for roll-ups). */
   readonly outputSkill: (step: StepSpec) => string | undefined;
+  /** The time deadlines count from (see WorkflowEngineOptions.now). */
+  readonly now: () => number;
 }
 
 /**

@@ -48,6 +48,11 @@ const isLive = (status: WorkflowStatus | undefined): boolean => status === 'runn
 export interface WorkflowEngineOptions {
   /** The deadline of a workflow whose spec declares none (WORKFLOW_DEADLINE_MS). */
   readonly workflowDeadlineMs: number;
+  /**
+   * The time deadlines count from: the wall clock live; in a rebuild from the log, the time the
+   * replayed event was handled (MESH_CLOCK), so a rebuilt step has the deadline it had.
+   */
+  readonly now?: () => number;
 }
 
 /** One hour: the default of WORKFLOW_DEADLINE_MS. */
@@ -79,7 +84,17 @@ export class WorkflowEngine implements StepFlow {
     skills: SkillRegistry,
     private readonly options: WorkflowEngineOptions = DEFAULT_ENGINE_OPTIONS,
   ) {
-    this.units = createStepUnits({ workflows, skills, flow: this, outputSkill: (step) => this.outputSkill(step) });
+    this.units = createStepUnits({
+      workflows,
+      skills,
+      flow: this,
+      outputSkill: (step) => this.outputSkill(step),
+      now: () => this.now(),
+    });
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
   }
 
   /**
@@ -205,7 +220,7 @@ export class WorkflowEngine implements StepFlow {
     const delayMs = branchRetryDelayMs(step, attempt);
     const events = new WorkflowEvents(workflowId, cause, this.publisher);
     const tasks = branches.map((branch) => branchTask(events, step, path, branch, attempt, delayMs));
-    const timers = branchesTimer(events, step, path, branches, attempt, deadlineAtOf(state), delayMs);
+    const timers = branchesTimer(events, step, path, branches, attempt, deadlineAtOf(state), this.now(), delayMs);
     await Promise.all([
       this.workflows.recordAll(workflowId, entriesOf(tasks)),
       ...[...tasks, ...timers].map((out) => out.publish()),
@@ -220,14 +235,16 @@ export class WorkflowEngine implements StepFlow {
   async start(at: StartAt, also: readonly Outgoing[] = [], ops: readonly StateOp[] = []): Promise<void> {
     const { plan, path, attempt, previous } = at;
     const step = stepAt(plan.spec, path);
-    const deadline = await this.deadlineOf(at, step);
-    const begun = await this.unitOf(step).start(step, { ...at, deadlineAt: deadline.at });
     const started = plan.events.event(
       Topics.workflowEvents,
       StepStartedV1,
       { stepPath: path, kind: step.kind, attempt, name: step.name },
       { stepPath: path, detail: step.kind },
     );
+    // the time of the step.started announcing it (in a rebuild, the log's): its deadline counts from it
+    const startedAt = started.entries?.[0]?.at ?? new Date(this.now()).toISOString();
+    const deadline = await this.deadlineOf(at, step, Date.parse(startedAt));
+    const begun = await this.unitOf(step).start(step, { ...at, deadlineAt: deadline.at });
     const record: StepRecord = {
       path,
       kind: step.kind,
@@ -235,8 +252,7 @@ export class WorkflowEngine implements StepFlow {
       status: 'running',
       attempt,
       previousPath: previous?.path,
-      // the time of the step.started announcing it (in a rebuild, the log's)
-      startedAt: started.entries?.[0]?.at ?? new Date().toISOString(),
+      startedAt,
       deadlineAt: deadline.at === undefined ? undefined : new Date(deadline.at).toISOString(),
       startedBy: plan.cause.id,
     };
@@ -261,8 +277,8 @@ export class WorkflowEngine implements StepFlow {
   private async deadlineOf(
     { plan, path, attempt, delayMs = 0 }: StartAt,
     step: StepSpec,
+    now: number,
   ): Promise<{ readonly at: number | undefined; readonly timers: Outgoing[] }> {
-    const now = Date.now();
     const timers: Outgoing[] = [];
     const parent = parentOf(path);
     let bound: number | undefined;

@@ -66,10 +66,11 @@ export function branchesTimer(
   branches: readonly number[],
   attempt: number,
   deadlineAt: number | undefined,
+  now: number,
   delayMs = 0,
 ): Outgoing[] {
   const ms = step.branchDeadlineMs;
-  if (ms === undefined || !tighterOf(deadlineAt, Date.now() + delayMs, ms).own) return [];
+  if (ms === undefined || !tighterOf(deadlineAt, now + delayMs, ms).own) return [];
   const deadline = { scope: 'branches' as const, stepPath: path, attempt, deadlineMs: ms, branches: [...branches] };
   return [deadlineTimer(events, deadline, delayMs + ms)];
 }
@@ -107,7 +108,7 @@ export function branchesTimedOut(
  * aggregator's `fanout.completed` / `fanout.failed` ends it; branch results are projected by
  * the orchestrator's controller.
  */
-export function fanOutUnit({ workflows }: StepDeps): StepUnit<'fan-out'> {
+export function fanOutUnit({ workflows, now }: StepDeps): StepUnit<'fan-out'> {
   return {
     start(step, { plan, path, deadlineAt }) {
       const { policy, strategy } = compileFanOutPolicy(step, step.inputs.length);
@@ -119,7 +120,7 @@ export function fanOutUnit({ workflows }: StepDeps): StepUnit<'fan-out'> {
       );
       const tasks = step.inputs.map((_, branch) => branchTask(plan.events, step, path, branch, 1));
       const branches = step.inputs.map((_, i) => i);
-      const timers = branchesTimer(plan.events, step, path, branches, 1, deadlineAt);
+      const timers = branchesTimer(plan.events, step, path, branches, 1, deadlineAt, now());
       return {
         // On task.results ahead of the tasks, so the aggregator knows the join before any result.
         work: [thenAll(join, tasks), ...timers],

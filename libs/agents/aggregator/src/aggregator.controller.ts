@@ -259,13 +259,29 @@ export class AggregatorController {
     return { cause, workflowId, stepPath, spec, records, branches };
   }
 
-  /** Moves each failed branch to its next attempt (once) and asks for the re-runs, one `fanout.retry` per attempt number. */
+  /**
+   * Asks for the re-runs of failed branches, one `fanout.retry` per attempt number, and only then
+   * moves each to its next attempt (once). In this order a failure at any point leaves the branches
+   * failed as they were, so the redelivered result decides the same retry again (at worst a second
+   * `fanout.retry`, whose tasks keep their ids). Recorded first, a lost publish left them pending
+   * at an attempt nobody was asked to run: the fan-out waited for good.
+   */
   private async retry({ cause, workflowId, stepPath, records }: Join, retried: readonly number[]): Promise<void> {
+    const nextAttempt = (i: number) => (records.get(i)?.attempt ?? 1) + 1;
     const byAttempt = new Map<number, number[]>();
+    for (const i of retried) byAttempt.set(nextAttempt(i), [...(byAttempt.get(nextAttempt(i)) ?? []), i]);
+    for (const [attempt, list] of byAttempt) {
+      await this.publisher.publish(
+        Topics.workflowEvents,
+        FanOutRetryV1,
+        { stepPath, branches: list, attempt },
+        { correlationId: workflowId, causedBy: cause },
+      );
+    }
     for (const i of retried) {
-      const next = (records.get(i)?.attempt ?? 1) + 1;
+      const next = nextAttempt(i);
       // Through the counts too: the branch leaves `failed` for `pending` at its next attempt.
-      const { outcome } = await this.recordBranch(
+      await this.recordBranch(
         workflowId,
         stepPath,
         `aggregator:retry:${workflowId}:${stepPath}:${i}:${next}`,
@@ -284,15 +300,6 @@ export class AggregatorController {
             } satisfies BranchRecord),
           },
         ],
-      );
-      if (outcome === 'recorded') byAttempt.set(next, [...(byAttempt.get(next) ?? []), i]);
-    }
-    for (const [attempt, list] of byAttempt) {
-      await this.publisher.publish(
-        Topics.workflowEvents,
-        FanOutRetryV1,
-        { stepPath, branches: list, attempt },
-        { correlationId: workflowId, causedBy: cause },
       );
     }
   }

@@ -1,6 +1,7 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import {
+  branchTaskId,
   FanOutCompletedV1,
   FanOutFailedV1,
   FanOutRetryV1,
@@ -64,6 +65,10 @@ const branchesKey = (workflowId: string, stepPath: string) => `aggregator:join:$
 const statesKey = (workflowId: string, stepPath: string) => `aggregator:join:${workflowId}:${stepPath}:states`;
 /** Status → number of branches in it. */
 const countsKey = (workflowId: string, stepPath: string) => `aggregator:join:${workflowId}:${stepPath}:counts`;
+
+class JoinNotRecordedError extends Error {
+  override readonly name = 'JoinNotRecordedError';
+}
 
 const compiled = (spec: JoinSpec): CompiledFanOutPolicy => compileFanOutPolicy(spec, spec.branchCount);
 
@@ -133,6 +138,11 @@ export class AggregatorController {
         { stepPath, reason: error.message, failed: [] },
         options,
       );
+      // Recorded as decided: its branches' results find a join, and change nothing.
+      await this.state.applyOnce(`aggregator:started:${event.correlationId}:${stepPath}`, [
+        { op: 'hset', key: joinKey(event.correlationId, stepPath), field: 'spec', value: JSON.stringify(event.data) },
+        { op: 'hset', key: joinKey(event.correlationId, stepPath), field: 'decided', value: '1' },
+      ]);
       return false;
     }
   }
@@ -182,7 +192,17 @@ export class AggregatorController {
         },
       ],
     );
-    if (step.outcome === 'missing') return;
+    if (step.outcome === 'missing') {
+      // No join recorded. fanout.started precedes its branches on this topic, so a branch's
+      // result finds none only when that event's handler failed (a transient fault) and it is
+      // being redelivered: nacked, the result comes back after it (acked, it was lost and the
+      // fan-out waited for good). Any other task's result (a task step's, a fill's) has no join.
+      if (taskId === branchTaskId(workflowId, stepPath, branchIndex, record.attempt))
+        throw new JoinNotRecordedError(
+          `no join recorded for ${stepPath} of ${workflowId} yet (its fanout.started is pending)`,
+        );
+      return;
+    }
     // Decided on every delivery (not only when something changed), so a crash between the
     // record and the publish is finished by the redelivery.
     const [rawSpec, decided] = step.values;

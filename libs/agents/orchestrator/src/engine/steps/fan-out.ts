@@ -1,4 +1,5 @@
 import {
+  branchTaskId,
   compileAggregationStrategy,
   compileFanOutPolicy,
   FanOutStartedV1,
@@ -21,7 +22,7 @@ export function branchTask(
     Topics.tasks(step.skill),
     TaskAssignedV1,
     {
-      taskId: `${events.workflowId}:${path}:${branchIndex}:${attempt}`,
+      taskId: branchTaskId(events.workflowId, path, branchIndex, attempt),
       branchIndex,
       branchCount: step.inputs.length,
       skill: step.skill,

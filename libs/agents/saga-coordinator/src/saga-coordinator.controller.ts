@@ -151,7 +151,9 @@ export class SagaCoordinatorController {
         { op: 'hset', key, field: `phase:${index}`, value: 'failed' },
       ]);
       if (applied) await this.stepEvent(event, stepPath, index, name, 'failed', result.error);
-      if (saga.status === 'running') await this.compensate(event, stepPath, `step ${name} failed: ${result.error}`);
+      // Compensating already: this event's handler (or another's) set it off; carrying it on is safe.
+      if (saga.status === 'running' || saga.status === 'compensating')
+        await this.compensate(event, stepPath, `step ${name} failed: ${result.error}`);
       return;
     }
     const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [

@@ -14,8 +14,8 @@ import { FaultInjector, type FaultPoint, type FaultTarget, type FaultTiming } fr
 import { wordCount, type Outputs } from './support/test-skills';
 
 /*
- * Transient faults converge. For each scenario (a fan-out, a chain, a saga that compensates, a
- * market step) a recording run names every state-store write and every publish each role makes
+ * Transient faults converge. For each scenario (a fan-out, a chain, a saga that compensates, one
+ * that completes, a market step) a recording run names every state-store write and every publish each role makes
  * (support/fault-points.ts); then, for each of those calls and each role, the scenario runs
  * again with exactly that call failing once — before it happens (nothing written or sent), and
  * after it happened (the caller sees an error all the same). The process lives on: its handler
@@ -178,6 +178,22 @@ const SCENARIOS: readonly Scenario[] = [
     ordered: true,
     async check(workflow) {
       expect(workflow.reason).toContain('compensated two then one');
+    },
+  },
+  {
+    key: 'sagadone',
+    step: (tag) => ({
+      kind: 'saga',
+      steps: [sagaStep('one', `${tag}-a`, 'reserve'), sagaStep('two', `${tag}-b`, 'reserve')],
+    }),
+    status: 'completed',
+    terminal: 'workflow.completed',
+    effects: (tag) => [`reserve:${tag}-a`, `reserve:${tag}-b`],
+    ordered: true,
+    async check(workflow, tag) {
+      expect(workflow.result).toEqual({
+        outputs: { one: { text: `${tag}-a`, words: 1 }, two: { text: `${tag}-b`, words: 1 } },
+      });
     },
   },
   {

@@ -162,9 +162,9 @@ export class SagaCoordinatorController {
     ]);
     if (applied) await this.stepEvent(event, stepPath, index, name, 'completed', 'done');
     const now = await this.read(workflowId, stepPath);
-    if (now?.status === 'running') {
+    if (now?.status === 'running' || (now?.status === 'completed' && index + 1 === now.steps.length)) {
       if (index + 1 < now.steps.length) await this.runStep(event, stepPath, index + 1);
-      else await this.finishCompleted(event, stepPath, now);
+      else await this.finishCompleted(event, stepPath, now); // completed: announced again by a redelivery
     } else if (now?.status === 'compensating') {
       // Finished after its deadline, while the saga is being undone: undo it too.
       await this.compensateNext(event, stepPath);
@@ -178,10 +178,7 @@ export class SagaCoordinatorController {
   ): Promise<void> {
     const key = logKey(workflowId, stepPath);
     if (result.error !== undefined) {
-      const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, [
-        { op: 'hset', key, field: 'status', value: 'failed' },
-      ]);
-      if (applied) {
+      if (await this.end(event, workflowId, stepPath, `saga:result:${taskId}`, 'failed')) {
         const reason = `compensation of ${name} failed: ${result.error}; the saga cannot undo itself`;
         this.log.error(`saga ${workflowId} ${stepPath}: ${reason}`);
         await this.publisher.publish(
@@ -244,6 +241,8 @@ export class SagaCoordinatorController {
   private async compensateNext(cause: EventEnvelope, stepPath: string): Promise<void> {
     const workflowId = cause.correlationId;
     const saga = await this.read(workflowId, stepPath);
+    // Undone already: announced again only by the event that ended it (a redelivery).
+    if (saga?.status === 'compensated') return this.finishCompensated(cause, stepPath, saga);
     if (!saga || saga.status !== 'compensating') return;
     if (saga.phases.includes('compensating')) {
       // One compensation in flight: re-publish it (redelivery after a crash), never start another.
@@ -270,10 +269,7 @@ export class SagaCoordinatorController {
 
   private async finishCompleted(cause: EventEnvelope, stepPath: string, saga: SagaLog): Promise<void> {
     const workflowId = cause.correlationId;
-    const { applied } = await this.state.applyOnce(`saga:done:${workflowId}:${stepPath}`, [
-      { op: 'hset', key: logKey(workflowId, stepPath), field: 'status', value: 'completed' },
-    ]);
-    if (!applied) return;
+    if (!(await this.end(cause, workflowId, stepPath, `saga:done:${workflowId}:${stepPath}`, 'completed'))) return;
     const raw = await this.state.hgetall(logKey(workflowId, stepPath));
     const outputs = Object.fromEntries(
       saga.steps.map((s, i) => [s.name, JSON.parse(raw[`output:${i}`] ?? '{}') as unknown]),
@@ -288,10 +284,7 @@ export class SagaCoordinatorController {
 
   private async finishCompensated(cause: EventEnvelope, stepPath: string, saga: SagaLog): Promise<void> {
     const workflowId = cause.correlationId;
-    const { applied } = await this.state.applyOnce(`saga:undone:${workflowId}:${stepPath}`, [
-      { op: 'hset', key: logKey(workflowId, stepPath), field: 'status', value: 'compensated' },
-    ]);
-    if (!applied) return;
+    if (!(await this.end(cause, workflowId, stepPath, `saga:undone:${workflowId}:${stepPath}`, 'compensated'))) return;
     const compensated = await this.state.lrange(`${logKey(workflowId, stepPath)}:compensated`, 0, -1);
     await this.publisher.publish(
       Topics.sagaEvents,
@@ -299,6 +292,27 @@ export class SagaCoordinatorController {
       { stepPath, reason: saga.reason ?? 'compensated', compensated },
       { correlationId: workflowId, causedBy: cause },
     );
+  }
+
+  /**
+   * Ends the saga with `status`, once (`marker`), recording the event that ended it. True when
+   * the end is this event's to announce: it made it now, or made it before and is back because
+   * its handler failed before the announcement went out (written first, then published: a
+   * redelivery publishes again). An end another event made is not announced twice.
+   */
+  private async end(
+    cause: EventEnvelope,
+    workflowId: string,
+    stepPath: string,
+    marker: string,
+    status: SagaStatus,
+  ): Promise<boolean> {
+    const key = logKey(workflowId, stepPath);
+    const { applied } = await this.state.applyOnce(marker, [
+      { op: 'hset', key, field: 'status', value: status },
+      { op: 'hset', key, field: 'endedBy', value: cause.id },
+    ]);
+    return applied || (await this.state.hget(key, 'endedBy')) === cause.id;
   }
 
   private async assign(

@@ -107,14 +107,18 @@ export class SagaCoordinatorController {
   async onDeadline(@Payload() event: EventEnvelope<SagaDeadline>): Promise<void> {
     const { stepPath, index, deadlineMs } = event.data;
     const saga = await this.read(event.correlationId, stepPath);
-    if (!saga || saga.status !== 'running' || saga.phases[index] !== 'running') return; // finished in time
-    const { applied } = await this.state.applyOnce(`saga:deadline:${event.correlationId}:${stepPath}:${index}`, [
-      { op: 'hset', key: logKey(event.correlationId, stepPath), field: `phase:${index}`, value: 'timed-out' },
-    ]);
-    if (!applied) return;
+    if (!saga) return;
     const reason = `step ${saga.steps[index].name} missed its deadline of ${deadlineMs} ms`;
-    await this.stepEvent(event, stepPath, index, saga.steps[index].name, 'failed', reason);
-    await this.compensate(event, stepPath, reason);
+    if (saga.status === 'running' && saga.phases[index] === 'running') {
+      const { applied } = await this.state.applyOnce(`saga:deadline:${event.correlationId}:${stepPath}:${index}`, [
+        { op: 'hset', key: logKey(event.correlationId, stepPath), field: `phase:${index}`, value: 'timed-out' },
+      ]);
+      if (applied) await this.stepEvent(event, stepPath, index, saga.steps[index].name, 'failed', reason);
+    } else if (saga.phases[index] !== 'timed-out') {
+      return; // finished in time
+    }
+    // Timed out, now or by an earlier delivery whose handler failed before the compensation was under way.
+    if (saga.status === 'running' || saga.status === 'compensating') await this.compensate(event, stepPath, reason);
   }
 
   @OnMeshEvent(TaskCompletedV1, RESULTS)

@@ -11,7 +11,7 @@ import {
   type AgentRole,
 } from '@agent-mesh/testing';
 import { FaultInjector, type FaultPoint, type FaultTarget, type FaultTiming } from './support/fault-points';
-import { wordCount, type Outputs } from './support/test-skills';
+import { sleep, wordCount, type Outputs } from './support/test-skills';
 
 /*
  * Transient faults converge. For each scenario (a fan-out, a chain, a saga that compensates, one
@@ -34,6 +34,9 @@ const NACK_REDELIVERY_MS = 20;
 const FINISH_MS = 5_000;
 /** A run is over when its workflow ended and no counted call happened for this long. */
 const QUIET_MS = 120;
+/** How long a `late-fail` saga action takes: past its step's deadline (SAGA_DEADLINE_MS). */
+const LATE_MS = 400;
+const SAGA_DEADLINE_MS = 50;
 const ROLES: readonly AgentRole[] = ['orchestrator', 'aggregator', 'saga-coordinator', 'market-maker', 'worker'];
 /** Calls made by the HTTP submission itself: a failure answers 5xx to the client, no event to redeliver. */
 const SUBMISSION_CALLS = [/^applyOnce orchestrator:accepted:/, /^publish workflow\.events workflow\.submitted\b/];
@@ -52,9 +55,10 @@ class EffectSkill implements Skill {
   private readonly refused = new Map<string, string>();
 
   async run(input: SkillInput, context: SkillContext): Promise<SkillOutput> {
-    const op = String(input.params?.['op'] ?? (input.text.startsWith('flaky') ? 'flaky' : 'do'));
+    const op = String(input.params?.['op'] ?? /^(flaky|fail)\b/.exec(input.text)?.[1] ?? 'do');
     const what = `${op}:${input.text}`;
-    if (op === 'fail') throw new SkillInputError(this.name, `cannot ${what}`);
+    if (op === 'late-fail') await sleep(LATE_MS);
+    if (op === 'fail' || op === 'late-fail') throw new SkillInputError(this.name, `cannot ${what}`);
     const taskId = String(context.taskId);
     // The first task of a flaky input is refused, every time it runs (a refusal is not random).
     if (op === 'flaky' && (this.refused.get(what) ?? taskId) === taskId) {
@@ -95,11 +99,11 @@ interface Scenario {
   check(workflow: WorkflowView, tag: string, state: StateStore): Promise<void>;
 }
 
-const sagaStep = (name: string, id: string, op: string) => ({
+const sagaStep = (name: string, id: string, op: string, deadlineMs = 60_000) => ({
   name,
   action: { skill: 'effect', input: { id, text: id }, params: { op } },
   compensation: { skill: 'effect', input: { id, text: id }, params: { op: 'release' } },
-  deadlineMs: 60_000,
+  deadlineMs,
 });
 
 const SCENARIOS: readonly Scenario[] = [
@@ -128,6 +132,29 @@ const SCENARIOS: readonly Scenario[] = [
       expect(Number(counts['failed'] ?? 0) + Number(counts['pending'] ?? 0)).toBe(0);
       const completed = workflow.timeline.find((e) => e.type === 'fanout.completed');
       expect(completed?.detail).toBe('used branches 0,1,2');
+    },
+  },
+  {
+    key: 'fanfail',
+    step: (tag) => ({
+      kind: 'fan-out',
+      skill: 'effect',
+      inputs: [
+        { id: `${tag}-a`, text: `${tag} one two` },
+        { id: `${tag}-b`, text: `fail ${tag} three` },
+      ],
+      policy: { type: 'fail-fast' },
+    }),
+    status: 'failed',
+    terminal: 'workflow.failed',
+    effects: (tag) => [`do:${tag} one two`],
+    async check(workflow, tag, state) {
+      expect(workflow.reason).toContain(`${tag}-b`);
+      const counts = await eventually('the aggregator to count both branches', async () => {
+        const c = await state.hgetall(`aggregator:join:${workflow.id}:root:counts`);
+        return c['completed'] === '1' && c['failed'] === '1' ? c : undefined;
+      });
+      expect(Number(counts['pending'] ?? 0)).toBe(0);
     },
   },
   {
@@ -197,6 +224,20 @@ const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
+    key: 'sagalate',
+    step: (tag) => ({
+      kind: 'saga',
+      steps: [sagaStep('one', `${tag}-a`, 'reserve'), sagaStep('two', `${tag}-b`, 'late-fail', SAGA_DEADLINE_MS)],
+    }),
+    status: 'compensated',
+    terminal: 'workflow.compensated',
+    effects: (tag) => [`reserve:${tag}-a`, `release:${tag}-a`],
+    ordered: true,
+    async check(workflow) {
+      expect(workflow.reason).toContain('missed its deadline');
+    },
+  },
+  {
     key: 'market',
     step: (tag) => ({
       kind: 'market',
@@ -210,6 +251,26 @@ const SCENARIOS: readonly Scenario[] = [
     effects: (tag) => [`do:${tag} market work`],
     async check(workflow, tag) {
       expect(workflow.result).toMatchObject({ text: `${tag} market work`, words: 3 });
+    },
+  },
+  {
+    key: 'repriced',
+    // no bid crosses the first ask (bids cost about 1): it expires, and the second ask at 2 is filled
+    step: (tag) => ({
+      kind: 'market',
+      skill: 'effect',
+      input: { id: `${tag}-m`, text: `${tag} market work` },
+      budget: 0.2,
+      expireAfterMs: 250,
+      reprice: { factor: 10, maxBudget: 5, times: 1 },
+    }),
+    status: 'completed',
+    terminal: 'workflow.completed',
+    effects: (tag) => [`do:${tag} market work`],
+    async check(workflow, tag) {
+      expect(workflow.result).toMatchObject({ text: `${tag} market work`, words: 3 });
+      // at least once: an announcement may go out twice (a publish whose reply was lost)
+      expect(workflow.timeline.filter((e) => e.type === 'market.ask-expired').length).toBeGreaterThanOrEqual(1);
     },
   },
 ];
@@ -263,7 +324,7 @@ describe('transient faults converge: one failed write or publish at every point 
             const workflow = await client.finished(id, FINISH_MS);
             await eventually('the run to go quiet', async () => (injector.quietForMs >= QUIET_MS ? true : undefined));
             const view = await client.get(id);
-            expect({ status: view.status, reason: view.reason }).toMatchObject({ status: scenario.status });
+            if (view.status !== scenario.status) throw new Error(`ended ${view.status}: ${view.reason}`);
             const ends = view.timeline.filter((e: TimelineEntry) => TERMINAL_TYPES.includes(e.type));
             expect(ends.map((e) => e.type)).toEqual([scenario.terminal]);
             const effects = skill.of(tag);

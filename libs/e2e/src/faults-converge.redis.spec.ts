@@ -35,7 +35,7 @@ const FINISH_MS = 5_000;
 /** A run is over when its workflow ended and no counted call happened for this long. */
 const QUIET_MS = 120;
 /** How long a `late-fail` saga action takes: past its step's deadline (SAGA_DEADLINE_MS). */
-const LATE_MS = 400;
+const LATE_MS = 1_000;
 const SAGA_DEADLINE_MS = 50;
 const ROLES: readonly AgentRole[] = ['orchestrator', 'aggregator', 'saga-coordinator', 'market-maker', 'worker'];
 /** Calls made by the HTTP submission itself: a failure answers 5xx to the client, no event to redeliver. */
@@ -106,7 +106,61 @@ const sagaStep = (name: string, id: string, op: string, deadlineMs = 60_000) => 
   deadlineMs,
 });
 
+/** Longest first: the meshes run at once (Jest's maxConcurrency), the long ones should not start last. */
 const SCENARIOS: readonly Scenario[] = [
+  {
+    key: 'saga',
+    step: (tag) => ({
+      kind: 'saga',
+      steps: [
+        sagaStep('one', `${tag}-a`, 'reserve'),
+        sagaStep('two', `${tag}-b`, 'reserve'),
+        sagaStep('three', `${tag}-c`, 'fail'),
+      ],
+    }),
+    status: 'compensated',
+    terminal: 'workflow.compensated',
+    effects: (tag) => [`reserve:${tag}-a`, `reserve:${tag}-b`, `release:${tag}-b`, `release:${tag}-a`],
+    ordered: true,
+    async check(workflow) {
+      expect(workflow.reason).toContain('compensated two then one');
+    },
+  },
+  {
+    key: 'sagalate',
+    step: (tag) => ({
+      kind: 'saga',
+      steps: [sagaStep('one', `${tag}-a`, 'reserve'), sagaStep('two', `${tag}-b`, 'late-fail', SAGA_DEADLINE_MS)],
+    }),
+    status: 'compensated',
+    terminal: 'workflow.compensated',
+    effects: (tag) => [`reserve:${tag}-a`, `release:${tag}-a`],
+    ordered: true,
+    async check(workflow) {
+      expect(workflow.reason).toContain('missed its deadline');
+    },
+  },
+  {
+    key: 'repriced',
+    // No bid crosses the first ask (bids cost about 1): it expires, and the second ask at 2 is filled.
+    // An ask lives 400 ms: enough for a redelivery on a busy machine, short enough for a fast suite.
+    step: (tag) => ({
+      kind: 'market',
+      skill: 'effect',
+      input: { id: `${tag}-m`, text: `${tag} market work` },
+      budget: 0.2,
+      expireAfterMs: 400,
+      reprice: { factor: 10, maxBudget: 5, times: 1 },
+    }),
+    status: 'completed',
+    terminal: 'workflow.completed',
+    effects: (tag) => [`do:${tag} market work`],
+    async check(workflow, tag) {
+      expect(workflow.result).toMatchObject({ text: `${tag} market work`, words: 3 });
+      // at least once: an announcement may go out twice (a publish whose reply was lost)
+      expect(workflow.timeline.filter((e) => e.type === 'market.ask-expired').length).toBeGreaterThanOrEqual(1);
+    },
+  },
   {
     key: 'fanout',
     step: (tag) => ({
@@ -135,26 +189,19 @@ const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
-    key: 'fanfail',
+    key: 'sagadone',
     step: (tag) => ({
-      kind: 'fan-out',
-      skill: 'effect',
-      inputs: [
-        { id: `${tag}-a`, text: `${tag} one two` },
-        { id: `${tag}-b`, text: `fail ${tag} three` },
-      ],
-      policy: { type: 'fail-fast' },
+      kind: 'saga',
+      steps: [sagaStep('one', `${tag}-a`, 'reserve'), sagaStep('two', `${tag}-b`, 'reserve')],
     }),
-    status: 'failed',
-    terminal: 'workflow.failed',
-    effects: (tag) => [`do:${tag} one two`],
-    async check(workflow, tag, state) {
-      expect(workflow.reason).toContain(`${tag}-b`);
-      const counts = await eventually('the aggregator to count both branches', async () => {
-        const c = await state.hgetall(`aggregator:join:${workflow.id}:root:counts`);
-        return c['completed'] === '1' && c['failed'] === '1' ? c : undefined;
+    status: 'completed',
+    terminal: 'workflow.completed',
+    effects: (tag) => [`reserve:${tag}-a`, `reserve:${tag}-b`],
+    ordered: true,
+    async check(workflow, tag) {
+      expect(workflow.result).toEqual({
+        outputs: { one: { text: `${tag}-a`, words: 1 }, two: { text: `${tag}-b`, words: 1 } },
       });
-      expect(Number(counts['pending'] ?? 0)).toBe(0);
     },
   },
   {
@@ -190,54 +237,6 @@ const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
-    key: 'saga',
-    step: (tag) => ({
-      kind: 'saga',
-      steps: [
-        sagaStep('one', `${tag}-a`, 'reserve'),
-        sagaStep('two', `${tag}-b`, 'reserve'),
-        sagaStep('three', `${tag}-c`, 'fail'),
-      ],
-    }),
-    status: 'compensated',
-    terminal: 'workflow.compensated',
-    effects: (tag) => [`reserve:${tag}-a`, `reserve:${tag}-b`, `release:${tag}-b`, `release:${tag}-a`],
-    ordered: true,
-    async check(workflow) {
-      expect(workflow.reason).toContain('compensated two then one');
-    },
-  },
-  {
-    key: 'sagadone',
-    step: (tag) => ({
-      kind: 'saga',
-      steps: [sagaStep('one', `${tag}-a`, 'reserve'), sagaStep('two', `${tag}-b`, 'reserve')],
-    }),
-    status: 'completed',
-    terminal: 'workflow.completed',
-    effects: (tag) => [`reserve:${tag}-a`, `reserve:${tag}-b`],
-    ordered: true,
-    async check(workflow, tag) {
-      expect(workflow.result).toEqual({
-        outputs: { one: { text: `${tag}-a`, words: 1 }, two: { text: `${tag}-b`, words: 1 } },
-      });
-    },
-  },
-  {
-    key: 'sagalate',
-    step: (tag) => ({
-      kind: 'saga',
-      steps: [sagaStep('one', `${tag}-a`, 'reserve'), sagaStep('two', `${tag}-b`, 'late-fail', SAGA_DEADLINE_MS)],
-    }),
-    status: 'compensated',
-    terminal: 'workflow.compensated',
-    effects: (tag) => [`reserve:${tag}-a`, `release:${tag}-a`],
-    ordered: true,
-    async check(workflow) {
-      expect(workflow.reason).toContain('missed its deadline');
-    },
-  },
-  {
     key: 'market',
     step: (tag) => ({
       kind: 'market',
@@ -254,23 +253,26 @@ const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
-    key: 'repriced',
-    // no bid crosses the first ask (bids cost about 1): it expires, and the second ask at 2 is filled
+    key: 'fanfail',
     step: (tag) => ({
-      kind: 'market',
+      kind: 'fan-out',
       skill: 'effect',
-      input: { id: `${tag}-m`, text: `${tag} market work` },
-      budget: 0.2,
-      expireAfterMs: 250,
-      reprice: { factor: 10, maxBudget: 5, times: 1 },
+      inputs: [
+        { id: `${tag}-a`, text: `${tag} one two` },
+        { id: `${tag}-b`, text: `fail ${tag} three` },
+      ],
+      policy: { type: 'fail-fast' },
     }),
-    status: 'completed',
-    terminal: 'workflow.completed',
-    effects: (tag) => [`do:${tag} market work`],
-    async check(workflow, tag) {
-      expect(workflow.result).toMatchObject({ text: `${tag} market work`, words: 3 });
-      // at least once: an announcement may go out twice (a publish whose reply was lost)
-      expect(workflow.timeline.filter((e) => e.type === 'market.ask-expired').length).toBeGreaterThanOrEqual(1);
+    status: 'failed',
+    terminal: 'workflow.failed',
+    effects: (tag) => [`do:${tag} one two`],
+    async check(workflow, tag, state) {
+      expect(workflow.reason).toContain(`${tag}-b`);
+      const counts = await eventually('the aggregator to count both branches', async () => {
+        const c = await state.hgetall(`aggregator:join:${workflow.id}:root:counts`);
+        return c['completed'] === '1' && c['failed'] === '1' ? c : undefined;
+      });
+      expect(Number(counts['pending'] ?? 0)).toBe(0);
     },
   },
 ];

@@ -14,8 +14,8 @@ import { FaultInjector, type FaultPoint, type FaultTarget, type FaultTiming } fr
 import { sleep, wordCount, type Outputs } from './support/test-skills';
 
 /*
- * Transient faults converge. For each scenario (a fan-out, a chain, a saga that compensates, one
- * that completes, a market step) a recording run names every state-store write and every publish each role makes
+ * Transient faults converge. For each scenario (fan-outs, a chain, sagas, market steps, solver
+ * rounds: the list below) a recording run names every state-store write and every publish each role makes
  * (support/fault-points.ts); then, for each of those calls and each role, the scenario runs
  * again with exactly that call failing once — before it happens (nothing written or sent), and
  * after it happened (the caller sees an error all the same). The process lives on: its handler
@@ -250,6 +250,24 @@ const SCENARIOS: readonly Scenario[] = [
     effects: (tag) => [`do:${tag} market work`],
     async check(workflow, tag) {
       expect(workflow.result).toMatchObject({ text: `${tag} market work`, words: 3 });
+    },
+  },
+  {
+    key: 'rounds',
+    step: (tag) => ({
+      kind: 'solver-rounds',
+      skill: 'effect',
+      input: { id: `${tag}-q`, text: `${tag} question words` },
+      solvers: 2,
+      rounds: 2,
+      strategy: { type: 'combine' },
+    }),
+    status: 'completed',
+    terminal: 'workflow.completed',
+    // 2 solvers × 2 rounds, each task once
+    effects: (tag) => Array.from({ length: 4 }, () => `do:${tag} question words`),
+    async check(workflow) {
+      expect(workflow.result).toMatchObject({ words: 6 });
     },
   },
   {

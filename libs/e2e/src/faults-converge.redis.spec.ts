@@ -271,6 +271,22 @@ const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
+    key: 'supervisor',
+    step: (tag) => ({
+      kind: 'supervisor',
+      children: [
+        { kind: 'task', name: 'left', skill: 'effect', input: { id: `${tag}-l`, text: `${tag} one` } },
+        { kind: 'task', name: 'right', skill: 'effect', input: { id: `${tag}-r`, text: `${tag} two three` } },
+      ],
+    }),
+    status: 'completed',
+    terminal: 'workflow.completed',
+    effects: (tag) => [`do:${tag} one`, `do:${tag} two three`],
+    async check(workflow) {
+      expect(workflow.result).toEqual({ words: 5, inputs: ['left', 'right'] });
+    },
+  },
+  {
     key: 'fanfail',
     step: (tag) => ({
       kind: 'fan-out',

@@ -287,6 +287,23 @@ const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
+    key: 'board',
+    step: (tag) => ({
+      kind: 'blackboard',
+      board: 'default',
+      seed: [{ kind: 'question', text: `${tag} question` }],
+      sources: [{ name: 'answerer', skill: 'effect', on: 'question', produces: 'answer', field: 'text' }],
+      until: { kind: 'answer', count: 1 },
+      maxEntries: 10,
+    }),
+    status: 'completed',
+    terminal: 'workflow.completed',
+    effects: (tag) => [`do:${tag} question`],
+    async check(workflow, tag) {
+      expect(JSON.stringify(workflow.result)).toContain(`${tag} question`);
+    },
+  },
+  {
     key: 'fanfail',
     step: (tag) => ({
       kind: 'fan-out',

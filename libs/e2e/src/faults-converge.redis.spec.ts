@@ -14,15 +14,16 @@ import { FaultInjector, type FaultPoint, type FaultTarget, type FaultTiming } fr
 import { sleep, wordCount, type Outputs } from './support/test-skills';
 
 /*
- * Transient faults converge. For each scenario (fan-outs, a chain, sagas, market steps, solver
- * rounds: the list below) a recording run names every state-store write and every publish each role makes
- * (support/fault-points.ts); then, for each of those calls and each role, the scenario runs
- * again with exactly that call failing once — before it happens (nothing written or sent), and
- * after it happened (the caller sees an error all the same). The process lives on: its handler
- * throws, the event is nacked and redelivered, and the redelivery must finish the job. Every run
- * must end with the status its scenario intends, one terminal entry on its timeline, each
- * effect once in the ledger (keyed by task id), every fan-out branch counted once by the
- * aggregator, and nothing dead-lettered.
+ * Transient faults converge. For each scenario (fan-outs, a chain, a supervisor, a blackboard,
+ * sagas, market steps, solver rounds: the table below) a recording run names every state-store
+ * write and every publish each role makes (support/fault-points.ts); then, for each of those calls,
+ * the scenario runs again with exactly that call failing once — before it happens (nothing written
+ * or sent), and after it happened (the caller sees an error all the same). The process lives on:
+ * its handler throws, the event is nacked and redelivered, and the redelivery must finish the job.
+ * Every run must end with the status its scenario intends, one terminal entry on its timeline,
+ * each step started and ended once, each effect once in the ledger (keyed by task id), every
+ * fan-out branch counted once (by the aggregator and by the orchestrator's projection), and
+ * nothing dead-lettered.
  *
  * One mesh per scenario, all meshes at once; within a mesh the runs follow each other (a run's
  * calls are told from the last run's late ones by the workflow id). Memory bus with a 20 ms nack
@@ -184,6 +185,12 @@ const SCENARIOS: readonly Scenario[] = [
         return c['completed'] === '3' ? c : undefined;
       });
       expect(Number(counts['failed'] ?? 0) + Number(counts['pending'] ?? 0)).toBe(0);
+      // and by the orchestrator's branch projection (branch 1 at its second attempt)
+      const projected = await eventually('the orchestrator to project 3 completed branches', async () => {
+        const c = await state.hgetall(`orchestrator:wf:${workflow.id}:branch-counts:root`);
+        return c['completed'] === '3' ? c : undefined;
+      });
+      expect(Number(projected['failed'] ?? 0) + Number(projected['pending'] ?? 0)).toBe(0);
       const completed = workflow.timeline.find((e) => e.type === 'fanout.completed');
       expect(completed?.detail).toBe('used branches 0,1,2');
     },
@@ -324,6 +331,10 @@ const SCENARIOS: readonly Scenario[] = [
         return c['completed'] === '1' && c['failed'] === '1' ? c : undefined;
       });
       expect(Number(counts['pending'] ?? 0)).toBe(0);
+      await eventually('the orchestrator to project both branches', async () => {
+        const c = await state.hgetall(`orchestrator:wf:${workflow.id}:branch-counts:root`);
+        return c['completed'] === '1' && c['failed'] === '1' ? c : undefined;
+      });
     },
   },
 ];
@@ -380,6 +391,11 @@ describe('transient faults converge: one failed write or publish at every point 
             if (view.status !== scenario.status) throw new Error(`ended ${view.status}: ${view.reason}`);
             const ends = view.timeline.filter((e: TimelineEntry) => TERMINAL_TYPES.includes(e.type));
             expect(ends.map((e) => e.type)).toEqual([scenario.terminal]);
+            // every step started and ended once (no scenario here re-runs a step)
+            const transitions = view.timeline
+              .filter((e: TimelineEntry) => ['step.started', 'step.completed', 'step.failed'].includes(e.type))
+              .map((e) => `${e.type} ${e.stepPath}`);
+            expect(transitions.filter((t, i) => transitions.indexOf(t) !== i)).toEqual([]);
             const effects = skill.of(tag);
             if (scenario.ordered) expect(effects).toEqual(scenario.effects(tag));
             else expect([...effects].sort()).toEqual([...scenario.effects(tag)].sort());

@@ -81,6 +81,7 @@ export {
   TaskAssignedV1,
   TaskCompletedV1,
   TaskFailedV1,
+  branchTaskId,
   MAX_INPUT_TEXT,
   DocumentInput,
   FanOutWorkflowRequest,

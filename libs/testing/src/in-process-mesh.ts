@@ -16,6 +16,8 @@ export interface AgentProcessOptions {
   readonly stateStore?: StateStore;
   readonly skills?: SkillRegistry;
   readonly env?: Readonly<Record<string, string>>;
+  /** Wraps this process's bus client (e.g. a FaultyBus, whose publishes can fail). */
+  readonly wrapBus?: (bus: EventBus) => EventBus;
 }
 
 /** One agent "process" of the harness: a Nest app with its own bus client. */
@@ -50,7 +52,7 @@ export class InProcessMesh {
       imports: [
         MeshRuntimeModule.forRoot({
           role: options.role,
-          broker: this.broker,
+          broker: options.wrapBus ? wrappingBroker(this.broker, options.wrapBus) : this.broker,
           stateStore: options.stateStore,
           skills: options.skills,
           env: {
@@ -124,6 +126,12 @@ export class InProcessMesh {
     await this.observer?.close();
     this.broker.shutdown();
   }
+}
+
+/** The broker as the runtime sees it, except that each client it connects is wrapped. */
+function wrappingBroker(broker: MemoryBroker, wrap: (bus: EventBus) => EventBus): MemoryBroker {
+  // The runtime only calls connect(); everything else is the broker's own.
+  return Object.assign(Object.create(broker) as MemoryBroker, { connect: () => wrap(broker.connect()) });
 }
 
 /** Polls until `check` returns a value other than undefined, or fails saying what it waited for. */

@@ -9,3 +9,4 @@ export { WORKFLOW_ROLES, startAgent, startAgents, type AgentRole } from './agent
 export { WorkflowClient } from './workflow-client';
 export { PulsarNamespace } from './pulsar-namespace';
 export { PulsarBrokerFixture, type ScriptRun } from './pulsar-broker-fixture';
+export { FaultyBus, InjectedPublishFault, type FaultyBusOptions, type PublishFault } from './faulty-bus';

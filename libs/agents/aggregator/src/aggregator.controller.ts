@@ -1,6 +1,7 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import {
+  branchTaskId,
   FanOutCompletedV1,
   FanOutFailedV1,
   FanOutRetryV1,
@@ -64,6 +65,10 @@ const branchesKey = (workflowId: string, stepPath: string) => `aggregator:join:$
 const statesKey = (workflowId: string, stepPath: string) => `aggregator:join:${workflowId}:${stepPath}:states`;
 /** Status → number of branches in it. */
 const countsKey = (workflowId: string, stepPath: string) => `aggregator:join:${workflowId}:${stepPath}:counts`;
+
+class JoinNotRecordedError extends Error {
+  override readonly name = 'JoinNotRecordedError';
+}
 
 const compiled = (spec: JoinSpec): CompiledFanOutPolicy => compileFanOutPolicy(spec, spec.branchCount);
 
@@ -134,6 +139,11 @@ export class AggregatorController {
         { stepPath, reason: error.message, failed: [] },
         options,
       );
+      // Recorded as decided: its branches' results find a join, and change nothing.
+      await this.state.applyOnce(`aggregator:started:${event.correlationId}:${stepPath}`, [
+        { op: 'hset', key: joinKey(event.correlationId, stepPath), field: 'spec', value: JSON.stringify(event.data) },
+        { op: 'hset', key: joinKey(event.correlationId, stepPath), field: 'decided', value: '1' },
+      ]);
       return false;
     }
   }
@@ -183,7 +193,17 @@ export class AggregatorController {
         },
       ],
     );
-    if (step.outcome === 'missing') return;
+    if (step.outcome === 'missing') {
+      // No join recorded. fanout.started precedes its branches on this topic, so a branch's
+      // result finds none only when that event's handler failed (a transient fault) and it is
+      // being redelivered: nacked, the result comes back after it (acked, it was lost and the
+      // fan-out waited for good). Any other task's result (a task step's, a fill's) has no join.
+      if (taskId === branchTaskId(workflowId, stepPath, branchIndex, record.attempt))
+        throw new JoinNotRecordedError(
+          `no join recorded for ${stepPath} of ${workflowId} yet (its fanout.started is pending)`,
+        );
+      return;
+    }
     // Decided on every delivery (not only when something changed), so a crash between the
     // record and the publish is finished by the redelivery.
     const [rawSpec, decided] = step.values;
@@ -266,13 +286,29 @@ export class AggregatorController {
     return { cause, workflowId, stepPath, spec, records, branches };
   }
 
-  /** Moves each failed branch to its next attempt (once) and asks for the re-runs, one `fanout.retry` per attempt number. */
+  /**
+   * Asks for the re-runs of failed branches, one `fanout.retry` per attempt number, and only then
+   * moves each to its next attempt (once). In this order a failure at any point leaves the branches
+   * failed as they were, so the redelivered result decides the same retry again (at worst a second
+   * `fanout.retry`, whose tasks keep their ids). Recorded first, a lost publish left them pending
+   * at an attempt nobody was asked to run: the fan-out waited for good.
+   */
   private async retry({ cause, workflowId, stepPath, records }: Join, retried: readonly number[]): Promise<void> {
+    const nextAttempt = (i: number) => (records.get(i)?.attempt ?? 1) + 1;
     const byAttempt = new Map<number, number[]>();
+    for (const i of retried) byAttempt.set(nextAttempt(i), [...(byAttempt.get(nextAttempt(i)) ?? []), i]);
+    for (const [attempt, list] of byAttempt) {
+      await this.publisher.publish(
+        Topics.workflowEvents,
+        FanOutRetryV1,
+        { stepPath, branches: list, attempt },
+        { correlationId: workflowId, causedBy: cause },
+      );
+    }
     for (const i of retried) {
-      const next = (records.get(i)?.attempt ?? 1) + 1;
+      const next = nextAttempt(i);
       // Through the counts too: the branch leaves `failed` for `pending` at its next attempt.
-      const { outcome } = await this.recordBranch(
+      await this.recordBranch(
         workflowId,
         stepPath,
         `aggregator:retry:${workflowId}:${stepPath}:${i}:${next}`,
@@ -291,15 +327,6 @@ export class AggregatorController {
             } satisfies BranchRecord),
           },
         ],
-      );
-      if (outcome === 'recorded') byAttempt.set(next, [...(byAttempt.get(next) ?? []), i]);
-    }
-    for (const [attempt, list] of byAttempt) {
-      await this.publisher.publish(
-        Topics.workflowEvents,
-        FanOutRetryV1,
-        { stepPath, branches: list, attempt },
-        { correlationId: workflowId, causedBy: cause },
       );
     }
   }

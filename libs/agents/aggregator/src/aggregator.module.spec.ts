@@ -379,11 +379,23 @@ describe('AggregatorModule on a memory bus', () => {
     await publish(started('wf-wait', 3, { type: 'fail-fast' }));
     await publish(completed('wf-wait', 0, outputs[0].output));
     await publish(completed('wf-wait', 2, outputs[2].output));
-    // a task step's result: no fanout.started for it
-    await publish(completed('wf-task', 0, outputs[0].output, { branchCount: 1 }));
+    // a task step's result (its task id is not a branch's): no fanout.started for it
+    await publish(completed('wf-task', 0, outputs[0].output, { branchCount: 1, taskId: `wf-task:${STEP}:1` }));
     await settled();
     expect(await outcomes('wf-wait')).toEqual([]);
     expect(await outcomes('wf-task')).toEqual([]);
+  });
+
+  it('counts branch results that came before their join was recorded (fanout.started failed once): they are nacked until it is', async () => {
+    const workflowId = 'wf-early';
+    await publish(completed(workflowId, 0, outputs[0].output));
+    await publish(completed(workflowId, 1, outputs[1].output));
+    await publish(started(workflowId, 2, { type: 'fail-fast' }));
+    const outcome = (await first(workflowId, 'fanout.completed')) as EventEnvelope<FanOutCompleted>;
+    await settled();
+    expect(outcome.data.used).toEqual([0, 1]);
+    expect(await outcomes(workflowId)).toHaveLength(1);
+    expect(await readAll(Topics.deadLetter)).toEqual([]);
   });
 
   it('fail-fast: one failed branch fails the fan-out, naming it', async () => {

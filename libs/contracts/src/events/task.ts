@@ -88,6 +88,14 @@ export const TaskAssignedV1 = defineEvent('task.assigned', 1, 'command', TaskAss
 export const TaskCompletedV1 = defineEvent('task.completed', 1, 'event', TaskCompleted);
 export const TaskFailedV1 = defineEvent('task.failed', 1, 'event', TaskFailed);
 
+/**
+ * The task id of a fan-out branch's attempt, `<workflow>:<step>:<branch>:<attempt>`: the orchestrator
+ * assigns it, and the aggregator tells a branch's result from any other task's by it.
+ */
+export function branchTaskId(workflowId: string, stepPath: string, branchIndex: number, attempt: number): string {
+  return `${workflowId}:${stepPath}:${branchIndex}:${attempt}`;
+}
+
 export function taskIdOf(workflowId: string, branchIndex: number): string {
   return `${workflowId}:${branchIndex}`;
 }

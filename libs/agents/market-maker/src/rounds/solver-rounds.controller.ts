@@ -92,10 +92,11 @@ export class SolverRoundsController {
       { op: 'hset', key, field: 'status', value: 'running' satisfies RunStatus },
     ]);
     const spec = JSON.parse((await this.state.hget(key, 'spec')) ?? JSON.stringify(event.data)) as SolverStart;
-    // Re-published on a redelivery while round 1 has no answer yet (a crash before the publish);
-    // the task ids are stable, so an answer is still counted once.
-    const answered = applied ? 0 : Object.keys(await this.state.hgetall(answersKey(workflowId, stepPath, 1))).length;
-    if (applied || answered === 0) await this.assignRound(workflowId, spec, 1, [], event);
+    // On a redelivery (the handler failed before, or half-way through, the publishes), every solver
+    // of round 1 with no answer yet is assigned again — not only when none answered: the first
+    // tasks out may have answered already. The task ids are stable, so an answer is counted once.
+    const answered = applied ? {} : await this.state.hgetall(answersKey(workflowId, stepPath, 1));
+    await this.assignRound(workflowId, spec, 1, [], event, (solver) => answered[String(solver)] === undefined);
   }
 
   @OnMeshEvent(TaskCompletedV1, RESULTS)
@@ -194,8 +195,10 @@ export class SolverRoundsController {
     round: number,
     peers: Record<string, unknown>[],
     cause: EventEnvelope,
+    unanswered: (solver: number) => boolean = () => true,
   ): Promise<void> {
     for (let solver = 0; solver < spec.solvers; solver++) {
+      if (!unanswered(solver)) continue;
       await this.publisher.publish(
         Topics.tasks(spec.skill),
         TaskAssignedV1,

@@ -1,6 +1,7 @@
 import {
   backoffDelayMs,
   backoffPolicy,
+  branchTaskId,
   compileAggregationStrategy,
   compileFanOutPolicy,
   FanOutStartedV1,
@@ -12,9 +13,6 @@ import {
 import { deadlineTimer, tighterOf } from '../deadlines';
 import { thenAll, type Outgoing, type WorkflowEvents } from '../outgoing';
 import type { StepDeps, StepUnit } from '../step-unit';
-
-const branchTaskId = (workflowId: string, path: string, branchIndex: number, attempt: number): string =>
-  `${workflowId}:${path}:${branchIndex}:${attempt}`;
 
 /**
  * One branch's task (`<workflow>:<step>:<branch>:<attempt>`); the aggregator's `fanout.retry`

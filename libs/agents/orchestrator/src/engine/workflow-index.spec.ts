@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
 import { uuidv7, validateWorkflowSpec, type WorkflowSpec } from '@agent-mesh/contracts';
 import { MemoryStateStore, RedisStateStore, type StateStore } from '@agent-mesh/state';
 import { WorkflowState, type WorkflowStatus } from './workflow-state';
@@ -102,5 +103,27 @@ describe.each(drivers)('the workflow index and retention (%s)', (_driver, open) 
     expect(ids).toContain(alive);
     expect(ids).not.toContain(ended);
     expect(await store.zpage('orchestrator:index:failed', { limit: 1000, order: 'asc' })).not.toContain(ended);
+  });
+});
+
+describe('WorkflowState.begin on a Redis that lost its scripts (the real Redis)', () => {
+  it('still sees its own begin: the read that goes out with the write is not overtaken by the script sent again', async () => {
+    const prefix = `test:${randomBytes(6).toString('hex')}:`;
+    const store = await RedisStateStore.connect({ url: REDIS_URL, keyPrefix: prefix });
+    const admin = new Redis(REDIS_URL);
+    try {
+      const workflows = new WorkflowState(store);
+      const at = new Date().toISOString();
+      for (let i = 0; i < 5; i++) {
+        // As after a Redis restart or failover: EVALSHA answers NOSCRIPT, and the script goes again as EVAL.
+        await admin.script('FLUSH');
+        const begun = await workflows.begin(uuidv7(), spec, at, 'submit');
+        expect(begun).toMatchObject({ runnable: true, firstBegun: 'submit', submitter: { announced: false } });
+      }
+    } finally {
+      await admin.eval(`for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end`, 0, `${prefix}*`);
+      admin.disconnect();
+      await store.close();
+    }
   });
 });

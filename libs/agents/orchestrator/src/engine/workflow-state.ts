@@ -195,7 +195,8 @@ export class WorkflowState {
   async begin(id: string, spec: WorkflowSpec, at: string, origin: BeginOrigin): Promise<BeginState> {
     // The read goes out with the write (same connection, so it reads after it): one round trip.
     const specJson = JSON.stringify(spec);
-    const [, [status, begunVia, begunAt, announced]] = await Promise.all([
+    const fields = ['status', 'begunVia', 'begunAt', 'begunOut'];
+    const [, read] = await Promise.all([
       this.state.applyOnce(`orchestrator:begin:${id}`, [
         { op: 'hsetnx', key: wfKey(id), field: 'submittedAt', value: at },
         { op: 'hsetnx', key: wfKey(id), field: 'spec', value: specJson },
@@ -204,8 +205,11 @@ export class WorkflowState {
         { op: 'hsetnx', key: wfKey(id), field: 'begunVia', value: origin },
         { op: 'hsetnx', key: wfKey(id), field: 'begunAt', value: String(Date.now()) },
       ]),
-      this.state.hmget(wfKey(id), ['status', 'begunVia', 'begunAt', 'begunOut']),
+      this.state.hmget(wfKey(id), fields),
     ]);
+    // After the write, begunVia is always set. Unset, the read overtook the write: Redis did not
+    // have the script (NOSCRIPT after a restart or a flush) and it went again, after the read.
+    const [status, begunVia, begunAt, announced] = read[1] === null ? await this.state.hmget(wfKey(id), fields) : read;
     this.remember(id, spec, specJson.length); // its first step's end needs it: no read on that path
     const runnable = !ENDED.has(status as WorkflowStatus | null);
     if (begunVia !== 'submit') return { runnable, firstBegun: 'event' };

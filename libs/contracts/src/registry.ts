@@ -1,5 +1,6 @@
 import { compiledContract, jsonFitsCompiledPath, type CompiledContract } from './compiled-contract';
 import { EnvelopeHeader, EnvelopeProperties, type EventEnvelope } from './envelope';
+import { jsonShapeProblem } from './json-guard';
 import { uuidv7 } from './uuid';
 import { ContractValidationError, validatePlain, type Constructor, type FieldError } from './validation';
 
@@ -25,7 +26,7 @@ export function defineEvent<TData extends object>(
 /** Type of the body of an event definition. */
 export type EventData<D> = D extends EventDefinition<infer T> ? T : never;
 
-export type DecodeFailureCode = 'unparseable' | 'invalid-envelope' | 'unknown-type' | 'invalid-data';
+export type DecodeFailureCode = 'unparseable' | 'unsafe-json' | 'invalid-envelope' | 'unknown-type' | 'invalid-data';
 
 export type DecodeResult =
   | { readonly ok: true; readonly envelope: EventEnvelope<object>; readonly definition: EventDefinition }
@@ -59,8 +60,9 @@ export interface EncodedEvent<TData extends object> {
 }
 
 /**
- * The set of event types a process understands. Decoding checks, in order: JSON, envelope
- * header, known type and version, body schema — and says which failed and why.
+ * The set of event types a process understands. Decoding checks, in order: JSON, its shape
+ * (json-guard.ts: depth, forbidden keys), envelope header, known type and version, body schema —
+ * and says which failed and why.
  *
  * Validation runs on a compiled contract first (compiled-contract.ts), which says yes to valid
  * events at a fraction of class-validator's cost; anything it is not sure of goes through
@@ -150,6 +152,8 @@ export class EventRegistry {
     } catch (error) {
       return { ok: false, code: 'unparseable', reason: `payload is not JSON: ${(error as Error).message}` };
     }
+    const unsafe = jsonShapeProblem(plain);
+    if (unsafe) return { ok: false, code: 'unsafe-json', reason: `payload refused: ${unsafe}` };
     return (jsonFitsCompiledPath(json) && this.decodeCompiled(plain)) || this.decodePlain(plain);
   }
 

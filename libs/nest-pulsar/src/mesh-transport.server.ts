@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, Optional, type BeforeApplicationShutdown } 
 import { ModulesContainer } from '@nestjs/core';
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
 import type { BusConnectionStatus, BusMessage, Consumer, SubscribeOptions } from '@agent-mesh/bus';
-import { describeError, type EventEnvelope } from '@agent-mesh/contracts';
+import { describeError, type EventEnvelope, type EventRegistry } from '@agent-mesh/contracts';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { MeshHandlerExtras } from './decorators';
 import { directHandler, MESH_HANDLER_METHOD, type DirectHandler } from './direct-handler';
@@ -237,7 +237,7 @@ export class MeshTransportServer
   private async handle(group: SubscriptionGroup, message: BusMessage, consumer: Consumer): Promise<void> {
     const { subscription, topic } = group.options;
     try {
-      const decoded = this.options.registry.decode(message.payload);
+      const decoded = this.decode(message.payload);
       if (!decoded.ok) {
         this.log.warn(
           `dead-lettering ${message.messageId} from ${topic} (${subscription}): ${decoded.code}: ${decoded.reason}`,
@@ -276,6 +276,15 @@ export class MeshTransportServer
     } catch (error) {
       // The consumer went away (crash, shutdown): the broker redelivers, nothing is lost.
       this.log.debug(`could not settle ${message.messageId} on ${topic}: ${describeError(error)}`);
+    }
+  }
+
+  /** The registry's decode; a decoder that throws (it should not) is a decode failure too, never an unsettled message. */
+  private decode(payload: Buffer): ReturnType<EventRegistry['decode']> {
+    try {
+      return this.options.registry.decode(payload);
+    } catch (error) {
+      return { ok: false, code: 'unparseable', reason: `decoding threw: ${describeError(error)}` };
     }
   }
 

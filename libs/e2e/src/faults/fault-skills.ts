@@ -17,16 +17,16 @@ import type { StateStore } from '@agent-mesh/state';
  * The effect ledger models an outside service that takes an idempotency key (the task id the
  * worker passes, SkillContext.taskId): an effect is applied at most once per task id (the
  * `first` hash, written once per id — HSETNX-style, with applyOnce), and every first application
- * adds one to the count of its unit of work (`applied`, by `<skill>:<input id>`; the suite makes
- * input ids unique per workflow). A unit of work applied under two task ids — the same work
- * re-assigned under a new idempotency key — is a duplicate effect. Every delivery of a task to
+ * adds one to the count of its unit of work (`applied`, by `<workflow id>/<skill>:<input id>`).
+ * A unit of work applied under two task ids — the same work re-assigned under a new idempotency
+ * key — is a duplicate effect. Every delivery of a task to
  * a skill is counted too (`runs`, by task id), so redeliveries show as runs, not as effects.
  */
 
 export const LEDGER_KEYS = {
   /** task id → `<skill>:<input id>`, written once: the first application. */
   first: 'fx:first',
-  /** `<skill>:<input id>` → applications (first applications under distinct task ids). */
+  /** `<workflow id>/<skill>:<input id>` → applications (first applications under distinct task ids). */
   applied: 'fx:applied',
   /** task id → deliveries to a skill (a redelivered task runs again; its effect stays once). */
   runs: 'fx:runs',
@@ -75,13 +75,18 @@ export class EffectLedger {
     return Number(n);
   }
 
-  /** Applies the effect of `what` once per task id. */
+  /**
+   * Applies the effect of `what` (`<skill>:<input id>`) once per task id, counted for its unit of
+   * work: `what` in the workflow the task id names (`<workflow id>:…`) — a chain's later stages
+   * all take input ids such as `root.stages.0.text`, the same in every workflow.
+   */
   async apply(what: string, context: SkillContext): Promise<void> {
     const store = await this.store();
     const taskId = taskIdOf(context);
+    const unit = `${taskId.split(':')[0]}/${what}`;
     await store.applyOnce(`fx:${taskId}`, [
       { op: 'hsetnx', key: LEDGER_KEYS.first, field: taskId, value: what },
-      { op: 'hincrby', key: LEDGER_KEYS.applied, field: what, by: 1 },
+      { op: 'hincrby', key: LEDGER_KEYS.applied, field: unit, by: 1 },
     ]);
   }
 }

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DeadLetterProperties, PulsarWsEventBus, type BusMessage, type EventBus } from '@agent-mesh/bus';
 import { qualifyTopic, Topics, type TopicNaming } from '@agent-mesh/contracts';
 import { createStateStore, type StateStore } from '@agent-mesh/state';
-import { freePort, PulsarBrokerFixture, PulsarNamespace } from '@agent-mesh/testing';
+import { PulsarBrokerFixture, PulsarNamespace } from '@agent-mesh/testing';
 // tools/ is the workspace's build tooling, not an Nx project: nothing to declare a dependency on.
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { compileApps } from '../../../../tools/compile-apps';
@@ -50,6 +51,11 @@ const CONFIG = {
   brokerPort: setting('FAULTS_BROKER_PORT', 6697),
   webPort: setting('FAULTS_WEB_PORT', 8097),
   bookiePort: setting('FAULTS_BOOKIE_PORT', 3197),
+  /**
+   * The agents' HTTP ports, from here up: below the ephemeral range (32768+ on Linux), so that no
+   * outgoing connection takes the port of a killed agent before it is started again.
+   */
+  agentPortBase: setting('FAULTS_AGENT_PORT_BASE', 23170),
 };
 
 const RUN_ID = `faults-${new Date().toISOString().replace(/[:.]/g, '-')}`;
@@ -60,6 +66,15 @@ const AGENT_APPS = ['orchestrator', 'aggregator', 'worker', 'saga-coordinator', 
 const LEDGER_PREFIX = 'faults-ledger:';
 /** How long a lane waits for its workflow before it submits the next one. */
 const LANE_HOLD_MS = 45_000;
+
+/** Whether nothing listens on the port (a listen on it succeeds). */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+  });
+}
 
 const log = (line: string) => console.log(`[faults ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
@@ -139,8 +154,11 @@ class FaultRun {
       ['worker-1', 'worker', { BID_PRICE_FACTOR: '0.5' }],
       ['worker-2', 'worker', { BID_PRICE_FACTOR: '0.8' }],
     ];
-    for (const [name, role, env] of slots) {
-      const slot: AgentSlot = { name, role, port: await freePort(), env: { ...common, ...env } };
+    for (const [i, [name, role, env]] of slots.entries()) {
+      const port = CONFIG.agentPortBase + i;
+      if (!(await portIsFree(port)))
+        throw new Error(`port ${port} is taken: set FAULTS_AGENT_PORT_BASE to a free range`);
+      const slot: AgentSlot = { name, role, port, env: { ...common, ...env } };
       this.agents.push(new FaultAgent(slot, ENTRY, LOG_DIR));
     }
     // One by one: the first start of each role creates its subscriptions (bidders start at 'latest').
@@ -287,10 +305,9 @@ async function chaos(run: FaultRun, driver: WorkflowDriver): Promise<WorkflowRec
     CONFIG.concurrency,
     () => run.noOutage(),
     async (n) => {
-      if (n > 0 && n % 20 === 0) log(`chaos: ${n} of ${total} workflows submitted`);
       // the outages start when a share of the workflows is out; submissions wait for their end
-      if (n === redisAt) outages = outages.then(() => run.restartRedis());
-      if (n === brokerAt) outages = outages.then(() => run.restartBroker());
+      if (n === redisAt) outages = outages.then(() => run.restartRedis()).catch(outageFailed);
+      if (n === brokerAt) outages = outages.then(() => run.restartBroker()).catch(outageFailed);
     },
   );
   await outages;
@@ -461,7 +478,8 @@ async function main(): Promise<number> {
     const records = [...chaosRecords, ...(fuzzed?.workflows ?? [])];
     const lost = records.filter((r) => !isTerminal(r.status));
     const wrong = records.filter((r) => isTerminal(r.status) && r.status !== r.scenario.intended);
-    const effects = await duplicateEffects(run.ledger!);
+    if (!run.ledger) throw new Error('no ledger connection');
+    const effects = await duplicateEffects(run.ledger);
     counts.workflows = records.length;
     counts.brokerRestarts = run.brokerRestarts;
     counts.redisRestarts = run.redis.restarts;

@@ -65,7 +65,7 @@ export class WorkflowDriver {
       if (Date.now() > giveUpAt) return record;
       await sleep(500);
     }
-    await this.follow(record, (record.submittedAt ?? Date.now()) + this.waitMs);
+    await this.follow(record, record.id, (record.submittedAt ?? Date.now()) + this.waitMs);
     if (isTerminal(record.status)) this.ended++;
     return record;
   }
@@ -93,9 +93,9 @@ export class WorkflowDriver {
   }
 
   /** Polls until terminal or `until`; the last view read stays on the record. */
-  async follow(record: WorkflowRecord, until: number): Promise<void> {
+  async follow(record: WorkflowRecord, id: string, until: number): Promise<void> {
     for (;;) {
-      const view = await this.read(record.id!);
+      const view = await this.read(id);
       if (view) {
         record.status = view.status;
         record.reason = view.reason;

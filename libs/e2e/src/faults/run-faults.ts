@@ -370,7 +370,8 @@ async function fuzz(run: FaultRun, driver: WorkflowDriver): Promise<FuzzOutcome>
   });
   try {
     const messages = fuzzMessages(RUN_ID, CONFIG.fuzz, consumedTopics(run.naming));
-    const workflowsRunning = runWorkflows(driver, FAULT_SCENARIOS.length, CONFIG.concurrency, async () => undefined);
+    // two rounds of the table, a few at a time, so they run while the bad messages arrive
+    const workflowsRunning = runWorkflows(driver, 2 * FAULT_SCENARIOS.length, 6, async () => undefined);
     let next = 0;
     await Promise.all(
       Array.from({ length: 16 }, async () => {

@@ -39,6 +39,12 @@ export type Outputs = readonly { readonly inputId: string; readonly output: Skil
 const words = (text: string): number => text.split(/\s+/).filter(Boolean).length;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/**
+ * How long a skill works before it applies its effect (and a third of it after): long enough
+ * that a killed worker is often in the middle of a task, with or without its effect applied.
+ */
+const WORK_MS = 150;
+
 function sumWords(outputs: Outputs): SkillOutput {
   return {
     words: outputs.reduce((sum, o) => sum + Number(o.output['words']), 0),
@@ -106,7 +112,9 @@ abstract class LedgerSkillBase implements Skill {
   async run(input: SkillInput, context: SkillContext): Promise<SkillOutput> {
     await this.ledger.delivered(context);
     const output = await this.work(input, context);
+    await sleep(WORK_MS); // a kill can land before the effect…
     if (this.hasEffect(input)) await this.ledger.apply(`${this.name}:${input.id}`, context);
+    await sleep(WORK_MS / 3); // …or after it, before the result is out
     return output;
   }
 
@@ -226,7 +234,9 @@ export class BookSkill implements Skill {
     const op = String(input.params?.['op']);
     if (op === 'fail') throw new SkillInputError(this.name, `cannot ${input.text}`);
     const what = `${op}:${input.id}`;
+    await sleep(WORK_MS);
     await this.ledger.apply(`book:${what}`, context);
+    await sleep(WORK_MS / 3);
     return { done: what };
   }
   combine(outputs: Outputs): SkillOutput {

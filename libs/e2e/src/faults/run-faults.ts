@@ -45,7 +45,9 @@ const CONFIG = {
   workflows: setting('FAULTS_WORKFLOWS', 220),
   fuzz: setting('FAULTS_FUZZ', 1_100),
   killEveryMs: setting('FAULTS_KILL_EVERY_MS', 2_000),
-  workflowWaitMs: setting('FAULTS_WORKFLOW_WAIT_MS', 180_000),
+  workflowWaitMs: setting('FAULTS_WORKFLOW_WAIT_MS', 120_000),
+  /** Submissions are spread out, one per this many ms at most, so the kills meet every kind of workflow. */
+  submitEveryMs: setting('FAULTS_SUBMIT_EVERY_MS', 700),
   concurrency: setting('FAULTS_CONCURRENCY', 12),
   redisPort: setting('FAULTS_REDIS_PORT', 6397),
   brokerPort: setting('FAULTS_BROKER_PORT', 6697),
@@ -64,6 +66,8 @@ const BUILD_DIR = join(WORKSPACE, 'tmp', 'faults-build');
 const ENTRY = join(BUILD_DIR, 'libs', 'e2e', 'src', 'faults', 'fault-agent.js');
 const AGENT_APPS = ['orchestrator', 'aggregator', 'worker', 'saga-coordinator', 'market-maker'];
 const LEDGER_PREFIX = 'faults-ledger:';
+/** At most this many agents are down (killed, not yet healthy again) at a time. */
+const MAX_DOWN = 2;
 /** How long a lane waits for its workflow before it submits the next one. */
 const LANE_HOLD_MS = 45_000;
 
@@ -113,6 +117,11 @@ class FaultRun {
 
   get naming(): TopicNaming {
     return this.namespace.naming;
+  }
+
+  /** Agents killed and not healthy again yet. */
+  get restartingCount(): number {
+    return this.restarting.size;
   }
 
   get orchestrator(): FaultAgent {
@@ -280,13 +289,12 @@ async function runWorkflows(
 async function chaos(run: FaultRun, driver: WorkflowDriver): Promise<WorkflowRecord[]> {
   const total = CONFIG.workflows;
   let stopKilling = false;
-  // One agent down at a time: the next kill comes ~killEveryMs after the last victim is back up.
+  // A kill every ~killEveryMs, of an agent that is up, with at most MAX_DOWN agents down at once
+  // (on a loaded machine a restart can take longer than the interval).
   const killer = (async () => {
     while (!stopKilling) {
       await sleep(CONFIG.killEveryMs * (0.75 + Math.random() * 0.5));
-      if (stopKilling) break;
-      run.killOne();
-      await run.settleRestarts();
+      if (!stopKilling && run.restartingCount < MAX_DOWN) run.killOne();
     }
   })();
   const progress = setInterval(() => {
@@ -299,12 +307,17 @@ async function chaos(run: FaultRun, driver: WorkflowDriver): Promise<WorkflowRec
   const outageFailed = (error: unknown) => {
     run.faultErrors.push(error instanceof Error ? error.message : String(error));
   };
+  let nextSubmitAt = Date.now();
   const records = await runWorkflows(
     driver,
     total,
     CONFIG.concurrency,
     () => run.noOutage(),
     async (n) => {
+      // spread out over the run: at most one submission per submitEveryMs
+      const at = nextSubmitAt;
+      nextSubmitAt = Math.max(Date.now(), at) + CONFIG.submitEveryMs;
+      await sleep(at - Date.now());
       // the outages start when a share of the workflows is out; submissions wait for their end
       if (n === redisAt) outages = outages.then(() => run.restartRedis()).catch(outageFailed);
       if (n === brokerAt) outages = outages.then(() => run.restartBroker()).catch(outageFailed);

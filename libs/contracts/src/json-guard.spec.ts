@@ -1,6 +1,6 @@
 // contracts does not load the Reflect metadata polyfill itself (class-transformer's @Type needs it).
 import 'reflect-metadata';
-import { createMeshEventRegistry } from './events';
+import { createMeshEventRegistry, WorkflowRequestedV1 } from './events';
 import { jsonShapeProblem, MAX_JSON_DEPTH } from './json-guard';
 import type { DecodeResult } from './registry';
 
@@ -47,6 +47,23 @@ describe('the shape guard of decode', () => {
     // as a value, the words are fine
     expect(codeOf(registry.decode(wire('{"note":"__proto__ constructor prototype"}')))).toBe('ok');
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('refuses to publish what a consumer would refuse: create throws before the event goes out', () => {
+    const origin = { source: 'tester@t-1', region: 'test' };
+    const inputs = [{ id: 'doc-1', text: 'first text' }];
+    const polluted = JSON.parse('{"__proto__":{"polluted":true}}') as Record<string, unknown>;
+    expect(() =>
+      registry.create(WorkflowRequestedV1, { skill: 'keywords', inputs, params: polluted }, origin, {
+        correlationId: 'wf-1',
+      }),
+    ).toThrow('unsafe-json: payload refused: forbidden key "__proto__"');
+    const deep = JSON.parse(nested(MAX_JSON_DEPTH)) as Record<string, unknown>;
+    expect(() =>
+      registry.create(WorkflowRequestedV1, { skill: 'keywords', inputs, params: deep }, origin, {
+        correlationId: 'wf-1',
+      }),
+    ).toThrow(`nested deeper than ${MAX_JSON_DEPTH} levels`);
   });
 
   it('says nothing about values that are not objects', () => {

@@ -11,18 +11,27 @@ export const MAX_JSON_DEPTH = 128;
 
 const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
-/** What is wrong with the shape of a parsed JSON value, or undefined. Iterative: any depth is safe to check. */
+/**
+ * What is wrong with the shape of a JSON value (parsed, or about to be serialised), or undefined.
+ * Iterative: any depth is safe to check (a cycle ends as too deep).
+ */
 export function jsonShapeProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const stack: [object, number][] = [[value, 1]];
   for (let next = stack.pop(); next; next = stack.pop()) {
     const [node, depth] = next;
     if (depth > MAX_JSON_DEPTH) return `nested deeper than ${MAX_JSON_DEPTH} levels`;
-    const children: unknown[] = Array.isArray(node) ? node : Object.values(node);
-    if (!Array.isArray(node)) {
-      for (const key of Object.keys(node)) if (FORBIDDEN_KEYS.has(key)) return `forbidden key "${key}"`;
+    if (Array.isArray(node)) {
+      for (const child of node as unknown[])
+        if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+      continue;
     }
-    for (const child of children) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    for (const [key, child] of Object.entries(node)) {
+      // keys JSON.stringify leaves out (undefined, functions) are not on the wire
+      if (FORBIDDEN_KEYS.has(key) && child !== undefined && typeof child !== 'function')
+        return `forbidden key "${key}"`;
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
   }
   return undefined;
 }

@@ -152,9 +152,7 @@ export class EventRegistry {
     } catch (error) {
       return { ok: false, code: 'unparseable', reason: `payload is not JSON: ${(error as Error).message}` };
     }
-    const unsafe = jsonShapeProblem(plain);
-    if (unsafe) return { ok: false, code: 'unsafe-json', reason: `payload refused: ${unsafe}` };
-    return (jsonFitsCompiledPath(json) && this.decodeCompiled(plain)) || this.decodePlain(plain);
+    return unsafeJson(plain) ?? ((jsonFitsCompiledPath(json) && this.decodeCompiled(plain)) || this.decodePlain(plain));
   }
 
   /**
@@ -164,8 +162,11 @@ export class EventRegistry {
    */
   private serialiseChecked(envelope: EventEnvelope<object>): string {
     const json = JSON.stringify(envelope);
-    if (jsonFitsCompiledPath(json) && this.acceptedCompiled(envelope)) return json;
-    const result = this.decodePlain(JSON.parse(json) as unknown);
+    // What the compiled contracts accept serialises as it is, so its shape is the wire's; a
+    // consumer would refuse an unsafe-json one, so it is refused here, before it is published.
+    if (jsonFitsCompiledPath(json) && this.acceptedCompiled(envelope) && !jsonShapeProblem(envelope)) return json;
+    const plain = JSON.parse(json) as unknown;
+    const result = unsafeJson(plain) ?? this.decodePlain(plain);
     if (!result.ok) {
       throw new ContractValidationError(
         `event ${envelope.type}@${envelope.version}`,
@@ -232,6 +233,12 @@ export class EventRegistry {
     }
     return { ok: true, envelope: { ...header, data }, definition };
   }
+}
+
+/** The decode failure of a value whose shape json-guard.ts refuses, or undefined. */
+function unsafeJson(value: unknown): DecodeResult | undefined {
+  const problem = jsonShapeProblem(value);
+  return problem === undefined ? undefined : { ok: false, code: 'unsafe-json', reason: `payload refused: ${problem}` };
 }
 
 /** Broker message properties mirroring the envelope (for broker-side routing and inspection). */

@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { getMetadataStorage, IsArray, IsString, Length, MinLength } from 'class-validator';
 import { compiledContract, jsonFitsCompiledPath } from './compiled-contract';
 import { EnvelopeHeader, type EventEnvelope } from './envelope';
+import { jsonShapeProblem } from './json-guard';
 import { createMeshEventRegistry, MESH_EVENT_DEFINITIONS } from './events';
 import { type DecodeResult, type EventDefinition, type EventRegistry } from './registry';
 import { uuidv7 } from './uuid';
@@ -244,6 +245,8 @@ function mutate(body: Record<string, unknown>, rnd: Random): Record<string, unkn
 function referenceDecode(registry: EventRegistry, plain: unknown): DecodeResult {
   const fieldErrorsOf = (error: unknown): readonly FieldError[] | undefined =>
     error instanceof ContractValidationError ? error.fieldErrors : undefined;
+  const unsafe = jsonShapeProblem(plain); // checked before anything else (json-guard.ts)
+  if (unsafe) return { ok: false, code: 'unsafe-json', reason: `payload refused: ${unsafe}` };
   let head: EnvelopeHeader;
   try {
     head = validatePlain(EnvelopeHeader, plain, 'envelope', 'keep');

@@ -1,5 +1,6 @@
 import { compiledContract, jsonFitsCompiledPath, type CompiledContract } from './compiled-contract';
 import { EnvelopeHeader, EnvelopeProperties, type EventEnvelope } from './envelope';
+import { jsonShapeProblem } from './json-guard';
 import { uuidv7 } from './uuid';
 import { ContractValidationError, validatePlain, type Constructor, type FieldError } from './validation';
 
@@ -40,7 +41,7 @@ export function defineEvent<TData extends object>(
 /** Type of the body of an event definition. */
 export type EventData<D> = D extends EventDefinition<infer T> ? T : never;
 
-export type DecodeFailureCode = 'unparseable' | 'invalid-envelope' | 'unknown-type' | 'invalid-data';
+export type DecodeFailureCode = 'unparseable' | 'unsafe-json' | 'invalid-envelope' | 'unknown-type' | 'invalid-data';
 
 export type DecodeResult =
   | { readonly ok: true; readonly envelope: EventEnvelope<object>; readonly definition: EventDefinition }
@@ -74,9 +75,9 @@ export interface EncodedEvent<TData extends object> {
 }
 
 /**
- * The set of event types a process understands. Decoding checks, in order: JSON, envelope
- * header, known type and version, body schema — and says which failed and why. Fields the
- * contracts do not declare, in the envelope or the body, are neither checked nor refused: they
+ * The set of event types a process understands. Decoding checks, in order: JSON, its shape
+ * (json-guard.ts: depth, forbidden keys), envelope header, known type and version, body schema —
+ * and says which failed and why. Fields the contracts do not declare, in the envelope or the body, are neither checked nor refused: they
  * stay on the decoded envelope and body as they came, so republishing the data passes them on.
  * An event of a version that a registered definition upcasts (`upcastFrom`) is decoded as that
  * version, then upcast, then validated as the newer one: handlers see the newest version only.
@@ -181,6 +182,8 @@ export class EventRegistry {
     } catch (error) {
       return { ok: false, code: 'unparseable', reason: `payload is not JSON: ${(error as Error).message}` };
     }
+    const unsafe = unsafeJson(plain);
+    if (unsafe) return unsafe;
     const result = (jsonFitsCompiledPath(json) && this.decodeCompiled(plain)) || this.decodePlain(plain);
     return result.ok && this.upcasts.size > 0 ? this.upcast(result) : result;
   }
@@ -221,8 +224,11 @@ export class EventRegistry {
    */
   private serialiseChecked(envelope: EventEnvelope<object>): string {
     const json = JSON.stringify(envelope);
-    if (jsonFitsCompiledPath(json) && this.acceptedCompiled(envelope)) return json;
-    const result = this.decodePlain(JSON.parse(json) as unknown);
+    // What the compiled contracts accept serialises as it is, so its shape is the wire's; a
+    // consumer would refuse an unsafe-json one, so it is refused here, before it is published.
+    if (jsonFitsCompiledPath(json) && this.acceptedCompiled(envelope) && !jsonShapeProblem(envelope)) return json;
+    const plain = JSON.parse(json) as unknown;
+    const result = unsafeJson(plain) ?? this.decodePlain(plain);
     if (!result.ok) {
       throw new ContractValidationError(
         `event ${envelope.type}@${envelope.version}`,
@@ -289,6 +295,12 @@ export class EventRegistry {
     }
     return { ok: true, envelope: { ...header, data }, definition };
   }
+}
+
+/** The decode failure of a value whose shape json-guard.ts refuses, or undefined. */
+function unsafeJson(value: unknown): DecodeResult | undefined {
+  const problem = jsonShapeProblem(value);
+  return problem === undefined ? undefined : { ok: false, code: 'unsafe-json', reason: `payload refused: ${problem}` };
 }
 
 /** Broker message properties mirroring the envelope (for broker-side routing and inspection). */

@@ -70,6 +70,20 @@ describe('MeshTransportServer with bad input (memory bus)', () => {
       /^invalid-envelope: .*correlationId.*source|^invalid-envelope: .*source.*correlationId/,
     ],
     ['a JSON array payload', () => JSON.stringify([rawPingEnvelope(1)]), /^invalid-envelope: /],
+    [
+      'a __proto__ key in the body (class-transformer would drop it and pass the event)',
+      () => JSON.stringify(rawPingEnvelope(1)).replace('"data":{', '"data":{"__proto__":{"polluted":true},'),
+      /^unsafe-json: payload refused: forbidden key "__proto__"/,
+    ],
+    [
+      'a body nested thousands of levels deep',
+      () =>
+        JSON.stringify(rawPingEnvelope(1)).replace(
+          '"data":{',
+          `"data":{"deep":${'['.repeat(10_000)}${']'.repeat(10_000)},`,
+        ),
+      /^unsafe-json: payload refused: nested deeper than/,
+    ],
   ])('dead-letters %s with the reason and keeps serving', async (_label, payload, reason) => {
     await h.start({ controllers: [PingController] });
     const raw = payload();

@@ -11,7 +11,7 @@ import {
   type Consumer,
   type SubscribeOptions,
 } from '@agent-mesh/bus';
-import { describeError, type EventEnvelope } from '@agent-mesh/contracts';
+import { describeError, type EventEnvelope, type EventRegistry } from '@agent-mesh/contracts';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { MeshHandlerExtras } from './decorators';
 import { directHandler, MESH_HANDLER_METHOD, type DirectHandler } from './direct-handler';
@@ -297,7 +297,7 @@ export class MeshTransportServer
   private async handle(group: SubscriptionGroup, message: BusMessage, consumer: Consumer): Promise<void> {
     const { subscription, topic } = group.options;
     try {
-      const decoded = this.options.registry.decode(message.payload);
+      const decoded = this.decode(message.payload);
       if (!decoded.ok) {
         this.log.warn(
           `dead-lettering ${message.messageId} from ${topic} (${subscription}): ${decoded.code}: ${decoded.reason}`,
@@ -371,6 +371,15 @@ export class MeshTransportServer
       return;
     }
     await consumer.ack(message);
+  }
+
+  /** The registry's decode; a decoder that throws (it should not) is a decode failure too, never an unsettled message. */
+  private decode(payload: Buffer): ReturnType<EventRegistry['decode']> {
+    try {
+      return this.options.registry.decode(payload);
+    } catch (error) {
+      return { ok: false, code: 'unparseable', reason: `decoding threw: ${describeError(error)}` };
+    }
   }
 
   /** Runs a handler; undefined once it finished synchronously, else a promise of its end. Throws or rejects with its error. */

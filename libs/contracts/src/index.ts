@@ -163,3 +163,5 @@ export {
   type RetryPolicy,
 } from './retry-policy';
 export { NonRetryableError, PayloadTooLargeError, RetryableError, isRetryableError } from './retryable';
+export { compileGatePattern, gatePatternMatches } from './gate-pattern';
+export { jsonShapeProblem, MAX_JSON_DEPTH } from './json-guard';

@@ -32,6 +32,7 @@ import {
 } from './fan-out-policy';
 import { backoffPolicy, retryPolicyProblem, type BackoffDeclaration } from './retry-policy';
 import { walkSteps, type StepPlace } from './step-tree';
+import { compileGatePattern } from './gate-pattern';
 import { ContractValidationError, validatePlain, type FieldError, type UnknownFields } from './validation';
 
 /**
@@ -652,9 +653,9 @@ function checkStage(stage: ChainStageSpec, field: string): FieldError[] {
       errors.push(error(value, `${check.op} needs a number`));
     if (check.op === 'matches') {
       try {
-        new RegExp(String(check.value));
+        compileGatePattern(String(check.value));
       } catch (e) {
-        errors.push(error(value, `not a regular expression: ${(e as Error).message}`));
+        errors.push(error(value, `not a regular expression RE2 can run in linear time: ${(e as Error).message}`));
       }
     }
   });

@@ -6,8 +6,6 @@ import { MeshTransportServer } from '@agent-mesh/nest-pulsar';
 import type { MeshConfig } from './mesh-config';
 import { MESH_CONFIG } from './tokens';
 
-/** The largest HTTP request body an agent accepts. */
-export const MAX_REQUEST_BODY = '20mb';
 /** Idle keep-alive connections are kept this long (Node's default is 5 s). */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
@@ -30,11 +28,12 @@ export async function bootstrapAgent(
     abortOnError: false,
     ...(options.logLevels ? { logger: options.logLevels } : {}),
   });
-  // Express's 100 kB default refuses fan-outs the contracts allow (up to 1,000 inputs).
-  app.useBodyParser('json', { limit: MAX_REQUEST_BODY });
+  const config = app.get<MeshConfig>(MESH_CONFIG);
+  // Express's 100 kB default refuses fan-outs the contracts allow (up to 1,000 inputs); larger
+  // bodies than MESH_BODY_LIMIT answer 413 before anything parses them.
+  app.useBodyParser('json', { limit: config.bodyLimit });
   app.connectMicroservice({ strategy: app.get(MeshTransportServer) }, { inheritAppConfig: true });
   await app.startAllMicroservices();
-  const config = app.get<MeshConfig>(MESH_CONFIG);
   await app.listen(options.port ?? config.port, '0.0.0.0');
   // Node closes an idle keep-alive connection after 5 s, which races a client (or a load
   // balancer) reusing it: the request dies with "socket hang up". Outlive the usual 60 s idle

@@ -14,6 +14,8 @@ describe('validateMeshEnvironment', () => {
       port: 3001,
       taskTimeoutMs: 60_000,
       workflowDeadlineMs: 3_600_000,
+      workflowRetentionMs: 7 * 24 * 3_600_000,
+      bodyLimit: '5mb',
     });
     expect(config.redisUrl).toBeUndefined();
     expect(config.workerSkills).toBeUndefined();
@@ -64,6 +66,8 @@ describe('validateMeshEnvironment', () => {
     [{ WORKFLOW_DEADLINE_MS: 'an hour' }, 'WORKFLOW_DEADLINE_MS'],
     [{ WORKFLOW_DEADLINE_MS: '1.5' }, 'WORKFLOW_DEADLINE_MS'],
     [{ WORKFLOW_DEADLINE_MS: String(8 * 86_400_000) }, 'WORKFLOW_DEADLINE_MS'],
+    [{ MESH_BODY_LIMIT: '5 MB' }, 'MESH_BODY_LIMIT'],
+    [{ WORKFLOW_RETENTION_MS: '0' }, 'WORKFLOW_RETENTION_MS'],
   ])('rejects %j naming %s', (env, setting) => {
     expect(() => validateMeshEnvironment(env)).toThrow(MeshConfigError);
     expect(() => validateMeshEnvironment(env)).toThrow(setting);

@@ -84,6 +84,10 @@ export class MeshEnvironment {
   MESH_BOARDS?: string;
 
   @IsOptional()
+  @Matches(/^[1-9][0-9]*(b|kb|mb)$/, { message: 'MESH_BODY_LIMIT must be a size such as 512kb or 5mb' })
+  MESH_BODY_LIMIT?: string;
+
+  @IsOptional()
   @IsInt({ message: 'DRAIN_TIMEOUT_MS must be an integer' })
   @Min(0, { message: 'DRAIN_TIMEOUT_MS must be 0 or more' })
   DRAIN_TIMEOUT_MS?: number;
@@ -151,6 +155,8 @@ export interface MeshConfig {
   readonly workflowRetentionMs: number;
   /** The deadline of a workflow whose spec declares none (`WORKFLOW_DEADLINE_MS`, default one hour). */
   readonly workflowDeadlineMs: number;
+  /** The largest HTTP request body (MESH_BODY_LIMIT, body-parser syntax: `5mb`); larger ones answer 413. */
+  readonly bodyLimit: string;
   /** Blackboards this mesh serves (topics `blackboard.<board>`). */
   readonly boards: readonly string[];
   /** How long shutdown waits for in-flight handlers before closing anyway. */
@@ -165,6 +171,9 @@ export class MeshConfigError extends Error {
     this.name = 'MeshConfigError';
   }
 }
+
+/** The largest HTTP request body by default: real specs, with room (a 1,000-input fan-out of 4 kB texts). */
+export const DEFAULT_BODY_LIMIT = '5mb';
 
 /** An ended workflow's state is kept 7 days by default. */
 export const DEFAULT_WORKFLOW_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
@@ -228,6 +237,7 @@ export function validateMeshEnvironment(
     workflowDeadlineMs: parsed.WORKFLOW_DEADLINE_MS ?? DEFAULT_WORKFLOW_DEADLINE_MS,
     drainTimeoutMs: parsed.DRAIN_TIMEOUT_MS ?? 30_000,
     boards: parsed.MESH_BOARDS?.split(',') ?? ['default'],
+    bodyLimit: parsed.MESH_BODY_LIMIT ?? DEFAULT_BODY_LIMIT,
     llm: parsed.LLM_BASE_URL
       ? { baseUrl: parsed.LLM_BASE_URL, model: parsed.LLM_MODEL, apiKey: parsed.LLM_API_KEY }
       : undefined,
@@ -253,6 +263,7 @@ class MeshEnvironmentKeys implements Record<keyof MeshEnvironment, undefined> {
   WORKFLOW_RETENTION_MS = undefined;
   DRAIN_TIMEOUT_MS = undefined;
   MESH_BOARDS = undefined;
+  MESH_BODY_LIMIT = undefined;
   WORKFLOW_DEADLINE_MS = undefined;
   LLM_BASE_URL = undefined;
   LLM_MODEL = undefined;

@@ -13,6 +13,7 @@ import {
 import {
   ContractValidationError,
   FanOutWorkflowRequest,
+  jsonShapeProblem,
   validatePlain,
   skillsNamedBy,
   validateWorkflowSpec,
@@ -104,6 +105,10 @@ export class WorkflowsController {
   }
 
   private parse(body: unknown): WorkflowSpec {
+    // Checked before anything recursive runs (class-transformer, class-validator, the step walk):
+    // a 5,000-level spec is a 400, never a stack overflow's 500; a `__proto__` key pollutes nothing.
+    const shape = jsonShapeProblem(body);
+    if (shape) throw invalid([{ field: 'body', messages: [`the request body is ${shape}`] }]);
     let spec: WorkflowSpec;
     try {
       const isSpec = typeof body === 'object' && body !== null && 'step' in body;

@@ -443,6 +443,25 @@ const sinkStage = { step: { kind: 'task', skill: 'sink', inputFrom: { source: 'p
 
 const chainGates: PatternScenario[] = [
   {
+    // A backtracking RegExp would take 2^5000 steps here and stall every workflow of the orchestrator.
+    name: 'a catastrophic gate pattern runs in linear time (RE2): the gate fails at once',
+    step: {
+      kind: 'chain',
+      stages: [
+        {
+          step: { kind: 'task', skill: 'append', input: doc('re-0', 'a'.repeat(5_000)), params: { word: '!' } },
+          gate: { checks: [{ field: 'text', op: 'matches', value: '(a+)+$' }], onFail: { action: 'fail' } },
+        },
+        sinkStage,
+      ],
+    },
+    check(workflow) {
+      expect(workflow.status).toBe('failed');
+      expect(workflow.reason).toMatch(/does not match \/\(a\+\)\+\$\//);
+      expect(entries(workflow, 'stage.failed', 'root.stages.0')).toHaveLength(1);
+    },
+  },
+  {
     name: 'runs 3 stages, each from the previous output; passing gates publish stage.validated',
     step: {
       kind: 'chain',
@@ -649,8 +668,30 @@ const supervisorTree: WorkflowScenario = {
 };
 
 /** Bad specs, each with the field the 400 answer must name. */
+/** The JSON of a spec nested `levels` deep (supervisors of supervisors), written as text: JSON.stringify would overflow. */
+function nestedSpecJson(levels: number): string {
+  const task = JSON.stringify({ kind: 'task', skill: 'count', input: doc('deep', 'deep') });
+  return `{"step":${'{"kind":"supervisor","children":['.repeat(levels)}${task}${']}'.repeat(levels)}}`;
+}
+
 const BAD_SPECS: [string, unknown, string][] = [
   ['unknown kind', { step: { kind: 'loop', skill: 'count', input: doc('x', 'y') } }, 'step.kind'],
+  [
+    'a gate pattern RE2 cannot run in linear time (a backreference)',
+    {
+      step: {
+        kind: 'chain',
+        stages: [
+          {
+            step: { kind: 'task', skill: 'count', input: doc('re', 'aa') },
+            gate: { checks: [{ field: 'text', op: 'matches', value: '(a)\\1' }], onFail: { action: 'fail' } },
+          },
+          { step: { kind: 'task', skill: 'count', input: doc('re2', 'bb') } },
+        ],
+      },
+    },
+    'step.stages.0.gate.checks.0.value',
+  ],
   [
     'quorum k above the inputs',
     {
@@ -704,6 +745,21 @@ const httpApi: DrivenScenario[] = [
         const fields = ((json['errors'] ?? []) as { field: string }[]).map((e) => e.field);
         expect([what, fields]).toEqual([what, expect.arrayContaining([field])]);
       }
+      // Refused before anything recursive runs: a 400 naming the body, not a stack overflow's 500.
+      const deep = await fetch(`${client.baseUrl}/workflows`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: nestedSpecJson(5_000),
+      });
+      expect(deep.status).toBe(400);
+      expect(JSON.stringify(await deep.json())).toMatch(/"field":"body".*nested deeper than 128 levels/);
+      // Larger than MESH_BODY_LIMIT (default 5mb): 413, before anything parses it.
+      const huge = await fetch(`${client.baseUrl}/workflows`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ skill: 'count', inputs: [doc('big', 'x'.repeat(6 * 1024 * 1024))] }),
+      });
+      expect(huge.status).toBe(413);
     },
   },
   {

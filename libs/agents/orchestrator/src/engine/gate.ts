@@ -1,5 +1,5 @@
 import type { GateCheckSpec, GateSpec } from '@agent-mesh/contracts';
-import { fieldOf } from '@agent-mesh/contracts';
+import { fieldOf, gatePatternMatches } from '@agent-mesh/contracts';
 
 export type GateVerdict = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
@@ -29,7 +29,8 @@ function check(output: Record<string, unknown>, rule: GateCheckSpec): string | u
         ? undefined
         : `${rule.field} is ${shown}, not ${JSON.stringify(rule.value)}`;
     case 'matches':
-      return typeof value === 'string' && new RegExp(String(rule.value)).test(value)
+      // RE2: linear in the output whatever the client's pattern (no backtracking to stall the loop)
+      return typeof value === 'string' && gatePatternMatches(String(rule.value), value)
         ? undefined
         : `${rule.field} (${shown}) does not match /${String(rule.value)}/`;
   }

@@ -4,8 +4,10 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { MeshTransportServer } from '@agent-mesh/nest-pulsar';
 import type { MeshConfig } from './mesh-config';
+import { apiKeyMiddleware } from './api-keys';
 import { MESH_CONFIG } from './tokens';
 
+let openApiWarned = false;
 /** Idle keep-alive connections are kept this long (Node's default is 5 s). */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
@@ -31,10 +33,18 @@ export async function bootstrapAgent(
   const config = app.get<MeshConfig>(MESH_CONFIG);
   // Express's 100 kB default refuses fan-outs the contracts allow (up to 1,000 inputs); larger
   // bodies than MESH_BODY_LIMIT answer 413 before anything parses them.
+  app.use(apiKeyMiddleware(config.apiKeys));
   app.useBodyParser('json', { limit: config.bodyLimit });
   app.connectMicroservice({ strategy: app.get(MeshTransportServer) }, { inheritAppConfig: true });
   await app.startAllMicroservices();
-  await app.listen(options.port ?? config.port, '0.0.0.0');
+  if (config.apiKeys.length === 0 && !openApiWarned) {
+    openApiWarned = true; // once per process (the embedded mesh and the tests start several apps)
+    new Logger('Security').warn(
+      `no MESH_API_KEYS: the HTTP API needs no key, open to whoever reaches ${config.bind}` +
+        (config.bind === '127.0.0.1' ? ' (this host only; MESH_BIND chooses the address)' : ''),
+    );
+  }
+  await app.listen(options.port ?? config.port, config.bind);
   // Node closes an idle keep-alive connection after 5 s, which races a client (or a load
   // balancer) reusing it: the request dies with "socket hang up". Outlive the usual 60 s idle
   // timeout of clients and balancers instead, so they close first.

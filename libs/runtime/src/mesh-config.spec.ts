@@ -73,6 +73,24 @@ describe('validateMeshEnvironment', () => {
     expect(() => validateMeshEnvironment(env)).toThrow(setting);
   });
 
+  it('never shows a secret in its error, and keys must be long enough', () => {
+    const secret = 'short-key';
+    try {
+      validateMeshEnvironment({ MESH_API_KEYS: `${secret},another-short`, PULSAR_TOKEN: 42, LLM_API_KEY: 7 });
+      throw new Error('expected a MeshConfigError');
+    } catch (error) {
+      const message = (error as MeshConfigError).message;
+      expect(message).toMatch(/MESH_API_KEYS must be .* at least 16 characters/);
+      expect(message).not.toContain(secret);
+    }
+    const config = validateMeshEnvironment({ MESH_API_KEYS: ' 0123456789abcdef , fedcba9876543210 ' });
+    expect(config.apiKeys).toEqual(['0123456789abcdef', 'fedcba9876543210']);
+    expect(config.bind).toBe('0.0.0.0');
+    expect(validateMeshEnvironment({}).bind).toBe('127.0.0.1');
+    expect(validateMeshEnvironment({ MESH_BIND: '0.0.0.0' }).bind).toBe('0.0.0.0');
+    expect(() => validateMeshEnvironment({ MESH_BIND: 'everywhere' })).toThrow(/MESH_BIND/);
+  });
+
   it('reports every bad setting at once', () => {
     try {
       validateMeshEnvironment({ MESH_TRANSPORT: 'kafka', PORT: 'x' });

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { plainToInstance } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
+import { IsIn, IsInt, IsIP, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
 import { flattenValidationErrors, MAX_DEADLINE_MS, type TopicNaming } from '@agent-mesh/contracts';
 
 /** How long a workflow whose spec declares no deadline may run: one hour. */
@@ -88,6 +88,14 @@ export class MeshEnvironment {
   MESH_BODY_LIMIT?: string;
 
   @IsOptional()
+  @IsString()
+  MESH_API_KEYS?: string;
+
+  @IsOptional()
+  @IsIP(undefined, { message: 'MESH_BIND must be an IP address such as 127.0.0.1 or 0.0.0.0' })
+  MESH_BIND?: string;
+
+  @IsOptional()
   @IsInt({ message: 'DRAIN_TIMEOUT_MS must be an integer' })
   @Min(0, { message: 'DRAIN_TIMEOUT_MS must be 0 or more' })
   DRAIN_TIMEOUT_MS?: number;
@@ -155,6 +163,10 @@ export interface MeshConfig {
   readonly workflowRetentionMs: number;
   /** The deadline of a workflow whose spec declares none (`WORKFLOW_DEADLINE_MS`, default one hour). */
   readonly workflowDeadlineMs: number;
+  /** Keys the HTTP API accepts as `Authorization: Bearer <key>` (MESH_API_KEYS); none: the API is open. */
+  readonly apiKeys: readonly string[];
+  /** The address HTTP listens on (MESH_BIND): 127.0.0.1 when no API key is set, else 0.0.0.0. */
+  readonly bind: string;
   /** The largest HTTP request body (MESH_BODY_LIMIT, body-parser syntax: `5mb`); larger ones answer 413. */
   readonly bodyLimit: string;
   /** Blackboards this mesh serves (topics `blackboard.<board>`). */
@@ -174,6 +186,11 @@ export class MeshConfigError extends Error {
 
 /** The largest HTTP request body by default: real specs, with room (a 1,000-input fan-out of 4 kB texts). */
 export const DEFAULT_BODY_LIMIT = '5mb';
+
+/** Settings whose values are secrets: never printed. */
+const SECRET_SETTINGS: ReadonlySet<string> = new Set(['MESH_API_KEYS', 'PULSAR_TOKEN', 'LLM_API_KEY']);
+/** The shortest API key accepted (a guessable key is no key). */
+export const MIN_API_KEY_LENGTH = 16;
 
 /** An ended workflow's state is kept 7 days by default. */
 export const DEFAULT_WORKFLOW_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
@@ -206,7 +223,18 @@ export function validateMeshEnvironment(
   }
   const parsed = plainToInstance(MeshEnvironment, plain);
   const errors = flattenValidationErrors(validateSync(parsed));
-  const problems = errors.map((e) => `${e.messages.join('; ')} (got ${JSON.stringify(plain[e.field])})`);
+  // A secret's value is never shown, not even in a start-up error.
+  const problems = errors.map(
+    (e) => `${e.messages.join('; ')}${SECRET_SETTINGS.has(e.field) ? '' : ` (got ${JSON.stringify(plain[e.field])})`}`,
+  );
+  const apiKeys = (parsed.MESH_API_KEYS ?? '')
+    .split(',')
+    .map((key) => key.trim())
+    .filter((key) => key.length > 0);
+  if (apiKeys.some((key) => key.length < MIN_API_KEY_LENGTH || /\s/.test(key)))
+    problems.push(
+      `MESH_API_KEYS must be a comma-separated list of keys of at least ${MIN_API_KEY_LENGTH} characters without spaces (values not shown)`,
+    );
   if (parsed.MESH_TRANSPORT === 'pulsar' && !parsed.PULSAR_WEB_URL && !parsed.PULSAR_SERVICE_URL) {
     problems.push(
       'MESH_TRANSPORT=pulsar needs PULSAR_WEB_URL (WebSocket driver) or PULSAR_SERVICE_URL (native driver)',
@@ -238,6 +266,8 @@ export function validateMeshEnvironment(
     drainTimeoutMs: parsed.DRAIN_TIMEOUT_MS ?? 30_000,
     boards: parsed.MESH_BOARDS?.split(',') ?? ['default'],
     bodyLimit: parsed.MESH_BODY_LIMIT ?? DEFAULT_BODY_LIMIT,
+    apiKeys,
+    bind: parsed.MESH_BIND ?? (apiKeys.length > 0 ? '0.0.0.0' : '127.0.0.1'),
     llm: parsed.LLM_BASE_URL
       ? { baseUrl: parsed.LLM_BASE_URL, model: parsed.LLM_MODEL, apiKey: parsed.LLM_API_KEY }
       : undefined,
@@ -264,6 +294,8 @@ class MeshEnvironmentKeys implements Record<keyof MeshEnvironment, undefined> {
   DRAIN_TIMEOUT_MS = undefined;
   MESH_BOARDS = undefined;
   MESH_BODY_LIMIT = undefined;
+  MESH_API_KEYS = undefined;
+  MESH_BIND = undefined;
   WORKFLOW_DEADLINE_MS = undefined;
   LLM_BASE_URL = undefined;
   LLM_MODEL = undefined;

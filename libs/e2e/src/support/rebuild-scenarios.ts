@@ -39,16 +39,21 @@ const MARKET_EXPIRY_MS = 5_000;
 
 /** Every workflow scenario of the pattern table (the ones that submit a step), and the kinds it lacks. */
 export function rebuildWorkflowSpecs(): { readonly name: string; readonly spec: object; readonly status?: string }[] {
-  const fromTable = PATTERN_SCENARIOS.flatMap((group) => group.scenarios).flatMap((scenario) =>
-    'step' in scenario
-      ? [
-          {
-            name: scenario.name,
-            spec: { name: scenario.workflowName, deadlineMs: scenario.deadlineMs, step: scenario.step },
-          },
-        ]
-      : [],
-  );
+  // The deadlines group is left out: each of its workflows races a timer against a result on
+  // purpose, and a loaded machine can make live processing see them in another order than their
+  // publish order, which the rebuild then reports as deciding otherwise (docs/reliability.md).
+  const fromTable = PATTERN_SCENARIOS.filter((group) => group.title !== 'deadlines')
+    .flatMap((group) => group.scenarios)
+    .flatMap((scenario) =>
+      'step' in scenario
+        ? [
+            {
+              name: scenario.name,
+              spec: { name: scenario.workflowName, deadlineMs: scenario.deadlineMs, step: scenario.step },
+            },
+          ]
+        : [],
+    );
   const saga = {
     kind: 'saga',
     steps: ['reserve', 'charge'].map((word, i) => ({

@@ -27,7 +27,12 @@ module.exports = {
         sourceMaps: 'inline',
       },
     ],
+    '/node_modules/@nestjs/terminus/.+\\.js$': path.join(__dirname, 'tools/jest-esm-transform.js'),
+    // jose ships ES modules only: compiled to CommonJS for Jest (Node itself require()s it as is)
+    '/node_modules/jose/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
   },
   moduleNameMapper,
+  // ESM-only packages, compiled to CommonJS for Jest (the two transforms above).
+  transformIgnorePatterns: ['/node_modules/(?!(jose|@nestjs/terminus)/)'],
   testTimeout: 30000,
 };

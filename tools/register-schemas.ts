@@ -10,7 +10,10 @@
  *
  * Defaults: PULSAR_WEB_URL (http://127.0.0.1:8080), PULSAR_TENANT (agentmesh), PULSAR_NAMESPACE
  * (mesh); `tasks.<skill>` for the built-in skills, `blackboard.<board>` for MESH_BOARDS (default).
+ * On a broker with authentication: PULSAR_TOKEN or PULSAR_TOKEN_FILE of a role that may change the
+ * namespace's policies (the superuser token of `pulsar.sh up --auth`).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { schemaRegistrations } from '@agent-mesh/contracts';
 import { PulsarAdmin } from '@agent-mesh/pulsar-admin';
@@ -32,7 +35,9 @@ async function main(): Promise<void> {
       boards: { type: 'string', default: process.env['MESH_BOARDS'] || 'default' },
     },
   });
-  const admin = new PulsarAdmin({ webUrl: values['web-url'] as string });
+  const tokenFile = process.env['PULSAR_TOKEN_FILE'];
+  const token = tokenFile ? readFileSync(tokenFile, 'utf8').trim() : process.env['PULSAR_TOKEN'] || undefined;
+  const admin = new PulsarAdmin({ webUrl: values['web-url'] as string, token });
   const tenant = values.tenant as string;
   const namespace = values.namespace as string;
   const registrations = schemaRegistrations({

@@ -1,7 +1,8 @@
 /**
  * Agent apps as real OS processes (from the benchmark's own build, see build.ts), and their
- * resident memory. Like libs/testing's spawnAgent, but output goes to a log file (a busy agent
- * logs a line per workflow; a pipe the parent must drain would add to what is measured).
+ * resident memory. Started as libs/topology's AgentProcess starts them (bench may not import
+ * tools), output to a log file (a busy agent logs a line per workflow; a pipe the parent must
+ * drain would add to what is measured), with the profiling flags the benchmark adds.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';

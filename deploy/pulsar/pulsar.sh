@@ -2,11 +2,13 @@
 # shellcheck disable=SC2034  # C1_*/C2_* are read indirectly by cluster_field
 # Agent Mesh — local Apache Pulsar standalone broker(s), resolved from Maven Central.
 #
-#   bash deploy/pulsar/pulsar.sh up [--clusters 1|2] [--wipe]
-#   bash deploy/pulsar/pulsar.sh down
+#   bash deploy/pulsar/pulsar.sh up [--clusters 1|2] [--wipe] [--auth] [--tls]
+#   bash deploy/pulsar/pulsar.sh token <role> [--expiry 30d]   # issue a token (needs --auth's secret key)
+#   bash deploy/pulsar/pulsar.sh down [cluster…]       # default: every cluster
 #   bash deploy/pulsar/pulsar.sh status
 #   bash deploy/pulsar/pulsar.sh logs [cluster]     # tail -f of the broker log
 #   bash deploy/pulsar/pulsar.sh schemas            # (re)register the contracts' schemas
+#   bash deploy/pulsar/pulsar.sh geo                # join the two clusters (geo-replication; up --clusters 2 does it)
 #
 # See deploy/pulsar/README.md for ports, environment overrides and troubleshooting.
 set -euo pipefail
@@ -36,6 +38,7 @@ RETENTION_MINUTES="${PULSAR_RETENTION_MINUTES:--1}"  # -1 = keep forever (replay
 RETENTION_SIZE_MB="${PULSAR_RETENTION_SIZE_MB:--1}"
 DEDUPLICATION="${PULSAR_DEDUPLICATION:-true}"
 SCHEMAS="${PULSAR_SCHEMAS:-true}"                    # register the contracts' schemas on up
+GEO="${PULSAR_GEO:-true}"                            # up --clusters 2: join the two (mesh geo bootstrap)
 
 # cluster 1 / cluster 2: name, broker port, web port, bookie port (read via cluster_field)
 C1_NAME="${PULSAR_CLUSTER_NAME:-us-east}"
@@ -46,6 +49,21 @@ C2_NAME="${PULSAR2_CLUSTER_NAME:-eu-west}"
 C2_BROKER="${PULSAR2_BROKER_PORT:-6660}"
 C2_WEB="${PULSAR2_WEB_PORT:-8090}"
 C2_BOOKIE="${PULSAR2_BOOKIE_PORT:-3191}"
+# TLS ports (up --tls), beside the plain ones
+C1_BROKER_TLS="${PULSAR_BROKER_TLS_PORT:-6651}"
+C1_WEB_TLS="${PULSAR_WEB_TLS_PORT:-8443}"
+C2_BROKER_TLS="${PULSAR2_BROKER_TLS_PORT:-6661}"
+C2_WEB_TLS="${PULSAR2_WEB_TLS_PORT:-8453}"
+
+# Security (up --auth / --tls): secret key, tokens, CA and server certificate, shared by both
+# clusters (one secret key: a token is valid on either).
+AUTH_DIR="${PULSAR_AUTH_DIR:-$DATA_ROOT/auth}"
+TLS_DIR="${PULSAR_TLS_DIR:-$DATA_ROOT/tls}"
+ADMIN_ROLE="${PULSAR_ADMIN_ROLE:-admin}"     # superuser: the broker's own client, provisioning
+MESH_ROLE="${PULSAR_MESH_ROLE:-mesh}"        # the agents: produce + consume on the namespace
+TOKEN_EXPIRY="${PULSAR_TOKEN_EXPIRY:-}"      # e.g. 30d; empty = tokens do not expire
+AUTH=0
+TLS=0
 
 MAIN_CLASS=org.apache.pulsar.PulsarStandaloneStarter
 
@@ -55,14 +73,15 @@ warn() { printf '[pulsar] WARN: %s\n' "$*" >&2; }
 die()  { printf '[pulsar] ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '3,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '3,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
-# cluster_field <index 1|2> <name|broker|web|bookie>
+# cluster_field <index 1|2> <name|broker|web|bookie|broker_tls|web_tls>
 cluster_field() {
   local v="C$1_"
   case "$2" in
     name) v+=NAME ;; broker) v+=BROKER ;; web) v+=WEB ;; bookie) v+=BOOKIE ;;
+    broker_tls) v+=BROKER_TLS ;; web_tls) v+=WEB_TLS ;;
   esac
   printf '%s' "${!v}"
 }
@@ -86,9 +105,17 @@ running_pid() {
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# curl options that authenticate as the admin role when the broker was started with --auth
+# (the token is read by curl from a header file, never put on a command line)
+admin_auth() {
+  if [[ "$AUTH" == 1 ]]; then printf '%s\n' -H "@$AUTH_DIR/admin.header"; fi
+}
+
 health_ok() {
   local body
-  body="$(curl -s -m 5 "http://127.0.0.1:$1/admin/v2/brokers/health" 2>/dev/null || true)"
+  local -a auth
+  mapfile -t auth < <(admin_auth)
+  body="$(curl -s -m 5 "${auth[@]}" "http://127.0.0.1:$1/admin/v2/brokers/health" 2>/dev/null || true)"
   [[ "$body" == "ok" ]]
 }
 
@@ -171,6 +198,26 @@ render_conf() {
   over[webServicePort]="$web"
   over[advertisedAddress]="$ADVERTISED_ADDRESS"
   over[bindAddress]="$BIND_ADDRESS"
+  if [[ "$AUTH" == 1 ]]; then
+    # Token authentication + authorization. The embedded WebSocket service copies these from
+    # the broker's configuration (WebSocketService(ClusterData, ServiceConfiguration)), so the
+    # WebSocket API checks the same tokens and permissions.
+    over[authenticationEnabled]=true
+    over[authorizationEnabled]=true
+    over[authenticationProviders]=org.apache.pulsar.broker.authentication.AuthenticationProviderToken
+    over[tokenSecretKey]="file://$AUTH_DIR/secret.key"
+    over[superUserRoles]="$ADMIN_ROLE"
+    # the broker's internal client (standalone set-up, WebSocket proxy to broker) authenticates as the admin role
+    over[brokerClientAuthenticationPlugin]=org.apache.pulsar.client.impl.auth.AuthenticationToken
+    over[brokerClientAuthenticationParameters]="file://$AUTH_DIR/admin.token"
+  fi
+  if [[ "$TLS" == 1 ]]; then
+    over[brokerServicePortTls]="$5"
+    over[webServicePortTls]="$6"
+    over[tlsCertificateFilePath]="$TLS_DIR/server.crt"
+    over[tlsKeyFilePath]="$TLS_DIR/server.key"
+    over[tlsTrustCertsFilePath]="$TLS_DIR/ca.crt"
+  fi
 
   local tmp="$out.tmp" line k
   local -A seen=()
@@ -220,14 +267,17 @@ start_cluster() {
     log "$name: a healthy Pulsar broker already answers on :$web; using it (this script will not stop it)"
     return 0
   fi
-  for p in "$broker" "$web" "$bookie"; do
+  local -a ports=("$broker" "$web" "$bookie")
+  [[ "$TLS" == 1 ]] && ports+=("$(cluster_field "$idx" broker_tls)" "$(cluster_field "$idx" web_tls)")
+  for p in "${ports[@]}"; do
     if port_in_use "$p"; then
-      die "port $p (cluster $name) is already in use by another process; free it or override PULSAR*_BROKER_PORT / PULSAR*_WEB_PORT / PULSAR*_BOOKIE_PORT"
+      die "port $p (cluster $name) is already in use by another process; free it or override PULSAR*_BROKER_PORT / PULSAR*_WEB_PORT / PULSAR*_BOOKIE_PORT (/ PULSAR*_BROKER_TLS_PORT / PULSAR*_WEB_TLS_PORT)"
     fi
   done
 
   mkdir -p "$dir/conf" "$dir/logs" "$dir/tmp"
-  render_conf "$name" "$broker" "$web" "$dir/conf/standalone.conf"
+  render_conf "$name" "$broker" "$web" "$dir/conf/standalone.conf" \
+    "$(cluster_field "$idx" broker_tls)" "$(cluster_field "$idx" web_tls)"
 
   local -a opts=()
   # shellcheck disable=SC2206
@@ -285,6 +335,11 @@ wait_healthy() {
   start=$(date +%s)
   while :; do
     pid="$(running_pid "$name")"
+    # Just started, the process may not have exec'd java yet (its command line is still the shell's).
+    if [[ -z "$pid" ]] && (( $(date +%s) - start < 5 )) && kill -0 "$(tr -dc '0-9' <"$(pid_file "$name")" 2>/dev/null)" 2>/dev/null; then
+      sleep 1
+      continue
+    fi
     if [[ -z "$pid" ]]; then
       if health_ok "$web"; then
         log "$name: using the broker already answering on :$web (not started here)"
@@ -296,6 +351,7 @@ wait_healthy() {
     if health_ok "$web"; then
       now=$(date +%s)
       log "$name healthy after $((now - start))s (pid $pid, http://127.0.0.1:$web, pulsar://127.0.0.1:$(cluster_field "$idx" broker))"
+      [[ "$TLS" == 1 ]] && log "$name TLS: https://127.0.0.1:$(cluster_field "$idx" web_tls), wss://127.0.0.1:$(cluster_field "$idx" web_tls)/ws/v2/, pulsar+ssl://127.0.0.1:$(cluster_field "$idx" broker_tls) (CA $TLS_DIR/ca.crt)"
       return 0
     fi
     now=$(date +%s)
@@ -310,7 +366,9 @@ wait_healthy() {
 # admin <web port> <METHOD> <path> [json body]  -> prints HTTP status, body to $ADMIN_BODY
 admin() {
   local web="$1" method="$2" path="$3" body="${4:-}"
-  local -a a=(-s -m 30 -o "$ADMIN_TMP" -w '%{http_code}' -X "$method" "http://127.0.0.1:$web/admin/v2$path")
+  local -a a=(-s -m 30 -o "$ADMIN_TMP" -w '%{http_code}' -X "$method" "http://127.0.0.1:$web/admin/v2$path") auth
+  mapfile -t auth < <(admin_auth)
+  a+=("${auth[@]}")
   [[ -n "$body" ]] && a+=(-H 'Content-Type: application/json' --data "$body")
   curl "${a[@]}" || true   # on connection failure curl itself prints 000
 }
@@ -330,7 +388,16 @@ provision() {
 
   code="$(admin "$web" PUT "/tenants/$TENANT" "$tenant_json")"
   if [[ "$code" == 409 ]]; then
-    code="$(admin "$web" POST "/tenants/$TENANT" "$tenant_json")"   # update allowed clusters
+    # The tenant exists: add this cluster to its allowed clusters, keeping the others (the geo
+    # bootstrap allowed the peer region; a restart must not take that back).
+    code="$(admin "$web" GET "/tenants/$TENANT")"
+    admin_expect "tenant $TENANT" "$code" 200 || return 1
+    local allowed
+    allowed="$(sed -n 's/.*"allowedClusters":\[\([^]]*\)\].*/\1/p' "$ADMIN_TMP")"
+    if [[ "$allowed" != *"\"$name\""* ]]; then
+      tenant_json="{\"adminRoles\":[],\"allowedClusters\":[${allowed:+$allowed,}\"$name\"]}"
+      code="$(admin "$web" POST "/tenants/$TENANT" "$tenant_json")"
+    fi
   fi
   admin_expect "tenant $TENANT" "$code" 200 204 || return 1
 
@@ -345,7 +412,15 @@ provision() {
     code="$(admin "$web" POST "/namespaces/$ns/deduplication" true)"
     admin_expect "deduplication $ns" "$code" 200 204 || return 1
   fi
-  log "$name: tenant $TENANT (allowedClusters [$name]), namespace $ns (retention ${RETENTION_MINUTES}min/${RETENTION_SIZE_MB}MB, deduplication=$DEDUPLICATION)"
+  log "$name: tenant $TENANT (allowed in $name), namespace $ns (retention ${RETENTION_MINUTES}min/${RETENTION_SIZE_MB}MB, deduplication=$DEDUPLICATION)"
+
+  if [[ "$AUTH" == 1 ]]; then
+    # The agents' role: produce + consume on the namespace (publish, subscribe, readers, the
+    # lastMessageId a reader asks for). Namespace policies, schemas and tenants stay with the admin role.
+    code="$(admin "$web" POST "/namespaces/$ns/permissions/$MESH_ROLE" '["produce","consume"]')"
+    admin_expect "permissions of $MESH_ROLE on $ns" "$code" 200 204 || return 1
+    log "$name: role $MESH_ROLE may produce and consume on $ns"
+  fi
 }
 
 # register_schemas <web port>: the contracts' schemas on the namespace's topics, the namespace's
@@ -359,8 +434,91 @@ register_schemas() {
     warn "schemas not registered: node or $repo/node_modules missing (npm ci, then: bash deploy/pulsar/pulsar.sh schemas)"
     return 0
   fi
-  (cd "$repo" && node -r @swc-node/register tools/register-schemas.ts \
+  local token_file=""
+  [[ "$AUTH" == 1 ]] && token_file="$AUTH_DIR/admin.token"
+  (cd "$repo" && PULSAR_TOKEN="" PULSAR_TOKEN_FILE="$token_file" node -r @swc-node/register tools/register-schemas.ts \
     --web-url "http://127.0.0.1:$web" --tenant "$TENANT" --namespace "$NAMESPACE") | sed 's/^/[pulsar] /'
+}
+
+# tokens_cli <args...>: Pulsar's own token tool (what `bin/pulsar tokens` runs)
+tokens_cli() {
+  "$JAVA_HOME_SEL/bin/java" -cp "$LIB_DIR/*" -Dlog4j2.configurationFile="$LOG_CONF" \
+    org.apache.pulsar.utils.auth.tokens.TokensCliUtils "$@"
+}
+
+# issue_token <role>: signs a token for <role> with the secret key into $AUTH_DIR/<role>.token (0600)
+issue_token() {
+  local role="$1" out="$AUTH_DIR/$1.token" token
+  local -a expiry=()
+  [[ -n "$TOKEN_EXPIRY" ]] && expiry=(--expiry-time "$TOKEN_EXPIRY")
+  [[ "$role" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] || die "role must be letters, digits, _ . or - (got '$role')"
+  token="$(tokens_cli create --secret-key "file://$AUTH_DIR/secret.key" --subject "$role" "${expiry[@]}")" ||
+    die "could not create a token for $role"
+  (umask 077 && printf '%s\n' "$token" >"$out.tmp") && mv "$out.tmp" "$out"
+  if [[ "$role" == "$ADMIN_ROLE" ]]; then
+    (umask 077 && printf 'Authorization: Bearer %s\n' "$token" >"$AUTH_DIR/admin.header")
+  fi
+  log "token for role $role: $out"
+}
+
+# ensure_auth: the secret key and the admin and mesh tokens, made once and kept (delete
+# $AUTH_DIR to start over; see README "Rotation")
+ensure_auth() {
+  mkdir -p "$AUTH_DIR" && chmod 700 "$AUTH_DIR"
+  if [[ ! -s "$AUTH_DIR/secret.key" ]]; then
+    (umask 077 && tokens_cli create-secret-key --output "$AUTH_DIR/secret.key" >/dev/null) ||
+      die "could not create the secret key"
+    rm -f "$AUTH_DIR"/*.token "$AUTH_DIR/admin.header"   # signed with another key
+    log "secret key: $AUTH_DIR/secret.key"
+  fi
+  chmod 600 "$AUTH_DIR/secret.key"
+  local role
+  for role in "$ADMIN_ROLE" "$MESH_ROLE"; do
+    [[ -s "$AUTH_DIR/$role.token" ]] || issue_token "$role"
+  done
+  [[ -s "$AUTH_DIR/admin.header" ]] || issue_token "$ADMIN_ROLE"
+  log "auth: superuser $ADMIN_ROLE ($AUTH_DIR/$ADMIN_ROLE.token), agents $MESH_ROLE ($AUTH_DIR/$MESH_ROLE.token)"
+}
+
+# ensure_tls: a CA and a server certificate for 127.0.0.1/localhost (and the advertised
+# address), made once with openssl and kept
+ensure_tls() {
+  command -v openssl >/dev/null || die "openssl is required for --tls"
+  mkdir -p "$TLS_DIR" && chmod 700 "$TLS_DIR"
+  if [[ ! -s "$TLS_DIR/ca.crt" || ! -s "$TLS_DIR/ca.key" ]]; then
+    (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Agent Mesh dev CA" \
+      -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.crt" 2>/dev/null) || die "openssl: CA certificate failed"
+    rm -f "$TLS_DIR/server.crt"
+  fi
+  if [[ ! -s "$TLS_DIR/server.crt" || ! -s "$TLS_DIR/server.key" ]]; then
+    local san="IP:127.0.0.1,DNS:localhost"
+    [[ "$ADVERTISED_ADDRESS" =~ ^[0-9.]+$ ]] && san+=",IP:$ADVERTISED_ADDRESS" || san+=",DNS:$ADVERTISED_ADDRESS"
+    # PKCS#8 key: what the broker's TLS (Netty/Jetty) reads
+    (umask 077 && openssl req -newkey rsa:2048 -nodes -subj "/CN=$ADVERTISED_ADDRESS" \
+      -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" 2>/dev/null &&
+      openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.crt" -CAkey "$TLS_DIR/ca.key" \
+        -CAcreateserial -days 825 -extfile <(printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\n' "$san") \
+        -out "$TLS_DIR/server.crt" 2>/dev/null) || die "openssl: server certificate failed"
+    rm -f "$TLS_DIR/server.csr"
+    chmod 644 "$TLS_DIR/ca.crt" "$TLS_DIR/server.crt"   # certificates are public; the keys stay 0600
+  fi
+  log "tls: CA $TLS_DIR/ca.crt, server certificate $TLS_DIR/server.crt"
+}
+
+# geo_bootstrap: joins cluster 1 and cluster 2 into one geo-replicated set — registers each with
+# the other, allows the tenant on both, replicates the namespace (`mesh geo bootstrap`,
+# libs/pulsar-admin; idempotent). Needs node and the repository's node_modules, as schemas do.
+geo_bootstrap() {
+  local repo
+  repo="$(cd -P "$PULSAR_HOME_DIR/../.." && pwd)"
+  if ! command -v node >/dev/null || [[ ! -d "$repo/node_modules/@swc-node/register" ]]; then
+    warn "geo-replication not set up: node or $repo/node_modules missing (npm ci, then: bash deploy/pulsar/pulsar.sh geo)"
+    return 0
+  fi
+  (cd "$repo" && env MESH_TRANSPORT=pulsar PULSAR_SERVICE_URL= PULSAR_TENANT="$TENANT" PULSAR_NAMESPACE="$NAMESPACE" \
+    PULSAR_WEB_URL="http://127.0.0.1:$(cluster_field 1 web)" \
+    MESH_GEO_PEER_WEB_URLS="http://127.0.0.1:$(cluster_field 2 web)" \
+    node -r @swc-node/register apps/cli/src/main.ts geo bootstrap) | sed 's/^/[pulsar] geo: /'
 }
 
 stop_pid() {
@@ -394,6 +552,8 @@ cmd_up() {
       --clusters) clusters="${2:-}"; shift 2 ;;
       --clusters=*) clusters="${1#*=}"; shift ;;
       --wipe) WIPE=1; shift ;;
+      --auth) AUTH=1; shift ;;
+      --tls) TLS=1; shift ;;
       -h|--help) usage; exit 0 ;;
       *) die "unknown option for up: $1" ;;
     esac
@@ -409,6 +569,8 @@ cmd_up() {
   ensure_lib
   pick_java
   mkdir -p "$DATA_ROOT"
+  [[ "$AUTH" == 1 ]] && ensure_auth
+  [[ "$TLS" == 1 ]] && ensure_tls
   for ((i = 1; i <= clusters; i++)); do start_cluster "$i"; done
   for ((i = 1; i <= clusters; i++)); do wait_healthy "$i"; done
   for ((i = 1; i <= clusters; i++)); do
@@ -422,9 +584,13 @@ cmd_up() {
       register_schemas "$(cluster_field "$i" web)" || die "schema registration failed (output above)"
     done
   fi
+  if (( clusters == 2 )) && [[ "$GEO" == true ]]; then
+    geo_bootstrap || die "geo-replication bootstrap failed (output above)"
+  fi
   log "up in $(( $(date +%s) - t0 ))s"
 }
 
+# cmd_down [cluster…]: stops the named clusters, or every one this script knows
 cmd_down() {
   local name pid any=0
   while IFS= read -r name; do
@@ -433,7 +599,7 @@ cmd_down() {
       stop_pid "$name" "$pid"; any=1
     fi
     rm -f "$(pid_file "$name")"
-  done < <(known_clusters)
+  done < <(if (( $# )); then printf '%s\n' "$@"; else known_clusters; fi)
   (( any )) || log "nothing running"
 }
 
@@ -458,6 +624,7 @@ cmd_status() {
       continue
     fi
     found=1
+    auth_of "$name"
     local rss health
     rss="$(ps -o rss= -p "$pid" 2>/dev/null | awk '{printf "%.0f MiB", $1/1024}')"
     if health_ok "$web"; then health=healthy; else health=UNHEALTHY; rc=1; fi
@@ -472,11 +639,35 @@ cmd_schemas() {
   for idx in 1 2; do
     name="$(cluster_field "$idx" name)"
     web="$(conf_value "$name" webServicePort "$(cluster_field "$idx" web)")"
+    auth_of "$name"
     health_ok "$web" || continue
     any=1
     register_schemas "$web" || die "$name: schema registration failed (output above)"
   done
   (( any )) || die "no healthy broker to register schemas on"
+}
+
+cmd_token() {
+  local role="" expiry_set=0
+  while (($#)); do
+    case "$1" in
+      --expiry) TOKEN_EXPIRY="${2:-}"; expiry_set=1; shift 2 ;;
+      --expiry=*) TOKEN_EXPIRY="${1#*=}"; expiry_set=1; shift ;;
+      -*) die "unknown option for token: $1" ;;
+      *) [[ -z "$role" ]] || die "token takes one role"; role="$1"; shift ;;
+    esac
+  done
+  [[ -n "$role" ]] || die "usage: pulsar.sh token <role> [--expiry 30d]"
+  (( expiry_set == 0 )) || [[ -n "$TOKEN_EXPIRY" ]] || die "--expiry needs a value such as 30d"
+  [[ -s "$AUTH_DIR/secret.key" ]] || die "no secret key at $AUTH_DIR/secret.key (start with: pulsar.sh up --auth)"
+  ensure_lib
+  pick_java
+  issue_token "$role"
+}
+
+# auth_of <cluster>: AUTH=1 when that cluster's rendered configuration turns authentication on
+auth_of() {
+  if [[ "$(conf_value "$1" authenticationEnabled false)" == true ]]; then AUTH=1; else AUTH=0; fi
 }
 
 cmd_logs() {
@@ -489,10 +680,12 @@ main() {
   [[ $# -gt 0 ]] && shift
   case "$cmd" in
     up) cmd_up "$@" ;;
-    down|stop) cmd_down ;;
+    down|stop) cmd_down "$@" ;;
     status) cmd_status ;;
     logs) cmd_logs "$@" ;;
     schemas) cmd_schemas ;;
+    token) cmd_token "$@" ;;
+    geo) geo_bootstrap ;;
     -h|--help|help|"") usage ;;
     *) usage; die "unknown command: $cmd" ;;
   esac

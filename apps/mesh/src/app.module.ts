@@ -4,6 +4,7 @@ import { MarketMakerModule } from '@agent-mesh/agents/market-maker';
 import { OrchestratorModule } from '@agent-mesh/agents/orchestrator';
 import { SagaCoordinatorModule } from '@agent-mesh/agents/saga-coordinator';
 import { WorkerModule } from '@agent-mesh/agents/worker';
+import { GeoAdminModule, WorkflowLogReaderModule } from '@agent-mesh/replay';
 import { MeshRuntimeModule } from '@agent-mesh/runtime';
 
 /** Every agent role in one process, on the in-process bus unless configured otherwise. */
@@ -15,6 +16,10 @@ import { MeshRuntimeModule } from '@agent-mesh/runtime';
     AggregatorModule,
     MarketMakerModule,
     SagaCoordinatorModule,
+    // With MESH_GEO_PEER_WEB_URLS set: GET /workflows/:id shows another region's workflow from the log.
+    WorkflowLogReaderModule,
+    // POST /admin/geo/fail-over: this region adopts a lost region's workflows (docs/geo.md).
+    GeoAdminModule,
   ],
 })
 export class MeshAppModule {}

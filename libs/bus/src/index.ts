@@ -19,6 +19,8 @@ export {
   BusClosedError,
 } from './event-bus';
 export { deadLetterMessage, retryMessage, failedAttempts, MAX_FAILURE_DETAIL_CHARS } from './dead-letter';
-export { MemoryBroker } from './memory/memory-broker';
+export { MemoryBroker, MemoryEventBus, type MemorySubscriptionStats } from './memory/memory-broker';
 export { PulsarWsEventBus } from './pulsar-ws/pulsar-ws-bus';
 export { PulsarNativeEventBus, loadPulsarClient } from './pulsar-native';
+export { trustedFetch, type HttpFetch } from './trusted-fetch';
+export { UpgradeRefusedError } from './pulsar-ws/ws-session';

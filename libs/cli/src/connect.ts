@@ -5,7 +5,8 @@ import type { CliContext, CliOutput } from './command';
 
 /**
  * The broker connection `mesh` works with, from the same settings as the agents
- * (MESH_TRANSPORT, PULSAR_WEB_URL, PULSAR_SERVICE_URL, PULSAR_TOKEN, PULSAR_TENANT, PULSAR_NAMESPACE).
+ * (MESH_TRANSPORT, PULSAR_WEB_URL, PULSAR_SERVICE_URL, PULSAR_TOKEN(_FILE), PULSAR_TLS_CA_FILE, PULSAR_TENANT,
+ * PULSAR_NAMESPACE).
  * Throws a MeshConfigError naming the setting when one is wrong or missing.
  */
 export async function connectFromEnvironment(
@@ -21,24 +22,26 @@ export async function connectFromEnvironment(
   }
   const bus = await connectBus(config);
   const admin = config.pulsarWebUrl
-    ? new PulsarAdmin({ webUrl: config.pulsarWebUrl, token: config.pulsarToken })
+    ? new PulsarAdmin({ webUrl: config.pulsarWebUrl, token: config.pulsarToken, tlsCaFile: config.pulsarTlsCaFile })
     : undefined;
   return {
     bus,
     naming: config.naming,
     backlog: admin ? (topic, subscription) => admin.backlog(topic, subscription) : undefined,
+    topics: admin ? () => admin.listTopics(config.naming.tenant, config.naming.namespace) : undefined,
     output,
     env,
   };
 }
 
 function connectBus(config: MeshConfig): Promise<EventBus> | EventBus {
-  if (config.pulsarWebUrl) return new PulsarWsEventBus({ webUrl: config.pulsarWebUrl, token: config.pulsarToken });
+  const { pulsarToken: token, pulsarTlsCaFile: tlsCaFile } = config;
+  if (config.pulsarWebUrl) return new PulsarWsEventBus({ webUrl: config.pulsarWebUrl, token, tlsCaFile });
   const native = loadPulsarClient();
   if (!native.ok || !config.pulsarServiceUrl) {
     throw new Error(
       `PULSAR_WEB_URL is not set and the native client cannot be used (${native.ok ? 'PULSAR_SERVICE_URL is not set' : native.reason.split('\n')[0]}): set PULSAR_WEB_URL`,
     );
   }
-  return PulsarNativeEventBus.create({ serviceUrl: config.pulsarServiceUrl, token: config.pulsarToken });
+  return PulsarNativeEventBus.create({ serviceUrl: config.pulsarServiceUrl, token, tlsCaFile });
 }

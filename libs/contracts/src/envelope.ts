@@ -10,10 +10,19 @@ export interface EventEnvelope<TData = unknown> {
   readonly causationId?: string;
   readonly source: string;
   readonly region: string;
+  /**
+   * The home of the workflow this event belongs to (geo-replication, docs/geo.md): the region
+   * that accepted it, `us-east`, or `us-east#2` once that region came back from two adoptions.
+   * Passed on from cause to effect like the correlation id; absent outside a geo set.
+   */
+  readonly home?: string;
   readonly occurredAt: string;
   readonly traceparent?: string;
   readonly data: TData;
 }
+
+/** A workflow's home: its region, with `#<epoch>` after that region's workflows were adopted `epoch` times. */
+export const HOME_PATTERN = /^[A-Za-z0-9_-]+(#[1-9][0-9]*)?$/;
 
 export const TRACEPARENT_PATTERN = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 
@@ -46,6 +55,10 @@ export class EnvelopeHeader {
   @IsNotEmpty()
   region!: string;
 
+  @IsOptional()
+  @Matches(HOME_PATTERN, { message: 'home must be a region, or region#epoch (e.g. us-east#1)' })
+  home?: string;
+
   @IsISO8601()
   occurredAt!: string;
 
@@ -65,6 +78,7 @@ export const EnvelopeProperties = {
   correlationId: 'mesh.correlation-id',
   source: 'mesh.source',
   region: 'mesh.region',
+  home: 'mesh.home',
   traceparent: 'traceparent',
   /**
    * Not an envelope field: set by the publisher on a delayed message (a timer), the epoch ms it

@@ -5,18 +5,28 @@
 // class-validator and class-transformer decorators need the Reflect metadata API.
 import 'reflect-metadata';
 export { describeError } from './describe-error';
-export { type EventEnvelope, TRACEPARENT_PATTERN, EnvelopeProperties } from './envelope';
+export { type EventEnvelope, HOME_PATTERN, TRACEPARENT_PATTERN, EnvelopeProperties } from './envelope';
 export { randomHex } from './entropy';
 export {
   createMeshEventRegistry,
   MESH_EVENT_DEFINITIONS,
   BoardEntryPosted,
   BoardEntryPostedV1,
+  AgentHeartbeat,
+  AgentHeartbeatV1,
+  RegionAdopted,
+  RegionAdoptedV1,
+  BrokerStats,
+  BrokerStatsV1,
+  MessageCounters,
+  TypeCounters,
+  SubscriptionStats,
   MarketAsk,
   MarketBid,
   MarketFill,
   MarketAskExpired,
   MarketExpiryCheck,
+  MarketWindowClose,
   SolverAnswer,
   SolverStart,
   SolverRoundCompleted,
@@ -28,6 +38,7 @@ export {
   MarketFillV1,
   MarketAskExpiredV1,
   MarketExpiryCheckV1,
+  MarketWindowCloseV1,
   SolverStartV1,
   SolverRoundCompletedV1,
   SolverAnswersV1,
@@ -54,6 +65,7 @@ export {
   sagaTaskId,
   isSagaCompensationTask,
   STEP_PATH_FRAGMENT,
+  STEP_PATH_PATTERN,
   WorkflowSubmitted,
   WorkflowCancelRequested,
   FanOutStarted,
@@ -66,11 +78,17 @@ export {
   type DeadlineScope,
   WorkflowSubmittedV1,
   WorkflowCancelRequestedV1,
+  ApprovalDecision,
+  ApprovalDecided,
+  ApprovalDecidedV1,
+  MAX_APPROVAL_COMMENT,
   StepStartedV1,
   StepCompletedV1,
   StepFailedV1,
   StageValidatedV1,
   StageFailedV1,
+  SupervisorPlannedV1,
+  SupervisorPlanRefusedV1,
   FanOutStartedV1,
   FanOutCompletedV1,
   FanOutFailedV1,
@@ -78,10 +96,15 @@ export {
   TaskAssigned,
   TaskCompleted,
   TaskFailed,
+  TaskToken,
+  TaskUsage,
   TaskAssignedV1,
   TaskCompletedV1,
   TaskFailedV1,
+  TaskTokenV1,
   branchTaskId,
+  branchWorkKey,
+  stepWorkKey,
   MAX_INPUT_TEXT,
   DocumentInput,
   FanOutWorkflowRequest,
@@ -137,22 +160,33 @@ export {
 } from './validation';
 export {
   skillsNamedBy,
+  unknownSkillErrors,
   validateWorkflowSpec,
   MAX_DEADLINE_MS,
+  DEFAULT_BID_WINDOW_MS,
+  MAX_BID_WINDOW_MS,
+  bidWindowOf,
   BackoffSpec,
   type StepKind,
   FanOutPolicySpec,
   AggregationStrategySpec,
   GateCheckSpec,
   GateSpec,
+  JudgeSpec,
+  PlannerSpec,
+  DEFAULT_PLANNER_ATTEMPTS,
   SagaActionSpec,
   SagaStepItemSpec,
   KnowledgeSourceSpec,
   BlackboardStepSpec,
+  ApprovalStepSpec,
+  BudgetSpec,
+  MAX_APPROVAL_PROMPT,
   type StepSpec,
   WorkflowSpec,
 } from './workflow-spec';
 export { stepAt, parentOf, lineage, fieldOf, ROOT, walkSteps, type StepOf, type ParentOf } from './step-tree';
+export { plannedChildren, withPlans } from './supervisor-plan';
 export {
   backoffDelayMs,
   backoffPolicy,
@@ -165,3 +199,4 @@ export {
 export { NonRetryableError, PayloadTooLargeError, RetryableError, isRetryableError } from './retryable';
 export { compileGatePattern, gatePatternMatches } from './gate-pattern';
 export { jsonShapeProblem, MAX_JSON_DEPTH } from './json-guard';
+export { redactCredentials, redactSecrets, REDACTED } from './redact';

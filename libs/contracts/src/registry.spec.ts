@@ -133,6 +133,27 @@ describe('EventRegistry', () => {
       expect(started.traceparent).toBe(TRACE);
     });
 
+    it('keeps the home of its cause (geo homing), an explicit one first; none when neither has one', () => {
+      const cause = registry.create(WorkflowRequestedV1, request(), origin, {
+        correlationId: 'wf-1',
+        home: 'us-east#1',
+      });
+      const started = (options: { home?: string }) =>
+        registry.create(WorkflowStartedV1, { skill: 'keywords', branchCount: 2 }, origin, {
+          correlationId: 'wf-1',
+          ...options,
+          causedBy: cause,
+        });
+      expect(started({}).home).toBe('us-east#1');
+      expect(started({ home: 'eu-west' }).home).toBe('eu-west');
+      expect(envelopeProperties(started({}))[EnvelopeProperties.home]).toBe('us-east#1');
+      const homeless = registry.create(WorkflowRequestedV1, request(), origin, { correlationId: 'wf-2' });
+      expect(homeless).not.toHaveProperty('home');
+      expect(() =>
+        registry.create(WorkflowRequestedV1, request(), origin, { correlationId: 'wf-3', home: 'us east' }),
+      ).toThrow(ContractValidationError);
+    });
+
     it('prefers an explicit traceparent, id and occurredAt over the defaults', () => {
       const cause = { id: '0190b2a4-7d3c-7abc-8def-000000000001', traceparent: TRACE };
       const own = '00-11111111111111111111111111111111-2222222222222222-01';

@@ -61,8 +61,10 @@ export interface EventOrigin {
 
 export interface NewEventOptions {
   readonly correlationId: string;
-  /** The event this one is a consequence of; its id becomes causationId and its trace is continued. */
-  readonly causedBy?: Pick<EventEnvelope, 'id' | 'traceparent'>;
+  /** The event this one is a consequence of; its id becomes causationId, its trace is continued and its home kept. */
+  readonly causedBy?: Pick<EventEnvelope, 'id' | 'traceparent' | 'home'>;
+  /** The workflow's home (geo, docs/geo.md); default the cause's; none when neither has one. */
+  readonly home?: string;
   readonly traceparent?: string;
   readonly id?: string;
   readonly occurredAt?: Date;
@@ -151,6 +153,7 @@ export class EventRegistry {
     origin: EventOrigin,
     options: NewEventOptions,
   ): EventEnvelope<TData> {
+    const home = options.home ?? options.causedBy?.home;
     return {
       id: options.id ?? uuidv7(),
       type: definition.type,
@@ -159,6 +162,7 @@ export class EventRegistry {
       causationId: options.causedBy?.id,
       source: origin.source,
       region: origin.region,
+      ...(home === undefined ? {} : { home }),
       occurredAt: (options.occurredAt ?? new Date()).toISOString(),
       traceparent: options.traceparent ?? options.causedBy?.traceparent,
       data,
@@ -313,6 +317,7 @@ export function envelopeProperties(envelope: EventEnvelope<object>): Record<stri
     [EnvelopeProperties.source]: envelope.source,
     [EnvelopeProperties.region]: envelope.region,
   };
+  if (envelope.home) props[EnvelopeProperties.home] = envelope.home;
   if (envelope.traceparent) props[EnvelopeProperties.traceparent] = envelope.traceparent;
   return props;
 }

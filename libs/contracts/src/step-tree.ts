@@ -1,4 +1,4 @@
-import type { StepKind, StepSpec, WorkflowSpec } from './workflow-spec';
+import type { JudgeSpec, PlannerSpec, StepKind, StepSpec, WorkflowSpec } from './workflow-spec';
 
 /**
  * The one module that knows how steps nest. A path names a step's place in the spec tree —
@@ -11,11 +11,18 @@ export const ROOT = 'root';
 /** The step spec of one kind. */
 export type StepOf<K extends StepKind> = Extract<StepSpec, { kind: K }>;
 
-/** How a step hangs from its parent: a chain's stage, a stage's recovery, or a supervisor's child. */
+/**
+ * How a step hangs from its parent: a chain's stage, a stage's recovery, a supervisor's child
+ * — or one of the tasks a spec declares inside a step: a stage gate's judge
+ * (`stages.1.judge`), a supervisor's planner (`planner`, its only one: index 0). Those run as
+ * task steps under the step, so they retry, time out and show like any task.
+ */
 export type ChildLink =
   | { readonly link: 'stage'; readonly index: number }
   | { readonly link: 'recovery'; readonly index: number }
-  | { readonly link: 'child'; readonly index: number };
+  | { readonly link: 'judge'; readonly index: number }
+  | { readonly link: 'child'; readonly index: number }
+  | { readonly link: 'planner'; readonly index: 0 };
 
 /** A step under another, with its path segment and its field path in the spec. */
 export interface ChildStep {
@@ -33,28 +40,54 @@ export interface ChildStep {
 export type ParentOf = { readonly path: string } & ChildLink;
 
 function segmentOf(via: ChildLink): string {
-  if (via.link === 'child') return `children.${via.index}`;
-  return via.link === 'stage' ? `stages.${via.index}` : `stages.${via.index}.recovery`;
+  switch (via.link) {
+    case 'child':
+      return `children.${via.index}`;
+    case 'planner':
+      return 'planner';
+    case 'stage':
+      return `stages.${via.index}`;
+    default:
+      return `stages.${via.index}.${via.link}`;
+  }
+}
+
+/**
+ * The task a planner or a judge runs: on its input, or else (neither input nor inputFrom, which
+ * only these tasks have) on the whole previous output as JSON text.
+ */
+function taskOf(name: 'planner' | 'judge', declared: PlannerSpec | JudgeSpec): StepOf<'task'> {
+  const { skill, params, deadlineMs } = declared;
+  const input = 'input' in declared ? declared.input : undefined;
+  return { kind: 'task', name, skill, params, deadlineMs, input };
 }
 
 /** The step `via` names under `step`, if there is one. */
 export function childAt(step: StepSpec, via: ChildLink): StepSpec | undefined {
-  if (via.link === 'child') return step.kind === 'supervisor' ? step.children[via.index] : undefined;
+  if (step.kind === 'supervisor') {
+    if (via.link === 'child') return step.children?.[via.index];
+    return via.link === 'planner' && step.planner ? taskOf('planner', step.planner) : undefined;
+  }
   if (step.kind !== 'chain') return undefined;
   const stage = step.stages[via.index];
   if (via.link === 'stage') return stage?.step;
+  if (via.link === 'judge') return stage?.gate?.judge ? taskOf('judge', stage.gate.judge) : undefined;
   // A recovery runs only when the gate's action is to recover.
-  return stage?.gate?.onFail.action === 'recover' ? stage.gate.onFail.recovery : undefined;
+  if (via.link === 'recovery' && stage?.gate?.onFail.action === 'recover') return stage.gate.onFail.recovery;
+  return undefined;
 }
 
-/** The steps directly under `step`, in order (a stage's recovery right after its stage). */
+/**
+ * The steps directly under `step`, in order (a stage's recovery right after its stage): the
+ * spec's steps, not the planner's and judges' tasks (their specs are validated as such).
+ */
 export function childrenOf(step: StepSpec): ChildStep[] {
   const child = (via: ChildLink, field: string, afterPrevious: boolean): ChildStep[] => {
     const found = childAt(step, via);
     return found ? [{ step: found, via, segment: segmentOf(via), field, afterPrevious }] : [];
   };
   if (step.kind === 'supervisor')
-    return step.children.flatMap((_, i) => child({ link: 'child', index: i }, `children.${i}`, false));
+    return (step.children ?? []).flatMap((_, i) => child({ link: 'child', index: i }, `children.${i}`, false));
   if (step.kind !== 'chain') return [];
   return step.stages.flatMap((_, i) => [
     ...child({ link: 'stage', index: i }, `stages.${i}.step`, i > 0),
@@ -71,13 +104,18 @@ function linksOf(path: string): ChildLink[] {
   let i = 1;
   while (i < parts.length) {
     const [name, digits, next] = [parts[i], parts[i + 1] ?? '', parts[i + 2]];
+    if (name === 'planner') {
+      links.push({ link: 'planner', index: 0 });
+      i += 1;
+      continue;
+    }
     if (!/^\d+$/.test(digits) || (name !== 'stages' && name !== 'children'))
       throw new Error(`not a step path: ${path}`);
     const index = Number(digits);
+    const inStage = name === 'stages' && (next === 'recovery' || next === 'judge') ? next : undefined;
     if (name === 'children') links.push({ link: 'child', index });
-    else if (next === 'recovery') links.push({ link: 'recovery', index });
-    else links.push({ link: 'stage', index });
-    i += name === 'stages' && next === 'recovery' ? 3 : 2;
+    else links.push({ link: inStage ?? 'stage', index });
+    i += inStage ? 3 : 2;
   }
   return links;
 }

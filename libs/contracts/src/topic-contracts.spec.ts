@@ -35,7 +35,10 @@ describe('topic schemas', () => {
       expect([definition.type, onTopics.has(definition)]).toEqual([definition.type, true]);
     const fixed: unknown[] = Object.values(Topics).filter((t) => typeof t === 'string');
     for (const topic of Object.keys(TOPIC_EVENTS)) {
-      expect([topic, fixed.includes(topic) || /^(tasks|blackboard)\.\{\w+\}$/.test(topic)]).toEqual([topic, true]);
+      expect([topic, fixed.includes(topic) || /^(tasks|blackboard|workflow\.stream)\.\{\w+\}$/.test(topic)]).toEqual([
+        topic,
+        true,
+      ]);
     }
   });
 
@@ -56,6 +59,7 @@ describe('topic schemas', () => {
       'causationId',
       'source',
       'region',
+      'home',
       'occurredAt',
       'traceparent',
       'data',

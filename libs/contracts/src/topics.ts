@@ -41,6 +41,8 @@ export const Topics = {
   sagaCommands: 'saga.commands',
   sagaEvents: 'saga.events',
   blackboard: (board: string): string => `blackboard.${board}`,
+  /** A workflow's live output (`task.token`): what `GET /workflows/:id/stream` relays. */
+  workflowStream: (workflowId: string): string => `workflow.stream.${workflowId}`,
   timers: 'timers',
   /**
    * The orchestrator's deadlines (`workflow.deadline`, delayed delivery): a topic of their own,
@@ -50,6 +52,12 @@ export const Topics = {
   workflowTimers: 'workflow.timers',
   /** The mesh-wide dead-letter topic for events that can never be handled. */
   deadLetter: 'mesh.dlq',
+  /** Every agent's heartbeat (`agent.heartbeat`); read from the latest message, never subscribed durably. */
+  agents: 'mesh.agents',
+  /** The broker's backlog figures (`broker.stats`), from one role; read like `mesh.agents`. */
+  stats: 'mesh.stats',
+  /** Adoptions of a lost region's workflows (`region.adopted`, docs/geo.md); read whole by every agent of a geo set. */
+  regions: 'mesh.regions',
 } as const;
 
 /** Whether `topic` is a short name of the task-results family (see TASK_RESULTS_TOPIC_PATTERN). */

@@ -1,6 +1,12 @@
 import 'reflect-metadata';
 import { ContractValidationError } from './validation';
-import { MAX_DEADLINE_MS, validateWorkflowSpec } from './workflow-spec';
+import {
+  bidWindowOf,
+  DEFAULT_BID_WINDOW_MS,
+  MAX_BID_WINDOW_MS,
+  MAX_DEADLINE_MS,
+  validateWorkflowSpec,
+} from './workflow-spec';
 
 const doc = (id: string) => ({ id, text: id });
 const task = { kind: 'task', skill: 'keywords', input: doc('a') };
@@ -83,5 +89,31 @@ describe('workflow spec: retry backoff', () => {
     expect(Object.keys(problems(fanOut({ type: 'retry-branch', maxRetries: 1, backoff: { jitter: 2 } })))).toEqual([
       'step.policy.backoff.jitter',
     ]);
+  });
+});
+
+describe('workflow spec: a market step’s bidding window', () => {
+  const market = (extra: object) => ({
+    step: { kind: 'market', skill: 'keywords', input: doc('a'), budget: 5, expireAfterMs: 1000, ...extra },
+  });
+
+  it('takes a window shorter than the ask’s life; without one, the default is at most half of it', () => {
+    const spec = validateWorkflowSpec(market({ bidWindowMs: 500 }));
+    expect(spec.step).toMatchObject({ bidWindowMs: 500 });
+    expect(bidWindowOf({ bidWindowMs: 500, expireAfterMs: 1000 })).toBe(500);
+    expect(bidWindowOf({ expireAfterMs: 10_000 })).toBe(DEFAULT_BID_WINDOW_MS);
+    expect(bidWindowOf({ expireAfterMs: 300 })).toBe(150);
+  });
+
+  it.each([
+    [{ bidWindowMs: 0 }, 'must not be less than 1'],
+    [{ bidWindowMs: 2.5 }, 'must be an integer'],
+    [{ bidWindowMs: '200' }, 'must be an integer'],
+    [{ bidWindowMs: MAX_BID_WINDOW_MS + 1 }, `must not be greater than ${MAX_BID_WINDOW_MS}`],
+    [{ bidWindowMs: 1000 }, 'must be shorter than expireAfterMs (1000 ms)'],
+  ])('refuses %j naming step.bidWindowMs', (extra, message) => {
+    const found = problems(market(extra));
+    expect(Object.keys(found)).toEqual(['step.bidWindowMs']);
+    expect(found['step.bidWindowMs']).toContain(message);
   });
 });

@@ -50,6 +50,7 @@ export const STEP_KINDS = [
   'market',
   'solver-rounds',
   'blackboard',
+  'approval',
 ] as const;
 export type StepKind = (typeof STEP_KINDS)[number];
 export const MAX_STEP_DEPTH = 8;
@@ -266,12 +267,40 @@ export class GateFailureSpec {
   recovery?: StepSpec;
 }
 
+/**
+ * A judge: a skill (a task on the workers, like any task) that reads the stage's output as JSON
+ * text and answers `{ accept: boolean, reason?: string }` (or in `json`, an llm skill's
+ * structured output); a rejection fails the gate with its reason.
+ */
+export class JudgeSpec {
+  @Matches(SKILL_NAME_PATTERN, { message: 'skill must be a lower-case skill name such as "llm"' })
+  skill!: string;
+
+  @IsOptional()
+  @IsObject()
+  params?: Record<string, unknown>;
+
+  /** How long the judge (each attempt) may run. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_DEADLINE_MS)
+  deadlineMs?: number;
+}
+
 export class GateSpec {
+  /** Deterministic checks, evaluated first. */
   @IsArray()
   @ArrayMinSize(1)
   @ValidateNested({ each: true })
   @Type(() => GateCheckSpec)
   checks!: GateCheckSpec[];
+
+  /** Runs once the checks pass: the gate holds only if it accepts. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => JudgeSpec)
+  judge?: JudgeSpec;
 
   @IsDefined()
   @ValidateNested()
@@ -304,19 +333,70 @@ export class ChainStepSpec extends StepSpecBase {
   stages!: ChainStageSpec[];
 }
 
+/** How many times a planner runs before its supervisor fails for want of a valid plan (planner.maxAttempts). */
+export const DEFAULT_PLANNER_ATTEMPTS = 2;
+
+/**
+ * A supervisor's planner: a skill (a task on the workers, like any task) whose output is the
+ * supervisor's children, `{ children: [step, ...] }` (or in `json`, an llm skill's structured
+ * output). It reads `input`, or else the previous output as JSON text.
+ */
+export class PlannerSpec {
+  @Matches(SKILL_NAME_PATTERN, { message: 'skill must be a lower-case skill name such as "llm"' })
+  skill!: string;
+
+  @IsOptional()
+  @IsObject()
+  params?: Record<string, unknown>;
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => DocumentInput)
+  input?: DocumentInput;
+
+  /** Runs of the planner (its plan refused, it runs again) before the supervisor fails. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10)
+  maxAttempts?: number;
+
+  /** How long the planner (each attempt) may run. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_DEADLINE_MS)
+  deadlineMs?: number;
+}
+
 /**
  * A supervisor decomposes its work into children (which may be supervisors themselves) and
- * rolls their results up: it holds its own children's results, never its grandchildren's.
+ * rolls their results up: it holds its own children's results, never its grandchildren's. The
+ * children are given (`children`) or decided at run time by its `planner`; a plan is validated
+ * as a submitted spec's steps are, and recorded (WorkflowState's plans, `supervisor.planned`).
  */
 export class SupervisorStepSpec extends StepSpecBase {
   declare kind: 'supervisor';
 
+  @IsOptional()
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(MAX_FAN_OUT)
   @ValidateNested({ each: true })
   @Type(() => StepSpecBase, stepDiscriminator())
-  children!: StepSpec[];
+  children?: StepSpec[];
+
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => PlannerSpec)
+  planner?: PlannerSpec;
+
+  /** The most children a plan may give (at most MAX_FAN_OUT in any case). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_FAN_OUT)
+  maxChildren?: number;
 }
 
 /** An action (or its compensation): a skill run on an input. */
@@ -366,6 +446,20 @@ export class SagaStepSpec extends StepSpecBase {
   @ValidateNested({ each: true })
   @Type(() => SagaStepItemSpec)
   steps!: SagaStepItemSpec[];
+}
+
+/** How long a market step's ask collects bids when the spec does not say (MarketStepSpec.bidWindowMs). */
+export const DEFAULT_BID_WINDOW_MS = 200;
+/** The longest bidding window a spec may ask for. */
+export const MAX_BID_WINDOW_MS = 60_000;
+
+/**
+ * The bidding window of a market step's asks: its own, else the default — at most half of
+ * `expireAfterMs`, so a short-lived ask (a spec written before windows existed) still has time
+ * left to be filled after its window.
+ */
+export function bidWindowOf(step: { readonly bidWindowMs?: number; readonly expireAfterMs: number }): number {
+  return step.bidWindowMs ?? Math.min(DEFAULT_BID_WINDOW_MS, Math.floor(step.expireAfterMs / 2));
 }
 
 /** How an unfilled ask is re-priced when it expires. */
@@ -426,6 +520,17 @@ export class MarketStepSpec extends SkillOnInputStepSpec {
   @Min(10)
   @Max(86_400_000)
   expireAfterMs!: number;
+
+  /**
+   * How long each ask collects bids before the best one (lowest price, then earliest) wins;
+   * default DEFAULT_BID_WINDOW_MS, at most half of `expireAfterMs` (bidWindowOf). Shorter than
+   * `expireAfterMs`.
+   */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_BID_WINDOW_MS)
+  bidWindowMs?: number;
 
   @IsOptional()
   @ValidateNested()
@@ -535,6 +640,27 @@ export class BlackboardStepSpec extends StepSpecBase {
   maxEntries!: number;
 }
 
+/** The longest prompt an approval step shows. */
+export const MAX_APPROVAL_PROMPT = 2000;
+
+/**
+ * A human approval: the step waits, dispatching nothing, until someone decides
+ * (`POST /workflows/:id/approvals/:stepPath`, the event `approval.decided`) or its deadline
+ * passes. Approved, its output is `{ approved: true, comment?, by?, previous? }` — `previous`
+ * is the output it was asked about (the stage before it in a chain), so the next stage reads it
+ * as `inputFrom: { source: 'previous', field: 'previous.<field>' }`; rejected, it fails with
+ * the comment as reason.
+ */
+export class ApprovalStepSpec extends StepSpecBase {
+  declare kind: 'approval';
+
+  /** What the approver is asked; shown in the API, the CLI and the console. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_APPROVAL_PROMPT)
+  prompt?: string;
+}
+
 export type StepSpec =
   | TaskStepSpec
   | FanOutStepSpec
@@ -543,7 +669,8 @@ export type StepSpec =
   | SagaStepSpec
   | MarketStepSpec
   | SolverRoundsStepSpec
-  | BlackboardStepSpec;
+  | BlackboardStepSpec
+  | ApprovalStepSpec;
 
 /** class-transformer picks the step class by `kind`; the list is read lazily (classes nest). */
 function stepDiscriminator() {
@@ -560,6 +687,7 @@ function stepDiscriminator() {
           { value: MarketStepSpec, name: 'market' },
           { value: SolverRoundsStepSpec, name: 'solver-rounds' },
           { value: BlackboardStepSpec, name: 'blackboard' },
+          { value: ApprovalStepSpec, name: 'approval' },
         ];
       },
     },
@@ -567,7 +695,26 @@ function stepDiscriminator() {
   };
 }
 
-/** A submitted workflow: a name, its deadline and the root step. */
+/**
+ * What a workflow may spend on model calls, summed over its tasks' reported usage
+ * (`task.completed`'s `usage`): past it, the step of the task that went over fails, and no
+ * step sends work once it is spent.
+ */
+export class BudgetSpec {
+  /** Prompt plus completion tokens. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  tokens?: number;
+
+  @IsOptional()
+  /** In dollars; at least a micro-dollar, the unit usage is summed in. */
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0.000001)
+  costUsd?: number;
+}
+
+/** A submitted workflow: a name, its deadline, its budget and the root step. */
 export class WorkflowSpec {
   @IsOptional()
   @IsString()
@@ -584,13 +731,29 @@ export class WorkflowSpec {
   @Max(MAX_DEADLINE_MS)
   deadlineMs?: number;
 
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => BudgetSpec)
+  budget?: BudgetSpec;
+
   @IsDefined()
   @ValidateNested()
   @Type(() => StepSpecBase, stepDiscriminator())
   step!: StepSpec;
 }
 
-type StepCheck<K extends StepKind> = (step: Extract<StepSpec, { kind: K }>, place: StepPlace) => FieldError[];
+/**
+ * What a spec is validated as: `submitted` (a supervisor gives exactly one of children and
+ * planner), or `planned` — the spec with its recorded plans (withPlans, supervisor-plan.ts),
+ * where a planner's supervisor also holds the children it gave.
+ */
+export type SpecStage = 'submitted' | 'planned';
+
+type StepCheck<K extends StepKind> = (
+  step: Extract<StepSpec, { kind: K }>,
+  place: StepPlace,
+  stage: SpecStage,
+) => FieldError[];
 const error = (field: string, message: string): FieldError => ({ field, messages: [message] });
 /** What a schema cannot say about each kind of step; the tree walk (step-tree.ts) visits the children. */
 const STEP_CHECKS: { readonly [K in StepKind]: StepCheck<K> } = {
@@ -614,11 +777,31 @@ const STEP_CHECKS: { readonly [K in StepKind]: StepCheck<K> } = {
     ...backoffErrors(step.policy?.backoff, step.policy?.type === 'retry-branch', 'retry-branch', `${field}.policy`),
   ],
   chain: (step, { field }) => step.stages.flatMap((stage, i) => checkStage(stage, `${field}.stages.${i}`)),
-  supervisor: () => [],
-  market: (step, { field }) =>
-    step.reprice && step.reprice.maxBudget < step.budget
+  supervisor: (step, { field, hasPrevious }, stage) => [
+    ...((step.children === undefined) === (step.planner === undefined) &&
+    !(stage === 'planned' && step.planner !== undefined)
+      ? [error(`${field}.children`, 'give exactly one of children and planner')]
+      : []),
+    ...(step.planner && !step.planner.input && !hasPrevious
+      ? [
+          error(
+            `${field}.planner.input`,
+            'a planner needs an input, or a previous output (in a chain stage after the first)',
+          ),
+        ]
+      : []),
+    ...(step.children && step.maxChildren !== undefined && step.children.length > step.maxChildren
+      ? [error(`${field}.children`, `at most maxChildren (${step.maxChildren}) children, got ${step.children.length}`)]
+      : []),
+  ],
+  market: (step, { field }) => [
+    ...(step.reprice && step.reprice.maxBudget < step.budget
       ? [error(`${field}.reprice.maxBudget`, 'maxBudget must be at least the starting budget')]
-      : [],
+      : []),
+    ...(step.bidWindowMs !== undefined && step.bidWindowMs >= step.expireAfterMs
+      ? [error(`${field}.bidWindowMs`, `bidWindowMs must be shorter than expireAfterMs (${step.expireAfterMs} ms)`)]
+      : []),
+  ],
   'solver-rounds': (step, { field }) => aggregationStrategyErrors(step.strategy, `${field}.strategy`),
   blackboard: (step, { field }) => {
     const kinds = new Set([...step.seed.map((e) => e.kind), ...step.sources.map((src) => src.produces)]);
@@ -636,6 +819,7 @@ const STEP_CHECKS: { readonly [K in StepKind]: StepCheck<K> } = {
       ),
     ];
   },
+  approval: () => [],
   saga: (step, { field }) =>
     step.steps.flatMap((item, i) =>
       step.steps.findIndex((other) => other.name === item.name) < i
@@ -684,8 +868,12 @@ function backoffErrors(
   return problem ? [error(`${field}.backoff`, problem)] : [];
 }
 
-function checkStep<K extends StepKind>(step: Extract<StepSpec, { kind: K }>, place: StepPlace): FieldError[] {
-  return (STEP_CHECKS[step.kind] as StepCheck<K>)(step, place);
+function checkStep<K extends StepKind>(
+  step: Extract<StepSpec, { kind: K }>,
+  place: StepPlace,
+  stage: SpecStage,
+): FieldError[] {
+  return (STEP_CHECKS[step.kind] as StepCheck<K>)(step, place, stage);
 }
 
 /** The skills a step itself names (not its children's), with the field naming each, relative to the step. */
@@ -703,10 +891,35 @@ export function skillsNamedBy(step: StepSpec): { readonly skill: string; readonl
         { skill: item.action.skill, field: `steps.${i}.action.skill` },
         { skill: item.compensation.skill, field: `steps.${i}.compensation.skill` },
       ]);
-    case 'chain':
     case 'supervisor':
+      return step.planner ? [{ skill: step.planner.skill, field: 'planner.skill' }] : [];
+    case 'chain':
+      return step.stages.flatMap((stage, i) =>
+        stage.gate?.judge ? [{ skill: stage.gate.judge.skill, field: `stages.${i}.gate.judge.skill` }] : [],
+      );
+    case 'approval':
       return [];
   }
+}
+
+/**
+ * Every skill named in the tree under `root` (its own included) that is not among `known`, as
+ * field errors; `field` is the root's field path (`step` for a workflow's root).
+ */
+export function unknownSkillErrors(root: StepSpec, known: readonly string[], field = 'step'): FieldError[] {
+  const errors: FieldError[] = [];
+  walkSteps(root, (step, place) => {
+    for (const named of skillsNamedBy(step)) {
+      if (!known.includes(named.skill))
+        errors.push(
+          error(
+            `${field}${place.field.slice('step'.length)}.${named.field}`,
+            `unknown skill "${named.skill}"; known: ${known.join(', ')}`,
+          ),
+        );
+    }
+  });
+  return errors;
 }
 
 /**
@@ -715,8 +928,13 @@ export function skillsNamedBy(step: StepSpec): { readonly skill: string; readonl
  * no larger than its fan-out, depth and size bounds. Throws ContractValidationError naming
  * each bad field by its path (e.g. `step.stages.1.step.skill`). Unknown fields are refused (the
  * HTTP API) unless `unknownFields` is 'keep' (a spec read back, or carried by an event).
+ * `stage` 'planned' is for a spec with its recorded plans grafted in (withPlans).
  */
-export function validateWorkflowSpec(plain: unknown, unknownFields: UnknownFields = 'reject'): WorkflowSpec {
+export function validateWorkflowSpec(
+  plain: unknown,
+  unknownFields: UnknownFields = 'reject',
+  stage: SpecStage = 'submitted',
+): WorkflowSpec {
   const spec = validatePlain(WorkflowSpec, plain, 'workflow spec', unknownFields);
   const errors: FieldError[] = [];
   let steps = 0;
@@ -727,7 +945,7 @@ export function validateWorkflowSpec(plain: unknown, unknownFields: UnknownField
       errors.push(error(`${place.field}.kind`, `kind must be one of ${STEP_KINDS.join(', ')}`));
       return;
     }
-    errors.push(...checkStep(step, place));
+    errors.push(...checkStep(step, place, stage));
   });
   if (steps > MAX_STEPS) errors.push(error('step', `a workflow has at most ${MAX_STEPS} steps (got ${steps})`));
   if (errors.length > 0) throw new ContractValidationError('workflow spec', errors);

@@ -3,3 +3,4 @@
  * Start at run-demo.ts (runDemo).
  */
 export { demoWorkflows, loadDocuments, runDemo } from './run-demo';
+export { llmDemoWorkflows } from './llm-workflows';

@@ -4,15 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { assertPulsarAnswers, describeWithPulsar } from '@agent-mesh/bus/testing';
 import { qualifyTopic, Topics } from '@agent-mesh/contracts';
-import {
-  eventually,
-  PulsarNamespace,
-  RedisFixture,
-  spawnAgent,
-  WorkflowClient,
-  type SpawnedAgent,
-} from '@agent-mesh/testing';
+import { eventually, PulsarNamespace, RedisFixture, WorkflowClient } from '@agent-mesh/testing';
 import { terminalEvents } from './support/pattern-scenarios';
+import { SuiteAgents } from './support/suite-agents';
 
 const WORKSPACE = join(__dirname, '../../..');
 
@@ -44,24 +38,8 @@ describeWithPulsar('cancel reaches the skills running in worker processes (real 
   const redis = new RedisFixture();
   const namespace = new PulsarNamespace(env, 'cancel');
   const llm = new SilentLlm();
-  const agents: SpawnedAgent[] = [];
   let client: WorkflowClient;
-
-  const start = async (app: string, instance: string, extra: Record<string, string> = {}) => {
-    const agent = await spawnAgent(app, {
-      ...namespace.meshEnv(),
-      MESH_REGION: 'e2e',
-      MESH_INSTANCE_ID: instance,
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: redis.keyPrefix,
-      LLM_BASE_URL: llmUrl,
-      LLM_MODEL: 'any',
-      ...extra,
-    });
-    agents.push(agent);
-    return agent;
-  };
-  let llmUrl = '';
+  let mesh: SuiteAgents;
 
   beforeAll(async () => {
     await assertPulsarAnswers(env);
@@ -69,19 +47,25 @@ describeWithPulsar('cancel reaches the skills running in worker processes (real 
     for (const app of ['orchestrator', 'aggregator', 'worker'])
       execFileSync(process.execPath, ['tools/build-app.js', app], { cwd: WORKSPACE, stdio: 'pipe' });
     await namespace.create();
-    llmUrl = await llm.start();
-    const orchestrator = await start('orchestrator', 'orch-1');
+    const llmUrl = await llm.start();
+    mesh = new SuiteAgents({
+      pulsar: env,
+      redisUrl: redis.url,
+      workers: 2,
+      env: { ...namespace.meshEnv(), REDIS_KEY_PREFIX: redis.keyPrefix, LLM_BASE_URL: llmUrl, LLM_MODEL: 'any' },
+    });
+    const orchestrator = await mesh.start('orchestrator-e2e');
     client = new WorkflowClient(orchestrator.url, { timeoutMs: 60_000 });
     await Promise.all([
-      start('aggregator', 'agg-1'),
+      mesh.start('aggregator-e2e'),
       // Two workers; the second on the native client where pulsar-client loads (its reader is polled), else WebSocket too.
-      start('worker', 'w-ws', { LLM_MODEL: 'model-ws' }),
-      start('worker', 'w-native', { LLM_MODEL: 'model-native', PULSAR_SERVICE_URL: env.serviceUrl }),
+      mesh.start('worker-e2e-1', { env: { LLM_MODEL: 'model-ws' } }),
+      mesh.start('worker-e2e-2', { env: { LLM_MODEL: 'model-native', PULSAR_SERVICE_URL: env.serviceUrl } }),
     ]);
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.allSettled(agents.map((a) => a.stop()));
+    await mesh?.stopAll();
     await llm.close();
     await namespace.delete();
     await redis.cleanup();
@@ -116,6 +100,6 @@ describeWithPulsar('cancel reaches the skills running in worker processes (real 
       30_000,
     );
     expect(llm.requests).toHaveLength(8);
-    expect(agents.every((a) => a.process.exitCode === null)).toBe(true);
+    expect(mesh.started.every((a) => a.pid !== undefined)).toBe(true);
   }, 120_000);
 });

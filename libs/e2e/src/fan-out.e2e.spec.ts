@@ -1,13 +1,24 @@
 import { DeadLetterProperties } from '@agent-mesh/bus';
 import { Topics } from '@agent-mesh/contracts';
 import { createDefaultSkillRegistry } from '@agent-mesh/skills';
-import { eventually, InProcessMesh, startAgents, WORKFLOW_ROLES, WorkflowClient } from '@agent-mesh/testing';
+import { MemoryStateStore } from '@agent-mesh/state';
+import { FaultyStore, type StoreWrite } from '@agent-mesh/state/testing';
+import { eventually, FaultyBus, InProcessMesh, startAgents, WORKFLOW_ROLES, WorkflowClient } from '@agent-mesh/testing';
+import { decodeAll } from './support/expectations';
+import { FlakySkill } from './support/test-skills';
 
 interface WorkflowBody {
   status: string;
   skill: string;
   branchCount: number;
-  branches: { index: number; inputId: string; status: string; worker?: string; output?: Record<string, unknown> }[];
+  branches: {
+    index: number;
+    inputId: string;
+    status: string;
+    attempt: number;
+    worker?: string;
+    output?: Record<string, unknown>;
+  }[];
   result?: Record<string, unknown>;
   reason?: string;
 }
@@ -139,5 +150,60 @@ describe('fan-out workflow across agent processes (memory bus)', () => {
     // And the agents still serve.
     const { json } = await client.post({ skill: 'sentiment', inputs: documents });
     expect((await client.finished<WorkflowBody>(String(json['workflowId']))).status).toBe('completed');
+  });
+});
+
+describe('a retried branch whose result reaches the orchestrator late (memory bus)', () => {
+  let mesh: InProcessMesh;
+
+  afterEach(() => mesh.stopAll());
+
+  it('the fan-out ends once the retry’s result is projected, not on its failed first attempt', async () => {
+    mesh = new InProcessMesh();
+    const flaky = new FlakySkill();
+    const skills = () => {
+      const registry = createDefaultSkillRegistry();
+      registry.register(flaky);
+      return registry;
+    };
+    // The orchestrator's projection of the retry's result (branch 1, attempt 2, completed) fails
+    // once and comes again a second later: the aggregator's fanout.completed overtakes it.
+    const failed: StoreWrite[] = [];
+    const retryProjection = (write: StoreWrite) =>
+      write.method === 'recordSlot' && write.names.some((name) => name.endsWith('#1=2:completed'));
+    const [orchestrator] = await startAgents(mesh, WORKFLOW_ROLES, (role) => ({
+      skills: skills(),
+      ...(role === 'orchestrator' && {
+        stateStore: new FaultyStore(new MemoryStateStore(), (write) => {
+          if (failed.length > 0 || !retryProjection(write)) return 'pass';
+          failed.push(write);
+          return 'before';
+        }),
+        wrapBus: (bus) => new FaultyBus(bus, { decide: () => 'pass', nackRedeliveryDelayMs: 1000 }),
+      }),
+    }));
+    const client = new WorkflowClient(orchestrator.url);
+    const inputs = [
+      { id: 'late-a', text: 'alpha beta' },
+      { id: 'late-b', text: 'flaky gamma delta' },
+      { id: 'late-c', text: 'zeta' },
+    ];
+    const id = await client.submit({
+      step: { kind: 'fan-out', skill: 'flaky', inputs, policy: { type: 'retry-branch', maxRetries: 2 } },
+    });
+    const workflow = await client.finished<WorkflowBody>(id);
+
+    expect(failed).toHaveLength(1);
+    expect(workflow.status).toBe('completed');
+    expect(workflow.branches.map((b) => [b.index, b.status, b.attempt])).toEqual([
+      [0, 'completed', 1],
+      [1, 'completed', 2],
+      [2, 'completed', 1],
+    ]);
+    const completed = decodeAll<{ branchCount: number; succeeded: number; failed: number }>(
+      await mesh.readAll(Topics.workflowEvents),
+      'workflow.completed',
+    );
+    expect(completed.map((e) => [e.data.branchCount, e.data.succeeded, e.data.failed])).toEqual([[3, 3, 0]]);
   });
 });

@@ -40,6 +40,8 @@ const QUIET_MS = 120;
 const LATE_MS = 1_000;
 const SAGA_DEADLINE_MS = 50;
 const ROLES: readonly AgentRole[] = ['orchestrator', 'aggregator', 'saga-coordinator', 'market-maker', 'worker'];
+/** More runs for a target whose call did not happen (see below). */
+const UNREACHED_RETRIES = 2;
 /** Calls made by the HTTP submission itself: a failure answers 5xx to the client, no event to redeliver. */
 const SUBMISSION_CALLS = [/^applyOnce orchestrator:accepted:/, /^publish workflow\.events workflow\.submitted\b/];
 
@@ -152,8 +154,8 @@ const SCENARIOS: readonly Scenario[] = [
       input: { id: `${tag}-m`, text: `${tag} market work` },
       budget: 0.2,
       expireAfterMs: 400,
-      // a third ask at 20 if a busy machine lets the second expire too
-      reprice: { factor: 10, maxBudget: 20, times: 2 },
+      // more asks at 20 if a busy machine lets the second expire too (a loaded CI run let three expire)
+      reprice: { factor: 10, maxBudget: 20, times: 5 },
     }),
     status: 'completed',
     terminal: 'workflow.completed',
@@ -352,15 +354,15 @@ const TERMINAL_TYPES = [
 const describeTarget = (t?: FaultTarget) => (t ? `${t.role} fails ${t.timing} ${t.call}` : 'no fault');
 
 describe('transient faults converge: one failed write or publish at every point of every role (memory bus, real Redis)', () => {
-  const redis = new RedisFixture();
-  afterAll(() => redis.cleanup());
-
   it.concurrent.each(SCENARIOS.map((s) => [s.key, s] as const))(
     '%s: every role, every write and publish failing once, ends as intended',
     async (_key, scenario) => {
       const injector = new FaultInjector();
       const skill = new EffectSkill();
       const mesh = new InProcessMesh();
+      // Each mesh its own key prefix: the meshes run at once, and a market maker rebuilding its
+      // books lists every open ask of its prefix (two meshes' asks in one market would cross-talk).
+      const redis = new RedisFixture();
       const reader = await redis.connect();
       try {
         const roles: AgentRole[] = [
@@ -372,12 +374,28 @@ describe('transient faults converge: one failed write or publish at every point 
           'worker',
         ];
         const [orchestrator] = await startAgents(mesh, roles, async (role) => ({
+          // Heartbeats are periodic, not part of a run: one falls inside some runs and not others,
+          // which made its publish a fault point that later runs did not reach (a loaded CI run).
+          env: { MESH_HEARTBEAT_MS: '0' },
           stateStore: role === 'worker' ? undefined : injector.store(role, await redis.connect()),
           skills: createDefaultSkillRegistry().register(skill),
           wrapBus: injector.bus(role, NACK_REDELIVERY_MS),
         }));
         const client = new WorkflowClient(orchestrator.url);
         let sequence = 0;
+
+        /** A run's timeline and the last effects in the ledger. */
+        const explain = async (id: string) => {
+          const view = await client.get(id);
+          const timeline = view.timeline.map(
+            (e) => `  ${e.at} ${e.source} ${e.type} ${e.stepPath ?? ''} ${e.detail ?? ''}`,
+          );
+          return [
+            `workflow ${id}: ${view.status}`,
+            ...timeline,
+            `last effects: ${skill.effects.slice(-5).join(' | ')}`,
+          ].join('\n');
+        };
 
         /** One run of the scenario, failing `target` once; what went wrong, if anything. */
         const run = async (target?: FaultTarget) => {
@@ -404,6 +422,8 @@ describe('transient faults converge: one failed write or publish at every point 
             await scenario.check(workflow.status === view.status ? view : workflow, tag, reader);
           } catch (error) {
             problem = `${describeTarget(target)}: ${(error as Error).message.split('\n').slice(0, 14).join(' ')}`;
+            // the run's timeline and the last effects, so a failure explains itself
+            if (id) console.log(`${problem}\n${await explain(id)}`);
           }
           const { calls, fired } = injector.end(id);
           return { calls, problem, reached: target === undefined || fired !== undefined };
@@ -415,19 +435,31 @@ describe('transient faults converge: one failed write or publish at every point 
           (p) => !(p.role === 'orchestrator' && SUBMISSION_CALLS.some((re) => re.test(p.call))),
         );
         const problems: string[] = [];
-        const unreached: string[] = [];
+        let unreached: FaultTarget[] = [];
         for (const point of points) {
           for (const timing of ['before', 'after'] as FaultTiming[]) {
             const target = { ...point, timing };
             const outcome = await run(target);
             if (outcome.problem) problems.push(outcome.problem);
-            if (!outcome.reached) unreached.push(describeTarget(target));
+            if (!outcome.reached) unreached.push(target);
           }
+        }
+        // A call on a timing-dependent path (a timer handled late on a loaded machine) may not
+        // happen in every run: an unreached target gets UNREACHED_RETRIES more runs to happen.
+        for (let attempt = 0; attempt < UNREACHED_RETRIES && unreached.length > 0; attempt++) {
+          const still: FaultTarget[] = [];
+          for (const target of unreached) {
+            const outcome = await run(target);
+            if (outcome.problem) problems.push(outcome.problem);
+            if (!outcome.reached) still.push(target);
+          }
+          unreached = still;
         }
         const perRole = Object.fromEntries(ROLES.map((r) => [r, points.filter((p) => p.role === r).length]));
         console.log(
           `faults-converge ${scenario.key}: ${points.length} points × 2 timings ${JSON.stringify(perRole)}, ` +
-            `${problems.length} problems, ${unreached.length} not reached`,
+            `${problems.length} problems, ${unreached.length} not reached` +
+            (unreached.length > 0 ? ` (${unreached.map(describeTarget).join('; ')})` : ''),
         );
         expect(problems).toEqual([]);
         // Nothing dead-lettered but the tasks whose input a skill refused (recorded so, by design).
@@ -439,8 +471,9 @@ describe('transient faults converge: one failed write or publish at every point 
         expect(unreached.length).toBeLessThanOrEqual(Math.floor(points.length / 10));
       } finally {
         await mesh.stopAll();
+        await redis.cleanup();
       }
     },
-    170_000,
+    240_000,
   );
 });

@@ -399,23 +399,41 @@ describeWithPulsar('more workflow patterns on a real Pulsar broker (pulsar-ws)',
     }, 60_000);
 
     it('an ask no bid crosses expires (a late timer on the broker), is re-priced, and the re-priced ask fills', async () => {
-      // ask 1 at 0.5: nobody crosses (0.6, 0.96). ask 2 at round2(0.5 × 1.5) = 0.75: 0.6 crosses.
-      const expireAfterMs = 1500;
+      // ask 1 at 0.5: nobody crosses (0.6, 0.96). ask 2 at round2(0.5 × 1.5) = 0.75: 0.6 crosses. On a
+      // loaded machine a bid can come after ask 2's expiry too; then ask 3 (1.13) is the one filled.
+      const expireAfterMs = 3000;
       const id = await submit(
         marketStep('mk-2', { budget: 0.5, expireAfterMs, reprice: { factor: 1.5, maxBudget: 5, times: 2 } }),
       );
       const workflow = await client.finished(id);
       expect(workflow.status).toBe('completed');
       expect(workflow.result).toEqual({ words: 40 });
-      const asks = entries(workflow, 'market.ask');
-      expect(asks.map((e) => e.detail)).toEqual(['ask 1 for count, budget 0.5', 'ask 2 for count, budget 0.75']);
+      const asks = entries(workflow, 'market.ask').map((e) => e.detail);
+      expect(asks.slice(0, 2)).toEqual(['ask 1 for count, budget 0.5', 'ask 2 for count, budget 0.75']);
+      expect(asks.length).toBeLessThanOrEqual(3);
       const expired = entries(workflow, 'market.ask-expired');
-      expect(expired.map((e) => e.detail)).toEqual([`${id}:root:ask-1 at budget 0.5`]);
+      // every ask but the last expired, ask 1 first
+      expect(expired.map((e) => e.detail)).toEqual(
+        asks.slice(0, -1).map((_, i) => expect.stringMatching(new RegExp(`^${id}:root:ask-${i + 1} at budget `))),
+      );
       // the expiry check is delivered by the broker at the ask's expiry, not at once
-      expect(ms(expired[0]) - ms(asks[0])).toBeGreaterThanOrEqual(expireAfterMs - 100);
+      const firstAsk = entries(workflow, 'market.ask')[0];
+      expect(ms(expired[0]) - ms(firstAsk)).toBeGreaterThanOrEqual(expireAfterMs - 100);
       expect(await fillsFor(`${id}:root:ask-1`)).toHaveLength(0);
       expect((await bidsFor(`${id}:root:ask-1`)).map((b) => b.data.price).sort()).toEqual([0.6, 0.96]);
-      expect((await fillsFor(`${id}:root:ask-2`)).map((f) => [f.data.workerId, f.data.price])).toEqual([[CHEAP, 0.6]]);
+      const lastAsk = `${id}:root:ask-${asks.length}`;
+      const fills = (await fillsFor(lastAsk)).map((f) => [f.data.workerId, f.data.price]);
+      expect(fills).toHaveLength(1);
+      // ask 2 (0.75): only the cheap bid crosses; ask 3 (1.13): both do, and the cheaper fills if it came
+      // within the bidding window the first crossing bid opened (the best-bid tests are in market.e2e)
+      const crossing =
+        asks.length === 2
+          ? [[CHEAP, 0.6]]
+          : [
+              [CHEAP, 0.6],
+              [DEAR, 0.96],
+            ];
+      expect(crossing).toContainEqual(fills[0]);
       expect(entries(workflow, 'market.fill')).toHaveLength(1);
     }, 60_000);
 

@@ -2,14 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { assertPulsarAnswers, describeWithPulsar } from '@agent-mesh/bus/testing';
 import { createDefaultSkillRegistry } from '@agent-mesh/skills';
-import {
-  eventually,
-  PulsarNamespace,
-  RedisFixture,
-  spawnAgent,
-  type SpawnedAgent,
-  WorkflowClient,
-} from '@agent-mesh/testing';
+import { eventually, PulsarNamespace, RedisFixture, WorkflowClient } from '@agent-mesh/testing';
+import { SUITE_REGION, SuiteAgents } from './support/suite-agents';
 
 const WORKSPACE = join(__dirname, '../../..');
 const ROLES = ['orchestrator', 'aggregator', 'market-maker', 'saga-coordinator', 'worker'] as const;
@@ -31,20 +25,14 @@ const texts = [
 describeWithPulsar('agents as separate processes on a real Pulsar broker and Redis', (env) => {
   const redis = new RedisFixture();
   const namespace = new PulsarNamespace(env, 'e2e');
-  const agents: SpawnedAgent[] = [];
+  // The launcher's plan of one region with two workers; the second joins in a test below.
+  const mesh = new SuiteAgents({
+    pulsar: env,
+    redisUrl: redis.url,
+    workers: 2,
+    env: { ...namespace.meshEnv(), REDIS_KEY_PREFIX: redis.keyPrefix },
+  });
   let client: WorkflowClient;
-
-  const start = async (app: string, instance: string) => {
-    const agent = await spawnAgent(app, {
-      ...namespace.meshEnv(),
-      MESH_REGION: 'e2e',
-      MESH_INSTANCE_ID: instance,
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: redis.keyPrefix,
-    });
-    agents.push(agent);
-    return agent;
-  };
 
   const submit = async (skill: string, inputs: { id: string; text: string }[]): Promise<WorkflowBody> => {
     const { status, json } = await client.post({ skill, inputs });
@@ -60,30 +48,28 @@ describeWithPulsar('agents as separate processes on a real Pulsar broker and Red
     for (const app of ROLES)
       execFileSync(process.execPath, ['tools/build-app.js', app], { cwd: WORKSPACE, stdio: 'pipe' });
     await namespace.create();
-    const orchestrator = await start('orchestrator', 'orch-1');
+    const orchestrator = await mesh.start('orchestrator-e2e');
     client = new WorkflowClient(orchestrator.url);
-    await Promise.all([
-      start('aggregator', 'agg-1'),
-      start('market-maker', 'mm-1'),
-      start('saga-coordinator', 'saga-1'),
-      start('worker', 'w1'),
-    ]);
+    await Promise.all(
+      ['aggregator-e2e', 'market-maker-e2e', 'saga-coordinator-e2e', 'worker-e2e-1'].map((name) => mesh.start(name)),
+    );
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.allSettled(agents.map((a) => a.stop()));
+    await mesh.stopAll();
     await namespace.delete();
     await redis.cleanup();
   }, 120_000);
 
   it('serves /health on every role, on the pulsar-ws driver', async () => {
-    for (const agent of agents) {
+    for (const agent of mesh.started) {
       const health = (await (await fetch(`${agent.url}/health`)).json()) as {
         status: string;
         role: string;
         transport: string;
       };
-      expect(health).toMatchObject({ status: 'ok', role: agent.app, transport: 'pulsar-ws' });
+      expect(health).toMatchObject({ status: 'ok', transport: 'pulsar-ws' });
+      expect(`${health.role}-${SUITE_REGION}`).toBe(agent.plan.service);
     }
   });
 
@@ -96,11 +82,11 @@ describeWithPulsar('agents as separate processes on a real Pulsar broker and Red
       inputs.map(async (i) => ({ inputId: i.id, output: await skill.run(i, { signal }) })),
     );
     expect(workflow.result).toEqual(skill.combine(outputs));
-    expect(new Set(workflow.branches.map((b) => b.worker))).toEqual(new Set(['worker@w1']));
+    expect(new Set(workflow.branches.map((b) => b.worker))).toEqual(new Set(['worker@worker-e2e-1']));
   }, 90_000);
 
   it('shares the tasks between two worker processes', async () => {
-    await start('worker', 'w2');
+    await mesh.start('worker-e2e-2');
     const inputs = Array.from({ length: 40 }, (_, i) => ({
       id: `n-${i}`,
       text: `${texts[i % texts.length]} Item ${i}.`,
@@ -114,12 +100,12 @@ describeWithPulsar('agents as separate processes on a real Pulsar broker and Red
     });
     const perWorker = new Map<string, number>();
     for (const b of workflow.branches) perWorker.set(String(b.worker), (perWorker.get(String(b.worker)) ?? 0) + 1);
-    expect([...perWorker.keys()].sort()).toEqual(['worker@w1', 'worker@w2']);
+    expect([...perWorker.keys()].sort()).toEqual(['worker@worker-e2e-1', 'worker@worker-e2e-2']);
     expect([...perWorker.values()].reduce((a, b) => a + b, 0)).toBe(40);
   }, 90_000);
 
   it('stops every process cleanly on SIGTERM', async () => {
-    const codes = await Promise.all(agents.map((a) => a.stop()));
-    expect(codes).toEqual(agents.map(() => 0));
+    const codes = await mesh.stopAll();
+    expect(codes).toEqual(mesh.started.map(() => 0));
   }, 90_000);
 });

@@ -56,6 +56,5 @@ describeWithPulsar('rebuild from the log on a real Pulsar broker (pulsar-ws, sta
     replayEnv: { ...meshEnv(), REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.keyPrefix },
     waitMs: 30_000,
     quietMs: 500,
-    liveOrderMayDiffer: true,
   }));
 });

@@ -52,6 +52,13 @@ export interface MeshSubscriptionOptions {
   readonly initialPosition?: InitialPosition;
   /** Most messages handled at once by this consumer. Default 16. */
   readonly concurrency?: number;
+  /**
+   * In a geo set, only events produced in this process's region reach the handler; the rest are
+   * acked and skipped (docs/geo.md). For events about a region's live agents, such as a worker's
+   * bid: a copy replicated from another region, a lost one's included, names an agent that is not
+   * here. Default false: a workflow's events are taken by their home (homing), wherever produced.
+   */
+  readonly ownRegionOnly?: boolean;
 }
 
 /** What the server reads off each handler (Nest keeps it as the handler's `extras`). */

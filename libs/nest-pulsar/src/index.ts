@@ -11,3 +11,11 @@ export { MeshTransportServer } from './mesh-transport.server';
 export { MeshTransportModule } from './mesh-transport.module';
 export { MESH_TRANSPORT_OPTIONS, type EventStamp, type EventStamps, type MeshTransportOptions } from './options';
 export { nextTraceparent } from './trace';
+export { homeOf, regionOfHome, RegionHoming, type Homing } from './region-homing';
+export {
+  MeshObservers,
+  type MeshObserver,
+  type MessageOutcome,
+  type PublishedEvent,
+  type SettledMessage,
+} from './observers';

@@ -76,6 +76,20 @@ describe('MeshTransportServer with bad input (memory bus)', () => {
       /^unsafe-json: payload refused: forbidden key "__proto__"/,
     ],
     [
+      'a constructor.prototype key in the body',
+      () =>
+        JSON.stringify(rawPingEnvelope(1)).replace(
+          '"data":{',
+          '"data":{"constructor":{"prototype":{"polluted":true}},',
+        ),
+      /^unsafe-json: payload refused: forbidden key "constructor"/,
+    ],
+    [
+      'a prototype key in the body',
+      () => JSON.stringify(rawPingEnvelope(1)).replace('"data":{', '"data":{"prototype":{"polluted":true},'),
+      /^unsafe-json: payload refused: forbidden key "prototype"/,
+    ],
+    [
       'a body nested thousands of levels deep',
       () =>
         JSON.stringify(rawPingEnvelope(1)).replace(
@@ -83,6 +97,11 @@ describe('MeshTransportServer with bad input (memory bus)', () => {
           `"data":{"deep":${'['.repeat(10_000)}${']'.repeat(10_000)},`,
         ),
       /^unsafe-json: payload refused: nested deeper than/,
+    ],
+    [
+      'an event over the 5 MiB limit publishers keep to (valid otherwise: JSON whitespace)',
+      () => `${JSON.stringify(rawPingEnvelope(1))}${' '.repeat(5 * 1024 * 1024)}`,
+      /^payload-too-large: \d{7} bytes, over the 5242880-byte limit$/,
     ],
   ])('dead-letters %s with the reason and keeps serving', async (_label, payload, reason) => {
     await h.start({ controllers: [PingController] });
@@ -109,6 +128,9 @@ describe('MeshTransportServer with bad input (memory bus)', () => {
     await sleep(60);
     expect(handled).toEqual([7, 8]);
     expect(await readTopic(h.external, MESH_DLQ)).toHaveLength(1);
+    // and nothing was polluted on the way
+    for (const prototype of [Object.prototype, Array.prototype, Function.prototype])
+      expect(Object.getOwnPropertyNames(prototype)).not.toContain('polluted');
   });
 
   it('dead-letters a registered version the handler does not declare', async () => {

@@ -10,6 +10,7 @@ import {
 } from '@nestjs/common';
 import { MeshClientProxy } from './mesh-client.proxy';
 import { MeshPublisher } from './mesh-publisher';
+import { MeshObservers } from './observers';
 import { MeshTransportServer } from './mesh-transport.server';
 import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from './options';
 
@@ -23,6 +24,7 @@ class MeshBusLifecycle implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.server.close();
+    await this.options.homing?.close?.();
     await this.options.bus.close();
   }
 }
@@ -54,8 +56,9 @@ export class MeshTransportModule {
         MeshClientProxy,
         MeshTransportServer,
         MeshBusLifecycle,
+        MeshObservers,
       ],
-      exports: [MESH_TRANSPORT_OPTIONS, MeshPublisher, MeshClientProxy, MeshTransportServer],
+      exports: [MESH_TRANSPORT_OPTIONS, MeshPublisher, MeshClientProxy, MeshTransportServer, MeshObservers],
     };
   }
 }

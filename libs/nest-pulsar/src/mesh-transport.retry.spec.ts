@@ -107,9 +107,10 @@ function describeRetries(target: RetryTarget): void {
         expect(attempts[0].topic).toBe(topic(`flaky-${type}`));
         expect(attempts.slice(1).map((a) => a.topic)).toEqual(Array(3).fill(`${topic(`flaky-${type}`)}-flaky-RETRY`));
         const gaps = attempts.slice(1).map((a, i) => a.at - attempts[i].at);
-        // 200, 400 then 800 ms asked: each wait longer than the one before.
-        expect(gaps[1]).toBeGreaterThan(gaps[0]);
-        expect(gaps[2]).toBeGreaterThan(gaps[1]);
+        // 200, 400 then 800 ms asked (no jitter): each wait at least its own, growing delay. Only
+        // lower bounds: a loaded machine may deliver late, never early (timers round to the ms).
+        const asked = [200, 400, 800];
+        for (const [i, gap] of gaps.entries()) expect(gap).toBeGreaterThanOrEqual(asked[i] - 5);
         expect(await readAll(external, qualifyTopic(target.naming, short(`flaky-${type}-dlq`)))).toEqual([]);
       },
     );

@@ -12,10 +12,13 @@ import {
   type SubscribeOptions,
 } from '@agent-mesh/bus';
 import { describeError, type EventEnvelope, type EventRegistry } from '@agent-mesh/contracts';
+import { handleInScope, recordSpanError, type HandledMessage } from '@agent-mesh/telemetry';
 import { isObservable, lastValueFrom } from 'rxjs';
 import type { MeshHandlerExtras } from './decorators';
 import { directHandler, MESH_HANDLER_METHOD, type DirectHandler } from './direct-handler';
 import { MeshContext } from './mesh-context';
+import { MeshObservers, secondsSince, type MessageOutcome } from './observers';
+import { DEFAULT_MAX_PAYLOAD_BYTES } from './mesh-publisher';
 import { MESH_TRANSPORT_OPTIONS, type MeshTransportOptions } from './options';
 import { decideFailure, resolveRetry, type HandlerRetry } from './retry';
 import {
@@ -24,6 +27,7 @@ import {
   toSubscribeOptions,
   type ResolvedSubscription,
 } from './subscription-options';
+import { traceIdOf } from './trace';
 
 const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 
@@ -32,6 +36,8 @@ interface RoutedHandler {
   readonly nest: MessageHandler;
   readonly direct?: DirectHandler;
   readonly retry: HandlerRetry;
+  /** `ownRegionOnly` of its declaration. */
+  readonly ownRegionOnly: boolean;
 }
 
 /** A handler as declared with `@OnMeshEvent`, with its subscription resolved (one per topic its template expands to). */
@@ -39,6 +45,13 @@ interface DeclaredHandler {
   readonly extras: MeshHandlerExtras;
   readonly subscriptions: readonly ResolvedSubscription[];
   readonly routed: RoutedHandler;
+}
+
+/** A decoded message on its way to a handler, with the consumer that settles it. */
+interface Delivery {
+  readonly envelope: EventEnvelope<object>;
+  readonly message: BusMessage;
+  readonly consumer: Consumer;
 }
 
 /** One consumer: a topic, a subscription and the handlers that share it. */
@@ -86,6 +99,8 @@ export class MeshTransportServer
     @Inject(MESH_TRANSPORT_OPTIONS) private readonly options: MeshTransportOptions,
     /** The app's modules, to find the controllers whose handlers can be called directly. */
     @Optional() private readonly modules?: ModulesContainer,
+    /** Told how each message was settled (metrics, heartbeats). */
+    @Optional() private readonly observers?: MeshObservers,
   ) {
     super();
     this._status$.next(options.bus.connectionStatus);
@@ -181,7 +196,8 @@ export class MeshTransportServer
       }
       const subscriptions = resolveSubscriptions(extras, this.options);
       const retry = resolveRetry(extras.retry, `${extras.eventType} in subscription "${extras.subscription}"`);
-      return { extras, subscriptions, routed: { nest: handler, direct: this.directCallOf(extras), retry } };
+      const routed = { nest: handler, direct: this.directCallOf(extras), retry, ownRegionOnly: !!extras.ownRegionOnly };
+      return { extras, subscriptions, routed };
     });
   }
 
@@ -297,42 +313,109 @@ export class MeshTransportServer
   private async handle(group: SubscriptionGroup, message: BusMessage, consumer: Consumer): Promise<void> {
     const { subscription, topic } = group.options;
     try {
+      // The limit publishers keep to holds on receipt too: a larger message (another client, an
+      // older build) is never parsed, whatever it holds.
+      const limit = this.options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+      if (message.payload.length > limit) {
+        const reason = `payload-too-large: ${message.payload.length} bytes, over the ${limit}-byte limit`;
+        this.log.warn(`dead-lettering ${message.messageId} from ${topic} (${subscription}): ${reason}`);
+        await consumer.deadLetter(message, reason);
+        return;
+      }
       const decoded = this.decode(message.payload);
       if (!decoded.ok) {
         this.log.warn(
           `dead-lettering ${message.messageId} from ${topic} (${subscription}): ${decoded.code}: ${decoded.reason}`,
         );
         await consumer.deadLetter(message, `${decoded.code}: ${decoded.reason}`);
+        this.settled(group, 'undecodable', 'dead_lettered');
         return;
       }
       const { envelope } = decoded;
+      if (!this.takes(envelope)) {
+        // Another region's workflow (replicated): left to its home, in the log for an adoption.
+        await consumer.ack(message);
+        this.settled(group, envelope.type, 'acked');
+        return;
+      }
       const handler =
         group.handlers.get(`${envelope.type}@${envelope.version}`) ?? group.handlers.get(`${envelope.type}@*`);
       if (!handler) {
         const versions = [...group.handlers.keys()].filter((k) => k.startsWith(`${envelope.type}@`));
         if (versions.length === 0) {
           await consumer.ack(message); // a valid event this subscription has no interest in
+          this.settled(group, envelope.type, 'acked');
           return;
         }
         await consumer.deadLetter(
           message,
           `unsupported-version: ${subscription} handles ${versions.join(', ')}, got ${envelope.type}@${envelope.version}`,
         );
+        this.settled(group, envelope.type, 'dead_lettered');
         return;
       }
-      try {
-        const pending = this.run(handler, envelope, message, subscription);
-        // A synchronous handler is acked in the turn it ran in, before anything it set off.
-        if (pending) await pending;
-      } catch (error) {
-        await this.failed(group, handler.retry, { envelope, message, consumer }, error);
+      if (handler.ownRegionOnly && !this.producedHere(envelope)) {
+        await consumer.ack(message); // another region's agent's event, replicated here
+        this.settled(group, envelope.type, 'acked');
         return;
       }
-      await consumer.ack(message);
+      const delivery = { envelope, message, consumer };
+      // The one place a handler runs: in its message's log fields and trace span.
+      await handleInScope(this.scopeOf(delivery), () => this.runAndSettle(group, handler, delivery));
     } catch (error) {
       // The consumer went away (crash, shutdown): the broker redelivers, nothing is lost.
       this.log.debug(`could not settle ${message.messageId} on ${topic}: ${describeError(error)}`);
     }
+  }
+
+  /**
+   * Homing, the one place (docs/geo.md): in a geo set, whether this process works on the event's
+   * workflow — homed in its region, or in a home its region adopted. An event with no home is its
+   * producer's region's.
+   */
+  private takes(envelope: EventEnvelope<object>): boolean {
+    return this.options.homing?.takes(envelope.home ?? envelope.region) ?? true;
+  }
+
+  /** Whether the event was produced in this process's region (always, outside a geo set). */
+  private producedHere(envelope: EventEnvelope<object>): boolean {
+    return this.options.homing === undefined || envelope.region === this.options.homing.region;
+  }
+
+  /** Runs the handler, then acks; or, when it throws, retries or dead-letters (see `failed`). */
+  private async runAndSettle(group: SubscriptionGroup, handler: RoutedHandler, delivery: Delivery): Promise<void> {
+    const { envelope, message, consumer } = delivery;
+    const started = performance.now();
+    try {
+      const pending = this.run(handler, envelope, message, group.options.subscription);
+      // A synchronous handler is acked in the turn it ran in, before anything it set off.
+      if (pending) await pending;
+    } catch (error) {
+      const failedAfter = secondsSince(started);
+      recordSpanError(error);
+      const outcome = await this.failed(group, handler.retry, delivery, error);
+      this.settled(group, envelope.type, outcome, failedAfter);
+      return;
+    }
+    const handledIn = secondsSince(started);
+    await consumer.ack(message);
+    this.settled(group, envelope.type, 'acked', handledIn);
+    this.log.debug(`${envelope.type} handled`);
+  }
+
+  /** What the logs and the trace say about a message being handled. */
+  private scopeOf({ envelope, message, consumer }: Delivery): HandledMessage {
+    return {
+      correlationId: envelope.correlationId,
+      eventId: envelope.id,
+      eventType: envelope.type,
+      topic: message.topic,
+      subscription: consumer.subscription,
+      agent: this.options.origin.source,
+      traceId: traceIdOf(envelope.traceparent),
+      traceparent: envelope.traceparent,
+      redeliveryCount: failedAttempts(message) - 1,
+    };
   }
 
   /**
@@ -343,21 +426,21 @@ export class MeshTransportServer
   private async failed(
     group: SubscriptionGroup,
     retry: HandlerRetry,
-    { envelope, message, consumer }: { envelope: EventEnvelope<object>; message: BusMessage; consumer: Consumer },
+    { envelope, message, consumer }: Delivery,
     error: unknown,
-  ): Promise<void> {
+  ): Promise<Exclude<MessageOutcome, 'acked'>> {
     const attempt = failedAttempts(message);
     const outcome = decideFailure(retry, error, attempt);
     const where = `${envelope.type} ${envelope.id} in ${consumer.subscription} (attempt ${attempt})`;
     if (outcome.action === 'dead-letter') {
       this.log.warn(`${where}: dead-lettered: ${outcome.reason}`);
       await consumer.deadLetter(message, outcome.reason, outcome.detail);
-      return;
+      return 'dead_lettered';
     }
     if (!group.retryTopic) {
       this.log.warn(`${where}: ${outcome.reason}; redelivered (nack)`);
       await consumer.nack(message, outcome.reason);
-      return;
+      return 'nacked';
     }
     this.log.warn(`${where}: ${outcome.reason}; retried in ${outcome.delayMs} ms`);
     try {
@@ -368,9 +451,16 @@ export class MeshTransportServer
     } catch (publishError) {
       this.log.warn(`${where}: could not publish the retry (${describeError(publishError)}); nacked instead`);
       await consumer.nack(message, outcome.reason);
-      return;
+      return 'nacked';
     }
     await consumer.ack(message);
+    return 'retried';
+  }
+
+  /** Tells the observers (metrics, heartbeats) how a message was settled. */
+  private settled(group: SubscriptionGroup, type: string, outcome: MessageOutcome, handlerSeconds?: number): void {
+    const { topic, subscription } = group.resolved;
+    this.observers?.messageSettled({ topic, subscription, type, outcome, handlerSeconds });
   }
 
   /** The registry's decode; a decoder that throws (it should not) is a decode failure too, never an unsettled message. */

@@ -1,5 +1,6 @@
 import type { EventBus } from '@agent-mesh/bus';
 import type { EventOrigin, EventRegistry, TopicNaming } from '@agent-mesh/contracts';
+import type { Homing } from './region-homing';
 
 /** Everything the mesh transport needs; built from validated config by the runtime. */
 export interface MeshTransportOptions {
@@ -24,6 +25,12 @@ export interface MeshTransportOptions {
   readonly alwaysUseNestPipeline?: boolean;
   /** The events' ids, times and sources when they are known already (a rebuild). Default: new ones. */
   readonly stamps?: EventStamps;
+  /**
+   * In a geo set (docs/geo.md): which workflows this process works on. The server acks and skips
+   * events of other homes; the publisher stamps its home on events no cause gives one. Undefined
+   * (one region): every event is taken and none gets a home.
+   */
+  readonly homing?: Homing;
 }
 
 /** The id, time and source of an event about to be made. */

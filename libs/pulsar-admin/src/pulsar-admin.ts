@@ -1,5 +1,6 @@
 import { PulsarAdminError, PulsarUnreachableError } from './errors';
 import { parseTopicName, persistentTopic } from './topic-name';
+import { trustedFetch, type HttpFetch } from '@agent-mesh/bus';
 import type {
   ClusterData,
   ConsumerStats,
@@ -8,6 +9,7 @@ import type {
   NamespacePolicies,
   PublisherStats,
   PulsarAdminOptions,
+  ReplicatorStats,
   RestMessage,
   RetentionPolicy,
   SchemaCompatibility,
@@ -51,6 +53,7 @@ export class PulsarAdmin {
   readonly webUrl: string;
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
+  private readonly fetch: HttpFetch;
 
   constructor(options: PulsarAdminOptions) {
     if (!/^https?:\/\/[^/]/.test(options.webUrl)) {
@@ -59,6 +62,7 @@ export class PulsarAdmin {
     this.webUrl = options.webUrl.replace(/\/+$/, '');
     this.token = options.token || undefined;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.fetch = trustedFetch(options.tlsCaFile);
   }
 
   // ---------------------------------------------------------------- brokers / clusters
@@ -94,6 +98,11 @@ export class PulsarAdmin {
   async createCluster(name: string, data: ClusterData): Promise<boolean> {
     const { status } = await this.request('PUT', `/admin/v2/clusters/${seg(name)}`, { body: data, accept: [409] });
     return status !== 409;
+  }
+
+  /** `POST /admin/v2/clusters/{name}`: replaces the cluster's URLs. */
+  async updateCluster(name: string, data: ClusterData): Promise<void> {
+    await this.request('POST', `/admin/v2/clusters/${seg(name)}`, { body: data });
   }
 
   async deleteCluster(name: string): Promise<void> {
@@ -228,6 +237,33 @@ export class PulsarAdmin {
     return this.getJson(`${nsPath(tenant, namespace)}/replication`, stringArray);
   }
 
+  /**
+   * The namespace's own `allowed_clusters` (Pulsar ≥ 3.3, PIP-321); empty when not set, which
+   * allows every cluster the tenant allows. When set, the replication clusters must be within it.
+   */
+  getNamespaceAllowedClusters(tenant: string, namespace: string): Promise<string[]> {
+    return this.getJson(`${nsPath(tenant, namespace)}/allowedClusters`, (json) => stringArray(json ?? []));
+  }
+
+  async setNamespaceAllowedClusters(tenant: string, namespace: string, clusters: string[]): Promise<void> {
+    await this.request('POST', `${nsPath(tenant, namespace)}/allowedClusters`, { body: clusters });
+  }
+
+  /**
+   * Caps how fast this cluster's replicators send each topic of the namespace to the other
+   * clusters (messages per second per topic); null removes the cap. The geo suite slows
+   * replication with it, so that the lost region dies with events the survivor never saw.
+   */
+  async setReplicatorDispatchRate(tenant: string, namespace: string, messagesPerSecond: number | null): Promise<void> {
+    if (messagesPerSecond === null) {
+      await this.request('DELETE', `${nsPath(tenant, namespace)}/replicatorDispatchRate`);
+      return;
+    }
+    await this.request('POST', `${nsPath(tenant, namespace)}/replicatorDispatchRate`, {
+      body: { dispatchThrottlingRateInMsg: messagesPerSecond, dispatchThrottlingRateInByte: -1, ratePeriodInSecond: 1 },
+    });
+  }
+
   async setMessageTtl(tenant: string, namespace: string, seconds: number): Promise<void> {
     await this.request('POST', `${nsPath(tenant, namespace)}/messageTTL`, { body: seconds });
   }
@@ -353,6 +389,25 @@ export class PulsarAdmin {
     await this.request('DELETE', topicPath(topic), { query: { force: options.force ?? false } });
   }
 
+  /**
+   * A topic-level retention policy, overriding the namespace's for this topic (needs the broker's
+   * topicLevelPoliciesEnabled, the default). The topic must exist.
+   */
+  async setTopicRetention(topic: string, retention: RetentionPolicy): Promise<void> {
+    await this.request('POST', `${topicPath(topic)}/retention`, {
+      body: { retentionTimeInMinutes: retention.minutes, retentionSizeInMB: retention.sizeMB },
+    });
+  }
+
+  /** The topic's own retention policy; null when it has none (the namespace's applies). */
+  getTopicRetention(topic: string): Promise<RetentionPolicy | null> {
+    return this.getJson(`${topicPath(topic)}/retention`, (json) => {
+      if (json === null) return null;
+      const o = object(json);
+      return { minutes: num(o, 'retentionTimeInMinutes'), sizeMB: num(o, 'retentionSizeInMB') };
+    });
+  }
+
   /** Closes the topic on its broker (clients reconnect; counters restart). */
   async unloadTopic(topic: string): Promise<void> {
     await this.request('PUT', `${topicPath(topic)}/unload`);
@@ -474,12 +529,11 @@ export class PulsarAdmin {
     let response: Response;
     let text: string;
     try {
-      response = await fetch(url, {
+      response = await this.fetch(url, {
         method,
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: AbortSignal.timeout(this.timeoutMs),
-        redirect: 'follow',
       });
       text = await response.text();
     } catch (error) {
@@ -639,6 +693,7 @@ function toSubscriptionStats(json: Json): SubscriptionStats {
     unackedMessages: num(o, 'unackedMessages'),
     type,
     msgOutCounter: num(o, 'msgOutCounter'),
+    msgRateOut: num(o, 'msgRateOut'),
     isDurable: o['isDurable'] !== false,
     consumers: arrayOf(o['consumers'] ?? []).map(toConsumerStats),
   };
@@ -661,6 +716,9 @@ function toTopicStats(json: Json): TopicStats {
   const subscriptions: Record<string, SubscriptionStats> = {};
   for (const [name, sub] of Object.entries(object(o['subscriptions'] ?? {})))
     subscriptions[name] = toSubscriptionStats(sub);
+  const replication: Record<string, ReplicatorStats> = {};
+  for (const [cluster, stats] of Object.entries(object(o['replication'] ?? {})))
+    replication[cluster] = toReplicatorStats(stats);
   return {
     msgInCounter: num(o, 'msgInCounter'),
     msgOutCounter: num(o, 'msgOutCounter'),
@@ -671,5 +729,17 @@ function toTopicStats(json: Json): TopicStats {
     subscriptions,
     publishers: arrayOf(o['publishers'] ?? []).map(toPublisherStats),
     deduplicationStatus: optStr(o, 'deduplicationStatus'),
+    replication,
+  };
+}
+
+function toReplicatorStats(json: Json): ReplicatorStats {
+  const o = object(json);
+  return {
+    replicationBacklog: num(o, 'replicationBacklog'),
+    msgRateOut: num(o, 'msgRateOut'),
+    msgRateIn: num(o, 'msgRateIn'),
+    replicationDelayInSeconds: num(o, 'replicationDelayInSeconds'),
+    connected: o['connected'] === true,
   };
 }

@@ -3,6 +3,8 @@ export interface PulsarAdminOptions {
   readonly webUrl: string;
   /** Sent as `Authorization: Bearer <token>` when set. */
   readonly token?: string;
+  /** PEM file of the CA that signed the broker's certificate, for an https:// webUrl (PULSAR_TLS_CA_FILE). */
+  readonly tlsCaFile?: string;
   /** Per-request timeout; default 10 000 ms. */
   readonly timeoutMs?: number;
 }
@@ -52,6 +54,8 @@ export interface SubscriptionStats {
   /** `None` while no consumer has attached since the subscription was created or the topic loaded. */
   readonly type: SubscriptionType | 'None';
   readonly msgOutCounter: number;
+  /** Messages per second delivered to its consumers (the broker's rate over its last stats interval). */
+  readonly msgRateOut: number;
   readonly isDurable: boolean;
   readonly consumers: ConsumerStats[];
 }
@@ -82,6 +86,8 @@ export interface TopicStats {
   readonly publishers: PublisherStats[];
   /** e.g. `Enabled` / `Disabled`, when the broker reports it. */
   readonly deduplicationStatus?: string;
+  /** Geo-replication, by remote cluster name (empty when the topic is not replicated). */
+  readonly replication: Record<string, ReplicatorStats>;
 }
 
 /** One message for the REST producer endpoint (`POST /topics/persistent/…`). */
@@ -129,4 +135,28 @@ export interface SchemaCompatibility {
   readonly strategy?: string;
   /** Why not (the broker's first line of explanation). */
   readonly reason?: string;
+}
+
+/** One direction of a topic's geo-replication, as the topic's stats report it (`replication.<remote>`). */
+export interface ReplicatorStats {
+  /** Messages of this topic not yet sent to the remote cluster. */
+  readonly replicationBacklog: number;
+  /** Messages per second sent to the remote cluster (the broker's last stats interval). */
+  readonly msgRateOut: number;
+  /** Messages per second received from the remote cluster. */
+  readonly msgRateIn: number;
+  /** Age of the oldest message not yet replicated; 0 when the backlog is empty. */
+  readonly replicationDelayInSeconds: number;
+  /** Whether the replicator's producer to the remote cluster is connected. */
+  readonly connected: boolean;
+}
+
+/** A cluster of a geo-replicated set, as the geo bootstrap found it. */
+export interface GeoClusterInfo {
+  /** The cluster's `clusterName`, e.g. `us-east`. */
+  readonly name: string;
+  /** Where the bootstrap reached its admin API. */
+  readonly webUrl: string;
+  /** The cluster's registration of itself: what the other clusters register it with. */
+  readonly data: ClusterData;
 }

@@ -9,6 +9,7 @@ import type { StateStore } from '@agent-mesh/state';
 import { rebuildWorkflows, type RebuildReport, type ReplayedRole } from './rebuild';
 import { REPLAYED_ROLES } from './roles';
 import { findRunningWorkflows } from './running';
+import { adoptRegion, type AdoptionReport } from './adopt';
 
 /** `mesh replay --workflow <id>… | --all-running`. */
 export interface ReplayCommandArgs {
@@ -92,11 +93,56 @@ export function formatReplayReport(report: ReplayReport): string {
   );
   for (const u of report.unmatchedOutputs)
     lines.push(
-      `  decided otherwise than live: made ${u.type} on ${u.topic} (caused by ${u.causationId ?? '?'}), not in the log`,
+      `  decided otherwise than live: made ${u.type} on ${u.topic} for ${u.workflowId ?? '?'} (caused by ${u.causeType ?? '?'} ${u.causationId ?? '?'}), ${u.difference === 'other-data' ? 'with other data than the log’s' : 'not in the log'}`,
     );
   for (const u of report.unsettled)
     lines.push(
       `  not taken (${u.settlement}): ${u.type ?? '?'} ${u.eventId ?? '?'} of ${u.workflowId} in ${u.subscription} on ${u.topic}`,
     );
   return lines.join('\n');
+}
+
+/** `mesh geo fail-over --lost <region>`. */
+export interface FailOverCommandArgs {
+  readonly lost: string;
+  /** The mesh's settings, as its agents take them (MESH_REGION names the adopter). Default process.env. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** The mesh's bus, state store and topic naming, instead of the ones the settings name. */
+  readonly mesh?: ReplayCommandArgs['mesh'];
+  readonly adoptedBy?: string;
+  readonly requestedBy?: string;
+  readonly skills?: SkillRegistry;
+}
+
+/**
+ * The `mesh geo fail-over` command: this region (MESH_REGION) adopts the lost region's workflows
+ * (adoptRegion) on this region's broker and Redis. Throws when the lost region is this one.
+ */
+export async function runFailOverCommand(args: FailOverCommandArgs): Promise<AdoptionReport> {
+  const env = args.env ?? (process.env as Record<string, string>);
+  const adoptedBy = args.adoptedBy ?? env['MESH_REGION'];
+  if (!adoptedBy) throw new Error('mesh geo fail-over: set MESH_REGION to the region that adopts (this one)');
+  if (adoptedBy === args.lost) throw new Error(`mesh geo fail-over: ${adoptedBy} cannot adopt its own workflows`);
+  const connection = args.mesh ? undefined : await connectMesh(env);
+  const mesh = args.mesh ?? (connection as NonNullable<typeof connection>).mesh;
+  try {
+    return await adoptRegion({
+      ...mesh,
+      lost: args.lost,
+      adoptedBy,
+      requestedBy: args.requestedBy ?? `mesh-cli@${adoptedBy}`,
+      env,
+      skills: args.skills,
+    });
+  } finally {
+    await connection?.context.close();
+  }
+}
+
+/** The adoption as the command prints it. */
+export function formatAdoptionReport(report: AdoptionReport, adoptedBy: string): string {
+  return [
+    `adopted ${report.home} in ${adoptedBy}: ${report.workflows.length} running workflows rebuilt, ${report.reissuedTasks} tasks and ${report.reissuedAsks} market asks re-issued, ${report.publishedOutputs} outputs the lost region had not published`,
+    ...report.workflows.map((id) => `  ${id}`),
+  ].join('\n');
 }

@@ -1,4 +1,4 @@
-import type { BusMessage, EventBus } from '@agent-mesh/bus';
+import type { BusMessage, EventBus, OutgoingMessage } from '@agent-mesh/bus';
 import { EnvelopeProperties } from '@agent-mesh/contracts';
 
 /** How long a reader waits for a message it was told is available. */
@@ -37,6 +37,11 @@ function headerOf(message: BusMessage): { correlationId?: string; eventId?: stri
   } catch {
     return {};
   }
+}
+
+/** The home of a logged event (`mesh.home`; its region when it was published outside a geo set). */
+export function homeOfMessage(properties: Readonly<Record<string, string>>): string | undefined {
+  return properties[EnvelopeProperties.home] ?? properties[EnvelopeProperties.region];
 }
 
 export function toLogged(message: BusMessage): LoggedMessage {
@@ -102,4 +107,10 @@ export function mergeInLogOrder(topics: readonly (readonly LoggedMessage[])[]): 
 function before(a: LoggedMessage, b: LoggedMessage): boolean {
   if (a.dueAt !== b.dueAt) return a.dueAt < b.dueAt;
   return (a.eventId ?? '') < (b.eventId ?? '');
+}
+
+/** A logged message as it was published (payload, key, properties, event time). */
+export function asPublished(logged: LoggedMessage): OutgoingMessage {
+  const { payload, key, properties, eventTime } = logged.message;
+  return { payload, key, properties, eventTime };
 }

@@ -5,6 +5,7 @@
 export {
   rebuildWorkflows,
   type RebuildOptions,
+  type PublishedOutput,
   type RebuildReport,
   type ReplayedRole,
   type UnsettledEvent,
@@ -13,10 +14,17 @@ export {
 export { REPLAYED_ROLES } from './roles';
 export type { UnmatchedOutput } from './log-stamps';
 export { findRunningWorkflows } from './running';
+export { adoptRegion, type AdoptionOptions, type AdoptionReport } from './adopt';
 export {
+  formatAdoptionReport,
+  runFailOverCommand,
+  type FailOverCommandArgs,
   formatReplayReport,
   replayFailed,
   runReplayCommand,
   type ReplayCommandArgs,
   type ReplayReport,
 } from './command';
+export { LogWorkflowReader, WorkflowLogReaderModule } from './workflow-log-reader';
+export { GeoAdminController, GeoAdminModule, type FailOverAnswer } from './geo-admin';
+export { GeoAutoFailOver } from './auto-fail-over';

@@ -1,12 +1,12 @@
 import { Module, type INestApplication, type LogLevel, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { EventBus } from '@agent-mesh/bus';
-import { uuidv7 } from '@agent-mesh/contracts';
+import type { EventBus, OutgoingMessage } from '@agent-mesh/bus';
+import { EnvelopeProperties, uuidv7 } from '@agent-mesh/contracts';
 import { MeshTransportServer } from '@agent-mesh/nest-pulsar';
 import { MeshRuntimeModule, type MeshClock } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateStore } from '@agent-mesh/state';
-import { mergeInLogOrder, readTopic, type LoggedMessage } from './event-log';
+import { asPublished, mergeInLogOrder, readTopic, type LoggedMessage } from './event-log';
 import { LogStamps, taskTopicsOf, type UnmatchedOutput } from './log-stamps';
 import { ReplayBus, type ReplayConsumer, type Settlement } from './replay-bus';
 import { ReplayStateStore } from './replay-state-store';
@@ -36,6 +36,11 @@ export interface RebuildOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** The skills the roles know (the orchestrator shapes outputs by them); default the built-in ones. */
   readonly skills?: SkillRegistry;
+  /**
+   * Events of the log not to replay (they are still read for the log's stamps): the adoption
+   * leaves out bids the lost region's workers made for asks still open, which they cannot work.
+   */
+  readonly skip?: (logged: LoggedMessage) => boolean;
   /** The clock: a timer due after this has not fired yet and is left to fire live. Default Date.now. */
   readonly now?: () => number;
   /** Nest log levels of the rebuilt roles. Default errors and warnings. */
@@ -80,6 +85,24 @@ export interface RebuildReport {
    * when every output the rebuild made is one live processing made.
    */
   readonly unmatchedOutputs: readonly UnmatchedOutput[];
+  /**
+   * The rebuilt workflows' events the handlers made that are not in the log, as they would have
+   * been published: what live processing had not done yet when it stopped (a region lost before
+   * it acted on an event). A rebuild publishes nothing; an adoption (adoptRegion) publishes these.
+   */
+  readonly unloggedOutputs: readonly PublishedOutput[];
+  /**
+   * The rebuilt workflows' timers (delayed messages) not due when the log was read, as published,
+   * with their due time: left to fire live. An adoption publishes them again, because one that
+   * falls due before the survivor's agents know of the adoption is passed over by them.
+   */
+  readonly pendingTimers: readonly PublishedOutput[];
+}
+
+/** A message as a rebuilt handler published it. */
+export interface PublishedOutput {
+  readonly topic: string;
+  readonly message: OutgoingMessage;
 }
 
 /** The time the rebuilt handlers see: the time the mesh saw the event being replayed. */
@@ -122,16 +145,23 @@ export async function rebuildWorkflows(options: RebuildOptions): Promise<Rebuild
     // The handlers' outputs take the log's ids and times: the events on the topics read, and the tasks assigned.
     const taskTopics = topics.length > 0 ? taskTopicsOf(logs.flat(), topics[0]).filter((t) => !topics.includes(t)) : [];
     stamps.add(logs.flat());
-    stamps.add((await Promise.all(taskTopics.map((topic) => readTopic(options.bus, topic, keep)))).flat());
+    const taskLogs = await Promise.all(taskTopics.map((topic) => readTopic(options.bus, topic, keep)));
+    stamps.add(taskLogs.flat());
     const deleted = await deleteWorkflowKeys(options.state, options.roles, options.workflows);
     const now = (options.now ?? Date.now)();
     const unsettled: UnsettledEvent[] = [];
     const pending = new Map<string, number>();
+    const pendingTimers: PublishedOutput[] = [];
     let deliveries = 0;
     for (const logged of mergeInLogOrder(logs)) {
+      if (options.skip?.(logged)) continue;
       const workflowId = logged.correlationId as string;
       if (logged.dueAt > now) {
         pending.set(workflowId, (pending.get(workflowId) ?? 0) + 1);
+        pendingTimers.push({
+          topic: logged.message.topic,
+          message: { ...asPublished(logged), deliverAt: logged.dueAt },
+        });
         continue;
       }
       clock.at = logged.dueAt;
@@ -142,6 +172,9 @@ export async function rebuildWorkflows(options: RebuildOptions): Promise<Rebuild
       }
     }
     const counts = countByWorkflow(logs.flat());
+    const published = runs.flatMap((run) => run.bus.published).filter((p) => wanted.has(correlationOf(p.message)));
+    for (const output of published) stamps.checkData(output.topic, output.message.payload);
+    const unloggedOutputs = await notInLog(options.bus, published, [...logs, ...taskLogs].flat(), keep);
     return {
       runId,
       topics,
@@ -155,10 +188,32 @@ export async function rebuildWorkflows(options: RebuildOptions): Promise<Rebuild
       dropped: runs.reduce((sum, run) => sum + run.bus.dropped, 0),
       unsettled,
       unmatchedOutputs: [...stamps.unmatched],
+      unloggedOutputs,
+      pendingTimers,
     };
   } finally {
     await Promise.allSettled(runs.map((run) => run.app.close()));
   }
+}
+
+function correlationOf(message: OutgoingMessage): string {
+  return message.properties?.[EnvelopeProperties.correlationId] ?? '';
+}
+
+/** The outputs whose event (by id) is not on its topic in the log; topics not read yet are read. */
+async function notInLog(
+  bus: EventBus,
+  outputs: readonly PublishedOutput[],
+  read: readonly LoggedMessage[],
+  keep: (m: LoggedMessage) => boolean,
+): Promise<PublishedOutput[]> {
+  const logged = new Set(read.map((m) => `${m.message.topic}|${m.eventId}`));
+  const readTopics = new Set(read.map((m) => m.message.topic));
+  for (const topic of new Set(outputs.map((o) => o.topic))) {
+    if (readTopics.has(topic)) continue;
+    for (const m of await readTopic(bus, topic, keep)) logged.add(`${topic}|${m.eventId}`);
+  }
+  return outputs.filter((o) => !logged.has(`${o.topic}|${o.message.properties?.[EnvelopeProperties.eventId]}`));
 }
 
 /** Starts a role's app on a ReplayBus and the run's state store, its subscriptions made but fed nothing yet. */
@@ -183,6 +238,8 @@ async function startRole(
           MESH_TRANSPORT: 'memory',
           REDIS_URL: '',
           MESH_INSTANCE_ID: `replay-${runId.slice(-12)}`,
+          // A rebuild publishes nothing: no spans of publishes that never happen in the workflows' traces.
+          OTEL_EXPORTER_OTLP_ENDPOINT: '',
         },
       }),
       ...role.modules,
@@ -210,7 +267,7 @@ async function deliver(consumer: ReplayConsumer, logged: LoggedMessage): Promise
 }
 
 /** Deletes what each role keeps of the workflows; returns how many keys per workflow. */
-async function deleteWorkflowKeys(
+export async function deleteWorkflowKeys(
   state: StateStore,
   roles: readonly ReplayedRole[],
   workflows: readonly string[],

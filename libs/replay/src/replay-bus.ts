@@ -4,6 +4,7 @@ import {
   type BusMessage,
   type Consumer,
   type EventBus,
+  type OutgoingMessage,
   type SubscribeOptions,
 } from '@agent-mesh/bus';
 
@@ -87,6 +88,8 @@ export class ReplayBus implements EventBus {
   readonly consumers: ReplayConsumer[] = [];
   /** Messages the rebuilt handlers tried to publish (dropped). */
   dropped = 0;
+  /** What they were: an adoption publishes the ones the log does not have (see RebuildReport.unloggedOutputs). */
+  readonly published: { readonly topic: string; readonly message: OutgoingMessage }[] = [];
 
   constructor(private readonly readerBus: EventBus) {}
 
@@ -94,7 +97,8 @@ export class ReplayBus implements EventBus {
     return () => undefined;
   }
 
-  async publish(): Promise<string> {
+  async publish(topic: string, message: OutgoingMessage): Promise<string> {
+    this.published.push({ topic, message });
     this.dropped += 1;
     return `replay:dropped:${this.dropped}`;
   }

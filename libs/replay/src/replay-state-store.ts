@@ -2,11 +2,13 @@ import type {
   ApplyOnceResult,
   ChainResult,
   OnceStep,
+  ReserveResult,
   SlotWrite,
   SlotWriteResult,
   StateOp,
   StateOpResult,
   StateStore,
+  WindowClaim,
 } from '@agent-mesh/state';
 
 /** Markers of a rebuild run live this long: they only matter while the run lasts. */
@@ -68,6 +70,9 @@ export class ReplayStateStore implements StateStore {
   apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]> {
     return this.inner.apply(ops);
   }
+  reserve(claims: readonly WindowClaim[]): Promise<ReserveResult> {
+    return this.inner.reserve(claims);
+  }
   get(key: string): Promise<string | null> {
     return this.inner.get(key);
   }
@@ -88,6 +93,9 @@ export class ReplayStateStore implements StateStore {
   }
   zpage(key: string, page: Parameters<StateStore['zpage']>[1]): Promise<string[]> {
     return this.inner.zpage(key, page);
+  }
+  zcard(key: string): Promise<number> {
+    return this.inner.zcard(key);
   }
   /**
    * Only the rebuilt workflows' keys: a role that lists keys to restore what it keeps in memory

@@ -71,13 +71,23 @@ describe('findRunningWorkflows', () => {
 });
 
 describe('LogStamps', () => {
-  const logged = (topic: string, id: string, type: string, causationId: string) =>
-    toLogged({
-      ...message(topic, 1, id),
+  const logged = (topic: string, id: string, type: string, causationId: string, data: object = { n: 1 }) => {
+    const bare = message(topic, 1, id);
+    return toLogged({
+      ...bare,
+      properties: { ...bare.properties, [EnvelopeProperties.eventType]: type },
       payload: Buffer.from(
-        JSON.stringify({ id, type, causationId, occurredAt: '2026-01-02T03:04:05.678Z', source: 'orchestrator@o-1' }),
+        JSON.stringify({
+          id,
+          type,
+          causationId,
+          occurredAt: '2026-01-02T03:04:05.678Z',
+          source: 'orchestrator@o-1',
+          data,
+        }),
       ),
     });
+  };
 
   it('answers with the log’s event of that topic and type the handled event caused, in order, each once', () => {
     const stamps = new LogStamps();
@@ -85,6 +95,7 @@ describe('LogStamps', () => {
       logged('events', 'a', 'step.started', 'cause'),
       logged('events', 'b', 'step.started', 'cause'),
       logged('tasks', 'c', 'task.assigned', 'cause'),
+      logged('results', 'cause', 'task.completed', 'earlier'),
     ]);
     expect(stamps.stampFor('tasks', 'task.assigned', 'cause')).toEqual({
       id: 'c',
@@ -96,7 +107,41 @@ describe('LogStamps', () => {
     expect(stamps.unmatched).toEqual([]);
     // a third one the log does not have: the handler decided otherwise than live
     expect(stamps.stampFor('events', 'step.started', 'cause')).toBeUndefined();
-    expect(stamps.unmatched).toEqual([{ topic: 'events', type: 'step.started', causationId: 'cause' }]);
+    // named by the event it was handling, as the log has it
+    expect(stamps.unmatched).toEqual([
+      {
+        topic: 'events',
+        type: 'step.started',
+        difference: 'not-in-log',
+        causationId: 'cause',
+        causeType: 'task.completed',
+        workflowId: 'wf',
+      },
+    ]);
+  });
+
+  it('reports a rebuilt output that took a logged event’s id but carries other data', () => {
+    const stamps = new LogStamps();
+    stamps.add([
+      logged('fills', 'f', 'market.fill', 'close', { bidId: 'ask:worker@a', price: 1.5 }),
+      logged('timers', 'close', 'market.window-close', 'bid'),
+    ]);
+    const output = (data: object) =>
+      JSON.stringify({ id: 'f', type: 'market.fill', causationId: 'close', occurredAt: 'x', source: 's', data });
+    stamps.checkData('fills', output({ bidId: 'ask:worker@a', price: 1.5 }));
+    expect(stamps.unmatched).toEqual([]);
+    // the rebuilt market maker filled the ask from another bidder than live did
+    stamps.checkData('fills', output({ bidId: 'ask:worker@z', price: 1.5 }));
+    expect(stamps.unmatched).toEqual([
+      {
+        topic: 'fills',
+        type: 'market.fill',
+        difference: 'other-data',
+        causationId: 'close',
+        causeType: 'market.window-close',
+        workflowId: 'wf',
+      },
+    ]);
   });
 });
 
@@ -108,6 +153,8 @@ describe('formatReplayReport', () => {
       topics: ['t1', 't2'],
       workflows: [{ workflowId: 'wf-1', events: 12, deletedKeys: 3, pendingTimers: 1 }],
       deliveries: 20,
+      unloggedOutputs: [],
+      pendingTimers: [],
       dropped: 7,
       unsettled: [
         {

@@ -14,9 +14,9 @@ import {
 import { readTopic } from './event-log';
 
 /** What begins a workflow on `workflow.events`. */
-const BEGINNINGS: ReadonlySet<string> = new Set([WorkflowSubmittedV1, WorkflowRequestedV1].map((d) => d.type));
+export const BEGINNINGS: ReadonlySet<string> = new Set([WorkflowSubmittedV1, WorkflowRequestedV1].map((d) => d.type));
 /** Its one terminal event. */
-const ENDINGS: ReadonlySet<string> = new Set(
+export const ENDINGS: ReadonlySet<string> = new Set(
   [WorkflowCompletedV1, WorkflowFailedV1, WorkflowCompensatedV1, WorkflowCancelledV1, WorkflowTimedOutV1].map(
     (d) => d.type,
   ),

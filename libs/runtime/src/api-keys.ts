@@ -1,36 +1,19 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-
-/** Routes open without a key: probes must not need the API's credentials. */
-const OPEN_PATHS = /^\/(health|metrics)(\/|\?|$)/;
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
 
 /**
- * Express middleware: every HTTP route but `/health` and `/metrics` needs
- * `Authorization: Bearer <key>` with one of `keys` (MESH_API_KEYS) — 401 without or with a wrong
- * one. No keys: everything is open (the agent then listens on 127.0.0.1 only, see bootstrap).
- * Keys are compared by their SHA-256 in constant time, so the comparison leaks no prefix.
+ * Which of `keys` (MESH_API_KEYS) a presented token is: `key:<first 12 hex of its SHA-256>` (the
+ * client's name for rate limits and logs, never the key itself), or undefined. Keys are compared
+ * by their SHA-256 in constant time, so the comparison leaks no prefix.
  */
-export function apiKeyMiddleware(
-  keys: readonly string[],
-): (request: IncomingMessage, response: ServerResponse, next: () => void) => void {
+export function apiKeyMatcher(keys: readonly string[]): (token: string) => string | undefined {
   const accepted = keys.map(digest);
-  return (request, response, next) => {
-    if (accepted.length === 0 || OPEN_PATHS.test(request.url ?? '')) return next();
-    const [scheme, token] = (request.headers.authorization ?? '').split(' ', 2);
-    const presented = scheme?.toLowerCase() === 'bearer' && token ? digest(token) : undefined;
-    if (presented && accepted.some((key) => timingSafeEqual(key, presented))) return next();
-    response.statusCode = 401;
-    response.setHeader('www-authenticate', 'Bearer');
-    response.setHeader('content-type', 'application/json; charset=utf-8');
-    response.end(
-      JSON.stringify({
-        statusCode: 401,
-        message: presented
-          ? 'wrong API key'
-          : 'this route needs an API key: send it as "Authorization: Bearer <key>" (MESH_API_KEYS)',
-      }),
-    );
+  return (token) => {
+    const presented = digest(token);
+    let match: Buffer | undefined;
+    // every key is compared, so the time taken does not say which one matched
+    for (const key of accepted) if (timingSafeEqual(key, presented)) match = key;
+    return match ? `key:${match.toString('hex').slice(0, 12)}` : undefined;
   };
 }

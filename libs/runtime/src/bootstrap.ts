@@ -2,9 +2,12 @@ import type { Server } from 'node:http';
 import { Logger, type INestApplication, type LogLevel, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { MeshTransportServer } from '@agent-mesh/nest-pulsar';
+import { httpServerSpans, meshLogger, type LogLevel as PinoLevel } from '@agent-mesh/telemetry';
 import type { MeshConfig } from './mesh-config';
-import { apiKeyMiddleware } from './api-keys';
+import { ThrottlerStorageService } from '@nestjs/throttler';
+import { httpGuardMiddleware } from './http-guard';
 import { MESH_CONFIG } from './tokens';
 
 let openApiWarned = false;
@@ -14,7 +17,7 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 export interface BootstrapOptions {
   /** Listen on this port instead of the configured one (0 = any free port). */
   readonly port?: number;
-  /** Nest log levels; default all. */
+  /** Nest log levels, instead of LOG_LEVEL: the lowest one given is the logger's level. */
   readonly logLevels?: LogLevel[];
 }
 
@@ -26,21 +29,22 @@ export async function bootstrapAgent(
   rootModule: Type<unknown>,
   options: BootstrapOptions = {},
 ): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(rootModule, {
-    abortOnError: false,
-    ...(options.logLevels ? { logger: options.logLevels } : {}),
-  });
+  // Nest's start-up lines wait for the JSON logger (LOG_LEVEL) instead of printing as coloured text.
+  const app = await NestFactory.create<NestExpressApplication>(rootModule, { abortOnError: false, bufferLogs: true });
+  if (options.logLevels) meshLogger(pinoLevelOf(options.logLevels));
+  app.useLogger(app.get(PinoNestLogger));
   const config = app.get<MeshConfig>(MESH_CONFIG);
   // Express's 100 kB default refuses fan-outs the contracts allow (up to 1,000 inputs); larger
   // bodies than MESH_BODY_LIMIT answer 413 before anything parses them.
-  app.use(apiKeyMiddleware(config.apiKeys));
+  app.use(httpGuardMiddleware(config, app.get(ThrottlerStorageService))); // credentials and rate limits
   app.useBodyParser('json', { limit: config.bodyLimit });
+  app.use(httpServerSpans()); // after the body parser, whose callback would lose the request's span
   app.connectMicroservice({ strategy: app.get(MeshTransportServer) }, { inheritAppConfig: true });
   await app.startAllMicroservices();
-  if (config.apiKeys.length === 0 && !openApiWarned) {
+  if (config.apiKeys.length === 0 && !config.jwt && !openApiWarned) {
     openApiWarned = true; // once per process (the embedded mesh and the tests start several apps)
     new Logger('Security').warn(
-      `no MESH_API_KEYS: the HTTP API needs no key, open to whoever reaches ${config.bind}` +
+      `no MESH_API_KEYS nor MESH_JWT_ISSUER: the HTTP API needs no credentials, open to whoever reaches ${config.bind}` +
         (config.bind === '127.0.0.1' ? ' (this host only; MESH_BIND chooses the address)' : ''),
     );
   }
@@ -52,6 +56,21 @@ export async function bootstrapAgent(
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
   return app;
+}
+
+const PINO_LEVEL_OF: Readonly<Record<LogLevel, PinoLevel>> = {
+  verbose: 'trace',
+  debug: 'debug',
+  log: 'info',
+  warn: 'warn',
+  error: 'error',
+  fatal: 'fatal',
+};
+
+function pinoLevelOf(levels: readonly LogLevel[]): PinoLevel {
+  const order: readonly PinoLevel[] = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+  const given = levels.map((level) => order.indexOf(PINO_LEVEL_OF[level]));
+  return given.length === 0 ? 'silent' : (order[Math.min(...given)] ?? 'info');
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { loadPulsarClient, MemoryBroker, PulsarNativeEventBus, PulsarWsEventBus, type EventBus } from '@agent-mesh/bus';
+import { redactCredentials } from '@agent-mesh/contracts';
 import type { MeshConfig } from './mesh-config';
 
 /** The broker shared by every agent module of an embedded (single-process) mesh. */
@@ -20,8 +21,15 @@ export async function connectEventBus(config: MeshConfig, broker?: MemoryBroker)
   // The native client is the fast path; the WebSocket driver runs wherever Node runs.
   const native = loadPulsarClient();
   if (native.ok && config.pulsarServiceUrl) {
-    log.log(`MESH_TRANSPORT=pulsar: pulsar-native driver (pulsar-client, ${config.pulsarServiceUrl})`);
-    return PulsarNativeEventBus.create({ serviceUrl: config.pulsarServiceUrl, token: config.pulsarToken });
+    log.log(
+      `MESH_TRANSPORT=pulsar: pulsar-native driver (pulsar-client, ${redactCredentials(config.pulsarServiceUrl)})`,
+    );
+    return PulsarNativeEventBus.create({
+      serviceUrl: config.pulsarServiceUrl,
+      token: config.pulsarToken,
+      tlsCaFile: config.pulsarTlsCaFile,
+      producerIdleMs: config.pulsarProducerIdleMs,
+    });
   }
   const why = native.ok
     ? 'PULSAR_SERVICE_URL is not set'
@@ -31,6 +39,13 @@ export async function connectEventBus(config: MeshConfig, broker?: MemoryBroker)
       `MESH_TRANSPORT=pulsar: the native driver cannot be used (${why}) and PULSAR_WEB_URL is not set for the WebSocket driver`,
     );
   }
-  log.log(`MESH_TRANSPORT=pulsar: pulsar-ws driver (WebSocket API at ${config.pulsarWebUrl}; native not used: ${why})`);
-  return new PulsarWsEventBus({ webUrl: config.pulsarWebUrl, token: config.pulsarToken });
+  log.log(
+    `MESH_TRANSPORT=pulsar: pulsar-ws driver (WebSocket API at ${redactCredentials(config.pulsarWebUrl)}; native not used: ${why})`,
+  );
+  return new PulsarWsEventBus({
+    webUrl: config.pulsarWebUrl,
+    token: config.pulsarToken,
+    tlsCaFile: config.pulsarTlsCaFile,
+    producerIdleMs: config.pulsarProducerIdleMs,
+  });
 }

@@ -7,16 +7,29 @@ import {
   type Provider,
 } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
+import { TerminusModule } from '@nestjs/terminus';
+import { ThrottlerStorageService } from '@nestjs/throttler';
 import type { EventBus, MemoryBroker } from '@agent-mesh/bus';
 import { createMeshEventRegistry } from '@agent-mesh/contracts';
-import { MeshTransportModule, type EventStamps, type MeshTransportOptions } from '@agent-mesh/nest-pulsar';
-import { createDefaultSkillRegistry, LlmSkill, type SkillRegistry } from '@agent-mesh/skills';
-import { createStateStore, type StateStore } from '@agent-mesh/state';
+import {
+  MeshTransportModule,
+  RegionHoming,
+  type EventStamps,
+  type MeshTransportOptions,
+} from '@agent-mesh/nest-pulsar';
+import { MeshMetricsModule } from '@agent-mesh/metrics';
+import { gatewayLlmClient } from '@agent-mesh/llm-gateway';
+import { createDefaultSkillRegistry, createLlmSkill, type LlmClient, type SkillRegistry } from '@agent-mesh/skills';
+import type { StateStore } from '@agent-mesh/state';
 import { connectEventBus } from './bus-factory';
 import { HealthController } from './health.controller';
 import { MESH_SETTING_NAMES, validateMeshEnvironment, type MeshConfig } from './mesh-config';
+import { metricsOptions } from './observability';
+import { ProbesController } from './probes.controller';
+import { openStateStore } from './redis-settings';
 import { MESH_ROLE } from './role';
 import { SYSTEM_CLOCK, type MeshClock } from './clock';
+import { MeshLoggerModule, TracingLifecycle } from './telemetry';
 import { MESH_CLOCK, MESH_CONFIG, SKILL_REGISTRY, STATE_STORE } from './tokens';
 
 export interface MeshRuntimeOptions {
@@ -77,23 +90,37 @@ export class MeshRuntimeModule {
         inject: [MESH_CONFIG],
         useFactory: (config: MeshConfig) =>
           options.stateStore ??
-          createStateStore({ redisUrl: config.redisUrl, keyPrefix: options.stateKeyPrefix ?? config.redisKeyPrefix }),
+          openStateStore({
+            redisUrl: config.redisUrl,
+            keyPrefix: options.stateKeyPrefix ?? config.redisKeyPrefix,
+            redisSecurity: config.redisSecurity,
+          }),
       },
       {
         provide: SKILL_REGISTRY,
-        inject: [MESH_CONFIG],
-        useFactory: (config: MeshConfig) => {
+        inject: [MESH_CONFIG, STATE_STORE],
+        useFactory: (config: MeshConfig, store: StateStore) => {
           const registry = options.skills ?? createDefaultSkillRegistry();
-          // The LLM skill joins when an endpoint is configured (LLM_BASE_URL, LLM_MODEL, LLM_API_KEY).
+          // The LLM skill joins when an endpoint is configured (LLM_BASE_URL, LLM_MODEL, LLM_API_KEY,
+          // LLM_PRICES, LLM_MCP_SERVERS; docs/ai.md).
           if (config.llm?.model && !registry.get('llm')) {
-            registry.register(
-              new LlmSkill({ baseUrl: config.llm.baseUrl, model: config.llm.model, apiKey: config.llm.apiKey }),
-            );
+            const { baseUrl, model, apiKey, prices, mcpServers } = config.llm;
+            // Its calls go through the journal and the limits every worker shares (libs/llm-gateway).
+            const { maxRpm, maxTpm, maxConcurrency, journalTtlSeconds } = config.llmGateway;
+            const wrapClient = (client: LlmClient): LlmClient =>
+              gatewayLlmClient(client, store, {
+                limits: { maxRpm, maxTpm, maxConcurrency },
+                journalTtlSeconds,
+                scope: model,
+              });
+            registry.register(createLlmSkill({ baseUrl, model, apiKey, prices, mcpServers }, { wrapClient }));
           }
           return registry;
         },
       },
       StateStoreLifecycle,
+      TracingLifecycle,
+      ThrottlerStorageService, // the HTTP rate limits' counts (bootstrap's httpGuardMiddleware)
     ];
     return {
       module: MeshRuntimeModule,
@@ -109,22 +136,38 @@ export class MeshRuntimeModule {
         }),
         MeshTransportModule.forRootAsync({
           inject: [MESH_CONFIG, SKILL_REGISTRY],
-          useFactory: async (config: MeshConfig, skills: SkillRegistry): Promise<MeshTransportOptions> => ({
-            bus: options.bus ?? (await connectEventBus(config, options.broker)),
-            registry: createMeshEventRegistry(),
-            naming: config.naming,
-            origin: { source: `${options.role}@${config.instanceId}`, region: config.region },
-            topicVariables: {
-              capability: config.workerSkills ?? skills.names(),
-              board: config.boards,
-              instance: [config.instanceId],
-            },
-            drainTimeoutMs: config.drainTimeoutMs,
-            stamps: options.stamps,
-          }),
+          useFactory: async (config: MeshConfig, skills: SkillRegistry): Promise<MeshTransportOptions> => {
+            const bus = options.bus ?? (await connectEventBus(config, options.broker));
+            const registry = createMeshEventRegistry();
+            return {
+              bus,
+              registry,
+              // Homing in a geo set (docs/geo.md); never in a rebuild (options.bus), which folds any region's events.
+              homing:
+                config.geoPeerWebUrls.length > 0 && !options.bus
+                  ? await RegionHoming.load(bus, registry, config.naming, config.region)
+                  : undefined,
+              naming: config.naming,
+              origin: { source: `${options.role}@${config.instanceId}`, region: config.region },
+              topicVariables: {
+                capability: config.workerSkills ?? skills.names(),
+                board: config.boards,
+                instance: [config.instanceId],
+              },
+              drainTimeoutMs: config.drainTimeoutMs,
+              stamps: options.stamps,
+            };
+          },
         }),
+        // Observability (docs/operations.md): /metrics, heartbeats, broker stats; /health/live and /ready.
+        MeshMetricsModule.forRootAsync({
+          inject: [MESH_CONFIG, SKILL_REGISTRY],
+          useFactory: (config: MeshConfig, skills: SkillRegistry) => metricsOptions(options, config, skills),
+        }),
+        TerminusModule.forRoot({ logger: false }),
+        MeshLoggerModule,
       ],
-      controllers: [HealthController],
+      controllers: [HealthController, ProbesController],
       providers,
       exports: [MESH_ROLE, MESH_CLOCK, MESH_CONFIG, STATE_STORE, SKILL_REGISTRY],
     };

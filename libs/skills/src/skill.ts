@@ -24,11 +24,34 @@ export interface SkillContext {
    */
   readonly signal: AbortSignal;
   /**
-   * The task's id: the same on every redelivery and re-publication of the task. A skill with an
-   * effect outside the mesh (a payment, an email) passes it on as the idempotency key, so a task
-   * run twice has its effect once.
+   * The task's id: the same on every redelivery and re-publication of the task, new for each
+   * attempt of a step or branch (a retry, a gate's re-run). Keys what belongs to this run, e.g.
+   * the LLM gateway's journal of model calls (a retry must ask the model again).
    */
   readonly taskId?: string;
+  /**
+   * The same for every attempt of this work (a retry after a failure or a deadline, a gate's
+   * re-run, a re-issue by another region after a fail-over); the task id where the work has one
+   * attempt per id (a saga step, a market fill). A skill with an effect outside the mesh (a
+   * payment, an email) passes it on as the idempotency key, so the effect happens once however
+   * many attempts ran — even an attempt the engine gave up on that finished late.
+   */
+  readonly workKey?: string;
+  /**
+   * Streams a piece of partial output (an LLM's tokens) to the workflow's stream topic while the
+   * task runs (`GET /workflows/:id/stream`); absent when nobody streams this task.
+   */
+  readonly emit?: (text: string) => void;
+  /** Records what one model call used; the worker sums the calls onto `task.completed`'s `usage`. */
+  readonly recordUsage?: (usage: SkillUsage) => void;
+}
+
+/** What one model call used, and what it cost when the model has a price (LLM_PRICES). */
+export interface SkillUsage {
+  readonly model: string;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly costUsd?: number;
 }
 
 export interface Skill {

@@ -11,8 +11,10 @@ export type {
   StateOp,
   StateOpResult,
   StateStore,
+  ReserveResult,
+  WindowClaim,
 } from './state-store';
-export { expireOps } from './state-store';
+export { expireOps, windowMember, windowWeight } from './state-store';
 export { MemoryStateStore } from './memory/memory-state-store';
-export { RedisStateStore } from './redis/redis-state-store';
-export { createStateStore } from './create-state-store';
+export { maskRedisUrl, RedisStateStore, type RedisTlsOptions } from './redis/redis-state-store';
+export { createStateStore, type StateStoreConfig } from './create-state-store';

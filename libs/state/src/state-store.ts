@@ -101,6 +101,42 @@ export interface ChainResult {
   readonly results: readonly (readonly StateOpResult[])[];
 }
 
+/**
+ * One sliding window of `reserve`: a sorted set whose members are claims scored by the time they
+ * were granted, each counting toward `limit` for `windowMs` after it. Requests per minute, tokens
+ * per minute and leases (a concurrency slot that frees itself once its holder stops renewing it)
+ * are all such windows. A member is `<weight>:<id>` (windowMember): its weight is what it counts.
+ */
+export interface WindowClaim {
+  readonly key: string;
+  /** `<weight>:<id>`, unique per claim (windowMember). Renew or resize it later with zadd/zrem ops. */
+  readonly member: string;
+  /** Sum of the weights the window may hold (a positive integer). */
+  readonly limit: number;
+  /** How long a claim counts after it is granted (a positive integer of milliseconds). */
+  readonly windowMs: number;
+}
+
+export interface ReserveResult {
+  /** True when every claim was added; false when one did not fit (then none was added). */
+  readonly granted: boolean;
+  /** The store's clock (epoch ms) when it decided: the score of the claims when granted. */
+  readonly at: number;
+  /** When not granted, how long until the claims that did not fit would (0 when granted). */
+  readonly retryAfterMs: number;
+}
+
+/** A window member of `weight` (a positive integer) for the claim `id`. */
+export function windowMember(weight: number, id: string): string {
+  return `${weight}:${id}`;
+}
+
+/** The weight of a window member (1 when it has none). */
+export function windowWeight(member: string): number {
+  const match = /^(\d+):/.exec(member);
+  return match ? Number(match[1]) : 1;
+}
+
 export interface StateStore {
   /** 'redis' or 'memory'. */
   readonly driver: string;
@@ -127,6 +163,13 @@ export interface StateStore {
   recordSlot(write: SlotWrite): Promise<SlotWriteResult>;
   /** Runs ops atomically without a marker (for writes that are idempotent by themselves). */
   apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]>;
+  /**
+   * Atomically, on the store's clock: drops each window's claims older than its `windowMs`, and
+   * adds every claim if each fits (its window's weights plus its own within `limit`, or its window
+   * empty, so a claim above the limit runs alone); otherwise adds none. Each window key is given
+   * `windowMs` to live. The limits shared by every process of the mesh (LLM rate limits).
+   */
+  reserve(claims: readonly WindowClaim[]): Promise<ReserveResult>;
   get(key: string): Promise<string | null>;
   hget(key: string, field: string): Promise<string | null>;
   /** The values of `fields` of a hash, in order (null when absent). */
@@ -143,6 +186,8 @@ export interface StateStore {
     key: string,
     page: { readonly after?: string; readonly limit: number; readonly order: 'asc' | 'desc' },
   ): Promise<string[]>;
+  /** Members of a sorted set (0 when the key does not exist), as Redis's ZCARD. */
+  zcard(key: string): Promise<number>;
   /** Logical keys (prefix stripped) matching a glob pattern, e.g. `workflow:*`. */
   keys(pattern: string): Promise<string[]>;
   /** True when the store answers (health checks). */

@@ -4,9 +4,10 @@
  */
 export { InProcessMesh, eventually, type AgentProcess } from './in-process-mesh';
 export { RedisFixture } from './redis-fixture';
-export { freePort, spawnAgent, type SpawnedAgent } from './agent-process';
+export { freePort } from './free-port';
 export { WORKFLOW_ROLES, startAgent, startAgents, type AgentRole } from './agent-roles';
 export { WorkflowClient } from './workflow-client';
 export { PulsarNamespace } from './pulsar-namespace';
 export { PulsarBrokerFixture, type ScriptRun } from './pulsar-broker-fixture';
 export { FaultyBus, InjectedPublishFault, type FaultyBusOptions, type PublishFault } from './faulty-bus';
+export { OtlpReceiver, type ReceivedSpan } from './otlp-receiver';

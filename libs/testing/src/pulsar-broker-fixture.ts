@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,6 +17,10 @@ export interface PulsarBrokerFixtureOptions {
   readonly bookiePort?: number;
   /** Bound on one `pulsar.sh up` / `down`. Default 180 s. */
   readonly commandTimeoutMs?: number;
+  /** `--auth`: token authentication and authorization (admin and mesh tokens under the data dir). */
+  readonly auth?: boolean;
+  /** `--tls`: TLS ports beside the plain ones, with a CA of the data dir's own. */
+  readonly tls?: { readonly brokerPort: number; readonly webPort: number };
 }
 
 export interface ScriptRun {
@@ -62,6 +66,8 @@ export class PulsarBrokerFixture {
   readonly brokerPort: number;
   readonly webPort: number;
   readonly bookiePort: number;
+  readonly auth: boolean;
+  readonly tls?: { readonly brokerPort: number; readonly webPort: number };
   private readonly commandTimeoutMs: number;
   private dataDir?: string;
 
@@ -71,10 +77,48 @@ export class PulsarBrokerFixture {
     this.webPort = options.webPort ?? 8071;
     this.bookiePort = options.bookiePort ?? 3172;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 180_000;
+    this.auth = options.auth ?? false;
+    this.tls = options.tls;
   }
 
   get webUrl(): string {
     return `http://127.0.0.1:${this.webPort}`;
+  }
+
+  get serviceUrl(): string {
+    return `pulsar://127.0.0.1:${this.brokerPort}`;
+  }
+
+  /** https:// of the TLS web port (`tls` only). */
+  get webUrlTls(): string {
+    return `https://127.0.0.1:${this.requireTls().webPort}`;
+  }
+
+  /** pulsar+ssl:// of the TLS broker port (`tls` only). */
+  get serviceUrlTls(): string {
+    return `pulsar+ssl://127.0.0.1:${this.requireTls().brokerPort}`;
+  }
+
+  /** The CA certificate the broker's TLS certificate chains to (`tls` only). */
+  get caFile(): string {
+    this.requireTls();
+    return join(this.requireDataDir(), 'tls', 'ca.crt');
+  }
+
+  /** The token file of a role (`auth` only): `admin` (superuser), `mesh`, or one made by `issueToken`. */
+  tokenFile(role: string): string {
+    if (!this.auth) throw new Error('PulsarBrokerFixture: tokens exist with auth only');
+    return join(this.requireDataDir(), 'auth', `${role}.token`);
+  }
+
+  /** `pulsar.sh token <role>`: a token for a role that has been granted nothing. Returns its file. */
+  async issueToken(role: string): Promise<string> {
+    await this.run('token', [role]);
+    return this.tokenFile(role);
+  }
+
+  private get ports(): number[] {
+    return [this.webPort, this.brokerPort, ...(this.tls ? [this.tls.webPort, this.tls.brokerPort] : [])];
   }
 
   /** Creates the data dir and starts the broker (tenant `agentmesh`, namespace `agentmesh/mesh`). */
@@ -82,7 +126,7 @@ export class PulsarBrokerFixture {
     if (this.dataDir) throw new Error('PulsarBrokerFixture already started');
     // pulsar.sh would happily "use" a healthy broker it finds on the web port; this fixture must
     // own the broker it restarts, so a taken port is an error.
-    for (const port of [this.webPort, this.brokerPort]) {
+    for (const port of this.ports) {
       if (await isPortInUse(port)) {
         throw new Error(
           `port ${port} is taken: a broker left over from an earlier run? Stop it (pulsar.sh down with its ` +
@@ -124,7 +168,7 @@ export class PulsarBrokerFixture {
   async down(): Promise<ScriptRun> {
     const run = await this.run('down');
     const deadline = Date.now() + 10_000;
-    for (const port of [this.webPort, this.brokerPort]) {
+    for (const port of this.ports) {
       while (await isPortInUse(port)) {
         if (Date.now() > deadline)
           throw new ScriptError(`pulsar.sh down returned, but port ${port} still answers`, run.output);
@@ -132,6 +176,32 @@ export class PulsarBrokerFixture {
       }
     }
     return run;
+  }
+
+  /** The standalone's log file (in the data dir: gone after dispose). */
+  get logFile(): string {
+    return join(this.requireDataDir(), this.clusterName, 'logs', 'pulsar-standalone.log');
+  }
+
+  /**
+   * SIGKILL of the standalone (a lost region: no shutdown, no flush), the data dir kept for `up`.
+   * Waits until its ports are free.
+   */
+  async kill(): Promise<void> {
+    const pidFile = join(this.requireDataDir(), this.clusterName, 'pulsar.pid');
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    if (!Number.isInteger(pid) || pid <= 0) throw new Error(`no broker pid in ${pidFile}`);
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+    const deadline = Date.now() + 30_000;
+    for (const port of this.ports)
+      while (await isPortInUse(port)) {
+        if (Date.now() > deadline) throw new Error(`the killed broker's port ${port} still answers`);
+        await new Promise((done) => setTimeout(done, 200));
+      }
   }
 
   /** Down, then up on the same data dir. */
@@ -153,7 +223,17 @@ export class PulsarBrokerFixture {
     }
   }
 
-  private run(command: 'up' | 'down'): Promise<ScriptRun> {
+  private requireDataDir(): string {
+    if (!this.dataDir) throw new Error('PulsarBrokerFixture: not started');
+    return this.dataDir;
+  }
+
+  private requireTls(): { readonly brokerPort: number; readonly webPort: number } {
+    if (!this.tls) throw new Error('PulsarBrokerFixture: TLS ports exist with tls only');
+    return this.tls;
+  }
+
+  private run(command: 'up' | 'down' | 'token', args: readonly string[] = []): Promise<ScriptRun> {
     const dataDir = this.dataDir;
     if (!dataDir) return Promise.reject(new Error(`PulsarBrokerFixture: ${command} before start`));
     const env: NodeJS.ProcessEnv = {
@@ -162,13 +242,17 @@ export class PulsarBrokerFixture {
       PULSAR_BROKER_PORT: String(this.brokerPort),
       PULSAR_WEB_PORT: String(this.webPort),
       PULSAR_BOOKIE_PORT: String(this.bookiePort),
+      ...(this.tls
+        ? { PULSAR_BROKER_TLS_PORT: String(this.tls.brokerPort), PULSAR_WEB_TLS_PORT: String(this.tls.webPort) }
+        : {}),
       PULSAR_DATA_DIR: dataDir,
     };
+    const flags = command === 'up' ? [...(this.auth ? ['--auth'] : []), ...(this.tls ? ['--tls'] : [])] : [];
     const started = Date.now();
     return new Promise((done, fail) => {
       execFile(
         'bash',
-        [PULSAR_SCRIPT, command],
+        [PULSAR_SCRIPT, command, ...flags, ...args],
         { env, timeout: this.commandTimeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
         (error, stdout, stderr) => {
           const output = `${stdout}${stderr}`;

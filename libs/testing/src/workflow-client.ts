@@ -24,24 +24,28 @@ export interface WorkflowStatusBody {
 export interface WorkflowClientOptions {
   /** How long `finished` and `timeline` wait by default. Default 15 s (like `eventually`). */
   readonly timeoutMs?: number;
+  /** Sent as `Authorization: Bearer <token>` on every request (an API key or a JWT). */
+  readonly token?: string;
 }
 
 /** The orchestrator's workflow API (`/workflows`), as the end-to-end suites drive it. */
 export class WorkflowClient {
   private readonly timeoutMs: number;
+  private readonly authorization: Record<string, string>;
 
   constructor(
     readonly baseUrl: string,
     options: WorkflowClientOptions = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.authorization = options.token ? { authorization: `Bearer ${options.token}` } : {};
   }
 
   /** Any request to the orchestrator; the status is not checked. */
   async request<T = unknown>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<HttpAnswer<T>> {
     const response = await fetch(`${this.baseUrl}${path}`, {
       method,
-      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      headers: { ...this.authorization, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
@@ -87,6 +91,20 @@ export class WorkflowClient {
   /** `POST /workflows/:id/cancel` (body `{ reason }`, or `{}` without one), whatever it answers. */
   cancel(id: string, reason?: string): Promise<HttpAnswer<Record<string, unknown>>> {
     return this.request('POST', `/workflows/${id}/cancel`, reason === undefined ? {} : { reason });
+  }
+
+  /** `POST /workflows/:id/approvals/:stepPath` (body `{ approve, comment? }`), whatever it answers. */
+  decide(id: string, stepPath: string, body: unknown): Promise<HttpAnswer<Record<string, unknown>>> {
+    return this.request('POST', `/workflows/${id}/approvals/${stepPath}`, body);
+  }
+
+  /** Waits until the step at `stepPath` waits for approval; its state. */
+  awaitingApproval(id: string, stepPath: string, timeoutMs = this.timeoutMs): Promise<WorkflowView['steps'][number]> {
+    return eventually(
+      `${stepPath} of ${id} to wait for approval`,
+      async () => (await this.get(id)).steps.find((s) => s.path === stepPath && s.awaiting?.what === 'approval'),
+      timeoutMs,
+    );
   }
 
   /** Waits until the workflow's timeline holds exactly `count` entries of a type (the projection follows its topics on its own). */

@@ -27,11 +27,13 @@ import {
   type ApplyOnceResult,
   type ChainResult,
   type OnceStep,
+  type ReserveResult,
   type SlotWrite,
   type SlotWriteResult,
   type StateOp,
   type StateOpResult,
   type StateStore,
+  type WindowClaim,
 } from '@agent-mesh/state';
 import { AggregatorModule } from './aggregator.module';
 
@@ -140,6 +142,9 @@ class CountingStateStore implements StateStore {
     this.count('recordSlot');
     return this.store.recordSlot(write);
   }
+  async reserve(claims: readonly WindowClaim[]): Promise<ReserveResult> {
+    return this.store.reserve(claims);
+  }
   async apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]> {
     this.count('apply');
     return this.store.apply(ops);
@@ -174,6 +179,10 @@ class CountingStateStore implements StateStore {
   async zpage(key: string, page: Parameters<StateStore['zpage']>[1]): Promise<string[]> {
     this.count('zpage');
     return this.store.zpage(key, page);
+  }
+  async zcard(key: string): Promise<number> {
+    this.count('zcard');
+    return this.store.zcard(key);
   }
   async keys(pattern: string): Promise<string[]> {
     this.count('keys');

@@ -4,3 +4,7 @@
  */
 export { OrchestratorModule } from './orchestrator.module';
 export type { StepState, TimelineEntry, WorkflowStatus, WorkflowView } from './engine/workflow-state';
+export { WORKFLOW_LOG_READER, workflowViewOf, type WorkflowLogReader } from './workflow-log-reader';
+export type { ReadOnlyWorkflowView } from './workflows.controller';
+export type { WorkflowPage, WorkflowSummary } from './engine/workflow-state';
+export type { ConsoleEvent, WorkflowChange } from './console';

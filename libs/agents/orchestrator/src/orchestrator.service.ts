@@ -1,14 +1,18 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import {
+  ApprovalDecidedV1,
   describeError,
+  STEP_PATH_PATTERN,
   Topics,
   uuidv7,
   WorkflowCancelRequestedV1,
   WorkflowSubmittedV1,
+  type ApprovalDecision,
   type FanOutWorkflowRequest,
   type WorkflowSpec,
 } from '@agent-mesh/contracts';
-import { MeshPublisher, nextTraceparent } from '@agent-mesh/nest-pulsar';
+import { MeshMetrics } from '@agent-mesh/metrics';
+import { MeshPublisher } from '@agent-mesh/nest-pulsar';
 import {
   MESH_CLOCK,
   MESH_CONFIG,
@@ -57,6 +61,7 @@ export class OrchestratorService implements OnModuleInit, OnModuleDestroy {
     @Inject(SKILL_REGISTRY) skills: SkillRegistry,
     @Inject(MESH_CONFIG) config: MeshConfig,
     @Inject(MESH_CLOCK) clock: MeshClock,
+    readonly metrics: MeshMetrics,
   ) {
     this.publisher = publisher.as('orchestrator');
     this.workflows = new WorkflowState(state, config.workflowRetentionMs);
@@ -64,13 +69,18 @@ export class OrchestratorService implements OnModuleInit, OnModuleDestroy {
       workflowDeadlineMs: config.workflowDeadlineMs,
       now: () => clock.now(),
     });
+    metrics.countWorkflowsWith(() => this.workflows.countByStatus());
   }
 
   async submit(spec: WorkflowSpec): Promise<string> {
     const workflowId = uuidv7();
     // The event's id, time and trace are fixed here: its timeline entry is written with the
     // acceptance, and the start below is caused by it as if it had come back over the broker.
-    const submitted = { id: uuidv7(), occurredAt: new Date().toISOString(), traceparent: nextTraceparent() };
+    // Its publish's span is opened now (a child of the HTTP request's), so its traceparent is known.
+    const trace = this.publisher.startPublish(Topics.workflowEvents, WorkflowSubmittedV1, {
+      correlationId: workflowId,
+    });
+    const submitted = { id: uuidv7(), occurredAt: new Date().toISOString(), traceparent: trace.traceparent };
     const occurredAt = new Date(submitted.occurredAt);
     const entry = {
       at: submitted.occurredAt,
@@ -90,7 +100,7 @@ export class OrchestratorService implements OnModuleInit, OnModuleDestroy {
         Topics.workflowEvents,
         WorkflowSubmittedV1,
         { spec },
-        { correlationId: workflowId, id: submitted.id, occurredAt, traceparent: submitted.traceparent },
+        { correlationId: workflowId, id: submitted.id, occurredAt, trace },
       ),
     ]);
     return workflowId;
@@ -140,6 +150,41 @@ export class OrchestratorService implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     clearInterval(this.sweeper);
+  }
+
+  /**
+   * A decision on a waiting approval step, published as `approval.decided` (its handler ends the
+   * step): `decided` once it is out; `unknown-workflow`; `not-waiting` when the step is no
+   * approval waiting (ended, or its workflow did); `already-decided` when a decision on it is out.
+   * `by`: who decided (the API's authenticated caller), when known.
+   */
+  async decide(
+    workflowId: string,
+    stepPath: string,
+    decision: ApprovalDecision,
+    by?: string,
+  ): Promise<'decided' | 'unknown-workflow' | 'not-waiting' | 'already-decided'> {
+    const [status, step] = await Promise.all([
+      this.workflows.status(workflowId),
+      STEP_PATH_PATTERN.test(stepPath) ? this.workflows.step(workflowId, stepPath) : undefined,
+    ]);
+    if (status === undefined) return 'unknown-workflow';
+    const live = status === 'running' || status === 'accepted';
+    if (!live || step?.status !== 'running' || step.awaiting?.what !== 'approval') return 'not-waiting';
+    const { attempt } = step;
+    if (!(await this.workflows.claimDecision(workflowId, stepPath, attempt))) return 'already-decided';
+    try {
+      await this.publisher.publish(
+        Topics.workflowEvents,
+        ApprovalDecidedV1,
+        { stepPath, attempt, approve: decision.approve, comment: decision.comment, by },
+        { correlationId: workflowId },
+      );
+    } catch (error) {
+      await this.workflows.releaseDecision(workflowId, stepPath, attempt); // not out: it may be decided again
+      throw error;
+    }
+    return 'decided';
   }
 
   async cancel(workflowId: string, reason: string): Promise<void> {

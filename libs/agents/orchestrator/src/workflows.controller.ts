@@ -1,43 +1,45 @@
 import {
   BadRequestException,
   Body,
+  ConflictException,
   Controller,
   Get,
   HttpCode,
   Inject,
   NotFoundException,
+  Optional,
   Param,
   Post,
   Query,
 } from '@nestjs/common';
 import {
+  ApprovalDecision,
   ContractValidationError,
   FanOutWorkflowRequest,
   jsonShapeProblem,
   validatePlain,
-  skillsNamedBy,
+  unknownSkillErrors,
   validateWorkflowSpec,
   walkSteps,
   type FieldError,
   type StepSpec,
   type WorkflowSpec,
 } from '@agent-mesh/contracts';
-import { MESH_CONFIG, SKILL_REGISTRY, type MeshConfig } from '@agent-mesh/runtime';
+import { Caller, MESH_CONFIG, SKILL_REGISTRY, type MeshConfig } from '@agent-mesh/runtime';
 import type { SkillRegistry } from '@agent-mesh/skills';
-import type { WorkflowPage, WorkflowStatus, WorkflowView } from './engine/workflow-state';
+import { WORKFLOW_STATUSES, type WorkflowPage, type WorkflowStatus, type WorkflowView } from './engine/workflow-state';
 import { fanOutSpec, OrchestratorService } from './orchestrator.service';
+import { WORKFLOW_LOG_READER, type WorkflowLogReader } from './workflow-log-reader';
 
-const STATUSES: readonly WorkflowStatus[] = [
-  'accepted',
-  'running',
-  'completed',
-  'failed',
-  'compensated',
-  'cancelled',
-  'timed-out',
-];
 /** A workflow id (what a cursor is). */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A workflow this region does not run, shown from its replicated events (docs/geo.md). */
+export interface ReadOnlyWorkflowView extends WorkflowView {
+  readonly readOnly: true;
+  /** The region that adopted it, when it was this region's workflow (after a fail-back). */
+  readonly adoptedBy?: string;
+}
 
 function invalid(errors: readonly FieldError[]): BadRequestException {
   return new BadRequestException({ message: 'invalid workflow request', errors });
@@ -53,6 +55,7 @@ export class WorkflowsController {
     private readonly orchestrator: OrchestratorService,
     @Inject(SKILL_REGISTRY) private readonly skills: SkillRegistry,
     @Inject(MESH_CONFIG) private readonly config: MeshConfig,
+    @Optional() @Inject(WORKFLOW_LOG_READER) private readonly logReader?: WorkflowLogReader,
   ) {}
 
   @Post()
@@ -69,8 +72,8 @@ export class WorkflowsController {
     @Query('limit') limit?: string,
     @Query('cursor') cursor?: string,
   ): Promise<WorkflowPage> {
-    if (status !== undefined && !STATUSES.includes(status as WorkflowStatus)) {
-      throw invalid([{ field: 'status', messages: [`status must be one of ${STATUSES.join(', ')}`] }]);
+    if (status !== undefined && !WORKFLOW_STATUSES.includes(status as WorkflowStatus)) {
+      throw invalid([{ field: 'status', messages: [`status must be one of ${WORKFLOW_STATUSES.join(', ')}`] }]);
     }
     const max = limit === undefined ? 100 : Number(limit);
     if (!Number.isInteger(max) || max < 1 || max > 1000)
@@ -81,10 +84,13 @@ export class WorkflowsController {
   }
 
   @Get(':id')
-  async get(@Param('id') id: string): Promise<WorkflowView> {
+  async get(@Param('id') id: string): Promise<WorkflowView | ReadOnlyWorkflowView> {
     const workflow = await this.orchestrator.get(id);
-    if (!workflow) throw new NotFoundException({ message: `no workflow ${id}` });
-    return workflow;
+    if (workflow) return workflow;
+    // Not in this region's state: another region's workflow may be in the replicated log.
+    const fromLog = this.logReader && UUID.test(id) ? await this.logReader.read(id) : undefined;
+    if (!fromLog) throw new NotFoundException({ message: `no workflow ${id}` });
+    return { ...fromLog, readOnly: true };
   }
 
   @Post(':id/cancel')
@@ -102,6 +108,37 @@ export class WorkflowsController {
     }
     await this.orchestrator.cancel(id, typeof body?.reason === 'string' ? body.reason : 'cancelled over HTTP');
     return { workflowId: id, status: 'cancelling' };
+  }
+
+  /**
+   * Decides a waiting approval step: `{ approve, comment? }`. 202 once the decision is out (the
+   * step ends when the orchestrator handles it); 404 for an unknown workflow; 409 when the step
+   * is not waiting for approval or a decision on it is already out. The decision records who
+   * made it (`by`): the caller the HTTP guard authenticated, never anything the body says.
+   */
+  @Post(':id/approvals/:stepPath')
+  @HttpCode(202)
+  async decide(
+    @Param('id') id: string,
+    @Param('stepPath') stepPath: string,
+    @Body() body: unknown,
+    @Caller() by: string | undefined,
+  ): Promise<{ workflowId: string; stepPath: string; decision: 'approved' | 'rejected' }> {
+    let decision: ApprovalDecision;
+    try {
+      decision = validatePlain(ApprovalDecision, body ?? {}, 'approval decision');
+    } catch (error) {
+      if (error instanceof ContractValidationError)
+        throw new BadRequestException({ message: 'invalid approval decision', errors: error.fieldErrors });
+      throw error;
+    }
+    const outcome = await this.orchestrator.decide(id, stepPath, decision, by);
+    if (outcome === 'unknown-workflow') throw new NotFoundException({ message: `no workflow ${id}` });
+    if (outcome === 'not-waiting')
+      throw new ConflictException({ message: `step ${stepPath} of workflow ${id} is not waiting for approval` });
+    if (outcome === 'already-decided')
+      throw new ConflictException({ message: `step ${stepPath} of workflow ${id} has already been decided` });
+    return { workflowId: id, stepPath, decision: decision.approve ? 'approved' : 'rejected' };
   }
 
   private parse(body: unknown): WorkflowSpec {
@@ -134,15 +171,8 @@ export class WorkflowsController {
 
   /** What only the running mesh knows: which skills exist, which boards it serves. */
   private checkSteps(root: StepSpec, errors: FieldError[]): void {
+    errors.push(...unknownSkillErrors(root, this.skills.names()));
     walkSteps(root, (step, { field }) => {
-      for (const named of skillsNamedBy(step)) {
-        if (!this.skills.get(named.skill)) {
-          errors.push({
-            field: `${field}.${named.field}`,
-            messages: [`unknown skill "${named.skill}"; known: ${this.skills.names().join(', ')}`],
-          });
-        }
-      }
       if (step.kind === 'blackboard' && !this.config.boards.includes(step.board)) {
         errors.push({
           field: `${field}.board`,

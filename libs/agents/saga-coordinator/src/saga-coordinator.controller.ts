@@ -27,6 +27,7 @@ import {
   type SagaWaitExpired,
   type TaskCompleted,
   type TaskFailed,
+  type TaskUsage,
 } from '@agent-mesh/contracts';
 import { MeshPublisher, OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
 import { MESH_CONFIG, STATE_STORE, type MeshConfig } from '@agent-mesh/runtime';
@@ -56,6 +57,8 @@ const TASK_ID = new RegExp(String.raw`^(.+):(${STEP_PATH_FRAGMENT}):saga:(\d+):(
 interface TaskResult {
   readonly output?: Record<string, unknown>;
   readonly error?: string;
+  /** What its model calls used: passed on with the step's event, for the workflow's budget. */
+  readonly usage?: TaskUsage;
   /** The attempt the result is for (compensations are retried; actions run once). */
   readonly attempt: number;
 }
@@ -187,7 +190,8 @@ export class SagaCoordinatorController {
 
   @OnMeshEvent(TaskCompletedV1, RESULTS)
   async onTaskCompleted(@Payload() event: EventEnvelope<TaskCompleted>): Promise<void> {
-    await this.onResult(event, event.data.taskId, { output: event.data.output, attempt: event.data.attempt ?? 1 });
+    const { taskId, output, attempt, usage } = event.data;
+    await this.onResult(event, taskId, { output, attempt: attempt ?? 1, usage });
   }
 
   @OnMeshEvent(TaskFailedV1, RESULTS)
@@ -205,7 +209,7 @@ export class SagaCoordinatorController {
     const step: ResultOf = { event, taskId, workflowId, stepPath, index, name: saga.steps[index].name };
     if (role === 'compensation') return this.onCompensationResult(step, saga, result);
     if (result.error !== undefined) return this.onActionFailed(step, saga, result.error);
-    return this.onActionCompleted(step, saga, result.output ?? {});
+    return this.onActionCompleted(step, saga, result.output ?? {}, result.usage);
   }
 
   /** An action failed (no effect to undo): the saga is undone — or, being undone already, goes on. */
@@ -233,12 +237,14 @@ export class SagaCoordinatorController {
     { event, taskId, stepPath, index, name }: ResultOf,
     saga: SagaLog,
     output: Record<string, unknown>,
+    usage: TaskUsage | undefined,
   ): Promise<void> {
     const phase = saga.phases[index];
     if (phase !== 'running' && phase !== 'timed-out' && phase !== 'completed')
       return this.completedAfterGivenUp(
         { event, taskId, workflowId: event.correlationId, stepPath, index, name },
         phase,
+        usage,
       );
     const key = logKey(event.correlationId, stepPath);
     const late = phase === 'timed-out' || saga.status !== 'running';
@@ -250,7 +256,7 @@ export class SagaCoordinatorController {
       ? `done late (${phase === 'timed-out' ? 'after its deadline' : 'after the abort'}): to undo`
       : 'done';
     if (applied && late) this.log.warn(`saga ${event.correlationId} ${stepPath}: step ${name} ${detail}`);
-    await this.stepEvent(event, stepPath, index, name, 'completed', detail);
+    await this.stepEvent(event, stepPath, index, name, 'completed', detail, '', usage);
     const now = await this.read(event.correlationId, stepPath);
     if (now?.status === 'running' && phase === 'timed-out')
       await this.compensate(event, stepPath, `step ${name} missed its deadline of ${now.steps[index].deadlineMs} ms`);
@@ -265,12 +271,16 @@ export class SagaCoordinatorController {
    * anyway): its compensation may have run before its effect. Not undone again — recorded in the
    * timeline and logged as an error, once, for an operator to check.
    */
-  private async completedAfterGivenUp({ event, taskId, stepPath, index, name }: ResultOf, phase: string) {
+  private async completedAfterGivenUp(
+    { event, taskId, stepPath, index, name }: ResultOf,
+    phase: string,
+    usage: TaskUsage | undefined,
+  ) {
     const { applied } = await this.state.applyOnce(`saga:result:${taskId}`, []);
     if (!applied) return; // a duplicate of a result already recorded
     const detail = `done after it was given up as unknown (now ${phase}): its compensation may have run first — check`;
     this.log.error(`saga ${event.correlationId} ${stepPath}: step ${name} ${detail}`);
-    await this.stepEvent(event, stepPath, index, name, 'completed', detail, 'after-given-up');
+    await this.stepEvent(event, stepPath, index, name, 'completed', detail, 'after-given-up', usage);
   }
 
   /** A compensation's result: a success undoes the next step; a failure is retried, then fails the saga. */
@@ -288,7 +298,7 @@ export class SagaCoordinatorController {
       { op: 'rpush', key: `${key}:compensated`, value: name },
     ]);
     if (applied) this.log.log(`saga ${event.correlationId} ${stepPath}: step ${name} compensated`);
-    await this.stepEvent(event, stepPath, index, name, 'compensated', 'undone');
+    await this.stepEvent(event, stepPath, index, name, 'compensated', 'undone', '', result.usage);
     await this.compensateNext(event, stepPath);
   }
 
@@ -507,7 +517,10 @@ export class SagaCoordinatorController {
     );
   }
 
-  /** A step's change for the timeline; `tag` tells apart announcements of one phase (a deadline's failure, a result's). */
+  /**
+   * A step's change for the timeline; `tag` tells apart announcements of one phase (a deadline's
+   * failure, a result's). `usage`: what the result that made the change used, for the budget.
+   */
   private async stepEvent(
     cause: EventEnvelope,
     stepPath: string,
@@ -516,11 +529,12 @@ export class SagaCoordinatorController {
     phase: StepEventPhase,
     detail: string,
     tag = '',
+    usage?: TaskUsage,
   ): Promise<void> {
     await this.publisher.publish(
       Topics.sagaEvents,
       SagaStepEventV1,
-      { stepPath, index, name, phase, detail },
+      { stepPath, index, name, phase, detail, usage },
       this.announced(cause, stepPath, `${index}:${phase}:${tag}`),
     );
   }

@@ -4,3 +4,5 @@
  * stopping the tasks of a workflow that was cancelled or timed out in cancellation/.
  */
 export { WorkerModule } from './worker.module';
+export { WORKER_SUBSCRIPTION } from './worker.controller';
+export { TokenStream, TOKEN_FLUSH_MS, type TokenStreamTarget } from './token-stream';

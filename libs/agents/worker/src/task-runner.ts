@@ -9,11 +9,23 @@ import {
   Topics,
   type DocumentInput,
   type EventEnvelope,
+  type TaskUsage,
 } from '@agent-mesh/contracts';
+import { MeshMetrics } from '@agent-mesh/metrics';
 import { MeshPublisher } from '@agent-mesh/nest-pulsar';
 import { MESH_CONFIG, SKILL_REGISTRY, type MeshConfig } from '@agent-mesh/runtime';
-import { SkillInputError, WorkflowCancelledError, type Skill, type SkillRegistry } from '@agent-mesh/skills';
+import { inSpan } from '@agent-mesh/telemetry';
+import {
+  SkillInputError,
+  WorkflowCancelledError,
+  type Skill,
+  type SkillInput,
+  type SkillOutput,
+  type SkillRegistry,
+} from '@agent-mesh/skills';
 import { cancellableWorkflow, RunningTasks } from './cancellation';
+import { TokenStream } from './token-stream';
+import { UsageTally } from './usage-tally';
 
 /**
  * Redeliveries of a task that no handler settled (its worker crashed, or the retry could not be
@@ -22,6 +34,13 @@ import { cancellableWorkflow, RunningTasks } from './cancellation';
 export const WORKER_MAX_REDELIVER = 3;
 
 /** What a result says about the task it belongs to. */
+/** The work a task asks for: its input, the step's params, and its work key (TaskAssigned.workKey). */
+export interface TaskWork {
+  readonly input: DocumentInput;
+  readonly params?: Record<string, unknown>;
+  readonly workKey?: string;
+}
+
 export interface TaskRef {
   readonly taskId: string;
   readonly branchIndex: number;
@@ -29,6 +48,16 @@ export interface TaskRef {
   readonly skill: string;
   readonly stepPath?: string;
   readonly attempt?: number;
+}
+
+/** What the span of a skill run says: which skill, for which task of which workflow. */
+function skillSpanAttributes(skill: Skill, ref: TaskRef, cause: EventEnvelope): Record<string, string | number> {
+  return {
+    'mesh.skill.name': skill.name,
+    'mesh.task.id': ref.taskId,
+    'mesh.correlation_id': cause.correlationId,
+    'mesh.branch.index': ref.branchIndex,
+  };
 }
 
 class TaskTimeoutError extends Error {
@@ -40,10 +69,11 @@ class TaskTimeoutError extends Error {
 
 /**
  * Runs one task for the worker — from `tasks.<skill>` or from a market fill — the same way:
- * the skill under TASK_TIMEOUT_MS with the task id as idempotency key, then `task.completed`
- * or `task.failed` on the task's reply topic (`task.results` unless the assigner named one of
- * the family, e.g. `task.results.saga`). Input the skill refuses (SkillInputError) fails at once:
- * `task.failed`, then the error is thrown on, non-retryable, so the task is dead-lettered too. Other
+ * the skill under TASK_TIMEOUT_MS with its task id and work key (its effects' idempotency key),
+ * then `task.completed` or `task.failed` on the task's reply topic (`task.results` unless the
+ * assigner named one of the family, e.g. `task.results.saga`). Input the skill refuses
+ * (SkillInputError) fails at once: `task.failed`, then the error is thrown on, non-retryable, so
+ * the task is dead-lettered too. Other
  * errors are thrown with the skill's retry policy (RetryableError): the transport retries the task
  * with backoff and, once the attempts are spent, dead-letters it without a `task.failed` — parked
  * for `mesh dlq replay`; the step's deadline bounds the workflow's wait.
@@ -61,6 +91,7 @@ export class TaskRunner implements OnApplicationShutdown {
     @Inject(SKILL_REGISTRY) private readonly skills: SkillRegistry,
     @Inject(MESH_CONFIG) private readonly config: MeshConfig,
     private readonly tasks: RunningTasks,
+    private readonly metrics: MeshMetrics,
   ) {
     this.publisher = publisher.as('worker');
   }
@@ -78,8 +109,7 @@ export class TaskRunner implements OnApplicationShutdown {
 
   async run(
     ref: TaskRef,
-    input: DocumentInput,
-    params: Record<string, unknown> | undefined,
+    { input, params, workKey }: TaskWork,
     cause: EventEnvelope,
     replyTopic: string = Topics.taskResults,
   ): Promise<void> {
@@ -101,14 +131,25 @@ export class TaskRunner implements OnApplicationShutdown {
     try {
       const skill = this.skills.require(ref.skill);
       retry = skill.retry;
-      const output = await this.withTimeout(
-        (signal) => skill.run({ id: input.id, text: input.text, params }, { signal, taskId: ref.taskId }),
+      const { output, usage } = await this.runSkill(
+        skill,
+        ref,
+        { id: input.id, text: input.text, params },
+        workKey ?? ref.taskId,
+        cause,
         workflow,
       );
       await this.publisher.publish(
         replyTopic,
         TaskCompletedV1,
-        { ...ref, inputId: input.id, output, durationMs: Date.now() - started, worker: this.workerId },
+        {
+          ...ref,
+          inputId: input.id,
+          output,
+          durationMs: Date.now() - started,
+          worker: this.workerId,
+          ...(usage === undefined ? {} : { usage }),
+        },
         options,
       );
     } catch (error) {
@@ -125,6 +166,61 @@ export class TaskRunner implements OnApplicationShutdown {
         options,
       );
       throw error;
+    }
+  }
+
+  /**
+   * Runs the skill under the task's timeout: what it emits goes to its workflow's stream topic
+   * (every piece sent before this returns, so before the result), what its model calls use is
+   * summed into `usage`.
+   */
+  private async runSkill(
+    skill: Skill,
+    ref: TaskRef,
+    input: SkillInput,
+    workKey: string,
+    cause: EventEnvelope,
+    workflow: string | undefined,
+  ): Promise<{ output: SkillOutput; usage?: TaskUsage }> {
+    const tokens = new TokenStream(this.publisher, {
+      workflowId: cause.correlationId,
+      taskId: ref.taskId,
+      stepPath: ref.stepPath,
+      cause,
+    });
+    const usage = new UsageTally();
+    const context = { taskId: ref.taskId, workKey, emit: tokens.emit, recordUsage: usage.record };
+    try {
+      const output = await this.measured(
+        ref.skill,
+        this.withTimeout(
+          (signal) =>
+            inSpan(`skill ${skill.name}`, skillSpanAttributes(skill, ref, cause), () =>
+              skill.run(input, { signal, ...context }),
+            ),
+          workflow,
+        ),
+      );
+      return { output, usage: usage.total() };
+    } finally {
+      await tokens.close();
+    }
+  }
+
+  /** The skill's run, its time and outcome recorded (`mesh_skill_duration_seconds`). */
+  private async measured<T>(skill: string, run: Promise<T>): Promise<T> {
+    const started = performance.now();
+    let outcome: 'ok' | 'error' | 'timeout' | 'cancelled' = 'error';
+    try {
+      const output = await run;
+      outcome = 'ok';
+      return output;
+    } catch (error) {
+      if (error instanceof TaskTimeoutError) outcome = 'timeout';
+      if (error instanceof WorkflowCancelledError) outcome = 'cancelled';
+      throw error;
+    } finally {
+      this.metrics.skillRan(skill, outcome, (performance.now() - started) / 1000);
     }
   }
 

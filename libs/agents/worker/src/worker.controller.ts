@@ -6,6 +6,9 @@ import { TaskRunner, WORKER_MAX_REDELIVER } from './task-runner';
 
 export { WORKER_MAX_REDELIVER } from './task-runner';
 
+/** The workers' Shared subscription on every `tasks.<skill>` topic (what an autoscaler watches the backlog of). */
+export const WORKER_SUBSCRIPTION = 'workers';
+
 /**
  * The worker role: a Shared subscription on `tasks.<skill>` for each skill it has, so adding
  * a worker process adds capacity. A crash before the ack means another worker gets the task.
@@ -17,17 +20,17 @@ export class WorkerController {
 
   @OnMeshEvent(TaskAssignedV1, {
     topic: 'tasks.{capability}',
-    subscription: 'workers',
+    subscription: WORKER_SUBSCRIPTION,
     type: 'Shared',
     maxRedeliverCount: WORKER_MAX_REDELIVER,
     concurrency: 4,
   })
   async onTask(@Payload() event: EventEnvelope<TaskAssigned>): Promise<void> {
-    const { taskId, branchIndex, branchCount, skill, stepPath, attempt, input, params, replyTopic } = event.data;
+    const { taskId, branchIndex, branchCount, skill, stepPath, attempt, input, params, workKey, replyTopic } =
+      event.data;
     await this.runner.run(
       { taskId, branchIndex, branchCount, skill, stepPath, attempt },
-      input,
-      params,
+      { input, params, workKey },
       event,
       replyTopic,
     );

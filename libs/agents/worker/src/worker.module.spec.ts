@@ -3,6 +3,7 @@ import { DeadLetterProperties, MemoryBroker, type BusMessage, type EventBus } fr
 import {
   createMeshEventRegistry,
   envelopeProperties,
+  MarketFillV1,
   qualifyTopic,
   TaskAssignedV1,
   Topics,
@@ -230,6 +231,49 @@ describe('WorkerModule on a memory bus', () => {
     expect(dead.properties[DeadLetterProperties.attempts]).toBe('1');
   });
 
+  it('gives the skill the task id of this attempt and the work key of all attempts: sent, the task id when none is, the step’s for a market fill', async () => {
+    const seen: { taskId?: string; workKey?: string }[] = [];
+    const skill = new ScriptedSkill('keyed', async (_input, { taskId, workKey }) => {
+      seen.push({ taskId, workKey });
+      return { ok: true };
+    });
+    h = await startWorker('w-9', [skill]);
+    await assign(h, { ...task('keyed', 'text'), taskId: 'wf-5:root:2:3', workKey: 'wf-5:root:2', attempt: 3 }, 'wf-5');
+    await firstResult(h);
+    await assign(h, { ...task('keyed', 'text'), taskId: 'wf-6:root:saga:0:action' }, 'wf-6');
+    await eventually('two results', async () => ((await results(h!)).length === 2 ? true : undefined));
+    // Two rounds of a market step's asks filled here: the same work, one work key.
+    for (const askId of ['wf-7:root:ask-1', 'wf-7:root:attempt-2:ask-1']) {
+      const fill = h.registry.create(
+        MarketFillV1,
+        {
+          fillId: `${askId}:fill`,
+          askId,
+          bidId: `${askId}:worker@w-9`,
+          market: 'keyed',
+          workerId: 'worker@w-9',
+          price: 1,
+          stepPath: 'root',
+          input: { id: 'doc-7', text: 'text' },
+        },
+        origin,
+        { correlationId: 'wf-7' },
+      );
+      await h.client.publish(qualifyTopic(naming, Topics.marketFills), {
+        payload: h.registry.encode(fill),
+        key: 'keyed',
+        properties: envelopeProperties(fill),
+      });
+    }
+    await eventually('four results', async () => ((await results(h!)).length === 4 ? true : undefined));
+    expect(seen).toEqual([
+      { taskId: 'wf-5:root:2:3', workKey: 'wf-5:root:2' },
+      { taskId: 'wf-6:root:saga:0:action', workKey: 'wf-6:root:saga:0:action' },
+      { taskId: 'wf-7:root:ask-1:fill', workKey: 'wf-7:root' },
+      { taskId: 'wf-7:root:attempt-2:ask-1:fill', workKey: 'wf-7:root' },
+    ]);
+  });
+
   it('retries a skill that throws, and recovers when a later delivery succeeds', async () => {
     const skill = new ScriptedSkill('flaky', async (_input, _context, call) => {
       if (call < 2) throw new Error(`transient failure ${call}`);
@@ -383,7 +427,7 @@ describe('WorkerModule on a memory bus', () => {
       // and the runner itself refuses, should a task reach it unvalidated
       const ref = { taskId: 'wf-10:0', branchIndex: 0, branchCount: 1, skill: 'obedient' };
       await expect(
-        h.app.get(TaskRunner).run(ref, { id: 'a', text: 'text' }, undefined, valid, Topics.workflowEvents),
+        h.app.get(TaskRunner).run(ref, { input: { id: 'a', text: 'text' } }, valid, Topics.workflowEvents),
       ).rejects.toThrow(/reply topic/);
       expect(skill.calls).toBe(0);
     });

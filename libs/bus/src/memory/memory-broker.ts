@@ -32,6 +32,17 @@ export interface MemoryBrokerOptions {
   readonly retention?: number;
 }
 
+/** One subscription's figures, as a broker's admin stats report them. */
+export interface MemorySubscriptionStats {
+  readonly topic: string;
+  readonly subscription: string;
+  /** Messages not acked yet. */
+  readonly backlog: number;
+  readonly consumers: number;
+  /** Messages delivered to its consumers since the subscription was created (redeliveries included). */
+  readonly delivered: number;
+}
+
 interface StoredMessage {
   readonly index: number;
   readonly messageId: string;
@@ -94,6 +105,11 @@ export class MemoryBroker {
   /** Messages a topic holds now, acked or not (for tests and stats). */
   storedMessages(topic: string): number {
     return this.topics.get(topic)?.log.size ?? 0;
+  }
+
+  /** Every subscription of every topic, with its figures (a broker's admin stats). */
+  subscriptionStats(): MemorySubscriptionStats[] {
+    return [...this.topics.values()].flatMap((topic) => topic.subscriptionStats());
   }
 
   /** @internal */
@@ -193,6 +209,14 @@ export class MemoryTopic {
 
   subscriptionBacklog(name: string): number {
     return this.subscriptions.get(name)?.backlog() ?? 0;
+  }
+
+  subscriptionStats(): MemorySubscriptionStats[] {
+    return [...this.subscriptions.values()].map((sub) => ({
+      topic: this.name,
+      subscription: sub.name,
+      ...sub.stats(),
+    }));
   }
 
   onNextPublish(wake: () => void): () => void {
@@ -330,6 +354,10 @@ class MemorySubscription {
 
   backlog(): number {
     return this.topic.log.end - this.ackedBelow - this.acked.size;
+  }
+
+  stats(): { backlog: number; consumers: number; delivered: number } {
+    return { backlog: this.backlog(), consumers: this.consumers.length, delivered: this.deliveries };
   }
 
   shutdown(): void {
@@ -650,6 +678,11 @@ export class MemoryEventBus implements EventBus {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** The broker's figures of every subscription (what the Pulsar admin API's topic stats give). */
+  subscriptionStats(): MemorySubscriptionStats[] {
+    return this.broker.subscriptionStats();
   }
 
   get connectionStatus(): BusConnectionStatus {

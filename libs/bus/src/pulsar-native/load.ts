@@ -122,6 +122,8 @@ export type PulsarAuthentication = object;
 export interface PulsarClientConfig {
   serviceUrl: string;
   authentication?: PulsarAuthentication;
+  /** PEM file of the CA that signed the broker's certificate (pulsar+ssl://). */
+  tlsTrustCertsFilePath?: string;
   operationTimeoutSeconds?: number;
   connectionTimeoutMs?: number;
   ioThreads?: number;

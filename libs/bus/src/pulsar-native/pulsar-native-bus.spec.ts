@@ -8,6 +8,7 @@ import { BusClosedError, ConsumerBusyError, DeadLetterProperties, type BusMessag
 import { sleep, waitFor } from '../conformance/helpers';
 import { decodeMessageId, encodeMessageId } from '../pulsar-ws/message-id';
 import type {
+  PulsarClientConfig,
   PulsarClientModule,
   PulsarConsumer,
   PulsarConsumerConfig,
@@ -165,6 +166,7 @@ class FakeBroker {
   readonly readerConfigs: PulsarReaderConfig[] = [];
   readonly producerConfigs: PulsarProducerConfig[] = [];
   readonly consumerConfigs: PulsarConsumerConfig[] = [];
+  readonly clientConfigs: PulsarClientConfig[] = [];
 
   log(topic: string): Stored[] {
     let log = this.topics.get(topic);
@@ -177,7 +179,9 @@ class FakeBroker {
     const broker = this;
     class Client {
       closed = false;
-      constructor(readonly config: { serviceUrl: string }) {}
+      constructor(readonly config: PulsarClientConfig) {
+        broker.clientConfigs.push(config);
+      }
       async createProducer(config: PulsarProducerConfig): Promise<PulsarProducer> {
         broker.producerConfigs.push(config);
         return {
@@ -414,5 +418,26 @@ describe('PulsarNativeEventBus over a stand-in pulsar-client module', () => {
     ).rejects.toBeInstanceOf(BusClosedError);
     await expect(bus.createReader({ topic: TOPIC, startMessageId: 'earliest' })).rejects.toBeInstanceOf(BusClosedError);
     await expect(bus.close()).resolves.toBeUndefined();
+  });
+
+  it('gives the client the token as AuthenticationToken, and the CA file of a pulsar+ssl:// URL as tlsTrustCertsFilePath', async () => {
+    const [plain] = broker.clientConfigs;
+    expect(plain.serviceUrl).toBe('pulsar://127.0.0.1:6650');
+    expect(plain.authentication).toEqual({ params: { token: 'jwt' } });
+    expect(plain.tlsTrustCertsFilePath).toBeUndefined();
+
+    const tls = new PulsarNativeEventBus(
+      { serviceUrl: 'pulsar+ssl://127.0.0.1:6651', token: 'jwt-2', tlsCaFile: '/etc/mesh/ca.crt' },
+      broker.module(),
+    );
+    const anonymous = new PulsarNativeEventBus({ serviceUrl: 'pulsar://127.0.0.1:6650' }, broker.module());
+    await Promise.all([tls.close(), anonymous.close()]);
+    expect(broker.clientConfigs[1]).toEqual({
+      serviceUrl: 'pulsar+ssl://127.0.0.1:6651',
+      operationTimeoutSeconds: 30,
+      authentication: { params: { token: 'jwt-2' } },
+      tlsTrustCertsFilePath: '/etc/mesh/ca.crt',
+    });
+    expect(broker.clientConfigs[2].authentication).toBeUndefined();
   });
 });

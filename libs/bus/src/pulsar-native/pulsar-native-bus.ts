@@ -9,6 +9,7 @@ import {
   type SubscribeOptions,
   type SubscriptionType,
 } from '../event-bus';
+import { redactCredentials } from '@agent-mesh/contracts';
 import { ClientSideConsumer } from '../client-side-consumer';
 import { PulsarEventBusBase, type PulsarBusOptions } from '../pulsar-bus-base';
 import { DEFAULT_NACK_DELAY_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_RECEIVER_QUEUE_SIZE } from '../port-defaults';
@@ -31,6 +32,8 @@ export interface PulsarNativeOptions extends PulsarBusOptions {
   readonly serviceUrl: string;
   /** JWT for brokers with token authentication. */
   readonly token?: string;
+  /** PEM file of the CA that signed the broker's certificate, for a pulsar+ssl:// serviceUrl. */
+  readonly tlsCaFile?: string;
   /** Timeout of lookups, producer/consumer/reader creation and other broker operations. Default 30 s. */
   readonly operationTimeoutSeconds?: number;
 }
@@ -121,13 +124,14 @@ export class PulsarNativeEventBus extends PulsarEventBusBase<NativeProducer> {
     super(options);
     if (!/^pulsar(\+ssl)?:\/\//.test(options.serviceUrl)) {
       throw new Error(
-        `PULSAR_SERVICE_URL must be pulsar://host:port or pulsar+ssl://host:port, got "${options.serviceUrl}"`,
+        `PULSAR_SERVICE_URL must be pulsar://host:port or pulsar+ssl://host:port, got "${redactCredentials(options.serviceUrl)}"`,
       );
     }
     this.client = new pulsar.Client({
       serviceUrl: options.serviceUrl,
       operationTimeoutSeconds: options.operationTimeoutSeconds ?? 30,
       ...(options.token ? { authentication: new pulsar.AuthenticationToken({ token: options.token }) } : {}),
+      ...(options.tlsCaFile ? { tlsTrustCertsFilePath: options.tlsCaFile } : {}),
     });
   }
 
@@ -195,7 +199,9 @@ class NativeProducer {
     } catch (error) {
       if (bus.isClosed) throw new BusClosedError(`publish to ${topic}`);
       bus.connection.openFailed();
-      throw new Error(`publish to ${topic} failed: ${errorText(error)} (broker at ${bus.options.serviceUrl})`);
+      throw new Error(
+        `publish to ${topic} failed: ${errorText(error)} (broker at ${redactCredentials(bus.options.serviceUrl)})`,
+      );
     }
   }
 
@@ -208,7 +214,7 @@ class NativeProducer {
       if (this.bus.isClosed) throw new BusClosedError(`publish to ${this.topic}`);
       this.bus.connection.linkDown(this);
       throw new Error(
-        `publish to ${this.topic} failed: ${errorText(error)} (broker at ${this.bus.options.serviceUrl})`,
+        `publish to ${this.topic} failed: ${errorText(error)} (broker at ${redactCredentials(this.bus.options.serviceUrl)})`,
       );
     }
   }

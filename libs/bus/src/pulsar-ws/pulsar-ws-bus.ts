@@ -8,17 +8,22 @@ import {
   type ReaderOptions,
   type SubscribeOptions,
 } from '../event-bus';
+import { redactCredentials } from '@agent-mesh/contracts';
 import { ClientSideConsumer } from '../client-side-consumer';
 import { PulsarEventBusBase, type PulsarBusOptions } from '../pulsar-bus-base';
 import { DEFAULT_NACK_DELAY_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_RECEIVER_QUEUE_SIZE } from '../port-defaults';
 import { comparePositions, decodeMessageId, encodeMessageId, type MessagePosition } from './message-id';
-import { DEFAULT_RECONNECT, UpgradeRefusedError, WsSession, type ReconnectPolicy } from './ws-session';
+import { readFileSync } from 'node:fs';
+import { trustedFetch, type HttpFetch } from '../trusted-fetch';
+import { DEFAULT_RECONNECT, UpgradeRefusedError, WsSession, type ReconnectPolicy, type WsTarget } from './ws-session';
 
 export interface PulsarWsOptions extends PulsarBusOptions {
   /** The broker's web service, e.g. http://127.0.0.1:8080 (WebSocket API under /ws/v2). */
   readonly webUrl: string;
-  /** JWT for brokers with token authentication. */
+  /** JWT for brokers with token authentication, sent as `Authorization: Bearer <token>`. */
   readonly token?: string;
+  /** PEM file of the CA that signed the broker's certificate, for an https:// webUrl (wss://). */
+  readonly tlsCaFile?: string;
   /** How long the first connection of a producer, consumer or reader may take. Default 10 s. */
   readonly connectTimeoutMs?: number;
   readonly reconnect?: ReconnectPolicy;
@@ -74,14 +79,22 @@ function toBusMessage(topic: string, wire: WireMessage): BusMessage {
 export class PulsarWsEventBus extends PulsarEventBusBase<WsProducer> {
   readonly driver = 'pulsar-ws';
   readonly wsBase: string;
+  /** @internal How every socket of this client connects: the token header, the CA. */
+  readonly wsTarget: WsTarget;
+  private readonly fetch: HttpFetch;
 
   constructor(readonly options: PulsarWsOptions) {
     super(options);
     const url = new URL(options.webUrl);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new Error(`PULSAR_WEB_URL must be http(s)://host:port, got "${options.webUrl}"`);
+      throw new Error(`PULSAR_WEB_URL must be http(s)://host:port, got "${redactCredentials(options.webUrl)}"`);
     }
     this.wsBase = `${url.protocol === 'https:' ? 'wss' : 'ws'}://${url.host}/ws/v2`;
+    this.wsTarget = {
+      headers: this.headers,
+      ...(options.tlsCaFile ? { ca: readFileSync(options.tlsCaFile) } : {}),
+    };
+    this.fetch = trustedFetch(options.tlsCaFile);
   }
 
   get headers(): Record<string, string> {
@@ -128,11 +141,9 @@ export class PulsarWsEventBus extends PulsarEventBusBase<WsProducer> {
 
   /** @internal Last message id of a topic from the admin API, or undefined for an empty topic. */
   async lastMessagePosition(topic: string): Promise<MessagePosition | undefined> {
-    const response = await fetch(
+    const response = await this.fetch(
       `${this.options.webUrl.replace(/\/$/, '')}/admin/v2/${topicPath(topic)}/lastMessageId`,
-      {
-        headers: this.headers,
-      },
+      { headers: this.headers },
     );
     if (!response.ok) throw new Error(`lastMessageId of ${topic}: HTTP ${response.status} ${await response.text()}`);
     const body = (await response.json()) as { ledgerId: number; entryId: number; batchIndex?: number };
@@ -174,7 +185,7 @@ class WsProducer {
     const producer = new WsProducer(bus, topic);
     producer.session = new WsSession(
       `${bus.wsBase}/producer/${topicPath(topic)}`,
-      bus.headers,
+      bus.wsTarget,
       {
         // After a reconnect, everything not confirmed is sent again, in order (in one write).
         onOpen: (reconnected) => {
@@ -237,7 +248,7 @@ class WsProducer {
       this.pending.delete(context);
       send.reject(
         new Error(
-          `publish to ${this.topic} not confirmed within ${this.timeoutMs} ms (broker at ${this.bus.options.webUrl})`,
+          `publish to ${this.topic} not confirmed within ${this.timeoutMs} ms (broker at ${redactCredentials(this.bus.options.webUrl)})`,
         ),
       );
     }
@@ -279,7 +290,7 @@ class WsConsumer extends ClientSideConsumer<undefined> {
     const url = `${this.bus.wsBase}/consumer/${topicPath(this.options.topic)}/${encodeURIComponent(this.options.subscription)}?${params}`;
     this.session = new WsSession(
       url,
-      this.bus.headers,
+      this.bus.wsTarget,
       {
         onOpen: () => {
           this.bus.connection.linkUp(this);
@@ -358,7 +369,7 @@ class WsReader implements Reader {
       })}`;
     this.session = new WsSession(
       url,
-      this.bus.headers,
+      this.bus.wsTarget,
       {
         onOpen: () => this.bus.connection.linkUp(this),
         onMessage: (data) => this.onMessage(JSON.parse(data) as WireMessage),

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import WebSocket, { WebSocketServer } from 'ws';
-import { WsSession } from './ws-session';
+import { UpgradeRefusedError, WsSession } from './ws-session';
 
 /**
  * WsSession against a real `ws` server on loopback: the client's writes are counted on the real
@@ -52,7 +52,7 @@ describe('WsSession frame coalescing', () => {
   const openSession = async (): Promise<WsSession> => {
     const session = new WsSession(
       `ws://127.0.0.1:${port}`,
-      {},
+      { headers: {} },
       { onOpen: () => undefined, onMessage: () => undefined },
     );
     sessions.push(session);
@@ -219,5 +219,18 @@ describe('WsSession frame coalescing', () => {
     const other = await openSession();
     expect(other.send('other session')).toBe(true);
     await waitUntil(() => received.includes('other session'), 'the other session’s frame');
+  });
+});
+
+describe('UpgradeRefusedError', () => {
+  it('says what to fix for 401 (no or a bad token) and 403 (a role without permission), and nothing else', () => {
+    const url = 'ws://127.0.0.1:8080/ws/v2/producer/persistent/t/ns/x';
+    expect(new UpgradeRefusedError(url, 401, '<h1>Unauthorized</h1>').message).toBe(
+      `Pulsar refused ${url}: HTTP 401 (authentication failed: set PULSAR_TOKEN or PULSAR_TOKEN_FILE to a valid token) Unauthorized`,
+    );
+    expect(new UpgradeRefusedError(url, 403, '').message).toMatch(
+      /HTTP 403 \(the token's role has no permission on this topic/,
+    );
+    expect(new UpgradeRefusedError(url, 409, 'busy').message).toBe(`Pulsar refused ${url}: HTTP 409 busy`);
   });
 });

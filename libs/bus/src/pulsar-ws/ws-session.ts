@@ -8,6 +8,22 @@ export interface ReconnectPolicy {
 
 export const DEFAULT_RECONNECT: ReconnectPolicy = { initialDelayMs: 100, maxDelayMs: 5000 };
 
+/** What every connection of a session sends and trusts. */
+export interface WsTarget {
+  /** Sent with the upgrade request (the token: `Authorization: Bearer …`). */
+  readonly headers: Record<string, string>;
+  /** PEM of the CA that signed the broker's certificate (wss:// with a private CA). */
+  readonly ca?: Buffer;
+}
+
+/** What a refusal means to whoever reads the error (the broker's own page says little). */
+function refusalHint(status: number): string {
+  if (status === 401) return ' (authentication failed: set PULSAR_TOKEN or PULSAR_TOKEN_FILE to a valid token)';
+  if (status === 403)
+    return " (the token's role has no permission on this topic: grant it produce/consume on the namespace)";
+  return '';
+}
+
 /** The broker refused the WebSocket upgrade (e.g. 409 for a busy Exclusive subscription). */
 export class UpgradeRefusedError extends Error {
   constructor(
@@ -16,7 +32,7 @@ export class UpgradeRefusedError extends Error {
     readonly body: string,
   ) {
     super(
-      `Pulsar refused ${url}: HTTP ${status}${
+      `Pulsar refused ${url}: HTTP ${status}${refusalHint(status)}${
         body
           ? ` ${body
               .replace(/<[^>]+>/g, ' ')
@@ -85,7 +101,7 @@ export class WsSession {
   constructor(
     /** A function for URLs that change between reconnects (a reader resumes after its last message). */
     private readonly target: string | (() => string),
-    private readonly headers: Record<string, string>,
+    private readonly wsTarget: WsTarget,
     private readonly handlers: WsSessionHandlers,
     private readonly reconnect: ReconnectPolicy = DEFAULT_RECONNECT,
   ) {}
@@ -188,7 +204,8 @@ export class WsSession {
     // No per-message deflate: mesh frames are ~1 KB of JSON on loopback or a LAN, where
     // compressing them costs more CPU and latency than it saves.
     const socket = new WebSocket(this.url, {
-      headers: this.headers,
+      headers: this.wsTarget.headers,
+      ...(this.wsTarget.ca ? { ca: this.wsTarget.ca } : {}),
       handshakeTimeout: timeoutMs,
       perMessageDeflate: false,
       generateMask: zeroMask,

@@ -1,11 +1,14 @@
 import { EventRegistry } from '../registry';
 import {
+  ApprovalDecidedV1,
   FanOutCompletedV1,
   FanOutFailedV1,
   FanOutRetryV1,
   FanOutStartedV1,
   StageFailedV1,
   StageValidatedV1,
+  SupervisorPlannedV1,
+  SupervisorPlanRefusedV1,
   StepCompletedV1,
   StepFailedV1,
   StepStartedV1,
@@ -19,6 +22,7 @@ import {
   MarketAskV1,
   MarketBidV1,
   MarketExpiryCheckV1,
+  MarketWindowCloseV1,
   MarketFillV1,
   SolverAnswersV1,
   SolverCompletedV1,
@@ -37,7 +41,9 @@ import {
   SagaStepEventV1,
   SagaWaitExpiredV1,
 } from './saga';
-import { TaskAssignedV1, TaskCompletedV1, TaskFailedV1 } from './task';
+import { AgentHeartbeatV1, BrokerStatsV1 } from './observability';
+import { RegionAdoptedV1 } from './geo';
+import { TaskAssignedV1, TaskCompletedV1, TaskFailedV1, TaskTokenV1 } from './task';
 import {
   WorkflowCancelledV1,
   WorkflowCompensatedV1,
@@ -50,6 +56,8 @@ import {
 
 export * from './blackboard';
 export * from './market';
+export * from './observability';
+export * from './geo';
 export * from './saga';
 export * from './steps';
 export * from './task';
@@ -67,13 +75,17 @@ export const MESH_EVENT_DEFINITIONS = [
   TaskAssignedV1,
   TaskCompletedV1,
   TaskFailedV1,
+  TaskTokenV1,
   WorkflowSubmittedV1,
   WorkflowCancelRequestedV1,
+  ApprovalDecidedV1,
   StepStartedV1,
   StepCompletedV1,
   StepFailedV1,
   StageValidatedV1,
   StageFailedV1,
+  SupervisorPlannedV1,
+  SupervisorPlanRefusedV1,
   FanOutStartedV1,
   FanOutCompletedV1,
   FanOutFailedV1,
@@ -93,12 +105,16 @@ export const MESH_EVENT_DEFINITIONS = [
   MarketFillV1,
   MarketAskExpiredV1,
   MarketExpiryCheckV1,
+  MarketWindowCloseV1,
   SolverStartV1,
   SolverRoundCompletedV1,
   SolverAnswersV1,
   SolverCompletedV1,
   SolverFailedV1,
   BoardEntryPostedV1,
+  AgentHeartbeatV1,
+  BrokerStatsV1,
+  RegionAdoptedV1,
 ] as const;
 
 export function createMeshEventRegistry(): EventRegistry {

@@ -9,12 +9,14 @@ import {
   IsOptional,
   IsString,
   Matches,
+  Max,
   Min,
   ValidateNested,
 } from 'class-validator';
 import { defineEvent } from '../registry';
-import { AggregationStrategySpec } from '../workflow-spec';
+import { AggregationStrategySpec, MAX_BID_WINDOW_MS } from '../workflow-spec';
 import { STEP_PATH_PATTERN } from './steps';
+import { TaskUsage } from './task';
 import { DocumentInput, SKILL_NAME_PATTERN } from './workflow';
 
 /** Work put up for bids (owner → market maker and bidders, on market.asks; key = market). */
@@ -42,6 +44,23 @@ export class MarketAsk {
   /** Epoch ms after which the ask no longer matches. */
   @IsInt()
   expiresAt!: number;
+
+  /**
+   * How long the ask collects bids (from when the market maker accepts it) before it is filled
+   * with the best of them: lowest price, then earliest arrival, then bidder. Absent or 0: the
+   * ask trades continuously (the first crossing bid fills it on arrival).
+   */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_BID_WINDOW_MS)
+  bidWindowMs?: number;
+
+  /** The owner step's attempt (absent: 1); a re-opened market step asks again as its next attempt. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  attempt?: number;
 
   @IsDefined()
   @ValidateNested()
@@ -106,6 +125,12 @@ export class MarketFill {
   @Matches(STEP_PATH_PATTERN)
   stepPath!: string;
 
+  /** The ask's `attempt` (absent: 1): the attempt the winner's result is for. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  attempt?: number;
+
   @IsDefined()
   @ValidateNested()
   @Type(() => DocumentInput)
@@ -131,6 +156,19 @@ export class MarketAskExpired {
   budget!: number;
 }
 
+/**
+ * Delayed on `timers` until an ask's bidding window closes; the market maker passes it on to
+ * `market.bids`, where it is judged behind the bids published before it: it fills the ask with
+ * the best of them.
+ */
+export class MarketWindowClose {
+  @IsString()
+  askId!: string;
+
+  @Matches(SKILL_NAME_PATTERN)
+  market!: string;
+}
+
 /** Delayed on `timers` until an ask's expiry: the market maker then expires it if unfilled. */
 export class MarketExpiryCheck {
   @IsString()
@@ -147,6 +185,12 @@ export class SolverAnswer {
 
   @IsObject()
   output!: Record<string, unknown>;
+
+  /** What the solver's task used of model calls: the orchestrator charges a round's to the workflow's budget. */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => TaskUsage)
+  usage?: TaskUsage;
 }
 
 /** Run solver rounds (orchestrator → market maker, on market.rounds). */
@@ -238,6 +282,7 @@ export const MarketBidV1 = defineEvent('market.bid', 1, 'event', MarketBid);
 export const MarketFillV1 = defineEvent('market.fill', 1, 'event', MarketFill);
 export const MarketAskExpiredV1 = defineEvent('market.ask-expired', 1, 'event', MarketAskExpired);
 export const MarketExpiryCheckV1 = defineEvent('market.expiry-check', 1, 'command', MarketExpiryCheck);
+export const MarketWindowCloseV1 = defineEvent('market.window-close', 1, 'command', MarketWindowClose);
 export const SolverStartV1 = defineEvent('solver.start', 1, 'command', SolverStart);
 export const SolverRoundCompletedV1 = defineEvent('solver.round-completed', 1, 'event', SolverRoundCompleted);
 export const SolverAnswersV1 = defineEvent('solver.answers', 1, 'event', SolverAnswers);

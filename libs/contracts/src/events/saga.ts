@@ -14,6 +14,7 @@ import {
 import { defineEvent } from '../registry';
 import { SagaStepItemSpec } from '../workflow-spec';
 import { STEP_PATH_PATTERN } from './steps';
+import { TaskUsage } from './task';
 
 /** Run a saga (orchestrator → saga coordinator, on saga.commands). */
 export class SagaStart {
@@ -99,6 +100,16 @@ export class SagaStepEvent {
 
   @IsString()
   detail!: string;
+
+  /**
+   * What the step's task used of model calls, on the phase its result ended (`completed` for an
+   * action, `compensated` for a compensation): the orchestrator charges it to the workflow's usage
+   * and budget, as it does a task.completed's.
+   */
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => TaskUsage)
+  usage?: TaskUsage;
 }
 
 export class SagaCompleted {

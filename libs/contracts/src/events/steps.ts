@@ -10,6 +10,7 @@ import {
   IsOptional,
   IsString,
   Matches,
+  MaxLength,
   Min,
   ValidateNested,
 } from 'class-validator';
@@ -33,6 +34,40 @@ export class WorkflowCancelRequested {
   @IsString()
   @IsNotEmpty()
   reason!: string;
+}
+
+/** The longest comment an approval decision carries. */
+export const MAX_APPROVAL_COMMENT = 2000;
+
+/** A decision on a waiting approval step, as `POST /workflows/:id/approvals/:stepPath` takes it. */
+export class ApprovalDecision {
+  @IsBoolean({ message: 'approve must be true or false' })
+  approve!: boolean;
+
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_APPROVAL_COMMENT)
+  comment?: string;
+}
+
+/**
+ * `approval.decided`: someone decided on the approval step at `stepPath` (its `attempt`). On
+ * workflow.events, so the decision is in the log: a restarted orchestrator, or a rebuild from
+ * the log, ends the step as it was ended live.
+ */
+export class ApprovalDecided extends ApprovalDecision {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  @IsInt()
+  @Min(1)
+  attempt!: number;
+
+  /** Who decided, when the API knows: its authenticated caller, `key:<12 hex of the key's SHA-256>` or `sub:<JWT subject>`. */
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  by?: string;
 }
 
 abstract class StepRef {
@@ -70,8 +105,7 @@ export class StepFailed extends StepRef {
   compensated?: boolean;
 }
 
-/** A chain stage's gate passed (stage.validated) or failed (stage.failed) on its output. */
-export class StageValidated {
+abstract class StageRef {
   @Matches(STEP_PATH_PATTERN)
   chainPath!: string;
 
@@ -80,7 +114,15 @@ export class StageValidated {
   stage!: number;
 }
 
-export class StageFailed extends StageValidated {
+/** A chain stage's gate passed (stage.validated) or failed (stage.failed) on its output. */
+export class StageValidated extends StageRef {
+  /** The judge's reason, when the gate has a judge and it gave one. */
+  @IsOptional()
+  @IsString()
+  reason?: string;
+}
+
+export class StageFailed extends StageRef {
   @IsString()
   @IsNotEmpty()
   reason!: string;
@@ -88,6 +130,38 @@ export class StageFailed extends StageValidated {
   /** What the chain does about it: retry, recover, fail. */
   @IsIn(['retry', 'recover', 'fail'])
   action!: 'retry' | 'recover' | 'fail';
+}
+
+/** A planned supervisor's plan, validated and recorded: the children it runs (as the planner gave them). */
+export class SupervisorPlanned {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  /** The planner's attempt that gave the plan. */
+  @IsInt()
+  @Min(1)
+  attempt!: number;
+
+  /** Step specs, validated by the engine before it records them. */
+  @IsArray()
+  children!: Record<string, unknown>[];
+}
+
+/** A planner's plan failed validation: the planner runs again (`retry`) or the supervisor fails. */
+export class SupervisorPlanRefused {
+  @Matches(STEP_PATH_PATTERN)
+  stepPath!: string;
+
+  @IsInt()
+  @Min(1)
+  attempt!: number;
+
+  @IsString()
+  @IsNotEmpty()
+  reason!: string;
+
+  @IsIn(['retry', 'fail'])
+  action!: 'retry' | 'fail';
 }
 
 /** Tells the aggregator how to join a fan-out; published on task.results before its tasks. */
@@ -196,11 +270,14 @@ export const WorkflowCancelRequestedV1 = defineEvent(
   'command',
   WorkflowCancelRequested,
 );
+export const ApprovalDecidedV1 = defineEvent('approval.decided', 1, 'event', ApprovalDecided);
 export const StepStartedV1 = defineEvent('step.started', 1, 'event', StepStarted);
 export const StepCompletedV1 = defineEvent('step.completed', 1, 'event', StepCompleted);
 export const StepFailedV1 = defineEvent('step.failed', 1, 'event', StepFailed);
 export const StageValidatedV1 = defineEvent('stage.validated', 1, 'event', StageValidated);
 export const StageFailedV1 = defineEvent('stage.failed', 1, 'event', StageFailed);
+export const SupervisorPlannedV1 = defineEvent('supervisor.planned', 1, 'event', SupervisorPlanned);
+export const SupervisorPlanRefusedV1 = defineEvent('supervisor.plan-refused', 1, 'event', SupervisorPlanRefused);
 export const FanOutStartedV1 = defineEvent('fanout.started', 1, 'command', FanOutStarted);
 export const FanOutCompletedV1 = defineEvent('fanout.completed', 1, 'event', FanOutCompleted);
 export const FanOutFailedV1 = defineEvent('fanout.failed', 1, 'event', FanOutFailed);

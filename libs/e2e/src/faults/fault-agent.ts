@@ -13,9 +13,10 @@ import { EffectLedger, faultSkillRegistry } from './fault-skills';
  * The entry point of one agent process of the fault suite: the role's module, as apps/<role>
  * runs it, with the suite's skills in the registry (every role needs their names: the
  * orchestrator checks a spec's skills, the aggregator and supervisors combine with them).
- * FAULT_ROLE names the role; FAULT_LEDGER_REDIS_URL and FAULT_LEDGER_PREFIX the effect ledger.
- * Built with the agent apps by tools/compile-apps.js (run-faults.ts does it), so a restart after
- * a SIGKILL starts as fast as a real agent.
+ * Its argument names the role (`node fault-agent.js worker`, the suite's command in its topology);
+ * FAULT_LEDGER_REDIS_URL and FAULT_LEDGER_PREFIX the effect ledger. Built with the agent apps by
+ * tools/compile-apps.js (run-faults.ts does it), so a restart after a SIGKILL starts as fast as a
+ * real agent.
  */
 
 const ROLE_MODULES: Readonly<Record<string, Type<unknown>>> = {
@@ -32,12 +33,16 @@ function required(name: string): string {
   return value;
 }
 
+const role = process.argv[2] ?? '';
+
 function faultAgentModule(): DynamicModule {
-  const role = required('FAULT_ROLE');
   const roleModule = ROLE_MODULES[role];
-  if (!roleModule) throw new Error(`FAULT_ROLE must be one of ${Object.keys(ROLE_MODULES).join(', ')} (got ${role})`);
-  const ledger = new EffectLedger(() =>
-    createStateStore({ redisUrl: required('FAULT_LEDGER_REDIS_URL'), keyPrefix: required('FAULT_LEDGER_PREFIX') }),
+  if (!roleModule)
+    throw new Error(`the role argument must be one of ${Object.keys(ROLE_MODULES).join(', ')} (got "${role}")`);
+  const ledger = new EffectLedger(
+    () =>
+      createStateStore({ redisUrl: required('FAULT_LEDGER_REDIS_URL'), keyPrefix: required('FAULT_LEDGER_PREFIX') }),
+    process.env['MESH_REGION'],
   );
   return {
     module: FaultAgentModule,
@@ -53,4 +58,4 @@ const root = faultAgentModule();
 @Module({ imports: [root] })
 class FaultAgentApp {}
 
-runAgent(FaultAgentApp, required('FAULT_ROLE'));
+runAgent(FaultAgentApp, role);

@@ -1,8 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { AgentProcess } from '@agent-mesh/topology';
 
-/** One agent process of the suite: a role on a fixed port, started again after each kill. */
+/*
+ * The fault suite's agent of before the topology API, kept for a suite that places its agents
+ * itself (the geo suite, run-geo.ts on branch geo-homing) until it takes them from `localPlan`
+ * as run-faults.ts does (docs/deploy.md, "The suites"). It is only a slot's way of making an
+ * AgentProcess: the process is started, killed and stopped by AgentProcess, like every other.
+ */
+
+/** One agent process: a role on a fixed port, started again after each kill. */
 export interface AgentSlot {
   /** Also its MESH_INSTANCE_ID, kept across restarts (a restarted worker is the same bidder). */
   readonly name: string;
@@ -18,124 +24,66 @@ export interface AgentCrash {
   readonly logTail: string;
 }
 
-const WORKSPACE = join(__dirname, '../../../..');
-
-/**
- * An agent process of the suite, from the suite's build (fault-agent.js), its output appended
- * to `<logDir>/<name>.log`. `kill()` is the fault (SIGKILL); any other exit is a crash, recorded.
- */
+/** The suite's entry (`entry`, run with the role as its argument), output appended to `<logDir>/<name>.log`. */
 export class FaultAgent {
-  private child?: ChildProcess;
-  private expectExit = false;
+  private readonly agent: AgentProcess;
   kills = 0;
-  starts = 0;
   readonly crashes: AgentCrash[] = [];
 
   constructor(
     readonly slot: AgentSlot,
-    private readonly entry: string,
-    private readonly logDir: string,
-  ) {}
+    entry: string,
+    logDir: string,
+  ) {
+    this.agent = new AgentProcess(
+      {
+        name: slot.name,
+        service: slot.role,
+        region: slot.env['MESH_REGION'] ?? 'local',
+        command: ['node', entry, slot.role],
+        env: { ...slot.env, MESH_INSTANCE_ID: slot.name, PORT: String(slot.port) },
+        port: slot.port,
+      },
+      {
+        logFile: join(logDir, `${slot.name}.log`),
+        onCrash: (exit) =>
+          this.crashes.push({ agent: exit.name, pid: exit.pid, exit: exit.exit, logTail: exit.output }),
+      },
+    );
+  }
 
   get name(): string {
     return this.slot.name;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.slot.port}`;
+    return this.agent.url;
   }
 
-  get logFile(): string {
-    return join(this.logDir, `${this.slot.name}.log`);
-  }
-
-  /** The running process's pid, or undefined. */
   get pid(): number | undefined {
-    const child = this.child;
-    return child && child.exitCode === null && child.signalCode === null ? child.pid : undefined;
+    return this.agent.pid;
   }
 
-  /** Starts the process and waits for its /health (200). */
-  async start(timeoutMs = 90_000): Promise<void> {
-    if (this.pid !== undefined) throw new Error(`${this.name} is already running`);
-    const log = openSync(this.logFile, 'a');
-    const child = spawn(process.execPath, [this.entry], {
-      cwd: WORKSPACE,
-      env: {
-        ...process.env,
-        ...this.slot.env,
-        FAULT_ROLE: this.slot.role,
-        MESH_INSTANCE_ID: this.slot.name,
-        PORT: String(this.slot.port),
-        NO_COLOR: '1',
-      },
-      stdio: ['ignore', log, log],
-    });
-    closeSync(log);
-    this.child = child;
-    this.expectExit = false;
-    this.starts++;
-    const pid = child.pid ?? -1;
-    child.once('exit', (code, signal) => {
-      if (this.expectExit && this.child === child) return;
-      this.crashes.push({ agent: this.name, pid, exit: signal ?? `code ${code}`, logTail: this.logTail() });
-    });
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`${this.name} exited before it was healthy:\n${this.logTail()}`);
-      }
-      if (await healthy(this.url)) return;
-      if (Date.now() > deadline) {
-        await this.kill();
-        throw new Error(`${this.name} was not healthy within ${timeoutMs} ms:\n${this.logTail()}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 150));
-    }
+  get starts(): number {
+    return this.agent.starts;
   }
 
-  /** SIGKILL, and waits for the exit. */
+  start(timeoutMs = 90_000): Promise<void> {
+    return this.agent.start(timeoutMs);
+  }
+
+  /** SIGKILL (the fault), and waits for the exit. */
   async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    this.expectExit = true;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
+    if (this.agent.pid === undefined) return;
+    await this.agent.kill('SIGKILL');
     this.kills++;
-    await exited;
   }
 
-  /** SIGTERM (graceful), SIGKILL after `timeoutMs`. */
   async stop(timeoutMs = 15_000): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    this.expectExit = true;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    await exited;
-    clearTimeout(timer);
+    await this.agent.stop(timeoutMs);
   }
 
-  /** The last `bytes` of its log. */
   logTail(bytes = 4_000): string {
-    try {
-      const size = statSync(this.logFile).size;
-      return readFileSync(this.logFile)
-        .subarray(Math.max(0, size - bytes))
-        .toString('utf8');
-    } catch {
-      return '(no log)';
-    }
-  }
-}
-
-async function healthy(url: string): Promise<boolean> {
-  try {
-    const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
-    await response.text();
-    return response.ok;
-  } catch {
-    return false;
+    return this.agent.output(bytes);
   }
 }

@@ -14,24 +14,26 @@ import type { StateStore } from '@agent-mesh/state';
  * everything they remember lives in the suite's own Redis: the effect ledger and the run counts
  * that make "fails its first run" work across processes.
  *
- * The effect ledger models an outside service that takes an idempotency key (the task id the
- * worker passes, SkillContext.taskId): an effect is applied at most once per task id (the
- * `first` hash, written once per id — HSETNX-style, with applyOnce), and every first application
- * adds one to the count of its unit of work (`applied`, by `<workflow id>/<skill>:<input id>`).
- * A unit of work applied under two task ids — the same work re-assigned under a new idempotency
- * key — is a duplicate effect. Every delivery of a task to
+ * The effect ledger models an outside service that takes an idempotency key (the work key the
+ * worker passes, SkillContext.workKey: the same for every attempt of a step or branch): an effect
+ * is applied at most once per key (the `first` hash, written once per key — HSETNX-style, with
+ * applyOnce), and every first application adds one to the count of its unit of work (`applied`,
+ * by `<workflow id>/<skill>:<input id>`). A unit of work applied under two keys — the same work
+ * re-assigned under a new idempotency key — is a duplicate effect. Every delivery of a task to
  * a skill is counted too (`runs`, by task id), so redeliveries show as runs, not as effects.
  */
 
 export const LEDGER_KEYS = {
-  /** task id → `<skill>:<input id>`, written once: the first application. */
+  /** work key → `<skill>:<input id>`, written once: the first application. */
   first: 'fx:first',
-  /** `<workflow id>/<skill>:<input id>` → applications (first applications under distinct task ids). */
+  /** `<workflow id>/<skill>:<input id>` → applications (first applications under distinct work keys). */
   applied: 'fx:applied',
   /** task id → deliveries to a skill (a redelivered task runs again; its effect stays once). */
   runs: 'fx:runs',
   /** input id → runs, for skills whose answer depends on the run (flaky, draft). */
   inputRuns: 'fx:input-runs',
+  /** task id → deliveries to a skill in one region (its workers' MESH_REGION): the geo suite's. */
+  runsIn: (region: string) => `fx:runs:${region}`,
 } as const;
 
 export type Outputs = readonly { readonly inputId: string; readonly output: SkillOutput }[];
@@ -56,7 +58,11 @@ function sumWords(outputs: Outputs): SkillOutput {
 export class EffectLedger {
   private connecting?: Promise<StateStore>;
 
-  constructor(private readonly connect: () => Promise<StateStore>) {}
+  /** `region`: the region of the workers that run the skills (MESH_REGION), counted apart in `runsIn`. */
+  constructor(
+    private readonly connect: () => Promise<StateStore>,
+    private readonly region?: string,
+  ) {}
 
   private store(): Promise<StateStore> {
     this.connecting ??= this.connect().catch((error: unknown) => {
@@ -69,7 +75,11 @@ export class EffectLedger {
   /** Counts a delivery of a task to a skill. */
   async delivered(context: SkillContext): Promise<void> {
     const store = await this.store();
-    await store.apply([{ op: 'hincrby', key: LEDGER_KEYS.runs, field: taskIdOf(context), by: 1 }]);
+    const taskId = taskIdOf(context);
+    await store.apply([
+      { op: 'hincrby', key: LEDGER_KEYS.runs, field: taskId, by: 1 },
+      ...(this.region ? [{ op: 'hincrby' as const, key: LEDGER_KEYS.runsIn(this.region), field: taskId, by: 1 }] : []),
+    ]);
   }
 
   /** The how-manieth run of this input this is (1 for the first). */
@@ -82,16 +92,16 @@ export class EffectLedger {
   }
 
   /**
-   * Applies the effect of `what` (`<skill>:<input id>`) once per task id, counted for its unit of
-   * work: `what` in the workflow the task id names (`<workflow id>:…`) — a chain's later stages
+   * Applies the effect of `what` (`<skill>:<input id>`) once per work key, counted for its unit of
+   * work: `what` in the workflow the key names (`<workflow id>:…`) — a chain's later stages
    * all take input ids such as `root.stages.0.text`, the same in every workflow.
    */
   async apply(what: string, context: SkillContext): Promise<void> {
     const store = await this.store();
-    const taskId = taskIdOf(context);
-    const unit = `${taskId.split(':')[0]}/${what}`;
-    await store.applyOnce(`fx:${taskId}`, [
-      { op: 'hsetnx', key: LEDGER_KEYS.first, field: taskId, value: what },
+    const key = context.workKey ?? taskIdOf(context);
+    const unit = `${key.split(':')[0]}/${what}`;
+    await store.applyOnce(`fx:${key}`, [
+      { op: 'hsetnx', key: LEDGER_KEYS.first, field: key, value: what },
       { op: 'hincrby', key: LEDGER_KEYS.applied, field: unit, by: 1 },
     ]);
   }

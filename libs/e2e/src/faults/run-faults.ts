@@ -5,20 +5,22 @@ import { DeadLetterProperties, PulsarWsEventBus, type BusMessage, type EventBus 
 import { qualifyTopic, Topics, type TopicNaming } from '@agent-mesh/contracts';
 import { createStateStore, type StateStore } from '@agent-mesh/state';
 import { PulsarBrokerFixture, PulsarNamespace } from '@agent-mesh/testing';
+import { AgentProcess, localPlan, meshTopology, type AgentExit } from '@agent-mesh/topology';
 // tools/ is the workspace's build tooling, not an Nx project: nothing to declare a dependency on.
 // eslint-disable-next-line @nx/enforce-module-boundaries
 import { compileApps } from '../../../../tools/compile-apps';
-import { FaultAgent, type AgentSlot } from './fault-agents';
 import { FAULT_SCENARIOS } from './fault-scenarios';
 import { EffectLedger, faultSkillRegistry, LEDGER_KEYS } from './fault-skills';
 import { FUZZ_ID, fuzzMessages, type FuzzMessage } from './fuzz-messages';
 import { OwnRedis } from './own-redis';
 import { isTerminal, sleep, WorkflowDriver, type WorkflowRecord } from './workflow-driver';
+import { integerSetting } from '../support/suite-settings';
 
 /*
  * `npm run test:faults`: the fault suite (docs/reliability.md). Every role its own process,
  * two workers, on a Pulsar standalone and a redis-server of the suite's own (the shared ones
- * are never touched), then:
+ * are never touched): a topology of its own (libs/topology), started as `npm run mesh:local`
+ * starts its processes (AgentProcess), with the suite's entry (fault-agent.ts) as the command. Then:
  *   chaos — FAULTS_WORKFLOWS workflows of every pattern (fault-scenarios.ts) while a random agent
  *           is SIGKILLed and restarted every ~FAULTS_KILL_EVERY_MS, with one Redis restart and one
  *           broker restart during the run; every workflow must end with its intended status
@@ -33,31 +35,23 @@ import { isTerminal, sleep, WorkflowDriver, type WorkflowRecord } from './workfl
 
 const WORKSPACE = join(__dirname, '../../../..');
 
-function setting(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer (got ${raw})`);
-  return value;
-}
-
 const CONFIG = {
-  workflows: setting('FAULTS_WORKFLOWS', 220),
-  fuzz: setting('FAULTS_FUZZ', 1_100),
-  killEveryMs: setting('FAULTS_KILL_EVERY_MS', 2_000),
-  workflowWaitMs: setting('FAULTS_WORKFLOW_WAIT_MS', 120_000),
+  workflows: integerSetting('FAULTS_WORKFLOWS', 220),
+  fuzz: integerSetting('FAULTS_FUZZ', 1_100),
+  killEveryMs: integerSetting('FAULTS_KILL_EVERY_MS', 2_000),
+  workflowWaitMs: integerSetting('FAULTS_WORKFLOW_WAIT_MS', 120_000),
   /** Submissions are spread out, one per this many ms at most, so the kills meet every kind of workflow. */
-  submitEveryMs: setting('FAULTS_SUBMIT_EVERY_MS', 700),
-  concurrency: setting('FAULTS_CONCURRENCY', 12),
-  redisPort: setting('FAULTS_REDIS_PORT', 6397),
-  brokerPort: setting('FAULTS_BROKER_PORT', 6697),
-  webPort: setting('FAULTS_WEB_PORT', 8097),
-  bookiePort: setting('FAULTS_BOOKIE_PORT', 3197),
+  submitEveryMs: integerSetting('FAULTS_SUBMIT_EVERY_MS', 700),
+  concurrency: integerSetting('FAULTS_CONCURRENCY', 12),
+  redisPort: integerSetting('FAULTS_REDIS_PORT', 6397),
+  brokerPort: integerSetting('FAULTS_BROKER_PORT', 6697),
+  webPort: integerSetting('FAULTS_WEB_PORT', 8097),
+  bookiePort: integerSetting('FAULTS_BOOKIE_PORT', 3197),
   /**
    * The agents' HTTP ports, from here up: below the ephemeral range (32768+ on Linux), so that no
    * outgoing connection takes the port of a killed agent before it is started again.
    */
-  agentPortBase: setting('FAULTS_AGENT_PORT_BASE', 23170),
+  agentPortBase: integerSetting('FAULTS_AGENT_PORT_BASE', 23170),
 };
 
 const RUN_ID = `faults-${new Date().toISOString().replace(/[:.]/g, '-')}`;
@@ -66,6 +60,8 @@ const BUILD_DIR = join(WORKSPACE, 'tmp', 'faults-build');
 const ENTRY = join(BUILD_DIR, 'libs', 'e2e', 'src', 'faults', 'fault-agent.js');
 const AGENT_APPS = ['orchestrator', 'aggregator', 'worker', 'saga-coordinator', 'market-maker'];
 const LEDGER_PREFIX = 'faults-ledger:';
+/** Each worker's own price factor, so the market's bids differ. */
+const BID_PRICE_FACTORS: Readonly<Record<string, string>> = { 'worker-faults-1': '0.5', 'worker-faults-2': '0.8' };
 /** At most this many agents are down (killed, not yet healthy again) at a time. */
 const MAX_DOWN = 2;
 /** How long a lane waits for its workflow before it submits the next one. */
@@ -105,14 +101,18 @@ class FaultRun {
     commandTimeoutMs: 240_000,
   });
   namespace!: PulsarNamespace;
-  agents: FaultAgent[] = [];
+  agents: AgentProcess[] = [];
+  /** SIGKILLs per agent (the faults). */
+  readonly kills = new Map<AgentProcess, number>();
+  /** Exits nobody asked for. */
+  readonly crashes: AgentExit[] = [];
   ledger?: StateStore;
   brokerRestarts = 0;
   /** Faults the suite could not inject (a broker that did not come back): the run fails. */
   readonly faultErrors: string[] = [];
   /** Set while Redis or the broker is being restarted: no kills, no submissions. */
   private outage?: Promise<void>;
-  private readonly restarting = new Set<FaultAgent>();
+  private readonly restarting = new Set<AgentProcess>();
   private readonly restarts = new Set<Promise<void>>();
 
   get naming(): TopicNaming {
@@ -124,7 +124,11 @@ class FaultRun {
     return this.restarting.size;
   }
 
-  get orchestrator(): FaultAgent {
+  get killCount(): number {
+    return [...this.kills.values()].reduce((sum, n) => sum + n, 0);
+  }
+
+  get orchestrator(): AgentProcess {
     return this.agents[0];
   }
 
@@ -145,30 +149,41 @@ class FaultRun {
     this.namespace = new PulsarNamespace({ webUrl: this.broker.webUrl, tenant: 'agentmesh' }, 'faults');
     await this.namespace.create();
     this.ledger = await createStateStore({ redisUrl: this.redis.url, keyPrefix: LEDGER_PREFIX });
-    const common = {
-      ...this.namespace.meshEnv(),
-      PULSAR_SERVICE_URL: '',
-      MESH_REGION: 'faults',
-      REDIS_URL: this.redis.url,
-      REDIS_KEY_PREFIX: 'faults:',
-      MESH_BOARDS: 'default',
-      FAULT_LEDGER_REDIS_URL: this.redis.url,
-      FAULT_LEDGER_PREFIX: LEDGER_PREFIX,
-    };
-    const slots: [string, string, Record<string, string>][] = [
-      ['orchestrator', 'orchestrator', {}],
-      ['aggregator', 'aggregator', {}],
-      ['market-maker', 'market-maker', {}],
-      ['saga-coordinator', 'saga-coordinator', {}],
-      ['worker-1', 'worker', { BID_PRICE_FACTOR: '0.5' }],
-      ['worker-2', 'worker', { BID_PRICE_FACTOR: '0.8' }],
-    ];
-    for (const [i, [name, role, env]] of slots.entries()) {
-      const port = CONFIG.agentPortBase + i;
-      if (!(await portIsFree(port)))
-        throw new Error(`port ${port} is taken: set FAULTS_AGENT_PORT_BASE to a free range`);
-      const slot: AgentSlot = { name, role, port, env: { ...common, ...env } };
-      this.agents.push(new FaultAgent(slot, ENTRY, LOG_DIR));
+    // The suite's topology: one region `faults` on its own broker and Redis, every role, two workers.
+    const topology = meshTopology({
+      regions: 1,
+      workers: 2,
+      hosts: [
+        {
+          name: 'faults',
+          agents: CONFIG.agentPortBase,
+          pulsarWeb: CONFIG.webPort,
+          pulsarBroker: CONFIG.brokerPort,
+          redis: CONFIG.redisPort,
+        },
+      ],
+      env: {
+        PULSAR_TENANT: this.namespace.tenant,
+        PULSAR_NAMESPACE: this.namespace.name,
+        PULSAR_SERVICE_URL: '', // the WebSocket driver, whether or not pulsar-client loads
+        REDIS_KEY_PREFIX: 'faults:',
+        MESH_BOARDS: 'default',
+        FAULT_LEDGER_REDIS_URL: this.redis.url,
+        FAULT_LEDGER_PREFIX: LEDGER_PREFIX,
+      },
+      command: (role) => ['node', ENTRY, role],
+    });
+    for (const planned of localPlan(topology)) {
+      if (!(await portIsFree(planned.port)))
+        throw new Error(`port ${planned.port} is taken: set FAULTS_AGENT_PORT_BASE to a free range`);
+      const price = BID_PRICE_FACTORS[planned.name];
+      const agent = new AgentProcess(planned, {
+        logFile: join(LOG_DIR, `${planned.name}.log`),
+        env: price ? { BID_PRICE_FACTOR: price } : {},
+        onCrash: (exit) => this.crashes.push(exit),
+      });
+      this.agents.push(agent);
+      this.kills.set(agent, 0);
     }
     // One by one: the first start of each role creates its subscriptions (bidders start at 'latest').
     for (const agent of this.agents) await agent.start();
@@ -188,7 +203,8 @@ class FaultRun {
     if (!victim) return;
     this.restarting.add(victim);
     const restart = (async () => {
-      await victim.kill();
+      await victim.kill('SIGKILL');
+      this.kills.set(victim, (this.kills.get(victim) ?? 0) + 1);
       await this.startAgain(victim);
     })().finally(() => {
       this.restarting.delete(victim);
@@ -198,7 +214,7 @@ class FaultRun {
   }
 
   /** Starts an agent, retrying while an outage keeps it from coming up. */
-  private async startAgain(agent: FaultAgent): Promise<void> {
+  private async startAgain(agent: AgentProcess): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await agent.start();
@@ -254,7 +270,7 @@ class FaultRun {
 
   private async stopAll(): Promise<void> {
     await this.settleRestarts().catch(() => undefined);
-    await Promise.allSettled(this.agents.map((a) => a.stop()));
+    await Promise.allSettled(this.agents.map((a) => a.stop(15_000)));
     await this.ledger?.close().catch(() => undefined);
     await this.broker.dispose().catch((error: unknown) => log(`broker teardown: ${String(error)}`));
     await this.redis.dispose().catch(() => undefined);
@@ -298,8 +314,7 @@ async function chaos(run: FaultRun, driver: WorkflowDriver): Promise<WorkflowRec
     }
   })();
   const progress = setInterval(() => {
-    const kills = run.agents.reduce((sum, a) => sum + a.kills, 0);
-    log(`chaos: ${driver.accepted} accepted, ${driver.ended} ended, ${kills} kills so far`);
+    log(`chaos: ${driver.accepted} accepted, ${driver.ended} ended, ${run.killCount} kills so far`);
   }, 15_000);
   const redisAt = Math.floor(total * 0.3);
   const brokerAt = Math.floor(total * 0.6);
@@ -480,7 +495,7 @@ async function main(): Promise<number> {
 
     const chaosStarted = Date.now();
     const chaosRecords = await chaos(run, driver);
-    counts.kills = run.agents.reduce((sum, a) => sum + a.kills, 0);
+    counts.kills = run.killCount;
     log(`chaos done in ${Math.round((Date.now() - chaosStarted) / 1000)} s: ${counts.kills} kills`);
 
     const fuzzStarted = Date.now();
@@ -502,7 +517,7 @@ async function main(): Promise<number> {
     counts.duplicates = effects.duplicates;
     counts.deadLettered = fuzzed?.deadLettered ?? 0;
     counts.badMessages = fuzzed?.published ?? 0;
-    const crashes = run.agents.flatMap((a) => a.crashes);
+    const crashes = run.crashes;
     counts.crashes = crashes.length + (fuzzed?.restartedAgents.length ?? 0);
 
     const byPattern = new Map<string, [number, number]>();
@@ -511,14 +526,14 @@ async function main(): Promise<number> {
       byPattern.set(r.scenario.pattern, [ok + (r.status === r.scenario.intended ? 1 : 0), all + 1]);
     }
     log(`per pattern (as intended / run): ${[...byPattern].map(([p, [ok, all]]) => `${p} ${ok}/${all}`).join(', ')}`);
-    log(`kills per agent: ${run.agents.map((a) => `${a.name} ${a.kills}`).join(', ')}`);
+    log(`kills per agent: ${run.agents.map((a) => `${a.name} ${run.kills.get(a) ?? 0}`).join(', ')}`);
     log(
       `skill deliveries: ${effects.runs} runs of ${effects.tasks} tasks (redeliveries ${effects.runs - effects.tasks}); uncertain submissions ${driver.uncertainSubmissions}`,
     );
     if (lost.length) log(`lost (not terminal in ${CONFIG.workflowWaitMs} ms):\n${lost.map(describeRecord).join('\n')}`);
     if (wrong.length) log(`ended with another status than intended:\n${wrong.map(describeRecord).join('\n')}`);
     if (effects.detail.length) log(`duplicate effects:\n  ${effects.detail.join('\n  ')}`);
-    for (const c of crashes) log(`crash: ${c.agent} pid ${c.pid} exited ${c.exit}; log tail:\n${c.logTail}`);
+    for (const c of crashes) log(`crash: ${c.name} pid ${c.pid} exited ${c.exit}; log tail:\n${c.output}`);
     if (fuzzed) {
       log(`fuzz dead-letter reasons: ${[...fuzzed.reasons].map(([code, n]) => `${code} ${n}`).join(', ')}`);
       if (fuzzed.restartedAgents.length)

@@ -317,3 +317,76 @@ export class GatedWordCount implements Skill {
     return sumWords(outputs);
   }
 }
+
+/**
+ * A stand-in for a model-calling skill: each run reports one call of `params.tokens` tokens
+ * (three quarters prompt, default 100) at $0.000001 a token through `context.recordUsage`, as
+ * the LLM skill does, and answers the token count.
+ */
+export class MeteredSkill implements Skill {
+  readonly name = 'metered';
+  readonly description = 'reports model usage (test)';
+  readonly runs: string[] = [];
+  async run(input: SkillInput, context: SkillContext): Promise<SkillOutput> {
+    this.runs.push(input.id);
+    const tokens = Number(input.params?.['tokens'] ?? 100);
+    const promptTokens = Math.round(tokens * 0.75);
+    context.recordUsage?.({
+      model: 'test-model',
+      promptTokens,
+      completionTokens: tokens - promptTokens,
+      costUsd: tokens / 1_000_000,
+    });
+    return { tokens, text: input.text };
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return { tokens: outputs.reduce((sum, o) => sum + Number(o.output['tokens']), 0) };
+  }
+}
+
+const countTask = (id: string, text: string) => ({ kind: 'task', name: id, skill: 'count', input: { id, text } });
+
+/** A planner (planned supervisors): its input names the plan it gives — `three counts`, `unknown kind`, `too deep` — and it remembers how often it ran per input. */
+export class PlanSkill implements Skill {
+  readonly name = 'plan';
+  readonly description = 'gives a fixed plan per input (test)';
+  readonly runs = new Map<string, number>();
+  async run(input: SkillInput): Promise<SkillOutput> {
+    this.runs.set(input.id, (this.runs.get(input.id) ?? 0) + 1);
+    switch (input.text) {
+      case 'three counts':
+        return {
+          children: ['one', 'one two', 'one two three'].map((text, i) => countTask(`${input.id}-c${i}`, text)),
+        };
+      case 'unknown kind':
+        return { children: [countTask(`${input.id}-ok`, 'fine'), { kind: 'teleport', to: 'mars' }] };
+      case 'too deep': {
+        let step: object = countTask(`${input.id}-deep`, 'deep');
+        for (let i = 0; i < 8; i++) step = { kind: 'supervisor', children: [step] };
+        return { json: { children: [step] } };
+      }
+      default:
+        return { children: [] };
+    }
+  }
+  combine(outputs: Outputs): SkillOutput {
+    return { plans: outputs.map((o) => o.output) };
+  }
+}
+
+/** The judge: accepts a stage output whose `score` is at least 5; remembers what it read. */
+export class ScoreJudgeSkill implements Skill {
+  readonly name = 'judge';
+  readonly description = 'accepts a score of 5 or more (test)';
+  readonly read: string[] = [];
+  async run(input: SkillInput): Promise<SkillOutput> {
+    this.read.push(input.text);
+    const score = Number((JSON.parse(input.text) as { score?: unknown }).score);
+    return score >= 5
+      ? { accept: true, reason: `score ${score} is enough` }
+      : { accept: false, reason: `score ${score} is too low` };
+  }
+  combine(): SkillOutput {
+    return {};
+  }
+}

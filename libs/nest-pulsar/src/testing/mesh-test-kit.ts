@@ -142,6 +142,8 @@ export interface MeshAppOptions {
   readonly inheritAppConfig?: boolean;
   /** Runs on the app before the transport is connected (e.g. `useGlobalInterceptors`). */
   readonly configure?: (app: INestApplication) => void;
+  /** Homing, as in a geo set. */
+  readonly homing?: MeshTransportOptions['homing'];
 }
 
 export interface MeshTestApp {
@@ -181,6 +183,7 @@ export class MeshHarness {
           topicVariables: options.topicVariables,
           drainTimeoutMs: options.drainTimeoutMs,
           alwaysUseNestPipeline: options.alwaysUseNestPipeline,
+          homing: options.homing,
         }),
       ],
       controllers: options.controllers,

@@ -3,6 +3,9 @@
  * llama.cpp server, LM Studio, ...). Node's global fetch, no SDK.
  */
 
+import { setTimeout as delay } from 'node:timers/promises';
+import { createParser } from 'eventsource-parser';
+
 export interface LlmCompletionRequest {
   /** System message (the instruction); omitted from the request when undefined. */
   readonly system?: string;
@@ -11,6 +14,37 @@ export interface LlmCompletionRequest {
   readonly temperature?: number;
   /** Sent as `max_tokens`. */
   readonly maxTokens?: number;
+  /** Messages after the user's: the model's tool calls and their results, in order (a tool loop). */
+  readonly conversation?: readonly LlmConversationMessage[];
+  /** Functions the model may call (sent as OpenAI `tools`). */
+  readonly tools?: readonly LlmToolDefinition[];
+  /** Asks for JSON conforming to a schema (`response_format: {type: 'json_schema', ...}`, strict). */
+  readonly responseFormat?: LlmResponseFormat;
+}
+
+/** A function the model asked to call; `arguments` is the model's JSON text, unparsed. */
+export interface LlmToolCall {
+  readonly id: string;
+  readonly name: string;
+  readonly arguments: string;
+}
+
+export type LlmConversationMessage =
+  | { readonly role: 'assistant'; readonly content: string; readonly toolCalls: readonly LlmToolCall[] }
+  | { readonly role: 'tool'; readonly toolCallId: string; readonly content: string };
+
+export interface LlmToolDefinition {
+  /** `^[a-zA-Z0-9_-]{1,64}$`, as OpenAI requires. */
+  readonly name: string;
+  readonly description?: string;
+  /** JSON schema of the arguments object. */
+  readonly parameters: Record<string, unknown>;
+}
+
+export interface LlmResponseFormat {
+  /** `^[a-zA-Z0-9_-]{1,64}$`. */
+  readonly name: string;
+  readonly schema: Record<string, unknown>;
 }
 
 export interface LlmUsage {
@@ -19,15 +53,31 @@ export interface LlmUsage {
 }
 
 export interface LlmCompletion {
+  /** The answer's text; empty when the model only asked for tool calls. */
   readonly text: string;
   /** The model the server says answered (falls back to the configured one). */
   readonly model: string;
   readonly usage?: LlmUsage;
+  /** Functions the model asked to call instead of (or beside) answering. */
+  readonly toolCalls?: readonly LlmToolCall[];
 }
 
-/** What LlmSkill needs; OpenAiCompatibleClient is the real one. */
+/** How one call is made, beside what is asked. */
+export interface LlmCallOptions {
+  /** Aborts the call (and any wait between attempts). */
+  readonly signal?: AbortSignal;
+  /**
+   * Identifies this call across redeliveries, replays and fail-overs (`<taskId>#<n>` for a task's
+   * n-th call): a journaling client answers a call it has seen from its journal instead of paying again.
+   */
+  readonly callKey?: string;
+  /** Receives the completion's text as it streams (the request is then sent with `stream: true`). */
+  readonly onToken?: (text: string) => void;
+}
+
+/** What LlmSkill needs; OpenAiCompatibleClient is the real one, the worker wraps it (journal, rate limits). */
 export interface LlmClient {
-  complete(request: LlmCompletionRequest, signal?: AbortSignal): Promise<LlmCompletion>;
+  complete(request: LlmCompletionRequest, options?: LlmCallOptions): Promise<LlmCompletion>;
 }
 
 export interface OpenAiCompatibleClientOptions {
@@ -155,22 +205,10 @@ function describeNetworkError(error: unknown): string {
   return cause !== undefined && cause !== message ? `${message}: ${cause}` : message;
 }
 
-/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts (not Node's AbortError). */
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+  return delay(ms, undefined, { signal }).catch((error: unknown) => {
+    throw signal?.aborted ? signal.reason : error;
   });
 }
 
@@ -228,11 +266,12 @@ export class OpenAiCompatibleClient implements LlmClient {
    * not a chat completion throws LlmResponseError. When `signal` aborts, the call rejects at
    * once with the signal's reason, whether mid-request or between attempts.
    */
-  async complete(request: LlmCompletionRequest, signal?: AbortSignal): Promise<LlmCompletion> {
+  async complete(request: LlmCompletionRequest, options: LlmCallOptions = {}): Promise<LlmCompletion> {
+    const { signal, onToken } = options;
     signal?.throwIfAborted();
-    const body = JSON.stringify(this.requestBody(request));
+    const body = JSON.stringify(this.requestBody(request, onToken !== undefined));
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.attempt(body, signal);
+      const outcome = await this.attempt(body, signal, onToken);
       if (outcome.kind === 'done') return outcome.completion;
       if (!outcome.retryable || attempt > this.maxRetries) {
         const suffix = attempt > 1 ? ` (gave up after ${attempt} attempts)` : '';
@@ -250,18 +289,54 @@ export class OpenAiCompatibleClient implements LlmClient {
 
   /** Wait before retry number `retry` (1-based). */
   private retryDelay(retry: number, retryAfterMs: number | undefined): number {
-    if (retryAfterMs !== undefined) return Math.min(retryAfterMs, this.maxRetryDelayMs);
+    // Never before the provider's Retry-After, and spread up to a quarter past it (at most 1 s), so
+    // every worker told "1 s" by one 429 does not come back in the same millisecond.
+    if (retryAfterMs !== undefined)
+      return Math.min(retryAfterMs + Math.random() * Math.min(retryAfterMs / 4, 1000), this.maxRetryDelayMs);
     const step = Math.min(this.retryBaseDelayMs * 2 ** (retry - 1), this.maxRetryDelayMs);
     return step / 2 + Math.random() * (step / 2);
   }
 
-  private requestBody(request: LlmCompletionRequest): Record<string, unknown> {
-    const messages: { role: 'system' | 'user'; content: string }[] = [];
+  private requestBody(request: LlmCompletionRequest, stream: boolean): Record<string, unknown> {
+    const messages: Record<string, unknown>[] = [];
     if (request.system !== undefined) messages.push({ role: 'system', content: request.system });
     messages.push({ role: 'user', content: request.prompt });
-    const body: Record<string, unknown> = { model: this.model, messages, stream: false };
+    for (const message of request.conversation ?? []) {
+      messages.push(
+        message.role === 'assistant'
+          ? {
+              role: 'assistant',
+              content: message.content,
+              tool_calls: message.toolCalls.map((call) => ({
+                id: call.id,
+                type: 'function',
+                function: { name: call.name, arguments: call.arguments },
+              })),
+            }
+          : { role: 'tool', tool_call_id: message.toolCallId, content: message.content },
+      );
+    }
+    const body: Record<string, unknown> = { model: this.model, messages, stream };
+    // Without include_usage a streamed answer reports no tokens (OpenAI, vLLM and Ollama honour it).
+    if (stream) body['stream_options'] = { include_usage: true };
     if (request.temperature !== undefined) body['temperature'] = request.temperature;
     if (request.maxTokens !== undefined) body['max_tokens'] = request.maxTokens;
+    if (request.tools !== undefined && request.tools.length > 0) {
+      body['tools'] = request.tools.map((tool) => ({
+        type: 'function',
+        function: {
+          name: tool.name,
+          ...(tool.description === undefined ? {} : { description: tool.description }),
+          parameters: tool.parameters,
+        },
+      }));
+    }
+    if (request.responseFormat !== undefined) {
+      body['response_format'] = {
+        type: 'json_schema',
+        json_schema: { name: request.responseFormat.name, schema: request.responseFormat.schema, strict: true },
+      };
+    }
     return body;
   }
 
@@ -271,7 +346,11 @@ export class OpenAiCompatibleClient implements LlmClient {
     return headers;
   }
 
-  private async attempt(body: string, signal: AbortSignal | undefined): Promise<AttemptOutcome> {
+  private async attempt(
+    body: string,
+    signal: AbortSignal | undefined,
+    onToken: ((text: string) => void) | undefined,
+  ): Promise<AttemptOutcome> {
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(), this.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
@@ -279,14 +358,18 @@ export class OpenAiCompatibleClient implements LlmClient {
       let status: number;
       let ok: boolean;
       let retryAfter: string | null;
-      let text: string;
+      let text = '';
+      let completion: LlmCompletion | undefined;
       try {
         const response = await fetch(this.url, { method: 'POST', headers: this.headers(), body, signal: combined });
         status = response.status;
         ok = response.ok;
         retryAfter = response.headers.get('retry-after');
-        text = await response.text();
+        const streamed = ok && onToken !== undefined && isEventStream(response.headers.get('content-type'));
+        if (streamed) completion = await this.readStream(response, onToken);
+        else text = await response.text();
       } catch (error) {
+        if (error instanceof LlmResponseError) throw error;
         signal?.throwIfAborted();
         if (timeout.signal.aborted) {
           return { kind: 'failed', message: `POST ${this.url} timed out after ${this.timeoutMs} ms`, retryable: true };
@@ -310,7 +393,7 @@ export class OpenAiCompatibleClient implements LlmClient {
           retryAfterMs: retryable ? parseRetryAfter(retryAfter) : undefined,
         };
       }
-      return { kind: 'done', completion: this.parseCompletion(text, status) };
+      return { kind: 'done', completion: completion ?? this.parseCompletion(text, status) };
     } finally {
       clearTimeout(timer);
     }
@@ -334,20 +417,133 @@ export class OpenAiCompatibleClient implements LlmClient {
     const first: unknown = choices[0];
     const message = isRecord(first) ? first['message'] : undefined;
     const content = isRecord(message) ? message['content'] : undefined;
-    if (typeof content !== 'string') return fail('"choices[0].message.content" is not a string');
-    const model = typeof parsed['model'] === 'string' && parsed['model'] !== '' ? parsed['model'] : this.model;
-    const usage = parsed['usage'];
-    if (
-      isRecord(usage) &&
-      typeof usage['prompt_tokens'] === 'number' &&
-      typeof usage['completion_tokens'] === 'number'
-    ) {
-      return {
-        text: content,
-        model,
-        usage: { promptTokens: usage['prompt_tokens'], completionTokens: usage['completion_tokens'] },
-      };
+    const toolCalls = isRecord(message) ? parseToolCalls(message['tool_calls']) : undefined;
+    if (toolCalls === null) return fail('"choices[0].message.tool_calls" is not a list of function calls');
+    if (typeof content !== 'string' && !(toolCalls && (content === null || content === undefined)))
+      return fail('"choices[0].message.content" is not a string');
+    return {
+      text: typeof content === 'string' ? content : '',
+      model: this.modelOf(parsed),
+      ...usageOf(parsed['usage']),
+      ...(toolCalls ? { toolCalls } : {}),
+    };
+  }
+
+  private modelOf(body: Record<string, unknown>): string {
+    return typeof body['model'] === 'string' && body['model'] !== '' ? body['model'] : this.model;
+  }
+
+  /**
+   * A streamed completion (`text/event-stream`): each `data:` chunk's `choices[0].delta` adds
+   * content (passed to `onToken`) or tool-call fragments; the last chunk before `[DONE]` carries
+   * the usage. Parsed with eventsource-parser.
+   */
+  private async readStream(response: Response, onToken: (text: string) => void): Promise<LlmCompletion> {
+    const stream = new StreamedCompletion(onToken);
+    const parser = createParser({ onEvent: (event) => stream.onData(event.data) });
+    const decoder = new TextDecoder();
+    const reader = response.body?.getReader();
+    if (reader === undefined) throw new LlmResponseError(`POST ${this.url} streamed no body`);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      parser.feed(decoder.decode(value, { stream: true }));
+      if (stream.problem !== undefined) break;
     }
-    return { text: content, model };
+    if (stream.problem !== undefined)
+      throw new LlmResponseError(`POST ${this.url} streamed a bad chunk: ${stream.problem}`);
+    if (!stream.sawChunk) throw new LlmResponseError(`POST ${this.url} streamed no completion chunk`);
+    return stream.completion(this.model);
+  }
+}
+
+function isEventStream(contentType: string | null): boolean {
+  return contentType?.toLowerCase().startsWith('text/event-stream') ?? false;
+}
+
+/** `{usage}` from an OpenAI usage object, or nothing when it is absent or malformed. */
+function usageOf(usage: unknown): { usage?: LlmUsage } {
+  if (isRecord(usage) && typeof usage['prompt_tokens'] === 'number' && typeof usage['completion_tokens'] === 'number')
+    return { usage: { promptTokens: usage['prompt_tokens'], completionTokens: usage['completion_tokens'] } };
+  return {};
+}
+
+/** The function calls of a message; undefined when there are none, null when they are malformed. */
+function parseToolCalls(value: unknown): LlmToolCall[] | undefined | null {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) return null;
+  const calls: LlmToolCall[] = [];
+  for (const item of value) {
+    const fn = isRecord(item) ? item['function'] : undefined;
+    if (!isRecord(item) || typeof item['id'] !== 'string' || !isRecord(fn) || typeof fn['name'] !== 'string')
+      return null;
+    calls.push({
+      id: item['id'],
+      name: fn['name'],
+      arguments: typeof fn['arguments'] === 'string' ? fn['arguments'] : '',
+    });
+  }
+  return calls.length === 0 ? undefined : calls;
+}
+
+/** What the chunks of one streamed completion add up to. */
+class StreamedCompletion {
+  sawChunk = false;
+  problem?: string;
+  private text = '';
+  private model?: string;
+  private usage?: LlmUsage;
+  /** Tool calls by their `index`: id and name come in the first fragment, arguments in pieces. */
+  private readonly calls = new Map<number, { id: string; name: string; arguments: string }>();
+
+  constructor(private readonly onToken: (text: string) => void) {}
+
+  onData(data: string): void {
+    if (data.trim() === '[DONE]' || this.problem !== undefined) return;
+    let chunk: unknown;
+    try {
+      chunk = JSON.parse(data);
+    } catch {
+      this.problem = `not JSON: ${snippet(data)}`;
+      return;
+    }
+    if (!isRecord(chunk) || isRecord(chunk['error'])) {
+      this.problem = snippet(data);
+      return;
+    }
+    this.sawChunk = true;
+    if (typeof chunk['model'] === 'string' && chunk['model'] !== '') this.model = chunk['model'];
+    const { usage } = usageOf(chunk['usage']);
+    if (usage) this.usage = usage;
+    const choices = chunk['choices'];
+    const delta = Array.isArray(choices) && isRecord(choices[0]) ? choices[0]['delta'] : undefined;
+    if (!isRecord(delta)) return; // the usage chunk has no choices
+    const content = delta['content'];
+    if (typeof content === 'string' && content !== '') {
+      this.text += content;
+      this.onToken(content);
+    }
+    if (Array.isArray(delta['tool_calls'])) delta['tool_calls'].forEach((part: unknown) => this.addToolCallPart(part));
+  }
+
+  private addToolCallPart(part: unknown): void {
+    if (!isRecord(part)) return;
+    const index = typeof part['index'] === 'number' ? part['index'] : this.calls.size;
+    const fn = isRecord(part['function']) ? part['function'] : {};
+    const call = this.calls.get(index) ?? { id: '', name: '', arguments: '' };
+    if (typeof part['id'] === 'string') call.id = part['id'];
+    if (typeof fn['name'] === 'string') call.name += fn['name'];
+    if (typeof fn['arguments'] === 'string') call.arguments += fn['arguments'];
+    this.calls.set(index, call);
+  }
+
+  completion(configuredModel: string): LlmCompletion {
+    const toolCalls = [...this.calls.entries()].sort(([a], [b]) => a - b).map(([, call]) => call);
+    return {
+      text: this.text,
+      model: this.model ?? configuredModel,
+      ...(this.usage ? { usage: this.usage } : {}),
+      ...(toolCalls.length > 0 ? { toolCalls } : {}),
+    };
   }
 }

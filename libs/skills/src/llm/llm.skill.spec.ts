@@ -54,7 +54,14 @@ describe('LLM skill against a real OpenAI-compatible HTTP stub', () => {
       { id: 'd1', text: TEXT, params: { instruction: 'Summarize in one sentence', temperature: 0.2, maxTokens: 64 } },
       live(),
     );
-    expect(out).toEqual({ text: ECHO, model: 'test-model', promptTokens: 4 + 12, completionTokens: 5 });
+    expect(out).toEqual({
+      text: ECHO,
+      answer: ECHO,
+      model: 'test-model',
+      calls: 1,
+      promptTokens: 4 + 12,
+      completionTokens: 5,
+    });
     expect(s.requests).toHaveLength(1);
     const [req] = s.requests;
     expect(req.method).toBe('POST');
@@ -76,7 +83,7 @@ describe('LLM skill against a real OpenAI-compatible HTTP stub', () => {
     const s = await start({ replies: [{ type: 'text', text: 'Short.', model: 'served-model', omitUsage: true }] });
     const skill = new LlmSkill({ baseUrl: `${s.baseUrl}/`, model: 'test-model' });
     const out = await skill.run({ id: 'd1', text: TEXT, params: { instruction: 'Be brief' } }, live());
-    expect(out).toEqual({ text: 'Short.', model: 'served-model' });
+    expect(out).toEqual({ text: 'Short.', answer: 'Short.', model: 'served-model', calls: 1 });
     expect(s.requests[0].headers['authorization']).toBeUndefined();
     expect(s.requests[0].body).not.toHaveProperty('temperature');
     expect(s.requests[0].body).not.toHaveProperty('max_tokens');
@@ -110,6 +117,22 @@ describe('LLM skill against a real OpenAI-compatible HTTP stub', () => {
     expect(s.requests).toHaveLength(2);
     expect(s.requests[1].receivedAt - s.requests[0].receivedAt).toBeGreaterThanOrEqual(990);
     expect(Date.now() - started).toBeGreaterThanOrEqual(990);
+  });
+
+  it('spreads the retries of clients told the same Retry-After (jitter), none before it', async () => {
+    const s = await start({ throttle: { times: 6, retryAfter: 0.4 } });
+    await Promise.all(Array.from({ length: 6 }, (_, i) => client(s).complete({ prompt: `caller ${i}` })));
+    const firstAt = new Map<string, number>();
+    const retryDelays: number[] = [];
+    for (const request of s.requests) {
+      const prompt = JSON.stringify(request.body);
+      const first = firstAt.get(prompt);
+      if (first === undefined) firstAt.set(prompt, request.receivedAt);
+      else retryDelays.push(request.receivedAt - first);
+    }
+    expect(retryDelays).toHaveLength(6);
+    for (const delay of retryDelays) expect(delay).toBeGreaterThanOrEqual(390);
+    expect(Math.max(...retryDelays) - Math.min(...retryDelays)).toBeGreaterThan(0);
   });
 
   it('caps a long Retry-After at maxRetryDelayMs', async () => {
@@ -176,7 +199,7 @@ describe('LLM skill against a real OpenAI-compatible HTTP stub', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('task cancelled')), 50);
     const { error, elapsedMs } = await rejection(
-      client(s, { timeoutMs: 5000 }).complete({ prompt: 'x' }, controller.signal),
+      client(s, { timeoutMs: 5000 }).complete({ prompt: 'x' }, { signal: controller.signal }),
     );
     expect((error as Error).message).toBe('task cancelled');
     expect(elapsedMs).toBeLessThan(1000);
@@ -187,7 +210,7 @@ describe('LLM skill against a real OpenAI-compatible HTTP stub', () => {
   it('stops at once when the caller aborts during the backoff', async () => {
     const s = await start({ replies: [{ type: 'error', status: 500 }] });
     const controller = new AbortController();
-    const pending = client(s, { retryBaseDelayMs: 5000 }).complete({ prompt: 'x' }, controller.signal);
+    const pending = client(s, { retryBaseDelayMs: 5000 }).complete({ prompt: 'x' }, { signal: controller.signal });
     setTimeout(() => controller.abort(), 100);
     const { error, elapsedMs } = await rejection(pending);
     expect((error as Error).name).toBe('AbortError');
@@ -248,6 +271,26 @@ describe('LLM skill against a real OpenAI-compatible HTTP stub', () => {
     expect((error as LlmRequestError).status).toBe(404);
     expect(s.chatRequests()).toHaveLength(0);
   });
+
+  it('the stub holds replies (holdMs), counts the calls in flight and logs the usage it reported', async () => {
+    const s = await start({ holdMs: 200 });
+    const client = new OpenAiCompatibleClient({ baseUrl: s.baseUrl, model: 'stub-model' });
+    const calls = [client.complete({ prompt: 'one two' }), client.complete({ prompt: 'three' })];
+    // Both wait at the stub together until their hold is over.
+    await new Promise<void>((resolve) => {
+      const poll = (): unknown => (s.inFlight() === 2 ? resolve() : setTimeout(poll, 5));
+      poll();
+    });
+    const [first, second] = await Promise.all(calls);
+    expect([s.inFlight(), s.maxInFlight()]).toEqual([0, 2]);
+    expect(s.reportedUsage.map((u) => u.prompt_tokens).sort()).toEqual([1, 2]);
+    expect(s.reportedUsage.map((u) => [u.prompt_tokens, u.completion_tokens]).sort()).toEqual(
+      [
+        [first.usage?.promptTokens, first.usage?.completionTokens],
+        [second.usage?.promptTokens, second.usage?.completionTokens],
+      ].sort(),
+    );
+  });
 });
 
 describe('LlmSkill params and combine (no network)', () => {
@@ -289,19 +332,19 @@ describe('LlmSkill params and combine (no network)', () => {
       { id: 'd1', text: 'hi', params: { instruction: 'x', temperature: 0, maxTokens: 8192 } },
       live(),
     );
-    expect(out).toEqual({ text: 'done:hi', model: 'fake' });
+    expect(out).toEqual({ text: 'done:hi', answer: 'done:hi', model: 'fake', calls: 1 });
     expect(calls).toEqual([{ system: 'x', prompt: 'hi', temperature: 0, maxTokens: 8192 }]);
   });
 
   it('combines texts in branch order, separated by blank lines', () => {
     const combined = skill.combine([
-      { inputId: 'b', output: { text: 'Second doc first.', model: 'm' } },
+      { inputId: 'b', output: { text: 'Second doc first.', answer: 'Second doc first.', model: 'm' } },
       { inputId: 'a', output: { text: 'Then this one.', model: 'm', promptTokens: 3, completionTokens: 2 } },
     ]);
     expect(combined).toEqual({
       outputs: [
-        { inputId: 'b', text: 'Second doc first.' },
-        { inputId: 'a', text: 'Then this one.' },
+        { inputId: 'b', text: 'Second doc first.', answer: 'Second doc first.' },
+        { inputId: 'a', text: 'Then this one.', answer: null },
       ],
       text: 'Second doc first.\n\nThen this one.',
     });

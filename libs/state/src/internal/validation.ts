@@ -1,4 +1,4 @@
-import type { OnceStep, SlotWrite, StateOp } from '../state-store';
+import type { OnceStep, SlotWrite, StateOp, WindowClaim } from '../state-store';
 
 /** Markers live this long unless the caller says otherwise: 7 days. */
 export const DEFAULT_MARKER_TTL_SECONDS = 7 * 24 * 60 * 60;
@@ -68,6 +68,27 @@ export function assertInteger(value: unknown, what: string): asserts value is nu
   if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
     throw new TypeError(`StateStore: ${what} must be a safe integer, got ${describe(value)}`);
   }
+}
+
+/** Checks reserve's claims: keys, `<weight>:<id>` members, positive integer limits and windows. */
+export function validateClaims(claims: unknown): asserts claims is readonly WindowClaim[] {
+  if (!Array.isArray(claims) || claims.length === 0)
+    throw new TypeError(`StateStore: reserve needs a non-empty array of claims, got ${describe(claims)}`);
+  claims.forEach((claim: unknown, i) => {
+    const what = `claim #${i + 1}`;
+    if (claim === null || typeof claim !== 'object') throw new TypeError(`StateStore: ${what} must be an object`);
+    const { key, member, limit, windowMs } = claim as Record<string, unknown>;
+    assertKey(key, `${what} key`);
+    if (typeof member !== 'string' || !/^[1-9]\d*:./s.test(member))
+      throw new TypeError(`StateStore: ${what} member must be '<weight>:<id>', got ${describe(member)}`);
+    for (const [name, value] of [
+      ['limit', limit],
+      ['windowMs', windowMs],
+    ] as const) {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0)
+        throw new RangeError(`StateStore: ${what} ${name} must be a positive integer, got ${describe(value)}`);
+    }
+  });
 }
 
 function assertString(value: unknown, what: string): asserts value is string {

@@ -2,12 +2,15 @@ import type {
   ApplyOnceResult,
   ChainResult,
   OnceStep,
+  ReserveResult,
   SlotWrite,
   SlotWriteResult,
   StateOp,
   StateOpResult,
   StateStore,
+  WindowClaim,
 } from '../state-store';
+import { windowWeight } from '../state-store';
 import { globToRegExp } from '../internal/glob';
 import {
   DEFAULT_MARKER_TTL_SECONDS,
@@ -21,6 +24,7 @@ import {
   parseSlotValue,
   slotErrors,
   validateChain,
+  validateClaims,
   validateOps,
   validatePage,
   validateSlotWrite,
@@ -198,6 +202,25 @@ export class MemoryStateStore implements StateStore {
     return Object.fromEntries(this.read(key, 'hash')?.value ?? []);
   }
 
+  async reserve(claims: readonly WindowClaim[]): Promise<ReserveResult> {
+    this.assertOpen();
+    validateClaims(claims);
+    const now = this.now();
+    let retryAfterMs = 0;
+    for (const claim of claims) {
+      const window = this.read(claim.key, 'zset')?.value;
+      if (window === undefined) continue;
+      for (const [member, score] of window) if (score <= now - claim.windowMs) window.delete(member);
+      retryAfterMs = Math.max(retryAfterMs, waitToFit(window, claim, now));
+    }
+    if (retryAfterMs > 0) return { granted: false, at: now, retryAfterMs };
+    for (const claim of claims) {
+      this.upsert(claim.key, 'zset', () => new Map<string, number>()).set(claim.member, now);
+      this.expiries.set(claim.key, now + claim.windowMs);
+    }
+    return { granted: true, at: now, retryAfterMs: 0 };
+  }
+
   async lrange(key: string, start: number, stop: number): Promise<string[]> {
     this.assertOpen();
     assertKey(key);
@@ -228,6 +251,12 @@ export class MemoryStateStore implements StateStore {
     const { after } = page;
     const rest = after === undefined ? members : members.filter((m) => (page.order === 'asc' ? m > after : m < after));
     return rest.slice(0, page.limit);
+  }
+
+  async zcard(key: string): Promise<number> {
+    this.assertOpen();
+    assertKey(key);
+    return this.read(key, 'zset')?.value.size ?? 0;
   }
 
   async keys(pattern: string): Promise<string[]> {
@@ -395,6 +424,19 @@ export class MemoryStateStore implements StateStore {
     for (const [marker, expiresAt] of this.markers) if (expiresAt <= now) this.markers.delete(marker);
     for (const key of this.expiries.keys()) this.live(key);
   }
+}
+
+/** 0 when `claim` fits its (pruned) window; else the time until enough of the oldest claims expire. */
+function waitToFit(window: ReadonlyMap<string, number>, claim: WindowClaim, now: number): number {
+  const entries = [...window].filter(([member]) => member !== claim.member).sort((a, b) => a[1] - b[1]);
+  let used = entries.reduce((sum, [member]) => sum + windowWeight(member), 0);
+  const need = windowWeight(claim.member);
+  if (used === 0 || used + need <= claim.limit) return 0;
+  for (const [member, score] of entries) {
+    used -= windowWeight(member);
+    if (used === 0 || used + need <= claim.limit) return score + claim.windowMs - now;
+  }
+  return 0;
 }
 
 function incremented(current: string | undefined, by: number, index: number): number {

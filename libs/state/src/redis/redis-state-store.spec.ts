@@ -1,8 +1,9 @@
 import { createServer, type Socket } from 'node:net';
+import { inspect } from 'node:util';
 import type { Redis } from 'ioredis';
 import { DEFAULT_MARKER_TTL_SECONDS } from '../internal/validation';
 import { connectTestStore, deletePrefix, rawClient, REDIS_URL, uniquePrefix } from '../testing/redis-test-env';
-import { RedisStateStore } from './redis-state-store';
+import { maskRedisUrl, RedisStateStore } from './redis-state-store';
 
 /** A local port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -30,6 +31,40 @@ describe('RedisStateStore: connecting', () => {
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toContain(`Redis at redis://:***@127.0.0.1:${port} did not answer`);
     expect((error as Error).message).not.toContain('s3cret');
+  });
+
+  it('says Redis refused the user and password, and no part of the error holds the password', async () => {
+    // a user Redis does not know: AUTH answers WRONGPASS (the shared Redis has only `default`)
+    const password = 'Pw-of-nobody-5b2e';
+    const { hostname, port } = new URL(REDIS_URL);
+    for (const options of [
+      { url: `redis://nobody:${password}@${hostname}:${port || 6379}` },
+      { url: `redis://${hostname}:${port || 6379}`, username: 'nobody', password },
+    ]) {
+      const error = await RedisStateStore.connect(options).catch((e: unknown) => e);
+      expect((error as Error).message).toMatch(
+        /^Redis at redis:\/\/.* refused the user and password: ReplyError: WRONGPASS/,
+      );
+      // what a logger prints of it, cause and all: ioredis's own error holds AUTH's arguments
+      expect(inspect(error, { depth: 10 })).not.toContain(password);
+    }
+  });
+
+  it('refuses credentials or TLS options that contradict the URL', () => {
+    expect(() => new RedisStateStore({ url: 'redis://a:b@h', password: 'c' })).toThrow(
+      'RedisStateStore: the url holds a password already; give it once',
+    );
+    expect(() => new RedisStateStore({ url: 'redis://a:b@h', username: 'c' })).toThrow(/holds a username already/);
+    expect(() => new RedisStateStore({ url: 'redis://h', tls: { ca: 'x' } })).toThrow(
+      /tls options need a rediss:\/\/ url/,
+    );
+    expect(() => new RedisStateStore({ url: 'rediss://h', tls: { cert: 'x' } })).toThrow(/needs its key/);
+  });
+
+  it('masks the password of a URL that does not parse too', () => {
+    expect(maskRedisUrl('redis://u:pw@host:99999')).toBe('redis://***@host:99999');
+    expect(maskRedisUrl('rediss://mesh:pw@host:6380/1')).toBe('rediss://mesh:***@host:6380/1');
+    expect(maskRedisUrl('redis://host')).toBe('redis://host');
   });
 
   it('bounds a connect that hangs by connectTimeoutMs', async () => {

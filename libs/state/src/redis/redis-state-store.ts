@@ -1,14 +1,16 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { describeError } from '@agent-mesh/contracts';
 import type {
   ApplyOnceResult,
   ChainResult,
   OnceStep,
+  ReserveResult,
   SlotWrite,
   SlotWriteResult,
   StateOp,
   StateOpResult,
   StateStore,
+  WindowClaim,
 } from '../state-store';
 import { escapeGlob } from '../internal/glob';
 import {
@@ -19,12 +21,13 @@ import {
   assertMarker,
   assertTtl,
   validateChain,
+  validateClaims,
   validateOps,
   validatePage,
   validateSlotWrite,
 } from '../internal/validation';
 import type { LuaScript } from './lua-loader';
-import { APPLY_SCRIPT, CHAIN_SCRIPT, SLOT_SCRIPT, scriptError } from './scripts';
+import { APPLY_SCRIPT, CHAIN_SCRIPT, RESERVE_SCRIPT, SLOT_SCRIPT, scriptError } from './scripts';
 
 export interface RedisStateStoreOptions {
   /** e.g. `redis://127.0.0.1:6379`, `rediss://user:pass@host:6380/2`. */
@@ -46,6 +49,25 @@ export interface RedisStateStoreOptions {
    * for `setImmediate` before it is written).
    */
   readonly autoPipelining?: boolean;
+  /**
+   * The ACL user to authenticate as (Redis 6+), when the URL names none. Give a user and a
+   * password here or in the URL (`redis://user:pass@host`), not both.
+   */
+  readonly username?: string;
+  /** The password, when the URL holds none. Never part of a message: the URL shown masks it. */
+  readonly password?: string;
+  /** TLS settings for a `rediss://` URL (and only for one). */
+  readonly tls?: RedisTlsOptions;
+}
+
+/** PEM texts for TLS: the CA that signed Redis's certificate, and the client's own for mutual TLS. */
+export interface RedisTlsOptions {
+  /** CA certificate(s) to trust instead of Node's bundled ones. */
+  readonly ca?: string;
+  /** Client certificate, for a Redis that requires one (`tls-auth-clients yes`); needs `key`. */
+  readonly cert?: string;
+  /** The client certificate's private key (unencrypted PEM). */
+  readonly key?: string;
 }
 
 export const DEFAULT_KEY_PREFIX = 'agentmesh:';
@@ -92,13 +114,17 @@ export class RedisStateStore implements StateStore {
 
     this.keyPrefix = keyPrefix;
     this.markerPrefix = `${keyPrefix}${MARKER_NAMESPACE}`;
-    this.displayUrl = maskPassword(options.url);
+    this.displayUrl = maskRedisUrl(options.url);
     this.connectTimeoutMs = Math.max(connectTimeoutMs, 1);
     this.autoPipelining = options.autoPipelining ?? true;
     if (typeof this.autoPipelining !== 'boolean')
       throw new TypeError('RedisStateStore: autoPipelining must be a boolean');
     this.redis = new Redis(options.url, {
+      ...credentials(options),
       lazyConnect: true,
+      // CLIENT SETINFO (Redis 7.2+) names the library in CLIENT LIST; the mesh's ACL user is
+      // granted no CLIENT subcommand (deploy/redis/mesh-acl.rules), and each refusal would land in ACL LOG.
+      disableClientInfo: true,
       // Safe with everything the store sends: EVALSHA/EVAL (NOSCRIPT comes back per command),
       // no MULTI, no blocking commands, no ioredis keyPrefix (keys are prefixed here). QUIT is
       // not pipelined by ioredis: close() first lets queued commands leave (flushAutoPipeline).
@@ -114,10 +140,9 @@ export class RedisStateStore implements StateStore {
           : null,
     });
     this.redis.on('error', (error: unknown) => {
-      this.lastError = error;
-    });
-    this.redis.on('ready', () => {
-      this.everReady = true;
+      hideCredentials(error);
+      // A refused AUTH explains what follows it (SELECT's NOAUTH, the closed connection): keep it.
+      if (!isWrongCredentials(this.lastError)) this.lastError = error;
     });
   }
 
@@ -199,6 +224,17 @@ export class RedisStateStore implements StateStore {
     return (await this.runScript('apply', null, '', ops)).results;
   }
 
+  async reserve(claims: readonly WindowClaim[]): Promise<ReserveResult> {
+    validateClaims(claims);
+    const keys = claims.map((claim) => this.k(claim.key));
+    const args = claims.flatMap((claim) => [claim.member, String(claim.limit), String(claim.windowMs)]);
+    const reply = await this.evalScript(RESERVE_SCRIPT, keys, args);
+    if (!Array.isArray(reply) || reply.length !== 3 || !reply.every((n) => typeof n === 'number'))
+      throw new Error(`StateStore: unexpected reply from the reserve script: ${JSON.stringify(reply)}`);
+    const [granted, at, retryAfterMs] = reply as [number, number, number];
+    return { granted: granted === 1, at, retryAfterMs };
+  }
+
   async get(key: string): Promise<string | null> {
     assertKey(key);
     return (await this.client()).get(this.k(key));
@@ -245,6 +281,12 @@ export class RedisStateStore implements StateStore {
     if (page.order === 'asc')
       return client.zrangebylex(k, page.after === undefined ? '-' : `(${page.after}`, '+', 'LIMIT', 0, page.limit);
     return client.zrevrangebylex(k, page.after === undefined ? '+' : `(${page.after}`, '-', 'LIMIT', 0, page.limit);
+  }
+
+  async zcard(key: string): Promise<number> {
+    assertKey(key);
+    const client = await this.client();
+    return client.zcard(this.k(key));
   }
 
   /** SCAN (never KEYS) under the prefix; markers are not listed. Sorted, without duplicates. */
@@ -326,12 +368,19 @@ export class RedisStateStore implements StateStore {
     this.lastError = undefined;
     try {
       // ioredis bounds the TCP connect; this also bounds the handshake (AUTH, SELECT, ready check).
-      await withTimeout(this.redis.connect(), this.connectTimeoutMs + 250, 'connecting');
+      // The PING is answered only once AUTH was: ioredis may report ready before a refused AUTH
+      // (where the default user needs no password, its ready check passes as that user) and then
+      // drop the connection, so ready alone does not mean in.
+      await withTimeout(
+        this.redis.connect().then(() => this.redis.ping()),
+        this.connectTimeoutMs + 250,
+        'connecting',
+      );
+      this.everReady = true;
     } catch (error) {
       this.redis.disconnect();
       // connect() itself rejects with a generic "Connection is closed."; the error event has the cause.
-      const cause = this.lastError ?? error;
-      throw new Error(`Redis at ${this.displayUrl} did not answer: ${describeError(cause)}`, { cause });
+      throw connectError(this.displayUrl, this.lastError ?? error);
     }
   }
 
@@ -472,15 +521,100 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-function maskPassword(url: string): string {
+/**
+ * The URL with its password (if any) as `***`, for messages and logs. A URL that does not parse
+ * still loses whatever stands between `//` and `@`.
+ */
+export function maskRedisUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password === '') return url;
     parsed.password = '***';
     return parsed.toString();
   } catch {
-    return url;
+    return url.replace(/\/\/[^/]*@/, '//***@');
   }
+}
+
+/** ioredis's username, password and tls options, checked against what the URL holds already. */
+function credentials(options: RedisStateStoreOptions): Pick<RedisOptions, 'username' | 'password' | 'tls'> {
+  const { username, password, tls } = options;
+  if (username === undefined && password === undefined && tls === undefined) return {};
+  let inUrl: { readonly username: string; readonly password: string; readonly tls: boolean };
+  try {
+    const parsed = new URL(options.url);
+    inUrl = { username: parsed.username, password: parsed.password, tls: parsed.protocol === 'rediss:' };
+  } catch {
+    throw new TypeError(`RedisStateStore: url is not a URL: ${maskRedisUrl(options.url)}`);
+  }
+  for (const [name, value] of [
+    ['username', username],
+    ['password', password],
+  ] as const) {
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || value === '')
+      throw new TypeError(`RedisStateStore: ${name} must be a non-empty string`);
+    if (inUrl[name] !== '') throw new TypeError(`RedisStateStore: the url holds a ${name} already; give it once`);
+  }
+  if (tls !== undefined && !inUrl.tls)
+    throw new TypeError('RedisStateStore: tls options need a rediss:// url (the url says redis://, no TLS)');
+  if (tls !== undefined && (tls.cert === undefined) !== (tls.key === undefined))
+    throw new TypeError('RedisStateStore: a tls client certificate needs its key, and a key its certificate');
+  return {
+    ...(username === undefined ? {} : { username }),
+    ...(password === undefined ? {} : { password }),
+    ...(tls === undefined ? {} : { tls: { ...tls } }),
+  };
+}
+
+/** What Redis answers when the user or password is wrong (AUTH), or when none was given (any command). */
+const WRONG_CREDENTIALS = /\bWRONGPASS\b/;
+const NO_CREDENTIALS = /\bNOAUTH\b/;
+/** Node's and OpenSSL's codes of a TLS handshake that failed (an untrusted certificate, a certificate Redis required). */
+const TLS_FAILURE = /^(ERR_SSL_|ERR_TLS_|ERR_OSSL_|SELF_SIGNED_|DEPTH_ZERO_|UNABLE_TO_|CERT_|HOSTNAME_)/;
+
+function isWrongCredentials(error: unknown): boolean {
+  const message = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+  return typeof message === 'string' && WRONG_CREDENTIALS.test(message);
+}
+
+/**
+ * ioredis rejects the commands waiting on a connection whose AUTH failed with AUTH's own error,
+ * whose `command.args` hold the user and password; it emits that error (handled above) before
+ * any rejection is seen, so masking them here keeps them out of whatever logs a failed command.
+ */
+function hideCredentials(error: unknown): void {
+  if (typeof error !== 'object' || error === null) return;
+  const command = (error as { command?: { name?: unknown; args?: unknown } }).command;
+  if (typeof command !== 'object' || command === null) return;
+  const name = typeof command.name === 'string' ? command.name.toLowerCase() : '';
+  if ((name === 'auth' || name === 'hello') && Array.isArray(command.args))
+    command.args = command.args.map(() => '***');
+}
+
+/**
+ * The error a failed connect rejects with. Its cause is a copy that keeps only the name, message
+ * and code: ioredis's own error of a refused AUTH carries the command's arguments (the password)
+ * in `command.args`, which a logger printing the cause would show.
+ */
+function connectError(displayUrl: string, error: unknown): Error {
+  const described = describeError(error);
+  const message = typeof error === 'object' && error !== null ? (error as { message?: unknown }).message : undefined;
+  const text = typeof message === 'string' ? message : '';
+  const cause = new Error(typeof message === 'string' ? message : described);
+  if (error instanceof Error) cause.name = error.name;
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  if (typeof code === 'string') Object.assign(cause, { code });
+  const what = WRONG_CREDENTIALS.test(text)
+    ? 'refused the user and password'
+    : NO_CREDENTIALS.test(text)
+      ? 'requires a password, and none was given'
+      : typeof code === 'string' && TLS_FAILURE.test(code)
+        ? 'failed the TLS handshake'
+        : 'did not answer';
+  return new Error(`Redis at ${displayUrl} ${what}: ${described}${typeof code === 'string' ? ` (${code})` : ''}`, {
+    cause,
+  });
 }
 
 function isNoScript(error: unknown): boolean {

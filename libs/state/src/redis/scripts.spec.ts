@@ -12,7 +12,7 @@ describe('the Lua scripts', () => {
 
   it('each script documents its KEYS and ARGV in its header', () => {
     const scripts = readdirSync(LUA_DIR).filter((file) => file.endsWith('.lua'));
-    expect(scripts.sort()).toEqual(['apply.lua', 'chain.lua', 'record-slot.lua']);
+    expect(scripts.sort()).toEqual(['apply.lua', 'chain.lua', 'record-slot.lua', 'reserve.lua']);
     for (const file of scripts) {
       const header = /^--\[\[([\s\S]*?)\]\]/.exec(readFileSync(join(LUA_DIR, file), 'utf8'))?.[1] ?? '';
       expect(header).toMatch(/Input:\n\s+KEYS\[1/);

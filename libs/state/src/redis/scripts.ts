@@ -5,6 +5,7 @@ import { loadLuaScript } from './lua-loader';
 export const APPLY_SCRIPT = loadLuaScript('apply');
 export const CHAIN_SCRIPT = loadLuaScript('chain');
 export const SLOT_SCRIPT = loadLuaScript('record-slot');
+export const RESERVE_SCRIPT = loadLuaScript('reserve');
 
 type Arg = string | number;
 

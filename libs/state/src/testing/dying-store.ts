@@ -2,11 +2,13 @@ import type {
   ApplyOnceResult,
   ChainResult,
   OnceStep,
+  ReserveResult,
   SlotWrite,
   SlotWriteResult,
   StateOp,
   StateOpResult,
   StateStore,
+  WindowClaim,
 } from '../state-store';
 
 /*
@@ -58,6 +60,9 @@ export class DyingStore implements StateStore {
   apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]> {
     return this.store.apply(ops);
   }
+  reserve(claims: readonly WindowClaim[]): Promise<ReserveResult> {
+    return this.store.reserve(claims);
+  }
   get(key: string): Promise<string | null> {
     return this.store.get(key);
   }
@@ -78,6 +83,9 @@ export class DyingStore implements StateStore {
   }
   zpage(key: string, page: Parameters<StateStore['zpage']>[1]): Promise<string[]> {
     return this.store.zpage(key, page);
+  }
+  zcard(key: string): Promise<number> {
+    return this.store.zcard(key);
   }
   keys(pattern: string): Promise<string[]> {
     return this.store.keys(pattern);

@@ -2,11 +2,13 @@ import type {
   ApplyOnceResult,
   ChainResult,
   OnceStep,
+  ReserveResult,
   SlotWrite,
   SlotWriteResult,
   StateOp,
   StateOpResult,
   StateStore,
+  WindowClaim,
 } from '../state-store';
 
 /*
@@ -68,6 +70,9 @@ export class FaultyStore implements StateStore {
     );
   }
 
+  reserve(claims: readonly WindowClaim[]): Promise<ReserveResult> {
+    return this.store.reserve(claims);
+  }
   apply(ops: readonly StateOp[]): Promise<readonly StateOpResult[]> {
     return this.write({ method: 'apply', names: ops.map(opName), values: opValues(ops) }, () => this.store.apply(ops));
   }
@@ -100,6 +105,9 @@ export class FaultyStore implements StateStore {
   }
   zpage(key: string, page: Parameters<StateStore['zpage']>[1]): Promise<string[]> {
     return this.store.zpage(key, page);
+  }
+  zcard(key: string): Promise<number> {
+    return this.store.zcard(key);
   }
   keys(pattern: string): Promise<string[]> {
     return this.store.keys(pattern);

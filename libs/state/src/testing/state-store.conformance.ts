@@ -1,4 +1,5 @@
 import type { SlotWrite, StateOp, StateStore } from '../state-store';
+import { windowMember } from '../state-store';
 
 /** How the shared spec gets a store of one driver. */
 export interface StateStoreHarness {
@@ -212,7 +213,7 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
       expect(await store.lrange(k('l'), 0, -1)).toEqual([]);
     });
 
-    it('zadd / zrem: 1 if added or removed, 0 otherwise; zpage pages in lexicographic order', async () => {
+    it('zadd / zrem: 1 if added or removed, 0 otherwise; zpage pages in lexicographic order; zcard counts', async () => {
       const members = ['01', '02', '03', '04', '05'];
       const added = await store.apply(
         members.map((member) => ({ op: 'zadd' as const, key: k('z'), score: 0, member })),
@@ -231,6 +232,7 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
       ).toEqual([1, 0]);
       expect(await store.zpage(k('z'), { limit: 10, order: 'asc' })).toEqual(['01', '02', '04', '05']);
       expect(await store.zpage(k('missing'), { limit: 10, order: 'asc' })).toEqual([]);
+      expect([await store.zcard(k('z')), await store.zcard(k('missing'))]).toEqual([4, 0]);
       await expect(store.apply([{ op: 'zadd', key: k('z'), score: Number.NaN, member: 'x' }])).rejects.toThrow(/score/);
       await expect(store.zpage(k('z'), { limit: 0, order: 'asc' })).rejects.toThrow(/limit/);
     });
@@ -536,6 +538,63 @@ export function stateStoreConformance(harness: StateStoreHarness): void {
       const outcomes = await Promise.all(writes);
       expect(outcomes.filter((o) => o.outcome === 'recorded')).toHaveLength(10);
       expect(await store.hgetall(k('counts'))).toEqual({ done: '7', failed: '3' });
+    });
+  });
+
+  describe('reserve', () => {
+    const claim = (name: string, weight: number, id: string, limit: number, windowMs = 60_000) => ({
+      key: k(name),
+      member: windowMember(weight, id),
+      limit,
+      windowMs,
+    });
+
+    it('grants claims while their weights fit the limit, then says how long until they would', async () => {
+      await expect(store.reserve([claim('rpm', 2, 'a', 3)])).resolves.toMatchObject({ granted: true, retryAfterMs: 0 });
+      await expect(store.reserve([claim('rpm', 1, 'b', 3)])).resolves.toMatchObject({ granted: true });
+      const refused = await store.reserve([claim('rpm', 1, 'c', 3)]);
+      expect(refused.granted).toBe(false);
+      expect(refused.retryAfterMs).toBeGreaterThan(0);
+      expect(refused.retryAfterMs).toBeLessThanOrEqual(60_000);
+      expect(await store.zcard(k('rpm'))).toBe(2);
+    });
+
+    it('adds every claim or none', async () => {
+      await store.reserve([claim('slots', 1, 'held', 1)]);
+      const refused = await store.reserve([claim('rpm', 1, 'x', 10), claim('slots', 1, 'x', 1)]);
+      expect(refused.granted).toBe(false);
+      expect(await store.zcard(k('rpm'))).toBe(0);
+    });
+
+    it('grants a claim above the limit when its window is empty, so it runs alone', async () => {
+      await expect(store.reserve([claim('tpm', 500, 'big', 100)])).resolves.toMatchObject({ granted: true });
+      await expect(store.reserve([claim('tpm', 1, 'small', 100)])).resolves.toMatchObject({ granted: false });
+    });
+
+    it('frees a claim once its window has passed, and after a zrem', async () => {
+      await store.reserve([claim('lease', 1, 'a', 1, 50)]);
+      await expect(store.reserve([claim('lease', 1, 'b', 1, 50)])).resolves.toMatchObject({ granted: false });
+      await sleep(80);
+      const later = await store.reserve([claim('lease', 1, 'b', 1, 50)]);
+      expect(later.granted).toBe(true);
+      await store.apply([{ op: 'zrem', key: k('lease'), member: windowMember(1, 'b') }]);
+      await expect(store.reserve([claim('lease', 1, 'c', 1, 50)])).resolves.toMatchObject({ granted: true });
+    });
+
+    it('never grants more than the limit when callers race', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.reserve([claim('race', 1, `c${i}`, 5)])),
+      );
+      expect(results.filter((r) => r.granted)).toHaveLength(5);
+    });
+
+    it('rejects a malformed claim naming it', async () => {
+      await expect(store.reserve([{ key: k('w'), member: 'no-weight', limit: 1, windowMs: 10 }])).rejects.toThrow(
+        /claim #1 member/,
+      );
+      await expect(store.reserve([{ key: k('w'), member: '1:a', limit: 0, windowMs: 10 }])).rejects.toThrow(
+        /claim #1 limit/,
+      );
     });
   });
 

@@ -7,28 +7,33 @@ import {
   MarketBidV1,
   MarketExpiryCheckV1,
   MarketFillV1,
+  MarketWindowCloseV1,
   Topics,
   type EventEnvelope,
   type MarketAsk,
   type MarketBid,
   type MarketExpiryCheck,
   type MarketFill,
+  type MarketWindowClose,
 } from '@agent-mesh/contracts';
 import { MeshPublisher, OnMeshEvent } from '@agent-mesh/nest-pulsar';
 import { MESH_CLOCK, MESH_CONFIG, STATE_STORE, type MeshClock, type MeshConfig } from '@agent-mesh/runtime';
 import { expireOps, type StateStore } from '@agent-mesh/state';
-import { OrderBooks, type Bid, type Fill } from '../order-book';
+import { bestBidFill, crosses, OrderBooks, type Ask, type Bid, type Fill } from '../order-book';
 import {
   askKey,
   bidsKey,
-  byArrival,
+  byTimeMade,
   causeOf,
+  isWindowed,
   OPEN_PREFIX,
   openKey,
+  storedBid,
   type AskStatus,
   type Cause,
   type StoredAsk,
   type StoredBid,
+  windowKey,
 } from './market-state';
 
 /** One active market maker (Failover): the order books live in its memory. */
@@ -39,6 +44,19 @@ const ORDERS = 'market-maker';
  * market (the skill), matched by price-time priority at the bid's price; every fill is
  * published on `market.fills`, and an ask still resting at its expiry (a delayed
  * `market.expiry-check` on `timers`) is removed and announced as `market.ask-expired`.
+ *
+ * The best bid wins: an ask with a bidding window (`bidWindowMs`, set by every market step)
+ * never trades on arrival. Its first crossing bid opens the window, which closes `bidWindowMs`
+ * later (at most half the ask's remaining life later): that time is fixed once in the
+ * StateStore and the close is a `market.window-close` delayed on `timers`, so a restarted or
+ * another market maker closes it. At the close the ask is filled with the best bid it
+ * collected: the lowest price, then the earliest made, then the bidder id. A bid after the
+ * close does not trade (the ask is filled by then). Bids that do not cross open nothing, so
+ * an ask expires only if no crossing bid came before its expiry, as without a window. Each bid
+ * is judged at the time it was made (its event's, never later than now), not when it is
+ * handled: a bid slowed by a busy machine or a retried write counts as it came, and an expiry
+ * check first opens the window a stored bid should have opened. An ask without a window trades
+ * continuously, as below.
  *
  * A bid is an offer for one ask (its price comes from that ask's size), so inside a market's
  * book an order's capability is its ask id: a bid only ever crosses its own ask. Bids that
@@ -66,7 +84,6 @@ export class MarketController {
   /** Markets whose book must be rebuilt from the StateStore before their next order. */
   private readonly dirty = new Set<string>();
   private loading?: Promise<void>;
-  private arrivals = 0;
 
   constructor(
     publisher: MeshPublisher,
@@ -83,7 +100,12 @@ export class MarketController {
     await this.loaded();
     const ask = event.data;
     await this.serialize(ask.market, async () => {
-      const stored: StoredAsk = { ask, correlationId: event.correlationId, cause: causeOf(event) };
+      const stored: StoredAsk = {
+        ask,
+        correlationId: event.correlationId,
+        cause: causeOf(event),
+        postedAt: this.timeOf(event),
+      };
       await this.state.applyOnce(`market:ask:${ask.askId}`, [
         { op: 'hset', key: askKey(ask.askId), field: 'order', value: JSON.stringify(stored) },
         { op: 'hset', key: askKey(ask.askId), field: 'status', value: 'resting' satisfies AskStatus },
@@ -94,18 +116,22 @@ export class MarketController {
       if (record['status'] === 'resting' && record['order']) {
         const accepted = JSON.parse(record['order']) as StoredAsk;
         await this.ensureExpiryCheck(accepted, record, event);
-        await this.enterBook(accepted, event);
+        if (isWindowed(accepted.ask)) await this.openWindow(accepted, event);
+        else await this.enterBook(accepted, event);
       }
       await this.announce(ask.askId, event);
     });
   }
 
-  @OnMeshEvent(MarketBidV1, { topic: Topics.marketBids, subscription: ORDERS, type: 'Failover' })
+  // In a geo set a region trades with its own workers only: a lost region's bid that replicates in
+  // after an adoption is from a worker that is gone (docs/geo.md).
+  @OnMeshEvent(MarketBidV1, { topic: Topics.marketBids, subscription: ORDERS, type: 'Failover', ownRegionOnly: true })
   async onBid(@Payload() event: EventEnvelope<MarketBid>): Promise<void> {
     await this.loaded();
     const bid = event.data;
     await this.serialize(bid.market, async () => {
-      if (bid.price <= 0 || bid.expiresAt <= this.clock.now()) return; // can never trade
+      const madeAt = this.timeOf(event);
+      if (bid.price <= 0 || bid.expiresAt <= madeAt) return; // can never trade
       const record = await this.state.hgetall(askKey(bid.askId));
       const status = record['status'] as AskStatus | undefined;
       if (status !== undefined && status !== 'resting') {
@@ -113,7 +139,11 @@ export class MarketController {
         await this.announce(bid.askId, event);
         return;
       }
-      const stored: StoredBid = { bid, arrival: this.arrival(), cause: causeOf(event) };
+      if (record['window'] === 'closed') {
+        this.log.debug(`bid ${bid.bidId} came after the bidding window of ${bid.askId} closed: it does not trade`);
+        return;
+      }
+      const stored: StoredBid = { bid, madeAt, cause: causeOf(event) };
       const { applied } = await this.state.applyOnce(`market:bid:${bid.bidId}`, [
         { op: 'hset', key: bidsKey(bid.askId), field: bid.bidId, value: JSON.stringify(stored) },
       ]);
@@ -123,6 +153,10 @@ export class MarketController {
         this.log.warn(
           `bid ${bid.bidId} is for market ${bid.market} but ask ${bid.askId} is in ${ask.ask.market}: ignored`,
         );
+        return;
+      }
+      if (isWindowed(ask.ask)) {
+        await this.openWindow(ask, event); // the bid waits in the StateStore for the window's close
         return;
       }
       if (!this.asks.has(bid.askId)) {
@@ -145,12 +179,24 @@ export class MarketController {
   async onExpiryCheck(@Payload() event: EventEnvelope<MarketExpiryCheck>): Promise<void> {
     const { askId, market } = event.data;
     await this.serialize(market, async () => {
+      // A window its close has not reached yet (a busy timers topic), or one a crossing bid should
+      // have opened (its handling failed and is not retried yet), is closed first: a crossing bid
+      // came before the expiry, so the ask is filled, not expired.
+      const record = await this.state.hgetall(askKey(askId));
+      if (record['status'] === 'resting' && record['order']) {
+        const stored = JSON.parse(record['order']) as StoredAsk;
+        if (isWindowed(stored.ask) && (await this.windowClosesAt(stored)) !== null) {
+          await this.state.apply([{ op: 'hset', key: askKey(askId), field: 'window', value: 'closed' }]);
+          await this.fillFromWindow(stored, event);
+        }
+      }
       const status = (await this.state.hget(askKey(askId), 'status')) as AskStatus | null;
       if (status === 'resting') {
         const { applied } = await this.state.applyOnce(`market:settled:${askId}`, [
           { op: 'hset', key: askKey(askId), field: 'status', value: 'expired' satisfies AskStatus },
           { op: 'del', key: openKey(askId) },
           { op: 'del', key: bidsKey(askId) },
+          { op: 'del', key: windowKey(askId) },
           ...expireOps([askKey(askId)], this.config.workflowRetentionMs),
         ]);
         if (applied) this.log.log(`ask ${askId} expired without a crossing bid`);
@@ -158,6 +204,73 @@ export class MarketController {
       this.forget(askId);
       await this.announce(askId, event);
     });
+  }
+
+  /**
+   * An ask's bidding window is due to close: the close is passed on to `market.bids` (keyed by
+   * market, as bids are) and judged there, behind every bid published before it. So the bids it
+   * takes are the ones ahead of it in that topic, however late their handling: the same live and
+   * in a rebuild from the log. Judged here, a close could overtake a bid made in the window whose
+   * handling was queued behind a slow one. A redelivered close is passed on again; the second
+   * finds the window closed.
+   */
+  @OnMeshEvent(MarketWindowCloseV1, { topic: Topics.timers, subscription: ORDERS, type: 'Shared' })
+  async onWindowDue(@Payload() event: EventEnvelope<MarketWindowClose>): Promise<void> {
+    await this.publisher.publish(Topics.marketBids, MarketWindowCloseV1, event.data, {
+      correlationId: event.correlationId,
+      causedBy: event,
+      key: event.data.market,
+    });
+  }
+
+  /**
+   * An ask's bidding window closed, in the bids' order: later bids are late, and the ask is
+   * filled with the best of the bids it collected, if one crosses. A redelivered close matches
+   * again; the settled marker keeps it to one fill.
+   */
+  @OnMeshEvent(MarketWindowCloseV1, {
+    topic: Topics.marketBids,
+    subscription: ORDERS,
+    type: 'Failover',
+    ownRegionOnly: true,
+  })
+  async onWindowClose(@Payload() event: EventEnvelope<MarketWindowClose>): Promise<void> {
+    await this.loaded();
+    const { askId, market } = event.data;
+    await this.serialize(market, async () => {
+      const record = await this.state.hgetall(askKey(askId));
+      if (record['status'] === 'resting' && record['order']) {
+        await this.state.apply([{ op: 'hset', key: askKey(askId), field: 'window', value: 'closed' }]);
+        await this.fillFromWindow(JSON.parse(record['order']) as StoredAsk, event);
+      }
+      await this.announce(askId, event);
+    });
+  }
+
+  /**
+   * Fills a closed window's ask with the best bid it collected: in the order they were made
+   * (ties by bid id, whose last part is the bidder), so the lowest price, then the earliest
+   * made, then the bidder id.
+   */
+  private async fillFromWindow(stored: StoredAsk, cause: Cause): Promise<void> {
+    const { ask } = stored;
+    const closesAt = await this.state.get(windowKey(ask.askId));
+    if (closesAt === null) return; // no crossing bid opened a window
+    // Judged at the window's close, however late its timer is handled: the bids made by then.
+    const now = Number(closesAt);
+    if (ask.budget <= 0 || ask.expiresAt <= now) return; // no fill possible; its expiry check settles it
+    const collected = await this.storedBids(ask.askId);
+    const bids = byTimeMade(collected)
+      .filter((stored) => stored.madeAt <= now)
+      .map(({ bid }) => bid)
+      .filter((bid) => bid.market === ask.market && bid.price > 0 && bid.expiresAt > now);
+    const fill = bestBidFill(
+      this.bookAsk(ask),
+      bids.map((bid) => this.bookBid(bid)),
+      now,
+      (id, error) => this.log.warn(`order ${id} not placed: ${describeError(error)}`),
+    );
+    if (fill) await this.settleFill(fill, cause, stored);
   }
 
   /** Puts a resting ask in its book: first the bids that came before it, then the ask itself. */
@@ -168,36 +281,20 @@ export class MarketController {
     if (ask.expiresAt <= now) return; // its expiry check settles it
     this.asks.set(ask.askId, stored);
     const book = this.books.book(ask.market);
-    const waiting = Object.values(await this.state.hgetall(bidsKey(ask.askId))).map(
-      (json) => JSON.parse(json) as StoredBid,
-    );
-    for (const { bid } of byArrival(waiting)) {
+    const waiting = await this.storedBids(ask.askId);
+    for (const { bid } of byTimeMade(waiting)) {
       if (bid.market !== ask.market || bid.price <= 0 || bid.expiresAt <= now) continue;
       // No ask rests under this capability yet, so these bids only rest: no fill here.
       this.place(() => book.addBid(this.bookBid(bid), now), bid.bidId);
       this.trackBid(bid);
     }
     if (ask.budget <= 0) return; // no positive price crosses a zero budget; it rests until it expires
-    const fills = this.place(
-      () =>
-        book.addAsk(
-          {
-            id: ask.askId,
-            capability: ask.askId,
-            budget: ask.budget,
-            maxEstimatedMs: ask.maxEstimatedMs,
-            deadline: ask.expiresAt,
-          },
-          now,
-        ),
-      ask.askId,
-    );
+    const fills = this.place(() => book.addAsk(this.bookAsk(ask), now), ask.askId);
     for (const fill of fills) await this.settleFill(fill, cause ?? stored.cause);
   }
 
   /** Records the fill as the ask's one outcome, then announces it. */
-  private async settleFill(fill: Fill, cause: Cause): Promise<void> {
-    const stored = this.asks.get(fill.askId);
+  private async settleFill(fill: Fill, cause: Cause, stored = this.asks.get(fill.askId)): Promise<void> {
     if (!stored) throw new Error(`fill ${fill.fillId} for ask ${fill.askId}, which is not in this market maker's book`);
     const { ask } = stored;
     const data: MarketFill = {
@@ -208,6 +305,7 @@ export class MarketController {
       workerId: fill.workerId,
       price: fill.price,
       stepPath: ask.stepPath,
+      ...(ask.attempt !== undefined && { attempt: ask.attempt }),
       input: ask.input,
       params: ask.params,
     };
@@ -216,6 +314,7 @@ export class MarketController {
       { op: 'hset', key: askKey(ask.askId), field: 'fill', value: JSON.stringify(data) },
       { op: 'del', key: openKey(ask.askId) },
       { op: 'del', key: bidsKey(ask.askId) },
+      { op: 'del', key: windowKey(ask.askId) },
       ...expireOps([askKey(ask.askId)], this.config.workflowRetentionMs),
     ]);
     this.forget(ask.askId);
@@ -261,6 +360,54 @@ export class MarketController {
     await this.state.apply([{ op: 'hset', key: askKey(ask.askId), field: 'timer', value: '1' }]);
   }
 
+  /** Opens the ask's bidding window once a bid it collected crosses it, and schedules its close; safe to call again. */
+  private async openWindow(stored: StoredAsk, cause: Cause): Promise<void> {
+    const closesAt = await this.windowClosesAt(stored);
+    if (closesAt !== null) await this.ensureWindowClose(stored, closesAt, cause);
+  }
+
+  /**
+   * When the ask's bidding window closes, or null while no bid it collected crosses it. The
+   * window opens at the first crossing bid's time (not before the ask was posted), each bid
+   * judged at the time it was made, however late it is handled; `closesAt` is fixed the first
+   * time (marker `market:window:<askId>`).
+   */
+  private async windowClosesAt(stored: StoredAsk): Promise<number | null> {
+    const { ask } = stored;
+    const fixed = await this.state.get(windowKey(ask.askId));
+    if (fixed !== null) return Number(fixed);
+    const collected = await this.storedBids(ask.askId);
+    const judgedAt = (bid: StoredBid) => Math.max(bid.madeAt, stored.postedAt ?? 0);
+    const first = byTimeMade(collected).find(
+      (candidate) =>
+        candidate.bid.market === ask.market &&
+        candidate.bid.price > 0 &&
+        crosses(this.bookAsk(ask), this.bookBid(candidate.bid), judgedAt(candidate)),
+    );
+    if (!first) return null;
+    const openedAt = judgedAt(first);
+    // at most half the ask's remaining life: the close comes well before the expiry check
+    const at = openedAt + Math.min(ask.bidWindowMs ?? 0, Math.floor((ask.expiresAt - openedAt) / 2));
+    await this.state.applyOnce(`market:window:${ask.askId}`, [
+      { op: 'set', key: windowKey(ask.askId), value: String(at) },
+    ]);
+    const closesAt = await this.state.get(windowKey(ask.askId));
+    return closesAt === null ? null : Number(closesAt);
+  }
+
+  /** The close of an ask's bidding window, delayed on `timers` until `closesAt`; scheduled once. */
+  private async ensureWindowClose(stored: StoredAsk, closesAt: number, cause: Cause): Promise<void> {
+    const { ask } = stored;
+    if ((await this.state.hget(askKey(ask.askId), 'windowTimer')) === '1') return;
+    await this.publisher.publish(
+      Topics.timers,
+      MarketWindowCloseV1,
+      { askId: ask.askId, market: ask.market },
+      { correlationId: stored.correlationId, causedBy: cause, deliverAt: closesAt },
+    );
+    await this.state.apply([{ op: 'hset', key: askKey(ask.askId), field: 'windowTimer', value: '1' }]);
+  }
+
   /** Takes a settled ask and its remaining bids out of this process's book. */
   private forget(askId: string): void {
     const stored = this.asks.get(askId);
@@ -280,6 +427,16 @@ export class MarketController {
       this.bidsByAsk.set(bid.askId, bids);
     }
     bids.add(bid.bidId);
+  }
+
+  private bookAsk(ask: MarketAsk): Ask {
+    return {
+      id: ask.askId,
+      capability: ask.askId,
+      budget: ask.budget,
+      maxEstimatedMs: ask.maxEstimatedMs,
+      deadline: ask.expiresAt,
+    };
   }
 
   private bookBid(bid: MarketBid): Bid {
@@ -303,9 +460,20 @@ export class MarketController {
     }
   }
 
-  private arrival(): number {
-    this.arrivals = (this.arrivals + 1) % 1000;
-    return this.clock.now() * 1000 + this.arrivals;
+  /** The bids stored for an ask (StateStore), as `storedBid` reads each. */
+  private async storedBids(askId: string): Promise<StoredBid[]> {
+    return Object.values(await this.state.hgetall(bidsKey(askId))).map(storedBid);
+  }
+
+  /**
+   * When an order was made: its event's time, never later than now (a clock ahead gains
+   * nothing). A bid handled late — a retried write, a busy machine — is judged as it came; in a
+   * rebuild this is the replayed event's time, as the clock is.
+   */
+  private timeOf(event: EventEnvelope): number {
+    const now = this.clock.now();
+    const made = Date.parse(event.occurredAt);
+    return Number.isFinite(made) ? Math.min(made, now) : now;
   }
 
   /** Rebuilds the books from the resting orders in the StateStore, once, before the first order. */
@@ -332,7 +500,9 @@ export class MarketController {
       if (market !== undefined && stored.ask.market !== market) continue;
       const work = async () => {
         await this.ensureExpiryCheck(stored, record, stored.cause);
-        await this.enterBook(stored, undefined);
+        // A windowed ask never rests in a book: its window's close matches it.
+        if (isWindowed(stored.ask)) await this.openWindow(stored, stored.cause);
+        else await this.enterBook(stored, undefined);
       };
       // A market's own reload already runs inside its queue.
       await (market === undefined ? this.serialize(stored.ask.market, work) : work());

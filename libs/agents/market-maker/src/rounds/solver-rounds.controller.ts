@@ -15,6 +15,7 @@ import {
   type SolverStart,
   type TaskCompleted,
   type TaskFailed,
+  type TaskUsage,
 } from '@agent-mesh/contracts';
 import { MeshPublisher, OnMeshEvent, type MeshSubscriptionOptions } from '@agent-mesh/nest-pulsar';
 import { MESH_CONFIG, STATE_STORE, type MeshConfig } from '@agent-mesh/runtime';
@@ -52,6 +53,8 @@ interface RoundAnswer {
   readonly status: 'completed' | 'failed';
   readonly output?: Record<string, unknown>;
   readonly error?: string;
+  /** What its model calls used, announced with the round's answers (for the workflow's budget). */
+  readonly usage?: TaskUsage;
 }
 
 /**
@@ -61,7 +64,8 @@ interface RoundAnswer {
  * announced (`solver.round-completed` on market.rounds) with the answers of the solvers that
  * completed — failed ones are left out, and a round where all failed ends the run with
  * `solver.failed` — and round k+1 starts from those answers. After the last round the answers
- * go to the aggregator (`solver.answers`). Solver tasks reply on `task.results.solver-rounds`,
+ * go to the aggregator (`solver.answers`). An answer carries its task's model usage, which the
+ * orchestrator charges to the workflow when the round is announced. Solver tasks reply on `task.results.solver-rounds`,
  * which only the rounds consume: neither the aggregator nor the orchestrator uses the answers
  * one by one.
  *
@@ -101,7 +105,7 @@ export class SolverRoundsController {
 
   @OnMeshEvent(TaskCompletedV1, RESULTS)
   async onTaskCompleted(@Payload() event: EventEnvelope<TaskCompleted>): Promise<void> {
-    await this.onAnswer(event, { status: 'completed', output: event.data.output });
+    await this.onAnswer(event, { status: 'completed', output: event.data.output, usage: event.data.usage });
   }
 
   @OnMeshEvent(TaskFailedV1, RESULTS)
@@ -141,7 +145,7 @@ export class SolverRoundsController {
     const errors: string[] = [];
     records.forEach((json, solver) => {
       const record = JSON.parse(json as string) as RoundAnswer;
-      if (record.status === 'completed') answers.push({ solver, output: record.output ?? {} });
+      if (record.status === 'completed') answers.push({ solver, output: record.output ?? {}, usage: record.usage });
       else errors.push(`solver ${solver}: ${record.error ?? 'failed'}`);
     });
     const options = { correlationId: workflowId, causedBy: cause };

@@ -259,7 +259,7 @@ export class BlackboardService {
 
   /** The blackboard step at `path`, or undefined if the workflow has none there. */
   private async stepSpec(workflowId: string, stepPath: string): Promise<BlackboardStepSpec | undefined> {
-    const spec = await this.workflows.spec(workflowId);
+    const spec = await this.workflows.spec(workflowId, stepPath);
     if (!spec) return undefined;
     let step: StepSpec;
     try {

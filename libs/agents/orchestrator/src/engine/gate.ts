@@ -1,7 +1,8 @@
 import type { GateCheckSpec, GateSpec } from '@agent-mesh/contracts';
 import { fieldOf, gatePatternMatches } from '@agent-mesh/contracts';
 
-export type GateVerdict = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+export type GateVerdict =
+  { readonly ok: true; readonly reason?: string } | { readonly ok: false; readonly reason: string };
 
 function sizeOf(value: unknown): number | undefined {
   if (typeof value === 'number') return value;
@@ -48,4 +49,22 @@ export function evaluateGate(gate: GateSpec, output: Record<string, unknown>): G
     })
     .filter((f): f is string => f !== undefined);
   return failures.length === 0 ? { ok: true } : { ok: false, reason: failures.join('; ') };
+}
+
+/**
+ * A judge's answer, `{ accept, reason? }` at the top of its output or in `json` (an llm
+ * skill's structured output): accepted, or rejected with its reason. An answer without a
+ * boolean `accept` is a rejection: a gate holds only on a clear yes.
+ */
+export function judgeVerdict(output: Record<string, unknown>): GateVerdict {
+  const json = output['json'];
+  const answer =
+    typeof output['accept'] !== 'boolean' && json !== null && typeof json === 'object'
+      ? (json as Record<string, unknown>)
+      : output;
+  const said = typeof answer['reason'] === 'string' && answer['reason'] !== '' ? answer['reason'] : undefined;
+  if (typeof answer['accept'] !== 'boolean')
+    return { ok: false, reason: 'the judge gave no verdict ({ "accept": true | false })' };
+  if (answer['accept']) return { ok: true, reason: said };
+  return { ok: false, reason: `the judge rejected it: ${said ?? 'no reason given'}` };
 }

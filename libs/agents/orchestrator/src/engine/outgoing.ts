@@ -69,12 +69,26 @@ export class WorkflowEvents {
     data: TData,
     options: EventOptions,
   ): Outgoing {
+    return this.eventAt(topic, definition, () => data, options);
+  }
+
+  /**
+   * An event whose data counts from its own time (an ask's expiry): the time it is stamped with,
+   * so a rebuild, which stamps it with the log's, makes the data live processing made.
+   */
+  eventAt<TData extends object>(
+    topic: string,
+    definition: EventDefinition<TData>,
+    dataAt: (occurredAt: Date) => TData,
+    options: EventOptions,
+  ): Outgoing {
     // In a rebuild, the log's (MeshPublisher.stamp): the entry is the one live processing wrote.
     const { id, occurredAt, source } = this.publisher.stamp?.(topic, definition, this.cause) ?? {
       id: uuidv7(),
       occurredAt: new Date(),
       source: this.publisher.source,
     };
+    const data = dataAt(occurredAt);
     const { stepPath, detail, key, deliverAfterMs } = options;
     return {
       entries: [{ at: occurredAt.toISOString(), type: definition.type, source, stepPath, detail }],

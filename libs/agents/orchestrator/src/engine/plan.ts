@@ -42,13 +42,23 @@ export class Plan {
   status: WorkflowStatus | undefined;
 
   constructor(
-    readonly spec: WorkflowSpec,
+    private resolvedSpec: WorkflowSpec,
     readonly events: WorkflowEvents,
     private readonly workflows: WorkflowState,
     snapshot: WorkflowSnapshot,
   ) {
     this.steps = new Map(snapshot.steps);
     this.status = snapshot.status;
+  }
+
+  /** The workflow's spec, with the plans recorded so far (withPlans). */
+  get spec(): WorkflowSpec {
+    return this.resolvedSpec;
+  }
+
+  /** The spec with a plan this handler records: the planned children are found in it from now on. */
+  resolve(spec: WorkflowSpec): void {
+    this.resolvedSpec = spec;
   }
 
   get workflowId(): string {

@@ -3,7 +3,7 @@ import type { SkillRegistry } from '@agent-mesh/skills';
 import type { StateOp } from '@agent-mesh/state';
 import type { Outgoing } from './outgoing';
 import type { Plan } from './plan';
-import type { StepRecord, WorkflowState } from './workflow-state';
+import type { Awaiting, StepRecord, WorkflowState } from './workflow-state';
 
 /** The step whose output is a step's "previous" input, and that output when it is at hand. */
 export interface Previous {
@@ -41,6 +41,8 @@ export interface StartWork {
   readonly children?: readonly { readonly path: string; readonly previous?: Previous }[];
   /** The step cannot run (a task whose input is missing): it fails as soon as it starts. */
   readonly failure?: string;
+  /** The step waits on an outside decision (an approval): recorded with it, shown in the API. */
+  readonly awaiting?: Awaiting;
 }
 
 /** A child of the step ended well. */
@@ -91,9 +93,13 @@ export interface StepUnit<K extends StepKind> {
   outputSkill?(step: StepOf<K>): string | undefined;
   /**
    * What a step past its deadline does instead of failing at once: the events that make its
-   * own failure path run (a saga aborts, compensates, and its end ends the step).
+   * own failure path run (a saga aborts, compensates, and its end ends the step), or a new
+   * attempt it starts through its flow (a market step re-opens its ask); undefined: it fails.
    */
-  expire?(step: StepOf<K>, expired: Expired): readonly Outgoing[];
+  expire?(
+    step: StepOf<K>,
+    expired: Expired,
+  ): readonly Outgoing[] | undefined | Promise<readonly Outgoing[] | undefined>;
 }
 
 /** One unit per step kind: adding a kind is its file and its line in steps/index.ts. */

@@ -1,69 +1,10 @@
-import {
-  createMeshEventRegistry,
-  uuidv7,
-  validateWorkflowSpec,
-  type EventDefinition,
-  type EventEnvelope,
-  type WorkflowDeadline,
-  type WorkflowSpec,
-} from '@agent-mesh/contracts';
-import type { PublishOptions } from '@agent-mesh/nest-pulsar';
+import { uuidv7, validateWorkflowSpec, type WorkflowDeadline, type WorkflowSpec } from '@agent-mesh/contracts';
 import { createDefaultSkillRegistry } from '@agent-mesh/skills';
 import { MemoryStateStore } from '@agent-mesh/state';
-import type { EventPublisher } from './outgoing';
+import { cause, doc, RecordingPublisher, types, type Published } from './recording-publisher';
 import { WorkflowEngine } from './workflow-engine';
 import { WorkflowState } from './workflow-state';
 
-/** One published event, as the broker would carry it (validated against the contracts like the real publisher). */
-interface Published {
-  readonly topic: string;
-  readonly type: string;
-  readonly key: string;
-  readonly data: Record<string, unknown>;
-  readonly causationId?: string;
-  readonly deliverAfterMs?: number;
-}
-
-/** Publishes nowhere: records each event, after building and validating its envelope as MeshPublisher does. */
-class RecordingPublisher implements EventPublisher {
-  readonly source = 'orchestrator@engine-spec';
-  readonly published: Published[] = [];
-  private readonly registry = createMeshEventRegistry();
-
-  async publish<TData extends object>(
-    topic: string,
-    definition: EventDefinition<TData>,
-    data: TData,
-    options: PublishOptions,
-  ): Promise<EventEnvelope<TData>> {
-    const { envelope } = this.registry.createEncoded(
-      definition,
-      data,
-      { source: this.source, region: 'test' },
-      options,
-    );
-    this.published.push({
-      topic,
-      type: definition.type,
-      key: options.key ?? envelope.correlationId,
-      data: Object.fromEntries(Object.entries(data)),
-      causationId: envelope.causationId,
-      deliverAfterMs: options.deliverAfterMs,
-    });
-    return envelope;
-  }
-
-  /** What was published since the last call. */
-  take(): Published[] {
-    return this.published.splice(0);
-  }
-}
-
-const doc = (id: string, text: string) => ({ id, text });
-const cause = () => ({ id: uuidv7(), occurredAt: new Date().toISOString() });
-/** The events published, but the deadlines' timers (tests of their own below). */
-const types = (events: readonly Published[]) =>
-  events.filter((e) => e.topic !== 'workflow.timers').map((e) => `${e.type} ${e.topic}`);
 const timersOf = (events: readonly Published[]) => events.filter((e) => e.topic === 'workflow.timers');
 
 describe('WorkflowEngine', () => {
@@ -179,7 +120,7 @@ describe('WorkflowEngine', () => {
         type: 'market.ask',
         topic: 'market.asks',
         key: 'keywords',
-        data: { budget: 5, market: 'keywords' },
+        data: { budget: 5, market: 'keywords', bidWindowMs: 200 },
       });
       expect(String(ask.data['askId'])).toMatch(/:root:ask-1$/);
     });
@@ -528,7 +469,6 @@ describe('WorkflowEngine', () => {
       ['fan-out', { kind: 'fan-out', skill: 'keywords', inputs: [doc('a', 'x')] }],
       ['supervisor', { kind: 'supervisor', children: [task()] }],
       ['chain', { kind: 'chain', stages: [{ step: task() }] }],
-      ['market', { kind: 'market', skill: 'keywords', input: doc('a', 'x'), budget: 5, expireAfterMs: 1000 }],
       [
         'solver-rounds',
         {
@@ -586,6 +526,47 @@ describe('WorkflowEngine', () => {
         expect(await stepOf(id, 'root.stages.0')).toMatchObject({ status: 'failed' });
       },
     );
+
+    it('a market step past its own deadline is re-opened: a new attempt asks again, until its third attempt fails', async () => {
+      const { id } = await begin({
+        kind: 'chain',
+        stages: [
+          {
+            step: {
+              kind: 'market',
+              skill: 'keywords',
+              input: doc('a', 'x'),
+              budget: 5,
+              expireAfterMs: 1000,
+              deadlineMs: 500,
+            },
+          },
+        ],
+      });
+      let timer = timersOf(publisher.take()).find((t) => deadlineOf(t).scope === 'step');
+      for (const attempt of [2, 3]) {
+        await engine.expire(id, deadlineOf(timer as Published), cause());
+        const reopened = publisher.take();
+        expect(types(reopened)).toEqual(['market.ask market.asks', 'step.started workflow.events']);
+        expect(reopened[0].data).toMatchObject({
+          askId: `${id}:root.stages.0:attempt-${attempt}:ask-1`,
+          attempt,
+          budget: 5,
+          bidWindowMs: 200,
+        });
+        expect(await stepOf(id, 'root.stages.0')).toMatchObject({ status: 'running', attempt });
+        // the replaced attempt's result comes late: nothing changes
+        await engine.completeStep(id, 'root.stages.0', attempt - 1, { keywords: [] }, cause());
+        expect(publisher.take()).toEqual([]);
+        timer = timersOf(reopened)[0];
+        expect(deadlineOf(timer)).toMatchObject({ scope: 'step', stepPath: 'root.stages.0', attempt });
+      }
+      await engine.expire(id, deadlineOf(timer as Published), cause());
+      expect(await workflows.view(id)).toMatchObject({
+        status: 'failed',
+        reason: 'root.stages.0 failed: deadline exceeded (500 ms)',
+      });
+    });
 
     it('a saga past its own deadline is aborted, so it compensates; its compensation ends the step', async () => {
       const { id } = await begin({
@@ -675,7 +656,8 @@ describe('WorkflowEngine', () => {
         policy: { type: 'retry-branch', maxRetries: 3, backoff: { initialDelayMs: 1000, multiplier: 3, jitter: 0 } },
         branchDeadlineMs: 700,
       });
-      publisher.take();
+      const firstRun = publisher.take().find((e) => e.type === 'task.assigned' && e.data['branchIndex'] === 1);
+      expect(firstRun?.data).toMatchObject({ taskId: `${id}:root:1:1`, workKey: `${id}:root:1`, attempt: 1 });
       await engine.assignBranches(id, 'root', [1], 3, cause());
       const events = publisher.take();
       // The second retry: 1000 × 3.
@@ -683,7 +665,8 @@ describe('WorkflowEngine', () => {
         ['task.assigned', 3000],
         ['workflow.deadline', 3700],
       ]);
-      expect(events[0].data).toMatchObject({ taskId: `${id}:root:1:3`, attempt: 3 });
+      // A new task id for the attempt, the same work key: a skill's effect stays once across attempts.
+      expect(events[0].data).toMatchObject({ taskId: `${id}:root:1:3`, workKey: `${id}:root:1`, attempt: 3 });
       expect(events[1].data).toMatchObject({ scope: 'branches', attempt: 3, branches: [1] });
     });
   });

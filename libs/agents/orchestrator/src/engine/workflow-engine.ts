@@ -19,6 +19,7 @@ import {
   type StepKind,
   type StepOf,
   type StepSpec,
+  type TaskUsage,
   type WorkflowSpec,
 } from '@agent-mesh/contracts';
 import type { SkillRegistry } from '@agent-mesh/skills';
@@ -28,6 +29,7 @@ import { entriesOf, WorkflowEvents, type Cause, type EventPublisher, type Outgoi
 import { Plan } from './plan';
 import type { StartAt, StepFlow, StepUnit, StepUnits } from './step-unit';
 import { branchesTimedOut, branchesTimer, branchRetryDelayMs, branchTask, createStepUnits, marketAsk } from './steps';
+import { budgetProblem } from './usage';
 import type { BeginOrigin, StepRecord, WorkflowSnapshot, WorkflowState, WorkflowStatus } from './workflow-state';
 
 export type { Cause } from './outgoing';
@@ -173,7 +175,7 @@ export class WorkflowEngine implements StepFlow {
    * after the end, and its `saga.compensated` adds no second terminal event.
    */
   async cancel(workflowId: string, reason: string, cause: Cause): Promise<void> {
-    const spec = await this.workflows.spec(workflowId);
+    const spec = await this.workflows.currentSpec(workflowId);
     if (!spec) return;
     const plan = this.plan(workflowId, spec, cause, { status: 'running', steps: new Map() });
     await this.finishWorkflow(plan, { reason, status: 'cancelled' });
@@ -192,9 +194,10 @@ export class WorkflowEngine implements StepFlow {
     step: StepOf<'market'>,
     round: number,
     budget: number,
+    attempt: number,
     cause: Cause,
   ): Promise<void> {
-    const ask = marketAsk(new WorkflowEvents(workflowId, cause, this.publisher), path, step, round, budget);
+    const ask = marketAsk(new WorkflowEvents(workflowId, cause, this.publisher), path, step, round, budget, attempt);
     await Promise.all([this.workflows.recordAll(workflowId, entriesOf([ask])), ask.publish()]);
   }
 
@@ -211,11 +214,13 @@ export class WorkflowEngine implements StepFlow {
     cause: Cause,
   ): Promise<void> {
     const [spec, snapshot] = await Promise.all([
-      this.workflows.spec(workflowId),
+      this.workflows.spec(workflowId, path),
       this.workflows.snapshot(workflowId, [path]),
     ]);
     const state = snapshot.steps.get(path);
     if (!spec || !isLive(snapshot.status) || state?.status !== 'running') return;
+    const spent = await this.budgetSpent(workflowId, spec);
+    if (spent !== undefined) return this.failStep(workflowId, path, state.attempt, spent, cause, { snapshot });
     const step = stepAt(spec, path, 'fan-out');
     const delayMs = branchRetryDelayMs(step, attempt);
     const events = new WorkflowEvents(workflowId, cause, this.publisher);
@@ -245,6 +250,9 @@ export class WorkflowEngine implements StepFlow {
     const startedAt = started.entries?.[0]?.at ?? new Date(this.now()).toISOString();
     const deadline = await this.deadlineOf(at, step, Date.parse(startedAt));
     const begun = await this.unitOf(step).start(step, { ...at, deadlineAt: deadline.at });
+    // A step that would send work once the budget is spent fails instead, sending nothing.
+    const failure =
+      begun.failure ?? (begun.work?.length ? await this.budgetSpent(plan.workflowId, plan.spec) : undefined);
     const record: StepRecord = {
       path,
       kind: step.kind,
@@ -255,8 +263,9 @@ export class WorkflowEngine implements StepFlow {
       startedAt,
       deadlineAt: deadline.at === undefined ? undefined : new Date(deadline.at).toISOString(),
       startedBy: plan.cause.id,
+      awaiting: begun.awaiting,
     };
-    const work = begun.work ?? [];
+    const work = failure === undefined ? (begun.work ?? []) : [];
     const announce = [...also, started, ...deadline.timers];
     const write = this.workflows.startWrite(plan.workflowId, record, entriesOf([...announce, ...work]), [
       ...ops,
@@ -264,9 +273,34 @@ export class WorkflowEngine implements StepFlow {
     ]);
     // Made before: by this event (a redelivery), as a start's marker is its (step, attempt).
     plan.add({ write, work, announce, ifMadeBefore: 'replayed', record });
-    if (begun.failure !== undefined) return this.fail(plan, path, attempt, begun.failure);
+    if (failure !== undefined) return this.fail(plan, path, attempt, failure);
     for (const child of begun.children ?? [])
       await this.start({ plan, path: child.path, attempt: 1, previous: child.previous });
+  }
+
+  /** Why no more work may go out on the workflow's budget (it is all used), if it has one. */
+  private async budgetSpent(workflowId: string, spec: WorkflowSpec): Promise<string | undefined> {
+    if (!spec.budget) return undefined;
+    return budgetProblem(spec.budget, await this.workflows.workflowUsage(workflowId), true);
+  }
+
+  /**
+   * A task's result reported usage: it is added (once per result event) to its step's and the
+   * workflow's. Says whether this event's usage was counted now (not before), and the reason
+   * the step must fail when the workflow is now over its budget.
+   */
+  async charge(
+    workflowId: string,
+    stepPath: string,
+    usage: TaskUsage,
+    cause: Cause,
+  ): Promise<{ readonly counted: boolean; readonly overBudget?: string }> {
+    const [spec, counted] = await Promise.all([
+      this.workflows.spec(workflowId),
+      this.workflows.addUsage(workflowId, stepPath, usage, cause.id),
+    ]);
+    if (!spec?.budget) return { counted };
+    return { counted, overBudget: budgetProblem(spec.budget, await this.workflows.workflowUsage(workflowId)) };
   }
 
   /**
@@ -283,7 +317,8 @@ export class WorkflowEngine implements StepFlow {
     const parent = parentOf(path);
     let bound: number | undefined;
     if (parent) bound = deadlineAtOf(await plan.stateOf(parent.path));
-    else {
+    // A later attempt of the root (a market step re-opened): the workflow's timer went out with the first.
+    else if (attempt === 1) {
       const deadlineMs = plan.spec.deadlineMs ?? this.options.workflowDeadlineMs;
       bound = now + deadlineMs;
       timers.push(
@@ -313,10 +348,10 @@ export class WorkflowEngine implements StepFlow {
     const reason = deadlineExceeded(deadline.deadlineMs);
     const step = stepAt(plan.spec, path);
     if (state?.status === 'running' && state.attempt === attempt && isLive(plan.status)) {
-      const instead = this.unitOf(step).expire?.(step, { plan, path, attempt, reason });
+      const instead = await this.unitOf(step).expire?.(step, { plan, path, attempt, reason });
       if (instead) {
         plan.send(...instead);
-        return plan.settled();
+        return this.commit(plan);
       }
     }
     await this.fail(plan, path, attempt, reason);
@@ -346,7 +381,10 @@ export class WorkflowEngine implements StepFlow {
    * still out come late and change nothing.
    */
   private async timeOut(workflowId: string, deadlineMs: number, cause: Cause): Promise<void> {
-    const [spec, status] = await Promise.all([this.workflows.spec(workflowId), this.workflows.status(workflowId)]);
+    const [spec, status] = await Promise.all([
+      this.workflows.currentSpec(workflowId),
+      this.workflows.status(workflowId),
+    ]);
     if (!spec) return;
     // Ended in time — unless by this timer (a redelivery: its end is announced again).
     if (!isLive(status) && (await this.workflows.finishedBy(workflowId)) !== cause.id) return;
@@ -551,7 +589,7 @@ export class WorkflowEngine implements StepFlow {
     snapshot?: WorkflowSnapshot,
   ): Promise<Plan | undefined> {
     const [spec, known] = await Promise.all([
-      this.workflows.spec(workflowId),
+      this.workflows.spec(workflowId, path),
       snapshot ?? this.workflows.snapshot(workflowId, lineage(path)),
     ]);
     return spec ? this.plan(workflowId, spec, cause, known) : undefined;

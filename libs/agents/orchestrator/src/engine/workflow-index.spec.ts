@@ -87,6 +87,35 @@ describe.each(drivers)('the workflow index and retention (%s)', (_driver, open) 
     expect(all.nextCursor).toBeUndefined();
   });
 
+  it('counts the workflows per status; one begun before its acceptance was written counts as running only', async () => {
+    const workflows = new WorkflowState(store);
+    const before = await workflows.countByStatus();
+    await workflow(workflows, 'completed');
+    await workflow(workflows, 'failed');
+    await workflow(workflows, 'running');
+    // The submitting process's begin got in first: its acceptance lands after, in the accepted index.
+    const raced = uuidv7();
+    const at = new Date().toISOString();
+    await workflows.begin(raced, spec, at, 'submit');
+    await store.apply(workflows.runningOps(raced));
+    await workflows.accept(raced, spec, at);
+    expect(await store.zcard('orchestrator:index:accepted')).toBe(before.accepted + 1);
+
+    const after = await workflows.countByStatus();
+    const added = Object.fromEntries(
+      Object.entries(after).map(([status, n]) => [status, n - before[status as WorkflowStatus]]),
+    );
+    expect(added).toEqual({
+      accepted: 0,
+      running: 2,
+      completed: 1,
+      failed: 1,
+      compensated: 0,
+      cancelled: 0,
+      'timed-out': 0,
+    });
+  });
+
   it('lets an ended workflow’s keys expire after the retention period, and the sweep takes it out of the index', async () => {
     const workflows = new WorkflowState(store, 200);
     const ended = await workflow(workflows, 'failed');

@@ -65,7 +65,8 @@ describe('WorkflowState branch projection', () => {
       [1, 'pending', 1],
       [2, 'failed', 1],
     ]);
-    expect(await workflows.projectedBranches('wf', 'root', [2, 1, 0])).toEqual([true, false, true]);
+    // branch 2 failed, 1 has no result yet: only 0 (its retry's) is a completed one
+    expect(await workflows.completedBranches('wf', 'root', [2, 1, 0])).toEqual([false, false, true]);
     expect(await workflows.branchCounts('wf', 'root')).toEqual({ completed: 1, failed: 1 });
     // Every event once on the timeline, the stale one included.
     const timeline = await store.lrange('orchestrator:wf:wf:timeline', 0, -1);

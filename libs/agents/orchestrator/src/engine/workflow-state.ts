@@ -1,12 +1,19 @@
-import type { StepKind, WorkflowSpec } from '@agent-mesh/contracts';
-import { validateWorkflowSpec, walkSteps } from '@agent-mesh/contracts';
+import type { StepKind, StepSpec, TaskUsage, WorkflowSpec } from '@agent-mesh/contracts';
+import { lineage, ROOT, stepAt, validateWorkflowSpec, walkSteps, withPlans } from '@agent-mesh/contracts';
 import { boardStateKeys } from '../blackboard/board-store';
+import { usageIncrements, usageOf, type Usage } from './usage';
 import { expireOps, type OnceStep, type StateOp, type StateStore } from '@agent-mesh/state';
 
 export type WorkflowStatus =
   'accepted' | 'running' | 'completed' | 'failed' | 'compensated' | 'cancelled' | 'timed-out';
 export type StepStatus = 'running' | 'completed' | 'failed';
 export type BranchStatus = 'pending' | 'completed' | 'failed';
+
+/** What a waiting step waits for: a human's decision on an approval, with what they are asked. */
+export interface Awaiting {
+  readonly what: 'approval';
+  readonly prompt?: string;
+}
 
 export interface StepState {
   readonly path: string;
@@ -22,6 +29,10 @@ export interface StepState {
   readonly finishedAt?: string;
   readonly output?: Record<string, unknown>;
   readonly error?: string;
+  /** Set while the step waits on a decision (an approval); shown only while it runs. */
+  readonly awaiting?: Awaiting;
+  /** What its tasks' model calls used (the steps under it included), in the API's view. */
+  readonly usage?: Usage;
 }
 
 /**
@@ -67,6 +78,17 @@ interface StoredBranch extends BranchView {
   readonly by?: string;
 }
 
+/** Every status, in the order a workflow goes through them. */
+export const WORKFLOW_STATUSES: readonly WorkflowStatus[] = [
+  'accepted',
+  'running',
+  'completed',
+  'failed',
+  'compensated',
+  'cancelled',
+  'timed-out',
+];
+
 /** The statuses a workflow ends with. */
 const ENDED: ReadonlySet<WorkflowStatus | null | undefined> = new Set<WorkflowStatus>([
   'completed',
@@ -101,12 +123,16 @@ export interface WorkflowView {
   readonly steps: StepState[];
   readonly result?: Record<string, unknown>;
   readonly reason?: string;
+  /** What its tasks' model calls used, when any reported usage. */
+  readonly usage?: Usage;
   readonly timeline: TimelineEntry[];
 }
 
 export interface WorkflowSummary {
   readonly id: string;
   readonly name?: string;
+  /** Its root step's kind: the pattern it runs (`fan-out`, `chain`, `saga`, ...). */
+  readonly pattern?: StepKind;
   readonly status: WorkflowStatus;
   readonly submittedAt: string;
   readonly finishedAt?: string;
@@ -116,6 +142,10 @@ const wfKey = (id: string) => `orchestrator:wf:${id}`;
 const stepsKey = (id: string) => `orchestrator:wf:${id}:steps`;
 const branchesKey = (id: string) => `orchestrator:wf:${id}:branches`;
 const timelineKey = (id: string) => `orchestrator:wf:${id}:timeline`;
+/** `<stepPath>:<counter>` → the usage counters of each step (and, under `root`, the workflow's). */
+const usageKey = (id: string) => `orchestrator:wf:${id}:usage`;
+/** Supervisor path → the children its planner gave (JSON): grafted into the spec when it is read. */
+const plansKey = (id: string) => `orchestrator:wf:${id}:plans`;
 /** `<stepPath>#<index>` → `<attempt>:<status>` of each projected branch result (recordSlot's slots). */
 const branchStatesKey = (id: string) => `orchestrator:wf:${id}:branch-states`;
 /** Status → number of a fan-out's branches projected in it. */
@@ -131,6 +161,8 @@ const indexKey = (status?: WorkflowStatus) => (status ? `orchestrator:index:${st
  */
 const EXPIRING_KEY = 'orchestrator:expiring';
 const NOT_ENDED: readonly WorkflowStatus[] = ['accepted', 'running'];
+/** How many accepted workflows a count checks (and drops from that index if they started meanwhile). */
+const ACCEPTED_CHECKED_PER_COUNT = 1000;
 
 /** Moves a workflow into the index of `status`, out of those of the statuses before it. */
 function indexOps(id: string, status: WorkflowStatus, before: readonly WorkflowStatus[]): StateOp[] {
@@ -148,6 +180,16 @@ export interface WorkflowPage {
 
 function timelineOp(id: string, entry: TimelineEntry): StateOp {
   return { op: 'rpush', key: timelineKey(id), value: JSON.stringify(entry) };
+}
+
+/** Whether the spec has a step at `path` (a planned child is there once its plan is grafted in). */
+function hasStep(spec: WorkflowSpec, path: string): boolean {
+  try {
+    stepAt(spec, path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** At most this many specs in memory: the workflows in flight, with room to spare. */
@@ -178,6 +220,7 @@ export class WorkflowState {
       { op: 'hset', key: wfKey(id), field: 'submittedAt', value: at },
       { op: 'hset', key: wfKey(id), field: 'spec', value: JSON.stringify(spec) },
       ...(spec.name ? [{ op: 'hset' as const, key: wfKey(id), field: 'name', value: spec.name }] : []),
+      { op: 'hset', key: wfKey(id), field: 'pattern', value: spec.step.kind },
       { op: 'zadd', key: indexKey(), score: 0, member: id },
       // A begin that got in first made it running: the listing drops the stale entry (list()).
       { op: 'zadd', key: indexKey('accepted'), score: 0, member: id },
@@ -201,6 +244,7 @@ export class WorkflowState {
         { op: 'hsetnx', key: wfKey(id), field: 'submittedAt', value: at },
         { op: 'hsetnx', key: wfKey(id), field: 'spec', value: specJson },
         ...(spec.name ? [{ op: 'hsetnx' as const, key: wfKey(id), field: 'name', value: spec.name }] : []),
+        { op: 'hsetnx', key: wfKey(id), field: 'pattern', value: spec.step.kind },
         { op: 'zadd', key: indexKey(), score: 0, member: id },
         { op: 'hsetnx', key: wfKey(id), field: 'begunVia', value: origin },
         { op: 'hsetnx', key: wfKey(id), field: 'begunAt', value: String(Date.now()) },
@@ -233,18 +277,43 @@ export class WorkflowState {
     return ((await this.state.hget(wfKey(id), 'status')) ?? undefined) as WorkflowStatus | undefined;
   }
 
-  async spec(id: string): Promise<WorkflowSpec | undefined> {
+  /**
+   * The workflow's spec with its recorded plans. `path`: a step the caller is about — a cached
+   * spec that has no step there (another process recorded a plan since) is read again.
+   */
+  async spec(id: string, path?: string): Promise<WorkflowSpec | undefined> {
     const cached = this.specs.get(id);
-    if (cached) {
+    if (cached && (path === undefined || hasStep(cached.spec, path))) {
       this.remember(id, cached.spec, cached.chars);
       return cached.spec;
     }
-    const raw = await this.state.hget(wfKey(id), 'spec');
+    return this.currentSpec(id);
+  }
+
+  /**
+   * The spec with every plan recorded so far, read from the store (and cached): what a
+   * workflow's end needs, as it gives every step's keys their expiry.
+   */
+  async currentSpec(id: string): Promise<WorkflowSpec | undefined> {
+    const [raw, plans] = await Promise.all([this.state.hget(wfKey(id), 'spec'), this.state.hgetall(plansKey(id))]);
     if (!raw) return undefined;
     // Kept as stored: a spec that came by event may carry fields of a newer version (schema evolution).
-    const spec = validateWorkflowSpec(JSON.parse(raw), 'keep');
-    this.remember(id, spec, raw.length);
+    const submitted = validateWorkflowSpec(JSON.parse(raw), 'keep');
+    const planned = Object.entries(plans).map(([at, children]): [string, unknown] => [at, JSON.parse(children)]);
+    const spec = planned.length > 0 ? withPlans(submitted, new Map(planned)) : submitted;
+    this.remember(id, spec, raw.length + Object.values(plans).reduce((n, p) => n + p.length, 0));
     return spec;
+  }
+
+  /** A supervisor's plan recorded, with its timeline entries: a transition for writeChain. */
+  planWrite(id: string, path: string, children: readonly StepSpec[], entries: readonly TimelineEntry[] = []): OnceStep {
+    return {
+      marker: `orchestrator:planned:${id}:${path}`,
+      ops: [
+        { op: 'hset', key: plansKey(id), field: path, value: JSON.stringify(children) },
+        ...entries.map((entry) => timelineOp(id, entry)),
+      ],
+    };
   }
 
   /** Caches a spec within SPEC_CACHE_ENTRIES and SPEC_CACHE_CHARS (a spec may be 20 MB), dropping the least recently used. */
@@ -371,7 +440,15 @@ export class WorkflowState {
    */
   private retireOps(id: string, spec: WorkflowSpec, status: WorkflowStatus): StateOp[] {
     const expiresAt = Date.now() + this.retentionMs;
-    const keys = [wfKey(id), stepsKey(id), branchesKey(id), timelineKey(id), branchStatesKey(id)];
+    const keys = [
+      wfKey(id),
+      stepsKey(id),
+      branchesKey(id),
+      timelineKey(id),
+      branchStatesKey(id),
+      usageKey(id),
+      plansKey(id),
+    ];
     walkSteps(spec.step, (step, { path }) => {
       if (step.kind === 'fan-out') keys.push(branchCountsKey(id, path));
       if (step.kind === 'blackboard') keys.push(...boardStateKeys(id, path));
@@ -453,13 +530,16 @@ export class WorkflowState {
     return states.map((state) => (state === null ? undefined : Number(state.split(':')[0])));
   }
 
-  /** Which of a fan-out's branches have a result projected: one small read, no branch parsed. */
-  async projectedBranches(id: string, stepPath: string, indexes: readonly number[]): Promise<boolean[]> {
+  /**
+   * Which of a fan-out's branches have a completed result projected: one small read, no branch
+   * parsed. A branch whose failed attempt is projected but not its retry's result is not.
+   */
+  async completedBranches(id: string, stepPath: string, indexes: readonly number[]): Promise<boolean[]> {
     const states = await this.state.hmget(
       branchStatesKey(id),
       indexes.map((i) => `${stepPath}#${i}`),
     );
-    return states.map((state) => state !== null);
+    return states.map((state) => state?.split(':')[1] === ('completed' satisfies BranchStatus));
   }
 
   /** How many of a fan-out's branches have completed and failed, from the counts kept with the projection. */
@@ -476,6 +556,67 @@ export class WorkflowState {
       field: `${stepPath}#${index}`,
       value: JSON.stringify({ stepPath, index, inputId, status: 'pending', attempt: 1 } satisfies BranchView),
     }));
+  }
+
+  /**
+   * Adds a task's usage (once per result event) to its step's counters and every ancestor's:
+   * the root's are the workflow's. False when this event's usage was added before.
+   */
+  async addUsage(id: string, stepPath: string, usage: TaskUsage, eventId: string): Promise<boolean> {
+    const increments = Object.entries(usageIncrements(usage));
+    const { applied } = await this.state.applyOnce(
+      `orchestrator:usage:${id}:${eventId}`,
+      [...new Set([...lineage(stepPath), ROOT])].flatMap((path) =>
+        increments.map(([counter, by]): StateOp => ({
+          op: 'hincrby',
+          key: usageKey(id),
+          field: `${path}:${counter}`,
+          by,
+        })),
+      ),
+    );
+    return applied;
+  }
+
+  /** What the workflow's tasks have used so far. */
+  async workflowUsage(id: string): Promise<Usage> {
+    const names = ['promptTokens', 'completionTokens', 'costMicroUsd', 'priced', 'calls'];
+    const values = await this.state.hmget(
+      usageKey(id),
+      names.map((name) => `${ROOT}:${name}`),
+    );
+    return usageOf(Object.fromEntries(names.map((name, i) => [name, Number(values[i] ?? 0)])));
+  }
+
+  /** Every step's usage, by path (those that had any). */
+  private async usageByStep(id: string): Promise<Map<string, Usage>> {
+    const counters = new Map<string, Record<string, number>>();
+    for (const [field, value] of Object.entries(await this.state.hgetall(usageKey(id)))) {
+      const at = field.lastIndexOf(':');
+      const path = field.slice(0, at);
+      counters.set(path, { ...counters.get(path), [field.slice(at + 1)]: Number(value) });
+    }
+    return new Map([...counters].map(([path, c]) => [path, usageOf(c)]));
+  }
+
+  /**
+   * Claims the one decision on an approval step's attempt: true for the first claim. A claim
+   * whose event could not be published is given back (releaseDecision).
+   */
+  async claimDecision(id: string, stepPath: string, attempt: number): Promise<boolean> {
+    const [claims] = await this.state.apply([
+      { op: 'hincrby', key: wfKey(id), field: `decision:${stepPath}:${attempt}`, by: 1 },
+    ]);
+    return Number(claims) === 1;
+  }
+
+  async releaseDecision(id: string, stepPath: string, attempt: number): Promise<void> {
+    await this.state.apply([{ op: 'hincrby', key: wfKey(id), field: `decision:${stepPath}:${attempt}`, by: -1 }]);
+  }
+
+  /** The claim as the decision's handler leaves it, so a rebuild from the log makes it again. */
+  async decisionMade(id: string, stepPath: string, attempt: number): Promise<void> {
+    await this.state.apply([{ op: 'hsetnx', key: wfKey(id), field: `decision:${stepPath}:${attempt}`, value: '1' }]);
   }
 
   /** Records a consumed event on the timeline, once per event. */
@@ -511,29 +652,45 @@ export class WorkflowState {
     }
   }
 
+  /**
+   * Workflows per status, from the index (ended ones until their state expires). The accepted
+   * index may still hold workflows that started before their acceptance was written (see
+   * accept): listing it first takes them out, as `GET /workflows?status=accepted` does.
+   */
+  async countByStatus(): Promise<Record<WorkflowStatus, number>> {
+    await this.list({ status: 'accepted', limit: ACCEPTED_CHECKED_PER_COUNT });
+    const counts = await Promise.all(WORKFLOW_STATUSES.map((status) => this.state.zcard(indexKey(status))));
+    return Object.fromEntries(WORKFLOW_STATUSES.map((status, i) => [status, counts[i]])) as Record<
+      WorkflowStatus,
+      number
+    >;
+  }
+
   private async summary(id: string): Promise<WorkflowSummary | undefined> {
-    const [status, name, submittedAt, finishedAt] = await this.state.hmget(wfKey(id), [
+    const [status, name, submittedAt, finishedAt, pattern] = await this.state.hmget(wfKey(id), [
       'status',
       'name',
       'submittedAt',
       'finishedAt',
+      'pattern',
     ]);
     if (submittedAt === null) return undefined;
     return {
       id,
       name: name ?? undefined,
+      pattern: (pattern ?? undefined) as StepKind | undefined,
       status: (status ?? 'accepted') as WorkflowStatus,
       submittedAt,
       finishedAt: finishedAt ?? undefined,
     };
   }
 
-  /** Every step's state, in path order. */
+  /** Every step's state, in path order; what an ended step waited for is left out. */
   async steps(id: string): Promise<StepState[]> {
     return Object.values(await this.state.hgetall(stepsKey(id)))
       .map((raw) => {
-        const { startedBy: _startedBy, endedBy: _endedBy, ...step } = JSON.parse(raw) as StepRecord;
-        return step;
+        const { startedBy: _startedBy, endedBy: _endedBy, awaiting, ...step } = JSON.parse(raw) as StepRecord;
+        return step.status === 'running' && awaiting ? { ...step, awaiting } : step;
       })
       .sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
   }
@@ -553,8 +710,7 @@ export class WorkflowState {
     const wf = await this.state.hgetall(wfKey(id));
     if (!wf.status && !wf.spec) return undefined;
     const spec = wf.spec ? (JSON.parse(wf.spec) as WorkflowSpec) : undefined;
-    const steps = await this.steps(id);
-    const allBranches = await this.branches(id);
+    const [steps, allBranches, usage] = await Promise.all([this.steps(id), this.branches(id), this.usageByStep(id)]);
     const rootFanOut = spec?.step.kind === 'fan-out' ? spec.step : undefined;
     return {
       id,
@@ -565,9 +721,10 @@ export class WorkflowState {
       skill: rootFanOut?.skill,
       branchCount: rootFanOut?.inputs.length,
       branches: allBranches,
-      steps,
+      steps: steps.map((step) => (usage.has(step.path) ? { ...step, usage: usage.get(step.path) } : step)),
       result: wf.result ? (JSON.parse(wf.result) as Record<string, unknown>) : undefined,
       reason: wf.reason,
+      usage: usage.get(ROOT),
       // In order of occurrence (events reach the orchestrator over two topics, not in that order).
       timeline: (await this.state.lrange(timelineKey(id), 0, -1))
         .map((raw) => JSON.parse(raw) as TimelineEntry)

@@ -4,6 +4,7 @@ import {
   MarketAskV1,
   MarketBidV1,
   MarketFillV1,
+  stepWorkKey,
   Topics,
   type EventEnvelope,
   type MarketAsk,
@@ -122,9 +123,11 @@ export class BiddingController {
       branchCount: 1,
       skill: fill.market,
       stepPath: fill.stepPath,
-      attempt: 1,
+      attempt: fill.attempt ?? 1,
     };
-    await this.runner.run(ref, fill.input, fill.params, event);
+    // Every round and attempt of the step's asks is the same work: one key for them all.
+    const workKey = stepWorkKey(event.correlationId, fill.stepPath);
+    await this.runner.run(ref, { input: fill.input, params: fill.params, workKey }, event);
   }
 
   private remember(fillId: string): void {

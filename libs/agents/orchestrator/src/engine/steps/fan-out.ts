@@ -2,6 +2,7 @@ import {
   backoffDelayMs,
   backoffPolicy,
   branchTaskId,
+  branchWorkKey,
   compileAggregationStrategy,
   compileFanOutPolicy,
   FanOutStartedV1,
@@ -31,6 +32,7 @@ export function branchTask(
     TaskAssignedV1,
     {
       taskId: branchTaskId(events.workflowId, path, branchIndex, attempt),
+      workKey: branchWorkKey(events.workflowId, path, branchIndex),
       branchIndex,
       branchCount: step.inputs.length,
       skill: step.skill,

@@ -1,4 +1,5 @@
 import type { StepDeps, StepUnits } from '../step-unit';
+import { approvalUnit } from './approval';
 import { blackboardUnit } from './blackboard';
 import { chainUnit } from './chain';
 import { fanOutUnit } from './fan-out';
@@ -9,7 +10,8 @@ import { supervisorUnit } from './supervisor';
 import { taskUnit } from './task';
 
 export { branchesTimedOut, branchesTimer, branchRetryDelayMs, branchTask } from './fan-out';
-export { marketAsk } from './market';
+export { approvedOutput, rejectedReason } from './approval';
+export { askRoundOf, marketAsk } from './market';
 
 /** Every step kind's unit: the one registration a new kind needs. */
 export function createStepUnits(deps: StepDeps): StepUnits {
@@ -19,8 +21,9 @@ export function createStepUnits(deps: StepDeps): StepUnits {
     chain: chainUnit(deps),
     supervisor: supervisorUnit(deps),
     saga: sagaUnit(),
-    market: marketUnit(),
+    market: marketUnit(deps),
     'solver-rounds': solverRoundsUnit(),
     blackboard: blackboardUnit(),
+    approval: approvalUnit(),
   };
 }

@@ -1,0 +1,2 @@
+export { ConsoleController } from './console.controller';
+export { ConsoleFeed, type ConsoleEvent, type WorkflowChange } from './console-feed';

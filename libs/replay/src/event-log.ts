@@ -11,6 +11,8 @@ export interface LoggedMessage {
   readonly correlationId?: string;
   readonly eventId?: string;
   readonly type?: string;
+  /** The event that caused this one (the envelope's causationId), when it names one. */
+  readonly causationId?: string;
   /**
    * When subscribers got it: the publish time, or, for a delayed message (a timer), the time it
    * was due (`mesh.deliver-at`) — a timer acts when it fires, not when it was set.
@@ -18,25 +20,44 @@ export interface LoggedMessage {
   readonly dueAt: number;
 }
 
-/** The envelope's header as the message properties mirror it, or (a message published without them) as its JSON says. */
-function headerOf(message: BusMessage): { correlationId?: string; eventId?: string; type?: string } {
+type Header = Pick<LoggedMessage, 'correlationId' | 'eventId' | 'type' | 'causationId'>;
+
+/**
+ * The envelope's header as the message properties mirror it, or (a message published without
+ * them) as its JSON says; the cause only the JSON has.
+ */
+function headerOf(message: BusMessage): Header {
   const props = message.properties;
+  const envelope = parseObject(message.payload);
+  const causationId = stringOr(envelope.causationId);
   const correlationId = props[EnvelopeProperties.correlationId];
   if (correlationId) {
-    return { correlationId, eventId: props[EnvelopeProperties.eventId], type: props[EnvelopeProperties.eventType] };
-  }
-  try {
-    const parsed: unknown = JSON.parse(message.payload.toString('utf8'));
-    if (typeof parsed !== 'object' || parsed === null) return {};
-    const { correlationId: c, id, type } = parsed as Record<string, unknown>;
     return {
-      correlationId: typeof c === 'string' ? c : undefined,
-      eventId: typeof id === 'string' ? id : undefined,
-      type: typeof type === 'string' ? type : undefined,
+      correlationId,
+      eventId: props[EnvelopeProperties.eventId],
+      type: props[EnvelopeProperties.eventType],
+      causationId,
     };
+  }
+  return {
+    correlationId: stringOr(envelope.correlationId),
+    eventId: stringOr(envelope.id),
+    type: stringOr(envelope.type),
+    causationId,
+  };
+}
+
+function parseObject(payload: Buffer): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(payload.toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
   } catch {
     return {};
   }
+}
+
+function stringOr(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** The home of a logged event (`mesh.home`; its region when it was published outside a geo set). */
@@ -81,9 +102,14 @@ export async function readTopic(
  * Merges several topics' messages into one sequence in the order the mesh saw them: by the
  * time each reached its subscribers (`dueAt`), ties broken by event id (UUID v7: time-ordered).
  * Each topic's own order is kept for messages due at the same time, and a topic's delayed
- * messages are taken in the order they fall due.
+ * messages are taken in the order they fall due. An event never comes before the event that
+ * caused it (causesFirst).
  */
 export function mergeInLogOrder(topics: readonly (readonly LoggedMessage[])[]): LoggedMessage[] {
+  return causesFirst(mergeByTime(topics));
+}
+
+function mergeByTime(topics: readonly (readonly LoggedMessage[])[]): LoggedMessage[] {
   const queues = topics.map((messages) =>
     messages
       .map((logged, seq) => ({ logged, seq }))
@@ -102,6 +128,34 @@ export function mergeInLogOrder(topics: readonly (readonly LoggedMessage[])[]): 
     if (best < 0) return merged;
     merged.push(queues[best][heads[best]++]);
   }
+}
+
+/**
+ * Moves each event met before its cause (one in `ordered`) to just after it, keeping the order
+ * otherwise. The broker's times can put an effect first: the process that accepts a workflow
+ * starts it while its `workflow.submitted` is being published, so on a loaded broker the start's
+ * events (a blackboard's seed entries, say) can be stamped earlier. Live, their handlers read the
+ * state that process wrote; a rebuild has only the log, and must give them the workflow first.
+ */
+function causesFirst(ordered: readonly LoggedMessage[]): LoggedMessage[] {
+  const inLog = new Set(ordered.map((m) => m.eventId));
+  const placed = new Set<string | undefined>();
+  const waiting = new Map<string, LoggedMessage[]>();
+  const result: LoggedMessage[] = [];
+  const place = (logged: LoggedMessage): void => {
+    result.push(logged);
+    placed.add(logged.eventId);
+    const effects = logged.eventId === undefined ? undefined : waiting.get(logged.eventId);
+    if (!effects) return;
+    waiting.delete(logged.eventId as string);
+    effects.forEach(place);
+  };
+  for (const logged of ordered) {
+    const cause = logged.causationId;
+    if (cause === undefined || cause === logged.eventId || !inLog.has(cause) || placed.has(cause)) place(logged);
+    else waiting.set(cause, [...(waiting.get(cause) ?? []), logged]);
+  }
+  return result;
 }
 
 function before(a: LoggedMessage, b: LoggedMessage): boolean {

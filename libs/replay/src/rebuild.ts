@@ -153,8 +153,11 @@ export async function rebuildWorkflows(options: RebuildOptions): Promise<Rebuild
     const pending = new Map<string, number>();
     const pendingTimers: PublishedOutput[] = [];
     let deliveries = 0;
-    for (const logged of mergeInLogOrder(logs)) {
-      if (options.skip?.(logged)) continue;
+    // The task topics are merged in too, though no rebuilt role consumes them: an event must
+    // come after its cause, and a task's result is caused by its assignment.
+    for (const logged of mergeInLogOrder([...logs, ...taskLogs])) {
+      const subscribed = consumers.filter((c) => c.topic === logged.message.topic);
+      if (subscribed.length === 0 || options.skip?.(logged)) continue;
       const workflowId = logged.correlationId as string;
       if (logged.dueAt > now) {
         pending.set(workflowId, (pending.get(workflowId) ?? 0) + 1);
@@ -165,7 +168,7 @@ export async function rebuildWorkflows(options: RebuildOptions): Promise<Rebuild
         continue;
       }
       clock.at = logged.dueAt;
-      for (const consumer of consumers.filter((c) => c.topic === logged.message.topic)) {
+      for (const consumer of subscribed) {
         deliveries += 1;
         const settlement = await deliver(consumer, logged);
         if (settlement !== 'ack') unsettled.push(unsettledOf(workflowId, logged, consumer, settlement));

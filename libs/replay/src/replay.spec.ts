@@ -7,10 +7,16 @@ import { LogStamps } from './log-stamps';
 import { ReplayStateStore } from './replay-state-store';
 import { findRunningWorkflows } from './running';
 
-const message = (topic: string, publishTime: number, id: string, deliverAt?: number): BusMessage => ({
+const message = (
+  topic: string,
+  publishTime: number,
+  id: string,
+  deliverAt?: number,
+  causationId?: string,
+): BusMessage => ({
   topic,
   messageId: `${topic}:${id}`,
-  payload: Buffer.from('{}'),
+  payload: Buffer.from(JSON.stringify({ id, causationId })),
   properties: {
     [EnvelopeProperties.eventId]: id,
     [EnvelopeProperties.correlationId]: 'wf',
@@ -27,6 +33,28 @@ describe('mergeInLogOrder', () => {
     const merged = mergeInLogOrder([results.map(toLogged), timers.map(toLogged)]);
     // r2 and r0 share a time: the topic's own order stands (r2 was published first)
     expect(merged.map((m) => m.eventId)).toEqual(['r1', 't-soon', 'r2', 'r0', 't-late']);
+  });
+
+  it('puts an event the broker stamped before its cause right after the cause, and its own effects after it', () => {
+    // The accepting process starts a workflow while publishing workflow.submitted: the start's
+    // events (a seed entry, and what that entry caused) can be stamped before the submission.
+    const events = [
+      message('events', 20, 'submitted'),
+      message('events', 25, 'step.started', undefined, 'submitted'),
+      message('events', 40, 'completed', undefined, 'elsewhere'),
+    ];
+    const board = [message('board', 10, 'seed-0', undefined, 'submitted'), message('board', 30, 'other')];
+    const tasks = [message('tasks', 12, 'task-of-seed-0', undefined, 'seed-0'), message('tasks', 15, 'unrelated')];
+    const merged = mergeInLogOrder([events, board, tasks].map((topic) => topic.map(toLogged)));
+    expect(merged.map((m) => m.eventId)).toEqual([
+      'unrelated',
+      'submitted',
+      'seed-0',
+      'task-of-seed-0',
+      'step.started',
+      'other',
+      'completed',
+    ]);
   });
 });
 

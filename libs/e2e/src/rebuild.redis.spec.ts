@@ -54,45 +54,33 @@ describe('rebuild from the log (memory bus, state in the real Redis)', () => {
     await redis.cleanup();
   });
 
-  describeRebuild((): RebuildMesh => ({
+  const rebuildMesh = (bus: EventBus = mesh.broker.connect()): RebuildMesh => ({
     client,
     skills,
-    bus: mesh.broker.connect(),
+    bus,
     naming: mesh.naming,
     state,
     env: ENV,
     waitMs: 20_000,
     quietMs: 150,
-  }));
+  });
+
+  describeRebuild(() => rebuildMesh());
 
   it('rebuilds a workflow whose start the broker stamped before its workflow.submitted', async () => {
     // The accepting process starts a workflow while workflow.submitted is being published, so a
     // loaded broker can stamp the start's events first (CI's geo run: a blackboard's seed entry
     // before its submission; the rebuild dropped the entry, the adopted workflow never ended).
     const blackboard = rebuildWorkflowSpecs().find((s) => s.name.startsWith('blackboard')) as { spec: object };
-    const memory: RebuildMesh = {
-      client,
-      skills,
-      bus: mesh.broker.connect(),
-      naming: mesh.naming,
-      state,
-      env: ENV,
-      waitMs: 20_000,
-      quietMs: 150,
-    };
+    const lateMs = 500;
+    const memory = rebuildMesh(new SubmissionsStampedLate(mesh.broker.connect(), lateMs));
     const id = await client.submit(blackboard.spec);
     expect((await client.finished(id, memory.waitMs)).status).toBe('completed');
     const live = await settled(memory, id);
     await deleteWorkflowKeys(state, id);
 
-    const lateMs = 500;
     await sleep(lateMs); // so that the late stamp is past: a rebuild leaves what is not due yet to fire live
-    const report = await replay(
-      { ...memory, bus: new SubmissionsStampedLate(memory.bus as EventBus, lateMs) },
-      {
-        workflow: [id],
-      },
-    );
+    const report = await replay(memory, { workflow: [id] });
 
     expect(report.unsettled).toEqual([]);
     expect(report.unmatchedOutputs).toEqual([]);
